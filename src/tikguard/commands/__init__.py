@@ -1,0 +1,1 @@
+"""CLI command groups. Each module exposes ``register(app)``; see :mod:`tikguard.cli`."""

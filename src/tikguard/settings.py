@@ -1,0 +1,113 @@
+"""The one settings object.
+
+Every tunable of tikguard lives here and is read from the environment (``TIKGUARD_*``)
+once. Components receive a :class:`Settings` instead of reading the environment
+themselves, so tests can build one with small windows and a fast clock.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "TIKGUARD_"
+
+
+def time_scale_from_env() -> float:
+    """The device-time acceleration factor shared by the simulator and the controller.
+
+    Production leaves ``TIKGUARD_TIME_SCALE`` unset (1.0). Tests and the demo set it so
+    that a 120 s revert window passes in a few seconds on both sides of the wire.
+    """
+    raw = os.environ.get(ENV_PREFIX + "TIME_SCALE", "").strip()
+    if not raw:
+        return 1.0
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"TIKGUARD_TIME_SCALE must be a positive number, got {raw!r}") from exc
+    if value <= 0:
+        raise ValueError(f"TIKGUARD_TIME_SCALE must be a positive number, got {raw!r}")
+    return value
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get(ENV_PREFIX + "DATA_DIR", "") or Path.home() / ".tikguard")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All of tikguard's settings. Durations are in device seconds (see ``time_scale``)."""
+
+    data_dir: Path = field(default_factory=_default_data_dir)
+    #: SQLAlchemy URL of the app database; empty means SQLite in ``data_dir``.
+    database_url: str = ""
+    #: SQLAlchemy URL of the DBOS system database; empty means SQLite in ``data_dir``.
+    system_database_url: str = ""
+    #: Master key file (32 random bytes, base64); empty means ``data_dir/master.key``.
+    master_key_file: str = ""
+    #: Master key given directly (base64), overriding the file. Never logged.
+    master_key: str = ""
+    time_scale: float = 1.0
+
+    # Device sessions
+    connect_timeout: float = 15.0
+    command_timeout: float = 60.0
+    backup_concurrency: int = 50
+    backup_timeout: float = 120.0
+
+    # Guarded push
+    push_window: float = 120.0
+    push_settle: float = 10.0
+    push_margin_fraction: float = 0.25
+    push_margin_min: float = 15.0
+    push_boot_wait: float = 180.0
+    push_concurrency: int = 100
+
+    # API / UI
+    bind_host: str = "127.0.0.1"
+    bind_port: int = 8080
+    max_upload_bytes: int = 1_048_576
+
+    def seconds(self, device_seconds: float) -> float:
+        """Wall-clock seconds for a duration measured in device time."""
+        return device_seconds / self.time_scale
+
+    def app_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'tikguard.sqlite'}"
+
+    def dbos_database_url(self) -> str:
+        if self.system_database_url:
+            return self.system_database_url
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'dbos.sqlite'}"
+
+    def master_key_path(self) -> Path:
+        return Path(self.master_key_file) if self.master_key_file else self.data_dir / "master.key"
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``TIKGUARD_<FIELD>`` for every field; explicit overrides win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            kind = type(getattr(cls(), f.name)) if f.name != "data_dir" else Path
+            try:
+                values[f.name] = kind(raw)
+            except ValueError as exc:
+                raise ValueError(f"{ENV_PREFIX}{f.name.upper()}: cannot read {raw!r}") from exc
+        if "time_scale" in values and values["time_scale"] <= 0:
+            raise ValueError("TIKGUARD_TIME_SCALE must be a positive number")
+        values.update(overrides)
+        return cls(**values)

@@ -1,0 +1,25 @@
+from pathlib import Path
+
+import pytest
+
+from tikguard.settings import Settings
+
+
+def test_settings_read_environment_with_types(tmp_path: Path) -> None:
+    env = {
+        "TIKGUARD_DATA_DIR": str(tmp_path),
+        "TIKGUARD_TIME_SCALE": "20",
+        "TIKGUARD_BACKUP_CONCURRENCY": "7",
+    }
+    s = Settings.from_env(env)
+    assert s.data_dir == tmp_path
+    assert s.time_scale == 20.0
+    assert s.backup_concurrency == 7
+    assert s.seconds(120) == 6.0
+    assert s.app_database_url() == f"sqlite:///{tmp_path / 'tikguard.sqlite'}"
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "fast"])
+def test_bad_time_scale_is_a_clear_error(bad: str) -> None:
+    with pytest.raises(ValueError, match="TIME_SCALE"):
+        Settings.from_env({"TIKGUARD_TIME_SCALE": bad})
