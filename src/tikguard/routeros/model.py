@@ -90,6 +90,13 @@ class ExportMeta:
     system_id: str | None = None
     #: ``compact``, ``terse`` or ``verbose`` as detected from the text.
     style: str | None = None
+    #: The header comment lines after the date line, exactly as printed (``# software
+    #: id = ...``, ``#``, ``# model = ...``); None when the text had no header, in which
+    #: case a serialiser builds one from the fields above.
+    header: tuple[str, ...] | None = None
+    #: The terminal width the export was wrapped at (None: not wrapped). Layout only,
+    #: so it takes no part in equality.
+    wrap_width: int | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,304 @@
+"""Parse ``/export`` text (compact, terse or verbose; RouterOS 5.x to 7.x) into a Config.
+
+The input may come straight from an SSH session: it is cleaned the way
+:mod:`tikguard.routeros.normalise` does, so ``parse(x) == parse(normalise(x))`` apart
+from the volatile date, which only ``parse(x)`` sees (``meta.exported_at``).
+
+Shapes understood:
+
+* a menu line ``/ip firewall filter`` followed by commands (compact, verbose), or the
+  path in front of every command (terse: ``/ip firewall filter add chain=input``);
+  consecutive terse lines on one path form one menu block;
+* ``add``/``set``/... with ``key=value`` properties, verbose ``!key`` (not set), dotted
+  properties and RouterOS's shorthand for consecutive ones (``local.address=1.2.3.4
+  .role=ibgp`` is ``local.role``), selectors ``[ find default-name=ether1 ]``, internal
+  ids ``*0`` / ``*FFFFFFFE``, 5.x print numbers ``set 0`` and names ``set telnet``;
+* global commands such as ``:delay 5`` (kept in the current block, or in a block with
+  the empty path before the first menu line);
+* ``#`` lines RouterOS prints between commands, kept as the next command's ``notes``
+  (transient ones are dropped, see :data:`tikguard.routeros.normalise.TRANSIENT`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from tikguard.routeros.errors import ParseError
+from tikguard.routeros.lexer import LogicalLine, Word, clean_lines, logical_lines, split_words
+from tikguard.routeros.model import Command, Config, ExportMeta, Menu, Prop, Selector
+from tikguard.routeros.normalise import DATE_LINE, PROMPT, is_transient
+
+#: Words that end a menu path: the commands RouterOS menus accept in exports and scripts.
+VERBS: Final = frozenset(
+    {
+        "add",
+        "set",
+        "remove",
+        "move",
+        "enable",
+        "disable",
+        "unset",
+        "comment",
+        "edit",
+        "print",
+        "export",
+        "import",
+        "find",
+        "get",
+        "reset",
+    }
+)
+#: Verbs whose first positional word (or ``[ find ... ]``) says which item they act on.
+SELECTOR_VERBS: Final = frozenset(
+    {"set", "remove", "move", "enable", "disable", "unset", "comment", "edit", "reset", "get"}
+)
+_MENU_WORD: Final = re.compile(r"[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*")
+_META_LINE: Final = re.compile(r"^#\s*(software id|model|serial number|system id)\s*=\s*(.*)$")
+_META_FIELDS: Final = {
+    "software id": "software_id",
+    "model": "model",
+    "serial number": "serial_number",
+    "system id": "system_id",
+}
+
+
+def parse(text: str, source: str | None = None) -> Config:
+    """Parse export text into a :class:`Config`; ``source`` names the file in errors.
+
+    Raises :class:`ParseError` with the physical line and column of the problem.
+    """
+    try:
+        return _Parser(clean_lines(text)).run()
+    except ParseError as exc:
+        if source is not None:
+            raise exc.located(source) from None
+        raise
+
+
+def _continues(line: str) -> bool:
+    return line.endswith("\\") and (len(line) - len(line.rstrip("\\"))) % 2 == 1
+
+
+class _Parser:
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.menus: list[Menu] = []
+        self.current: Menu | None = None
+        self.notes: list[str] = []
+        self.terse = False
+        self.unset_seen = False
+
+    def run(self) -> Config:
+        body_start, meta = self._header()
+        body = self._body_lines(body_start)
+        for logical in logical_lines([line for _, line in body], 1):
+            # Map the logical line back to real physical line numbers.
+            logical = _renumber(logical, body)
+            self._line(logical)
+        # Notes after the last command describe nothing that follows; they are dropped.
+        style = "terse" if self.terse else ("verbose" if self.unset_seen else "compact")
+        width = _wrap_width([line for _, line in body])
+        meta = ExportMeta(
+            ros_version=meta.ros_version,
+            exported_at=meta.exported_at,
+            model=meta.model,
+            serial_number=meta.serial_number,
+            software_id=meta.software_id,
+            system_id=meta.system_id,
+            style=style,
+            header=meta.header,
+            wrap_width=None if self.terse else width,
+        )
+        return Config(menus=self.menus, meta=meta)
+
+    def _header(self) -> tuple[int, ExportMeta]:
+        """Read the leading comment block: date line and device metadata."""
+        fields: dict[str, str | None] = {}
+        header: list[str] = []
+        index = 0
+        seen = False
+        while index < len(self.lines):
+            line = self.lines[index]
+            if not line or PROMPT.match(line):
+                index += 1
+                continue
+            if not line.startswith("#"):
+                break
+            date = DATE_LINE.match(line) if not seen else None
+            if date:
+                fields["exported_at"] = f"{date.group('date')} {date.group('time')}"
+                fields["ros_version"] = date.group("version")
+            else:
+                meta = _META_LINE.match(line)
+                if meta:
+                    fields[_META_FIELDS[meta.group(1)]] = meta.group(2).strip()
+                elif line.strip() != "#":
+                    break  # an ordinary comment: the body starts here
+                header.append(line)
+            seen = True
+            index += 1
+        return index, ExportMeta(
+            ros_version=fields.get("ros_version"),
+            exported_at=fields.get("exported_at"),
+            model=fields.get("model"),
+            serial_number=fields.get("serial_number"),
+            software_id=fields.get("software_id"),
+            system_id=fields.get("system_id"),
+            header=tuple(header) if seen else None,
+        )
+
+    def _body_lines(self, start: int) -> list[tuple[int, str]]:
+        """(physical number, text) of body lines, without blanks, prompts, transients."""
+        out: list[tuple[int, str]] = []
+        continued = False
+        for index in range(start, len(self.lines)):
+            line = self.lines[index]
+            if not continued and (not line or PROMPT.match(line) or is_transient(line)):
+                continue
+            out.append((index + 1, line))
+            continued = _continues(line)
+        return out
+
+    def _target(self, path: str) -> Menu:
+        if self.current is None or self.current.path != path:
+            self.current = Menu(path=path)
+            self.menus.append(self.current)
+        return self.current
+
+    def _line(self, logical: LogicalLine) -> None:
+        text = logical.text
+        if text.startswith("#"):
+            self.notes.append(text[1:])
+            return
+        words = split_words(logical)
+        if not words:
+            return
+        first = words[0]
+        if first.kind == "word" and first.raw.startswith("/"):
+            path, rest = _menu_path(words, logical)
+            if not rest:
+                self.current = Menu(path=path)
+                self.menus.append(self.current)
+                return
+            self.terse = True
+            self._command(self._target(path), rest, logical)
+            return
+        if self.current is None:
+            if first.kind == "word" and first.raw.startswith(":"):
+                self._command(self._target(""), words, logical)
+                return
+            raise logical.error(
+                f"command {first.raw!r} before any menu line",
+                first.offset,
+                hint="an export starts each section with a menu path such as /ip address",
+            )
+        self._command(self.current, words, logical)
+
+    def _command(self, menu: Menu, words: list[Word], logical: LogicalLine) -> None:
+        verb_word = words[0]
+        if verb_word.kind != "word":
+            raise logical.error(
+                f"expected a command such as add or set, found {verb_word.raw!r}",
+                verb_word.offset,
+            )
+        verb = verb_word.raw
+        selector: Selector | None = None
+        props: list[Prop] = []
+        args: list[str] = []
+        index = 1
+        if verb in SELECTOR_VERBS and index < len(words):
+            word = words[index]
+            if word.kind == "open":
+                selector, index = _find_selector(words, index, logical)
+            elif word.kind == "word":
+                selector = Selector(ref=word.value)
+                index += 1
+        prefix: str | None = None
+        for word in words[index:]:
+            if word.kind == "prop":
+                key = word.key or ""
+                if key.startswith("."):
+                    if prefix is None:
+                        raise logical.error(
+                            f"property {key!r} continues a dotted property, but none precedes it",
+                            word.offset,
+                        )
+                    key = prefix + key
+                dot = key.rfind(".")
+                prefix = key[:dot] if dot > 0 else None
+                props.append(Prop(key, word.value))
+            elif word.kind == "unset":
+                self.unset_seen = True
+                props.append(Prop(word.key or "", None))
+            elif word.kind == "word":
+                args.append(word.value or "")
+            else:
+                raise logical.error(f"unexpected {word.raw!r}", word.offset)
+        notes = tuple(self.notes)
+        self.notes = []
+        menu.commands.append(
+            Command(verb=verb, props=tuple(props), selector=selector, args=tuple(args), notes=notes)
+        )
+
+
+def _menu_path(words: list[Word], logical: LogicalLine) -> tuple[str, list[Word]]:
+    """Split ``/ip firewall filter add ...`` into the path and the command words."""
+    first = words[0].raw
+    parts = [first[1:]] if len(first) > 1 else []
+    if parts and not _MENU_WORD.fullmatch(parts[0]):
+        raise logical.error(f"not a menu path: {first!r}", words[0].offset)
+    index = 1
+    while index < len(words):
+        word = words[index]
+        if word.kind != "word" or word.raw in VERBS or not _MENU_WORD.fullmatch(word.raw):
+            break
+        parts.append(word.raw)
+        index += 1
+    return ("/" + " ".join(parts) if parts else ""), words[index:]
+
+
+def _find_selector(words: list[Word], index: int, logical: LogicalLine) -> tuple[Selector, int]:
+    """Parse ``[ find key=value ... ]`` starting at the ``[``; returns the index after ``]``."""
+    opening = words[index]
+    index += 1
+    if index >= len(words) or words[index].raw != "find":
+        raise logical.error(
+            "a selector must be [ find ... ]",
+            opening.offset,
+            hint="e.g. [ find default-name=ether1 ]",
+        )
+    index += 1
+    if index < len(words) and words[index].kind == "word" and words[index].raw == "where":
+        index += 1
+    props: list[Prop] = []
+    while index < len(words):
+        word = words[index]
+        if word.kind == "close":
+            return Selector(find=tuple(props)), index + 1
+        if word.kind != "prop":
+            raise logical.error(
+                f"unsupported expression {word.raw!r} in [ find ... ]",
+                word.offset,
+                hint="only key=value conditions are understood",
+            )
+        props.append(Prop(word.key or "", word.value))
+        index += 1
+    raise logical.error("[ find ... ] is not closed with ]", opening.offset)
+
+
+def _renumber(logical: LogicalLine, body: list[tuple[int, str]]) -> LogicalLine:
+    """Translate positions in the filtered body back to the input's line numbers."""
+    segments = tuple((off, body[line - 1][0], col) for off, line, col in logical.segments)
+    return LogicalLine(logical.text, body[logical.line - 1][0], segments)
+
+
+def _wrap_width(lines: list[str]) -> int | None:
+    """The terminal width an export was wrapped at, or None when nothing was wrapped."""
+    if not any(_continues(line) for line in lines):
+        return None
+    longest = max(len(line) for line in lines if _continues(line))
+    return 80 if longest <= 80 else longest + 1
+
+
+__all__ = ["SELECTOR_VERBS", "VERBS", "ParseError", "parse"]
