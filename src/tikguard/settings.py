@@ -66,6 +66,12 @@ class Settings:
     push_boot_wait: float = 180.0
     push_concurrency: int = 100
 
+    # Durable-workflow engine (DBOS)
+    #: Seconds between the engine's queue/notification polls (tests use ~0.05).
+    engine_polling_interval: float = 1.0
+    #: This worker's identity: pending workflows of this id resume when it starts again.
+    executor_id: str = "local"
+
     # API / UI
     bind_host: str = "127.0.0.1"
     bind_port: int = 8080
