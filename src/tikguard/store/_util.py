@@ -1,0 +1,36 @@
+"""Small helpers shared by the store modules."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from tikguard.store.errors import StoreError
+from tikguard.store.vault import Vault
+
+
+def vault_of(session: Session) -> Vault:
+    """The vault of the database this session came from (see ``Database``)."""
+    db = session.info.get("database")
+    if db is None:
+        vault = session.info.get("vault")
+        if isinstance(vault, Vault):
+            return vault
+        raise StoreError("this session was not opened by tikguard.store.db.Database")
+    vault = db.vault
+    assert isinstance(vault, Vault)
+    return vault
+
+
+def check_text(value: str, what: str, *, max_len: int, allow_empty: bool = False) -> str:
+    """Refuse control characters and over-long values (they end up in logs and paths)."""
+    from tikguard.store.errors import InvalidInput
+
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be text")
+    if not value and not allow_empty:
+        raise InvalidInput(f"{what} must not be empty")
+    if len(value) > max_len:
+        raise InvalidInput(f"{what} is longer than {max_len} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidInput(f"{what} must not contain control characters")
+    return value

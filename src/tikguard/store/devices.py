@@ -1,0 +1,303 @@
+"""The device inventory: add, change, find and remove routers of one tenant.
+
+Passwords go through the vault (bound to the device row), host keys are pinned on
+first use, and probe and backup results are recorded here. Every helper takes the
+tenant id; a device of another tenant is "not found", by id and by name.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, undefer
+
+from tikguard.store._util import check_text, vault_of
+from tikguard.store.errors import AlreadyExists, InvalidInput, NotFound
+from tikguard.store.models import Device, DeviceTag, utcnow
+
+PASSWORD_PURPOSE = "device-password"
+_UPDATABLE = frozenset({"name", "host", "port", "username", "site"})
+
+
+def check_device_name(name: str) -> str:
+    """Device names are git mirror directories and CLI arguments: no '/', no leading '.'."""
+    check_text(name, "device name", max_len=128)
+    if "/" in name or "\\" in name or name.startswith(".") or name != name.strip():
+        raise InvalidInput(
+            f"device name {name!r} is not allowed: no '/', '\\', leading '.' or surrounding spaces"
+        )
+    return name
+
+
+def _check_port(port: int) -> int:
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise InvalidInput(f"SSH port must be 1-65535, got {port!r}")
+    return port
+
+
+def _check_tags(tags: Iterable[str]) -> list[str]:
+    clean = sorted({check_text(t.strip(), "tag", max_len=64) for t in tags})
+    for tag in clean:
+        if "," in tag:
+            raise InvalidInput(f"tag {tag!r} must not contain ','")
+    return clean
+
+
+def add_device(
+    session: Session,
+    tenant_id: int,
+    *,
+    name: str,
+    host: str,
+    username: str,
+    password: str | None = None,
+    port: int = 22,
+    tags: Iterable[str] = (),
+    site: str | None = None,
+) -> Device:
+    """Add a router; its password is stored encrypted. AlreadyExists on a duplicate name."""
+    check_device_name(name)
+    check_text(host, "host", max_len=255)
+    check_text(username, "username", max_len=128)
+    _check_port(port)
+    if site is not None:
+        check_text(site, "site", max_len=128)
+    clean_tags = _check_tags(tags)
+    if _find_by_name(session, tenant_id, name) is not None:
+        raise AlreadyExists(f"device {name!r} already exists")
+    device = Device(
+        tenant_id=tenant_id, name=name, host=host, port=port, username=username, site=site
+    )
+    device.tag_rows = [DeviceTag(tag=t, tenant_id=tenant_id) for t in clean_tags]
+    session.add(device)
+    session.flush()
+    if password is not None:
+        set_password(session, tenant_id, device.id, password)
+    return device
+
+
+def _find_by_name(session: Session, tenant_id: int, name: str) -> Device | None:
+    return session.scalar(select(Device).where(Device.tenant_id == tenant_id, Device.name == name))
+
+
+def get_device(session: Session, tenant_id: int, device_id: int) -> Device:
+    device = session.scalar(
+        select(Device).where(Device.tenant_id == tenant_id, Device.id == device_id)
+    )
+    if device is None:
+        raise NotFound(f"device {device_id} does not exist")
+    return device
+
+
+def get_device_by_name(session: Session, tenant_id: int, name: str) -> Device:
+    device = _find_by_name(session, tenant_id, name)
+    if device is None:
+        raise NotFound(f"device {name!r} does not exist")
+    return device
+
+
+def list_devices(
+    session: Session,
+    tenant_id: int,
+    *,
+    tag: str | None = None,
+    site: str | None = None,
+    names: Iterable[str] | None = None,
+) -> list[Device]:
+    """The tenant's devices by name, optionally only those with a tag, site or name."""
+    query = select(Device).where(Device.tenant_id == tenant_id).order_by(Device.name)
+    if tag is not None:
+        query = query.where(
+            Device.id.in_(
+                select(DeviceTag.device_id).where(
+                    DeviceTag.tenant_id == tenant_id, DeviceTag.tag == tag
+                )
+            )
+        )
+    if site is not None:
+        query = query.where(Device.site == site)
+    if names is not None:
+        query = query.where(Device.name.in_(list(names)))
+    return list(session.scalars(query))
+
+
+def update_device(session: Session, tenant_id: int, device_id: int, **changes: Any) -> Device:
+    """Change name/host/port/username/site; ``tags=[...]`` replaces the tags."""
+    device = get_device(session, tenant_id, device_id)
+    tags = changes.pop("tags", None)
+    unknown = set(changes) - _UPDATABLE
+    if unknown:
+        raise InvalidInput(f"cannot change {', '.join(sorted(unknown))} with update_device")
+    if "name" in changes and changes["name"] != device.name:
+        check_device_name(changes["name"])
+        if _find_by_name(session, tenant_id, changes["name"]) is not None:
+            raise AlreadyExists(f"device {changes['name']!r} already exists")
+    if "host" in changes:
+        check_text(changes["host"], "host", max_len=255)
+    if "username" in changes:
+        check_text(changes["username"], "username", max_len=128)
+    if "port" in changes:
+        _check_port(changes["port"])
+    if changes.get("site") is not None:
+        check_text(changes["site"], "site", max_len=128)
+    for key, value in changes.items():
+        setattr(device, key, value)
+    if tags is not None:
+        clean = _check_tags(tags)
+        device.tag_rows = [DeviceTag(tag=t, tenant_id=tenant_id) for t in clean]
+    session.flush()
+    return device
+
+
+def remove_device(session: Session, tenant_id: int, device_id: int) -> None:
+    """Delete a device and its versions (the git mirror keeps their history)."""
+    session.delete(get_device(session, tenant_id, device_id))
+    session.flush()
+
+
+# --- credentials -------------------------------------------------------------
+
+
+def set_password(session: Session, tenant_id: int, device_id: int, password: str | None) -> None:
+    """Store (encrypted, bound to this device) or clear the device's SSH password."""
+    device = get_device(session, tenant_id, device_id)
+    if password is None:
+        device.password_enc = None
+    else:
+        if not isinstance(password, str):
+            raise InvalidInput("password must be text")
+        device.password_enc = vault_of(session).encrypt(
+            session, tenant_id, PASSWORD_PURPOSE, device.id, password.encode("utf-8")
+        )
+    session.flush()
+
+
+def get_password(session: Session, tenant_id: int, device_id: int) -> str | None:
+    """The device's SSH password, decrypted (for the SSH session only; never log it)."""
+    device = session.scalar(
+        select(Device)
+        .options(undefer(Device.password_enc))
+        .where(Device.tenant_id == tenant_id, Device.id == device_id)
+    )
+    if device is None:
+        raise NotFound(f"device {device_id} does not exist")
+    if device.password_enc is None:
+        return None
+    plain = vault_of(session).decrypt(
+        session, tenant_id, PASSWORD_PURPOSE, device.id, device.password_enc
+    )
+    return plain.decode("utf-8")
+
+
+# --- host keys ---------------------------------------------------------------
+
+
+class HostKeyCheck(enum.StrEnum):
+    PINNED_NOW = "pinned-now"  # first use: the key is now pinned
+    MATCH = "match"
+    MISMATCH = "mismatch"  # refuse to talk; recorded as pending until accepted
+
+
+def check_host_key(
+    session: Session, tenant_id: int, device_id: int, presented: str, *, now: datetime | None = None
+) -> HostKeyCheck:
+    """Trust on first use: pin an unknown key, verify a pinned one, record a changed one.
+
+    On MISMATCH the pinned key stays and the presented key is kept as pending, so an
+    operator can see and accept it (:func:`accept_host_key`).
+    """
+    check_text(presented, "host key", max_len=16384)
+    device = get_device(session, tenant_id, device_id)
+    now = now or utcnow()
+    if device.host_key is None:
+        device.host_key = presented
+        device.host_key_first_seen = now
+        device.host_key_last_verified = now
+        result = HostKeyCheck.PINNED_NOW
+    elif device.host_key == presented:
+        device.host_key_last_verified = now
+        result = HostKeyCheck.MATCH
+    else:
+        device.host_key_pending = presented
+        device.host_key_pending_seen = now
+        result = HostKeyCheck.MISMATCH
+    session.flush()
+    return result
+
+
+def accept_host_key(
+    session: Session, tenant_id: int, device_id: int, key: str | None = None
+) -> Device:
+    """Pin ``key`` (default: the pending key the device presented), replacing the old one."""
+    device = get_device(session, tenant_id, device_id)
+    new = key if key is not None else device.host_key_pending
+    if new is None:
+        raise InvalidInput(f"device {device.name!r} has no pending host key to accept")
+    check_text(new, "host key", max_len=16384)
+    now = utcnow()
+    device.host_key = new
+    device.host_key_first_seen = now
+    device.host_key_last_verified = None
+    device.host_key_pending = None
+    device.host_key_pending_seen = None
+    session.flush()
+    return device
+
+
+def forget_host_key(session: Session, tenant_id: int, device_id: int) -> None:
+    """Unpin: the next connection pins whatever key the device presents."""
+    device = get_device(session, tenant_id, device_id)
+    device.host_key = device.host_key_pending = None
+    device.host_key_first_seen = device.host_key_last_verified = None
+    device.host_key_pending_seen = None
+    session.flush()
+
+
+# --- probe and backup results --------------------------------------------------
+
+
+def record_probe(
+    session: Session,
+    tenant_id: int,
+    device_id: int,
+    *,
+    ros_version: str | None,
+    model: str | None = None,
+    board: str | None = None,
+    architecture: str | None = None,
+    details: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> Device:
+    """What a probe saw: version, model, board, architecture and the rest (JSON)."""
+    device = get_device(session, tenant_id, device_id)
+    device.ros_version = ros_version
+    device.model = model
+    device.board = board
+    device.architecture = architecture
+    device.last_probe = dict(details or {})
+    device.last_probe_at = at or utcnow()
+    session.flush()
+    return device
+
+
+def record_backup_result(
+    session: Session,
+    tenant_id: int,
+    device_id: int,
+    *,
+    status: str,
+    error: str | None = None,
+    at: datetime | None = None,
+) -> Device:
+    """The last backup attempt's status (changed/unchanged/failed/...), time and error."""
+    check_text(status, "backup status", max_len=32)
+    device = get_device(session, tenant_id, device_id)
+    device.last_backup_status = status
+    device.last_backup_error = error
+    device.last_backup_at = at or utcnow()
+    session.flush()
+    return device

@@ -1,0 +1,387 @@
+"""The database schema as typed SQLAlchemy models.
+
+Every table carries ``tenant_id``: tenant isolation is enforced by the query helpers,
+which all filter on it. Encrypted columns hold vault blobs (see :mod:`.vault`), never
+plaintext; ``repr()`` of a model never shows them.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (the only kind the store keeps)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as naive UTC and always read back timezone-aware UTC.
+
+    SQLite has no time zones; storing naive UTC everywhere keeps both backends equal.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {  # noqa: RUF012
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+        bytes: LargeBinary(),
+    }
+
+    def __repr__(self) -> str:
+        """Identity only; subclasses list safe fields in ``_repr_fields``."""
+        shown = ", ".join(f"{k}={getattr(self, k, None)!r}" for k in self._repr_fields)
+        return f"{type(self).__name__}({shown})"
+
+    _repr_fields: tuple[str, ...] = ("id",)
+
+
+class Role(enum.StrEnum):
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+class Trigger(enum.StrEnum):
+    MANUAL = "manual"
+    SCHEDULED = "scheduled"
+    PRE_PUSH = "pre-push"
+    POST_PUSH = "post-push"
+    CHECKPOINT = "checkpoint"
+
+
+class OperationKind(enum.StrEnum):
+    PUSH = "push"
+    RESTORE = "restore"
+    REPLACE = "replace"
+    BACKUP = "backup"
+
+
+class OperationState(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"  # e.g. for an operator's confirm
+    DONE = "done"
+
+
+class Outcome(enum.StrEnum):
+    COMMITTED = "committed"
+    REVERTED = "reverted"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+    SUCCEEDED = "succeeded"  # operations that change nothing on the device (backup)
+
+
+class Tenant(Base):
+    """An isolated customer or team; owns a data key wrapped by the master key."""
+
+    __tablename__ = "tenants"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
+    _repr_fields = ("id", "name", "data_key_version")
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    #: The data key version new ciphertexts use (a row in tenant_keys).
+    data_key_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TenantKey(Base):
+    """One version of a tenant's data key, wrapped (AES-GCM) by the master key."""
+
+    __tablename__ = "tenant_keys"
+    _repr_fields = ("tenant_id", "version", "master_key_id")
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wrapped: Mapped[bytes]
+    #: Fingerprint of the master key that wrapped it: a wrong key is named, not guessed.
+    master_key_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    """A person who logs in; has one role in one tenant."""
+
+    __tablename__ = "users"
+    _repr_fields = ("id", "tenant_id", "username", "role")
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    username: Mapped[str] = mapped_column(String(128), unique=True)
+    #: argon2 hash string; never the password.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default=Role.VIEWER.value)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A bearer token for scripts; stored as a hash, shown once at creation."""
+
+    __tablename__ = "api_tokens"
+    _repr_fields = ("id", "tenant_id", "name", "prefix", "role")
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    #: First characters of the token, to recognise it in listings.
+    prefix: Mapped[str] = mapped_column(String(16))
+    #: sha256 hex of the full token.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16), default=Role.VIEWER.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Device(Base):
+    """A router in the inventory, with its pinned host key and what the last probe saw."""
+
+    __tablename__ = "devices"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        {"sqlite_autoincrement": True},
+    )
+    _repr_fields = ("id", "tenant_id", "name", "host", "port", "username")
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer, default=22)
+    username: Mapped[str] = mapped_column(String(128))
+    #: Vault blob (purpose ``device-password``, bound to this row's id).
+    password_enc: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    site: Mapped[str | None] = mapped_column(String(128), index=True)
+
+    #: Pinned SSH host key, OpenSSH public-key format ("ssh-ed25519 AAAA...").
+    host_key: Mapped[str | None] = mapped_column(Text)
+    host_key_first_seen: Mapped[datetime | None]
+    host_key_last_verified: Mapped[datetime | None]
+    #: A different key the device presented; operations refuse until it is accepted.
+    host_key_pending: Mapped[str | None] = mapped_column(Text)
+    host_key_pending_seen: Mapped[datetime | None]
+
+    ros_version: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(128))
+    board: Mapped[str | None] = mapped_column(String(128))
+    architecture: Mapped[str | None] = mapped_column(String(64))
+    last_probe_at: Mapped[datetime | None]
+    #: Everything else the probe saw (free space, uptime, device-mode, policies, ...).
+    last_probe: Mapped[dict[str, Any] | None]
+
+    last_backup_at: Mapped[datetime | None]
+    last_backup_status: Mapped[str | None] = mapped_column(String(32))
+    last_backup_error: Mapped[str | None] = mapped_column(Text)
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    tag_rows: Mapped[list[DeviceTag]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="DeviceTag.tag"
+    )
+
+    @property
+    def tags(self) -> list[str]:
+        return [t.tag for t in self.tag_rows]
+
+
+class DeviceTag(Base):
+    """One tag of a device (a table, so filtering by tag is an indexed query)."""
+
+    __tablename__ = "device_tags"
+    __table_args__ = (Index(None, "tenant_id", "tag"),)
+    _repr_fields = ("device_id", "tag")
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+
+
+class Operation(Base):
+    """One push/restore/replace/backup: its state, outcome and the evidence for it."""
+
+    __tablename__ = "operations"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        Index(None, "tenant_id", "created_at"),
+    )
+    _repr_fields = ("id", "tenant_id", "device_id", "kind", "state", "outcome")
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    device_id: Mapped[int | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default=OperationState.PENDING.value)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    #: Highest event seq handed out; bumped atomically by append_event.
+    last_event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OperationEvent(Base):
+    """A durable progress event of an operation; streamed to clients by seq."""
+
+    __tablename__ = "operation_events"
+    __table_args__ = (UniqueConstraint("operation_id", "seq"),)
+    _repr_fields = ("operation_id", "seq", "stage", "level")
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    operation_id: Mapped[str] = mapped_column(ForeignKey("operations.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    stage: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(16), default="info")
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ConfigVersion(Base):
+    """One distinct configuration of a device, content-addressed by its redacted text.
+
+    ``content`` is the zlib-compressed normalised, redacted export; the sensitive values
+    live encrypted in ``secrets_enc``. A new row exists only when the text or the
+    secrets changed from the device's newest version.
+    """
+
+    __tablename__ = "config_versions"
+    __table_args__ = (
+        UniqueConstraint("device_id", "seq"),
+        Index(None, "device_id", "sha256"),
+        Index(None, "tenant_id", "mirror_commit"),
+        {"sqlite_autoincrement": True},
+    )
+    _repr_fields = ("id", "tenant_id", "device_id", "seq", "sha256", "trigger")
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    #: 1, 2, 3, ... per device: the number users see.
+    seq: Mapped[int] = mapped_column(Integer)
+    #: sha256 hex of the normalised, redacted text (UTF-8).
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    size: Mapped[int] = mapped_column(Integer)
+    line_count: Mapped[int] = mapped_column(Integer)
+    secrets_enc: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    secrets_count: Mapped[int] = mapped_column(Integer, default=0)
+    trigger: Mapped[str] = mapped_column(String(16))
+    operation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("operations.id", ondelete="SET NULL")
+    )
+    lines_added: Mapped[int] = mapped_column(Integer, default=0)
+    lines_removed: Mapped[int] = mapped_column(Integer, default=0)
+    #: True when only sensitive values changed (the redacted text is the previous one).
+    secrets_changed_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    ros_version: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    binary_backup_enc: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    binary_backup_size: Mapped[int | None] = mapped_column(Integer)
+    binary_backup_at: Mapped[datetime | None]
+    #: Git mirror commit holding this version; NULL until mirrored.
+    mirror_commit: Mapped[str | None] = mapped_column(String(64))
+
+
+class MirrorState(Base):
+    """Where each tenant's git mirror stands, and its last error (retried next run)."""
+
+    __tablename__ = "mirror_state"
+    _repr_fields = ("tenant_id", "last_version_id", "head_commit")
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_version_id: Mapped[int | None] = mapped_column(BigInteger)
+    head_commit: Mapped[str | None] = mapped_column(String(64))
+    last_run_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    last_pushed_at: Mapped[datetime | None]
+    push_error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """Who did what to which target, and when. Append-only."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "tenant_id", "at"),)
+    _repr_fields = ("id", "tenant_id", "actor", "action", "target")
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,88 @@
+"""Store fixtures: every store test runs on SQLite and on PostgreSQL.
+
+PostgreSQL tests use a private database created for this test run (so parallel runs
+and other suites never see each other's rows) and skip with a clear message when
+``TIKGUARD_TEST_POSTGRES_URL`` is unset.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tikguard.settings import Settings
+from tikguard.store.db import Database
+from tikguard.store.models import Base, Tenant
+from tikguard.store.tenants import create_tenant
+
+PG_ENV = "TIKGUARD_TEST_POSTGRES_URL"
+
+
+def _pg_base_url() -> str:
+    url = os.environ.get(PG_ENV, "")
+    if not url:
+        pytest.skip(f"PostgreSQL not configured: set {PG_ENV} (see scripts/pg-start.sh)")
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    base = make_url(_pg_base_url())
+    name = f"tg_store_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_migrated(pg_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The run's PostgreSQL database, migrated once."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("pg"), database_url=pg_database_url)
+    Database.open(settings).dispose()
+    return pg_database_url
+
+
+def _truncate(db: Database) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database on each backend, with a master key in ``tmp_path``."""
+    if request.param == "sqlite":
+        database = Database.open(Settings(data_dir=tmp_path))
+    else:
+        url = request.getfixturevalue("pg_migrated")
+        database = Database.open(Settings(data_dir=tmp_path, database_url=url))
+        _truncate(database)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+@pytest.fixture
+def tenant(db: Database) -> Tenant:
+    with db.transaction() as s:
+        return create_tenant(s, "acme")
+
+
+@pytest.fixture
+def other_tenant(db: Database) -> Tenant:
+    with db.transaction() as s:
+        return create_tenant(s, "globex")

@@ -1,0 +1,177 @@
+"""Config versions: change-only history, secrets beside the text, line counts."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tikguard.store.db import Database
+from tikguard.store.devices import add_device
+from tikguard.store.errors import InvalidInput, NotFound
+from tikguard.store.models import Device, Tenant
+from tikguard.store.versions import (
+    count_changes,
+    get_binary_backup,
+    get_secrets,
+    get_version,
+    get_version_by_seq,
+    hash_text,
+    latest_version,
+    list_versions,
+    record_backup,
+    version_detail,
+    version_text,
+)
+
+CONFIG_1 = """/interface bridge
+add name=bridge1
+/ip address
+add address=192.168.88.1/24 interface=bridge1
+/user
+set admin password=***
+"""
+CONFIG_2 = CONFIG_1.replace("192.168.88.1/24", "10.0.0.1/24") + "/system identity\nset name=r1\n"
+SECRETS = {"/user admin password": "s3cr3t-Pa$$", "/ppp secret vpn password": "päss\"'\\"}
+
+
+@pytest.fixture
+def device(db: Database, tenant: Tenant) -> Device:
+    with db.transaction() as s:
+        return add_device(s, tenant.id, name="r1", host="10.0.0.1", username="admin")
+
+
+def _backup(
+    db: Database, tenant: Tenant, device: Device, text: str, **kw: object
+) -> tuple[int, bool]:
+    args: dict[str, object] = {"secrets": SECRETS, "ros_version": "7.16", "trigger": "manual"}
+    args.update(kw)
+    with db.transaction() as s:
+        version, created = record_backup(
+            s,
+            tenant.id,
+            device.id,
+            normalised_redacted_text=text,
+            **args,  # type: ignore[arg-type]
+        )
+        return version.id, created
+
+
+def test_same_text_twice_is_one_version(db: Database, tenant: Tenant, device: Device) -> None:
+    vid1, created1 = _backup(db, tenant, device, CONFIG_1)
+    vid2, created2 = _backup(db, tenant, device, CONFIG_1, trigger="scheduled")
+    assert created1 and not created2
+    assert vid1 == vid2
+    with db.session() as s:
+        versions = list_versions(s, tenant.id, device.id)
+        assert len(versions) == 1
+        assert versions[0].last_checked_at >= versions[0].created_at
+        assert versions[0].sha256 == hash_text(CONFIG_1)
+
+
+def test_change_makes_second_version_with_line_counts(
+    db: Database, tenant: Tenant, device: Device
+) -> None:
+    _backup(db, tenant, device, CONFIG_1)
+    vid, created = _backup(db, tenant, device, CONFIG_2, trigger="pre-push")
+    assert created
+    with db.session() as s:
+        v = get_version(s, tenant.id, vid)
+        assert (v.seq, v.lines_added, v.lines_removed, v.trigger) == (2, 3, 1, "pre-push")
+        assert version_text(v) == CONFIG_2
+        assert get_version_by_seq(s, tenant.id, device.id, 1).sha256 == hash_text(CONFIG_1)
+        assert get_version_by_seq(s, tenant.id, device.id, -1).id == vid
+        first = get_version_by_seq(s, tenant.id, device.id, 1)
+        assert (first.lines_added, first.lines_removed) == (len(CONFIG_1.splitlines()), 0)
+
+
+def test_going_back_to_an_older_config_is_a_new_version(
+    db: Database, tenant: Tenant, device: Device
+) -> None:
+    for text in (CONFIG_1, CONFIG_2, CONFIG_1):
+        _backup(db, tenant, device, text)
+    with db.session() as s:
+        assert [v.seq for v in list_versions(s, tenant.id, device.id)] == [3, 2, 1]
+
+
+def test_secrets_round_trip_exactly(db: Database, tenant: Tenant, device: Device) -> None:
+    vid, _ = _backup(db, tenant, device, CONFIG_1)
+    with db.session() as s:
+        detail = version_detail(s, tenant.id, vid)
+        assert detail.secrets is None  # not decrypted unless asked
+        assert "s3cr3t" not in repr(detail)
+        detail = version_detail(s, tenant.id, vid, with_secrets=True)
+        assert detail.secrets == SECRETS
+        assert detail.text == CONFIG_1
+        assert "s3cr3t" not in repr(detail) and "s3cr3t" not in repr(detail.version)
+
+
+def test_only_secrets_changed_is_a_new_version(
+    db: Database, tenant: Tenant, device: Device
+) -> None:
+    _backup(db, tenant, device, CONFIG_1)
+    new_secrets = {**SECRETS, "/user admin password": "rotated"}
+    vid, created = _backup(db, tenant, device, CONFIG_1, secrets=new_secrets)
+    assert created
+    with db.session() as s:
+        v = get_version(s, tenant.id, vid)
+        assert v.secrets_changed_only and (v.lines_added, v.lines_removed) == (0, 0)
+        assert get_secrets(s, tenant.id, v) == new_secrets
+
+
+def test_binary_backup_is_kept_encrypted(db: Database, tenant: Tenant, device: Device) -> None:
+    blob = bytes(range(256)) * 40
+    vid, _ = _backup(db, tenant, device, CONFIG_1, binary_backup=blob)
+    with db.session() as s:
+        v = get_version(s, tenant.id, vid)
+        assert v.binary_backup_enc is not None and blob not in v.binary_backup_enc
+        assert get_binary_backup(s, tenant.id, v) == blob
+        assert v.binary_backup_size == len(blob)
+
+
+def test_unknown_trigger_is_refused_and_nothing_stored(
+    db: Database, tenant: Tenant, device: Device
+) -> None:
+    with pytest.raises(InvalidInput, match="unknown backup trigger"):
+        _backup(db, tenant, device, CONFIG_1, trigger="hourly")
+    with db.session() as s:
+        assert latest_version(s, tenant.id, device.id) is None
+
+
+def test_versions_are_invisible_to_other_tenants(
+    db: Database, tenant: Tenant, other_tenant: Tenant, device: Device
+) -> None:
+    vid, _ = _backup(db, tenant, device, CONFIG_1)
+    with db.session() as s:
+        with pytest.raises(NotFound):
+            get_version(s, other_tenant.id, vid)
+        assert list_versions(s, other_tenant.id, device.id) == []
+        assert latest_version(s, other_tenant.id, device.id) is None
+        with pytest.raises(NotFound):
+            get_version_by_seq(s, other_tenant.id, device.id, 1)
+        v = get_version(s, tenant.id, vid)
+        with pytest.raises(NotFound):
+            get_secrets(s, other_tenant.id, v)
+    with pytest.raises(NotFound), db.transaction() as s:
+        record_backup(
+            s,
+            other_tenant.id,
+            device.id,
+            normalised_redacted_text=CONFIG_2,
+            secrets={},
+            ros_version=None,
+            trigger="manual",
+        )
+
+
+lines = st.lists(st.sampled_from(["a", "b", "c", "/ip address", "add x=1", ""]), max_size=12)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(old=lines, new=lines)
+def test_count_changes_matches_line_multisets(old: list[str], new: list[str]) -> None:
+    added, removed = count_changes("".join(f"{x}\n" for x in old), "".join(f"{x}\n" for x in new))
+    assert added - removed == len(new) - len(old)
+    assert added <= len(new) and removed <= len(old)
+    if old == new:
+        assert (added, removed) == (0, 0)
