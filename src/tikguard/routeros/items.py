@@ -1,0 +1,367 @@
+"""Item identity: a Config seen as per-menu lists of identified items.
+
+Diff, patch and the push's convergence check must agree on what "the same item" is,
+so this is the one place that decides it, asking :func:`schema.lookup` for each menu:
+
+* singleton menus (``/ip dns``): one item, addressed by a plain ``set``;
+* built-in items addressed by ``set [ find default-name=ether1 ]`` / ``default=yes``
+  or by a bare reference (``set telnet``, ``set *0``): they always exist on the device,
+  so a missing one means "all defaults", never "removed";
+* added items with a natural key (``name``; ``address``+``interface``; ...);
+* added items without one (firewall rules): identified by their full property set,
+  the n-th duplicate by its occurrence number.
+
+Property maps are normalised: ``!key`` (verbose "not set") and values equal to the
+schema default count as absent, so compact and verbose exports compare equal where
+the schema knows the defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from tikguard.routeros import schema as schema_mod
+from tikguard.routeros.model import Command, Config, Prop, Selector
+from tikguard.routeros.quoting import quote
+from tikguard.routeros.schema import MenuSchema
+
+KeyKind = Literal["singleton", "default", "ref", "natural", "content"]
+
+#: An internal object id such as ``*1A`` or ``*FFFFFFFE``.
+INTERNAL_ID: Final = re.compile(r"\*[0-9A-Fa-f]+")
+_PRINT_NUMBER: Final = re.compile(r"[0-9]+")
+
+#: The value of a bare boolean flag word (``add area=x interfaces=lo passive``).
+FLAG: Final = "\x00flag"
+
+#: Verbs that address an existing item and set properties on it.
+_SET_VERBS: Final = frozenset({"set", "enable", "disable"})
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """The identity of one item inside its menu.
+
+    ``parts`` are ``(property, value)`` pairs: the natural key, the ``default-name``
+    selector, ``("ref", "*0")`` for a bare reference, or the full property set for
+    ``content`` identity. ``occurrence`` separates items whose parts are equal.
+    """
+
+    kind: KeyKind
+    parts: tuple[tuple[str, str], ...] = ()
+    occurrence: int = 0
+
+    @property
+    def builtin(self) -> bool:
+        """The item exists on every device of its kind: it is set, never added or removed."""
+        return self.kind in ("singleton", "default", "ref")
+
+    def label(self) -> str:
+        """How an engineer would name the item: ``name=wan``, ``default-name=ether1``."""
+        if self.kind == "singleton":
+            return "(settings)"
+        if self.kind == "ref":
+            return self.parts[0][1]
+        text = " ".join(prop_text(k, v) for k, v in self.parts)
+        if self.occurrence:
+            text += f" (duplicate #{self.occurrence + 1})"
+        return text
+
+    def as_json(self) -> dict[str, object]:
+        return {"kind": self.kind, "parts": dict(self.parts), "occurrence": self.occurrence}
+
+
+@dataclass(slots=True)
+class Item:
+    """One configured item: its identity, normalised properties and where it came from."""
+
+    menu: str
+    key: Key
+    #: Normalised properties (no ``!key``, no value equal to a known default), in
+    #: first-seen order.
+    props: dict[str, str]
+    #: Properties a verbose export marked ``!key`` (explicitly not set).
+    unset: frozenset[str] = frozenset()
+    #: The ``find`` selector or bare reference that addresses a built-in item.
+    selector: tuple[Prop, ...] = ()
+    ref: str | None = None
+    #: Which block of this menu (0 for the first ``/path`` line, 1 for a repeat) and
+    #: the position among the menu's added items (ordered menus).
+    block: int = 0
+    position: int = 0
+
+    @property
+    def builtin(self) -> bool:
+        return self.key.builtin
+
+    def label(self) -> str:
+        return self.key.label()
+
+
+@dataclass(slots=True)
+class MenuItems:
+    """Every item of one menu path, across repeated blocks, in export order."""
+
+    path: str
+    schema: MenuSchema
+    items: list[Item] = field(default_factory=list)
+    #: Commands that are not item configuration (``:delay``, ``remove``, ``move``, ...).
+    opaque: list[Command] = field(default_factory=list)
+
+
+def effective(
+    props: Iterable[Prop], schema: MenuSchema, *, builtin: bool = False
+) -> tuple[dict[str, str], frozenset[str]]:
+    """Normalised ``(props, unset)`` for a command's properties, last value winning."""
+    values: dict[str, str] = {}
+    unset: set[str] = set()
+    for prop in props:
+        if prop.value is None:
+            values.pop(prop.key, None)
+            unset.add(prop.key)
+        else:
+            unset.discard(prop.key)
+            values[prop.key] = prop.value
+    return strip_defaults(values, schema, builtin=builtin), frozenset(unset)
+
+
+def strip_defaults(
+    values: dict[str, str], schema: MenuSchema, *, builtin: bool = False
+) -> dict[str, str]:
+    """``values`` without the properties whose value is known to be the default."""
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        default = schema.defaults.get(key)
+        if default is None:
+            default = _universal_default(key, builtin)
+        if default != value:
+            out[key] = value
+    return out
+
+
+def default_of(schema: MenuSchema, item: Item | None, prop: str) -> str | None:
+    """The value ``prop`` takes when not set, if known.
+
+    The schema's defaults first; a built-in interface's ``name`` defaults to its
+    ``default-name``; ``comment`` is empty everywhere, and ``disabled`` is ``no`` for
+    added items (built-in ones such as wireless interfaces can start disabled).
+    """
+    if prop in schema.defaults:
+        return schema.defaults[prop]
+    if item is not None and prop == "name":
+        for sel in item.selector:
+            if sel.key == "default-name" and sel.value is not None:
+                return sel.value
+    return _universal_default(prop, item is not None and item.builtin)
+
+
+def _universal_default(prop: str, builtin: bool) -> str | None:
+    if prop == "comment":
+        return ""
+    if prop == "disabled" and not builtin:
+        return "no"
+    return None
+
+
+def prop_text(key: str, value: str) -> str:
+    """``key=value`` as a console argument (a flag word stays bare)."""
+    return key if value == FLAG else f"{key}={quote(value)}"
+
+
+def natural_key(props: dict[str, str], schema: MenuSchema) -> tuple[tuple[str, str], ...] | None:
+    """The first natural-key alternative the item carries, as ``(prop, value)`` pairs."""
+    for alternative in schema.keys:
+        if alternative and all(k in props for k in alternative):
+            return tuple((k, props[k]) for k in alternative)
+    return None
+
+
+def content_parts(props: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(props.items()))
+
+
+def collect(config: Config) -> dict[str, MenuItems]:
+    """Every menu of ``config`` as identified items, in order of first appearance."""
+    menus: dict[str, MenuItems] = {}
+    blocks: dict[str, int] = {}
+    for menu in config.menus:
+        block = blocks.get(menu.path, -1) + 1
+        blocks[menu.path] = block
+        items = menus.get(menu.path)
+        if items is None:
+            items = menus[menu.path] = MenuItems(menu.path, schema_mod.lookup(menu.path))
+        for command in menu.commands:
+            _absorb(items, command, block)
+    for items in menus.values():
+        _finish(items)
+    return menus
+
+
+def _absorb(menu: MenuItems, command: Command, block: int) -> None:
+    schema = menu.schema
+    if command.verb == "add" and command.selector is None:
+        flags = [Prop(word, FLAG) for word in command.args]
+        props, unset = effective([*command.props, *flags], schema)
+        menu.items.append(
+            Item(menu.path, Key("content"), props, unset, block=block, position=len(menu.items))
+        )
+        return
+    if command.verb not in _SET_VERBS:
+        menu.opaque.append(command)
+        return
+    raw = list(command.props)
+    if command.verb != "set":
+        raw.append(Prop("disabled", "yes" if command.verb == "disable" else "no"))
+    selector = command.selector
+    if selector is None and command.args:
+        if len(command.args) != 1:
+            menu.opaque.append(command)
+            return
+        selector = Selector(ref=command.args[0])  # ``set telnet``: a bare reference
+    if selector is None:
+        key = Key("singleton")
+        target = _find_builtin(menu, key)
+        _merge(menu, target, key, raw, block, (), None)
+        return
+    if selector.find is not None:
+        find = tuple(p for p in selector.find if p.value is not None)
+        existing = _find_added(menu, find)
+        if existing is not None:
+            _merge_into(existing, raw, schema)
+            return
+        key = Key("default", tuple((p.key, p.value or "") for p in find))
+        _merge(menu, _find_builtin(menu, key), key, raw, block, find, None)
+        return
+    ref = selector.ref or ""
+    if not INTERNAL_ID.fullmatch(ref) and not _PRINT_NUMBER.fullmatch(ref):
+        existing = _find_added(menu, (Prop("name", ref),))
+        if existing is not None:
+            _merge_into(existing, raw, schema)
+            return
+        key = Key("default", (("name", ref),))
+        _merge(menu, _find_builtin(menu, key), key, raw, block, (), ref)
+        return
+    key = Key("ref", (("ref", ref),))
+    _merge(menu, _find_builtin(menu, key), key, raw, block, (), ref)
+
+
+def _find_builtin(menu: MenuItems, key: Key) -> Item | None:
+    for item in menu.items:
+        if item.key == key:
+            return item
+    return None
+
+
+def _find_added(menu: MenuItems, find: tuple[Prop, ...]) -> Item | None:
+    """An earlier ``add`` of this config that a ``set [ find ... ]`` addresses."""
+    if not find:
+        return None
+    for item in menu.items:
+        if item.key.kind == "content" and all(item.props.get(p.key) == p.value for p in find):
+            return item
+    return None
+
+
+def _merge(
+    menu: MenuItems,
+    target: Item | None,
+    key: Key,
+    raw: list[Prop],
+    block: int,
+    selector: tuple[Prop, ...],
+    ref: str | None,
+) -> None:
+    if target is not None:
+        _merge_into(target, raw, menu.schema)
+        return
+    props, unset = effective(raw, menu.schema, builtin=key.builtin)
+    menu.items.append(
+        Item(
+            menu.path,
+            key,
+            props,
+            unset,
+            selector=selector,
+            ref=ref,
+            block=block,
+            position=len(menu.items),
+        )
+    )
+
+
+def _merge_into(item: Item, raw: list[Prop], schema: MenuSchema) -> None:
+    merged = [Prop(k, v) for k, v in item.props.items()]
+    merged += [Prop(k, None) for k in item.unset]
+    props, unset = effective([*merged, *raw], schema, builtin=item.builtin)
+    item.props = props
+    item.unset = unset
+
+
+def _finish(menu: MenuItems) -> None:
+    """Give added items their final identity: natural key, else content; number duplicates."""
+    seen: dict[tuple[KeyKind, tuple[tuple[str, str], ...]], int] = {}
+    position = 0
+    for item in menu.items:
+        if item.key.kind == "content":
+            natural = natural_key(item.props, menu.schema)
+            kind: KeyKind = "natural" if natural is not None else "content"
+            parts = natural if natural is not None else content_parts(item.props)
+            n = seen.get((kind, parts), 0)
+            seen[(kind, parts)] = n + 1
+            item.key = Key(kind, parts, n)
+            item.position = position
+            position += 1
+
+
+def rekey(menu: MenuItems) -> None:
+    """Recompute the identity of added items after their properties changed."""
+    for item in menu.items:
+        if not item.builtin:
+            item.key = Key("content")
+    _finish(menu)
+
+
+def name_of(item: Item, schema: MenuSchema) -> str | None:
+    """The item's name as the device shows it (a built-in interface: its default-name)."""
+    name = item.props.get("name")
+    return name if name is not None else default_of(schema, item, "name")
+
+
+def depends(dependent: str, on: str) -> bool:
+    """Whether items of menu ``dependent`` may refer to items of menu ``on``.
+
+    A ``depends_on`` entry covers the menu itself and every menu below it, so
+    ``("/interface",)`` covers ``/interface bridge`` and ``/interface vlan``.
+    """
+    if dependent == on:
+        return False
+    return any(
+        on == dep or on.startswith(dep + " ") for dep in schema_mod.lookup(dependent).depends_on
+    )
+
+
+def rewrite_refs(props: dict[str, str], renames: dict[str, str]) -> dict[str, str]:
+    """``props`` with references to renamed items updated, as RouterOS does on rename.
+
+    A reference is a whole value or one element of a comma list, optionally negated
+    (``in-interface-list=!LAN``). ``name`` and ``comment`` are never references.
+    """
+    if not renames:
+        return props
+    out: dict[str, str] = {}
+    for key, value in props.items():
+        if key in ("name", "comment"):
+            out[key] = value
+            continue
+        out[key] = ",".join(_rewrite_word(word, renames) for word in value.split(","))
+    return out
+
+
+def _rewrite_word(word: str, renames: dict[str, str]) -> str:
+    if word.startswith("!"):
+        new = renames.get(word[1:])
+        return "!" + new if new is not None else word
+    return renames.get(word, word)
