@@ -1,0 +1,181 @@
+"""Deciding a push's outcome from evidence read back from the device (pure, no I/O).
+
+The outcome vocabulary is tikguard's promise (DESIGN.md, "The core promise"):
+
+* ``committed``: the running config is the target (read back and compared), the device
+  answered on a fresh connection, and we removed the revert timer and read back that it
+  is gone -- and the device did not reboot meanwhile.
+* ``reverted``: the device rebooted (uptime), the revert timer is absent (read back),
+  and the running config hash equals the pre-push hash.
+* ``failed``: nothing was applied, and a read-back shows the running config is still
+  the pre-push one and no timer of ours is armed.
+* ``uncertain``: anything else; the reason names what is unknown.
+
+Every field of :class:`Evidence` defaults to "unknown" (``None``), so a missing
+read-back can only push the verdict towards ``uncertain``, never towards a claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+OutcomeKind = Literal["committed", "reverted", "failed", "uncertain"]
+OUTCOMES: tuple[OutcomeKind, ...] = ("committed", "reverted", "failed", "uncertain")
+
+#: Seconds the derived boot instant may wobble without a reboot (both the clock and the
+#: uptime are printed with one-second granularity).
+BOOT_SLACK = 3.0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the controller saw. ``None`` always means "not read back / unknown"."""
+
+    #: Hash of the normalised running config before the push (pre-push version).
+    pre_hash: str | None = None
+    #: Hash the running config must have after a successful push (restore/replace), or
+    #: ``None`` for a merge, where convergence is judged semantically (``converged``).
+    target_hash: str | None = None
+    #: Hash of the running config at the final read-back.
+    after_hash: str | None = None
+    #: Did we send anything that changes the configuration (upload + ``/import``,
+    #: or reset-configuration)? ``False`` only when we know we did not.
+    applied: bool | None = None
+    #: Device uptime (seconds) read before applying, and at the final read-back.
+    uptime_before: float | None = None
+    uptime_after: float | None = None
+    #: When the device booted, by its own clock (clock time minus uptime, both from one
+    #: read, so no network latency enters): before applying and at the final read-back.
+    boot_before: float | None = None
+    boot_after: float | None = None
+    #: Was our scheduler seen armed (read back after adding it)?
+    armed: bool | None = None
+    #: At the final read-back: is our scheduler (name + marker) present?
+    timer_present: bool | None = None
+    #: We saw the scheduler present, removed it, and read back that it is gone.
+    timer_removed_by_us: bool | None = None
+    #: A fresh connection (new TCP + SSH, pinned key) succeeded after the change.
+    reachable_fresh: bool | None = None
+    #: The read-back config matches the intent (restore/replace: equals the target;
+    #: merge: the patch from running to target is empty).
+    converged: bool | None = None
+    #: All user health checks passed (``None`` when there were none or not run).
+    checks_ok: bool | None = None
+    #: The import reported success (``False``: it reported an error).
+    import_ok: bool | None = None
+    #: What the controller did that matters for the verdict (for the reason text).
+    revert_fired_by_us: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def rebooted(self) -> bool | None:
+        """Did the device boot between the two reads? ``None`` when unknowable.
+
+        Uptime going down proves a boot. Otherwise the boot instant (device clock minus
+        uptime) decides: moved forward means a boot, unchanged means none; a clock that
+        jumped backwards leaves it unknown.
+        """
+        before, after = self.uptime_before, self.uptime_after
+        if before is not None and after is not None and after + 1.0 < before:
+            return True
+        if self.boot_before is None or self.boot_after is None:
+            return None
+        shift = self.boot_after - self.boot_before
+        if shift > BOOT_SLACK:
+            return True
+        if abs(shift) <= BOOT_SLACK:
+            return False
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["notes"] = list(self.notes)
+        data["rebooted"] = self.rebooted()
+        return data
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The verdict and the reason an engineer reads in the summary."""
+
+    kind: OutcomeKind
+    reason: str
+    unknowns: tuple[str, ...] = ()
+
+
+def _is_committed(ev: Evidence) -> tuple[bool, list[str]]:
+    missing: list[str] = []
+    if ev.timer_removed_by_us is not True:
+        missing.append("revert timer not removed and read back gone by us")
+    if ev.timer_present is not False:
+        missing.append("revert timer absence not read back")
+    if ev.reachable_fresh is not True:
+        missing.append("no fresh connection after the change")
+    if ev.converged is not True:
+        missing.append("running config not read back equal to the target")
+    if ev.target_hash is not None and ev.after_hash != ev.target_hash:
+        missing.append("running config hash differs from the target hash")
+    if ev.checks_ok is False:
+        missing.append("a health check failed")
+    if ev.import_ok is False:
+        missing.append("the import reported an error")
+    if ev.rebooted() is not False:
+        missing.append("uptime does not prove the device stayed up")
+    return not missing, missing
+
+
+def _is_reverted(ev: Evidence) -> tuple[bool, list[str]]:
+    missing: list[str] = []
+    if ev.rebooted() is not True:
+        missing.append("uptime does not show a reboot")
+    if ev.timer_present is not False:
+        missing.append("revert timer absence not read back")
+    if ev.pre_hash is None or ev.after_hash is None:
+        missing.append("running config hash not read back")
+    elif ev.after_hash != ev.pre_hash:
+        missing.append("running config differs from the pre-push config")
+    return not missing, missing
+
+
+def _is_failed(ev: Evidence) -> tuple[bool, list[str]]:
+    missing: list[str] = []
+    if ev.applied is not False:
+        missing.append("the change may have been applied")
+    if ev.timer_present is not False:
+        missing.append("revert timer absence not read back")
+    if ev.pre_hash is None or ev.after_hash is None:
+        missing.append("running config hash not read back")
+    elif ev.after_hash != ev.pre_hash:
+        missing.append("running config differs from the pre-push config")
+    return not missing, missing
+
+
+def classify(ev: Evidence, *, failure: str | None = None) -> Outcome:
+    """The outcome the evidence proves, or ``uncertain`` naming what is unknown.
+
+    ``failure`` is the controller's account of what went wrong (an import error, a
+    failed check, a refused preflight); it only shapes the reason text, never the kind.
+    """
+    ok, _ = _is_committed(ev)
+    if ok:
+        return Outcome("committed", "target config running, fresh connection, timer removed")
+    ok, _ = _is_reverted(ev)
+    if ok:
+        why = "revert point loaded by tikguard" if ev.revert_fired_by_us else "device reverted"
+        reason = f"{why}: rebooted, timer gone, running config == pre-push"
+        return Outcome("reverted", f"{failure}; {reason}" if failure else reason)
+    ok, _ = _is_failed(ev)
+    if ok:
+        reason = "nothing applied; running config == pre-push, no timer armed"
+        return Outcome("failed", f"{failure}; {reason}" if failure else reason)
+    # Name what blocks the closest claim: after applying, prove a revert; before, a failure.
+    if ev.applied is False:
+        _, missing = _is_failed(ev)
+    elif ev.timer_removed_by_us is True:
+        _, missing = _is_committed(ev)
+    else:
+        _, missing = _is_reverted(ev)
+    reason = "; ".join(missing)
+    if failure:
+        reason = f"{failure}; {reason}"
+    return Outcome("uncertain", f"not proven: {reason}", tuple(missing))
