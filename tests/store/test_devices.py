@@ -177,7 +177,8 @@ def test_password_blob_cannot_be_moved_to_another_device(db: Database, tenant: T
     with db.engine.begin() as conn:
         conn.execute(
             text(
-                "UPDATE devices SET password_enc = (SELECT password_enc FROM devices WHERE id = :a) WHERE id = :b"
+                "UPDATE devices SET password_enc ="
+                " (SELECT password_enc FROM devices WHERE id = :a) WHERE id = :b"
             ),
             {"a": a.id, "b": b.id},
         )
