@@ -1,0 +1,150 @@
+"""``tikguard config``: work with RouterOS export files offline (diff, patch, ...)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tikguard.commands._ui import console, err_console, fail
+from tikguard.routeros.errors import ParseError
+from tikguard.routeros.model import Config, Menu, Prop
+from tikguard.routeros.parse import parse
+from tikguard.routeros.risk import RiskTag
+from tikguard.routeros.schema import lookup
+
+config_app = typer.Typer(
+    name="config",
+    help="Work with RouterOS export files: diff and patch.",
+    no_args_is_help=True,
+)
+
+#: Exit code of ``config patch`` when part of the change cannot be expressed as a patch.
+EXIT_INCOMPLETE = 2
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(config_app, name="config")
+
+
+def load_config(path: Path) -> Config:
+    """Parse an export file, turning every problem into a clear CLI error."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror or exc}", "check the path and permissions")
+    text = raw.decode("utf-8", "surrogateescape")
+    try:
+        return parse(text, source=str(path))
+    except ParseError as exc:
+        fail(exc.describe(), "is this the output of RouterOS /export?")
+
+
+def _pair(old: Path, new: Path, show_sensitive: bool) -> tuple[Config, Config]:
+    a, b = load_config(old), load_config(new)
+    if show_sensitive:
+        return a, b
+    salt = secrets.token_bytes(16)
+    return _redacted(a, salt), _redacted(b, salt)
+
+
+def _redacted(config: Config, salt: bytes) -> Config:
+    """Sensitive values replaced by a placeholder that is equal for equal secrets.
+
+    The salt is fresh per run, so the placeholder cannot be looked up elsewhere.
+    """
+
+    def mask(prop: Prop, sensitive: frozenset[str]) -> Prop:
+        if prop.value is None or prop.key not in sensitive:
+            return prop
+        digest = hashlib.sha256(salt + prop.value.encode("utf-8", "surrogateescape"))
+        return Prop(prop.key, f"<redacted:{digest.hexdigest()[:8]}>")
+
+    menus = []
+    for menu in config.menus:
+        sensitive = lookup(menu.path).sensitive
+        commands = [
+            replace(c, props=tuple(mask(p, sensitive) for p in c.props)) for c in menu.commands
+        ]
+        menus.append(Menu(menu.path, commands))
+    return Config(menus, config.meta)
+
+
+OldArg = Annotated[Path, typer.Argument(help="The running (old) export.", show_default=False)]
+NewArg = Annotated[Path, typer.Argument(help="The target (new) export.", show_default=False)]
+
+
+@config_app.command("diff")
+def diff_command(
+    old: OldArg,
+    new: NewArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the diff as JSON.")] = False,
+) -> None:
+    """Show what changes from OLD to NEW, item by item, with management-access risks."""
+    from tikguard.routeros.diff import diff
+    from tikguard.routeros.risk import assess
+
+    a, b = _pair(old, new, show_sensitive=False)
+    change = diff(a, b)
+    risks = assess(a, b, change)
+    if as_json:
+        doc = change.to_json()
+        doc["risk"] = [r.as_json() for r in risks]
+        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    _print_risks(risks)
+    console.print(change.to_text(), end="", markup=False, highlight=False)
+
+
+@config_app.command("patch")
+def patch_command(
+    old: OldArg,
+    new: NewArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print script and gaps as JSON.")] = False,
+    show_sensitive: Annotated[
+        bool,
+        typer.Option("--show-sensitive", help="Write secret values into the script."),
+    ] = False,
+) -> None:
+    """Print the RouterOS script that turns OLD into NEW.
+
+    Exits with code 2 when part of the change cannot be expressed safely as a patch
+    (each such change is listed); a push then replaces the whole configuration.
+    """
+    from tikguard.routeros.patch import make_patch
+    from tikguard.routeros.risk import assess
+
+    a, b = _pair(old, new, show_sensitive)
+    patch = make_patch(a, b)
+    if as_json:
+        doc = {
+            "ok": patch.ok,
+            "script": patch.script,
+            "unsupported": [u.as_json() for u in patch.unsupported],
+            "risk": [r.as_json() for r in assess(a, b)],
+        }
+        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        typer.echo(patch.script, nl=False)
+        if patch.empty and patch.ok:
+            err_console.print("no differences: the patch is empty", highlight=False)
+        for gap in patch.unsupported:
+            err_console.print(f"[yellow]not expressible:[/] {gap}", highlight=False, soft_wrap=True)
+    if not patch.ok:
+        raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def _print_risks(risks: list[RiskTag]) -> None:
+    for risk in risks:
+        console.print(f"[bold yellow]risk {risk.tag}:[/] {risk.title}", highlight=False)
+        for item in risk.items[:10]:
+            console.print(f"    {item}", markup=False, highlight=False)
+        if len(risk.items) > 10:
+            console.print(f"    ... and {len(risk.items) - 10} more", highlight=False)
+    if risks:
+        console.print()

@@ -1,0 +1,154 @@
+"""Risk tags: does a change touch how the controller reaches the router?
+
+A change that removes the management address, disables the uplink, closes the SSH
+service or adds a drop rule to the input chain is the change that locks an engineer
+out of a router two hours' drive away. The push preview shows these tags, each with
+the items that raised it, so the operator looks twice (and the dead-man switch is
+armed regardless).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from tikguard.routeros.diff import Diff, ItemDiff, diff
+from tikguard.routeros.items import collect, prop_text
+from tikguard.routeros.model import Config
+
+
+@dataclass(frozen=True, slots=True)
+class RiskTag:
+    """One kind of management-access risk and the changed items that raised it."""
+
+    tag: str
+    title: str
+    items: tuple[str, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {"tag": self.tag, "title": self.title, "items": list(self.items)}
+
+
+TITLES: Final = {
+    "address": "IP addresses (the management address may move or vanish)",
+    "interface": "interfaces disabled, renamed or removed",
+    "bridge-vlan": "bridge ports, bridge VLANs and VLAN interfaces",
+    "interface-list": "interface list membership used by firewall rules",
+    "firewall-input": "firewall rules that filter traffic to the router",
+    "service": "IP services (ssh, api, winbox ports and allowed addresses)",
+    "ssh": "SSH server settings",
+    "users": "users and user groups",
+    "routes": "routes and routing tables",
+}
+
+_ADDRESS_MENUS: Final = ("/ip address", "/ipv6 address", "/ip dhcp-client", "/ipv6 dhcp-client")
+_BRIDGE_MENUS: Final = (
+    "/interface bridge port",
+    "/interface bridge vlan",
+    "/interface vlan",
+    "/interface bridge",
+)
+_ROUTE_MENUS: Final = ("/ip route", "/ipv6 route", "/routing table", "/routing rule")
+_FILTER_MENUS: Final = ("/ip firewall filter", "/ipv6 firewall filter")
+_RAW_MENUS: Final = ("/ip firewall raw", "/ipv6 firewall raw")
+_NOT_INPUT: Final = frozenset({"forward", "output"})
+_LIST_REFS: Final = ("in-interface-list", "out-interface-list")
+_ADDRESS_LIST_REFS: Final = ("src-address-list", "dst-address-list")
+
+
+def assess(old: Config, new: Config, change: Diff | None = None) -> list[RiskTag]:
+    """The risk tags of changing ``old`` into ``new`` (``change``: their diff, if known)."""
+    change = change if change is not None else diff(old, new)
+    firewall_lists, address_lists = _referenced_lists(old, new)
+    found: dict[str, list[str]] = {}
+    for menu in change.menus:
+        for item in menu.items:
+            for tag in _tags(menu.path, item, firewall_lists, address_lists):
+                found.setdefault(tag, []).append(f"{menu.path} {_label(item)}")
+    return [RiskTag(tag, TITLES[tag], tuple(found[tag])) for tag in TITLES if tag in found]
+
+
+def _tags(
+    path: str, item: ItemDiff, firewall_lists: set[str], address_lists: set[str]
+) -> Iterable[str]:
+    if path in _ADDRESS_MENUS:
+        yield "address"
+    if path in ("/ip service", "/ip service webserver"):
+        yield "service"
+    if path == "/ip ssh":
+        yield "ssh"
+    if path in ("/user", "/user group", "/user ssh-keys", "/user settings"):
+        yield "users"
+    if path in _ROUTE_MENUS:
+        yield "routes"
+    if path in _BRIDGE_MENUS or path.startswith("/interface ethernet switch"):
+        yield "bridge-vlan"
+    if path.startswith("/interface") and _touches_interface(path, item):
+        yield "interface"
+    if path == "/interface list member" and _values(item, "list") & firewall_lists:
+        yield "interface-list"
+    if path == "/interface list" and _values(item, "name") & firewall_lists:
+        yield "interface-list"
+    if path in _FILTER_MENUS and _values(item, "chain") - _NOT_INPUT:
+        yield "firewall-input"
+    if path in _RAW_MENUS and "prerouting" in _values(item, "chain"):
+        yield "firewall-input"
+    if path.endswith("firewall address-list") and _values(item, "list") & address_lists:
+        yield "firewall-input"
+
+
+def _touches_interface(path: str, item: ItemDiff) -> bool:
+    """An interface removed, disabled or renamed (not a list, port or member menu)."""
+    if path in ("/interface list", "/interface list member", "/interface bridge port"):
+        return False
+    if item.op == "removed":
+        return True
+    for change in item.changes:
+        if change.prop == "name":
+            return True
+        if change.prop == "disabled" and change.new == "yes":
+            return True
+    return False
+
+
+def _values(item: ItemDiff, prop: str) -> set[str]:
+    """Every value ``prop`` has on either side of the change."""
+    values = {v for k, v in item.props if k == prop}
+    for change in item.changes:
+        if change.prop == prop:
+            values |= {v for v in (change.old, change.new) if v is not None}
+    return values
+
+
+def _referenced_lists(*configs: Config) -> tuple[set[str], set[str]]:
+    """Interface lists and address lists that input/prerouting rules refer to."""
+    interface_lists: set[str] = set()
+    address_lists: set[str] = set()
+    for config in configs:
+        menus = collect(config)
+        for path in (*_FILTER_MENUS, *_RAW_MENUS):
+            menu = menus.get(path)
+            if menu is None:
+                continue
+            for rule in menu.items:
+                chain = rule.props.get("chain", "")
+                if path in _RAW_MENUS and chain != "prerouting":
+                    continue
+                if chain in _NOT_INPUT:
+                    continue
+                for key in _LIST_REFS:
+                    if key in rule.props:
+                        interface_lists.add(rule.props[key].lstrip("!"))
+                for key in _ADDRESS_LIST_REFS:
+                    if key in rule.props:
+                        address_lists.add(rule.props[key].lstrip("!"))
+    return interface_lists, address_lists
+
+
+def _label(item: ItemDiff) -> str:
+    where = f"[#{item.new_position if item.new_position is not None else item.old_position}] "
+    if item.new_position is None and item.old_position is None:
+        where = ""
+    text = " ".join(prop_text(k, v) for k, v in item.props) if item.keyless else item.item
+    return f"{item.op} {where}{text}"
