@@ -21,6 +21,9 @@ class Prop:
 
     key: str
     value: str | None  # None only for ``!key``
+    #: A RouterOS 7 flag written as a bare word (``passive``, ``no-summaries``); its
+    #: value is ``""``.
+    flag: bool = False
 
     @property
     def unset(self) -> bool:
@@ -94,9 +97,13 @@ class ExportMeta:
     #: id = ...``, ``#``, ``# model = ...``); None when the text had no header, in which
     #: case a serialiser builds one from the fields above.
     header: tuple[str, ...] | None = None
-    #: The terminal width the export was wrapped at (None: not wrapped). Layout only,
-    #: so it takes no part in equality.
+    #: The terminal width the export was wrapped at: 0 when it was not wrapped at all
+    #: (``/export file=``, no terminal), None when unknown. Layout only, so it takes no
+    #: part in equality.
     wrap_width: int | None = field(default=None, compare=False)
+    #: Whether the text wrote consecutive dotted properties in RouterOS 7's shorthand
+    #: (``local.address=1.2.3.4 .role=ibgp``); None when it had no such pair. Layout only.
+    dotted_shorthand: bool | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)

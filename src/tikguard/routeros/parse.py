@@ -88,6 +88,8 @@ class _Parser:
         self.notes: list[str] = []
         self.terse = False
         self.unset_seen = False
+        self.shorthand = False
+        self.longhand = False
 
     def run(self) -> Config:
         body_start, meta = self._header()
@@ -109,6 +111,7 @@ class _Parser:
             style=style,
             header=meta.header,
             wrap_width=None if self.terse else width,
+            dotted_shorthand=True if self.shorthand else (False if self.longhand else None),
         )
         return Config(menus=self.menus, meta=meta)
 
@@ -219,6 +222,7 @@ class _Parser:
             if word.kind == "prop":
                 key = word.key or ""
                 if key.startswith("."):
+                    self.shorthand = True
                     if prefix is None:
                         raise logical.error(
                             f"property {key!r} continues a dotted property, but none precedes it",
@@ -226,13 +230,20 @@ class _Parser:
                         )
                     key = prefix + key
                 dot = key.rfind(".")
-                prefix = key[:dot] if dot > 0 else None
+                own = key[:dot] if dot > 0 else None
+                if own is not None and own == prefix and not word.raw.startswith("."):
+                    self.longhand = True
+                prefix = own
                 props.append(Prop(key, word.value))
             elif word.kind == "unset":
                 self.unset_seen = True
                 props.append(Prop(word.key or "", None))
             elif word.kind == "word":
-                args.append(word.value or "")
+                if not verb.startswith(":") and _MENU_WORD.fullmatch(word.raw):
+                    props.append(Prop(word.raw, "", flag=True))
+                    prefix = None
+                else:
+                    args.append(word.value or "")
             else:
                 raise logical.error(f"unexpected {word.raw!r}", word.offset)
         notes = tuple(self.notes)
@@ -296,7 +307,8 @@ def _renumber(logical: LogicalLine, body: list[tuple[int, str]]) -> LogicalLine:
 def _wrap_width(lines: list[str]) -> int | None:
     """The terminal width an export was wrapped at, or None when nothing was wrapped."""
     if not any(_continues(line) for line in lines):
-        return None
+        # Lines longer than a terminal and no wrapping: exported without a terminal.
+        return 0 if any(len(line) > 80 for line in lines) else None
     longest = max(len(line) for line in lines if _continues(line))
     return 80 if longest <= 80 else longest + 1
 
