@@ -124,7 +124,7 @@ def effective(
             unset.add(prop.key)
         else:
             unset.discard(prop.key)
-            values[prop.key] = prop.value
+            values[prop.key] = FLAG if prop.flag else prop.value
     return strip_defaults(values, schema, builtin=builtin), frozenset(unset)
 
 
