@@ -46,9 +46,17 @@ class HostKeyChanged(DeviceError):
 
     reason = "host-key-changed"
 
-    def __init__(self, device: str, old_fingerprint: str, new_fingerprint: str | None) -> None:
+    def __init__(
+        self,
+        device: str,
+        old_fingerprint: str,
+        new_fingerprint: str | None,
+        new_key: str | None = None,
+    ) -> None:
         self.old_fingerprint = old_fingerprint
         self.new_fingerprint = new_fingerprint
+        #: The key presented (OpenSSH format), to record as pending; None if unread.
+        self.new_key = new_key
         new = new_fingerprint or "(could not be read)"
         super().__init__(
             device,

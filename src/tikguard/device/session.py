@@ -55,6 +55,7 @@ __all__ = [
     "DeviceSession",
     "Target",
     "connect",
+    "fetch_host_key",
     "fingerprint",
     "quote",
     "redact",
@@ -329,13 +330,23 @@ async def connect(
             "controller; raise TIKGUARD_CONNECT_TIMEOUT for slow links",
         ) from None
     except asyncssh.HostKeyNotVerifiable:
-        new = _fingerprint_of(client.presented) or await _fetch_fingerprint(target, limit)
-        raise HostKeyChanged(target.name, fingerprint(target.host_key or ""), new) from None
+        presented = client.presented or await _fetch_key(target, limit)
+        raise HostKeyChanged(
+            target.name,
+            fingerprint(target.host_key or ""),
+            _fingerprint_of(presented),
+            _openssh(presented),
+        ) from None
     except asyncssh.KeyExchangeFailed:
         if pinned is not None:
             # The router no longer offers the pinned key's algorithm at all.
-            new = await _fetch_fingerprint(target, limit)
-            raise HostKeyChanged(target.name, fingerprint(target.host_key or ""), new) from None
+            presented = await _fetch_key(target, limit)
+            raise HostKeyChanged(
+                target.name,
+                fingerprint(target.host_key or ""),
+                _fingerprint_of(presented),
+                _openssh(presented),
+            ) from None
         raise Unreachable(
             target.name, f"{target.name}: SSH key exchange with {target.host} failed"
         ) from None
@@ -355,8 +366,7 @@ async def connect(
         ) from None
     if pinned is not None:
         return DeviceSession(target, settings, conn, (target.host_key or "").strip(), False)
-    presented = conn.get_server_host_key()
-    key_text = presented.export_public_key("openssh").decode().strip() if presented else ""
+    key_text = _openssh(conn.get_server_host_key()) or ""
     return DeviceSession(target, settings, conn, key_text, first_use=True)
 
 
@@ -366,11 +376,33 @@ def _fingerprint_of(key: Any) -> str | None:
     return str(key.get_fingerprint("sha256"))
 
 
-async def _fetch_fingerprint(target: Target, limit: float) -> str | None:
-    """The fingerprint of whatever key the host presents now (no authentication)."""
+def _openssh(key: Any) -> str | None:
+    if key is None:
+        return None
+    return str(key.export_public_key("openssh").decode().strip())
+
+
+async def _fetch_key(target: Target, limit: float) -> Any:
+    """Whatever key the host presents now (key exchange only, no authentication)."""
     try:
         async with asyncio.timeout(limit):
-            key = await asyncssh.get_server_host_key(target.host, target.port, config=None)
+            return await asyncssh.get_server_host_key(target.host, target.port, config=None)
     except (asyncssh.Error, OSError, TimeoutError):
         return None
-    return _fingerprint_of(key)
+
+
+async def fetch_host_key(host: str, port: int, settings: Settings, *, name: str = "") -> str:
+    """The host key a router presents now (OpenSSH format), without logging in.
+
+    Used to show an operator the new key's fingerprint before accepting it.
+    """
+    target = Target(name or host, host, port, "", "")
+    key = await _fetch_key(target, settings.seconds(settings.connect_timeout))
+    text = _openssh(key)
+    if text is None:
+        raise Unreachable(
+            target.name,
+            f"{target.name}: could not read the host key of {host}:{port}",
+            hint="check that the router is up and its SSH service answers",
+        )
+    return text
