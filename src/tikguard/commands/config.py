@@ -1,10 +1,11 @@
-"""``tikguard config``: work with RouterOS export files offline (diff, patch, ...)."""
+"""``tikguard config``: work with RouterOS export files offline (normalise, diff, patch)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import secrets
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +21,7 @@ from tikguard.routeros.schema import lookup
 
 config_app = typer.Typer(
     name="config",
-    help="Work with RouterOS export files: diff and patch.",
+    help="Work with RouterOS export files: normalise, diff and patch.",
     no_args_is_help=True,
 )
 
@@ -32,17 +33,64 @@ def register(app: typer.Typer) -> None:
     app.add_typer(config_app, name="config")
 
 
-def load_config(path: Path) -> Config:
-    """Parse an export file, turning every problem into a clear CLI error."""
+def read_export(path: Path) -> str:
+    """An export file's text (``-`` reads standard input), as :mod:`tikguard.routeros.lexer`
+    expects it: bytes that are not UTF-8 survive as surrogate escapes."""
     try:
-        raw = path.read_bytes()
+        raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror or exc}", "check the path and permissions")
-    text = raw.decode("utf-8", "surrogateescape")
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _source(path: Path) -> str:
+    return "<stdin>" if str(path) == "-" else str(path)
+
+
+def parse_text(text: str, path: Path) -> Config:
+    """Parse export text read from ``path``, turning a ParseError into a clear CLI error."""
     try:
-        return parse(text, source=str(path))
+        return parse(text, source=_source(path))
     except ParseError as exc:
         fail(exc.describe(), "is this the output of RouterOS /export?")
+
+
+def load_config(path: Path) -> Config:
+    """Parse an export file, turning every problem into a clear CLI error."""
+    return parse_text(read_export(path), path)
+
+
+def _write(text: str) -> None:
+    """Write text to stdout byte-exactly (undecodable input bytes go out unchanged)."""
+    sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
+    sys.stdout.buffer.flush()
+
+
+@config_app.command("normalise")
+def normalise_command(
+    file: Annotated[
+        Path, typer.Argument(help="An /export file, or - for standard input.", show_default=False)
+    ],
+    reformat: Annotated[
+        bool,
+        typer.Option(
+            "--reformat",
+            help="Print the parsed configuration re-serialised (RouterOS layout) instead.",
+        ),
+    ] = False,
+) -> None:
+    """Print FILE normalised for versioning.
+
+    Line endings, colour codes, trailing spaces, the volatile date line and transient
+    status comments go; everything else stays as RouterOS printed it. The input is
+    parsed too, so a malformed export fails here with its file, line and column.
+    """
+    from tikguard.routeros.normalise import normalise
+    from tikguard.routeros.serialise import serialise
+
+    text = read_export(file)
+    config = parse_text(text, file)
+    _write(serialise(config, include_date=False) if reformat else normalise(text))
 
 
 def _pair(old: Path, new: Path, show_sensitive: bool) -> tuple[Config, Config]:
