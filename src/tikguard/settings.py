@@ -48,8 +48,11 @@ class Settings:
     system_database_url: str = ""
     #: Master key file (32 random bytes, base64); empty means ``data_dir/master.key``.
     master_key_file: str = ""
-    #: Master key given directly (base64), overriding the file. Never logged.
-    master_key: str = ""
+    #: Master key given directly (base64), overriding the file. Never logged or shown.
+    master_key: str = field(default="", repr=False)
+    #: Git remote URL each tenant's config mirror is pushed to after it changes;
+    #: ``{tenant}`` is replaced by the tenant name. Empty: no push.
+    git_remote: str = ""
     time_scale: float = 1.0
 
     # Device sessions
