@@ -1,0 +1,381 @@
+"""Many simulated routers in one process, each on its own loopback host:port.
+
+The Python API tests use::
+
+    async with SimFleet(count=3, version="7.16", time_scale=50, state_dir=tmp_path) as fleet:
+        dev = fleet[0]                      # or fleet["r001"]
+        await asyncssh.connect(dev.host, port=dev.port, username=dev.username, ...)
+        dev.router                          # the SimRouter: read its state directly
+        await dev.power_cycle(); dev.inject("full-flash"); dev.change_host_key()
+
+With a state directory the fleet writes ``inventory.csv`` there (for ``tikguard
+device import``), keeps each router's host key under ``devices/<name>/ssh/``, and on a
+restart reuses the ports of the previous run where they are still free, so stored
+inventories stay valid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from tikguard.sim.clock import SimClock
+from tikguard.sim.hostkeys import HostKeyStore
+from tikguard.sim.network import RandomDisconnects
+from tikguard.sim.router import SimRouter
+from tikguard.sim.server import DeviceServer, base_options
+
+INVENTORY_COLUMNS = ("name", "host", "port", "username", "password", "tags", "site")
+INVENTORY_FILE = "inventory.csv"
+#: Every simulated router's admin password unless the fleet is told otherwise.
+DEFAULT_PASSWORD = "simpass"
+
+#: Fault names accepted by :meth:`SimDevice.inject`.
+FAULTS = (
+    "drop-connections",
+    "random-disconnects",
+    "host-key-change",
+    "power-loss",
+    "drop-after-import-line",
+    "slow-flash",
+    "full-flash",
+    "power-loss-after-commands",
+    "clear",
+)
+
+
+@dataclass(eq=False)
+class SimDevice:
+    """A handle on one simulated router: how to reach it and how to hurt it."""
+
+    name: str
+    username: str
+    password: str
+    site: str
+    tags: tuple[str, ...]
+    router: SimRouter
+    server: DeviceServer
+    _power_tasks: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    # -- host key -------------------------------------------------------------------
+    @property
+    def host_key_fingerprint(self) -> str:
+        """``SHA256:...`` of the key the router presents now."""
+        return self.server.hostkeys.fingerprint()
+
+    def known_hosts_line(self) -> str:
+        """A ``known_hosts`` line for this router (``[127.0.0.1]:40022 ssh-ed25519 ...``)."""
+        return f"[{self.host}]:{self.port} {self.server.hostkeys.public_openssh()}"
+
+    def change_host_key(self) -> str:
+        """Fault: the router presents a new host key from the next connection on."""
+        return self.server.change_host_key()
+
+    # -- power ----------------------------------------------------------------------
+    async def power_loss(self) -> None:
+        """Cut the power now (live sessions go silent, new connections time out)."""
+        await self.router.power_loss()
+
+    async def power_on(self) -> None:
+        await self.router.power_on()
+
+    async def reboot(self) -> None:
+        await self.router.reboot()
+
+    async def power_cycle(self, off_seconds: float = 0.0, *, wait: bool = True) -> None:
+        """Power off, wait ``off_seconds`` of device time, power on; wait for boot if asked."""
+        await self.router.power_loss()
+        if off_seconds > 0:
+            await self.router.clock.sleep(off_seconds)
+        await self.router.power_on()
+        if wait:
+            await self.wait_up()
+
+    async def wait_up(self, within: float | None = None) -> None:
+        """Wait until the router has booted (``within`` real seconds; default: boot time+5)."""
+        if self.router.is_up:
+            return
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+
+        def on_event(event: str) -> None:
+            if event == "up" and not fut.done():
+                fut.set_result(None)
+
+        self.router.add_listener(on_event)
+        try:
+            if within is None:
+                boot = getattr(self.router, "boot_seconds", 20.0)
+                within = 5.0 + boot / self.router.clock.time_scale
+            async with asyncio.timeout(within):
+                await fut
+        finally:
+            remove = getattr(self.router, "remove_listener", None)
+            if remove is not None:
+                remove(on_event)
+
+    # -- clock ----------------------------------------------------------------------
+    def set_clock(self, when: datetime) -> None:
+        """Set the router's wall clock (``/system clock``); uptime is unaffected."""
+        self.router.clock.set_time(when)
+
+    # -- faults ---------------------------------------------------------------------
+    def drop_connections(self) -> None:
+        """Reset every live SSH/SFTP connection now."""
+        self.server.reset_all()
+
+    def inject(self, fault: str, **params: Any) -> None:
+        """Inject a fault by name (see :data:`FAULTS`)::
+
+        inject("drop-connections")
+        inject("random-disconnects", probability=0.2, seed=7)   # probability=0 stops it
+        inject("host-key-change")
+        inject("power-loss")                    # now
+        inject("power-loss", after=30.0)        # after 30 device seconds
+        inject("drop-after-import-line", line=3)
+        inject("slow-flash", seconds=40.0)
+        inject("full-flash")                    # full=False frees it again
+        inject("power-loss-after-commands", count=2)
+        inject("clear")                         # every fault off
+        """
+        faults = self.router.faults
+        if fault == "drop-connections":
+            self.server.reset_all()
+        elif fault == "random-disconnects":
+            probability = float(params.get("probability", 0.1))
+            seed = int(params.get("seed", 0))
+            rd = RandomDisconnects(probability, seed) if probability > 0 else None
+            self.server.random_disconnects = rd
+        elif fault == "host-key-change":
+            self.change_host_key()
+        elif fault == "power-loss":
+            self._power_loss_later(float(params.get("after", 0.0)))
+        elif fault == "drop-after-import-line":
+            faults.drop_after_import_line = int(params["line"])
+        elif fault == "slow-flash":
+            faults.slow_flash_seconds = float(params["seconds"])
+        elif fault == "full-flash":
+            faults.full_flash = bool(params.get("full", True))
+        elif fault == "power-loss-after-commands":
+            faults.power_loss_after_commands = int(params["count"])
+        elif fault == "clear":
+            faults.clear()
+            self.server.random_disconnects = None
+        else:
+            raise ValueError(f"unknown fault {fault!r} (known: {', '.join(FAULTS)})")
+
+    def _power_loss_later(self, after: float) -> None:
+        scheduled = getattr(self.router, "schedule_power_loss", None)
+        if scheduled is not None and after > 0:
+            scheduled(after)
+            return
+
+        def fire() -> None:
+            task = asyncio.get_running_loop().create_task(self.router.power_loss())
+            self._power_tasks.add(task)
+            task.add_done_callback(self._power_tasks.discard)
+
+        if after > 0:
+            self.router.clock.call_later(after, fire)
+        else:
+            fire()
+
+    def inventory_row(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "host": self.host,
+            "port": str(self.port),
+            "username": self.username,
+            "password": self.password,
+            "tags": ";".join(self.tags),
+            "site": self.site,
+        }
+
+
+class SimFleet:
+    """``count`` routers on loopback; an async context manager."""
+
+    def __init__(
+        self,
+        count: int = 1,
+        *,
+        version: str = "7.16",
+        model: str = "CHR",
+        time_scale: float = 1.0,
+        state_dir: Path | None = None,
+        host: str = "127.0.0.1",
+        distinct_hosts: bool = False,
+        username: str = "admin",
+        password: str = DEFAULT_PASSWORD,
+        boot_seconds: float = 20.0,
+        manual_clock: bool = False,
+        clock_start: datetime | None = None,
+        name_prefix: str = "r",
+        devices_per_site: int = 100,
+        host_key_algorithm: str = "ssh-ed25519",
+        router_settings: dict[str, Any] | None = None,
+    ) -> None:
+        if count < 0:
+            raise ValueError("count must not be negative")
+        self.count = count
+        self.version = version
+        self.model = model
+        self.time_scale = time_scale
+        self.state_dir = state_dir
+        self.host = host
+        self.distinct_hosts = distinct_hosts
+        self.username = username
+        self.password = password
+        self.boot_seconds = boot_seconds
+        self.manual_clock = manual_clock
+        self.clock_start = clock_start
+        self.name_prefix = name_prefix
+        self.devices_per_site = max(1, devices_per_site)
+        self.host_key_algorithm = host_key_algorithm
+        self.router_settings = dict(router_settings or {})
+        self.devices: list[SimDevice] = []
+        self._by_name: dict[str, SimDevice] = {}
+
+    # -- access -----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.devices)
+
+    def __iter__(self) -> Iterator[SimDevice]:
+        return iter(self.devices)
+
+    def __getitem__(self, key: int | str) -> SimDevice:
+        if isinstance(key, str):
+            return self._by_name[key]
+        return self.devices[key]
+
+    @property
+    def inventory_path(self) -> Path | None:
+        return None if self.state_dir is None else self.state_dir / INVENTORY_FILE
+
+    # -- life cycle -------------------------------------------------------------------
+    async def __aenter__(self) -> SimFleet:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Create the routers and open their sockets; writes the inventory."""
+        options = base_options()
+        previous = self._previous_ports()
+        width = max(3, len(str(self.count)))
+        try:
+            for i in range(self.count):
+                name = f"{self.name_prefix}{i + 1:0{width}d}"
+                self._add(i, name, options, previous.get(name))
+                if i % 500 == 499:
+                    await asyncio.sleep(0)  # keep the loop responsive on big fleets
+        except BaseException:
+            await self.stop()
+            raise
+        self.write_inventory()
+
+    async def stop(self) -> None:
+        """Close every router's socket and connection."""
+        devices, self.devices = self.devices, []
+        self._by_name = {}
+        for dev in devices:
+            await dev.server.close()
+
+    def _add(self, index: int, name: str, options: Any, port: int | None) -> None:
+        device_dir = None if self.state_dir is None else self.state_dir / "devices" / name
+        clock = SimClock(self.time_scale, self.clock_start, manual=self.manual_clock)
+        router = SimRouter(
+            name=name,
+            version=self.version,
+            model=self.model,
+            clock=clock,
+            state_dir=device_dir,
+            admin_password=self.password,
+            boot_seconds=self.boot_seconds,
+            **self.router_settings,
+        )
+        keys = HostKeyStore(
+            None if device_dir is None else device_dir / "ssh", self.host_key_algorithm
+        )
+        host = _distinct_host(index) if self.distinct_hosts else self.host
+        server = DeviceServer(router, hostkeys=keys, options=options, host=host, port=port or 0)
+        try:
+            server.start()
+        except OSError:
+            if not port:
+                raise
+            server = DeviceServer(router, hostkeys=keys, options=options, host=host, port=0)
+            server.start()
+        site = f"site-{index // self.devices_per_site + 1:02d}"
+        tags = ("sim", f"ros{self.version}")
+        dev = SimDevice(name, self.username, self.password, site, tags, router, server)
+        self.devices.append(dev)
+        self._by_name[name] = dev
+
+    # -- time -------------------------------------------------------------------------
+    async def advance(self, device_seconds: float) -> None:
+        """Move every router's manual clock forward (``manual_clock=True`` only)."""
+        for dev in self.devices:
+            await dev.router.clock.advance(device_seconds)
+
+    # -- inventory --------------------------------------------------------------------
+    def inventory_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=INVENTORY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for dev in self.devices:
+            writer.writerow(dev.inventory_row())
+        return out.getvalue()
+
+    def write_inventory(self, path: Path | None = None) -> Path | None:
+        """Write ``inventory.csv`` (to the state directory unless told otherwise)."""
+        target = path or self.inventory_path
+        if target is None:
+            return None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(self.inventory_csv(), encoding="utf-8")
+        tmp.replace(target)
+        return target
+
+    def _previous_ports(self) -> dict[str, int]:
+        path = self.inventory_path
+        if path is None or not path.exists():
+            return {}
+        ports: dict[str, int] = {}
+        try:
+            with path.open(encoding="utf-8", newline="") as f:
+                for row in csv.DictReader(f):
+                    if row.get("host") == self.host or self.distinct_hosts:
+                        ports[row["name"]] = int(row["port"])
+        except (OSError, KeyError, ValueError):
+            return {}
+        return ports
+
+
+def _distinct_host(index: int) -> str:
+    """127.1.0.1, 127.1.0.2, ... (the whole of 127/8 is loopback on Linux)."""
+    block, host = divmod(index, 250)
+    return f"127.{1 + block // 256}.{block % 256}.{host + 1}"

@@ -1,0 +1,74 @@
+"""The wire between tikguard and a simulated router: reachability and network faults.
+
+RouterOS answers a management connection in one of three ways, and the simulator
+keeps them apart because tikguard reports them differently:
+
+* ``accept``: the SSH service answers.
+* ``refuse``: the port is closed (SSH service disabled or moved): the client gets a
+  TCP reset at once.
+* ``drop``: packets vanish (management address removed, interface disabled, input
+  firewall drop, service ``address=`` not matching): the client waits until its own
+  timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import socket
+import struct
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from tikguard.sim.router import SimRouter
+
+Verdict = Literal["accept", "refuse", "drop"]
+
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+
+def management_verdict(router: SimRouter, *, client_ip: str, local_ip: str, port: int) -> Verdict:
+    """How the router answers a management connection from ``client_ip``."""
+    if not router.is_up:
+        return "drop"
+    detailed = getattr(router, "management_verdict", None)
+    if detailed is not None:
+        verdict: Verdict = detailed(client_ip=client_ip, local_ip=local_ip, port=port)
+        return verdict
+    allowed = router.allows_management(client_ip=client_ip, local_ip=local_ip, port=port)
+    return "accept" if allowed else "drop"
+
+
+def arm_reset(sock: socket.socket) -> None:
+    """Make the next close of ``sock`` send a TCP reset (RST) instead of a FIN."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+
+
+def reset_socket(sock: socket.socket) -> None:
+    """Close a TCP socket with a reset, as a router that forgot the connection."""
+    arm_reset(sock)
+    sock.close()
+
+
+@dataclass
+class RandomDisconnects:
+    """Reset connections at random moments, reproducibly from ``seed``.
+
+    Rolled when a connection arrives and before each command's output is written, so
+    the same seed and the same sequence of sessions give the same disconnects.
+    """
+
+    probability: float
+    seed: int = 0
+    _rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.probability <= 1.0:
+            raise ValueError("probability must be between 0 and 1")
+        self._rng = random.Random(self.seed)
+
+    def roll(self) -> bool:
+        """True when this moment should drop the connection."""
+        return self._rng.random() < self.probability
