@@ -1,0 +1,65 @@
+"""What inventory and history commands share: settings, the store, the tenant, errors.
+
+Commands run on the embedded default (SQLite in ``TIKGUARD_DATA_DIR``) with no other
+service; the first command creates the database and the ``default`` tenant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tikguard.commands._ui import fail
+from tikguard.device.errors import DeviceError
+from tikguard.ops.devices import default_tenant_id
+from tikguard.settings import Settings
+from tikguard.store.db import Database
+from tikguard.store.errors import AlreadyExists, InvalidInput, NotFound, StoreError, VaultError
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Database
+    tenant_id: int
+
+
+@contextlib.contextmanager
+def store_context() -> Iterator[Context]:
+    """Settings from the environment, the migrated store and the default tenant."""
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        fail(str(exc), "fix the TIKGUARD_* environment variable it names")
+    with user_errors():
+        db = Database.open(settings)
+    try:
+        with user_errors():
+            tenant_id = default_tenant_id(db)
+        yield Context(settings, db, tenant_id)
+    finally:
+        db.dispose()
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn expected errors into a clear message and a hint, never a traceback."""
+    try:
+        yield
+    except NotFound as exc:
+        fail(str(exc), "see `tikguard device list` for the devices there are")
+    except AlreadyExists as exc:
+        fail(str(exc), "pick another name, or remove the old one with `tikguard device remove`")
+    except InvalidInput as exc:
+        fail(str(exc))
+    except VaultError as exc:
+        fail(
+            str(exc),
+            "check TIKGUARD_MASTER_KEY / TIKGUARD_MASTER_KEY_FILE point at this data "
+            "directory's key",
+        )
+    except StoreError as exc:
+        fail(str(exc))
+    except DeviceError as exc:
+        fail(exc.message, exc.hint)

@@ -1,0 +1,193 @@
+"""``tikguard backup``, ``history``, ``show`` and ``diff``: versioned configuration history."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.syntax import Syntax
+from rich.table import Table
+
+from tikguard.commands._context import store_context, user_errors
+from tikguard.commands._ui import console, err_console, fail
+from tikguard.ops import backup as backup_ops
+from tikguard.ops import history as history_ops
+from tikguard.ops.backup import BackupResult, BackupStatus
+
+#: Above this many devices the summary lists only the failures.
+FULL_TABLE_LIMIT = 100
+
+_STYLE = {
+    BackupStatus.CHANGED: "green",
+    BackupStatus.UNCHANGED: "dim",
+    BackupStatus.FAILED: "bold red",
+}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backup")(backup)
+    app.command("history")(history)
+    app.command("show")(show)
+    app.command("diff")(diff)
+
+
+def backup(
+    names: Annotated[list[str] | None, typer.Argument(help="Devices to back up.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every device.")] = False,
+    tag: Annotated[str | None, typer.Option("--tag", "-t", help="Devices with this tag.")] = None,
+    binary: Annotated[
+        bool, typer.Option(help="Also keep the binary /system backup (encrypted).")
+    ] = False,
+    checkpoint: Annotated[
+        bool, typer.Option(help="Record as a checkpoint rather than a manual backup.")
+    ] = False,
+) -> None:
+    """Back up routers: a new version only when the configuration changed."""
+    if not names and not all_ and tag is None:
+        fail("say which devices to back up", "give names, --tag TAG or --all")
+    if names and (all_ or tag):
+        fail("give device names or --all/--tag, not both")
+    trigger = "checkpoint" if checkpoint else "manual"
+    with store_context() as ctx, user_errors():
+        jobs = backup_ops.load_jobs(ctx.db, ctx.tenant_id, names=names or None, tag=tag)
+        if not jobs:
+            fail("no devices match", "see `tikguard device list`")
+        with Progress(
+            TextColumn("[bold]backup"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("backup", total=len(jobs), counts="")
+            counts = dict.fromkeys(BackupStatus, 0)
+
+            def advance(result: BackupResult) -> None:
+                counts[result.status] += 1
+                text = "  ".join(f"{s.value} {n}" for s, n in counts.items() if n)
+                progress.update(task, advance=1, counts=text)
+
+            results = asyncio.run(
+                backup_ops.run_backups(
+                    ctx.db,
+                    ctx.settings,
+                    ctx.tenant_id,
+                    jobs,
+                    trigger=trigger,
+                    binary=binary,
+                    on_result=advance,
+                )
+            )
+    _summary(results)
+    if any(r.status is BackupStatus.FAILED for r in results):
+        raise typer.Exit(1)
+
+
+def _summary(results: list[BackupResult]) -> None:
+    shown = results
+    if len(results) > FULL_TABLE_LIMIT:
+        shown = [r for r in results if r.status is BackupStatus.FAILED]
+    if shown:
+        table = Table("device", "result", "version", "seconds", "reason")
+        for r in shown:
+            why = ""
+            if r.status is BackupStatus.FAILED:
+                message = (r.message or "").removeprefix(f"{r.device}: ")
+                why = f"{r.reason}: {message}" + (f"\n[yellow]{r.hint}[/]" if r.hint else "")
+            table.add_row(
+                r.device,
+                f"[{_STYLE[r.status]}]{r.status.value}[/]",
+                str(r.version) if r.version is not None else "-",
+                f"{r.seconds:.1f}",
+                why,
+            )
+        console.print(table)
+    total = {s: sum(1 for r in results if r.status is s) for s in BackupStatus}
+    console.print(
+        f"{len(results)} device(s): [green]{total[BackupStatus.CHANGED]} changed[/], "
+        f"{total[BackupStatus.UNCHANGED]} unchanged, "
+        f"[{'bold red' if total[BackupStatus.FAILED] else 'dim'}]"
+        f"{total[BackupStatus.FAILED]} failed[/]"
+    )
+
+
+def history(
+    name: Annotated[str, typer.Argument(help="Device name.")],
+    limit: Annotated[int | None, typer.Option(help="Only the newest N versions.")] = None,
+) -> None:
+    """List a device's configuration versions, newest first."""
+    with store_context() as ctx, user_errors():
+        versions = history_ops.list_history(ctx.db, ctx.tenant_id, name, limit=limit)
+    if not versions:
+        console.print(f"{name} has no versions yet: run `tikguard backup {name}`")
+        return
+    table = Table("version", "taken", "last checked", "trigger", "RouterOS", "+/-", "hash")
+    for v in versions:
+        change = f"+{v.lines_added} -{v.lines_removed}"
+        if v.secrets_changed_only:
+            change += " (secrets only)"
+        table.add_row(
+            str(v.seq),
+            v.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            v.last_checked_at.strftime("%Y-%m-%d %H:%M:%S"),
+            v.trigger,
+            v.ros_version or "-",
+            change,
+            v.sha256[:12],
+        )
+    console.print(table)
+
+
+def show(
+    name: Annotated[str, typer.Argument(help="Device name.")],
+    version: Annotated[str | None, typer.Argument(help="Version number (default: newest).")] = None,
+    show_sensitive: Annotated[
+        bool, typer.Option("--show-sensitive", help="Put the secrets back into the text.")
+    ] = False,
+) -> None:
+    """Print a stored configuration (secrets redacted unless --show-sensitive)."""
+    with store_context() as ctx, user_errors():
+        shown = history_ops.show_version(
+            ctx.db, ctx.tenant_id, name, version, with_secrets=show_sensitive
+        )
+    err_console.print(
+        f"# {name} version {shown.info.seq} ({shown.info.trigger}, "
+        f"{shown.info.created_at:%Y-%m-%d %H:%M:%S}, RouterOS {shown.info.ros_version or '?'})"
+        + ("" if show_sensitive else " - secrets redacted"),
+        highlight=False,
+    )
+    console.out(shown.text, end="", highlight=False)
+
+
+def diff(
+    name: Annotated[str, typer.Argument(help="Device name.")],
+    old: Annotated[str, typer.Argument(help="Old version number.")],
+    new: Annotated[
+        str | None, typer.Argument(help="New version number, or `live` (default: newest).")
+    ] = None,
+    unified_only: Annotated[bool, typer.Option("--unified", help="Only the line diff.")] = False,
+) -> None:
+    """Semantic and line diff between two versions, or a version and the live router."""
+    with store_context() as ctx, user_errors():
+        result = asyncio.run(
+            history_ops.diff_versions(ctx.db, ctx.settings, ctx.tenant_id, name, old, new)
+        )
+    if result.empty:
+        console.print(f"no differences between {result.old_label} and {result.new_label}")
+        return
+    if not unified_only:
+        console.rule(f"{result.old_label} -> {result.new_label}")
+        if result.semantic is not None:
+            console.out(result.semantic.to_text(), end="", highlight=False)
+        else:
+            err_console.print(f"[yellow]no semantic diff:[/] {result.semantic_error}")
+        console.rule("lines")
+    if console.is_terminal:
+        console.print(Syntax(result.unified, "diff", theme="ansi_dark", word_wrap=True))
+    else:
+        console.out(result.unified, end="", highlight=False)
+    raise typer.Exit(0)

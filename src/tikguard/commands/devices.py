@@ -1,0 +1,228 @@
+"""``tikguard device``: the inventory (add, import, list, show, remove, accept-hostkey).
+
+Passwords are prompted without echo (or read from stdin), stored encrypted, and never
+printed back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tikguard.commands._context import store_context, user_errors
+from tikguard.commands._ui import console, fail
+from tikguard.ops import devices as svc
+
+device_app = typer.Typer(
+    name="device",
+    help="The router inventory: add, import, list, show, remove, accept a new host key.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(device_app, name="device")
+
+
+def _when(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if hasattr(value, "strftime") else "-"
+
+
+def _read_password(prompt: str, from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            fail("no password on standard input", 'pipe it in: echo "$PW" | tikguard ...')
+        return line.rstrip("\r\n")
+    value: str = typer.prompt(prompt, hide_input=True)
+    return value
+
+
+@device_app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="A unique name for the router.")],
+    host: Annotated[str, typer.Argument(help="Management address or DNS name.")],
+    username: Annotated[str, typer.Option("--user", "-u", help="SSH user.")] = "admin",
+    port: Annotated[int, typer.Option("--port", "-p", help="SSH port.")] = 22,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", "-t", help="A tag (repeatable).")
+    ] = None,
+    site: Annotated[str | None, typer.Option(help="Site name.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+) -> None:
+    """Add a router; the password is asked for (not echoed) and stored encrypted."""
+    password = _read_password(f"Password for {username}@{host}", password_stdin)
+    with store_context() as ctx, user_errors():
+        view = svc.add(
+            ctx.db,
+            ctx.tenant_id,
+            name=name,
+            host=host,
+            username=username,
+            password=password,
+            port=port,
+            tags=tag or [],
+            site=site,
+        )
+    console.print(
+        f"added [bold]{view.name}[/] ({view.username}@{view.host}:{view.port}); "
+        "its host key is pinned on the first connection"
+    )
+
+
+@device_app.command("import")
+def import_(
+    path: Annotated[Path, typer.Argument(help="CSV: name,host,port,username,password,tags,site.")],
+    update: Annotated[bool, typer.Option(help="Update devices that already exist.")] = False,
+    same_password: Annotated[
+        bool,
+        typer.Option(help="Ask once for a password used by every row that has none."),
+    ] = False,
+) -> None:
+    """Import routers from a CSV (e.g. the inventory.csv `tikguard sim run` writes)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror or exc}", "check the path and permissions")
+    with user_errors():
+        rows = svc.parse_inventory(text, source=str(path))
+    if not rows:
+        fail(f"{path} has no devices", "the first line names the columns, one router per line")
+    shared: str | None = None
+    completed: list[svc.InventoryRow] = []
+    for row in rows:
+        if row.password is None:
+            if same_password:
+                if shared is None:
+                    shared = typer.prompt("Password for the devices without one", hide_input=True)
+                password = shared
+            else:
+                password = typer.prompt(
+                    f"Password for {row.name} ({row.username}@{row.host})", hide_input=True
+                )
+            row = svc.InventoryRow(
+                row.name,
+                row.host,
+                row.port,
+                row.username,
+                password,
+                row.tags,
+                row.site,
+                row.line,
+            )
+        completed.append(row)
+    with store_context() as ctx, user_errors():
+        report = svc.import_rows(ctx.db, ctx.tenant_id, completed, update=update)
+    console.print(
+        f"imported {len(report.added)} device(s)"
+        + (f", updated {len(report.updated)}" if report.updated else "")
+        + (
+            f", skipped {len(report.skipped)} that already exist (use --update to change them)"
+            if report.skipped
+            else ""
+        )
+    )
+
+
+@device_app.command("list")
+def list_(
+    tag: Annotated[
+        str | None, typer.Option("--tag", "-t", help="Only devices with this tag.")
+    ] = None,
+) -> None:
+    """List the routers with their version and last backup."""
+    with store_context() as ctx, user_errors():
+        views = svc.list_all(ctx.db, ctx.tenant_id, tag=tag)
+    if not views:
+        console.print("no devices yet: add one with `tikguard device add` or `device import`")
+        return
+    table = Table("name", "address", "user", "tags", "RouterOS", "last backup", "status")
+    for v in views:
+        status = v.last_backup_status or "-"
+        if v.pending_host_key_fingerprint:
+            status += " (host key changed)"
+        table.add_row(
+            v.name,
+            f"{v.host}:{v.port}",
+            v.username,
+            ",".join(v.tags),
+            v.ros_version or "-",
+            _when(v.last_backup_at),
+            status,
+        )
+    console.print(table)
+
+
+@device_app.command("show")
+def show(name: Annotated[str, typer.Argument(help="Device name.")]) -> None:
+    """Show one router: address, host key, what the last probe and backup saw."""
+    with store_context() as ctx, user_errors():
+        v = svc.show(ctx.db, ctx.tenant_id, name)
+    table = Table(show_header=False, box=None)
+    rows: list[tuple[str, str]] = [
+        ("name", v.name),
+        ("address", f"{v.host}:{v.port}"),
+        ("user", v.username),
+        ("password", "stored (encrypted)" if v.has_password else "none"),
+        ("tags", ", ".join(v.tags) or "-"),
+        ("site", v.site or "-"),
+        ("host key", v.host_key_fingerprint or "not pinned yet (pinned on first connection)"),
+        ("pinned since", _when(v.host_key_first_seen)),
+        ("last verified", _when(v.host_key_last_verified)),
+        ("RouterOS", v.ros_version or "-"),
+        ("model", v.model or "-"),
+        ("last backup", f"{_when(v.last_backup_at)} {v.last_backup_status or ''}".strip()),
+    ]
+    if v.last_backup_error:
+        rows.append(("last error", v.last_backup_error))
+    if v.pending_host_key_fingerprint:
+        rows.append(("NEW host key", f"{v.pending_host_key_fingerprint} (not accepted)"))
+    for key, value in rows:
+        table.add_row(f"[bold]{key}[/]", value)
+    console.print(table)
+    if v.pending_host_key_fingerprint:
+        console.print(
+            f"[yellow]operations on {v.name} are refused until the new key is accepted: "
+            f"tikguard device accept-hostkey {v.name}[/]"
+        )
+
+
+@device_app.command("remove")
+def remove(
+    name: Annotated[str, typer.Argument(help="Device name.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Remove a router and its stored versions (the git mirror keeps their history)."""
+    if not yes and not typer.confirm(f"Remove {name} and its stored versions?"):
+        raise typer.Exit(1)
+    with store_context() as ctx, user_errors():
+        svc.remove(ctx.db, ctx.tenant_id, name)
+    console.print(f"removed {name}")
+
+
+@device_app.command("accept-hostkey")
+def accept_hostkey(
+    name: Annotated[str, typer.Argument(help="Device name.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Pin the router's new host key, after showing its fingerprint."""
+    with store_context() as ctx, user_errors():
+        offer = asyncio.run(svc.host_key_offer(ctx.db, ctx.settings, ctx.tenant_id, name))
+        console.print(f"device:       {offer.device}")
+        console.print(f"pinned key:   {offer.old_fingerprint or '(none)'}")
+        source = "presented during an operation" if offer.recorded else "presented just now"
+        console.print(f"new key:      {offer.new_fingerprint} ({source})")
+        if offer.old_fingerprint == offer.new_fingerprint:
+            console.print("the router presents the pinned key: nothing to accept")
+            return
+        if not yes and not typer.confirm("Trust the new key?"):
+            raise typer.Exit(1)
+        svc.accept_host_key(ctx.db, ctx.tenant_id, offer)
+    console.print(f"pinned {offer.new_fingerprint} for {name}")

@@ -1,0 +1,381 @@
+"""Backups: read routers' configurations and keep every change, fleet-wide.
+
+Why it is shaped like this: a fleet has slow, dead and misconfigured routers, and
+none of them may hold up or hide the others. Each device runs under its own timeout
+inside a bounded pool (``Settings.backup_concurrency``); each ends as exactly one
+:class:`BackupResult` -- ``changed`` (a new version), ``unchanged`` (same config: only
+the check time moves) or ``failed`` with a reason and what to do next. Results are
+written in batches, one savepoint per device, so one bad row never loses the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, undefer
+
+from tikguard.device.errors import DeviceError, DeviceTimeout, HostKeyChanged
+from tikguard.device.session import Target, fingerprint
+from tikguard.ops.snapshot import Snapshot, take_snapshot
+from tikguard.settings import Settings
+from tikguard.store import devices as store_devices
+from tikguard.store import versions as store_versions
+from tikguard.store._util import vault_of
+from tikguard.store.db import Database
+from tikguard.store.errors import NotFound
+from tikguard.store.models import Device, Trigger
+
+log = logging.getLogger(__name__)
+
+#: Results written per database transaction.
+WRITE_BATCH = 200
+
+
+class BackupStatus(enum.StrEnum):
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """How one device's backup ended. ``version`` is the version number (seq)."""
+
+    device: str
+    device_id: int
+    status: BackupStatus
+    version: int | None = None
+    version_id: int | None = None
+    #: Machine-readable failure reason (``unreachable``, ``auth-failed``, ...).
+    reason: str | None = None
+    message: str | None = None
+    hint: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not BackupStatus.FAILED
+
+
+@dataclass(frozen=True)
+class BackupJob:
+    """One device to back up, with its decrypted credentials (never logged)."""
+
+    device_id: int
+    target: Target = field(repr=False)
+    known_version: str | None
+
+
+def _job(session: Session, tenant_id: int, device: Device) -> BackupJob:
+    password = ""
+    if device.password_enc is not None:
+        password = (
+            vault_of(session)
+            .decrypt(
+                session, tenant_id, store_devices.PASSWORD_PURPOSE, device.id, device.password_enc
+            )
+            .decode("utf-8")
+        )
+    target = Target(
+        name=device.name,
+        host=device.host,
+        port=device.port,
+        username=device.username,
+        password=password,
+        host_key=device.host_key,
+    )
+    return BackupJob(device.id, target, device.ros_version)
+
+
+def load_jobs(
+    db: Database,
+    tenant_id: int,
+    *,
+    names: Iterable[str] | None = None,
+    tag: str | None = None,
+    device_ids: Iterable[int] | None = None,
+) -> list[BackupJob]:
+    """The devices to back up (all of the tenant's when no filter is given).
+
+    Unknown names raise :class:`NotFound` naming them, before anything starts.
+    """
+    wanted = list(names) if names is not None else None
+    with db.session() as session:
+        query_names = wanted if wanted else None
+        devices = store_devices.list_devices(session, tenant_id, tag=tag, names=query_names)
+        if device_ids is not None:
+            wanted_ids = set(device_ids)
+            devices = [d for d in devices if d.id in wanted_ids]
+            missing_ids = wanted_ids - {d.id for d in devices}
+            if missing_ids:
+                raise NotFound(f"device {min(missing_ids)} does not exist")
+        if wanted:
+            missing = sorted(set(wanted) - {d.name for d in devices})
+            if missing:
+                raise NotFound(f"no device named {', '.join(missing)}")
+        ids = [d.id for d in devices]
+        query = select(Device).options(undefer(Device.password_enc)).where(Device.id.in_(ids))
+        by_id = {d.id: d for d in session.scalars(query)} if ids else {}
+        return [_job(session, tenant_id, by_id[i]) for i in ids]
+
+
+Outcome = Snapshot | DeviceError
+_Pending = tuple[BackupJob, Outcome, float, object]
+
+
+def _apply(
+    session: Session,
+    tenant_id: int,
+    job: BackupJob,
+    outcome: Outcome,
+    seconds: float,
+    trigger: str,
+    operation_id: str | None,
+) -> BackupResult:
+    """Record one device's outcome (in the caller's savepoint)."""
+    name = job.target.name
+    if isinstance(outcome, DeviceError):
+        if isinstance(outcome, HostKeyChanged) and outcome.new_key:
+            store_devices.check_host_key(session, tenant_id, job.device_id, outcome.new_key)
+        store_devices.record_backup_result(
+            session,
+            tenant_id,
+            job.device_id,
+            status=BackupStatus.FAILED.value,
+            error=f"{outcome.reason}: {outcome.message}",
+        )
+        return BackupResult(
+            name,
+            job.device_id,
+            BackupStatus.FAILED,
+            reason=outcome.reason,
+            message=outcome.message,
+            hint=outcome.hint,
+            seconds=seconds,
+        )
+    check = store_devices.check_host_key(session, tenant_id, job.device_id, outcome.host_key)
+    if check is store_devices.HostKeyCheck.MISMATCH:
+        # The pin changed while we were connected with the old one: keep nothing.
+        error = HostKeyChanged(name, fingerprint(outcome.host_key), None)
+        store_devices.record_backup_result(
+            session, tenant_id, job.device_id, status="failed", error=error.message
+        )
+        return BackupResult(
+            name,
+            job.device_id,
+            BackupStatus.FAILED,
+            reason=error.reason,
+            message=error.message,
+            hint=error.hint,
+            seconds=seconds,
+        )
+    version, created = store_versions.record_backup(
+        session,
+        tenant_id,
+        job.device_id,
+        normalised_redacted_text=outcome.redacted,
+        secrets=outcome.secrets,
+        ros_version=outcome.ros_version,
+        trigger=trigger,
+        operation_id=operation_id,
+        binary_backup=outcome.binary,
+    )
+    device = store_devices.get_device(session, tenant_id, job.device_id)
+    if outcome.ros_version:
+        device.ros_version = outcome.ros_version
+    if outcome.model:
+        device.model = outcome.model
+    status = BackupStatus.CHANGED if created else BackupStatus.UNCHANGED
+    store_devices.record_backup_result(session, tenant_id, job.device_id, status=status.value)
+    return BackupResult(
+        name, job.device_id, status, version=version.seq, version_id=version.id, seconds=seconds
+    )
+
+
+def check_trigger(trigger: str) -> str:
+    """The trigger's value, or ValueError listing the allowed ones."""
+    try:
+        return Trigger(trigger).value
+    except ValueError:
+        allowed = ", ".join(t.value for t in Trigger)
+        raise ValueError(f"unknown backup trigger {trigger!r} (one of: {allowed})") from None
+
+
+class _ResultWriter:
+    """Writes outcomes in batches from a worker thread; each caller awaits its own result."""
+
+    def __init__(
+        self, db: Database, tenant_id: int, trigger: str, operation_id: str | None
+    ) -> None:
+        self._db = db
+        self._tenant_id = tenant_id
+        self._trigger = trigger
+        self._operation_id = operation_id
+        self._pending: list[tuple[BackupJob, Outcome, float, asyncio.Future[BackupResult]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, job: BackupJob, outcome: Outcome, seconds: float) -> BackupResult:
+        future: asyncio.Future[BackupResult] = asyncio.get_running_loop().create_future()
+        self._pending.append((job, outcome, seconds, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:WRITE_BATCH], self._pending[WRITE_BATCH:]
+            try:
+                results = await asyncio.to_thread(self._write, batch)
+            except Exception as exc:  # the whole transaction failed: say so per device
+                log.exception("storing %d backup results failed", len(batch))
+                results = [self._store_failed(job, exc, secs) for job, _, secs, _ in batch]
+            for (_, _, _, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    def _write(
+        self, batch: Sequence[tuple[BackupJob, Outcome, float, object]]
+    ) -> list[BackupResult]:
+        results: list[BackupResult] = []
+        with self._db.transaction() as session:
+            for job, outcome, seconds, _ in batch:
+                try:
+                    with session.begin_nested():
+                        result = _apply(
+                            session,
+                            self._tenant_id,
+                            job,
+                            outcome,
+                            seconds,
+                            self._trigger,
+                            self._operation_id,
+                        )
+                except Exception as exc:
+                    log.exception("storing the backup of %s failed", job.target.name)
+                    result = self._store_failed(job, exc, seconds)
+                results.append(result)
+        return results
+
+    @staticmethod
+    def _store_failed(job: BackupJob, exc: BaseException, seconds: float) -> BackupResult:
+        return BackupResult(
+            job.target.name,
+            job.device_id,
+            BackupStatus.FAILED,
+            reason="store-error",
+            message=f"{job.target.name}: the backup was read but could not be stored "
+            f"({type(exc).__name__}: {exc})",
+            hint="check the database (disk space, permissions) and run the backup again",
+            seconds=seconds,
+        )
+
+
+async def _read_one(job: BackupJob, settings: Settings, binary: bool) -> Outcome:
+    """One device's snapshot or the error that stopped it; never raises DeviceError."""
+    name = job.target.name
+    limit = settings.seconds(settings.backup_timeout)
+    try:
+        async with asyncio.timeout(limit):
+            return await take_snapshot(
+                job.target, settings, known_version=job.known_version, binary=binary
+            )
+    except DeviceError as exc:
+        return exc
+    except TimeoutError:
+        return DeviceTimeout(
+            name,
+            f"{name}: no complete backup within {settings.backup_timeout:g} s",
+            hint="the router is slow or the link is poor; retry, or raise TIKGUARD_BACKUP_TIMEOUT",
+        )
+    except Exception as exc:  # a bug must not stop the fleet; it is reported per device
+        log.exception("backup of %s failed unexpectedly", name)
+        return DeviceError(name, f"{name}: unexpected error {type(exc).__name__}: {exc}")
+
+
+async def run_backups(
+    db: Database,
+    settings: Settings,
+    tenant_id: int,
+    jobs: list[BackupJob],
+    *,
+    trigger: str = Trigger.MANUAL.value,
+    operation_id: str | None = None,
+    binary: bool = False,
+    on_result: Callable[[BackupResult], None] | None = None,
+) -> list[BackupResult]:
+    """Back up ``jobs`` with bounded concurrency; results in the order of ``jobs``."""
+    trigger = check_trigger(trigger)
+    semaphore = asyncio.Semaphore(max(1, settings.backup_concurrency))
+    writer = _ResultWriter(db, tenant_id, trigger, operation_id)
+
+    async def one(job: BackupJob) -> BackupResult:
+        async with semaphore:
+            started = time.monotonic()
+            outcome = await _read_one(job, settings, binary)
+            seconds = time.monotonic() - started
+        result = await writer.submit(job, outcome, seconds)
+        if on_result is not None:
+            with contextlib.suppress(Exception):
+                on_result(result)
+        return result
+
+    return list(await asyncio.gather(*(one(job) for job in jobs)))
+
+
+async def backup(
+    db: Database,
+    settings: Settings,
+    tenant_id: int,
+    *,
+    names: Iterable[str] | None = None,
+    tag: str | None = None,
+    device_ids: Iterable[int] | None = None,
+    trigger: str = Trigger.MANUAL.value,
+    operation_id: str | None = None,
+    binary: bool = False,
+    on_result: Callable[[BackupResult], None] | None = None,
+) -> list[BackupResult]:
+    """Back up the named/tagged devices (all when no filter): the one entry point."""
+    jobs = await asyncio.to_thread(
+        load_jobs, db, tenant_id, names=names, tag=tag, device_ids=device_ids
+    )
+    return await run_backups(
+        db,
+        settings,
+        tenant_id,
+        jobs,
+        trigger=trigger,
+        operation_id=operation_id,
+        binary=binary,
+        on_result=on_result,
+    )
+
+
+async def backup_device(
+    db: Database,
+    settings: Settings,
+    tenant_id: int,
+    device_id: int,
+    *,
+    trigger: str,
+    operation_id: str | None = None,
+    binary: bool = False,
+) -> BackupResult:
+    """Back up one device (``pre-push``, ``post-push``, ``checkpoint``, ...)."""
+    results = await backup(
+        db,
+        settings,
+        tenant_id,
+        device_ids=[device_id],
+        trigger=trigger,
+        operation_id=operation_id,
+        binary=binary,
+    )
+    return results[0]

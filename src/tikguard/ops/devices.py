@@ -1,0 +1,311 @@
+"""The device inventory as the CLI, API and UI use it.
+
+A thin service over :mod:`tikguard.store.devices`: the embedded default's tenant,
+CSV import (the ``inventory.csv`` that ``tikguard sim run`` writes, or one an operator
+exports from their own inventory), and accepting a changed host key after showing
+its fingerprint.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tikguard.device.session import fetch_host_key, fingerprint
+from tikguard.settings import Settings
+from tikguard.store import devices as store_devices
+from tikguard.store import tenants as store_tenants
+from tikguard.store.db import Database
+from tikguard.store.errors import AlreadyExists, InvalidInput
+from tikguard.store.models import Device
+
+#: Columns of an inventory CSV; ``name`` and ``host`` are required.
+INVENTORY_COLUMNS = ("name", "host", "port", "username", "password", "tags", "site")
+
+
+def default_tenant_id(db: Database, name: str = store_tenants.DEFAULT_TENANT) -> int:
+    """The tenant the CLI works in on the embedded default (created on first use)."""
+    with db.transaction() as session:
+        return store_tenants.ensure_tenant(session, name).id
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    """What listing and showing a device displays (never the password)."""
+
+    id: int
+    name: str
+    host: str
+    port: int
+    username: str
+    has_password: bool
+    tags: tuple[str, ...]
+    site: str | None
+    host_key_fingerprint: str | None
+    host_key_first_seen: datetime | None
+    host_key_last_verified: datetime | None
+    pending_host_key_fingerprint: str | None
+    ros_version: str | None
+    model: str | None
+    board: str | None
+    last_backup_at: datetime | None
+    last_backup_status: str | None
+    last_backup_error: str | None
+
+    @classmethod
+    def of(cls, d: Device, has_password: bool) -> DeviceView:
+        return cls(
+            id=d.id,
+            name=d.name,
+            host=d.host,
+            port=d.port,
+            username=d.username,
+            has_password=has_password,
+            tags=tuple(d.tags),
+            site=d.site,
+            host_key_fingerprint=_safe_fingerprint(d.host_key),
+            host_key_first_seen=d.host_key_first_seen,
+            host_key_last_verified=d.host_key_last_verified,
+            pending_host_key_fingerprint=_safe_fingerprint(d.host_key_pending),
+            ros_version=d.ros_version,
+            model=d.model,
+            board=d.board,
+            last_backup_at=d.last_backup_at,
+            last_backup_status=d.last_backup_status,
+            last_backup_error=d.last_backup_error,
+        )
+
+
+def _safe_fingerprint(key: str | None) -> str | None:
+    if not key:
+        return None
+    try:
+        return fingerprint(key)
+    except Exception:  # a corrupt stored key must not break listing
+        return "(unreadable key)"
+
+
+def _has_password(db: Database, tenant_id: int, device_id: int) -> bool:
+    with db.session() as session:
+        return store_devices.get_password(session, tenant_id, device_id) is not None
+
+
+def add(
+    db: Database,
+    tenant_id: int,
+    *,
+    name: str,
+    host: str,
+    username: str,
+    password: str | None,
+    port: int = 22,
+    tags: list[str] | None = None,
+    site: str | None = None,
+) -> DeviceView:
+    """Add one router (password stored encrypted)."""
+    with db.transaction() as session:
+        device = store_devices.add_device(
+            session,
+            tenant_id,
+            name=name,
+            host=host,
+            username=username,
+            password=password,
+            port=port,
+            tags=tags or [],
+            site=site,
+        )
+        return DeviceView.of(device, password is not None)
+
+
+def list_all(db: Database, tenant_id: int, *, tag: str | None = None) -> list[DeviceView]:
+    with db.session() as session:
+        return [
+            DeviceView.of(d, True) for d in store_devices.list_devices(session, tenant_id, tag=tag)
+        ]
+
+
+def show(db: Database, tenant_id: int, name: str) -> DeviceView:
+    with db.session() as session:
+        device = store_devices.get_device_by_name(session, tenant_id, name)
+        has_password = store_devices.get_password(session, tenant_id, device.id) is not None
+        return DeviceView.of(device, has_password)
+
+
+def remove(db: Database, tenant_id: int, name: str) -> None:
+    """Delete a device and its stored versions."""
+    with db.transaction() as session:
+        device = store_devices.get_device_by_name(session, tenant_id, name)
+        store_devices.remove_device(session, tenant_id, device.id)
+
+
+# --- inventory CSV -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InventoryRow:
+    name: str
+    host: str
+    port: int
+    username: str
+    password: str | None = field(repr=False)
+    tags: tuple[str, ...]
+    site: str | None
+    line: int
+
+
+def parse_inventory(text: str, source: str = "inventory.csv") -> list[InventoryRow]:
+    """Rows of an inventory CSV with a header line naming its columns.
+
+    Required: ``name``, ``host``. Optional: ``port`` (22), ``username`` (admin),
+    ``password`` (empty: ask), ``tags`` (separated by ``;``, ``|`` or spaces), ``site``.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in ("name", "host") if c not in header]
+    if missing:
+        raise InvalidInput(
+            f"{source}: the header line must name the columns "
+            f"({', '.join(INVENTORY_COLUMNS)}); missing: {', '.join(missing)}"
+        )
+    unknown = [h for h in header if h and h not in INVENTORY_COLUMNS]
+    if unknown:
+        raise InvalidInput(f"{source}: unknown column(s) {', '.join(unknown)}")
+    rows: list[InventoryRow] = []
+    seen: set[str] = set()
+    for record in reader:
+        values = {
+            (k or "").strip().lower(): (v or "").strip()
+            for k, v in record.items()
+            if k is not None and isinstance(v, str | None)
+        }
+        line = reader.line_num
+        name, host = values.get("name", ""), values.get("host", "")
+        if not name and not host:
+            continue
+        if not name or not host:
+            raise InvalidInput(f"{source}:{line}: every row needs a name and a host")
+        if name in seen:
+            raise InvalidInput(f"{source}:{line}: device {name!r} appears twice")
+        seen.add(name)
+        port_text = values.get("port") or "22"
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise InvalidInput(f"{source}:{line}: port {port_text!r} is not a number") from None
+        tags_text = values.get("tags", "").replace("|", ";").replace(" ", ";")
+        rows.append(
+            InventoryRow(
+                name=name,
+                host=host,
+                port=port,
+                username=values.get("username") or "admin",
+                password=values.get("password") or None,
+                tags=tuple(t for t in tags_text.split(";") if t),
+                site=values.get("site") or None,
+                line=line,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    added: list[str]
+    updated: list[str]
+    skipped: list[str]
+
+
+def import_rows(
+    db: Database, tenant_id: int, rows: list[InventoryRow], *, update: bool = False
+) -> ImportReport:
+    """Add every row in one transaction; existing names are skipped (or updated)."""
+    added: list[str] = []
+    updated: list[str] = []
+    skipped: list[str] = []
+    with db.transaction() as session:
+        for row in rows:
+            try:
+                with session.begin_nested():
+                    store_devices.add_device(
+                        session,
+                        tenant_id,
+                        name=row.name,
+                        host=row.host,
+                        username=row.username,
+                        password=row.password,
+                        port=row.port,
+                        tags=row.tags,
+                        site=row.site,
+                    )
+                added.append(row.name)
+            except AlreadyExists:
+                if not update:
+                    skipped.append(row.name)
+                    continue
+                device = store_devices.get_device_by_name(session, tenant_id, row.name)
+                store_devices.update_device(
+                    session,
+                    tenant_id,
+                    device.id,
+                    host=row.host,
+                    port=row.port,
+                    username=row.username,
+                    site=row.site,
+                    tags=list(row.tags),
+                )
+                if row.password is not None:
+                    store_devices.set_password(session, tenant_id, device.id, row.password)
+                updated.append(row.name)
+            except InvalidInput as exc:
+                raise InvalidInput(f"line {row.line}: {exc}") from None
+    return ImportReport(added, updated, skipped)
+
+
+# --- host keys -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostKeyOffer:
+    """The key an operator is asked to accept for a device."""
+
+    device: str
+    old_fingerprint: str | None
+    new_key: str
+    new_fingerprint: str
+    #: True when the router presented it during an operation (recorded as pending);
+    #: False when it was read just now.
+    recorded: bool
+
+
+async def host_key_offer(
+    db: Database, settings: Settings, tenant_id: int, name: str
+) -> HostKeyOffer:
+    """The pending key of a device, or the key it presents now if none is pending."""
+    with db.session() as session:
+        device = store_devices.get_device_by_name(session, tenant_id, name)
+        old, pending, host, port = (
+            device.host_key,
+            device.host_key_pending,
+            device.host,
+            device.port,
+        )
+    recorded = pending is not None
+    key = pending if pending is not None else await fetch_host_key(host, port, settings, name=name)
+    return HostKeyOffer(
+        name,
+        _safe_fingerprint(old),
+        key,
+        fingerprint(key),
+        recorded,
+    )
+
+
+def accept_host_key(db: Database, tenant_id: int, offer: HostKeyOffer) -> DeviceView:
+    """Pin the offered key (the operator has seen its fingerprint)."""
+    with db.transaction() as session:
+        device = store_devices.get_device_by_name(session, tenant_id, offer.device)
+        store_devices.accept_host_key(session, tenant_id, device.id, offer.new_key)
+        return DeviceView.of(device, True)
