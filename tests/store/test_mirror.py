@@ -1,0 +1,193 @@
+"""The git mirror: one commit per version, readable with git, no secrets, self-repairing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from tikguard.store.db import Database
+from tikguard.store.devices import add_device
+from tikguard.store.mirror import mirror_status, repo_path, sync_tenant
+from tikguard.store.models import Device, Tenant
+from tikguard.store.versions import record_backup
+
+SECRET = "Zebra-Horse-Battery-42"
+BASE = "/ip address\nadd address=10.0.0.1/24 interface=ether1\n/user\nset admin password=***\n"
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+def devices(db: Database, tenant: Tenant) -> list[Device]:
+    with db.transaction() as s:
+        return [
+            add_device(s, tenant.id, name=f"r{i}", host=f"10.9.0.{i}", username="admin")
+            for i in (1, 2)
+        ]
+
+
+def _backup(db: Database, tenant: Tenant, device: Device, text: str, n: int, **kw: object) -> None:
+    with db.transaction() as s:
+        record_backup(
+            s,
+            tenant.id,
+            device.id,
+            normalised_redacted_text=text,
+            secrets=kw.pop("secrets", {"/user admin password": SECRET}),  # type: ignore[arg-type]
+            ros_version="7.16.2",
+            trigger=kw.pop("trigger", "manual"),  # type: ignore[arg-type]
+            now=T0 + timedelta(minutes=n),
+        )
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _all_bytes(path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in path.rglob("*") if p.is_file())
+
+
+def test_git_log_shows_the_real_diff_and_no_secret(
+    db: Database, tenant: Tenant, devices: list[Device]
+) -> None:
+    r1, r2 = devices
+    _backup(db, tenant, r1, BASE, 0)
+    _backup(db, tenant, r2, BASE, 1, trigger="scheduled")
+    _backup(db, tenant, r1, BASE.replace("10.0.0.1/24", "10.0.0.2/24"), 2, trigger="pre-push")
+    _backup(db, tenant, r1, BASE.replace("10.0.0.1/24", "10.0.0.2/24"), 3)  # unchanged
+    _backup(db, tenant, r1, BASE.replace("10.0.0.1/24", "10.0.0.2/24"), 4, secrets={"k": "v2"})
+    report = sync_tenant(db, tenant.id)
+    assert report.ok and report.committed == 4
+    repo = repo_path(db.settings.data_dir, tenant.name)
+    log = _git(repo, "log", "-p", "--format=%an|%at|%s", "main")
+    subjects = _git(repo, "log", "--format=%s", "main").splitlines()
+    assert subjects == [
+        "manual: r1 (10.9.0.1) RouterOS 7.16.2",
+        "pre-push: r1 (10.9.0.1) RouterOS 7.16.2",
+        "scheduled: r2 (10.9.0.2) RouterOS 7.16.2",
+        "manual: r1 (10.9.0.1) RouterOS 7.16.2",
+    ]
+    assert "-add address=10.0.0.1/24 interface=ether1" in log
+    assert "+add address=10.0.0.2/24 interface=ether1" in log
+    assert f"tikguard|{int((T0 + timedelta(minutes=2)).timestamp())}|pre-push" in log
+    assert _git(repo, "show", "main:r2/config.rsc") == BASE
+    assert SECRET not in log and SECRET.encode() not in _all_bytes(repo)
+    with db.session() as s:
+        state = mirror_status(s, tenant.id)
+        assert state is not None and state.head_commit == report.head and state.last_error is None
+
+
+def test_second_run_commits_only_new_versions(
+    db: Database, tenant: Tenant, devices: list[Device]
+) -> None:
+    _backup(db, tenant, devices[0], BASE, 0)
+    assert sync_tenant(db, tenant.id).committed == 1
+    assert sync_tenant(db, tenant.id).committed == 0
+    _backup(db, tenant, devices[0], BASE + "# change\n", 1)
+    report = sync_tenant(db, tenant.id)
+    assert report.committed == 1 and not report.repaired
+
+
+def test_deleted_mirror_is_rebuilt_identically(
+    db: Database, tenant: Tenant, devices: list[Device]
+) -> None:
+    for n in range(3):
+        _backup(db, tenant, devices[n % 2], BASE + f"# v{n}\n", n)
+    first = sync_tenant(db, tenant.id)
+    shutil.rmtree(repo_path(db.settings.data_dir, tenant.name))
+    again = sync_tenant(db, tenant.id)
+    assert again.repaired and again.committed == 3
+    assert again.head == first.head  # same versions, same times: the same commits
+
+
+def test_commit_that_was_not_recorded_is_not_duplicated(
+    db: Database, tenant: Tenant, devices: list[Device]
+) -> None:
+    _backup(db, tenant, devices[0], BASE, 0)
+    sync_tenant(db, tenant.id)
+    _backup(db, tenant, devices[0], BASE + "# two\n", 1)
+    _backup(db, tenant, devices[1], BASE + "# three\n", 2)
+    sync_tenant(db, tenant.id)
+    # Simulate a run that wrote commits but died before recording them in the database.
+    with db.transaction() as s:
+        from sqlalchemy import update
+
+        from tikguard.store.models import ConfigVersion, MirrorState
+
+        s.execute(update(ConfigVersion).values(mirror_commit=None))
+        s.execute(update(MirrorState).values(head_commit=None))
+    report = sync_tenant(db, tenant.id)
+    assert report.repaired and report.committed == 0
+    repo = repo_path(db.settings.data_dir, tenant.name)
+    assert len(_git(repo, "log", "--format=%H", "main").split()) == 3
+
+
+def test_failed_mirror_never_loses_a_backup_and_catches_up(
+    db: Database, tenant: Tenant, devices: list[Device]
+) -> None:
+    git_dir = db.settings.data_dir / "git"
+    git_dir.parent.mkdir(parents=True, exist_ok=True)
+    git_dir.write_text("not a directory")  # the mirror cannot be created
+    _backup(db, tenant, devices[0], BASE, 0)
+    report = sync_tenant(db, tenant.id)
+    assert report.error is not None and report.committed == 0
+    with db.session() as s:
+        state = mirror_status(s, tenant.id)
+        assert state is not None and state.last_error
+    _backup(db, tenant, devices[0], BASE + "# more\n", 1)  # backups go on
+    git_dir.unlink()
+    report = sync_tenant(db, tenant.id)
+    assert report.ok and report.committed == 2
+    with db.session() as s:
+        state = mirror_status(s, tenant.id)
+        assert state is not None and state.last_error is None
+
+
+def test_push_to_a_remote(
+    db: Database, tenant: Tenant, devices: list[Device], tmp_path: Path
+) -> None:
+    remote = tmp_path / "remotes" / f"{tenant.name}.git"
+    pygit2.init_repository(str(remote), bare=True, initial_head="main")
+    db.settings = db.settings.with_(git_remote=str(tmp_path / "remotes" / "{tenant}.git"))
+    _backup(db, tenant, devices[0], BASE, 0)
+    report = sync_tenant(db, tenant.id)
+    assert report.pushed and report.ok
+    assert _git(remote, "rev-parse", "main").strip() == report.head
+    assert SECRET.encode() not in _all_bytes(remote)
+
+
+def test_push_failure_is_recorded_and_retried(
+    db: Database, tenant: Tenant, devices: list[Device], tmp_path: Path
+) -> None:
+    db.settings = db.settings.with_(git_remote=str(tmp_path / "nowhere" / "{tenant}.git"))
+    _backup(db, tenant, devices[0], BASE, 0)
+    report = sync_tenant(db, tenant.id)
+    assert report.committed == 1 and not report.pushed and report.push_error
+    with db.session() as s:
+        state = mirror_status(s, tenant.id)
+        assert state is not None and state.push_error
+    pygit2.init_repository(str(tmp_path / "nowhere" / f"{tenant.name}.git"), bare=True)
+    report = sync_tenant(db, tenant.id)
+    assert report.pushed and report.committed == 0
+
+
+def test_tenants_have_separate_mirrors(
+    db: Database, tenant: Tenant, other_tenant: Tenant, devices: list[Device]
+) -> None:
+    with db.transaction() as s:
+        theirs = add_device(s, other_tenant.id, name="secret-site", host="h", username="u")
+    _backup(db, tenant, devices[0], BASE, 0)
+    _backup(db, other_tenant, theirs, "/system identity\nset name=theirs\n", 1)
+    sync_tenant(db, tenant.id)
+    sync_tenant(db, other_tenant.id)
+    ours = _git(
+        repo_path(db.settings.data_dir, tenant.name), "ls-tree", "-r", "--name-only", "main"
+    )
+    assert ours.split() == ["r1/config.rsc"]
