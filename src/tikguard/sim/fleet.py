@@ -306,6 +306,8 @@ class SimFleet:
     def _add(self, index: int, name: str, options: Any, port: int | None) -> None:
         device_dir = None if self.state_dir is None else self.state_dir / "devices" / name
         clock = SimClock(self.time_scale, self.clock_start, manual=self.manual_clock)
+        host = _distinct_host(index) if self.distinct_hosts else self.host
+        settings = {"management_address": host, **self.router_settings}
         router = SimRouter(
             name=name,
             version=self.version,
@@ -314,12 +316,11 @@ class SimFleet:
             state_dir=device_dir,
             admin_password=self.password,
             boot_seconds=self.boot_seconds,
-            **self.router_settings,
+            **settings,
         )
         keys = HostKeyStore(
             None if device_dir is None else device_dir / "ssh", self.host_key_algorithm
         )
-        host = _distinct_host(index) if self.distinct_hosts else self.host
         server = DeviceServer(router, hostkeys=keys, options=options, host=host, port=port or 0)
         try:
             server.start()
