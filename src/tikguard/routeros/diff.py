@@ -223,6 +223,7 @@ def _rewritten(menu: MenuItems, renamed: list[tuple[str, dict[str, str]]]) -> li
                 item.ref,
                 item.block,
                 item.position,
+                rewrite_refs(item.shown, renames),
             )
         )
     rekey(copy)
@@ -326,7 +327,8 @@ def _pair_loose(m: MenuMatch, removed: list[int], added: list[int]) -> tuple[lis
         return removed, added
     taken_old: set[int] = set()
     taken_new: set[int] = set()
-    # Same item, new key: every property except the key's is equal, unambiguously.
+    # Same item, new key: every property except the key's is equal, unambiguously, and
+    # either something besides the key is set or only one part of the key changed.
     signatures: dict[tuple[tuple[str, str], ...], list[int]] = {}
     for i in removed:
         signatures.setdefault(_rest(m.old[i]), []).append(i)
@@ -335,7 +337,13 @@ def _pair_loose(m: MenuMatch, removed: list[int], added: list[int]) -> tuple[lis
         new_sigs.setdefault(_rest(m.new[j]), []).append(j)
     for sig, olds in signatures.items():
         news = new_sigs.get(sig, [])
-        if len(olds) == 1 and len(news) == 1 and m.old[olds[0]].key.kind == "natural":
+        if (
+            len(olds) == 1
+            and len(news) == 1
+            and m.old[olds[0]].key.kind == "natural"
+            and m.new[news[0]].key.kind == "natural"
+            and (sig or _key_distance(m.old[olds[0]], m.new[news[0]]) == 1)
+        ):
             taken_old.add(olds[0])
             taken_new.add(news[0])
             m.pairs.append((olds[0], news[0]))
@@ -362,6 +370,13 @@ def _pair_loose(m: MenuMatch, removed: list[int], added: list[int]) -> tuple[lis
         [i for i in removed if i not in taken_old],
         [j for j in added if j not in taken_new],
     )
+
+
+def _key_distance(a: Item, b: Item) -> int:
+    """How many parts of the natural key differ (a different key shape counts as many)."""
+    if [k for k, _ in a.key.parts] != [k for k, _ in b.key.parts]:
+        return len(a.key.parts) + len(b.key.parts)
+    return sum(1 for x, y in zip(a.key.parts, b.key.parts, strict=True) if x != y)
 
 
 def _rest(item: Item) -> tuple[tuple[str, str], ...]:
@@ -417,7 +432,7 @@ def diff_matches(matches: list[MenuMatch]) -> Diff:
                     item.label(),
                     item.builtin,
                     old_position=item.position if m.schema.ordered else None,
-                    props=tuple(item.props.items()),
+                    props=tuple(item.shown.items()),
                     keyless=item.key.kind == "content",
                 )
             )
@@ -437,7 +452,7 @@ def diff_matches(matches: list[MenuMatch]) -> Diff:
                     item.builtin,
                     old_position=m.old[i].position if m.schema.ordered and i >= 0 else None,
                     new_position=m.new[j].position if m.schema.ordered and j >= 0 else None,
-                    props=tuple(item.props.items()),
+                    props=tuple(item.shown.items()),
                     changes=tuple(changes),
                     moved=moved,
                     renamed_from=renamed_from,
@@ -452,7 +467,7 @@ def diff_matches(matches: list[MenuMatch]) -> Diff:
                     item.label(),
                     item.builtin,
                     new_position=item.position if m.schema.ordered else None,
-                    props=tuple(item.props.items()),
+                    props=tuple(item.shown.items()),
                     keyless=item.key.kind == "content",
                 )
             )
@@ -499,6 +514,7 @@ def command_text(command: Command) -> str:
             parts.append(quote(command.selector.ref))
     parts += [quote(a) for a in command.args]
     parts += [
-        "!" + p.key if p.value is None else f"{p.key}={quote(p.value)}" for p in command.props
+        "!" + p.key if p.value is None else p.key if p.flag else f"{p.key}={quote(p.value)}"
+        for p in command.props
     ]
     return " ".join(parts)

@@ -92,6 +92,9 @@ class Item:
     #: the position among the menu's added items (ordered menus).
     block: int = 0
     position: int = 0
+    #: The properties as written (defaults included when the export spelled them out),
+    #: for display and for ``add``; comparisons use ``props``.
+    shown: dict[str, str] = field(default_factory=dict)
 
     @property
     def builtin(self) -> bool:
@@ -126,6 +129,17 @@ def effective(
             unset.discard(prop.key)
             values[prop.key] = FLAG if prop.flag else prop.value
     return strip_defaults(values, schema, builtin=builtin), frozenset(unset)
+
+
+def explicit(props: Iterable[Prop]) -> dict[str, str]:
+    """The properties as written, last value winning, ``!key`` dropping an earlier value."""
+    values: dict[str, str] = {}
+    for prop in props:
+        if prop.value is None:
+            values.pop(prop.key, None)
+        else:
+            values[prop.key] = FLAG if prop.flag else prop.value
+    return values
 
 
 def strip_defaults(
@@ -204,9 +218,18 @@ def _absorb(menu: MenuItems, command: Command, block: int) -> None:
     schema = menu.schema
     if command.verb == "add" and command.selector is None:
         flags = [Prop(word, FLAG) for word in command.args]
-        props, unset = effective([*command.props, *flags], schema)
+        raw = [*command.props, *flags]
+        props, unset = effective(raw, schema)
         menu.items.append(
-            Item(menu.path, Key("content"), props, unset, block=block, position=len(menu.items))
+            Item(
+                menu.path,
+                Key("content"),
+                props,
+                unset,
+                block=block,
+                position=len(menu.items),
+                shown=explicit(raw),
+            )
         )
         return
     if command.verb not in _SET_VERBS:
@@ -288,16 +311,18 @@ def _merge(
             ref=ref,
             block=block,
             position=len(menu.items),
+            shown=explicit(raw),
         )
     )
 
 
 def _merge_into(item: Item, raw: list[Prop], schema: MenuSchema) -> None:
-    merged = [Prop(k, v) for k, v in item.props.items()]
+    merged = [Prop(k, v, flag=v == FLAG) for k, v in item.shown.items()]
     merged += [Prop(k, None) for k in item.unset]
     props, unset = effective([*merged, *raw], schema, builtin=item.builtin)
     item.props = props
     item.unset = unset
+    item.shown = explicit([*merged, *raw])
 
 
 def _finish(menu: MenuItems) -> None:

@@ -394,10 +394,10 @@ class _Writer:
             state.append(_Live(item, dict(item.props)))
 
     def _add_args(self, m: MenuMatch, item: Item) -> list[str] | None:
-        for key, value in item.props.items():
+        for key, value in item.shown.items():
             if self._internal(m, item.label(), key, value):
                 return None
-        return [prop_text(k, v) for k, v in item.props.items()]
+        return [prop_text(k, v) for k, v in item.shown.items()]
 
     def _internal(self, m: MenuMatch, label: str, key: str, value: str) -> bool:
         ids = [w.lstrip("!") for w in value.split(",") if INTERNAL_ID.fullmatch(w.lstrip("!"))]
