@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import importlib
 from dataclasses import dataclass
 from datetime import datetime
 
 from tikguard.ops.backup import load_jobs
 from tikguard.ops.snapshot import take_snapshot
+from tikguard.routeros import secrets as ros_secrets
 from tikguard.routeros.diff import Diff, diff
 from tikguard.routeros.errors import ParseError
 from tikguard.routeros.parse import parse
+from tikguard.routeros.serialise import serialise
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import versions as store_versions
@@ -155,8 +156,10 @@ def show_version(
 
 def merge_secrets(redacted: str, secrets: dict[str, str]) -> str:
     """Put a version's secrets back into its redacted text (routeros secrets)."""
-    ros_secrets = importlib.import_module("tikguard.routeros.secrets")
-    return str(ros_secrets.merge_text(redacted, secrets))
+    if not secrets:
+        return redacted
+    merged = ros_secrets.merge_secrets(parse(redacted), secrets)
+    return serialise(merged, include_date=False)
 
 
 def unified(old: str, new: str, old_label: str, new_label: str) -> str:

@@ -9,7 +9,6 @@ normalised and split into redacted text plus a secrets map, and optionally the b
 from __future__ import annotations
 
 import contextlib
-import importlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,9 +17,12 @@ from typing import Final
 from tikguard.device.errors import DeviceError, RouterOSCommandError
 from tikguard.device.probe import resource
 from tikguard.device.session import DeviceSession, Target, connect
+from tikguard.routeros import secrets as ros_secrets
 from tikguard.routeros.errors import ParseError
 from tikguard.routeros.normalise import DATE_LINE, normalise
+from tikguard.routeros.parse import parse
 from tikguard.routeros.quoting import quote
+from tikguard.routeros.serialise import serialise
 from tikguard.routeros.values import version_tuple
 from tikguard.settings import Settings
 
@@ -70,13 +72,19 @@ class MalformedExport(DeviceError):
 
 
 def split_secrets(normalised: str) -> tuple[str, dict[str, str]]:
-    """Redacted text and the secrets map, by :mod:`tikguard.routeros.secrets`."""
-    ros_secrets = importlib.import_module("tikguard.routeros.secrets")
+    """Redacted text and the secrets map (:mod:`tikguard.routeros.secrets`).
+
+    Without secrets the normalised text is kept exactly as the router printed it;
+    with secrets the redacted config is serialised the way RouterOS wraps exports.
+    """
     try:
-        redacted, secrets = ros_secrets.split_text(normalised)
+        config = parse(normalised)
     except ParseError as exc:
         raise ExportUnreadable(f"the export could not be parsed: {exc.describe()}") from None
-    return str(redacted), {str(k): str(v) for k, v in secrets.items()}
+    redacted, secrets = ros_secrets.split_secrets(config)
+    if not secrets:
+        return normalised, {}
+    return serialise(redacted, include_date=False), secrets
 
 
 def prepare(raw_export: str) -> tuple[str, dict[str, str], str | None, str | None]:
