@@ -49,6 +49,11 @@ class Evidence:
     #: read, so no network latency enters): before applying and at the final read-back.
     boot_before: float | None = None
     boot_after: float | None = None
+    #: How far the two boot instants may differ without a reboot (read latency, scaled).
+    boot_slack: float = BOOT_SLACK
+    #: True when the controller sent no command that writes (failed before the revert
+    #: point): nothing can have changed, whatever the device is doing now.
+    wrote_nothing: bool = False
     #: Was our scheduler seen armed (read back after adding it)?
     armed: bool | None = None
     #: At the final read-back: is our scheduler (name + marker) present?
@@ -81,9 +86,9 @@ class Evidence:
         if self.boot_before is None or self.boot_after is None:
             return None
         shift = self.boot_after - self.boot_before
-        if shift > BOOT_SLACK:
+        if shift > self.boot_slack:
             return True
-        if abs(shift) <= BOOT_SLACK:
+        if abs(shift) <= self.boot_slack:
             return False
         return None
 
@@ -138,6 +143,8 @@ def _is_reverted(ev: Evidence) -> tuple[bool, list[str]]:
 
 
 def _is_failed(ev: Evidence) -> tuple[bool, list[str]]:
+    if ev.wrote_nothing:
+        return True, []
     missing: list[str] = []
     if ev.applied is not False:
         missing.append("the change may have been applied")
@@ -166,7 +173,11 @@ def classify(ev: Evidence, *, failure: str | None = None) -> Outcome:
         return Outcome("reverted", f"{failure}; {reason}" if failure else reason)
     ok, _ = _is_failed(ev)
     if ok:
-        reason = "nothing applied; running config == pre-push, no timer armed"
+        reason = (
+            "no write command was sent to the device"
+            if ev.wrote_nothing
+            else "nothing applied; running config == pre-push, no timer armed"
+        )
         return Outcome("failed", f"{failure}; {reason}" if failure else reason)
     # Name what blocks the closest claim: after applying, prove a revert; before, a failure.
     if ev.applied is False:

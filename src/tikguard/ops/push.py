@@ -1,0 +1,261 @@
+"""The guarded push service: submit pushes, wait for them, confirm, preview.
+
+The one entry point for the CLI, the API and the demo. A push request becomes one
+operation row per device (with an idempotency key: the same request never runs two
+pushes) and one DBOS workflow on the push queue, partitioned by device so a router is
+never in two pushes at once -- a second request for a busy router waits its turn.
+
+Whoever runs the engine (``tikguard serve``, or the CLI itself when no server runs)
+executes the workflows; this module only enqueues and reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbos import DBOS, DBOSClient, EnqueueOptions
+
+from tikguard.device.errors import DeviceError
+from tikguard.device.probe import probe
+from tikguard.device.session import Target, connect
+from tikguard.ops import engine
+from tikguard.ops.push_plan import MODES, Plan, plan_merge, plan_replace, plan_restore
+from tikguard.ops.push_workflow import CONFIRM_TOPIC, encrypt_script, margin, push_workflow
+from tikguard.settings import Settings
+from tikguard.store import devices as store_devices
+from tikguard.store import operations as store_ops
+from tikguard.store import versions as store_versions
+from tikguard.store.db import Database
+from tikguard.store.errors import InvalidInput
+from tikguard.store.models import Operation, OperationKind
+
+_KIND = {
+    "merge": OperationKind.PUSH.value,
+    "restore": OperationKind.RESTORE.value,
+    "replace": OperationKind.REPLACE.value,
+}
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    """What an operator asked for. ``script`` is the merge/replace file's text."""
+
+    devices: Sequence[str]
+    mode: str = "merge"
+    script: str | None = field(default=None, repr=False)
+    #: Restore: the version number (seq) of the device to go back to.
+    version: int | None = None
+    window: float | None = None
+    confirm: str = "auto"  # or "manual"
+    #: Health checks: (RouterOS command, regular expression its output must match).
+    checks: Sequence[tuple[str, str]] = ()
+    idempotency_key: str | None = None
+    requested_by: str | None = None
+
+    def key_for(self, device: str) -> str:
+        """The idempotency key of this request for one device."""
+        if self.idempotency_key:
+            return f"{self.idempotency_key}:{device}"
+        body = json.dumps(
+            [self.mode, self.script, self.version, self.window, self.confirm, list(self.checks)],
+            sort_keys=True,
+        )
+        return f"auto:{hashlib.sha256(body.encode()).hexdigest()[:32]}:{device}"
+
+
+@dataclass(frozen=True)
+class Submitted:
+    device: str
+    op_id: str
+    created: bool
+
+
+def check_request(req: PushRequest, settings: Settings) -> float:
+    """Validate a request; return the window in device seconds."""
+    if req.mode not in MODES:
+        raise InvalidInput(f"unknown push mode {req.mode!r} (one of: {', '.join(MODES)})")
+    if req.mode == "restore" and req.version is None:
+        raise InvalidInput("a restore needs --version")
+    if req.mode != "restore" and not req.script:
+        raise InvalidInput(f"a {req.mode} needs a script (--file)")
+    if req.confirm not in ("auto", "manual"):
+        raise InvalidInput("--confirm is auto or manual")
+    window = float(req.window if req.window is not None else settings.push_window)
+    budget = settings.push_settle + margin(settings, window) + 10.0
+    if window < budget:
+        raise InvalidInput(
+            f"a {window:g} s window leaves no time to verify: it must be at least "
+            f"{budget:g} s (settle {settings.push_settle:g} s + margin "
+            f"{margin(settings, window):g} s + 10 s to apply)"
+        )
+    return window
+
+
+def workflow_name() -> str:
+    return str(getattr(push_workflow, "dbos_function_name", push_workflow.__qualname__))
+
+
+async def submit(
+    db: Database, settings: Settings, tenant_id: int, req: PushRequest
+) -> list[Submitted]:
+    """Create the operations and enqueue one workflow per device (idempotent)."""
+    window = check_request(req, settings)
+
+    def create(session: Any) -> list[tuple[Submitted, dict[str, Any] | None]]:
+        out: list[tuple[Submitted, dict[str, Any] | None]] = []
+        for name in req.devices:
+            device = store_devices.get_device_by_name(session, tenant_id, name)
+            version_id: int | None = None
+            if req.mode == "restore":
+                assert req.version is not None
+                version_id = store_versions.get_version_by_seq(
+                    session, tenant_id, device.id, req.version
+                ).id
+            params = {
+                "mode": req.mode,
+                "version": req.version,
+                "window": window,
+                "confirm": req.confirm,
+                "checks": [list(c) for c in req.checks],
+                "script_lines": len((req.script or "").splitlines()),
+            }
+            op, created = store_ops.create_operation(
+                session,
+                tenant_id,
+                kind=_KIND[req.mode],
+                device_id=device.id,
+                idempotency_key=req.key_for(name),
+                parameters=params,
+                requested_by=req.requested_by,
+            )
+            wf: dict[str, Any] | None = None
+            if created:
+                wf = {
+                    "op_id": op.id,
+                    "tenant_id": tenant_id,
+                    "device_id": device.id,
+                    "mode": req.mode,
+                    "version_id": version_id,
+                    "window": window,
+                    "confirm": req.confirm,
+                    "checks": [list(c) for c in req.checks],
+                }
+            out.append((Submitted(name, op.id, created), wf))
+        return out
+
+    rows = await db.run_async(create)
+    for sub, wf in rows:
+        if wf is None:
+            continue
+        if req.script is not None:
+            wf["script_enc"] = await asyncio.to_thread(
+                encrypt_script, db, tenant_id, sub.op_id, req.script
+            )
+        await _enqueue(settings, wf)
+    return [sub for sub, _ in rows]
+
+
+async def _enqueue(settings: Settings, wf: dict[str, Any]) -> None:
+    options = EnqueueOptions(
+        workflow_name=workflow_name(),
+        queue_name=engine.PUSH_QUEUE,
+        workflow_id=wf["op_id"],
+        queue_partition_key=str(wf["device_id"]),
+        app_version=engine.application_version(),
+    )
+    try:
+        engine.current()
+    except RuntimeError:
+        async with engine.submitter(settings) as client:
+            await client.enqueue_async(options, wf)
+        return
+    await DBOS.enqueue_workflow_with_options_async(options, wf)
+
+
+async def wait(
+    db: Database, tenant_id: int, op_ids: Sequence[str], poll: float = 0.2
+) -> list[Operation]:
+    """Wait until every operation has an outcome; return them in order."""
+    while True:
+        ops = await db.run_async(
+            lambda s: [store_ops.get_operation(s, tenant_id, i) for i in op_ids]
+        )
+        if all(op.outcome is not None for op in ops):
+            return ops
+        await asyncio.sleep(poll)
+
+
+async def confirm(settings: Settings, op_id: str, by: str = "operator") -> None:
+    """Confirm a manual-confirm push (it commits if verification passed in time)."""
+    try:
+        engine.current()
+    except RuntimeError:
+        client: DBOSClient
+        async with engine.submitter(settings) as client:
+            await client.send_async(op_id, by, CONFIRM_TOPIC)
+        return
+    await DBOS.send_async(op_id, by, CONFIRM_TOPIC)
+
+
+@dataclass(frozen=True)
+class Preview:
+    device: str
+    plan: Plan
+    preflight: dict[str, Any]
+
+
+async def preview(
+    db: Database, settings: Settings, tenant_id: int, req: PushRequest, name: str
+) -> Preview:
+    """Dry run: read the router (read-only), plan, report preflight. Writes nothing."""
+    from tikguard.ops.history import merge_secrets
+    from tikguard.ops.snapshot import read_export
+    from tikguard.routeros.normalise import normalise
+
+    check_request(req, settings)
+
+    def load(session: Any) -> tuple[Target, str | None]:
+        device = store_devices.get_device_by_name(session, tenant_id, name)
+        password = store_devices.get_password(session, tenant_id, device.id) or ""
+        target_text: str | None = None
+        if req.mode == "restore":
+            assert req.version is not None
+            version = store_versions.get_version_by_seq(session, tenant_id, device.id, req.version)
+            target_text = merge_secrets(
+                store_versions.version_text(version),
+                store_versions.get_secrets(session, tenant_id, version),
+            )
+        target = Target(
+            device.name, device.host, device.port, device.username, password, device.host_key
+        )
+        return target, target_text
+
+    target, target_text = await asyncio.to_thread(lambda: load(db.session()))
+    if not target.host_key:
+        raise DeviceError(name, f"{name} has no pinned host key", hint=f"tikguard backup {name}")
+    async with await connect(target, settings) as session:
+        facts = await probe(session)
+        raw = await read_export(session, settings, facts.version)
+    running = normalise(raw)
+    if req.mode == "restore":
+        assert target_text is not None
+        plan = plan_restore(running, target_text)
+    elif req.mode == "merge":
+        plan = plan_merge(running, req.script or "")
+    else:
+        plan = plan_replace(running, normalise(req.script or ""))
+    pre = {
+        "version": facts.version,
+        "board": facts.resource.board,
+        "free_bytes": facts.resource.free_bytes,
+        "flash": facts.has_flash,
+        "clock": facts.clock.isoformat() if facts.clock else None,
+        "scheduler_allowed": facts.scheduler_allowed,
+        "policies": sorted(facts.policies) if facts.policies is not None else None,
+    }
+    return Preview(name, plan, pre)

@@ -1,0 +1,141 @@
+"""Planning a push (no device writes): the script, the semantic diff, the risk tags.
+
+* restore: the patch from the running config to a stored version, secrets put back;
+* merge: the operator's snippet as given (the diff shown is running vs running plus
+  the snippet's commands, an approximation: RouterOS decides the final state);
+* replace: the whole target, applied after ``/system reset-configuration``.
+
+Convergence after a push is judged here too: restore/replace compare the read-back
+config with the target semantically; a merge checks that every ``add``/``set`` of the
+snippet is present in the read-back config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tikguard.routeros.diff import diff
+from tikguard.routeros.model import Command, Config, Menu
+from tikguard.routeros.parse import parse
+from tikguard.routeros.patch import make_patch
+from tikguard.routeros.risk import assess
+
+MODES = ("merge", "restore", "replace")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a push will send and what it changes. ``script`` may hold secrets."""
+
+    mode: str
+    script: str = field(repr=False)
+    diff_text: str
+    diff_summary: dict[str, int]
+    risk: list[dict[str, object]]
+    #: Changes the patch cannot express (restore): push with ``replace`` instead.
+    unsupported: list[str]
+
+    @property
+    def risky(self) -> bool:
+        return bool(self.risk)
+
+    def as_json(self) -> dict[str, object]:
+        """The plan without the script (which may carry secrets)."""
+        return {
+            "mode": self.mode,
+            "diff": self.diff_text,
+            "summary": self.diff_summary,
+            "risk": self.risk,
+            "unsupported": self.unsupported,
+            "script_lines": len(self.script.splitlines()),
+        }
+
+
+def _with_snippet(running: Config, snippet: Config) -> Config:
+    """Running config with the snippet's commands appended menu by menu (approximate)."""
+    menus = [Menu(m.path, list(m.commands)) for m in running.menus]
+    by_path = {m.path: m for m in menus}
+    for menu in snippet.menus:
+        target = by_path.get(menu.path)
+        if target is None:
+            target = Menu(menu.path, [])
+            menus.append(target)
+            by_path[menu.path] = target
+        target.commands.extend(menu.commands)
+    return Config(menus=menus, meta=running.meta)
+
+
+def plan_restore(running_text: str, target_text: str) -> Plan:
+    """Patch from ``running_text`` to ``target_text`` (both normalised, with secrets)."""
+    running, target = parse(running_text), parse(target_text)
+    patch = make_patch(running, target)
+    change = diff(running, target)
+    return Plan(
+        mode="restore",
+        script=patch.script,
+        diff_text=change.to_text(),
+        diff_summary=change.summary(),
+        risk=[tag.as_json() for tag in assess(running, target, change)],
+        unsupported=[str(u) for u in patch.unsupported],
+    )
+
+
+def plan_merge(running_text: str, snippet: str) -> Plan:
+    running, extra = parse(running_text), parse(snippet, source="snippet")
+    target = _with_snippet(running, extra)
+    change = diff(running, target)
+    return Plan(
+        mode="merge",
+        script=snippet if snippet.endswith("\n") else snippet + "\n",
+        diff_text=change.to_text(),
+        diff_summary=change.summary(),
+        risk=[tag.as_json() for tag in assess(running, target, change)],
+        unsupported=[],
+    )
+
+
+def plan_replace(running_text: str, target_text: str) -> Plan:
+    running, target = parse(running_text), parse(target_text)
+    change = diff(running, target)
+    return Plan(
+        mode="replace",
+        script=target_text if target_text.endswith("\n") else target_text + "\n",
+        diff_text=change.to_text(),
+        diff_summary=change.summary(),
+        risk=[tag.as_json() for tag in assess(running, target, change)],
+        unsupported=[],
+    )
+
+
+def converged_to(after_text: str, target_text: str) -> tuple[bool, str]:
+    """Restore/replace: the read-back config equals the target (semantically)."""
+    change = diff(parse(after_text), parse(target_text))
+    if change.empty:
+        return True, "running config equals the target"
+    return False, "running config differs from the target:\n" + change.to_text()
+
+
+def _has(commands: list[Command], cmd: Command) -> bool:
+    wanted = {p.key: p.value for p in cmd.props}
+    for have in commands:
+        if have.verb not in ("add", "set"):
+            continue
+        props = {p.key: p.value for p in have.props}
+        if all(props.get(k) == v for k, v in wanted.items()):
+            return True
+    return False
+
+
+def merge_converged(after_text: str, snippet: str) -> tuple[bool, str]:
+    """Merge: every ``add`` and selector-less ``set`` of the snippet is in the config."""
+    after, extra = parse(after_text), parse(snippet, source="snippet")
+    missing: list[str] = []
+    for menu in extra.menus:
+        for cmd in menu.commands:
+            wanted = cmd.verb == "add" or (cmd.verb == "set" and cmd.selector is None)
+            if wanted and not _has(after.commands_in(menu.path), cmd):
+                shown = " ".join(f"{p.key}={p.value}" for p in cmd.props)
+                missing.append(f"{menu.path} {cmd.verb} {shown}")
+    if missing:
+        return False, "not in the running config: " + "; ".join(missing[:5])
+    return True, "every add/set of the snippet is in the running config"
