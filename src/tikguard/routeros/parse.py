@@ -90,6 +90,7 @@ class _Parser:
         self.unset_seen = False
         self.shorthand = False
         self.longhand = False
+        self.terse_block = False
 
     def run(self) -> Config:
         body_start, meta = self._header()
@@ -181,11 +182,17 @@ class _Parser:
         if first.kind == "word" and first.raw.startswith("/"):
             path, rest = _menu_path(words, logical)
             if not rest:
-                self.current = Menu(path=path)
-                self.menus.append(self.current)
+                if not (self.terse_block and self.current and self.current.path == path):
+                    # (Terse output prints a command with notes in the compact layout;
+                    # it still belongs to the same block.)
+                    self.current = Menu(path=path)
+                    self.menus.append(self.current)
+                self.terse_block = False
                 return
             self.terse = True
-            self._command(self._target(path), rest, logical)
+            target = self._target(path)
+            self.terse_block = True
+            self._command(target, rest, logical)
             return
         if self.current is None:
             if first.kind == "word" and first.raw.startswith(":"):
