@@ -7,13 +7,29 @@ which properties are sensitive, which menus must be configured before it, and th
 default values that compact exports omit. The parser, diff/patch, secrets splitting
 and the simulator all ask this module; nothing else hard-codes menu knowledge.
 
-Unknown menus get :data:`FALLBACK`: not a singleton, unordered, identified by ``name``
-when items have one and by their full property set otherwise (see :func:`lookup`).
+Coverage: every menu that appears in the real exports of the test corpus (RouterOS
+5.7 to 7.21), checked by ``tests/routeros/test_schema.py``. Where a menu changed shape
+between versions the entry describes both: ``/tool mac-server`` is a list of
+interfaces on 6.x and a singleton on 7.x (a selector-less ``set`` is read as the
+singleton form by item identity), ``/mpls ldp`` is a singleton on 6.x and a list keyed
+by ``vrf`` on 7.x.
+
+Property defaults are only listed where they hold on both 6.x and 7.x (checked
+against verbose exports, which print every property); a default that differs by
+version or by hardware (``l2mtu``, ``speed``, ``poe-out``, DHCP lease time, bridge
+path costs) is left out, because a wrong default would hide a real change.
+
+Unknown menus get a conservative fallback (see :func:`lookup`): not a singleton,
+unordered, identified by ``name`` when items have one and by their full property set
+otherwise, with the global sensitive-property list. Treating an unknown menu as
+unordered is the one non-conservative choice: it keeps diffs of menus we do not know
+readable, and a push verifies the resulting export anyway.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 
 @dataclass(frozen=True)
@@ -21,6 +37,7 @@ class MenuSchema:
     path: str
     #: Natural-key alternatives, most specific first; an item is identified by the first
     #: alternative whose properties it carries (``("name",)``, ``("address", "interface")``).
+    #: Empty: identified by content (the full property set), as firewall rules are.
     keys: tuple[tuple[str, ...], ...] = (("name",),)
     #: Item order is significant (firewall rules, routing filters): diff tracks moves.
     ordered: bool = False
@@ -35,6 +52,11 @@ class MenuSchema:
     depends_on: tuple[str, ...] = ()
     #: Property defaults that compact exports omit (used for ``unset`` and by the simulator).
     defaults: dict[str, str] = field(default_factory=dict)
+    #: Items exist only by default (no ``add``): ``/ip service``, ``/queue interface``;
+    #: they are addressed by name or number and can only be ``set``.
+    fixed: bool = False
+    #: False for the :func:`lookup` fallback of a menu this table does not know.
+    known: bool = True
 
 
 #: Sensitive property names anywhere (passwords, secrets, pre-shared keys, private keys).
@@ -42,10 +64,12 @@ SENSITIVE_EVERYWHERE: frozenset[str] = frozenset(
     {
         "password",
         "secret",
+        "secrets",
         "passphrase",
         "wpa-pre-shared-key",
         "wpa2-pre-shared-key",
         "pre-shared-key",
+        "preshared-key",
         "private-key",
         "auth-key",
         "authentication-key",
@@ -53,10 +77,9 @@ SENSITIVE_EVERYWHERE: frozenset[str] = frozenset(
         "encryption-password",
         "md5-key",
         "tcp-md5-key",
-        "preshared-key",
         "ipsec-secret",
-        "security.passphrase",
-        "security.sae-password",
+        "nv2-preshared-key",
+        "nv2-sync-secret",
         "management-protection-key",
         "mschapv2-password",
         "static-key-0",
@@ -64,454 +87,957 @@ SENSITIVE_EVERYWHERE: frozenset[str] = frozenset(
         "static-key-2",
         "static-key-3",
         "static-sta-private-key",
-        "wps-pin",
+        "sae-password",
+        "security.passphrase",
+        "security.sae-password",
+        "sim-pin",
     }
 )
 
-FALLBACK = MenuSchema(path="", sensitive=SENSITIVE_EVERYWHERE)
+#: Menus whose items are interfaces other menus refer to by name.
+INTERFACE_MENUS: Final = (
+    "/interface ethernet",
+    "/interface wireless",
+    "/interface wifi",
+    "/interface lte",
+    "/interface bonding",
+    "/interface bridge",
+    "/interface vlan",
+    "/interface veth",
+    "/interface eoip",
+    "/interface gre",
+    "/interface ipip",
+    "/interface 6to4",
+    "/interface vpls",
+    "/interface vrrp",
+    "/interface vxlan",
+    "/interface macvlan",
+    "/interface wireguard",
+    "/interface l2tp-client",
+    "/interface pppoe-client",
+    "/interface pptp-client",
+    "/interface sstp-client",
+    "/interface ovpn-client",
+    "/interface l2tp-server",
+    "/interface pptp-server",
+    "/interface sstp-server",
+)
 
 _MENUS: dict[str, MenuSchema] = {}
 
 
 def _menu(path: str, **kwargs: object) -> None:
-    extra = kwargs.pop("sensitive", frozenset())
-    assert isinstance(extra, frozenset | set | tuple)
-    schema = MenuSchema(
-        path=path,
-        sensitive=SENSITIVE_EVERYWHERE | frozenset(extra),
-        **kwargs,  # type: ignore[arg-type]
-    )
+    if path in _MENUS:
+        raise ValueError(f"menu {path!r} is defined twice in the schema")
+    kwargs.setdefault("sensitive", SENSITIVE_EVERYWHERE)
+    schema = MenuSchema(path=path, **kwargs)  # type: ignore[arg-type]
     _MENUS[path] = schema
 
 
-def _singletons(*paths: str, **kwargs: object) -> None:
+def _singletons(*paths: str) -> None:
     for path in paths:
-        _menu(path, singleton=True, keys=(), **kwargs)
+        _menu(path, singleton=True, keys=())
 
 
-#: Menus that create interfaces: everything that names an interface depends on them.
-INTERFACE_MENUS: tuple[str, ...] = (
-    "/interface ethernet",
-    "/interface wireless",
-    "/interface wifi",
-    "/interface lte",
-    "/interface bridge",
-    "/interface bonding",
-    "/interface vlan",
-    "/interface veth",
-    "/interface vxlan",
-    "/interface vpls",
-    "/interface eoip",
-    "/interface eoipv6",
-    "/interface gre",
-    "/interface gre6",
-    "/interface ipip",
-    "/interface 6to4",
-    "/interface vrrp",
-    "/interface wireguard",
-    "/interface l2tp-client",
-    "/interface l2tp-server",
-    "/interface pppoe-client",
-    "/interface pptp-client",
-    "/interface pptp-server",
-    "/interface sstp-client",
-    "/interface sstp-server",
-    "/interface ovpn-client",
-    "/interface ovpn-server",
-    "/interface macvlan",
-    "/interface mesh",
-    "/interface zerotier",
-    "/zerotier interface",
-    "/caps-man interface",
-)
-_IF = INTERFACE_MENUS
-_IF_LISTS = ("/interface list", "/interface list member")
-_ADDRESS_LISTS = ("/ip firewall address-list", "/ipv6 firewall address-list")
+def _ordered(path: str, *deps: str, **defaults: str) -> None:
+    """A rule list: order matters, rules identified by their content."""
+    _menu(path, ordered=True, keys=(), depends_on=deps, defaults=_d(**defaults))
 
-# --- interfaces -----------------------------------------------------------------
-_BUILTIN_IF = {"default_key": "default-name"}
+
+def _fixed(path: str, *keys: str, **defaults: str) -> None:
+    """Built-in items only, addressed by name or number (``set telnet``, ``set 0``)."""
+    _menu(path, fixed=True, keys=((*keys,),) if keys else (("name",),), defaults=_d(**defaults))
+
+
+def _d(**values: str) -> dict[str, str]:
+    """Defaults written as keyword arguments (``_`` in a name stands for ``-``)."""
+    return {key.replace("_", "-"): value for key, value in values.items()}
+
+
+# ---------------------------------------------------------------- interfaces
+_LOOP = _d(loop_protect="default", loop_protect_disable_time="5m", loop_protect_send_interval="5s")
 _menu(
     "/interface ethernet",
-    **_BUILTIN_IF,
-    defaults={"arp": "enabled", "disabled": "no", "mtu": "1500", "loop-protect": "default"},
+    default_key="default-name",
+    fixed=True,
+    defaults=_d(
+        arp="enabled",
+        arp_timeout="auto",
+        auto_negotiation="yes",
+        bandwidth="unlimited/unlimited",
+        disabled="no",
+        full_duplex="yes",
+        mtu="1500",
+        rx_flow_control="off",
+        tx_flow_control="off",
+        **{k.replace("-", "_"): v for k, v in _LOOP.items()},
+    ),
 )
-_menu("/interface wireless", **_BUILTIN_IF, depends_on=("/interface wireless security-profiles",))
-_menu("/interface wifi", **_BUILTIN_IF, depends_on=("/interface wifi security",))
-_menu("/interface lte", **_BUILTIN_IF)
-_menu("/interface lte apn", default_key="default")
+_menu(
+    "/interface ethernet switch",
+    fixed=True,
+    defaults=_d(drop_if_invalid_or_src_port_not_member_of_vlan_on_ports=""),
+)
+_menu("/interface ethernet switch egress-vlan-tag", keys=(("vlan-id",),))
+_menu("/interface ethernet switch ingress-vlan-translation", keys=())
+_fixed("/interface ethernet switch port")
+_menu("/interface ethernet switch vlan", keys=(("vlan-id",),))
 _menu(
     "/interface bridge",
-    defaults={
-        "arp": "enabled",
-        "auto-mac": "yes",
-        "disabled": "no",
-        "fast-forward": "yes",
-        "igmp-snooping": "no",
-        "mtu": "auto",
-        "protocol-mode": "rstp",
-        "vlan-filtering": "no",
-        "priority": "0x8000",
-        "ageing-time": "5m",
-    },
+    defaults=_d(
+        ageing_time="5m",
+        arp="enabled",
+        arp_timeout="auto",
+        auto_mac="yes",
+        dhcp_snooping="no",
+        fast_forward="yes",
+        forward_delay="15s",
+        igmp_snooping="no",
+        max_message_age="20s",
+        mtu="auto",
+        priority="0x8000",
+        protocol_mode="rstp",
+        transmit_hold_count="6",
+        vlan_filtering="no",
+    ),
 )
 _menu(
     "/interface bridge port",
     keys=(("interface",),),
-    depends_on=_IF,
-    defaults={
-        "disabled": "no",
-        "edge": "auto",
-        "frame-types": "admit-all",
-        "horizon": "none",
-        "hw": "yes",
-        "ingress-filtering": "yes",
-        "path-cost": "10",
-        "point-to-point": "auto",
-        "priority": "0x80",
-        "pvid": "1",
-    },
+    depends_on=("/interface bridge", *INTERFACE_MENUS),
+    defaults=_d(
+        auto_isolate="no",
+        bpdu_guard="no",
+        broadcast_flood="yes",
+        edge="auto",
+        fast_leave="no",
+        frame_types="admit-all",
+        horizon="none",
+        ingress_filtering="no",
+        learn="auto",
+        multicast_router="temporary-query",
+        point_to_point="auto",
+        priority="0x80",
+        pvid="1",
+        restricted_role="no",
+        restricted_tcn="no",
+        tag_stacking="no",
+        trusted="no",
+        unknown_multicast_flood="yes",
+        unknown_unicast_flood="yes",
+    ),
 )
 _menu(
     "/interface bridge vlan",
     keys=(("bridge", "vlan-ids"),),
-    depends_on=(*_IF, "/interface bridge port"),
-    defaults={"disabled": "no", "tagged": "", "untagged": ""},
+    depends_on=("/interface bridge", *INTERFACE_MENUS),
 )
-_menu("/interface bridge filter", ordered=True, keys=(), depends_on=(*_IF, *_IF_LISTS))
-_menu("/interface bridge nat", ordered=True, keys=(), depends_on=(*_IF, *_IF_LISTS))
-_menu("/interface bridge host", keys=(("mac-address", "bridge"),), depends_on=_IF)
-_menu("/interface bridge mdb", keys=(("group", "bridge", "ports"),), depends_on=_IF)
-for _path in (
-    "/interface bonding",
+_ordered("/interface bridge filter", *INTERFACE_MENUS, log="no", log_prefix="")
+_ordered("/interface bridge nat", *INTERFACE_MENUS, log="no", log_prefix="")
+_menu(
+    "/interface bridge settings",
+    singleton=True,
+    keys=(),
+    defaults=_d(
+        allow_fast_path="yes",
+        use_ip_firewall="no",
+        use_ip_firewall_for_pppoe="no",
+        use_ip_firewall_for_vlan="no",
+    ),
+)
+_menu(
+    "/interface bridge port-controller",
+    singleton=True,
+    keys=(),
+    defaults=_d(bridge="none", cascade_ports="", switch="none"),
+)
+_menu(
+    "/interface bridge port-extender",
+    singleton=True,
+    keys=(),
+    defaults=_d(control_ports="", excluded_ports="", switch="none"),
+)
+_menu(
     "/interface vlan",
-    "/interface veth",
-    "/interface vxlan",
-    "/interface vpls",
-    "/interface eoip",
-    "/interface eoipv6",
-    "/interface gre",
-    "/interface gre6",
-    "/interface ipip",
-    "/interface 6to4",
-    "/interface vrrp",
-    "/interface macvlan",
-    "/interface wireguard",
-):
-    _menu(_path, depends_on=("/interface ethernet", "/interface bridge", "/interface bonding"))
-for _path in (
+    depends_on=(
+        "/interface ethernet",
+        "/interface bonding",
+        "/interface bridge",
+        "/interface wireless",
+    ),
+    defaults=_d(
+        arp="enabled",
+        arp_timeout="auto",
+        mtu="1500",
+        use_service_tag="no",
+        **{k.replace("-", "_"): v for k, v in _LOOP.items()},
+    ),
+)
+_menu("/interface bonding", depends_on=("/interface ethernet", "/interface vlan"))
+_menu("/interface vrrp", depends_on=INTERFACE_MENUS[:8])
+for _tunnel in ("/interface gre", "/interface eoip", "/interface ipip", "/interface 6to4"):
+    _menu(_tunnel, depends_on=("/ip address", "/ip vrf"))
+_menu("/interface vpls", depends_on=("/interface bridge", "/mpls"))
+_menu("/interface veth")
+_menu("/interface vxlan", depends_on=("/interface bridge",))
+_menu("/interface macvlan", depends_on=INTERFACE_MENUS[:8])
+_menu("/interface wireguard", defaults=_d(mtu="1420"))
+_menu(
+    "/interface wireguard peers",
+    keys=(("public-key", "interface"), ("name",)),
+    depends_on=("/interface wireguard",),
+)
+_menu("/interface lte", default_key="default-name")
+_menu("/interface lte apn", default_key="default")
+for _client in (
     "/interface l2tp-client",
-    "/interface pppoe-client",
     "/interface pptp-client",
     "/interface sstp-client",
     "/interface ovpn-client",
 ):
-    _menu(_path, depends_on=(*_IF[:7], "/ppp profile", "/certificate"))
-for _path in ("/interface l2tp-server", "/interface pptp-server", "/interface sstp-server"):
-    _menu(_path, depends_on=("/ppp secret",))
+    _menu(_client, depends_on=("/ppp profile", "/certificate"))
 _menu(
-    "/interface pppoe-server server", keys=(("service-name",),), depends_on=(*_IF, "/ppp profile")
+    "/interface pppoe-client",
+    depends_on=("/ppp profile", "/interface ethernet", "/interface vlan", "/interface bridge"),
 )
-_menu("/interface ovpn-server server", depends_on=("/ppp profile", "/certificate"))
+for _server in ("/interface l2tp-server", "/interface pptp-server", "/interface sstp-server"):
+    _menu(_server, keys=(("name",), ("user",)), depends_on=("/ppp secret",))
 _menu(
-    "/interface wireguard peers",
-    keys=(("name",), ("interface", "public-key")),
-    depends_on=("/interface wireguard",),
+    "/interface l2tp-server server",
+    singleton=True,
+    keys=(),
+    depends_on=("/ppp profile",),
+    defaults=_d(
+        allow_fast_path="no",
+        authentication="pap,chap,mschap1,mschap2",
+        caller_id_type="ip-address",
+        default_profile="default-encryption",
+        enabled="no",
+        ipsec_secret="",
+        keepalive_timeout="30",
+        max_mru="1450",
+        max_mtu="1450",
+        max_sessions="unlimited",
+        mrru="disabled",
+        one_session_per_host="no",
+        use_ipsec="no",
+    ),
 )
-_menu("/interface list")
+_menu(
+    "/interface pptp-server server",
+    singleton=True,
+    keys=(),
+    depends_on=("/ppp profile",),
+    defaults=_d(
+        authentication="mschap1,mschap2",
+        default_profile="default-encryption",
+        enabled="no",
+        keepalive_timeout="30",
+        max_mru="1450",
+        max_mtu="1450",
+        mrru="disabled",
+    ),
+)
+_menu(
+    "/interface sstp-server server",
+    singleton=True,
+    keys=(),
+    depends_on=("/ppp profile", "/certificate"),
+    defaults=_d(
+        authentication="pap,chap,mschap1,mschap2",
+        certificate="none",
+        default_profile="default",
+        enabled="no",
+        force_aes="no",
+        keepalive_timeout="60",
+        max_mru="1500",
+        max_mtu="1500",
+        mrru="disabled",
+        pfs="no",
+        port="443",
+        tls_version="any",
+        verify_client_certificate="no",
+    ),
+)
+# 6.x and 7.x before 7.17: one OpenVPN server (``set``); 7.17+: several (``add name=``).
+_menu(
+    "/interface ovpn-server server",
+    depends_on=("/ppp profile", "/certificate"),
+    defaults=_d(
+        auth="sha1,md5",
+        default_profile="default",
+        enabled="no",
+        keepalive_timeout="60",
+        max_mtu="1500",
+        mode="ip",
+        netmask="24",
+        port="1194",
+        require_client_certificate="no",
+    ),
+)
+_menu(
+    "/interface pppoe-server server",
+    keys=(("service-name", "interface"), ("interface",)),
+    depends_on=("/ppp profile", *INTERFACE_MENUS[:8]),
+)
+_menu("/interface list", defaults=_d(include="", exclude=""))
 _menu(
     "/interface list member",
     keys=(("list", "interface"),),
-    depends_on=(*_IF, "/interface list"),
-    defaults={"disabled": "no"},
+    depends_on=("/interface list", *INTERFACE_MENUS),
 )
-_menu("/interface ethernet switch", keys=(("name",),))
-_menu("/interface ethernet switch port", keys=(("name",),), depends_on=("/interface ethernet",))
-_menu("/interface ethernet switch vlan", keys=(("vlan-id", "switch"), ("vlan-id",)), depends_on=_IF)
-_menu("/interface ethernet switch egress-vlan-tag", keys=(("vlan-id",),), depends_on=_IF)
-_menu("/interface ethernet switch ingress-vlan-translation", ordered=True, keys=(), depends_on=_IF)
-_menu("/interface ethernet switch rule", ordered=True, keys=(), depends_on=_IF)
-_menu("/interface wireless security-profiles", default_key="default")
-_menu("/interface wireless access-list", ordered=True, keys=(), depends_on=_IF)
-_menu("/interface wireless connect-list", ordered=True, keys=(), depends_on=_IF)
-_menu("/interface wireless manual-tx-power-table", keys=(("name",),), depends_on=_IF)
-_menu("/interface wireless nstreme", keys=(("name",),), depends_on=_IF)
-_menu("/interface wifi security")
-_menu("/interface wifi configuration", depends_on=("/interface wifi security",))
 _menu(
-    "/interface wifi provisioning",
-    ordered=True,
-    keys=(),
-    depends_on=("/interface wifi configuration",),
-)
-_singletons(
-    "/interface bridge settings",
-    "/interface bridge port-controller",
-    "/interface bridge port-extender",
     "/interface detect-internet",
-    "/interface l2tp-server server",
-    "/interface pptp-server server",
-    "/interface sstp-server server",
-    "/interface wireless align",
-    "/interface wireless cap",
-    "/interface wireless sniffer",
-    "/interface wireless snooper",
-    "/interface wifi cap",
-    "/interface wifi capsman",
+    singleton=True,
+    keys=(),
+    defaults=_d(
+        detect_interface_list="none",
+        internet_interface_list="none",
+        lan_interface_list="none",
+        wan_interface_list="none",
+    ),
+    depends_on=("/interface list",),
 )
 
-# --- CAPsMAN v1 -------------------------------------------------------------------
-for _path in ("/caps-man channel", "/caps-man rates", "/caps-man security"):
-    _menu(_path)
-_menu("/caps-man datapath", depends_on=("/interface bridge",))
+# ---------------------------------------------------------------- wireless
+_menu(
+    "/interface wireless",
+    default_key="default-name",
+    depends_on=("/interface wireless security-profiles", "/interface wireless channels"),
+    defaults=_d(
+        adaptive_noise_immunity="none",
+        allow_sharedkey="no",
+        ampdu_priorities="0",
+        amsdu_limit="8192",
+        amsdu_threshold="8192",
+        area="",
+        arp="enabled",
+        arp_timeout="auto",
+        bridge_mode="enabled",
+        compression="no",
+        default_ap_tx_limit="0",
+        default_authentication="yes",
+        default_client_tx_limit="0",
+        default_forwarding="yes",
+        disable_running_check="no",
+        disconnect_timeout="3s",
+        frame_lifetime="0",
+        frequency_offset="0",
+        guard_interval="any",
+        hide_ssid="no",
+        hw_fragmentation_threshold="disabled",
+        hw_protection_mode="none",
+        hw_protection_threshold="0",
+        hw_retries="7",
+        installation="any",
+        interworking_profile="disabled",
+        keepalive_frames="enabled",
+        mtu="1500",
+        multicast_buffering="enabled",
+        multicast_helper="default",
+        noise_floor_threshold="default",
+        on_fail_retry_time="100ms",
+        preamble_mode="both",
+        rate_selection="advanced",
+        rate_set="default",
+        scan_list="default",
+        secondary_frequency="",
+        security_profile="default",
+        skip_dfs_channels="disabled",
+        station_bridge_clone_mac="00:00:00:00:00:00",
+        tdma_period_size="2",
+        tx_power_mode="default",
+        update_stats_interval="disabled",
+        vlan_id="1",
+        vlan_mode="no-tag",
+        wds_cost_range="50-150",
+        wds_default_bridge="none",
+        wds_default_cost="100",
+        wds_ignore_ssid="no",
+        wds_mode="disabled",
+        wmm_support="disabled",
+    ),
+)
+_menu(
+    "/interface wireless security-profiles",
+    default_key="default",
+    defaults=_d(
+        disable_pmkid="no",
+        eap_methods="passthrough",
+        group_ciphers="aes-ccm",
+        group_key_update="5m",
+        interim_update="0s",
+        management_protection="disabled",
+        management_protection_key="",
+        mschapv2_password="",
+        mschapv2_username="",
+        radius_called_format="mac:ssid",
+        radius_eap_accounting="no",
+        radius_mac_accounting="no",
+        radius_mac_authentication="no",
+        radius_mac_caching="disabled",
+        radius_mac_format="XX:XX:XX:XX:XX:XX",
+        radius_mac_mode="as-username",
+        static_algo_0="none",
+        static_algo_1="none",
+        static_algo_2="none",
+        static_algo_3="none",
+        static_key_0="",
+        static_key_1="",
+        static_key_2="",
+        static_key_3="",
+        static_sta_private_algo="none",
+        static_sta_private_key="",
+        static_transmit_key="key-0",
+        tls_certificate="none",
+        tls_mode="no-certificates",
+        unicast_ciphers="aes-ccm",
+    ),
+)
+_menu("/interface wireless channels")
+_ordered("/interface wireless access-list", "/interface wireless")
+_ordered("/interface wireless connect-list", "/interface wireless")
+_fixed("/interface wireless manual-tx-power-table")
+_fixed("/interface wireless nstreme")
+_menu(
+    "/interface wireless align",
+    singleton=True,
+    keys=(),
+    defaults=_d(
+        active_mode="yes",
+        audio_max="-20",
+        audio_min="-100",
+        audio_monitor="00:00:00:00:00:00",
+        filter_mac="00:00:00:00:00:00",
+        frame_size="300",
+        frames_per_second="25",
+        receive_all="no",
+        ssid_all="no",
+    ),
+)
+_menu(
+    "/interface wireless cap",
+    singleton=True,
+    keys=(),
+    depends_on=("/interface wireless", "/interface bridge"),
+    defaults=_d(
+        bridge="none",
+        caps_man_addresses="",
+        caps_man_certificate_common_names="",
+        caps_man_names="",
+        certificate="none",
+        discovery_interfaces="",
+        enabled="no",
+        interfaces="",
+        lock_to_caps_man="no",
+        static_virtual="no",
+    ),
+)
+_menu(
+    "/interface wireless sniffer",
+    singleton=True,
+    keys=(),
+    defaults=_d(
+        channel_time="200ms",
+        file_limit="10",
+        file_name="",
+        memory_limit="10",
+        multiple_channels="no",
+        only_headers="no",
+        receive_errors="no",
+        streaming_enabled="no",
+        streaming_max_rate="0",
+        streaming_server="0.0.0.0",
+    ),
+)
+_menu(
+    "/interface wireless snooper",
+    singleton=True,
+    keys=(),
+    defaults=_d(channel_time="200ms", multiple_channels="yes", receive_errors="no"),
+)
+_WIFI_SUBMENUS = (
+    "/interface wifi configuration",
+    "/interface wifi security",
+    "/interface wifi channel",
+    "/interface wifi datapath",
+    "/interface wifi steering",
+    "/interface wifi aaa",
+    "/interface wifi interworking",
+)
+_menu("/interface wifi", default_key="default-name", depends_on=_WIFI_SUBMENUS)
+for _sub in _WIFI_SUBMENUS:
+    _menu(_sub, depends_on=("/interface bridge",) if _sub.endswith("datapath") else ())
+_ordered("/interface wifi access-list", "/interface wifi")
+_ordered("/interface wifi provisioning", "/interface wifi configuration")
+_menu("/interface wifi cap", singleton=True, keys=())
+_menu("/interface wifi capsman", singleton=True, keys=())
+
+# ---------------------------------------------------------------- CAPsMAN v1
+for _caps in (
+    "/caps-man channel",
+    "/caps-man datapath",
+    "/caps-man rates",
+    "/caps-man security",
+):
+    _menu(_caps, depends_on=("/interface bridge",) if _caps.endswith("datapath") else ())
 _menu(
     "/caps-man configuration",
-    depends_on=("/caps-man channel", "/caps-man datapath", "/caps-man security", "/caps-man rates"),
+    depends_on=("/caps-man channel", "/caps-man datapath", "/caps-man rates", "/caps-man security"),
 )
-_menu("/caps-man interface", depends_on=("/caps-man configuration",))
-_menu("/caps-man provisioning", ordered=True, keys=(), depends_on=("/caps-man configuration",))
-_menu("/caps-man access-list", ordered=True, keys=(), depends_on=("/caps-man interface",))
-_menu("/caps-man manager interface", keys=(("interface",),), default_key="default", depends_on=_IF)
-_singletons("/caps-man aaa", "/caps-man manager")
+_ordered("/caps-man provisioning", "/caps-man configuration")
+_ordered("/caps-man access-list")
+_menu(
+    "/caps-man manager",
+    singleton=True,
+    keys=(),
+    depends_on=("/certificate",),
+    defaults=_d(
+        ca_certificate="none",
+        certificate="none",
+        enabled="no",
+        package_path="",
+        require_peer_certificate="no",
+        upgrade_policy="none",
+    ),
+)
+_menu(
+    "/caps-man manager interface",
+    keys=(("interface",),),
+    default_key="default",
+    depends_on=INTERFACE_MENUS,
+)
+_menu(
+    "/caps-man aaa",
+    singleton=True,
+    keys=(),
+    defaults=_d(
+        called_format="mac:ssid",
+        interim_update="disabled",
+        mac_caching="disabled",
+        mac_format="XX:XX:XX:XX:XX:XX",
+        mac_mode="as-username",
+    ),
+)
 
-# --- IP -------------------------------------------------------------------------
+# ---------------------------------------------------------------- IP
 _menu(
     "/ip address",
     keys=(("address", "interface"),),
-    depends_on=_IF,
-    defaults={"disabled": "no"},
+    depends_on=(*INTERFACE_MENUS, "/ip vrf"),
 )
-_menu("/ipv6 address", keys=(("address", "interface"),), depends_on=(*_IF, "/ipv6 pool"))
-_menu("/ip arp", keys=(("address", "interface"),), depends_on=_IF)
-_menu(
-    "/ip dhcp-client",
-    keys=(("interface",),),
-    depends_on=(*_IF, "/ip dhcp-client option"),
-    defaults={
-        "add-default-route": "yes",
-        "use-peer-dns": "yes",
-        "use-peer-ntp": "yes",
-        "disabled": "no",
-    },
-)
-_menu(
-    "/ipv6 dhcp-client",
-    keys=(("interface", "request"), ("interface",)),
-    depends_on=(*_IF, "/ipv6 pool"),
-)
-_menu("/ip dhcp-client option")
-_menu("/ip pool")
-_menu("/ipv6 pool")
+_menu("/ip arp", keys=(("address", "interface"),), depends_on=INTERFACE_MENUS)
+_menu("/ip pool", depends_on=())
 _menu(
     "/ip dhcp-server",
-    depends_on=(*_IF, "/ip pool", "/ip dhcp-server option sets"),
-    defaults={"disabled": "no"},
+    depends_on=("/ip pool", "/ip dhcp-server option sets", *INTERFACE_MENUS),
+    defaults=_d(authoritative="yes", lease_script="", use_radius="no"),
 )
 _menu(
     "/ip dhcp-server lease",
     keys=(("mac-address", "server"), ("mac-address",), ("client-id",), ("address",)),
     depends_on=("/ip dhcp-server", "/ip dhcp-server option sets"),
+    defaults=_d(address_lists="", dhcp_option=""),
 )
-_menu("/ip dhcp-server network", keys=(("address",),), depends_on=("/ip dhcp-server option sets",))
+_menu(
+    "/ip dhcp-server network",
+    keys=(("address",),),
+    depends_on=("/ip dhcp-server option", "/ip dhcp-server option sets"),
+    defaults=_d(caps_manager="", dhcp_option="", wins_server=""),
+)
 _menu("/ip dhcp-server option")
 _menu("/ip dhcp-server option sets", depends_on=("/ip dhcp-server option",))
-_menu("/ip dhcp-server matcher", depends_on=("/ip dhcp-server",))
-_menu("/ipv6 dhcp-server", depends_on=(*_IF, "/ipv6 pool"))
+_menu("/ip dhcp-server matcher", depends_on=("/ip dhcp-server", "/ip pool"))
 _menu(
-    "/ip dns static",
-    keys=(("name", "address"), ("name", "type"), ("regexp", "address"), ("regexp",), ("name",)),
-)
-_menu("/ip dns adlist", keys=(("url",), ("file",)))
-_menu("/ip dns forwarders")
-_menu("/ip firewall address-list", keys=(("list", "address"),), defaults={"disabled": "no"})
-_menu("/ipv6 firewall address-list", keys=(("list", "address"),), defaults={"disabled": "no"})
-_FIREWALL_DEPS = (
-    *_ADDRESS_LISTS,
-    *_IF_LISTS,
-    *_IF,
-    "/ip firewall layer7-protocol",
-    "/ip ipsec policy",
-)
-_RULE_DEFAULTS = {"disabled": "no", "log": "no", "log-prefix": "", "action": "accept"}
-for _path in ("/ip firewall filter", "/ip firewall mangle", "/ip firewall raw", "/ip firewall nat"):
-    _menu(_path, ordered=True, keys=(), depends_on=_FIREWALL_DEPS, defaults=dict(_RULE_DEFAULTS))
-for _path in (
-    "/ipv6 firewall filter",
-    "/ipv6 firewall mangle",
-    "/ipv6 firewall raw",
-    "/ipv6 firewall nat",
-):
-    _menu(_path, ordered=True, keys=(), depends_on=_FIREWALL_DEPS, defaults=dict(_RULE_DEFAULTS))
-_menu("/ip firewall layer7-protocol")
-_menu("/ip firewall service-port")
-_menu("/ip hotspot", depends_on=(*_IF, "/ip hotspot profile", "/ip pool"))
-_menu("/ip hotspot profile", default_key="default")
-_menu("/ip hotspot user profile", default_key="default", depends_on=("/ip pool",))
-_menu("/ip hotspot user", default_key="default", depends_on=("/ip hotspot user profile",))
-_menu("/ip hotspot ip-binding", ordered=True, keys=())
-_menu("/ip hotspot walled-garden", ordered=True, keys=())
-_menu("/ip hotspot walled-garden ip", ordered=True, keys=())
-_menu("/ip hotspot service-port")
-_menu("/ip ipsec profile", default_key="default")
-_menu("/ip ipsec peer profile", default_key="default")
-_menu("/ip ipsec proposal", default_key="default")
-_menu("/ip ipsec policy group", default_key="default")
-_menu("/ip ipsec mode-config", default_key="default", depends_on=("/ip pool",))
-_menu(
-    "/ip ipsec peer",
-    keys=(("name",), ("address",)),
-    depends_on=("/ip ipsec profile", "/ip ipsec peer profile"),
-)
-_menu(
-    "/ip ipsec identity",
-    keys=(("peer",),),
-    depends_on=(
-        "/ip ipsec peer",
-        "/ip ipsec policy group",
-        "/ip ipsec mode-config",
-        "/certificate",
-    ),
-)
-_menu(
-    "/ip ipsec policy",
-    ordered=True,
-    keys=(),
-    depends_on=("/ip ipsec peer", "/ip ipsec proposal", "/ip ipsec policy group"),
-)
-_menu("/ip kid-control")
-_menu("/ip kid-control device", keys=(("mac-address",), ("name",)), depends_on=("/ip kid-control",))
-_menu("/ip neighbor discovery", depends_on=_IF)
-_menu("/ip proxy access", ordered=True, keys=())
-_ROUTE_KEYS = (
-    ("dst-address", "gateway", "routing-table"),
-    ("dst-address", "gateway", "routing-mark"),
-    ("dst-address", "gateway"),
-    ("dst-address", "type"),
-    ("dst-address",),
-    ("gateway",),
-)
-_menu("/ip route", keys=_ROUTE_KEYS, depends_on=(*_IF, "/ip address", "/routing table", "/ip vrf"))
-_menu("/ipv6 route", keys=_ROUTE_KEYS, depends_on=(*_IF, "/ipv6 address", "/routing table"))
-_menu("/ip route vrf", keys=(("routing-mark",),), depends_on=_IF)
-_menu("/ip route rule", ordered=True, keys=(), depends_on=("/ip route vrf",))
-_menu("/ip vrf", depends_on=_IF)
-_menu("/ip service")
-_menu("/ip smb shares", default_key="default")
-_menu("/ip smb users", default_key="default")
-_menu("/ip socks access", ordered=True, keys=())
-_menu("/ip tftp", ordered=True, keys=())
-_menu("/ip traffic-flow target", keys=(("dst-address", "port"),))
-_menu("/ip upnp interfaces", keys=(("interface",),), depends_on=_IF)
-_menu("/ipv6 nd", keys=(("interface",),), default_key="default", depends_on=_IF)
-_singletons(
-    "/ip settings",
-    "/ip cloud",
-    "/ip cloud advanced",
-    "/ip proxy",
-    "/ip socks",
-    "/ip ssh",
-    "/ip smb",
-    "/ip upnp",
-    "/ip traffic-flow",
-    "/ip traffic-flow ipfix",
-    "/ip tftp settings",
-    "/ip accounting",
-    "/ip accounting web-access",
-    "/ip neighbor discovery-settings",
-    "/ip firewall connection tracking",
     "/ip dhcp-server config",
-    "/ip ipsec settings",
-    "/ip ipsec user settings",
-    "/ip media settings",
-    "/ip hotspot service-port",
-    "/ipv6 settings",
-    "/ipv6 nd prefix default",
+    singleton=True,
+    keys=(),
+    defaults=_d(accounting="yes", interim_update="0s", store_leases_disk="5m"),
 )
+_menu(
+    "/ip dhcp-client",
+    keys=(("interface",),),
+    depends_on=INTERFACE_MENUS,
+    defaults=_d(dhcp_options="hostname,clientid"),
+)
+_menu("/ip dhcp-client option")
 _menu(
     "/ip dns",
     singleton=True,
     keys=(),
-    defaults={"allow-remote-requests": "no", "servers": "", "cache-size": "2048KiB"},
+    defaults=_d(
+        allow_remote_requests="no",
+        cache_size="2048KiB",
+        max_concurrent_queries="100",
+        max_concurrent_tcp_sessions="20",
+        max_udp_packet_size="4096",
+        query_server_timeout="2s",
+        query_total_timeout="10s",
+        servers="",
+        use_doh_server="",
+        verify_doh_cert="no",
+    ),
 )
-
-# --- PPP, queues, RADIUS --------------------------------------------------------
+# Static entries are matched in order (regexp and forwarding entries on 7.x).
 _menu(
-    "/ppp profile",
-    default_key="default",
-    depends_on=("/ip pool", "/interface bridge", "/interface list"),
+    "/ip dns static",
+    ordered=True,
+    keys=(
+        ("name", "address"),
+        ("name", "cname"),
+        ("name", "forward-to"),
+        ("name", "text"),
+        ("regexp", "address"),
+        ("regexp", "forward-to"),
+        ("name",),
+        ("regexp",),
+    ),
+    depends_on=("/ip dns forwarders",),
+    defaults=_d(ttl="1d"),
 )
-_menu("/ppp secret", depends_on=("/ppp profile",))
-_singletons("/ppp aaa", "/radius incoming")
-_menu("/queue type")
-_menu("/queue interface", depends_on=(*_IF, "/queue type"))
-_menu("/queue simple", ordered=True, depends_on=(*_IF, "/queue type"))
-_menu("/queue tree", depends_on=(*_IF, "/queue type", "/ip firewall mangle"))
-_menu("/radius", ordered=True, keys=(("address", "service"),))
+_menu("/ip dns adlist", keys=(("url",), ("file",)))
+_menu("/ip dns forwarders")
+_menu("/ip firewall address-list", keys=(("list", "address"),))
+_menu("/ip firewall layer7-protocol")
+_FW_DEPS = ("/ip firewall address-list", "/ip firewall layer7-protocol", "/interface list")
+_ordered("/ip firewall filter", *_FW_DEPS, *INTERFACE_MENUS, log="no", log_prefix="")
+_ordered("/ip firewall nat", *_FW_DEPS, *INTERFACE_MENUS, log="no", log_prefix="")
+_ordered(
+    "/ip firewall mangle", *_FW_DEPS, *INTERFACE_MENUS, log="no", log_prefix="", passthrough="yes"
+)
+_ordered("/ip firewall raw", *_FW_DEPS, *INTERFACE_MENUS, log="no", log_prefix="")
+_fixed("/ip firewall service-port")
+_menu(
+    "/ip firewall connection tracking",
+    singleton=True,
+    keys=(),
+    defaults=_d(
+        enabled="auto",
+        generic_timeout="10m",
+        icmp_timeout="10s",
+        loose_tcp_tracking="yes",
+        tcp_close_timeout="10s",
+        tcp_close_wait_timeout="10s",
+        tcp_established_timeout="1d",
+        tcp_fin_wait_timeout="10s",
+        tcp_last_ack_timeout="10s",
+        tcp_max_retrans_timeout="5m",
+        tcp_syn_received_timeout="5s",
+        tcp_syn_sent_timeout="5s",
+        tcp_time_wait_timeout="10s",
+        tcp_unacked_timeout="5m",
+        udp_stream_timeout="3m",
+        udp_timeout="10s",
+    ),
+)
+_menu(
+    "/ip route",
+    keys=(("dst-address", "gateway", "routing-table"), ("dst-address", "gateway"), ("gateway",)),
+    depends_on=(*INTERFACE_MENUS, "/ip address", "/routing table", "/ip vrf"),
+    defaults=_d(distance="1", scope="30", target_scope="10", suppress_hw_offload="no"),
+)
+_menu("/ip route vrf", keys=(("routing-mark",),), depends_on=INTERFACE_MENUS)
+_menu("/ip vrf", depends_on=INTERFACE_MENUS)
+_menu(
+    "/ip service",
+    fixed=True,
+    defaults=_d(address="", certificate="none", disabled="no", tls_version="any"),
+)
+_menu(
+    "/ip settings",
+    singleton=True,
+    keys=(),
+    defaults=_d(
+        accept_redirects="no",
+        accept_source_route="no",
+        allow_fast_path="yes",
+        arp_timeout="30s",
+        icmp_rate_limit="10",
+        icmp_rate_mask="0x1818",
+        ip_forward="yes",
+        max_neighbor_entries="8192",
+        rp_filter="no",
+        secure_redirects="yes",
+        send_redirects="yes",
+        tcp_syncookies="no",
+    ),
+)
+_menu(
+    "/ip cloud",
+    singleton=True,
+    keys=(),
+    defaults=_d(ddns_enabled="no", ddns_update_interval="none", update_time="yes"),
+)
+_menu("/ip cloud advanced", singleton=True, keys=(), defaults=_d(use_local_address="no"))
+_menu(
+    "/ip ssh",
+    singleton=True,
+    keys=(),
+    defaults=_d(
+        allow_none_crypto="no",
+        always_allow_password_login="no",
+        forwarding_enabled="no",
+        host_key_size="2048",
+        strong_crypto="no",
+    ),
+)
+_menu(
+    "/ip upnp",
+    singleton=True,
+    keys=(),
+    defaults=_d(allow_disable_external_interface="no", enabled="no", show_dummy_rule="yes"),
+)
+_menu("/ip upnp interfaces", keys=(("interface",),), depends_on=INTERFACE_MENUS)
+_menu(
+    "/ip proxy",
+    singleton=True,
+    keys=(),
+    defaults=_d(
+        always_from_cache="no",
+        anonymous="no",
+        cache_administrator="webmaster",
+        cache_hit_dscp="4",
+        cache_on_disk="no",
+        cache_path="web-proxy",
+        enabled="no",
+        max_cache_object_size="2048KiB",
+        max_cache_size="unlimited",
+        max_client_connections="600",
+        max_fresh_time="3d",
+        max_server_connections="600",
+        parent_proxy="::",
+        parent_proxy_port="0",
+        port="8080",
+        serialize_connections="no",
+        src_address="::",
+    ),
+)
+_ordered("/ip proxy access")
+_menu(
+    "/ip socks",
+    singleton=True,
+    keys=(),
+    defaults=_d(
+        auth_method="none",
+        connection_idle_timeout="2m",
+        enabled="no",
+        max_connections="200",
+        version="4",
+    ),
+)
+_ordered("/ip socks access")
+_menu(
+    "/ip smb",
+    singleton=True,
+    keys=(),
+    defaults=_d(allow_guests="yes", domain="MSHOME", enabled="no", interfaces="all"),
+)
+_menu("/ip smb shares", default_key="default")
+_menu("/ip smb users", default_key="default")
+_menu("/ip tftp", keys=(("req-filename", "ip-addresses"), ("req-filename",)))
+_menu("/ip tftp settings", singleton=True, keys=(), defaults=_d(max_block_size="4096"))
+_menu(
+    "/ip traffic-flow",
+    singleton=True,
+    keys=(),
+    defaults=_d(
+        active_flow_timeout="30m",
+        cache_entries="32k",
+        enabled="no",
+        inactive_flow_timeout="15s",
+        interfaces="all",
+        packet_sampling="no",
+        sampling_interval="0",
+        sampling_space="0",
+    ),
+)
+_menu("/ip traffic-flow ipfix", singleton=True, keys=())
+_menu("/ip traffic-flow target", keys=(("dst-address", "port"), ("dst-address",)))
+_menu(
+    "/ip accounting",
+    singleton=True,
+    keys=(),
+    defaults=_d(account_local_traffic="no", enabled="no", threshold="256"),
+)
+_menu(
+    "/ip accounting web-access",
+    singleton=True,
+    keys=(),
+    defaults=_d(accessible_via_web="no", address="0.0.0.0/0"),
+)
+_menu("/ip hotspot", depends_on=("/ip hotspot profile", "/ip pool", *INTERFACE_MENUS))
+_menu("/ip hotspot profile", default_key="default")
+_menu("/ip hotspot user", default_key="default", depends_on=("/ip hotspot user profile",))
+_menu("/ip hotspot user profile", default_key="default")
+_fixed("/ip hotspot service-port")
+_ordered("/ip hotspot walled-garden")
+_ordered("/ip hotspot walled-garden ip")
+_menu(
+    "/ip ipsec identity",
+    keys=(("peer",),),
+    depends_on=("/ip ipsec peer", "/ip ipsec policy group", "/ip ipsec mode-config"),
+)
+_menu("/ip ipsec mode-config", default_key="default")
+_menu("/ip ipsec peer", keys=(("name",), ("address",)), depends_on=("/ip ipsec profile",))
+_menu("/ip ipsec peer profile", default_key="default")
+_menu("/ip ipsec profile", default_key="default")
+_menu("/ip ipsec proposal", default_key="default")
+_menu("/ip ipsec policy group", default_key="default")
+_ordered("/ip ipsec policy", "/ip ipsec peer", "/ip ipsec proposal", "/ip ipsec policy group")
+_menu(
+    "/ip ipsec settings",
+    singleton=True,
+    keys=(),
+    defaults=_d(accounting="yes", interim_update="0s", xauth_use_radius="no"),
+)
+_menu("/ip ipsec user settings", singleton=True, keys=())
+_menu("/ip kid-control")
+_menu("/ip kid-control device", keys=(("mac-address",), ("name",)), depends_on=("/ip kid-control",))
+# 6.x: per-interface discovery items (``set ether1 discover=no``); 7.x: discovery-settings.
+_fixed("/ip neighbor discovery")
+_menu(
+    "/ip neighbor discovery-settings",
+    singleton=True,
+    keys=(),
+    depends_on=("/interface list",),
+    defaults=_d(lldp_med_net_policy_vlan="disabled"),
+)
 
-# --- routing, MPLS ---------------------------------------------------------------
-_menu("/routing table")
+# ---------------------------------------------------------------- IPv6
+_menu(
+    "/ipv6 address",
+    keys=(("address", "interface"), ("from-pool", "interface")),
+    depends_on=(*INTERFACE_MENUS, "/ipv6 pool"),
+)
+_menu("/ipv6 dhcp-client", keys=(("interface",),), depends_on=INTERFACE_MENUS)
+_menu("/ipv6 dhcp-server", depends_on=("/ipv6 pool", *INTERFACE_MENUS))
+_menu("/ipv6 firewall address-list", keys=(("list", "address"),))
+_V6_FW = ("/ipv6 firewall address-list", "/interface list")
+for _chain in ("filter", "nat", "raw"):
+    _ordered(f"/ipv6 firewall {_chain}", *_V6_FW, *INTERFACE_MENUS, log="no", log_prefix="")
+_ordered(
+    "/ipv6 firewall mangle", *_V6_FW, *INTERFACE_MENUS, log="no", log_prefix="", passthrough="yes"
+)
+_menu("/ipv6 nd", keys=(("interface",),), default_key="default", depends_on=INTERFACE_MENUS)
+_menu("/ipv6 nd prefix", keys=(("prefix", "interface"),), depends_on=INTERFACE_MENUS)
+_menu("/ipv6 nd prefix default", singleton=True, keys=())
+_menu("/ipv6 pool")
+_menu(
+    "/ipv6 route",
+    keys=(("dst-address", "gateway", "routing-table"), ("dst-address", "gateway"), ("gateway",)),
+    depends_on=(*INTERFACE_MENUS, "/ipv6 address", "/routing table"),
+    defaults=_d(distance="1", scope="30", target_scope="10", suppress_hw_offload="no"),
+)
+_menu("/ipv6 settings", singleton=True, keys=(), defaults=_d(disable_ipv6="no"))
+
+# ---------------------------------------------------------------- routing, MPLS
+_menu("/routing table", depends_on=("/ip vrf",))
 _menu("/routing id")
-_menu("/routing rule", ordered=True, keys=(), depends_on=("/routing table",))
-_menu("/routing filter", ordered=True, keys=())
-_menu("/routing filter rule", ordered=True, keys=())
-_menu("/routing filter num-list", keys=(("list", "range"),))
-_menu("/routing filter community-list", keys=(("list", "communities"),))
-_menu("/routing bfd interface", keys=(("interfaces",), ("interface",)), default_key="default")
-_menu("/routing bfd configuration", ordered=True, keys=())
+_ordered("/routing rule", "/routing table")
+_ordered("/routing filter")  # 6.x routing filters: chains of ordered rules
+_ordered("/routing filter rule")  # 7.x
+_menu("/routing filter community-list", keys=(("list", "communities"), ("list",)))
+_menu("/routing filter num-list", keys=(("list", "range"), ("list",)))
 _menu(
-    "/routing bgp template",
-    default_key="default",
-    depends_on=("/routing filter rule", "/routing id"),
-)
-_menu(
-    "/routing bgp connection",
-    depends_on=("/routing bgp template", "/routing filter rule", "/ip vrf", "/routing id"),
-)
-_menu("/routing bgp vpn", depends_on=("/ip vrf", "/routing bgp connection"))
-_menu("/routing bgp instance", default_key="default")
-_menu("/routing bgp peer", depends_on=("/routing bgp instance", "/routing filter"))
-_menu("/routing bgp network", keys=(("network",),))
-_menu(
-    "/routing ospf instance",
-    default_key="default",
-    depends_on=("/routing id", "/routing filter rule"),
+    "/routing ospf instance", default_key="default", depends_on=("/routing filter", "/routing id")
 )
 _menu("/routing ospf area", default_key="default", depends_on=("/routing ospf instance",))
 _menu(
     "/routing ospf interface-template",
-    ordered=True,
     keys=(),
-    depends_on=(*_IF, "/routing ospf area"),
+    depends_on=("/routing ospf area", *INTERFACE_MENUS),
 )
-_menu("/routing ospf interface", keys=(("interface",),), depends_on=_IF)
 _menu("/routing ospf network", keys=(("network",),), depends_on=("/routing ospf area",))
+_menu("/routing ospf interface", keys=(("interface",),), depends_on=INTERFACE_MENUS)
 _menu("/routing ospf static-neighbor", keys=(("address",),))
-_menu("/routing isis instance")
+_menu("/routing bgp template", depends_on=("/routing filter",))
+_menu("/routing bgp connection", depends_on=("/routing bgp template", "/routing filter"))
+_menu("/routing bgp instance", depends_on=("/routing filter",))  # 6.x
+_menu("/routing bgp peer", depends_on=("/routing bgp instance", "/routing filter"))  # 6.x
+_menu("/routing bgp network", keys=(("network",),))  # 6.x
+_menu("/routing bgp vpn", depends_on=("/ip vrf",))
 _menu(
-    "/routing isis interface-template",
-    ordered=True,
-    keys=(),
-    depends_on=(*_IF, "/routing isis instance"),
+    "/routing bfd interface",
+    keys=(("interfaces",), ("interface",)),
+    default_key="default",
+    depends_on=INTERFACE_MENUS,
 )
-_menu("/routing igmp-proxy interface", keys=(("interface",),), depends_on=_IF)
-_menu("/routing pim sm interface-template", ordered=True, keys=(), depends_on=_IF)
-_singletons("/routing igmp-proxy", "/routing rip", "/routing mme", "/routing settings")
-_menu("/mpls", singleton=True, keys=())
-_menu("/mpls settings", singleton=True, keys=())
-_menu("/mpls ldp", keys=(("vrf",),))
-_menu("/mpls interface", keys=(("interface",),), default_key="default", depends_on=_IF)
-_menu("/mpls ldp interface", keys=(("interface",),), depends_on=(*_IF, "/mpls ldp"))
-_menu("/mpls ldp accept-filter", ordered=True, keys=())
-_menu("/mpls ldp advertise-filter", ordered=True, keys=())
-
-# --- system, tools, users ---------------------------------------------------------
-_menu("/system identity", singleton=True, keys=(), defaults={"name": "MikroTik"})
+_menu("/routing bfd configuration", keys=(("interfaces",),), depends_on=INTERFACE_MENUS)
+_menu("/routing igmp-proxy", singleton=True, keys=())
+_menu("/routing igmp-proxy interface", keys=(("interface",),), depends_on=INTERFACE_MENUS)
+_menu("/routing isis instance")
+_menu("/routing isis interface-template", keys=(), depends_on=("/routing isis instance",))
 _menu(
-    "/system clock",
+    "/routing rip",
     singleton=True,
     keys=(),
-    defaults={"time-zone-autodetect": "yes", "time-zone-name": "manual"},
+    defaults=_d(
+        distribute_default="never",
+        garbage_timer="2m",
+        metric_bgp="1",
+        metric_connected="1",
+        metric_default="1",
+        metric_ospf="1",
+        metric_static="1",
+        redistribute_bgp="no",
+        redistribute_connected="no",
+        redistribute_ospf="no",
+        redistribute_static="no",
+        timeout_timer="3m",
+        update_timer="30s",
+    ),
 )
+_menu("/routing mme", singleton=True, keys=())
+_menu(
+    "/mpls",
+    singleton=True,
+    keys=(),
+    defaults=_d(allow_fast_path="yes", dynamic_label_range="16-1048575", propagate_ttl="yes"),
+)
+_menu("/mpls settings", singleton=True, keys=())
+_menu("/mpls interface", keys=(("interface",),), default_key="default", depends_on=INTERFACE_MENUS)
+# 6.x: a singleton ``set``; 7.x: one LDP instance per VRF (``add vrf=main``).
+_menu("/mpls ldp", keys=(("vrf",),), depends_on=("/ip vrf",))
+_menu("/mpls ldp interface", keys=(("interface",),), depends_on=INTERFACE_MENUS)
+_menu("/mpls ldp neighbor", keys=(("transport",),))
+
+# ---------------------------------------------------------------- PPP, queues, users
+_menu("/ppp profile", depends_on=("/ip pool", "/interface bridge", "/interface list"))
+_menu("/ppp secret", depends_on=("/ppp profile",))
+_menu(
+    "/ppp aaa",
+    singleton=True,
+    keys=(),
+    defaults=_d(
+        accounting="yes", interim_update="0s", use_circuit_id_in_nas_port_id="no", use_radius="no"
+    ),
+)
+_menu("/queue type")
+_fixed("/queue interface", "interface")
+_ordered("/queue simple", "/queue type", *INTERFACE_MENUS)
+_menu("/queue tree", depends_on=("/queue type", *INTERFACE_MENUS))
+_menu("/user", depends_on=("/user group",))
+_menu("/user group")
+_menu(
+    "/user aaa",
+    singleton=True,
+    keys=(),
+    defaults=_d(
+        accounting="yes",
+        default_group="read",
+        exclude_groups="",
+        interim_update="0s",
+        use_radius="no",
+    ),
+)
+_menu("/radius", keys=(("address", "service"), ("address",)))
+_menu("/radius incoming", singleton=True, keys=(), defaults=_d(accept="no", port="3799"))
+_menu("/snmp", singleton=True, keys=())
+_menu("/snmp community", default_key="default")
+
+# ---------------------------------------------------------------- system
 _singletons(
+    "/system clock",
     "/system clock manual",
     "/system health",
     "/system lcd",
@@ -525,8 +1051,6 @@ _singletons(
     "/system routerboard wps-button",
     "/system upgrade mirror",
     "/system watchdog",
-    "/system logging",
-    "/system device-mode",
     "/tool bandwidth-server",
     "/tool e-mail",
     "/tool graphing",
@@ -536,86 +1060,76 @@ _singletons(
     "/tool sniffer",
     "/tool traffic-generator",
     "/tool user-manager database",
-    "/user aaa",
-    "/user settings",
-    "/snmp",
-    "/lcd",
-    "/port firmware",
     "/certificate settings",
     "/container config",
     "/disk settings",
-    "/app settings",
     "/iot lora traffic options",
+    "/lcd",
+    "/port firmware",
+    "/app settings",
+    "/system device-mode",
 )
-# /system logging: rules are items (``add topics=... action=...``) beside the built-in
-# ones addressed ``set 0``; not a singleton, identified by content.
-_MENUS.pop("/system logging")
+_menu("/system identity", singleton=True, keys=(), defaults={"name": "MikroTik"})
+_menu("/system ntp client servers", keys=(("address",),))
+_menu("/system scheduler", depends_on=("/system script",))
+_menu("/system script")
 _menu("/system logging", keys=(), depends_on=("/system logging action",))
 _menu("/system logging action")
+_fixed("/system lcd page")
+_menu("/system leds", keys=(("leds",), ("interface",)), depends_on=INTERFACE_MENUS)
+_fixed("/system resource irq")
+_fixed("/system resource irq rps")
 _menu("/system console", keys=(("port",),))
-_menu("/system ntp client servers", keys=(("address",),))
-_menu("/system resource irq", keys=(("irq",),))
-_menu("/system resource irq rps", keys=(("name",),))
-_menu("/system script")
-_menu("/system scheduler", depends_on=("/system script",))
-_menu("/system lcd page", keys=(("name",),))
-_menu("/system leds", keys=(("leds", "type"),), depends_on=_IF)
-_menu(
-    "/tool mac-server", keys=(("interface",),), default_key="default", depends_on=(*_IF, *_IF_LISTS)
-)
-_menu(
-    "/tool mac-server mac-winbox",
-    keys=(("interface",),),
-    default_key="default",
-    depends_on=(*_IF, *_IF_LISTS),
-)
-_menu("/tool netwatch", keys=(("name",), ("host",)))
-_menu("/tool romon port", keys=(("interface",),), default_key="default", depends_on=_IF)
-_menu("/tool graphing interface", ordered=True, keys=(), depends_on=_IF)
-_menu("/tool graphing resource", ordered=True, keys=())
-_menu("/tool graphing queue", ordered=True, keys=())
-_menu("/tool user-manager customer")
-_menu("/user group")
-_menu("/user", depends_on=("/user group",))
-_menu("/snmp community", default_key="default")
-_menu("/lcd interface", keys=(("interface",),))
-_menu("/lcd screen")
-_menu("/port")
-_menu("/zerotier")
-_menu("/zerotier interface", depends_on=("/zerotier",))
 _menu("/certificate", keys=(("name",), ("common-name",)))
+_menu("/tool netwatch", keys=(("host", "type"), ("host",)), depends_on=("/system script",))
+# 6.x: per-interface items (``add interface=ether2``, ``set [ find default=yes ]``);
+# 7.x: singletons (``set allowed-interface-list=LAN``).
+_menu("/tool mac-server", keys=(("interface",),), default_key="default")
+_menu("/tool mac-server mac-winbox", keys=(("interface",),), default_key="default")
+_menu("/tool romon port", keys=(("interface",),), default_key="default", depends_on=INTERFACE_MENUS)
+_menu("/tool graphing interface", keys=(("interface", "allow-address"), ("interface",)))
+_menu("/tool graphing resource", keys=(("allow-address",),))
+_menu("/tool graphing queue", keys=(("simple-queue", "allow-address"), ("simple-queue",)))
+_fixed("/tool user-manager customer")
+_fixed("/port")
+_fixed("/lcd interface")
+_fixed("/lcd screen")
+_menu("/disk", keys=(("slot",),))
+_menu("/store", depends_on=("/disk",))
 _menu(
     "/container",
     keys=(("name",), ("interface",)),
-    depends_on=("/interface veth", "/container envs", "/container mounts"),
+    depends_on=("/interface veth", "/container mounts", "/container envs", "/container config"),
 )
+_menu("/container mounts")
 _menu("/container envs", keys=(("list", "key"), ("name", "key")))
-_menu("/container mounts", keys=(("name",), ("list", "dst")))
-_menu("/disk", keys=(("slot",),))
-_menu("/app")
-_menu("/store")
-_menu("/iot lora servers", keys=(("name",), ("address",)))
+_menu("/app", fixed=True)
+_menu("/iot lora servers")
+_menu("/zerotier", fixed=True)
+_menu("/zerotier interface", depends_on=("/zerotier",))
 
 
 def lookup(path: str) -> MenuSchema:
     """The schema for a menu path (``/ip firewall filter``), or the conservative fallback.
 
-    Fallback for a menu this table does not know: not a singleton, unordered, items
-    identified by ``name`` when they have one and by their whole property set
-    otherwise, every property named in :data:`SENSITIVE_EVERYWHERE` sensitive, no
-    known defaults and no dependencies. A path is matched exactly; RouterOS menu paths
-    are written with single spaces (``/ip firewall filter``).
+    The fallback: a list identified by ``name`` (by full content when items have no
+    name), unordered, not a singleton, no known defaults, the global sensitive list,
+    ``known=False``.
     """
-    found = _MENUS.get(path)
-    if found is not None:
-        return found
-    return MenuSchema(path=path, sensitive=SENSITIVE_EVERYWHERE)
+    schema = _MENUS.get(path)
+    if schema is not None:
+        return schema
+    return MenuSchema(path=path, sensitive=SENSITIVE_EVERYWHERE, known=False)
 
 
 def is_known(path: str) -> bool:
-    """True when the table describes ``path`` (not the fallback)."""
+    """Whether the schema describes ``path`` (rather than falling back)."""
     return path in _MENUS
 
 
 def known_paths() -> list[str]:
     return sorted(_MENUS)
+
+
+#: The fallback used for menus the table does not know (``path`` is empty).
+FALLBACK: Final = MenuSchema(path="", sensitive=SENSITIVE_EVERYWHERE, known=False)
