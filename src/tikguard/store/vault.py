@@ -274,17 +274,19 @@ class Vault:
 
     # --- rotation --------------------------------------------------------------
 
-    def rewrap_all(self, session: Session, new_master: MasterKey) -> Vault:
-        """Re-wrap every tenant's data keys with ``new_master``; return the new vault.
+    def rewrap_all(self, session: Session, new_master: MasterKey) -> tuple[Vault, int]:
+        """Re-wrap every tenant's data keys with ``new_master``; return the new vault and
+        how many keys were re-wrapped.
 
         Runs in the caller's transaction: on any error nothing changes. Data keys stay
         the same, so no value needs re-encrypting.
         """
         new_vault = Vault(new_master)
-        for row in session.scalars(select(TenantKey).with_for_update()).all():
+        rows = session.scalars(select(TenantKey).with_for_update()).all()
+        for row in rows:
             data_key = self._unwrap(row)
             row.wrapped = new_vault._wrap(row.tenant_id, row.version, data_key)
             row.master_key_id = new_master.key_id
             new_vault._keys[(row.tenant_id, row.version)] = data_key
         session.flush()
-        return new_vault
+        return new_vault, len(rows)
