@@ -175,6 +175,10 @@ class Vault:
             ) from None
         return key
 
+    def verify_key(self, row: TenantKey) -> None:
+        """Raise VaultError unless this master key opens the wrapped data key ``row``."""
+        self._unwrap(row)
+
     def add_data_key(self, session: Session, tenant_id: int, version: int) -> None:
         """Create data key ``version`` for a tenant (wrapped; plaintext only in memory)."""
         data_key = AESGCM.generate_key(bit_length=256)
