@@ -87,5 +87,8 @@ def normalise_lines(lines: list[str]) -> list[str]:
 
 def normalise(text: str) -> str:
     """The normalised form of an export (see the module notes); idempotent."""
-    lines = normalise_lines(clean_lines(text))
+    physical = clean_lines(text)
+    if physical and not physical[-1]:
+        physical.pop()  # the final newline ends the last line; it is not a line itself
+    lines = normalise_lines(physical)
     return "\n".join(lines) + "\n" if lines else ""
