@@ -20,9 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
 from tikguard.store._util import vault_of
-from tikguard.store.devices import get_device
 from tikguard.store.errors import InvalidInput, NotFound, VaultError
-from tikguard.store.models import ConfigVersion, Trigger, utcnow
+from tikguard.store.models import ConfigVersion, Device, Trigger, utcnow
 
 SECRETS_PURPOSE = "config-secrets"
 BINARY_PURPOSE = "binary-backup"
@@ -93,7 +92,15 @@ def record_backup(
     if not isinstance(normalised_redacted_text, str):
         raise InvalidInput("the config text must be str")
     trigger = _check_trigger(trigger)
-    get_device(session, tenant_id, device_id)  # tenant check: NotFound otherwise
+    # Tenant check (NotFound otherwise), and on PostgreSQL a row lock so two backups of
+    # one device cannot both append the same next seq (SQLite: BEGIN IMMEDIATE does it).
+    locked = session.scalar(
+        select(Device.id)
+        .where(Device.tenant_id == tenant_id, Device.id == device_id)
+        .with_for_update()
+    )
+    if locked is None:
+        raise NotFound(f"device {device_id} does not exist")
     now = now or utcnow()
     sha = hash_text(normalised_redacted_text)
     secrets_plain = _encode_secrets(secrets)

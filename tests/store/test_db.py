@@ -1,0 +1,125 @@
+"""Opening the database: migrations from empty, schema = models, SQLite settings, races."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+
+from tikguard.settings import Settings
+from tikguard.store import db as store_db
+from tikguard.store.db import Database, current_revision, head_revision
+from tikguard.store.devices import add_device
+from tikguard.store.errors import StoreError
+from tikguard.store.models import Base, Tenant
+from tikguard.store.versions import list_versions, record_backup
+
+TABLES = {
+    "tenants",
+    "tenant_keys",
+    "users",
+    "api_tokens",
+    "devices",
+    "device_tags",
+    "config_versions",
+    "operations",
+    "operation_events",
+    "audit_log",
+    "mirror_state",
+}
+
+
+def test_migration_from_empty_creates_every_table(tmp_path: Path) -> None:
+    db = Database.open(Settings(data_dir=tmp_path / "new"))
+    try:
+        assert current_revision(db.engine) == head_revision()
+        assert set(inspect(db.engine).get_table_names()) >= TABLES
+        assert (tmp_path / "new" / "tikguard.sqlite").exists()
+        Database.open(db.settings).dispose()  # a second start is a no-op
+    finally:
+        db.dispose()
+
+
+def test_schema_matches_the_models(db: Database) -> None:
+    with db.engine.connect() as conn:
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "version_table": store_db.VERSION_TABLE}
+        )
+        diff = [d for d in compare_metadata(ctx, Base.metadata)]
+    assert diff == []
+
+
+def test_sqlite_runs_wal_with_foreign_keys(tmp_path: Path) -> None:
+    db = Database.open(Settings(data_dir=tmp_path))
+    try:
+        with db.engine.connect() as conn:
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+            assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+    finally:
+        db.dispose()
+
+
+def test_unmigrated_database_is_refused_when_not_migrating(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="empty database"):
+        Database.open(Settings(data_dir=tmp_path), migrate=False)
+
+
+def test_concurrent_backups_of_one_device_never_collide(db: Database, tenant: Tenant) -> None:
+    with db.transaction() as s:
+        device = add_device(s, tenant.id, name="r1", host="h", username="u")
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(5):
+                with db.transaction() as s:
+                    record_backup(
+                        s,
+                        tenant.id,
+                        device.id,
+                        normalised_redacted_text=f"/x\nset v={n}-{i}\n",
+                        secrets={},
+                        ros_version="7.16",
+                        trigger="manual",
+                    )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with db.session() as s:
+        assert sorted(v.seq for v in list_versions(s, tenant.id, device.id)) == list(range(1, 21))
+
+
+@pytest.mark.postgres
+def test_migrations_run_on_postgresql(pg_database_url: str, tmp_path: Path) -> None:
+    """Up from empty, down to nothing, and up again, on a real PostgreSQL server."""
+    from alembic import command
+
+    url = pg_database_url.replace("/tg_store_", "/tg_mig_")
+    admin = create_engine(pg_database_url, isolation_level="AUTOCOMMIT")
+    name = url.rsplit("/", 1)[1]
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        db = Database.open(Settings(data_dir=tmp_path, database_url=url))
+        assert current_revision(db.engine) == head_revision()
+        assert set(inspect(db.engine).get_table_names()) >= TABLES
+        command.downgrade(store_db._alembic_config(db.engine), "base")
+        assert not TABLES & set(inspect(db.engine).get_table_names())
+        store_db.upgrade(db.engine)
+        assert current_revision(db.engine) == head_revision()
+        db.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
