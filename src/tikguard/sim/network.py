@@ -14,6 +14,7 @@ keeps them apart because tikguard reports them differently:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import random
 import socket
 import struct
@@ -28,16 +29,46 @@ Verdict = Literal["accept", "refuse", "drop"]
 _LINGER_RESET = struct.pack("ii", 1, 0)
 
 
-def management_verdict(router: SimRouter, *, client_ip: str, local_ip: str, port: int) -> Verdict:
-    """How the router answers a management connection from ``client_ip``."""
+def management_verdict(
+    router: SimRouter, *, client_ip: str, local_ip: str, port: int, established: bool = False
+) -> Verdict:
+    """How the router answers management traffic from ``client_ip``.
+
+    ``established`` asks about a session that is already open (a firewall that accepts
+    ``connection-state=established`` first keeps it alive while new ones are dropped);
+    routers whose verdict does not take it are asked as for a new connection.
+    """
     if not router.is_up:
         return "drop"
     detailed = getattr(router, "management_verdict", None)
-    if detailed is not None:
-        verdict: Verdict = detailed(client_ip=client_ip, local_ip=local_ip, port=port)
-        return verdict
-    allowed = router.allows_management(client_ip=client_ip, local_ip=local_ip, port=port)
-    return "accept" if allowed else "drop"
+    if detailed is None:
+        allowed = router.allows_management(client_ip=client_ip, local_ip=local_ip, port=port)
+        return "accept" if allowed else "drop"
+    if established and _takes_established(type(router)):
+        result: Verdict = detailed(
+            client_ip=client_ip, local_ip=local_ip, port=port, established=True
+        )
+        return result
+    result = detailed(client_ip=client_ip, local_ip=local_ip, port=port)
+    return result
+
+
+_TAKES_ESTABLISHED: dict[str, bool] = {}
+
+
+def _takes_established(router_type: type) -> bool:
+    key = f"{router_type.__module__}.{router_type.__qualname__}"
+    if key not in _TAKES_ESTABLISHED:
+        _TAKES_ESTABLISHED[key] = _has_parameter(router_type, "established")
+    return _TAKES_ESTABLISHED[key]
+
+
+def _has_parameter(router_type: type, name: str) -> bool:
+    method = getattr(router_type, "management_verdict", None)
+    try:
+        return method is not None and name in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def arm_reset(sock: socket.socket) -> None:

@@ -18,7 +18,9 @@ Reachability (see :mod:`tikguard.sim.network`):
 * A ``refuse`` verdict closes the connection with a TCP reset at once.
 
 Live sessions are cut on ``rebooting``/``powered-off`` and when a ``config-changed``
-event cuts management: from then on nothing reaches the client (a black hole) and
+event drops management traffic for them (asked as an established session, so a
+firewall that accepts established connections first keeps them; disabling or moving
+the SSH service leaves open sessions alone): from then on nothing reaches the client and
 the client notices by its own timeouts, as with a real router. When the router is
 back up, or the path opens again, a cut connection is reset (the router no longer
 knows it). ``drop-connections`` resets every session at once.
@@ -295,18 +297,23 @@ class DeviceServer:
         elif event == "drop-connections":
             self.reset_all()
 
-    def _verdict(self, client_ip: str, local_ip: str) -> Verdict:
+    def _verdict(self, client_ip: str, local_ip: str, *, established: bool = False) -> Verdict:
         return management_verdict(
-            self.router, client_ip=client_ip, local_ip=local_ip, port=self.router_port
+            self.router,
+            client_ip=client_ip,
+            local_ip=local_ip,
+            port=self.router_port,
+            established=established,
         )
 
     def _reevaluate(self) -> None:
         for conn in list(self.live):
-            verdict = self._verdict(conn.client_ip, conn.local_ip)
+            verdict = self._verdict(conn.client_ip, conn.local_ip, established=True)
             if conn.cut and verdict == "accept":
                 conn.reset()  # the path is back, but the router's side of it is gone
-            elif not conn.cut and verdict != "accept":
+            elif not conn.cut and verdict == "drop":
                 conn.blackhole()
+            # "refuse" (service disabled or moved) leaves established sessions alone
         for sock, buf in list(self._held.items()):
             verdict = self._held_verdict(sock)
             if verdict == "accept":
