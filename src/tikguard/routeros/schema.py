@@ -730,9 +730,11 @@ _menu(
         udp_timeout="10s",
     ),
 )
+# A route without dst-address (the default route) has no natural key: several routes
+# via one gateway (failover by distance) are told apart by their full content.
 _menu(
     "/ip route",
-    keys=(("dst-address", "gateway", "routing-table"), ("dst-address", "gateway"), ("gateway",)),
+    keys=(("dst-address", "gateway", "routing-table"), ("dst-address", "gateway")),
     depends_on=(*INTERFACE_MENUS, "/ip address", "/routing table", "/ip vrf"),
     defaults=_d(distance="1", scope="30", target_scope="10", suppress_hw_offload="no"),
 )
@@ -924,7 +926,7 @@ _menu("/ipv6 nd prefix default", singleton=True, keys=())
 _menu("/ipv6 pool")
 _menu(
     "/ipv6 route",
-    keys=(("dst-address", "gateway", "routing-table"), ("dst-address", "gateway"), ("gateway",)),
+    keys=(("dst-address", "gateway", "routing-table"), ("dst-address", "gateway")),
     depends_on=(*INTERFACE_MENUS, "/ipv6 address", "/routing table"),
     defaults=_d(distance="1", scope="30", target_scope="10", suppress_hw_offload="no"),
 )
