@@ -23,7 +23,7 @@ class OracleError(AssertionError):
     pass
 
 
-@dataclass
+@dataclass(eq=False)
 class _Thing:
     props: dict[str, str]
     #: ``default-name=...`` style selector props of a built-in item, or its bare ref.
@@ -172,9 +172,15 @@ class Device:
         raise OracleError(f"unknown selector {head}")
 
     def _find(self, path: str, conds: dict[str, str]) -> list[_Thing]:
-        items = self.menus.get(path, [])
+        items = self._touch(path)
         conds = {k: v for k, v in conds.items() if k != "dynamic"}
-        return [t for t in items if all(t.value(path, k) == v for k, v in conds.items())]
+        found = [t for t in items if all(t.value(path, k) == v for k, v in conds.items())]
+        default_key = lookup(path).default_key
+        if not found and default_key is not None and list(conds) == [default_key]:
+            # A built-in item the export left out (all defaults): the device has it.
+            found = [_Thing({}, selector=dict(conds))]
+            items.append(found[0])
+        return found
 
     def _by_ref(self, path: str, ref: str) -> _Thing:
         for thing in self.menus.get(path, []):

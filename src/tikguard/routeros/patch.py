@@ -41,7 +41,7 @@ from tikguard.routeros.items import (
 )
 from tikguard.routeros.model import Config
 from tikguard.routeros.quoting import quote
-from tikguard.routeros.schema import MenuSchema
+from tikguard.routeros.schema import INTERFACE_MENUS, MenuSchema
 
 #: Above this many items, proving a whole-property ``find`` unique is not attempted.
 _SCAN_LIMIT: Final = 3000
@@ -357,18 +357,26 @@ class _Writer:
     def _rename_ok(
         self, m: MenuMatch, state: _MenuState, live: _Live, changes: list[PropChange], label: str
     ) -> bool:
+        """A new name must be free in its name space (all interface menus share one)."""
         new_name = next((c.new for c in changes if c.prop == "name" and c.new), None)
         if new_name is None:
             return True
-        clash = any(o is not live and o.props.get("name") == new_name for o in state.items)
-        if clash:
-            self.unsupported(
-                m,
-                label,
-                f"rename it to {quote(new_name)}",
-                "another item still has that name at this point (a swap of names)",
-            )
-            return False
+        space = INTERFACE_MENUS if state.path in INTERFACE_MENUS else (state.path,)
+        for path in space:
+            other = self.states.get(path)
+            if other is None:
+                continue
+            for holder in [*other.items, *other.builtins.values()]:
+                name = holder.props.get("name") or default_of(other.schema, holder.item, "name")
+                if holder is not live and name == new_name:
+                    self.unsupported(
+                        m,
+                        label,
+                        f"rename it to {quote(new_name)}",
+                        f"{path} {holder.item.label()} still has that name at this point "
+                        "(names are swapped or passed along)",
+                    )
+                    return False
         return True
 
     def _apply(self, state: _MenuState, live: _Live, props: dict[str, str]) -> None:
