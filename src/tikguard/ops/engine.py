@@ -42,7 +42,11 @@ PUSH_QUEUE = "tikguard-push"
 #: another revision are not resumed by this one (DBOS keys recovery on the version).
 WORKFLOW_REVISION = "1"
 #: Modules that define workflows; imported before launch so recovery can find them.
-WORKFLOW_MODULES = ("tikguard.ops.push_workflow", "tikguard.ops.backup")
+WORKFLOW_MODULES = (
+    "tikguard.ops.push_workflow",
+    "tikguard.ops.backup",
+    "tikguard.ops.backup_schedule",
+)
 
 LaunchHook = Callable[["Engine"], Awaitable[None]]
 _launch_hooks: list[LaunchHook] = []
