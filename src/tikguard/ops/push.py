@@ -25,7 +25,7 @@ from tikguard.device.probe import probe
 from tikguard.device.session import Target, connect
 from tikguard.ops import engine
 from tikguard.ops.push_plan import MODES, Plan, plan_merge, plan_replace, plan_restore
-from tikguard.ops.push_workflow import CONFIRM_TOPIC, encrypt_script, margin, push_workflow
+from tikguard.ops.push_workflow import CONFIRM_TOPIC, WORKFLOW_NAME, encrypt_script, margin
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import operations as store_ops
@@ -97,7 +97,7 @@ def check_request(req: PushRequest, settings: Settings) -> float:
 
 
 def workflow_name() -> str:
-    return str(getattr(push_workflow, "dbos_function_name", push_workflow.__qualname__))
+    return WORKFLOW_NAME
 
 
 async def submit(

@@ -54,6 +54,8 @@ from tikguard.store.models import Trigger
 
 SCRIPT_PURPOSE = "push-script"
 CONFIRM_TOPIC = "confirm"
+#: The push workflow's durable name (recovery and enqueueing find it by this name).
+WORKFLOW_NAME = "tikguard.push.push_workflow"
 _databases: dict[str, Database] = {}
 
 
@@ -140,7 +142,7 @@ def _hash_of_export(raw: str) -> tuple[str, str]:
 # -- events and finishing --------------------------------------------------------
 
 
-@DBOS.step()
+@DBOS.step(name="tikguard.push.emit")
 async def emit(
     req: dict[str, Any], stage: str, message: str, level: str = "info", data: Any = None
 ) -> None:
@@ -164,7 +166,7 @@ async def emit(
     await _db().run_async(write)
 
 
-@DBOS.step()
+@DBOS.step(name="tikguard.push.finish")
 async def finish(req: dict[str, Any], outcome: str, reason: str, evidence: dict[str, Any]) -> None:
     def write(session: Any) -> None:
         store_ops.append_event(
@@ -191,7 +193,7 @@ async def finish(req: dict[str, Any], outcome: str, reason: str, evidence: dict[
 # -- steps ---------------------------------------------------------------------
 
 
-@DBOS.step()
+@DBOS.step(name="tikguard.push.step_preflight")
 async def step_preflight(req: dict[str, Any]) -> dict[str, Any]:
     """Read-only: key, version, flash, clock, policies, device-mode, plan, dry-run, drift."""
     settings = _settings()
@@ -296,7 +298,7 @@ def _drift(req: dict[str, Any], running_hash: str) -> bool | None:
     return None if newest is None else newest.sha256 != running_hash
 
 
-@DBOS.step()
+@DBOS.step(name="tikguard.push.step_pre_push_backup")
 async def step_pre_push_backup(req: dict[str, Any]) -> dict[str, Any]:
     """Store the running config as a version (trigger pre-push) and read the uptime."""
     from tikguard.ops.backup import backup_device
@@ -329,7 +331,7 @@ async def step_pre_push_backup(req: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@DBOS.step()
+@DBOS.step(name="tikguard.push.step_revert_point")
 async def step_revert_point(req: dict[str, Any], on_flash: bool) -> dict[str, Any]:
     names = _names(req, on_flash)
     settings = _settings()
@@ -341,7 +343,7 @@ async def step_revert_point(req: dict[str, Any], on_flash: bool) -> dict[str, An
     return {"ok": True, "file": names.backup_file, "size": size}
 
 
-@DBOS.step()
+@DBOS.step(name="tikguard.push.step_arm")
 async def step_arm(req: dict[str, Any], on_flash: bool) -> dict[str, Any]:
     """Add the revert timer and read it back; on a bad read-back, disarm and say so."""
     settings = _settings()
@@ -380,7 +382,7 @@ def _arm_problem(state: dev.SchedulerState, window: float) -> str | None:
     return None
 
 
-@DBOS.step()
+@DBOS.step(name="tikguard.push.step_apply")
 async def step_apply(req: dict[str, Any], prep: dict[str, Any], commit_by: float) -> dict[str, Any]:
     """Upload and import the script (or reset-configuration for replace), at most once."""
     if time.time() > commit_by:
@@ -421,7 +423,7 @@ def _claim_apply(session: Any, req: dict[str, Any]) -> bool:
     return True
 
 
-@DBOS.step()
+@DBOS.step(name="tikguard.push.step_fire_revert")
 async def step_fire_revert(req: dict[str, Any], on_flash: bool) -> dict[str, Any]:
     """Load the revert point now (do not wait for the timer)."""
     try:
@@ -433,7 +435,7 @@ async def step_fire_revert(req: dict[str, Any], on_flash: bool) -> dict[str, Any
     return {"fired": True}
 
 
-@DBOS.step()
+@DBOS.step(name="tikguard.push.step_verify")
 async def step_verify(req: dict[str, Any], prep: dict[str, Any]) -> dict[str, Any]:
     """Fresh connection, health checks, convergence (read back and compare)."""
     settings = _settings()
@@ -491,7 +493,7 @@ def _converged(req: dict[str, Any], prep: dict[str, Any], after_redacted: str) -
     return merge_converged(after_redacted, split_secrets(normalise(script))[0])
 
 
-@DBOS.step()
+@DBOS.step(name="tikguard.push.step_commit")
 async def step_commit(
     req: dict[str, Any], prep: dict[str, Any], commit_by: float
 ) -> dict[str, Any]:
@@ -535,7 +537,7 @@ def _claim(session: Any, req: dict[str, Any], key: str) -> bool:
     return True
 
 
-@DBOS.step()
+@DBOS.step(name="tikguard.push.step_after_commit")
 async def step_after_commit(req: dict[str, Any], prep: dict[str, Any]) -> dict[str, Any]:
     """Remove the revert and script files, read uptime, store the post-push version."""
     from tikguard.ops.backup import backup_device
@@ -567,7 +569,7 @@ async def step_after_commit(req: dict[str, Any], prep: dict[str, Any]) -> dict[s
     return out
 
 
-@DBOS.step()
+@DBOS.step(name="tikguard.push.step_prove")
 async def step_prove(req: dict[str, Any], prep: dict[str, Any], until: float) -> dict[str, Any]:
     """Reconnect until the router answers with our timer gone (or ``until`` passes).
 
@@ -632,7 +634,7 @@ def build_evidence(
     )
 
 
-@DBOS.workflow()
+@DBOS.workflow(name="tikguard.push.push_workflow")
 async def push_workflow(req: dict[str, Any]) -> dict[str, Any]:
     """One guarded push of one device. ``req`` holds ids and encrypted scripts only."""
     settings = _settings()

@@ -1,0 +1,363 @@
+"""``tikguard push|restore|replace|confirm`` and ``tikguard ops list|show``: guarded change.
+
+When no ``tikguard serve`` is running for this data directory, the command itself is
+the worker: it launches the engine (resuming any push an earlier, killed command left
+behind), runs the pushes and stays until each has its outcome. Otherwise it hands the
+pushes to the running server through the queue and follows their events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.syntax import Syntax
+from rich.table import Table
+
+from tikguard.commands._context import Context, store_context, user_errors
+from tikguard.commands._ui import console, err_console, fail
+from tikguard.ops import engine
+from tikguard.ops import push as push_ops
+from tikguard.store import operations as store_ops
+from tikguard.store.errors import NotFound
+from tikguard.store.models import Operation, OperationEvent
+
+ops_app = typer.Typer(help="Guarded-push operations: list them, show one, follow it live.")
+
+OUTCOME_STYLE = {
+    "committed": "bold green",
+    "reverted": "bold yellow",
+    "failed": "bold red",
+    "uncertain": "bold magenta",
+}
+
+Window = Annotated[
+    float | None, typer.Option("--window", help="Revert window in seconds (default 120).")
+]
+Confirm = Annotated[
+    str, typer.Option("--confirm", help="auto (default) or manual: wait for `tikguard confirm`.")
+]
+Check = Annotated[
+    list[str] | None,
+    typer.Option("--check", help="Health check 'COMMAND => REGEX' run after the push (repeat)."),
+]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Show diff, script, risk; write nothing.")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before pushing.")]
+Key = Annotated[
+    str | None,
+    typer.Option("--idempotency-key", help="Same key, same push: never runs twice."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("push")(push)
+    app.command("restore")(restore)
+    app.command("replace")(replace)
+    app.command("confirm")(confirm)
+    app.add_typer(ops_app, name="ops")
+
+
+def _checks(raw: list[str] | None) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for item in raw or []:
+        command, sep, pattern = item.partition("=>")
+        if not sep or not command.strip() or not pattern.strip():
+            fail(f"bad --check {item!r}", "write it as 'COMMAND => REGEX'")
+        out.append((command.strip(), pattern.strip()))
+    return out
+
+
+def _read_file(path: Path) -> str:
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+
+
+def push(
+    names: Annotated[list[str], typer.Argument(help="Devices to push to.")],
+    file: Annotated[Path, typer.Option("--file", "-f", help="RouterOS script ('-': stdin).")],
+    window: Window = None,
+    confirm_mode: Confirm = "auto",
+    check: Check = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    idempotency_key: Key = None,
+) -> None:
+    """Merge a RouterOS script into routers, guarded by an on-device revert timer."""
+    req = push_ops.PushRequest(
+        devices=names,
+        mode="merge",
+        script=_read_file(file),
+        window=window,
+        confirm=confirm_mode,
+        checks=_checks(check),
+        idempotency_key=idempotency_key,
+        requested_by="cli",
+    )
+    _run(req, dry_run=dry_run, yes=yes)
+
+
+def restore(
+    name: Annotated[str, typer.Argument(help="Device to restore.")],
+    version: Annotated[int, typer.Option("--version", "-V", help="Version number to restore.")],
+    window: Window = None,
+    confirm_mode: Confirm = "auto",
+    check: Check = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    idempotency_key: Key = None,
+) -> None:
+    """Make a router's running config equal to a stored version (secrets put back)."""
+    req = push_ops.PushRequest(
+        devices=[name],
+        mode="restore",
+        version=version,
+        window=window,
+        confirm=confirm_mode,
+        checks=_checks(check),
+        idempotency_key=idempotency_key,
+        requested_by="cli",
+    )
+    _run(req, dry_run=dry_run, yes=yes)
+
+
+def replace(
+    name: Annotated[str, typer.Argument(help="Device whose whole config to replace.")],
+    file: Annotated[Path, typer.Option("--file", "-f", help="Full RouterOS export to run.")],
+    window: Window = None,
+    confirm_mode: Confirm = "auto",
+    check: Check = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    idempotency_key: Key = None,
+) -> None:
+    """Replace a router's whole config (reset-configuration + the file), guarded."""
+    req = push_ops.PushRequest(
+        devices=[name],
+        mode="replace",
+        script=_read_file(file),
+        window=window,
+        confirm=confirm_mode,
+        checks=_checks(check),
+        idempotency_key=idempotency_key,
+        requested_by="cli",
+    )
+    _run(req, dry_run=dry_run, yes=yes)
+
+
+def confirm(
+    op: Annotated[str, typer.Argument(help="Operation id (see `tikguard ops list`).")],
+) -> None:
+    """Confirm a manual-confirm push so it commits (before its margin runs out)."""
+    with store_context() as ctx, user_errors():
+        found = _find_op(ctx, op)
+        if found.outcome is not None:
+            fail(f"operation {found.id} already ended: {found.outcome}")
+        asyncio.run(push_ops.confirm(ctx.settings, found.id, by="cli"))
+        console.print(f"confirm sent to {found.id}")
+
+
+def _run(req: push_ops.PushRequest, *, dry_run: bool, yes: bool) -> None:
+    with store_context() as ctx, user_errors():
+        push_ops.check_request(req, ctx.settings)
+        if dry_run:
+            for name in req.devices:
+                _print_preview(
+                    asyncio.run(push_ops.preview(ctx.db, ctx.settings, ctx.tenant_id, req, name))
+                )
+            return
+        if not yes and not typer.confirm(
+            f"{req.mode} to {len(req.devices)} device(s), guarded by a revert timer?"
+        ):
+            raise typer.Exit(1)
+        ops = asyncio.run(_submit_and_follow(ctx, req))
+        _print_summary(ops)
+        if any(op.outcome != "committed" for op in ops):
+            raise typer.Exit(2)
+
+
+async def _submit_and_follow(ctx: Context, req: push_ops.PushRequest) -> list[Operation]:
+    try:
+        eng: engine.Engine | None = await engine.launch(ctx.settings)
+    except engine.EngineBusy:
+        eng = None
+        err_console.print("[dim]a tikguard server runs the pushes; following its progress[/]")
+    try:
+        subs = await push_ops.submit(ctx.db, ctx.settings, ctx.tenant_id, req)
+        for sub in subs:
+            if not sub.created:
+                err_console.print(
+                    f"{sub.device}: same request as operation {sub.op_id}; not run again"
+                )
+        ops = await _follow(ctx, [s.op_id for s in subs])
+        if eng is not None:
+            await eng.wait_idle()
+        return ops
+    finally:
+        if eng is not None:
+            await engine.shutdown()
+
+
+async def _follow(ctx: Context, op_ids: list[str]) -> list[Operation]:
+    """Print every event of the operations as it lands; return them when all ended."""
+    seen = dict.fromkeys(op_ids, 0)
+    names: dict[str, str] = {}
+    while True:
+
+        def read(s: Any) -> tuple[list[Operation], list[tuple[str, OperationEvent]]]:
+            ops = [store_ops.get_operation(s, ctx.tenant_id, i) for i in op_ids]
+            events = [
+                (i, e)
+                for i in op_ids
+                for e in store_ops.list_events(s, ctx.tenant_id, i, after_seq=seen[i])
+            ]
+            return ops, events
+
+        ops, events = await ctx.db.run_async(read)
+        for op in ops:
+            names.setdefault(op.id, _device_name(ctx, op))
+        for op_id, event in events:
+            seen[op_id] = event.seq
+            _print_event(names.get(op_id, op_id[:8]), event)
+        if all(op.outcome is not None for op in ops):
+            return ops
+        await asyncio.sleep(0.2)
+
+
+def _device_name(ctx: Context, op: Operation) -> str:
+    from tikguard.store import devices as store_devices
+
+    if op.device_id is None:
+        return op.id[:8]
+    with ctx.db.session() as s:
+        return store_devices.get_device(s, ctx.tenant_id, op.device_id).name
+
+
+def _print_event(device: str, event: OperationEvent) -> None:
+    style = {"error": "red", "warning": "yellow"}.get(event.level, "cyan")
+    first = event.message.splitlines()[0] if event.message else ""
+    err_console.print(
+        f"[dim]{event.at:%H:%M:%S}[/] [bold]{device}[/] [{style}]{event.stage}[/] {first}",
+        highlight=False,
+    )
+
+
+def _print_summary(ops: list[Operation]) -> None:
+    table = Table(title="guarded push")
+    for col in ("operation", "kind", "outcome", "reason"):
+        table.add_column(col)
+    for op in ops:
+        outcome = op.outcome or "running"
+        table.add_row(
+            op.id[:12],
+            op.kind,
+            f"[{OUTCOME_STYLE.get(outcome, '')}]{outcome}[/]",
+            str(op.evidence.get("reason", op.error or "")),
+        )
+    console.print(table)
+
+
+def _print_preview(preview: push_ops.Preview) -> None:
+    plan = preview.plan
+    console.rule(f"[bold]{preview.device}[/] ({plan.mode}, dry run: nothing is written)")
+    console.print(plan.diff_text or "(no change)", highlight=False)
+    console.print("[bold]script[/]")
+    console.print(Syntax(plan.script or "# (empty)\n", "bash", word_wrap=True))
+    if plan.risk:
+        for tag in plan.risk:
+            console.print(f"[yellow]risk[/] {tag['tag']}: {tag['title']}", highlight=False)
+    else:
+        console.print("[green]no management-access risk tags[/]")
+    for problem in plan.unsupported:
+        console.print(f"[red]cannot express[/] {problem} (use `tikguard replace`)")
+    console.print("[bold]preflight[/]", preview.preflight, highlight=False)
+
+
+def _find_op(ctx: Context, op: str) -> Operation:
+    with ctx.db.session() as s:
+        try:
+            return store_ops.get_operation(s, ctx.tenant_id, op)
+        except NotFound:
+            matches = [
+                o
+                for o in store_ops.list_operations(s, ctx.tenant_id, limit=500)
+                if o.id.startswith(op)
+            ]
+    if len(matches) != 1:
+        fail(f"no single operation matches {op!r}", "see `tikguard ops list`")
+    return matches[0]
+
+
+@ops_app.command("list")
+def ops_list(
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 30,
+) -> None:
+    """Recent operations with their outcome."""
+    with store_context() as ctx, user_errors():
+        with ctx.db.session() as s:
+            ops = store_ops.list_operations(s, ctx.tenant_id, limit=limit)
+        table = Table()
+        for col in ("operation", "device", "kind", "state", "outcome", "created", "reason"):
+            table.add_column(col)
+        for op in ops:
+            outcome = op.outcome or ""
+            table.add_row(
+                op.id[:12],
+                _device_name(ctx, op),
+                op.kind,
+                op.state,
+                f"[{OUTCOME_STYLE.get(outcome, '')}]{outcome}[/]",
+                f"{op.created_at:%Y-%m-%d %H:%M:%S}",
+                str(op.evidence.get("reason", ""))[:80],
+            )
+        console.print(table)
+
+
+@ops_app.command("show")
+def ops_show(
+    op: Annotated[str, typer.Argument(help="Operation id (a unique prefix is enough).")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Stream events live.")] = False,
+) -> None:
+    """One operation: every stage as a durable event, then its outcome and evidence."""
+    with store_context() as ctx, user_errors():
+        found = _find_op(ctx, op)
+        name = _device_name(ctx, found)
+        if follow:
+            asyncio.run(_follow(ctx, [found.id]))
+        else:
+            with ctx.db.session() as s:
+                for event in store_ops.list_events(s, ctx.tenant_id, found.id):
+                    _print_event(name, event)
+        with ctx.db.session() as s:
+            found = store_ops.get_operation(s, ctx.tenant_id, found.id)
+        _print_summary([found])
+        _print_evidence(found)
+
+
+def _print_evidence(op: Operation) -> None:
+    keys = (
+        "pre_hash",
+        "after_hash",
+        "uptime_before",
+        "uptime_after",
+        "rebooted",
+        "timer_present",
+        "timer_removed_by_us",
+        "reachable_fresh",
+        "converged",
+        "checks_ok",
+        "outcome_unknowns",
+    )
+    table = Table(title="evidence", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    for key in keys:
+        if key in op.evidence:
+            table.add_row(key, str(op.evidence[key]))
+    console.print(table)
