@@ -10,7 +10,8 @@ Placeholders, ``tikguard-secret:<tag>``:
   ``<tag>`` is the first 24 hex digits of HMAC-SHA256(key, value). Equal secrets get
   equal placeholders, across items and versions, so a diff shows exactly when a secret
   changed and nothing more; without the key the tag cannot be checked against guesses.
-* without a key: ``<tag>`` is the secret's place (``/ppp secret[2].password``). It
+* without a key: ``<tag>`` is the secret's place (``/ppp secret[2].password``, the
+  index counting every command on that path, across repeated menu blocks). It
   reveals nothing, but a diff cannot tell that a secret changed.
 
 Empty values stay empty (an empty password is configuration worth seeing, not a
@@ -58,10 +59,11 @@ def split_secrets(config: Config, *, key: bytes | None = None) -> tuple[Config, 
     """``(redacted config, {placeholder: secret})``; ``config`` is not changed."""
     secrets: dict[str, str] = {}
     menus: list[Menu] = []
+    seen: dict[str, int] = {}
     for menu in config.menus:
         sensitive = lookup(menu.path).sensitive
         commands: list[Command] = []
-        for index, command in enumerate(menu.commands):
+        for index, command in enumerate(menu.commands, seen.get(menu.path, 0)):
             if not any(p.key in sensitive and p.value for p in command.props):
                 commands.append(command)
                 continue
@@ -75,6 +77,7 @@ def split_secrets(config: Config, *, key: bytes | None = None) -> tuple[Config, 
                 else:
                     props.append(prop)
             commands.append(replace(command, props=tuple(props)))
+        seen[menu.path] = seen.get(menu.path, 0) + len(menu.commands)
         menus.append(Menu(path=menu.path, commands=commands))
     return Config(menus=menus, meta=config.meta), secrets
 
@@ -85,10 +88,11 @@ def merge_secrets(redacted: Config, secrets: dict[str, str]) -> Config:
     Raises :class:`MissingSecretError` when a placeholder has no value in ``secrets``.
     """
     menus: list[Menu] = []
+    seen: dict[str, int] = {}
     for menu in redacted.menus:
         sensitive = lookup(menu.path).sensitive
         commands: list[Command] = []
-        for index, command in enumerate(menu.commands):
+        for index, command in enumerate(menu.commands, seen.get(menu.path, 0)):
             if not any(p.key in sensitive and is_placeholder(p.value) for p in command.props):
                 commands.append(command)
                 continue
@@ -102,5 +106,6 @@ def merge_secrets(redacted: Config, secrets: dict[str, str]) -> Config:
                 else:
                     props.append(prop)
             commands.append(replace(command, props=tuple(props)))
+        seen[menu.path] = seen.get(menu.path, 0) + len(menu.commands)
         menus.append(Menu(path=menu.path, commands=commands))
     return Config(menus=menus, meta=redacted.meta)
