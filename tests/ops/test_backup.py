@@ -6,6 +6,7 @@ misconfigured and re-keyed routers each get their own outcome while the rest com
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -240,3 +241,30 @@ async def test_unknown_names_fail_before_anything_starts(
 
     with pytest.raises(NotFound, match="nope"):
         await backup_ops.backup(db, _settings(tmp_path), tenant_id, names=["nope"])
+
+
+async def test_git_mirror_shows_the_line_diff_and_no_secret(
+    db: Database, tenant_id: int, sim_fleet_factory: FleetFactory, tmp_path: Path
+) -> None:
+    from tikguard.store.mirror import repo_path
+
+    fleet = await sim_fleet_factory(1)
+    dev = fleet[0]
+    await dev.router.execute("/ppp secret add name=bob password=Tr0ub4dor-3", user="admin")
+    add_fleet(db, tenant_id, fleet)
+    settings = _settings(tmp_path)
+    await backup_ops.backup(db, settings, tenant_id)
+    await dev.router.execute("/system identity set name=mirror-check", user="admin")
+    (result,) = await backup_ops.backup(db, settings, tenant_id)
+    assert result.status is BackupStatus.CHANGED, result
+
+    repo = repo_path(settings.data_dir, "default")
+    git = await asyncio.create_subprocess_exec(
+        "git", "--git-dir", str(repo), "log", "-p", "--format=%s", stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await git.communicate()
+    log = out.decode()
+    assert f"manual: {dev.name} ({dev.host}) RouterOS 7.16" in log
+    assert "+set name=mirror-check" in log
+    assert "Tr0ub4dor-3" not in log
+    assert "name=bob" in log

@@ -26,6 +26,7 @@ from tikguard.device.session import Target, fingerprint
 from tikguard.ops.snapshot import Snapshot, take_snapshot
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
+from tikguard.store import mirror
 from tikguard.store import versions as store_versions
 from tikguard.store._util import vault_of
 from tikguard.store.db import Database
@@ -326,7 +327,22 @@ async def run_backups(
                 on_result(result)
         return result
 
-    return list(await asyncio.gather(*(one(job) for job in jobs)))
+    results = list(await asyncio.gather(*(one(job) for job in jobs)))
+    if any(r.status is BackupStatus.CHANGED for r in results):
+        await mirror_changes(db, tenant_id)
+    return results
+
+
+async def mirror_changes(db: Database, tenant_id: int) -> None:
+    """Bring the tenant's git mirror up to date; never fails a backup (errors are
+    recorded in the mirror state and retried on the next run)."""
+    try:
+        report = await asyncio.to_thread(mirror.sync_tenant, db, tenant_id)
+    except Exception:
+        log.exception("git mirror update failed for tenant %s", tenant_id)
+        return
+    if not report.ok:
+        log.warning("git mirror of tenant %s is behind: %s", tenant_id, report)
 
 
 async def backup(
