@@ -33,7 +33,7 @@ _ANSI: Final = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[=>]"
 #: One word: quoted segments and bare characters up to whitespace or a bracket.
 _WORD: Final = re.compile(r'(?:"(?:[^"\\]|\\.)*"|[^\s"\[\]\\]|\\.)+', re.DOTALL)
 _SPACE: Final = re.compile(r"[ \t]+")
-_QUOTED: Final = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
+_QUOTED: Final = re.compile(r'"((?:[^"\\]+|\\.)*)"', re.DOTALL)
 _ESCAPE: Final = re.compile(r"\\(?:([0-9A-F]{2})|(.))", re.DOTALL)
 _SIMPLE_ESCAPES: Final = {
     '"': '"',
@@ -50,6 +50,12 @@ _SIMPLE_ESCAPES: Final = {
     "v": "\v",
 }
 _KEY: Final = re.compile(r"!?[^\s=\"\[\]!\\][^\s=\"\[\]\\]*")
+#: A whole word that may be ``key=value`` or ``!key`` (a plain word when neither).
+_PROP_WORD: Final = re.compile(r"(!?)([^\s=\"\[\]!\\][^\s=\"\[\]\\]*)(?:=(.*))?\Z", re.DOTALL)
+#: One token: ``[``, ``]``, a word, or a stray character that cannot start a word.
+_TOKEN: Final = re.compile(
+    r'[ \t]*(?:(\[)|(\])|((?:[^\s"\[\]\\]+|"(?:[^"\\]+|\\.)*"|\\.)+)|(\S))', re.DOTALL
+)
 
 
 def clean_lines(text: str) -> list[str]:
@@ -97,11 +103,14 @@ def _continues(line: str) -> bool:
     return (len(line) - len(stripped)) % 2 == 1
 
 
-def logical_lines(lines: list[str], first_line: int = 1) -> list[LogicalLine]:
+def logical_lines(
+    lines: list[str], first_line: int = 1, numbers: list[int] | None = None
+) -> list[LogicalLine]:
     """Join backslash-continued physical lines (already cleaned) into logical lines.
 
-    ``first_line`` is the physical number of ``lines[0]``. A continuation at the very
-    end of the input is an error: the command was cut off.
+    ``first_line`` is the physical number of ``lines[0]``; ``numbers``, when given,
+    is the physical number of every line instead (for input with lines left out). A
+    continuation at the very end of the input is an error: the command was cut off.
     """
     out: list[LogicalLine] = []
     parts: list[str] = []
@@ -109,7 +118,7 @@ def logical_lines(lines: list[str], first_line: int = 1) -> list[LogicalLine]:
     length = 0
     start = 0
     for index, line in enumerate(lines):
-        number = index + first_line
+        number = numbers[index] if numbers is not None else index + first_line
         column = 0
         if parts:
             body = line.lstrip(" \t")
@@ -228,38 +237,20 @@ def split_words(line: LogicalLine | str) -> list[Word]:
     :class:`LogicalLine`) for an unterminated quote or an unknown escape.
     """
     logical = line if isinstance(line, LogicalLine) else LogicalLine(line, 1, ((0, 1, 0),))
-    text = logical.text
     words: list[Word] = []
-    pos = 0
-    end = len(text)
-    while pos < end:
-        space = _SPACE.match(text, pos)
-        if space:
-            pos = space.end()
-            continue
-        char = text[pos]
-        if char == "[":
-            words.append(Word("open", None, None, "[", pos))
-            pos += 1
-            continue
-        if char == "]":
-            words.append(Word("close", None, None, "]", pos))
-            pos += 1
-            continue
-        match = _WORD.match(text, pos)
-        if match is None:
-            # Only an unterminated quote or a trailing lone backslash stops a word.
-            if char == "\\":
+    append = words.append
+    for match in _TOKEN.finditer(logical.text):
+        raw = match.group(3)
+        if raw is not None:
+            append(_word(raw, match.start(3), logical))
+        elif match.group(1) is not None:
+            append(Word("open", None, None, "[", match.start(1)))
+        elif match.group(2) is not None:
+            append(Word("close", None, None, "]", match.start(2)))
+        else:
+            pos = match.start(4)
+            if match.group(4) == "\\":
                 raise logical.error("a lone backslash at the end of the line", pos)
-            raise logical.error(
-                "unterminated quoted string",
-                pos,
-                hint='every " must be closed on the same logical line',
-            )
-        raw = match.group()
-        words.append(_word(raw, pos, logical))
-        pos = match.end()
-        if pos < end and text[pos] == '"':
             raise logical.error(
                 "unterminated quoted string",
                 pos,
@@ -269,15 +260,19 @@ def split_words(line: LogicalLine | str) -> list[Word]:
 
 
 def _word(raw: str, offset: int, logical: LogicalLine) -> Word:
-    equals = raw.find("=")
-    quote = raw.find('"')
+    match = _PROP_WORD.match(raw)
     try:
-        if equals > 0 and (quote < 0 or quote > equals):
-            key = raw[:equals]
-            if _KEY.fullmatch(key) and not key.startswith("!"):
-                return Word("prop", key, decode_value(raw[equals + 1 :]), raw, offset)
-        if raw.startswith("!") and len(raw) > 1 and _KEY.fullmatch(raw):
-            return Word("unset", raw[1:], None, raw, offset)
+        if match is not None:
+            value = match.group(3)
+            if value is not None:
+                if match.group(1):
+                    return Word("word", None, decode_value(raw), raw, offset)
+                if '"' in value or "\\" in value:
+                    value = decode_value(value)
+                return Word("prop", match.group(2), value, raw, offset)
+            if match.group(1):
+                return Word("unset", match.group(2), None, raw, offset)
+            return Word("word", None, raw, raw, offset)
         return Word("word", None, decode_value(raw), raw, offset)
     except ValueError as exc:
         char = str(exc)

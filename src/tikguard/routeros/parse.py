@@ -95,9 +95,8 @@ class _Parser:
     def run(self) -> Config:
         body_start, meta = self._header()
         body = self._body_lines(body_start)
-        for logical in logical_lines([line for _, line in body], 1):
-            # Map the logical line back to real physical line numbers.
-            logical = _renumber(logical, body)
+        numbers = [number for number, _ in body]
+        for logical in logical_lines([line for _, line in body], numbers=numbers):
             self._line(logical)
         # Notes after the last command describe nothing that follows; they are dropped.
         style = "terse" if self.terse else ("verbose" if self.unset_seen else "compact")
@@ -161,7 +160,7 @@ class _Parser:
             if not continued and (not line or PROMPT.match(line) or is_transient(line)):
                 continue
             out.append((index + 1, line))
-            continued = _continues(line)
+            continued = line[-1:] == "\\" and _continues(line)
         return out
 
     def _target(self, path: str) -> Menu:
@@ -303,12 +302,6 @@ def _find_selector(words: list[Word], index: int, logical: LogicalLine) -> tuple
         props.append(Prop(word.key or "", word.value))
         index += 1
     raise logical.error("[ find ... ] is not closed with ]", opening.offset)
-
-
-def _renumber(logical: LogicalLine, body: list[tuple[int, str]]) -> LogicalLine:
-    """Translate positions in the filtered body back to the input's line numbers."""
-    segments = tuple((off, body[line - 1][0], col) for off, line, col in logical.segments)
-    return LogicalLine(logical.text, body[logical.line - 1][0], segments)
 
 
 def _wrap_width(lines: list[str]) -> int | None:
