@@ -39,6 +39,9 @@ TRANSIENT: Final = re.compile(
     r"inactive time\b.*"
     r"|received packet from .*bad format.*"
     r"|poe-out status:.*"
+    # A CAPsMAN-managed radio's current channel and power (``# channel: 2412/20-Ce/gn
+    # (17dBm), SSID: ..., CAPsMAN forwarding``): CAPsMAN picks them at run time.
+    r"|channel: \S+.*, SSID: .*"
     r"|\S.* not ready\s*"
     r"|Firmware upgraded successfully.*"
     r"|error exporting\b.*"
