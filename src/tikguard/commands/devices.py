@@ -194,6 +194,30 @@ def show(name: Annotated[str, typer.Argument(help="Device name.")]) -> None:
         )
 
 
+@device_app.command("probe")
+def probe(name: Annotated[str, typer.Argument(help="Device name.")]) -> None:
+    """Connect and read what the router is: version, board, storage, clock, policies."""
+    with store_context() as ctx, user_errors():
+        facts = asyncio.run(svc.probe_device(ctx.db, ctx.settings, ctx.tenant_id, name))
+    res = facts.resource
+    table = Table(show_header=False, box=None)
+    free = f"{res.free_bytes / 1048576:.1f} MiB" if res.free_bytes is not None else "?"
+    rows = [
+        ("identity", facts.identity or "?"),
+        ("RouterOS", f"{res.version} ({res.channel or '?'})"),
+        ("board", f"{res.board or '?'} ({res.architecture or '?'})"),
+        ("free space", free + (" (flash/)" if facts.has_flash else "")),
+        ("uptime", f"{res.uptime_seconds or 0:.0f} s"),
+        ("clock", str(facts.clock or "?") + (f" {facts.time_zone}" if facts.time_zone else "")),
+        ("device-mode", str(facts.device_mode) if facts.device_mode is not None else "-"),
+        ("user group", facts.user_group or "?"),
+        ("policies", ",".join(sorted(facts.policies)) if facts.policies else "unknown"),
+    ]
+    for key, value in rows:
+        table.add_row(f"[bold]{key}[/]", value)
+    console.print(table)
+
+
 @device_app.command("remove")
 def remove(
     name: Annotated[str, typer.Argument(help="Device name.")],

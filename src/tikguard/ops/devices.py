@@ -8,12 +8,16 @@ its fingerprint.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from tikguard.device.session import fetch_host_key, fingerprint
+from tikguard.device.probe import DeviceFacts, probe
+from tikguard.device.session import connect, fetch_host_key, fingerprint
+from tikguard.ops.backup import load_jobs
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import tenants as store_tenants
@@ -262,6 +266,44 @@ def import_rows(
             except InvalidInput as exc:
                 raise InvalidInput(f"line {row.line}: {exc}") from None
     return ImportReport(added, updated, skipped)
+
+
+# --- probe -----------------------------------------------------------------------
+
+
+async def probe_device(db: Database, settings: Settings, tenant_id: int, name: str) -> DeviceFacts:
+    """Connect (pinned key; pinned now on first use), probe, and record what was seen."""
+    with db.session() as session:
+        device_id = store_devices.get_device_by_name(session, tenant_id, name).id
+    (job,) = await asyncio.to_thread(load_jobs, db, tenant_id, device_ids=[device_id])
+    async with await connect(job.target, settings) as session_:
+        facts = await probe(session_)
+        presented = session_.host_key
+    details: dict[str, Any] = {
+        "identity": facts.identity,
+        "channel": facts.resource.channel,
+        "free_bytes": facts.resource.free_bytes,
+        "total_bytes": facts.resource.total_bytes,
+        "uptime_seconds": facts.resource.uptime_seconds,
+        "clock": facts.clock.isoformat() if facts.clock else None,
+        "time_zone": facts.time_zone,
+        "device_mode": facts.device_mode,
+        "has_flash": facts.has_flash,
+        "user_group": facts.user_group,
+        "policies": sorted(facts.policies) if facts.policies is not None else None,
+    }
+    with db.transaction() as session:
+        store_devices.check_host_key(session, tenant_id, device_id, presented)
+        store_devices.record_probe(
+            session,
+            tenant_id,
+            device_id,
+            ros_version=facts.version,
+            board=facts.resource.board,
+            architecture=facts.resource.architecture,
+            details=details,
+        )
+    return facts
 
 
 # --- host keys -----------------------------------------------------------------
