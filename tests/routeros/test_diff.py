@@ -283,3 +283,13 @@ add gateway=192.0.2.254
 """,
     )
     assert set(found) == {"service", "ssh", "users", "routes"}
+
+
+def test_removing_one_of_equal_rules_is_not_a_move() -> None:
+    x = "add action=drop chain=forward protocol=tcp"
+    y = "add action=accept chain=forward comment=y"
+    a = cfg("/ip firewall filter\n" + "\n".join([x, y, x, y, x]))
+    b = cfg("/ip firewall filter\n" + "\n".join([y, x, y, x]))
+    d = diff(a, b)
+    assert [item.op for item in d.menus[0].items] == ["removed"]
+    assert d.summary()["moved"] == 0

@@ -44,6 +44,9 @@ JSON_SCHEMA: Final = "tikguard.diff/1"
 #: Above this many candidate pairs in one gap, similar rules are not paired (too costly).
 _MAX_PAIRING_WORK: Final = 40_000
 _SIMILARITY: Final = 0.5
+#: Above this many equal-identity pairs (thousands of identical rules), equal items are
+#: paired in order instead of by longest common subsequence.
+_MAX_LCS_WORK: Final = 2_000_000
 
 Op = Literal["added", "removed", "changed", "moved"]
 
@@ -231,18 +234,44 @@ def _rewritten(menu: MenuItems, renamed: list[tuple[str, dict[str, str]]]) -> li
 
 
 def _pair(m: MenuMatch) -> None:
-    by_key: dict[object, int] = {item.key: i for i, item in enumerate(m.old)}
-    used_old: set[int] = set()
-    added: list[int] = []
+    old_groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = {}
+    for i, item in enumerate(m.old):
+        old_groups.setdefault((item.key.kind, item.key.parts), []).append(i)
+    new_groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = {}
     for j, item in enumerate(m.new):
-        i = by_key.get(item.key)
-        if i is not None:
+        new_groups.setdefault((item.key.kind, item.key.parts), []).append(j)
+    kept: set[tuple[int, int]] = set()
+    work = sum(len(olds) * len(new_groups.get(ident, ())) for ident, olds in old_groups.items())
+    if m.schema.ordered and work <= _MAX_LCS_WORK:
+        # Equal items are interchangeable: the longest common subsequence over
+        # identities (Hunt-Szymanski: every equal pair, then the longest run
+        # increasing on both sides) says which of them keep their place.
+        candidates = [
+            (i, j)
+            for ident, olds in old_groups.items()
+            for i in olds
+            for j in new_groups.get(ident, ())
+        ]
+        kept = set(_lis(candidates))
+    used_old = {i for i, _ in kept}
+    used_new = {j for _, j in kept}
+    m.pairs.extend(kept)
+    for ident, news in new_groups.items():
+        olds = [i for i in old_groups.get(ident, ()) if i not in used_old]
+        rest = [j for j in news if j not in used_new]
+        for i, j in zip(olds, rest, strict=False):
             m.pairs.append((i, j))
             used_old.add(i)
-        elif item.builtin:
+            used_new.add(j)
+    added: list[int] = []
+    for j, item in enumerate(m.new):
+        if j in used_new:
+            continue
+        if item.builtin:
             m.pairs.append((-1, j))  # built-in item all defaults on the old side
         else:
             added.append(j)
+    m.pairs.sort(key=lambda p: p[1])
     removed = [i for i in range(len(m.old)) if i not in used_old]
     for i in removed:
         if m.old[i].builtin:
@@ -270,8 +299,12 @@ def _pair(m: MenuMatch) -> None:
 
 
 def _lis(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The longest run of pairs increasing in both old and new position (O(n log n))."""
-    pairs = sorted(pairs)
+    """The longest run of pairs strictly increasing on both sides (O(n log n)).
+
+    Pairs sharing an old position are taken in falling new position, so at most one
+    of them can be in the run.
+    """
+    pairs = sorted(pairs, key=lambda p: (p[0], -p[1]))
     tails: list[int] = []  # new index at the end of the best run of each length
     tail_at: list[int] = []  # which pair that is
     back: list[int] = [-1] * len(pairs)
