@@ -319,7 +319,7 @@ async def connect(
                 preferred_auth="password,keyboard-interactive",
                 kbdint_auth=True,
                 connect_timeout=limit,
-                keepalive_interval=max(settings.seconds(30), 1.0),
+                keepalive_interval=max(settings.seconds(60), 5.0),
             )
     except TimeoutError:
         raise Unreachable(
