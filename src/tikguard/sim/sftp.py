@@ -44,12 +44,13 @@ _FILE_MODE = stat.S_IFREG | 0o644
 class _Handle:
     """An open file: reads serve a snapshot, writes collect until close."""
 
-    __slots__ = ("data", "name", "writing")
+    __slots__ = ("data", "failed", "name", "writing")
 
     def __init__(self, name: str, data: bytes, writing: bool) -> None:
         self.name = name
         self.data = bytearray(data)
         self.writing = writing
+        self.failed = False
 
 
 def has_policy(policies: frozenset[str], name: str) -> bool:
@@ -134,6 +135,7 @@ class RouterSFTPServer(asyncssh.SFTPServer):
         existing = self._files.get(handle.name)
         growth = max(end, len(handle.data)) - (existing.size if existing else 0)
         if growth > 0 and growth > self._files.free_space():
+            handle.failed = True  # a failed upload leaves no file behind
             raise SFTPFailure("not enough space")
         if end > len(handle.data):
             handle.data.extend(b"\0" * (end - len(handle.data)))
@@ -142,7 +144,7 @@ class RouterSFTPServer(asyncssh.SFTPServer):
 
     def close(self, file_obj: object) -> None:
         handle = _as_handle(file_obj)
-        if handle.writing:
+        if handle.writing and not handle.failed:
             try:
                 self._files.write(handle.name, bytes(handle.data))
             except FileStoreError as exc:
