@@ -353,6 +353,10 @@ async def step_arm(req: dict[str, Any], on_flash: bool) -> dict[str, Any]:
     deadline = started + settings.seconds(window)
     try:
         async with await _connect(req) as session:
+            if (await dev.scheduler_state(session, names)).present:
+                # an earlier run of this step added it, then the controller stopped
+                # before recording: nothing is applied yet, so start the window afresh
+                await dev.remove_scheduler(session, names)
             await dev.arm(session, names, window)
             state = await dev.scheduler_state(session, names)
             problem = _arm_problem(state, window)
@@ -427,11 +431,16 @@ def _claim_apply(session: Any, req: dict[str, Any]) -> bool:
 async def step_fire_revert(req: dict[str, Any], on_flash: bool) -> dict[str, Any]:
     """Load the revert point now (do not wait for the timer)."""
     try:
-        async with await _connect(req) as session:
-            await dev.load_revert_point(session, _names(req, on_flash))
+        session = await _connect(req)
+    except DeviceError as exc:
+        return {"fired": False, "note": f"could not connect to fire the revert: {exc}"}
+    try:
+        await dev.load_revert_point(session, _names(req, on_flash))
     except DeviceError as exc:
         # the load reboots the router, which often drops the session mid-command
         return {"fired": True, "note": str(exc)}
+    finally:
+        await session.close()
     return {"fired": True}
 
 
@@ -681,7 +690,9 @@ async def push_workflow(req: dict[str, Any]) -> dict[str, Any]:
     applied = await step_apply(req, prep, commit_by)
     if applied["status"] != "ok":
         await emit(req, "apply", applied["reason"], level="error")
-        fire = applied["status"] in ("import-error",)
+        # an error, a lost session or a restart mid-import all leave an unknown partial
+        # state: revert now rather than wait (too late to apply means nothing applied)
+        fire = applied["status"] != "late"
         return await _revert_and_prove(req, prep, pre, deadline, applied["reason"], fire=fire)
     await emit(req, "apply", "change applied", data={"output": applied.get("output", "")[-2000:]})
 
@@ -754,8 +765,10 @@ async def _revert_and_prove(
     fire: bool,
 ) -> dict[str, Any]:
     settings = _settings()
+    fired: dict[str, Any] = {"fired": False}
     if fire and time.time() < deadline:
-        await step_fire_revert(req, prep["on_flash"])
+        fired = await step_fire_revert(req, prep["on_flash"])
+    if fired["fired"]:
         await emit(req, "revert", "revert point loaded by tikguard; the router reboots")
         start_proving = time.time() + settings.seconds(2.0)
     else:
@@ -764,7 +777,7 @@ async def _revert_and_prove(
     await DBOS.sleep_async(max(0.0, start_proving - time.time()))
     until = max(deadline, start_proving) + settings.seconds(settings.push_boot_wait)
     proof = await step_prove(req, prep, until)
-    ev = build_evidence(settings, pre, proof, applied=True, revert_fired_by_us=fire)
+    ev = build_evidence(settings, pre, proof, applied=True, revert_fired_by_us=fired["fired"])
     return await _end(req, classify(ev, failure=why), ev, prep, extra={"proof": proof})
 
 
