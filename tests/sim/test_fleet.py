@@ -112,3 +112,20 @@ async def test_stop_closes_every_port(
         with pytest.raises(OSError):
             _, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.close()
+
+
+async def test_hundreds_of_routers_each_on_its_own_port(
+    sim_fleet_factory: Callable[..., Awaitable[SimFleet]],
+) -> None:
+    fleet = await sim_fleet_factory(300, state_dir=None)
+    assert len({d.port for d in fleet}) == 300
+    for dev in (fleet[0], fleet[149], fleet[299]):
+        assert f"name: {dev.name}" in await run(dev, "/system identity print")
+
+
+async def test_time_scale_defaults_to_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TIKGUARD_TIME_SCALE", "25")
+    assert SimFleet(0).time_scale == 25
+    assert SimFleet(0, time_scale=3).time_scale == 3

@@ -154,3 +154,12 @@ def test_parse_login_options() -> None:
     assert parse_login("admin+e").dumb
     assert parse_login("ops+team").user == "ops+team"  # not options: part of the name
     assert parse_login("a+5w").width == 20  # clamped like RouterOS does silly widths
+
+
+async def test_dumb_terminal_option_turns_echo_off(sim_router: SimDevice) -> None:
+    async with await connect(sim_router, options="+cte") as conn:
+        proc = await conn.create_process(term_type="xterm")
+        proc.stdin.write("/system identity print\r\nquit\r\n")
+        out = await asyncio.wait_for(proc.stdout.read(), 5)
+    assert "> /system identity print" not in out
+    assert "name: r001" in out

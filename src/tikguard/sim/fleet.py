@@ -26,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from tikguard.settings import time_scale_from_env
 from tikguard.sim.clock import SimClock
 from tikguard.sim.hostkeys import HostKeyStore
 from tikguard.sim.network import RandomDisconnects
@@ -216,7 +217,7 @@ class SimFleet:
         *,
         version: str = "7.16",
         model: str = "CHR",
-        time_scale: float = 1.0,
+        time_scale: float | None = None,
         state_dir: Path | None = None,
         host: str = "127.0.0.1",
         distinct_hosts: bool = False,
@@ -235,7 +236,8 @@ class SimFleet:
         self.count = count
         self.version = version
         self.model = model
-        self.time_scale = time_scale
+        #: Device-time speed-up; None reads ``TIKGUARD_TIME_SCALE`` (as the controller does).
+        self.time_scale = time_scale if time_scale is not None else time_scale_from_env()
         self.state_dir = state_dir
         self.host = host
         self.distinct_hosts = distinct_hosts
