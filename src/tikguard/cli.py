@@ -21,7 +21,17 @@ app = typer.Typer(
 )
 
 #: Modules under tikguard.commands, each with ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES = ("config", "sim", "devices", "backup", "keys", "push", "demo", "serve")
+COMMAND_MODULES = (
+    "config",
+    "sim",
+    "devices",
+    "backup",
+    "keys",
+    "push",
+    "demo",
+    "serve",
+    "accounts",
+)
 
 
 def _register_all() -> None:

@@ -79,6 +79,11 @@ class Settings:
     bind_host: str = "127.0.0.1"
     bind_port: int = 8080
     max_upload_bytes: int = 1_048_576
+    #: PEM certificate and key files: with both set, ``tikguard serve`` speaks HTTPS.
+    tls_certfile: str = ""
+    tls_keyfile: str = ""
+    #: How long a UI login lasts (hours).
+    session_hours: float = 12.0
 
     def seconds(self, device_seconds: float) -> float:
         """Wall-clock seconds for a duration measured in device time."""

@@ -46,6 +46,7 @@ WORKFLOW_MODULES = (
     "tikguard.ops.push_workflow",
     "tikguard.ops.backup",
     "tikguard.ops.backup_schedule",
+    "tikguard.ops.backup_ops",
 )
 
 LaunchHook = Callable[["Engine"], Awaitable[None]]

@@ -1,0 +1,97 @@
+"""The ASGI application: REST API under ``/api/v1`` and the web UI, one process.
+
+:func:`create_app` builds it for ``tikguard serve`` and for tests. With
+``engine=True`` its lifespan launches the durable-workflow engine (DBOS) in the
+server's event loop, so pushes and backups started here run here; tests that only
+read pass ``engine=False``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, FastAPI
+
+from tikguard import __version__
+from tikguard.api import errors
+from tikguard.api.deps import AppState
+from tikguard.api.events import EventHub
+from tikguard.api.limits import BodyLimit
+from tikguard.api.routes import admin, devices, history, operations
+from tikguard.api.sessions import SessionSigner, load_secret
+from tikguard.ops import engine as engine_ops
+from tikguard.settings import Settings
+from tikguard.store.db import Database
+
+API_PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(
+        prefix=API_PREFIX,
+        responses={
+            401: {"model": dict, "description": "no or bad credentials"},
+            403: {"model": dict, "description": "the role does not allow it"},
+            404: {"model": dict, "description": "not found in your tenant"},
+            422: {"model": dict, "description": "invalid request"},
+        },
+    )
+    for module in (admin, devices, history, operations):
+        router.include_router(module.router)
+    return router
+
+
+def create_app(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    engine: bool = True,
+    ui: bool = True,
+) -> FastAPI:
+    """The app for ``settings``; ``db`` defaults to the settings' (migrated) database."""
+    database = db or Database.open(settings)
+    state = AppState(
+        settings=settings,
+        db=database,
+        signer=SessionSigner(load_secret(settings.data_dir), settings.session_hours * 3600),
+        hub=EventHub(database),
+        engine=engine,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if engine:
+            await engine_ops.launch(settings)
+        try:
+            yield
+        finally:
+            await state.hub.close()
+            if engine:
+                await engine_ops.shutdown()
+            if db is None:
+                database.dispose()
+
+    app = FastAPI(
+        title="tikguard",
+        version=__version__,
+        description=(
+            "Safe change for MikroTik RouterOS fleets: versioned backups, semantic diffs "
+            "and guarded pushes with an on-device revert timer. Authenticate with "
+            "`Authorization: Bearer <token>` (`tikguard token create`)."
+        ),
+        lifespan=lifespan,
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    app.state.tikguard = state
+    app.include_router(api_router())
+    if ui:
+        from tikguard.web.routes import install as install_ui
+
+        install_ui(app)  # also installs the error handlers, with HTML pages for the UI
+    else:
+        errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    return app

@@ -1,0 +1,116 @@
+"""Who am I, the audit log, users and API tokens of the caller's tenant."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from tikguard import __version__
+from tikguard.api.deps import Admin, State, Viewer
+from tikguard.api.schemas import (
+    AuditOut,
+    Health,
+    Me,
+    NewTokenOut,
+    TokenIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+)
+from tikguard.ops import accounts
+from tikguard.store.audit import list_audit
+
+router = APIRouter()
+
+
+@router.get("/health", response_model=Health, tags=["meta"])
+async def health() -> Health:
+    """Liveness: answers without a database query or credentials."""
+    return Health(status="ok", version=__version__)
+
+
+@router.get("/me", response_model=Me, tags=["meta"])
+async def me(who: Viewer) -> Me:
+    return Me(tenant_id=who.tenant_id, role=who.role, actor=who.actor)
+
+
+@router.get("/audit", response_model=list[AuditOut], tags=["audit"])
+async def audit_log(
+    state: State,
+    who: Viewer,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditOut]:
+    """Who did what, newest first."""
+
+    def run() -> list[AuditOut]:
+        with state.db.session() as session:
+            rows = list_audit(session, who.tenant_id, action=action, limit=limit)
+            return [AuditOut.model_validate(r, from_attributes=True) for r in rows]
+
+    return await asyncio.to_thread(run)
+
+
+@router.get("/users", response_model=list[UserOut], tags=["accounts"])
+async def list_users(state: State, who: Admin) -> list[UserOut]:
+    def run() -> list[UserOut]:
+        with state.db.session() as session:
+            return [
+                UserOut.model_validate(u, from_attributes=True)
+                for u in accounts.list_users(session, who.tenant_id)
+            ]
+
+    return await asyncio.to_thread(run)
+
+
+@router.post("/users", response_model=UserOut, status_code=201, tags=["accounts"])
+async def add_user(body: UserIn, state: State, who: Admin) -> UserOut:
+    def run() -> UserOut:
+        with state.db.transaction() as session:
+            user = accounts.create_user(
+                session, who.tenant_id, body.username, body.password, body.role, actor=who.actor
+            )
+            return UserOut.model_validate(user, from_attributes=True)
+
+    return await asyncio.to_thread(run)
+
+
+@router.get("/tokens", response_model=list[TokenOut], tags=["accounts"])
+async def list_tokens(state: State, who: Admin) -> list[TokenOut]:
+    def run() -> list[TokenOut]:
+        with state.db.session() as session:
+            return [
+                TokenOut.model_validate(t, from_attributes=True)
+                for t in accounts.list_tokens(session, who.tenant_id)
+            ]
+
+    return await asyncio.to_thread(run)
+
+
+@router.post("/tokens", response_model=NewTokenOut, status_code=201, tags=["accounts"])
+async def create_token(body: TokenIn, state: State, who: Admin) -> NewTokenOut:
+    """A new API token: the answer is the only time its value is shown."""
+
+    def run() -> NewTokenOut:
+        with state.db.transaction() as session:
+            kwargs: dict[str, Any] = {"actor": who.actor, "user_id": who.user_id}
+            if body.expires_at is not None:
+                kwargs["expires_at"] = body.expires_at
+            new = accounts.create_token(session, who.tenant_id, body.name, body.role, **kwargs)
+            return NewTokenOut(
+                id=new.id, name=new.name, role=new.role, token=new.token, expires_at=new.expires_at
+            )
+
+    return await asyncio.to_thread(run)
+
+
+@router.delete("/tokens/{token_id}", status_code=204, tags=["accounts"])
+async def revoke_token(token_id: int, state: State, who: Admin) -> Response:
+    def run() -> None:
+        with state.db.transaction() as session:
+            accounts.revoke_token(session, who.tenant_id, token_id, actor=who.actor)
+
+    await asyncio.to_thread(run)
+    return Response(status_code=204)

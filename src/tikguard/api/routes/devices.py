@@ -1,0 +1,140 @@
+"""Devices: inventory (credentials write-only), the fleet view, probe."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from tikguard.api.deps import Admin, Operator, State, Viewer
+from tikguard.api.schemas import (
+    DeviceCreate,
+    DeviceDetail,
+    DeviceSummary,
+    DeviceUpdate,
+    ProbeResult,
+)
+from tikguard.ops import fleet as fleet_ops
+from tikguard.ops import inventory
+from tikguard.ops.devices import DeviceView, probe_device
+
+router = APIRouter(tags=["devices"])
+
+
+def detail(v: DeviceView) -> DeviceDetail:
+    return DeviceDetail(
+        id=v.id,
+        name=v.name,
+        host=v.host,
+        port=v.port,
+        username=v.username,
+        has_password=v.has_password,
+        tags=list(v.tags),
+        site=v.site,
+        host_key_fingerprint=v.host_key_fingerprint,
+        pending_host_key_fingerprint=v.pending_host_key_fingerprint,
+        ros_version=v.ros_version,
+        model=v.model,
+        board=v.board,
+        last_backup_at=v.last_backup_at,
+        last_backup_status=v.last_backup_status,
+        last_backup_error=v.last_backup_error,
+    )
+
+
+def summary(r: fleet_ops.FleetRow) -> DeviceSummary:
+    return DeviceSummary(
+        id=r.id,
+        name=r.name,
+        host=r.host,
+        port=r.port,
+        site=r.site,
+        tags=list(r.tags),
+        ros_version=r.ros_version,
+        model=r.model,
+        last_backup_at=r.last_backup_at,
+        last_backup_status=r.last_backup_status,
+        versions=r.versions,
+        latest_version=r.latest_seq,
+        drift=r.drift,
+        last_push_operation=r.last_push_id,
+        last_push_outcome=r.last_push_outcome,
+        last_push_at=r.last_push_at,
+        host_key_pending=r.host_key_pending,
+    )
+
+
+@router.get("/devices", response_model=list[DeviceSummary])
+async def list_devices(
+    state: State,
+    who: Viewer,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    site: Annotated[str | None, Query(max_length=128)] = None,
+) -> list[DeviceSummary]:
+    """The fleet: every device with last backup, last push outcome and drift."""
+    rows = await asyncio.to_thread(fleet_ops.fleet, state.db, who.tenant_id, tag=tag, site=site)
+    return [summary(r) for r in rows]
+
+
+@router.post("/devices", response_model=DeviceDetail, status_code=201)
+async def add_device(body: DeviceCreate, state: State, who: Admin) -> DeviceDetail:
+    """Add a router; its password is stored encrypted and never returned."""
+    fields: dict[str, Any] = body.model_dump(exclude={"password"})
+    view = await asyncio.to_thread(
+        lambda: inventory.add(
+            state.db, who.tenant_id, actor=who.actor, password=body.password, **fields
+        )
+    )
+    return detail(view)
+
+
+@router.get("/devices/{device_id}", response_model=DeviceDetail)
+async def get_device(device_id: int, state: State, who: Viewer) -> DeviceDetail:
+    return detail(await asyncio.to_thread(inventory.get, state.db, who.tenant_id, device_id))
+
+
+@router.patch("/devices/{device_id}", response_model=DeviceDetail)
+async def update_device(
+    device_id: int, body: DeviceUpdate, state: State, who: Admin
+) -> DeviceDetail:
+    """Change a device; fields left out stay as they are (``password: null`` clears it)."""
+    given = body.model_dump(exclude_unset=True)
+    changes = {k: v for k, v in given.items() if k != "password"}
+    for key in ("host", "port", "username"):
+        if key in changes and changes[key] is None:
+            del changes[key]
+    kwargs: dict[str, Any] = dict(changes)
+    if "password" in given:
+        kwargs["password"] = given["password"]
+    view = await asyncio.to_thread(
+        lambda: inventory.update(state.db, who.tenant_id, device_id, actor=who.actor, **kwargs)
+    )
+    return detail(view)
+
+
+@router.delete("/devices/{device_id}", status_code=204)
+async def remove_device(device_id: int, state: State, who: Admin) -> Response:
+    await asyncio.to_thread(
+        lambda: inventory.remove(state.db, who.tenant_id, device_id, actor=who.actor)
+    )
+    return Response(status_code=204)
+
+
+@router.post("/devices/{device_id}/probe", response_model=ProbeResult)
+async def probe(device_id: int, state: State, who: Operator) -> ProbeResult:
+    """Connect now (pinned host key), read the router's facts and record them."""
+    name = await asyncio.to_thread(inventory.name_of, state.db, who.tenant_id, device_id)
+    facts = await probe_device(state.db, state.settings, who.tenant_id, name)
+    return ProbeResult(
+        device=name,
+        version=facts.version,
+        identity=facts.identity,
+        board=facts.resource.board,
+        architecture=facts.resource.architecture,
+        uptime_seconds=facts.resource.uptime_seconds,
+        free_bytes=facts.resource.free_bytes,
+        device_mode=facts.device_mode,
+        scheduler_allowed=facts.scheduler_allowed,
+        policies=sorted(facts.policies) if facts.policies is not None else None,
+    )

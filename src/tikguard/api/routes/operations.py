@@ -1,0 +1,245 @@
+"""Backups, guarded pushes (push / restore / replace), confirm, and operations with
+their events -- as JSON and as a Server-Sent Events stream.
+
+Starting work never holds the request open: the answer is 202 with operation ids at
+once, and the work runs in the server's durable engine. Follow it with
+``GET /operations/{id}/stream`` (resumable with ``Last-Event-ID``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from tikguard.api.deps import Operator, State, Viewer, need_engine
+from tikguard.api.errors import ApiError
+from tikguard.api.schemas import (
+    Accepted,
+    BackupRequest,
+    EventOut,
+    OperationOut,
+    PreviewIn,
+    PreviewOut,
+    PushBase,
+    PushIn,
+    ReplaceIn,
+    RestoreIn,
+)
+from tikguard.ops import backup_ops, inventory, operations_view
+from tikguard.ops import push as push_ops
+from tikguard.ops.accounts import Principal
+
+router = APIRouter(tags=["operations"])
+#: Seconds between keep-alive comments on an idle event stream.
+KEEPALIVE = 15.0
+
+
+@router.post("/backups", response_model=Accepted, status_code=202)
+async def start_backup(body: BackupRequest, state: State, who: Operator) -> Accepted:
+    """Back up devices (ids, a tag, or all); one operation per device."""
+    need_engine(state)
+    ids = await asyncio.to_thread(
+        operations_view.device_ids, state.db, who.tenant_id, body.devices, body.tag
+    )
+    if not ids:
+        raise ApiError(422, "no devices match", "add devices first, or check the tag")
+    ops = await backup_ops.start(state.db, who.tenant_id, ids, requested_by=who.actor)
+    return Accepted(operations=ops)
+
+
+@router.post("/devices/{device_id}/backup", response_model=Accepted, status_code=202)
+async def backup_one(device_id: int, state: State, who: Operator) -> Accepted:
+    need_engine(state)
+    await asyncio.to_thread(inventory.name_of, state.db, who.tenant_id, device_id)
+    ops = await backup_ops.start(state.db, who.tenant_id, [device_id], requested_by=who.actor)
+    return Accepted(operations=ops)
+
+
+async def _submit(state: Any, who: Principal, req: push_ops.PushRequest) -> Accepted:
+    need_engine(state)
+    subs = await operations_view.submit_push(state.db, state.settings, who, req)
+    return Accepted(operations=[s.op_id for s in subs])
+
+
+def _common(body: PushBase) -> dict[str, Any]:
+    return {
+        "window": body.window,
+        "confirm": body.confirm,
+        "checks": [tuple(c) for c in body.checks],
+        "idempotency_key": body.idempotency_key,
+    }
+
+
+@router.post("/push", response_model=Accepted, status_code=202)
+async def push(body: PushIn, state: State, who: Operator) -> Accepted:
+    """Merge a RouterOS snippet into routers, each guarded by an on-device revert timer."""
+    names = await asyncio.to_thread(inventory.names_of, state.db, who.tenant_id, body.devices)
+    req = push_ops.PushRequest(
+        devices=names, mode="merge", script=body.script, requested_by=who.actor, **_common(body)
+    )
+    return await _submit(state, who, req)
+
+
+@router.post("/restore", response_model=Accepted, status_code=202)
+async def restore(body: RestoreIn, state: State, who: Operator) -> Accepted:
+    """Make a router's running config equal to one of its stored versions."""
+    name = await asyncio.to_thread(inventory.name_of, state.db, who.tenant_id, body.device)
+    req = push_ops.PushRequest(
+        devices=[name],
+        mode="restore",
+        version=body.version,
+        requested_by=who.actor,
+        **_common(body),
+    )
+    return await _submit(state, who, req)
+
+
+@router.post("/replace", response_model=Accepted, status_code=202)
+async def replace(body: ReplaceIn, state: State, who: Operator) -> Accepted:
+    """Replace a router's whole configuration with the given export, guarded."""
+    name = await asyncio.to_thread(inventory.name_of, state.db, who.tenant_id, body.device)
+    req = push_ops.PushRequest(
+        devices=[name],
+        mode="replace",
+        script=body.script,
+        requested_by=who.actor,
+        **_common(body),
+    )
+    return await _submit(state, who, req)
+
+
+@router.post("/preview", response_model=PreviewOut)
+async def preview(body: PreviewIn, state: State, who: Operator) -> PreviewOut:
+    """Dry run on one router: diff, script and risks. Reads the router, writes nothing."""
+    name = await asyncio.to_thread(inventory.name_of, state.db, who.tenant_id, body.device)
+    req = push_ops.PushRequest(
+        devices=[name], mode=body.mode, script=body.script, version=body.version
+    )
+    found = await push_ops.preview(state.db, state.settings, who.tenant_id, req, name)
+    plan = found.plan
+    return PreviewOut(
+        device=name,
+        mode=plan.mode,
+        diff=plan.diff_text,
+        summary=plan.diff_summary,
+        risk=plan.risk,
+        unsupported=plan.unsupported,
+        script=plan.script if body.mode != "restore" else _redacted_script(plan.script, who),
+        preflight=found.preflight,
+    )
+
+
+def _redacted_script(script: str, who: Principal) -> str:
+    """A restore script carries the version's secrets: only admins see it whole."""
+    if who.allows("admin"):
+        return script
+    return "# the restore script holds secrets; only admins see it\n"
+
+
+@router.post("/operations/{op_id}/confirm", response_model=OperationOut)
+async def confirm(op_id: str, state: State, who: Operator) -> OperationOut:
+    """Confirm a manual-confirm push so it commits (if it verified in time)."""
+    await asyncio.to_thread(operations_view.get_op, state.db, who.tenant_id, op_id)
+    need_engine(state)
+    return op_out(await operations_view.confirm(state.db, state.settings, who, op_id))
+
+
+@router.get("/operations", response_model=list[OperationOut])
+async def list_operations(
+    state: State,
+    who: Viewer,
+    device: int | None = None,
+    kind: Annotated[str | None, Query(pattern="^(push|restore|replace|backup)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[OperationOut]:
+    ops = await asyncio.to_thread(
+        operations_view.list_ops, state.db, who.tenant_id, device=device, kind=kind, limit=limit
+    )
+    return [op_out(o) for o in ops]
+
+
+@router.get("/operations/{op_id}", response_model=OperationOut)
+async def get_operation(op_id: str, state: State, who: Viewer) -> OperationOut:
+    return op_out(await asyncio.to_thread(operations_view.get_op, state.db, who.tenant_id, op_id))
+
+
+@router.get("/operations/{op_id}/events", response_model=list[EventOut])
+async def list_events(
+    op_id: str,
+    state: State,
+    who: Viewer,
+    after: Annotated[int, Query(ge=0, le=2**31)] = 0,
+) -> list[EventOut]:
+    found = await asyncio.to_thread(operations_view.events, state.db, who.tenant_id, op_id, after)
+    return [EventOut.model_validate(e, from_attributes=True) for e in found]
+
+
+def op_out(op: operations_view.OperationInfo) -> OperationOut:
+    return OperationOut.model_validate(op, from_attributes=True)
+
+
+def sse(event: dict[str, Any]) -> str:
+    data = json.dumps(event, separators=(",", ":"))
+    return f"id: {event['seq']}\nevent: stage\ndata: {data}\n\n"
+
+
+@router.get(
+    "/operations/{op_id}/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE stream"}},
+)
+async def stream(
+    op_id: str,
+    request: Request,
+    state: State,
+    who: Viewer,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+    after: Annotated[int, Query(ge=0, le=2**31)] = 0,
+) -> StreamingResponse:
+    """Server-Sent Events: each stage as it lands, then ``event: end`` with the outcome.
+
+    Reconnecting clients send ``Last-Event-ID`` and get only what they missed.
+    """
+    op = await asyncio.to_thread(operations_view.get_op, state.db, who.tenant_id, op_id)
+    start = after
+    if last_event_id:
+        try:
+            start = max(0, int(last_event_id))
+        except ValueError:
+            raise ApiError(400, "Last-Event-ID must be an event number") from None
+
+    async def body() -> AsyncIterator[str]:
+        yield "retry: 2000\n\n"
+        events = state.hub.listen(who.tenant_id, op.id, start).__aiter__()
+        pending: asyncio.Task[dict[str, Any]] | None = None
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(events.__anext__())
+                done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE)
+                if not done:
+                    if await request.is_disconnected():
+                        return
+                    yield ": keep-alive\n\n"
+                    continue
+                try:
+                    event = pending.result()
+                except StopAsyncIteration:
+                    break
+                pending = None
+                yield sse(event)
+            final = await asyncio.to_thread(operations_view.get_op, state.db, who.tenant_id, op.id)
+            end = {"outcome": final.outcome, "state": final.state, "error": final.error}
+            yield f"event: end\ndata: {json.dumps(end)}\n\n"
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+            await events.aclose()  # type: ignore[attr-defined]
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(body(), media_type="text/event-stream", headers=headers)

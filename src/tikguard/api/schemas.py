@@ -1,0 +1,275 @@
+"""Request and response bodies of the REST API (they make the OpenAPI document).
+
+Requests forbid unknown fields, so a typo is a 422 naming the field instead of a
+silently ignored option. Device passwords appear in requests only: no response model
+has a field that could carry one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    hint: str | None = None
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+class Me(BaseModel):
+    tenant_id: int
+    role: str
+    actor: str
+
+
+# -- devices -------------------------------------------------------------------------------
+
+
+class DeviceCreate(Strict):
+    name: str = Field(min_length=1, max_length=128)
+    host: str = Field(min_length=1, max_length=255)
+    port: int = Field(default=22, ge=1, le=65535)
+    username: str = Field(default="admin", min_length=1, max_length=128)
+    password: str | None = Field(default=None, max_length=1024, description="write-only")
+    tags: list[str] = Field(default_factory=list, max_length=64)
+    site: str | None = Field(default=None, max_length=128)
+
+
+class DeviceUpdate(Strict):
+    host: str | None = Field(default=None, min_length=1, max_length=255)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    username: str | None = Field(default=None, min_length=1, max_length=128)
+    password: str | None = Field(default=None, max_length=1024, description="write-only")
+    tags: list[str] | None = Field(default=None, max_length=64)
+    site: str | None = Field(default=None, max_length=128)
+
+
+class DeviceSummary(BaseModel):
+    id: int
+    name: str
+    host: str
+    port: int
+    site: str | None
+    tags: list[str]
+    ros_version: str | None
+    model: str | None
+    last_backup_at: datetime | None
+    last_backup_status: str | None
+    versions: int
+    latest_version: int | None
+    drift: bool
+    last_push_operation: str | None
+    last_push_outcome: str | None
+    last_push_at: datetime | None
+    host_key_pending: bool
+
+
+class DeviceDetail(BaseModel):
+    id: int
+    name: str
+    host: str
+    port: int
+    username: str
+    has_password: bool
+    tags: list[str]
+    site: str | None
+    host_key_fingerprint: str | None
+    pending_host_key_fingerprint: str | None
+    ros_version: str | None
+    model: str | None
+    board: str | None
+    last_backup_at: datetime | None
+    last_backup_status: str | None
+    last_backup_error: str | None
+
+
+class ProbeResult(BaseModel):
+    device: str
+    version: str
+    identity: str | None
+    board: str | None
+    architecture: str | None
+    uptime_seconds: float | None
+    free_bytes: int | None
+    device_mode: dict[str, Any] | str | None
+    scheduler_allowed: bool | None
+    policies: list[str] | None
+
+
+# -- versions and diffs ----------------------------------------------------------------------
+
+
+class VersionOut(BaseModel):
+    seq: int
+    created_at: datetime
+    last_checked_at: datetime
+    trigger: str
+    ros_version: str | None
+    sha256: str
+    lines_added: int
+    lines_removed: int
+    line_count: int
+    secrets_count: int
+    operation_id: str | None
+
+
+class VersionTextOut(BaseModel):
+    device: str
+    version: VersionOut
+    with_secrets: bool
+    text: str
+
+
+class DiffOut(BaseModel):
+    device: str
+    old: str
+    new: str
+    empty: bool
+    semantic: str | None
+    summary: dict[str, int] | None
+    semantic_error: str | None
+    unified: str
+
+
+# -- operations ----------------------------------------------------------------------------
+
+
+class BackupRequest(Strict):
+    devices: list[int] | None = Field(
+        default=None, max_length=10_000, description="device ids; none: all (or the tag)"
+    )
+    tag: str | None = Field(default=None, max_length=64)
+
+
+class Accepted(BaseModel):
+    operations: list[str]
+
+
+class PushBase(Strict):
+    window: float | None = Field(
+        default=None, gt=0, le=86_400, description="revert window, seconds"
+    )
+    confirm: Literal["auto", "manual"] = "auto"
+    checks: list[tuple[str, str]] = Field(default_factory=list, max_length=20)
+    idempotency_key: str | None = Field(default=None, max_length=150)
+
+
+class PushIn(PushBase):
+    devices: list[int] = Field(min_length=1, max_length=10_000)
+    script: str = Field(min_length=1)
+
+
+class RestoreIn(PushBase):
+    device: int
+    version: int = Field(ge=1)
+
+
+class ReplaceIn(PushBase):
+    device: int
+    script: str = Field(min_length=1)
+
+
+class PreviewIn(Strict):
+    device: int
+    mode: Literal["merge", "restore", "replace"] = "merge"
+    script: str | None = None
+    version: int | None = Field(default=None, ge=1)
+
+
+class PreviewOut(BaseModel):
+    device: str
+    mode: str
+    diff: str
+    summary: dict[str, int]
+    risk: list[dict[str, Any]]
+    unsupported: list[str]
+    script: str
+    preflight: dict[str, Any]
+
+
+class OperationOut(BaseModel):
+    id: str
+    device_id: int | None
+    device: str | None
+    kind: str
+    state: str
+    outcome: str | None
+    requested_by: str | None
+    parameters: dict[str, Any]
+    evidence: dict[str, Any]
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class EventOut(BaseModel):
+    seq: int
+    at: datetime
+    stage: str
+    level: str
+    message: str
+    data: dict[str, Any]
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str | None
+    details: dict[str, Any]
+
+
+# -- accounts --------------------------------------------------------------------------------
+
+
+class UserIn(Strict):
+    username: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=10, max_length=1024)
+    role: Literal["viewer", "operator", "admin"] = "viewer"
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    role: str
+    disabled: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class TokenIn(Strict):
+    name: str = Field(min_length=1, max_length=128)
+    role: Literal["viewer", "operator", "admin"] = "viewer"
+    expires_at: datetime | None = None
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    role: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewTokenOut(BaseModel):
+    id: int
+    name: str
+    role: str
+    token: str = Field(description="shown once; store it now")
+    expires_at: datetime | None

@@ -1,0 +1,231 @@
+"""Users, API tokens and roles: who may do what in which tenant.
+
+Passwords are hashed with argon2 (argon2-cffi); API tokens are random, shown once and
+stored as a sha256 hash (they are long and random, so a slow hash adds nothing). A
+principal has exactly one role in exactly one tenant; every service call made for it
+passes that tenant id, so nothing it asks for can reach another tenant's rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tikguard.store import tenants as store_tenants
+from tikguard.store._util import check_text
+from tikguard.store.audit import audit
+from tikguard.store.db import Database
+from tikguard.store.errors import AlreadyExists, InvalidInput, NotFound
+from tikguard.store.models import ApiToken, Role, User, utcnow
+
+#: Tokens start with this, so secret scanners and people can recognise them.
+TOKEN_PREFIX = "tgk_"
+_RANK = {Role.VIEWER.value: 0, Role.OPERATOR.value: 1, Role.ADMIN.value: 2}
+_hasher = PasswordHasher()
+#: Verifying against this keeps "no such user" as slow as "wrong password".
+_DUMMY_HASH = _hasher.hash("tikguard-no-such-user")
+MIN_PASSWORD = 10
+
+
+class AuthError(Exception):
+    """Credentials were missing, wrong, expired or revoked (one message for all)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: one role in one tenant. ``actor`` names them in the audit log."""
+
+    tenant_id: int
+    role: str
+    actor: str
+    user_id: int | None = None
+    token_id: int | None = None
+
+    def allows(self, role: str) -> bool:
+        return _RANK[self.role] >= _RANK[role]
+
+
+def check_role(role: str) -> str:
+    if role not in _RANK:
+        raise InvalidInput(f"unknown role {role!r} (one of: viewer, operator, admin)")
+    return role
+
+
+def generate_password(length: int = 20) -> str:
+    """A random password of letters and digits (easy to copy from a terminal)."""
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _check_username(username: str) -> str:
+    check_text(username, "username", max_len=128)
+    if username != username.strip() or " " in username:
+        raise InvalidInput(f"username {username!r} must not contain spaces")
+    return username
+
+
+def create_user(
+    session: Session, tenant_id: int, username: str, password: str, role: str, *, actor: str
+) -> User:
+    """A new user (usernames are unique across tenants: login needs no tenant name)."""
+    _check_username(username)
+    check_role(role)
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"password must be at least {MIN_PASSWORD} characters")
+    store_tenants.get_tenant(session, tenant_id)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise AlreadyExists(f"user {username!r} already exists")
+    user = User(
+        tenant_id=tenant_id, username=username, password_hash=_hasher.hash(password), role=role
+    )
+    session.add(user)
+    session.flush()
+    audit(
+        session, tenant_id, actor=actor, action="user.add", target=username, details={"role": role}
+    )
+    return user
+
+
+def list_users(session: Session, tenant_id: int) -> list[User]:
+    return list(
+        session.scalars(select(User).where(User.tenant_id == tenant_id).order_by(User.username))
+    )
+
+
+def count_users(session: Session) -> int:
+    return int(session.scalar(select(func.count(User.id))) or 0)
+
+
+def authenticate(db: Database, username: str, password: str) -> Principal:
+    """The principal of a username and password, or :class:`AuthError`."""
+    with db.session() as session:
+        user = session.scalar(select(User).where(User.username == username))
+    hashed = user.password_hash if user is not None and not user.disabled else _DUMMY_HASH
+    try:
+        _hasher.verify(hashed, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        raise AuthError("wrong username or password") from None
+    if user is None or user.disabled:
+        raise AuthError("wrong username or password")
+    with db.transaction() as session:
+        row = session.get(User, user.id)
+        if row is not None:
+            row.last_login_at = utcnow()
+            if _hasher.check_needs_rehash(row.password_hash):
+                row.password_hash = _hasher.hash(password)
+    return Principal(user.tenant_id, user.role, f"user:{user.username}", user_id=user.id)
+
+
+def principal_for_user(db: Database, user_id: int) -> Principal:
+    """The principal of a logged-in user (a session cookie names the user id)."""
+    with db.session() as session:
+        user = session.get(User, user_id)
+        if user is None or user.disabled:
+            raise AuthError("the session's user no longer exists")
+        return Principal(user.tenant_id, user.role, f"user:{user.username}", user_id=user.id)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A freshly created token: ``token`` is shown once and never stored."""
+
+    id: int
+    name: str
+    role: str
+    token: str
+    expires_at: datetime | None
+
+
+def create_token(
+    session: Session,
+    tenant_id: int,
+    name: str,
+    role: str,
+    *,
+    actor: str,
+    user_id: int | None = None,
+    expires_at: datetime | None = None,
+) -> NewToken:
+    check_text(name, "token name", max_len=128)
+    check_role(role)
+    store_tenants.get_tenant(session, tenant_id)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        tenant_id=tenant_id,
+        user_id=user_id,
+        name=name,
+        prefix=token[:12],
+        token_hash=hash_token(token),
+        role=role,
+        expires_at=expires_at,
+    )
+    session.add(row)
+    session.flush()
+    audit(
+        session, tenant_id, actor=actor, action="token.create", target=name, details={"role": role}
+    )
+    return NewToken(row.id, name, role, token, expires_at)
+
+
+def list_tokens(session: Session, tenant_id: int) -> list[ApiToken]:
+    return list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.tenant_id == tenant_id).order_by(ApiToken.id)
+        )
+    )
+
+
+def revoke_token(session: Session, tenant_id: int, token_id: int, *, actor: str) -> None:
+    row = session.scalar(
+        select(ApiToken).where(ApiToken.tenant_id == tenant_id, ApiToken.id == token_id)
+    )
+    if row is None:
+        raise NotFound(f"token {token_id} does not exist")
+    row.revoked_at = row.revoked_at or utcnow()
+    audit(session, tenant_id, actor=actor, action="token.revoke", target=row.name)
+
+
+def principal_for_token(db: Database, token: str) -> Principal:
+    """The principal of a bearer token, or :class:`AuthError` (unknown/expired/revoked)."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        raise AuthError("invalid API token")
+    with db.session() as session:
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None:
+        raise AuthError("invalid API token")
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        raise AuthError("API token expired")
+    return Principal(row.tenant_id, row.role, f"token:{row.name}", token_id=row.id)
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """The first admin, created when a server starts on an empty user table."""
+
+    username: str
+    password: str
+
+
+def ensure_first_admin(
+    db: Database, tenant_name: str = store_tenants.DEFAULT_TENANT
+) -> Bootstrap | None:
+    """Create ``admin`` with a generated password when no user exists at all."""
+    with db.transaction() as session:
+        if count_users(session) > 0:
+            return None
+        tenant = store_tenants.ensure_tenant(session, tenant_name)
+        password = generate_password()
+        create_user(session, tenant.id, "admin", password, Role.ADMIN.value, actor="system")
+        return Bootstrap("admin", password)

@@ -1,0 +1,170 @@
+"""Operations as the API and UI see them: scoped reads, push submission and confirm.
+
+Thin on purpose: every read filters on the caller's tenant, every change is audited
+with the caller's name, and pushes go through :mod:`tikguard.ops.push` exactly as
+the CLI's do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from tikguard.ops import push as push_ops
+from tikguard.ops.accounts import Principal
+from tikguard.settings import Settings
+from tikguard.store import devices as store_devices
+from tikguard.store import operations as store_ops
+from tikguard.store.audit import audit
+from tikguard.store.db import Database
+from tikguard.store.errors import StateError
+from tikguard.store.models import Device, Operation, OperationEvent, OperationState
+
+
+@dataclass(frozen=True)
+class OperationInfo:
+    id: str
+    device_id: int | None
+    device: str | None
+    kind: str
+    state: str
+    outcome: str | None
+    requested_by: str | None
+    parameters: dict[str, Any]
+    evidence: dict[str, Any]
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def manual_confirm(self) -> bool:
+        return self.parameters.get("confirm") == "manual"
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    seq: int
+    at: datetime
+    stage: str
+    level: str
+    message: str
+    data: dict[str, Any]
+
+
+def _info(op: Operation, names: dict[int, str]) -> OperationInfo:
+    return OperationInfo(
+        id=op.id,
+        device_id=op.device_id,
+        device=names.get(op.device_id) if op.device_id is not None else None,
+        kind=op.kind,
+        state=op.state,
+        outcome=op.outcome,
+        requested_by=op.requested_by,
+        parameters=dict(op.parameters or {}),
+        evidence=dict(op.evidence or {}),
+        error=op.error,
+        created_at=op.created_at,
+        started_at=op.started_at,
+        finished_at=op.finished_at,
+    )
+
+
+def _names(session: Any, tenant_id: int, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Device.id, Device.name).where(Device.tenant_id == tenant_id, Device.id.in_(ids))
+    )
+    return {r.id: r.name for r in rows}
+
+
+def list_ops(
+    db: Database,
+    tenant_id: int,
+    *,
+    device: int | None = None,
+    kind: str | None = None,
+    limit: int = 100,
+) -> list[OperationInfo]:
+    """The tenant's operations, newest first."""
+    with db.session() as session:
+        if device is not None:
+            store_devices.get_device(session, tenant_id, device)
+        ops = store_ops.list_operations(
+            session, tenant_id, device_id=device, kind=kind, limit=limit
+        )
+        names = _names(session, tenant_id, {o.device_id for o in ops if o.device_id is not None})
+        return [_info(o, names) for o in ops]
+
+
+def get_op(db: Database, tenant_id: int, op_id: str) -> OperationInfo:
+    with db.session() as session:
+        op = store_ops.get_operation(session, tenant_id, op_id)
+        names = _names(session, tenant_id, {op.device_id} if op.device_id is not None else set())
+        return _info(op, names)
+
+
+def events(db: Database, tenant_id: int, op_id: str, after: int = 0) -> list[EventInfo]:
+    with db.session() as session:
+        store_ops.get_operation(session, tenant_id, op_id)
+        rows: list[OperationEvent] = store_ops.list_events(
+            session, tenant_id, op_id, after_seq=after
+        )
+        return [EventInfo(e.seq, e.at, e.stage, e.level, e.message, dict(e.data)) for e in rows]
+
+
+def device_ids(db: Database, tenant_id: int, ids: list[int] | None, tag: str | None) -> list[int]:
+    """The ids asked for (each checked in the tenant), or the tenant's (tagged) devices."""
+    with db.session() as session:
+        if ids is not None:
+            return [store_devices.get_device(session, tenant_id, i).id for i in dict.fromkeys(ids)]
+        return [d.id for d in store_devices.list_devices(session, tenant_id, tag=tag)]
+
+
+async def submit_push(
+    db: Database, settings: Settings, who: Principal, req: push_ops.PushRequest
+) -> list[push_ops.Submitted]:
+    """Submit a push for the caller and record it in the audit log."""
+    subs = await push_ops.submit(db, settings, who.tenant_id, req)
+
+    def write(session: Any) -> None:
+        audit(
+            session,
+            who.tenant_id,
+            actor=who.actor,
+            action=f"push.{req.mode}",
+            target=",".join(req.devices)[:255],
+            details={
+                "operations": [s.op_id for s in subs],
+                "new": [s.op_id for s in subs if s.created],
+                "confirm": req.confirm,
+                "version": req.version,
+                "window": req.window,
+            },
+        )
+
+    await db.run_async(write)
+    return subs
+
+
+async def confirm(db: Database, settings: Settings, who: Principal, op_id: str) -> OperationInfo:
+    """Send the operator's confirm to a manual-confirm push still waiting for it."""
+    op = await asyncio.to_thread(get_op, db, who.tenant_id, op_id)
+    if op.outcome is not None:
+        raise StateError(f"operation {op_id} already ended: {op.outcome}")
+    if not op.manual_confirm:
+        raise StateError(f"operation {op_id} confirms itself (confirm mode auto)")
+    if op.state == OperationState.PENDING.value:
+        raise StateError(f"operation {op_id} has not started yet; confirm after it verifies")
+    await push_ops.confirm(settings, op.id, by=who.actor)
+
+    def write(session: Any) -> None:
+        audit(session, who.tenant_id, actor=who.actor, action="push.confirm", target=op.id)
+
+    await db.run_async(write)
+    return await asyncio.to_thread(get_op, db, who.tenant_id, op_id)

@@ -1,0 +1,131 @@
+"""What every UI page shares: templates, the logged-in user, CSRF checks, errors.
+
+Pages are server-rendered and work without JavaScript; the only script streams live
+operation events. A page that needs a login redirects to ``/login``; every form
+post carries the CSRF token of the session (see :mod:`tikguard.api.sessions`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from tikguard import __version__
+from tikguard.api.deps import AppState, app_state
+from tikguard.api.errors import ApiError
+from tikguard.api.sessions import COOKIE, CSRF_FIELD, Session
+from tikguard.ops import fleet as fleet_ops
+from tikguard.ops.accounts import AuthError, Principal, principal_for_user
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def _ago(value: datetime | None) -> str:
+    if value is None:
+        return "never"
+    seconds = (datetime.now(UTC) - value).total_seconds()
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
+
+
+templates.env.filters["ago"] = _ago
+templates.env.filters["when"] = _when
+templates.env.globals["version"] = __version__
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The logged-in user of a page, with what the templates need."""
+
+    principal: Principal
+    session: Session
+    csrf: str
+
+    @property
+    def name(self) -> str:
+        return self.principal.actor.removeprefix("user:")
+
+    def can(self, role: str) -> bool:
+        return self.principal.allows(role)
+
+
+class LoginRequired(Exception):
+    pass
+
+
+async def page_user(request: Request) -> Viewer:
+    state = app_state(request)
+    session = state.signer.read(request.cookies.get(COOKIE))
+    if session is None:
+        raise LoginRequired
+    try:
+        principal = await asyncio.to_thread(principal_for_user, state.db, session.user_id)
+    except AuthError:
+        raise LoginRequired from None
+    return Viewer(principal, session, state.signer.csrf_token(session))
+
+
+User = Annotated[Viewer, Depends(page_user)]
+StateDep = Annotated[AppState, Depends(app_state)]
+
+
+async def check_form(request: Request, user: Viewer, role: str = "viewer") -> dict[str, Any]:
+    """The posted form, after checking its CSRF token and the user's role."""
+    form = await request.form()
+    state = app_state(request)
+    token = form.get(CSRF_FIELD)
+    if not isinstance(token, str) or not state.signer.check_csrf(user.session, token):
+        raise ApiError(
+            403, "the form's security token is missing or old", "reload the page and try again"
+        )
+    if not user.can(role):
+        raise ApiError(403, f"this needs the {role} role; you are {user.principal.role}")
+    return dict(form.multi_items()) | {"_form": form}
+
+
+def render(
+    request: Request, name: str, user: Viewer | None, status: int = 200, **context: Any
+) -> HTMLResponse:
+    alerts: list[Any] = []
+    if user is not None:
+        state = app_state(request)
+        alerts = fleet_ops.uncertain_operations(state.db, user.principal.tenant_id, limit=5)
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"user": user, "alerts": alerts, "csrf_field": CSRF_FIELD, **context},
+        status_code=status,
+    )
+
+
+def render_error(request: Request, status: int, message: str, hint: str | None) -> Response:
+    """The HTML face of an error on a UI path (401 goes to the login page)."""
+    if status == 401:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {"user": None, "alerts": [], "status": status, "message": message, "hint": hint},
+        status_code=status,
+    )
+
+
+def login_redirect(request: Request, _exc: Exception) -> Response:
+    return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)

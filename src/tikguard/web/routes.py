@@ -1,0 +1,330 @@
+"""The web UI's pages: login, fleet, device (timeline, diff, restore), push, operations.
+
+Each page calls the same service layer as the API and the CLI; the routes only read
+forms, call ``ops`` and render templates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import UploadFile
+
+from tikguard.api import errors
+from tikguard.api.deps import need_engine
+from tikguard.api.errors import ApiError
+from tikguard.api.routes.history import check_ref
+from tikguard.api.sessions import COOKIE
+from tikguard.ops import accounts, backup_ops, compare, history, inventory, operations_view
+from tikguard.ops import fleet as fleet_ops
+from tikguard.ops import push as push_ops
+from tikguard.web.common import (
+    HERE,
+    LoginRequired,
+    StateDep,
+    User,
+    check_form,
+    login_redirect,
+    render,
+    render_error,
+)
+from tikguard.web.diffview import side_by_side
+
+
+def install(app: FastAPI) -> None:
+    """Mount the UI's pages and static files on ``app``."""
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.add_exception_handler(LoginRequired, login_redirect)
+    errors.install(app, html=render_error)
+    for path, endpoint, methods in ROUTES:
+        app.add_api_route(
+            path, endpoint, methods=methods, include_in_schema=False, response_class=HTMLResponse
+        )
+
+
+def _safe_next(target: str | None) -> str:
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+# -- login -------------------------------------------------------------------------------
+
+
+async def login_page(request: Request, next: str | None = None) -> Response:
+    return render(request, "login.html", None, next=_safe_next(next), error=None)
+
+
+async def login(
+    request: Request,
+    state: StateDep,
+    username: Annotated[str, Form(max_length=128)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    try:
+        who = await asyncio.to_thread(accounts.authenticate, state.db, username, password)
+    except accounts.AuthError as exc:
+        return render(
+            request, "login.html", None, status=401, next=_safe_next(next), error=str(exc)
+        )
+    assert who.user_id is not None
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        COOKIE,
+        state.signer.issue(who.user_id),
+        max_age=int(state.signer.lifetime),
+        httponly=True,
+        samesite="lax",
+        secure=bool(state.settings.tls_certfile),
+        path="/",
+    )
+    return response
+
+
+async def logout(request: Request, user: User) -> Response:
+    await check_form(request, user)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+# -- fleet and devices ---------------------------------------------------------------------
+
+
+async def fleet_page(
+    request: Request,
+    state: StateDep,
+    user: User,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    site: Annotated[str | None, Query(max_length=128)] = None,
+) -> Response:
+    tenant = user.principal.tenant_id
+    rows = await asyncio.to_thread(
+        fleet_ops.fleet, state.db, tenant, tag=tag or None, site=site or None
+    )
+    tags, sites = await asyncio.to_thread(fleet_ops.facets, state.db, tenant)
+    return render(
+        request,
+        "fleet.html",
+        user,
+        rows=rows,
+        tags=tags,
+        sites=sites,
+        tag=tag or "",
+        site=site or "",
+    )
+
+
+async def device_page(request: Request, device_id: int, state: StateDep, user: User) -> Response:
+    tenant = user.principal.tenant_id
+    device = await asyncio.to_thread(inventory.get, state.db, tenant, device_id)
+    versions = await asyncio.to_thread(
+        history.list_history, state.db, tenant, device.name, limit=200
+    )
+    ops = await asyncio.to_thread(
+        operations_view.list_ops, state.db, tenant, device=device_id, limit=15
+    )
+    return render(request, "device.html", user, device=device, versions=versions, ops=ops)
+
+
+async def diff_page(
+    request: Request,
+    device_id: int,
+    state: StateDep,
+    user: User,
+    old: Annotated[str, Query(max_length=20)] = "-2",
+    new: Annotated[str, Query(max_length=20)] = "-1",
+) -> Response:
+    tenant = user.principal.tenant_id
+    old, new = check_ref(old), check_ref(new, live=True)
+    device = await asyncio.to_thread(inventory.get, state.db, tenant, device_id)
+    versions = await asyncio.to_thread(
+        history.list_history, state.db, tenant, device.name, limit=200
+    )
+    pair = await compare.texts(state.db, state.settings, tenant, device.name, old, new)
+    rows = side_by_side(pair.old, pair.new)
+    return render(
+        request,
+        "diff.html",
+        user,
+        device=device,
+        versions=versions,
+        pair=pair,
+        rows=rows,
+        old=old,
+        new=new,
+    )
+
+
+async def device_backup(request: Request, device_id: int, state: StateDep, user: User) -> Response:
+    await check_form(request, user, "operator")
+    need_engine(state)
+    tenant = user.principal.tenant_id
+    await asyncio.to_thread(inventory.name_of, state.db, tenant, device_id)
+    ops = await backup_ops.start(state.db, tenant, [device_id], requested_by=user.principal.actor)
+    return RedirectResponse(f"/operations/{ops[0]}", status_code=303)
+
+
+async def device_restore(request: Request, device_id: int, state: StateDep, user: User) -> Response:
+    form = await check_form(request, user, "operator")
+    need_engine(state)
+    tenant = user.principal.tenant_id
+    name = await asyncio.to_thread(inventory.name_of, state.db, tenant, device_id)
+    req = push_ops.PushRequest(
+        devices=[name],
+        mode="restore",
+        version=_int(form.get("version"), "version"),
+        confirm=_confirm(form.get("confirm")),
+        window=_window(form.get("window")),
+        requested_by=user.principal.actor,
+    )
+    subs = await operations_view.submit_push(state.db, state.settings, user.principal, req)
+    return RedirectResponse(f"/operations/{subs[0].op_id}", status_code=303)
+
+
+def _int(value: Any, what: str) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        raise ApiError(422, f"{what} must be a number") from None
+
+
+def _window(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        window = float(str(value))
+    except ValueError:
+        raise ApiError(422, "the revert window must be a number of seconds") from None
+    if not 0 < window <= 86_400:
+        raise ApiError(422, "the revert window must be between 1 s and a day")
+    return window
+
+
+def _confirm(value: Any) -> str:
+    return "manual" if value == "manual" else "auto"
+
+
+# -- push ----------------------------------------------------------------------------------
+
+
+async def push_page(request: Request, state: StateDep, user: User) -> Response:
+    rows = await asyncio.to_thread(fleet_ops.fleet, state.db, user.principal.tenant_id)
+    return render(
+        request,
+        "push.html",
+        user,
+        rows=rows,
+        chosen=set(),
+        script="",
+        window="",
+        confirm="auto",
+        previews=None,
+    )
+
+
+async def push_submit(request: Request, state: StateDep, user: User) -> Response:
+    """Preview (dry run on each chosen router) or run, depending on the button."""
+    form = await check_form(request, user, "operator")
+    tenant = user.principal.tenant_id
+    raw: Any = form["_form"]
+    ids = [_int(v, "device") for v in raw.getlist("device")]
+    script = str(form.get("script") or "")
+    upload = form.get("file")
+    if isinstance(upload, UploadFile) and upload.filename:
+        data = await upload.read()
+        try:
+            script = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(422, "the uploaded file is not UTF-8 text") from None
+    window, confirm = _window(form.get("window")), _confirm(form.get("confirm"))
+    rows = await asyncio.to_thread(fleet_ops.fleet, state.db, tenant)
+    context: dict[str, Any] = {
+        "rows": rows,
+        "chosen": set(ids),
+        "script": script,
+        "window": form.get("window") or "",
+        "confirm": confirm,
+    }
+    if not ids or not script.strip():
+        return render(
+            request,
+            "push.html",
+            user,
+            status=422,
+            previews=None,
+            error="choose at least one router and give a script",
+            **context,
+        )
+    names = await asyncio.to_thread(inventory.names_of, state.db, tenant, ids)
+    req = push_ops.PushRequest(
+        devices=names,
+        mode="merge",
+        script=script,
+        window=window,
+        confirm=confirm,
+        requested_by=user.principal.actor,
+    )
+    if form.get("action") == "run":
+        need_engine(state)
+        subs = await operations_view.submit_push(state.db, state.settings, user.principal, req)
+        if len(subs) == 1:
+            return RedirectResponse(f"/operations/{subs[0].op_id}", status_code=303)
+        return RedirectResponse("/operations", status_code=303)
+    push_ops.check_request(req, state.settings)
+    previews = await asyncio.gather(*(_preview(state, tenant, req, n) for n in names))
+    return render(request, "push.html", user, previews=previews, **context)
+
+
+async def _preview(state: Any, tenant: int, req: push_ops.PushRequest, name: str) -> dict[str, Any]:
+    try:
+        found = await push_ops.preview(state.db, state.settings, tenant, req, name)
+    except Exception as exc:  # one unreachable router must not hide the others' previews
+        return {"device": name, "error": getattr(exc, "message", str(exc)) or type(exc).__name__}
+    return {"device": name, "plan": found.plan, "preflight": found.preflight}
+
+
+# -- operations ----------------------------------------------------------------------------
+
+
+async def operations_page(request: Request, state: StateDep, user: User) -> Response:
+    ops = await asyncio.to_thread(
+        operations_view.list_ops, state.db, user.principal.tenant_id, limit=200
+    )
+    return render(request, "operations.html", user, ops=ops)
+
+
+async def operation_page(request: Request, op_id: str, state: StateDep, user: User) -> Response:
+    tenant = user.principal.tenant_id
+    op = await asyncio.to_thread(operations_view.get_op, state.db, tenant, op_id)
+    events = await asyncio.to_thread(operations_view.events, state.db, tenant, op_id)
+    return render(request, "operation.html", user, op=op, events=events)
+
+
+async def operation_confirm(request: Request, op_id: str, state: StateDep, user: User) -> Response:
+    await check_form(request, user, "operator")
+    need_engine(state)
+    await operations_view.confirm(state.db, state.settings, user.principal, op_id)
+    return RedirectResponse(f"/operations/{op_id}", status_code=303)
+
+
+ROUTES: list[tuple[str, Any, list[str]]] = [
+    ("/login", login_page, ["GET"]),
+    ("/login", login, ["POST"]),
+    ("/logout", logout, ["POST"]),
+    ("/", fleet_page, ["GET"]),
+    ("/devices/{device_id}", device_page, ["GET"]),
+    ("/devices/{device_id}/diff", diff_page, ["GET"]),
+    ("/devices/{device_id}/backup", device_backup, ["POST"]),
+    ("/devices/{device_id}/restore", device_restore, ["POST"]),
+    ("/push", push_page, ["GET"]),
+    ("/push", push_submit, ["POST"]),
+    ("/operations", operations_page, ["GET"]),
+    ("/operations/{op_id}", operation_page, ["GET"]),
+    ("/operations/{op_id}/confirm", operation_confirm, ["POST"]),
+]
