@@ -163,3 +163,14 @@ async def test_dumb_terminal_option_turns_echo_off(sim_router: SimDevice) -> Non
         out = await asyncio.wait_for(proc.stdout.read(), 5)
     assert "> /system identity print" not in out
     assert "name: r001" in out
+
+
+async def test_window_resize_and_break_keep_the_console(sim_router: SimDevice) -> None:
+    async with await connect(sim_router) as conn:
+        proc = await conn.create_process(term_type="xterm", term_size=(80, 24))
+        proc.change_terminal_size(132, 50)
+        proc.send_break(100)
+        proc.stdin.write("/system identity print\r\nquit\r\n")
+        out = await asyncio.wait_for(proc.stdout.read(), 5)
+    assert "name: r001" in out
+    assert out.endswith("interrupted\r\n")

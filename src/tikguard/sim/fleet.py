@@ -304,6 +304,8 @@ class SimFleet:
         self._by_name = {}
         for dev in devices:
             await dev.server.close()
+        for _ in range(3):  # let the reset connections finish their clean-up callbacks
+            await asyncio.sleep(0)
 
     def _add(self, index: int, name: str, options: Any, port: int | None) -> None:
         device_dir = None if self.state_dir is None else self.state_dir / "devices" / name

@@ -126,8 +126,6 @@ async def serve_session(
             process.exit(0)
             return
         await _interactive(router, process, console, login, before_output)
-    except (asyncssh.BreakReceived, asyncssh.TerminalSizeChanged):
-        process.exit(0)
     except (BrokenPipeError, ConnectionError, asyncssh.DisconnectError):
         return
 
@@ -191,7 +189,12 @@ class _LineReader:
                 line = self._feed(ch)
                 if line is not None:
                     return line
-            chunk = await self._stdin.read(4096)
+            try:
+                chunk = await self._stdin.read(4096)
+            except asyncssh.TerminalSizeChanged:
+                continue  # a resized window does not end the session
+            except asyncssh.BreakReceived:
+                chunk = "\x03"
             if not chunk:
                 if self._buf:
                     line, self._buf = "".join(self._buf), []
