@@ -191,3 +191,24 @@ def test_tenants_have_separate_mirrors(
         repo_path(db.settings.data_dir, tenant.name), "ls-tree", "-r", "--name-only", "main"
     )
     assert ours.split() == ["r1/config.rsc"]
+
+
+def test_big_catch_up_is_packed_and_equals_the_loose_path(
+    db: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tikguard.store import mirror
+
+    with db.transaction() as s:
+        many = [add_device(s, tenant.id, name=f"m{i}", host="h", username="u") for i in range(70)]
+    for n, device in enumerate(many):
+        _backup(db, tenant, device, BASE + f"# {n}\n", n)
+    packed = sync_tenant(db, tenant.id)
+    repo = repo_path(db.settings.data_dir, tenant.name)
+    assert packed.committed == 70 and list((repo / "objects" / "pack").glob("*.pack"))
+    _git(repo, "fsck", "--strict", "--no-dangling")
+    shutil.rmtree(repo)
+    monkeypatch.setattr(mirror, "PACK_MIN_OBJECTS", 10**9)
+    loose = sync_tenant(db, tenant.id)
+    assert loose.head == packed.head
+    assert not list((repo / "objects" / "pack").glob("*.pack"))
+    _git(repo, "fsck", "--strict", "--no-dangling")

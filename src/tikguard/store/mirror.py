@@ -18,17 +18,18 @@ import contextlib
 import fcntl
 import logging
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pygit2
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
 from tikguard.store.db import Database
 from tikguard.store.models import ConfigVersion, Device, MirrorState, Tenant, utcnow
-from tikguard.store.versions import version_text
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ BRANCH = "refs/heads/main"
 AUTHOR_NAME = "tikguard"
 AUTHOR_EMAIL = "tikguard@localhost"
 BATCH = 500
+#: Batches with at least this many new objects are packed instead of left loose.
+PACK_MIN_OBJECTS = 200
 _versions: Table = ConfigVersion.__table__  # type: ignore[assignment]
 _MARK = (
     update(_versions)
@@ -113,9 +116,9 @@ def _mirrored_ids(repo: pygit2.Repository, head: pygit2.Commit | None) -> dict[i
     return found
 
 
-def _message(version: ConfigVersion, device: Device) -> str:
+def _message(version: _Pending) -> str:
     ros = version.ros_version or "unknown"
-    lines = [f"{version.trigger}: {device.name} ({device.host}) RouterOS {ros}", ""]
+    lines = [f"{version.trigger}: {version.device} ({version.host}) RouterOS {ros}", ""]
     if version.secrets_changed_only:
         lines += ["Only sensitive values changed; they are never stored in this repository.", ""]
     lines += [
@@ -126,29 +129,105 @@ def _message(version: ConfigVersion, device: Device) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _commit_version(
-    repo: pygit2.Repository,
-    parent: pygit2.Commit | None,
-    version: ConfigVersion,
-    device: Device,
-) -> pygit2.Commit:
-    blob = repo.create_blob(version_text(version).encode("utf-8"))
-    root = repo.TreeBuilder(parent.tree) if parent is not None else repo.TreeBuilder()
-    existing = root.get(device.name)
-    sub = (
-        repo.TreeBuilder(existing.id)
-        if existing is not None and existing.filemode == pygit2.enums.FileMode.TREE
-        else repo.TreeBuilder()
-    )
-    sub.insert("config.rsc", blob, pygit2.enums.FileMode.BLOB)
-    root.insert(device.name, sub.write(), pygit2.enums.FileMode.TREE)
-    when = int(version.created_at.timestamp())
-    sig = pygit2.Signature(AUTHOR_NAME, AUTHOR_EMAIL, when, 0)
-    parents = [parent.id] if parent is not None else []
-    oid = repo.create_commit(BRANCH, sig, sig, _message(version, device), root.write(), parents)
-    commit = repo.get(oid)
-    assert isinstance(commit, pygit2.Commit)
-    return commit
+@dataclass(frozen=True)
+class _Pending:
+    id: int
+    seq: int
+    sha256: str
+    trigger: str
+    ros_version: str | None
+    secrets_changed_only: bool
+    created_at: datetime
+    content: bytes
+    device: str
+    host: str
+
+
+class _Staging(pygit2.OdbBackend):
+    """New objects, held in memory until the batch writes them as one pack (or loose).
+
+    Writing each commit's root tree as a loose object costs a deflate and a file per
+    commit, and a tenant with N routers has an N-entry root tree: a first catch-up of
+    10,000 routers would leave gigabytes of loose trees. Staged objects are packed with
+    deltas instead (consecutive root trees differ in one entry).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.objects: dict[str, tuple[int, bytes]] = {}
+
+    def read_cb(self, oid: object) -> tuple[int, bytes]:
+        return self.objects[str(oid)]
+
+    def read_header_cb(self, oid: object) -> tuple[int, int]:
+        kind, data = self.objects[str(oid)]
+        return kind, len(data)
+
+    def write_cb(self, oid: object, data: bytes, kind: int) -> None:
+        self.objects[str(oid)] = (kind, bytes(data))
+
+    def exists_cb(self, oid: object) -> bool:
+        return str(oid) in self.objects
+
+    def refresh_cb(self) -> None:
+        return None
+
+    def persist(self, repo: pygit2.Repository) -> None:
+        """Write the staged objects into the repository for good, then forget them."""
+        if not self.objects:
+            return
+        if len(self.objects) >= PACK_MIN_OBJECTS:
+            builder = pygit2.PackBuilder(repo)
+            for hexid in self.objects:
+                builder.add(pygit2.Oid(hex=hexid))
+            builder.write()
+        else:
+            loose = pygit2.Odb()
+            loose.add_backend(pygit2.OdbBackendLoose(str(Path(repo.path) / "objects"), 1, False), 1)
+            for kind, data in self.objects.values():
+                loose.write(kind, data)
+        self.objects.clear()
+
+
+class _BatchWriter:
+    """Writes a run of commits: one root tree builder kept across them, objects staged in
+    memory and persisted together, the branch moved once at the end."""
+
+    def __init__(
+        self, repo: pygit2.Repository, staging: _Staging, head: pygit2.Commit | None
+    ) -> None:
+        self.repo = repo
+        self.staging = staging
+        self.start = head.id if head is not None else None
+        self.head_id = self.start
+        self.root = repo.TreeBuilder(head.tree) if head is not None else repo.TreeBuilder()
+
+    def commit(self, version: _Pending) -> str:
+        repo = self.repo
+        blob = repo.create_blob(zlib.decompress(version.content))
+        existing = self.root.get(version.device)
+        sub = (
+            repo.TreeBuilder(existing.id)
+            if existing is not None and existing.filemode == pygit2.enums.FileMode.TREE
+            else repo.TreeBuilder()
+        )
+        sub.insert("config.rsc", blob, pygit2.enums.FileMode.BLOB)
+        self.root.insert(version.device, sub.write(), pygit2.enums.FileMode.TREE)
+        tree_id = self.root.write()
+        sig = pygit2.Signature(AUTHOR_NAME, AUTHOR_EMAIL, int(version.created_at.timestamp()), 0)
+        parents = [self.head_id] if self.head_id is not None else []
+        self.head_id = repo.create_commit(None, sig, sig, _message(version), tree_id, parents)
+        return str(self.head_id)
+
+    def finish(self) -> None:
+        """Persist the new objects, then move the branch to the last commit."""
+        self.staging.persist(self.repo)
+        if self.head_id is None or self.head_id == self.start:
+            return
+        current = _head(self.repo)
+        if (current.id if current is not None else None) != self.start:
+            raise RuntimeError("the mirror branch moved while tikguard was writing to it")
+        self.repo.references.create(BRANCH, self.head_id, force=True)
 
 
 def _state(session: Session, tenant_id: int) -> MirrorState:
@@ -183,16 +262,26 @@ def _mark(session: Session, tenant_id: int, marks: list[tuple[int, str]]) -> Non
         session.connection().execute(_MARK.where(_versions.c.tenant_id == tenant_id), rows)
 
 
-def _pending(session: Session, tenant_id: int) -> list[tuple[ConfigVersion, Device]]:
+def _pending(session: Session, tenant_id: int) -> list[_Pending]:
     rows = session.execute(
-        select(ConfigVersion, Device)
+        select(
+            ConfigVersion.id,
+            ConfigVersion.seq,
+            ConfigVersion.sha256,
+            ConfigVersion.trigger,
+            ConfigVersion.ros_version,
+            ConfigVersion.secrets_changed_only,
+            ConfigVersion.created_at,
+            ConfigVersion.content,
+            Device.name.label("device"),
+            Device.host.label("host"),
+        )
         .join(Device, Device.id == ConfigVersion.device_id)
-        .options(undefer(ConfigVersion.content))
         .where(ConfigVersion.tenant_id == tenant_id, ConfigVersion.mirror_commit.is_(None))
         .order_by(ConfigVersion.id)
         .limit(BATCH)
     ).all()
-    return [(v, d) for v, d in rows]
+    return [_Pending(**row._asdict()) for row in rows]
 
 
 def _record_error(db: Database, tenant_id: int, message: str, *, push: bool = False) -> None:
@@ -250,6 +339,8 @@ def sync_tenant(db: Database, tenant_id: int, *, push: bool = True) -> MirrorRep
 
 def _sync_locked(db: Database, tenant_id: int, path: Path, report: MirrorReport) -> None:
     repo = _open_repo(path)
+    staging = _Staging()
+    repo.odb.add_backend(staging, 1000)  # above the loose and pack backends: new objects
     head = _head(repo)
     with db.session() as session:
         state = session.get(MirrorState, tenant_id)
@@ -264,11 +355,11 @@ def _sync_locked(db: Database, tenant_id: int, path: Path, report: MirrorReport)
             batch = _pending(session, tenant_id)
         if not batch:
             break
-        marks: list[tuple[int, str]] = []
-        for version, device in batch:
-            head = _commit_version(repo, head, version, device)
-            marks.append((version.id, str(head.id)))
-            report.commits.append(str(head.id))
+        writer = _BatchWriter(repo, staging, head)
+        marks = [(version.id, writer.commit(version)) for version in batch]
+        writer.finish()
+        head = _head(repo)
+        report.commits += [commit for _, commit in marks]
         with db.transaction() as session:
             _mark(session, tenant_id, marks)
             state = _state(session, tenant_id)

@@ -105,7 +105,13 @@ def record_backup(
     sha = hash_text(normalised_redacted_text)
     secrets_plain = _encode_secrets(secrets)
     vault = vault_of(session)
-    newest = latest_version(session, tenant_id, device_id)
+    newest = session.scalar(
+        select(ConfigVersion)
+        .options(undefer(ConfigVersion.secrets_enc))
+        .where(ConfigVersion.tenant_id == tenant_id, ConfigVersion.device_id == device_id)
+        .order_by(ConfigVersion.seq.desc())
+        .limit(1)
+    )
 
     if newest is not None and newest.sha256 == sha:
         old_secrets = get_secrets(session, tenant_id, newest)
