@@ -454,8 +454,11 @@ async def step_verify(req: dict[str, Any], prep: dict[str, Any]) -> dict[str, An
             raw = await read_export(session, settings, prep.get("version"))
     except DeviceError as exc:
         return {"reachable": False, "reason": f"fresh connection failed: {exc}"}
-    after_hash, redacted = _hash_of_export(raw)
-    converged, why = await asyncio.to_thread(_converged, req, prep, redacted)
+    try:
+        after_hash, redacted = _hash_of_export(raw)
+        converged, why = await asyncio.to_thread(_converged, req, prep, redacted)
+    except ValueError as exc:  # an export or a target that cannot be read
+        return {"reachable": True, "converged": False, "convergence": f"cannot compare: {exc}"}
     return {
         "reachable": True,
         "checks_ok": checks_ok,
@@ -600,7 +603,10 @@ async def step_prove(req: dict[str, Any], prep: dict[str, Any], until: float) ->
                 }
                 if not state.present or time.time() > until:
                     raw = await read_export(session, settings, prep.get("version"))
-                    last["after_hash"] = _hash_of_export(raw)[0]
+                    try:
+                        last["after_hash"] = _hash_of_export(raw)[0]
+                    except ValueError as exc:
+                        last["export_error"] = str(exc)
                     if not state.present:
                         with contextlib.suppress(DeviceError):
                             await dev.remove_file(session, names.backup_file)
@@ -645,7 +651,31 @@ def build_evidence(
 
 @DBOS.workflow(name="tikguard.push.push_workflow")
 async def push_workflow(req: dict[str, Any]) -> dict[str, Any]:
-    """One guarded push of one device. ``req`` holds ids and encrypted scripts only."""
+    """One guarded push of one device. ``req`` holds ids and encrypted scripts only.
+
+    Whatever goes wrong inside, the operation ends with an outcome: an unexpected error
+    after arming still waits for the router's timer and proves what happened.
+    """
+    state: dict[str, Any] = {}
+    try:
+        return await _guarded_push(req, state)
+    except Exception as exc:
+        why = f"internal error: {type(exc).__name__}: {exc}"
+        await emit(req, "error", why, level="error")
+        if "deadline" in state:
+            try:
+                return await _revert_and_prove(
+                    req, state["prep"], state["pre"], state["deadline"], why, fire=True
+                )
+            except Exception as again:
+                why = f"{why}; then {type(again).__name__}: {again}"
+        ev = Evidence(
+            wrote_nothing="arming" not in state, applied=False if "arming" not in state else None
+        )
+        return await _end(req, classify(ev, failure=why), ev, state.get("prep", {}))
+
+
+async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
     settings = _settings()
     window = float(req["window"])
     await emit(req, "preflight", "reading the router (read-only)")
@@ -673,12 +703,14 @@ async def push_workflow(req: dict[str, Any]) -> dict[str, Any]:
         return await _end(req, classify(ev, failure=rp["reason"]), ev, prep)
     await emit(req, "revert-point", f"revert point {rp['file']} saved ({rp['size']} bytes)")
 
+    state.update(prep=prep, pre=pre, arming=True)
     arm = await step_arm(req, prep["on_flash"])
     if not arm["ok"]:
         proof = await step_prove(req, prep, time.time())
         ev = build_evidence(settings, pre, proof, applied=False)
         return await _end(req, classify(ev, failure=arm["reason"]), ev, prep)
     deadline = float(arm["deadline"])
+    state["deadline"] = deadline
     commit_by = deadline - settings.seconds(margin(settings, window))
     await emit(
         req,
