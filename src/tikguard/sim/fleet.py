@@ -35,6 +35,8 @@ from tikguard.sim.server import DeviceServer, base_options
 
 INVENTORY_COLUMNS = ("name", "host", "port", "username", "password", "tags", "site")
 INVENTORY_FILE = "inventory.csv"
+#: Descriptors kept free beyond one per router (connections, files, the database).
+FD_HEADROOM = 1024
 #: Every simulated router's admin password unless the fleet is told otherwise.
 DEFAULT_PASSWORD = "simpass"
 
@@ -284,6 +286,7 @@ class SimFleet:
 
     async def start(self) -> None:
         """Create the routers and open their sockets; writes the inventory."""
+        _raise_fd_limit(self.count + FD_HEADROOM)
         options = base_options()
         previous = self._previous_ports()
         width = max(3, len(str(self.count)))
@@ -378,6 +381,18 @@ class SimFleet:
         except (OSError, KeyError, ValueError):
             return {}
         return ports
+
+
+def _raise_fd_limit(wanted: int) -> None:
+    """Lift the soft open-files limit towards ``wanted`` (one socket per router)."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def _distinct_host(index: int) -> str:
