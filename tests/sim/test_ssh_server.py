@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import asyncssh
 import pytest
 
-from tikguard.sim.fleet import SimDevice
+from tikguard.sim.fleet import SimDevice, SimFleet
 from tikguard.sim.login import parse_login
 
 from .sshclient import connect, run
@@ -174,3 +175,17 @@ async def test_window_resize_and_break_keep_the_console(sim_router: SimDevice) -
         out = await asyncio.wait_for(proc.stdout.read(), 5)
     assert "name: r001" in out
     assert out.endswith("interrupted\r\n")
+
+
+async def test_routeros_6_banner(
+    sim_fleet_factory: Callable[..., Awaitable[SimFleet]],
+) -> None:
+    fleet = await sim_fleet_factory(1, version="6.49.7")
+    async with await connect(fleet[0]) as conn:
+        proc = await conn.create_process(term_type="xterm")
+        proc.stdin.write("quit\r\n")
+        out = await asyncio.wait_for(proc.stdout.read(), 5)
+    assert "MikroTik RouterOS 6.49.7 (c) 1999-" in out
+    assert "http://www.mikrotik.com/" in out
+    assert "[Tab]           Completes the command/word." in out
+    assert "Press F1" not in out

@@ -35,14 +35,24 @@ _BANNER = """\
   MMM      MMM  III  KKK KKK   RRRRRR    OOO  OOO     TTT     III  KKK KKK
   MMM      MMM  III  KKK  KKK  RRR  RRR   OOOOOO      TTT     III  KKK  KKK
 
-  MikroTik RouterOS {version} (c) 1999-{year}       https://www.mikrotik.com/
+  MikroTik RouterOS {version} (c) 1999-{year}       {site}
 
 {help}
 
 """
 
 
-_V6_HELP = "[?]             Gives the list of available commands"
+#: The help block 6.x prints under its banner (7.x prints "Press F1 for help").
+_V6_HELP = """\
+[?]             Gives the list of available commands
+command [?]     Gives help on the command and list of arguments
+
+[Tab]           Completes the command/word. If the input is ambiguous,
+                a second [Tab] gives possible options
+
+/               Move up to base level
+..              Move up one level
+/command        Use command at the base level"""
 
 
 class Console(Protocol):
@@ -92,8 +102,10 @@ def prompt(user: str, identity: str, path: str) -> str:
 def banner(router: SimRouter) -> str:
     version = router.profile.version
     year = router.clock.now().year
-    help_line = "Press F1 for help" if router.profile.is_v7 else _V6_HELP
-    return to_crlf(_BANNER.format(version=version, year=year, help=help_line))
+    v7 = router.profile.is_v7
+    help_text = "Press F1 for help" if v7 else _V6_HELP
+    site = "https://www.mikrotik.com/" if v7 else "http://www.mikrotik.com/"
+    return to_crlf(_BANNER.format(version=version, year=year, help=help_text, site=site))
 
 
 async def run_detached(work: Awaitable[str]) -> str:
