@@ -1,24 +1,70 @@
 """One simulated RouterOS router, in-process: config, files, clock, power and boot.
 
 This is the brain the SSH/SFTP side talks to. It never touches the network: the
-server calls :meth:`SimRouter.execute` for each command line, stores uploads in
-:attr:`SimRouter.files`, asks :meth:`SimRouter.allows_management` whether a client may
-reach it, and listens for ``config-changed``, ``rebooting``, ``powered-off``, ``up``
-and ``drop-connections`` events.
+server calls :meth:`SimRouter.execute` (or a :meth:`SimRouter.open_console` session)
+for each command line, stores uploads in :attr:`SimRouter.files`, asks
+:meth:`SimRouter.management_verdict` whether a client may reach it, and listens for
+``config-changed``, ``rebooting``, ``powered-off``, ``up`` and ``drop-connections``.
+
+Output uses ``\\n`` line ends; the SSH side turns them into the terminal's ``\\r\\n``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tikguard.sim import backupfile, generic, system
 from tikguard.sim.clock import SimClock, TimerHandle
+from tikguard.sim.configdb import ConfigDB, MenuState
+from tikguard.sim.console import Console, Invocation, Session
+from tikguard.sim.defaults import Builtins, factory_config, parse_policy, with_builtins
+from tikguard.sim.errors import ConsoleError
+from tikguard.sim.exporter import DeviceIds, ExportOptions, build_config, render
 from tikguard.sim.faults import DROP_CONNECTIONS, Faults
 from tikguard.sim.files import FileStore
 from tikguard.sim.profiles import ModelProfile, Profile, model_profile, profile_for
+from tikguard.sim.reachability import Verdict, ssh_port, verdict
+from tikguard.sim.scheduler import Scheduler
 
 EVENTS = ("config-changed", "rebooting", "powered-off", "up", DROP_CONNECTIONS)
+
+#: Policies a command needs beyond read/write (RouterOS does not document the exact
+#: set for every command; these are settings, see docs/simulator.md).
+DEFAULT_REQUIRED_POLICIES: dict[str, frozenset[str]] = {
+    "backup-save": frozenset({"read", "ftp", "sensitive"}),
+    "backup-load": frozenset({"read", "write", "policy", "reboot", "sensitive", "ftp"}),
+    "reboot": frozenset({"reboot"}),
+    "user-admin": frozenset({"policy", "write"}),
+}
+
+
+@dataclass
+class HistoryEntry:
+    when: datetime
+    action: str
+    by: str
+    policy: str
+
+
+class RouterConsole:
+    """One console session on the router (an SSH shell or exec channel)."""
+
+    def __init__(self, router: SimRouter, session: Session) -> None:
+        self.router = router
+        self.session = session
+
+    @property
+    def path(self) -> str:
+        return self.session.path
+
+    async def execute(self, text: str) -> str:
+        return await self.router.run_in(text, self.session)
 
 
 class SimRouter:
@@ -34,6 +80,8 @@ class SimRouter:
         state_dir: Path | None = None,
         admin_password: str = "",
         boot_seconds: float = 20.0,
+        interfaces: tuple[str, ...] | None = None,
+        extra_builtins: Builtins | None = None,
         **settings: Any,
     ) -> None:
         self.name = name
@@ -42,7 +90,10 @@ class SimRouter:
         self.profile: Profile = profile_for(version)
         self.model: ModelProfile = model_profile(model)
         self.boot_seconds = boot_seconds
+        self.interfaces = interfaces
         self.settings = dict(settings)
+        self.required_policies = dict(DEFAULT_REQUIRED_POLICIES)
+        self.required_policies.update(settings.get("required_policies", {}))
         self.faults = Faults()
         self.files = FileStore(
             has_flash=self.model.has_flash,
@@ -50,13 +101,46 @@ class SimRouter:
             now=clock.now,
             faults=self.faults,
         )
-        self.identity = name
-        self._admin_password = admin_password
+        self.extra_builtins = extra_builtins
+        self.db = ConfigDB(self._factory(no_defaults=True))
+        self.device_mode: dict[str, str] = {"mode": "advanced", "scheduler": "yes"}
+        self.history: list[HistoryEntry] = []
+        self.log_lines: list[tuple[datetime, str, str]] = []
         self._listeners: list[Callable[[str], None]] = []
         self._powered = True
-        self._booted_at = clock.monotonic()
-        self._boot_timer: TimerHandle | None = None
         self._up = True
+        self._booted_at = clock.monotonic()
+        self._generation = 0
+        self._boot_timer: TimerHandle | None = None
+        self._after_boot_script: str | None = None
+        self._power_timer: TimerHandle | None = None
+        self._tasks: set[asyncio.Future[str]] = set()
+        digest = hashlib.sha256(name.encode()).hexdigest().upper()
+        self.ids = DeviceIds(
+            software_id=f"{digest[:4]}-{digest[4:8]}",
+            serial_number=digest[8:20],
+            system_id=digest[20:31],
+        )
+        self.console = Console(self)
+        system.register(self.console, self)
+        self.scheduler = Scheduler(self, startup_delay=float(settings.get("startup_delay", 3.0)))
+        self._set_initial(admin_password)
+        self.scheduler.on_boot(self._booted_at)
+
+    def _set_initial(self, admin_password: str) -> None:
+        if self.name != "MikroTik":
+            self.db.write("/system identity", track=False).values["name"] = self.name
+        if admin_password:
+            users = self.db.write("/user", track=False)
+            for item in users.items:
+                if item.get("name") == "admin":
+                    item.values["password"] = admin_password
+
+    def _factory(self, *, no_defaults: bool) -> Mapping[str, MenuState]:
+        base = factory_config(self.profile, self.model, self.interfaces, no_defaults=no_defaults)
+        if self.extra_builtins:
+            base = with_builtins(base, self.extra_builtins)
+        return base
 
     # -- state -------------------------------------------------------------------
     @property
@@ -64,27 +148,202 @@ class SimRouter:
         """False while powered off or booting."""
         return self._powered and self._up
 
+    @property
+    def identity(self) -> str:
+        state = self.db.read("/system identity")
+        return (state.singleton_get("name") if state else None) or "MikroTik"
+
     def uptime(self) -> float:
         return max(0.0, self.clock.monotonic() - self._booted_at)
 
+    def format_datetime(self, when: datetime) -> str:
+        if self.profile.iso_dates:
+            return when.strftime("%Y-%m-%d %H:%M:%S")
+        return when.strftime("%b/%d/%Y %H:%M:%S").lower()
+
+    def format_date(self, when: datetime) -> str:
+        if self.profile.iso_dates:
+            return when.strftime("%Y-%m-%d")
+        return when.strftime("%b/%d/%Y").lower()
+
+    def scheduler_allowed(self) -> bool:
+        return not self.profile.has_device_mode or self.device_mode.get("scheduler") != "no"
+
     # -- users -------------------------------------------------------------------
+    def _user(self, user: str) -> dict[str, str] | None:
+        state = self.db.read("/user")
+        for item in state.items if state is not None else []:
+            if item.get("name") == user and not item.disabled:
+                return item.effective()
+        return None
+
     def authenticate(self, user: str, password: str) -> bool:
-        return user == "admin" and password == self._admin_password
+        found = self._user(user)
+        return found is not None and found.get("password", "") == password
 
     def user_policies(self, user: str) -> frozenset[str]:
-        return frozenset() if user != "admin" else frozenset({"full"})
+        found = self._user(user)
+        if found is None:
+            return frozenset()
+        groups = self.db.read("/user group")
+        for item in groups.items if groups is not None else []:
+            if item.get("name") == found.get("group"):
+                return parse_policy(item.get("policy") or "")
+        return frozenset()
 
     # -- console -----------------------------------------------------------------
+    def open_console(self, user: str, *, width: int = 80) -> RouterConsole:
+        """A console session: current menu, variables and print numbers persist in it."""
+        return RouterConsole(self, Session(user, self.user_policies(user), width=width))
+
     async def execute(self, text: str, *, user: str) -> str:
         """Run console text; returns what RouterOS prints ("\\n" line ends, no prompt)."""
-        return "bad command name " + text.split()[0] if text.split() else ""
+        return await self.open_console(user).execute(text)
+
+    async def run_in(self, text: str, session: Session) -> str:
+        if not self.is_up:
+            return ""
+        result = await self.console.run(text, session)
+        self._count_command()
+        return result
+
+    async def run_script(
+        self, source: str, *, policy: str, origin: str, owner: str = "admin"
+    ) -> str:
+        """Run a script (scheduler on-event, run-after-reset) with a policy set."""
+        scripts = self.db.read("/system script")
+        for item in scripts.items if scripts is not None else []:
+            if item.get("name") == source.strip():
+                source = item.get("source") or ""
+                break
+        session = Session(owner, parse_policy(policy) if policy else self.user_policies(owner))
+        output = await self.console.run(source, session)
+        for line in output.splitlines():
+            if line.startswith(
+                (
+                    "failure",
+                    "not enough permissions",
+                    "no such",
+                    "syntax",
+                    "bad command",
+                    "expected",
+                )
+            ):
+                self.log(f"{origin}: script error: {line}", topic="error")
+        return output
+
+    async def generic(self, inv: Invocation, session: Session) -> str:
+        """Generic verbs on any menu (handlers registered by :mod:`system` come first)."""
+        if inv.verb == "export":
+            return self.export_text(inv, session)
+        if inv.verb == "print":
+            extra = self.scheduler.runtime_values() if inv.path == "/system scheduler" else None
+            return generic.print_menu(self.db, inv, session, extra)
+        if inv.verb == "find":
+            generic.find_ids(self.db, inv, session)
+            return ""
+        if inv.verb == "get":
+            return generic.get_value(self.db, inv, session)
+        if inv.verb == "edit":
+            raise ConsoleError("failure: edit is not supported on this console")
+        if inv.path == "/system scheduler" and inv.verb == "add":
+            system.scheduler_add_defaults(self, inv)
+        generic.apply(self.db, inv, session)
+        self.config_changed(f"{inv.path} {inv.verb}", session)
+        return ""
+
+    async def value_of(self, inv: Invocation, session: Session) -> str:
+        if inv.verb == "find":
+            return ";".join(i.id_text() for i in generic.find_ids(self.db, inv, session))
+        if inv.verb == "get":
+            return generic.get_value(self.db, inv, session)
+        return await self.console.invoke(inv, session)
+
+    def export_text(self, inv: Invocation, session: Session) -> str:
+        opts = self.export_options(inv, session)
+        text = self.export(opts)
+        file_name = inv.value("file")
+        if file_name:
+            name = file_name if file_name.endswith(".rsc") else file_name + ".rsc"
+            newline = str(self.settings.get("export_file_newline", "\n"))
+            self.files.write(name, text.replace("\n", newline).encode("utf-8", "surrogateescape"))
+            return ""
+        return text
+
+    def export_options(self, inv: Invocation, session: Session) -> ExportOptions:
+        style = "compact"
+        if inv.flag("verbose"):
+            style = "verbose"
+        elif inv.flag("terse"):
+            style = "terse"
+        if self.profile.sensitive_shown_by_default:
+            show = not inv.flag("hide-sensitive")
+        else:
+            show = inv.flag("show-sensitive")
+        scope = inv.path or None
+        return ExportOptions(style=style, show_sensitive=show, scope=scope, width=session.width)
+
+    def export(self, opts: ExportOptions | None = None) -> str:
+        """The export text for options (compact, 80 columns by default)."""
+        opts = opts or ExportOptions(show_sensitive=self.profile.sensitive_shown_by_default)
+        config = build_config(
+            self.db,
+            opts,
+            profile=self.profile,
+            model=self.model,
+            ids=self.ids,
+            now=self.clock.now(),
+        )
+        return render(config, opts, profile=self.profile)
+
+    def config_text(self) -> str:
+        """The compact export with secrets, without the volatile date line (for tests)."""
+        lines = self.export(ExportOptions(show_sensitive=True)).splitlines()
+        return "\n".join(lines[1:]) + "\n"
+
+    def config_changed(self, action: str, session: Session) -> None:
+        policy = ",".join(sorted(session.policies))
+        self.history.append(HistoryEntry(self.clock.now(), action, session.user, policy))
+        if len(self.history) > 100:
+            del self.history[:-100]
+        if action.startswith("/system scheduler") or action.startswith("/system device-mode"):
+            self.scheduler.resync()
+        self.emit("config-changed")
+
+    def log(self, message: str, *, topic: str = "info") -> None:
+        self.log_lines.append((self.clock.now(), topic, message))
+        if len(self.log_lines) > 200:
+            del self.log_lines[:-200]
+
+    async def delay(self, seconds: float) -> None:
+        generation = self._generation
+        await self.clock.sleep(seconds)
+        if generation != self._generation:
+            raise asyncio.CancelledError
+
+    def _count_command(self) -> None:
+        left = self.faults.power_loss_after_commands
+        if left is None:
+            return
+        if left <= 1:
+            self.faults.power_loss_after_commands = None
+            asyncio.get_running_loop().call_soon(self._power_cut)
+        else:
+            self.faults.power_loss_after_commands = left - 1
 
     # -- reachability -----------------------------------------------------------
+    def management_verdict(self, *, client_ip: str, local_ip: str, port: int) -> Verdict:
+        if not self.is_up:
+            return "drop"
+        return verdict(self.db, client_ip=client_ip, local_ip=local_ip, port=port)
+
     def allows_management(self, *, client_ip: str, local_ip: str, port: int) -> bool:
-        return self.is_up and port == self.ssh_port()
+        return (
+            self.management_verdict(client_ip=client_ip, local_ip=local_ip, port=port) == "accept"
+        )
 
     def ssh_port(self) -> int:
-        return 22
+        return ssh_port(self.db)
 
     # -- events ------------------------------------------------------------------
     def add_listener(self, callback: Callable[[str], None]) -> None:
@@ -98,13 +357,27 @@ class SimRouter:
         for cb in list(self._listeners):
             cb(event)
 
-    # -- power -------------------------------------------------------------------
-    async def power_loss(self) -> None:
+    # -- power and boot -----------------------------------------------------------
+    def _power_cut(self) -> None:
+        if not self._powered:
+            return
         self._powered = False
         self._up = False
+        self._generation += 1
+        self.scheduler.stop()
         if self._boot_timer is not None:
             self._boot_timer.cancel()
         self.emit("powered-off")
+
+    async def power_loss(self) -> None:
+        """Cut the power now: no shutdown, RAM files lost, nothing runs."""
+        self._power_cut()
+
+    def schedule_power_loss(self, after_seconds: float) -> None:
+        """Cut the power after ``after_seconds`` of device time."""
+        if self._power_timer is not None:
+            self._power_timer.cancel()
+        self._power_timer = self.clock.call_later(after_seconds, self._power_cut)
 
     async def power_on(self) -> None:
         if self._powered:
@@ -113,17 +386,81 @@ class SimRouter:
         self._start_boot()
 
     async def reboot(self) -> None:
+        """Reboot now: connections drop, the router is down for ``boot_seconds``."""
+        self.reboot_now()
+
+    def reboot_now(self) -> None:
+        if not self._powered:
+            return
         self.emit("rebooting")
         self._up = False
+        self._generation += 1
+        self.scheduler.stop()
         self._start_boot()
+
+    def reboot_soon(self) -> None:
+        """Reboot after the current command's output has been delivered."""
+        asyncio.get_running_loop().call_soon(self.reboot_now)
 
     def _start_boot(self) -> None:
         self.files.on_reboot()
         self._up = False
+        if self._boot_timer is not None:
+            self._boot_timer.cancel()
+        self._boot_timer = self.clock.call_later(self.boot_seconds, self._boot_done)
 
-        def done() -> None:
-            self._booted_at = self.clock.monotonic()
-            self._up = True
-            self.emit("up")
+    def _boot_done(self) -> None:
+        if not self._powered:
+            return
+        self._booted_at = self.clock.monotonic()
+        self._up = True
+        self.scheduler.on_boot(self._booted_at)
+        script = self._after_boot_script
+        self._after_boot_script = None
+        if script is not None:
+            task = asyncio.ensure_future(
+                self.run_script(script, policy="", origin="run-after-reset")
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self.emit("up")
 
-        self._boot_timer = self.clock.call_later(self.boot_seconds, done)
+    def run_after_boot(self, source: str) -> None:
+        self._after_boot_script = source
+
+    # -- backups -----------------------------------------------------------------
+    def backup_bytes(self, password: str | None) -> bytes:
+        return backupfile.encode(backupfile.dump_db(self.db), password)
+
+    def restore_backup(self, data: bytes, password: str | None) -> None:
+        """Replace the configuration with a backup's (raises BackupError)."""
+        payload = backupfile.decode(data, password)
+        backupfile.restore_into(self.db, payload)
+
+    def reset_configuration(self, *, keep_users: bool, no_defaults: bool) -> None:
+        users = self.db.read("/user")
+        groups = self.db.read("/user group")
+        self.db.reset(
+            factory_config(self.profile, self.model, self.interfaces, no_defaults=no_defaults)
+        )
+        if keep_users:
+            if users is not None:
+                own = self.db.write("/user")
+                copy = users.copy()
+                own.items, own.next_id = copy.items, copy.next_id
+            if groups is not None:
+                own = self.db.write("/user group")
+                copy = groups.copy()
+                own.items, own.next_id = copy.items, copy.next_id
+
+    # -- snapshot ----------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """The router's state for tests: config, files, scheduler, power."""
+        return {
+            "identity": self.identity,
+            "is_up": self.is_up,
+            "uptime": self.uptime(),
+            "config": self.config_text(),
+            "files": {f.name: f.size for f in self.files.list()},
+            "scheduler": self.scheduler.runtime_values(),
+        }

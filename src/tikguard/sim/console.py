@@ -1,0 +1,465 @@
+"""The RouterOS console language, as scripts, exports and tikguard use it.
+
+A :class:`Session` is one console (an SSH shell, an exec channel, a script run): its
+current menu, variables and print numbering. :class:`Console` parses statements into
+``(menu path, verb, selector, properties, words)`` and runs them against the router:
+generic menu verbs through :mod:`tikguard.sim.engine`, special commands
+(``/system backup save``, ``/import``, ...) through handlers the router registers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tikguard.routeros.errors import ParseError
+from tikguard.routeros.lexer import Word, split_words
+from tikguard.routeros.quoting import quote
+from tikguard.routeros.values import parse_duration
+from tikguard.sim import engine
+from tikguard.sim.configdb import Value
+from tikguard.sim.errors import NOT_ENOUGH_PERMISSIONS, ConsoleError, syntax_error
+from tikguard.sim.findexpr import compile_where
+from tikguard.sim.statements import Statement, split_statements
+
+if TYPE_CHECKING:
+    from tikguard.sim.router import SimRouter
+
+#: Verbs every menu has.
+GENERIC_VERBS = frozenset(
+    {
+        "add",
+        "set",
+        "remove",
+        "move",
+        "unset",
+        "enable",
+        "disable",
+        "print",
+        "find",
+        "export",
+        "get",
+        "comment",
+        "edit",
+    }
+)
+#: Verbs that change the configuration (need the ``write`` policy).
+WRITE_VERBS = frozenset({"add", "set", "remove", "move", "unset", "enable", "disable", "comment"})
+
+#: Top-level menus and commands (RouterOS 6.49-7.x); anything else is a bad command name.
+TOP_LEVEL = frozenset(
+    [
+        "app",
+        "caps-man",
+        "certificate",
+        "console",
+        "container",
+        "disk",
+        "dude",
+        "file",
+        "interface",
+        "iot",
+        "ip",
+        "ipv6",
+        "lcd",
+        "log",
+        "mpls",
+        "partitions",
+        "port",
+        "ppp",
+        "queue",
+        "radius",
+        "routing",
+        "snmp",
+        "special-login",
+        "system",
+        "task",
+        "tool",
+        "user",
+        "zerotier",
+        "driver",
+        "store",
+        "beep",
+        "blink",
+        "delay",
+        "do",
+        "environment",
+        "error",
+        "execute",
+        "find",
+        "for",
+        "foreach",
+        "global",
+        "if",
+        "import",
+        "export",
+        "local",
+        "nothing",
+        "parse",
+        "password",
+        "ping",
+        "put",
+        "quit",
+        "redo",
+        "resolve",
+        "retry",
+        "return",
+        "rxor",
+        "set",
+        "setup",
+        "terminal",
+        "time",
+        "timing",
+        "toarray",
+        "tobool",
+        "toid",
+        "toip",
+        "toip6",
+        "tonum",
+        "tostr",
+        "totime",
+        "typeof",
+        "undo",
+        "while",
+        "len",
+        "pick",
+        "ssh",
+        "ssh-exec",
+        "telnet",
+        "traceroute",
+        "flood-ping",
+        "mac-ping",
+        "sniffer",
+        "certificate",
+        "user-manager",
+        "hotspot",
+        "dhcp-server",
+    ]
+)
+
+_VAR = re.compile(r"\$(?:\"([^\"]*)\"|([A-Za-z_][A-Za-z0-9_\-]*))")
+
+
+@dataclass
+class Session:
+    """One console: who, where, and what it remembers between commands."""
+
+    user: str
+    policies: frozenset[str]
+    path: str = ""
+    width: int = 80
+    variables: dict[str, str] = field(default_factory=dict)
+    numbering: dict[str, list[int]] = field(default_factory=dict)
+    #: Set while ``/import`` runs a file (for messages and faults).
+    importing: bool = False
+
+
+@dataclass
+class Invocation:
+    """A parsed command ready to run."""
+
+    path: str
+    verb: str
+    selection: engine.Selection
+    values: dict[str, Value]
+    words: list[Word]  # bare words after the verb (print options, flags, file names)
+    statement: Statement
+    verb_column: int
+    where: list[Word] = field(default_factory=list)
+
+    def value(self, key: str, default: str | None = None) -> str | None:
+        v = self.values.get(key, default)
+        return default if v is None else v
+
+    def flag(self, name: str) -> bool:
+        return any(w.value == name for w in self.words) or self.values.get(name) == "yes"
+
+
+Handler = Callable[[Invocation, Session], Awaitable[str]]
+
+
+class Console:
+    """Parses and runs console statements for one router."""
+
+    def __init__(self, router: SimRouter) -> None:
+        self.router = router
+        self.handlers: dict[tuple[str, str], Handler] = {}
+
+    def register(self, path: str, verb: str, handler: Handler) -> None:
+        self.handlers[(path, verb)] = handler
+
+    def is_verb(self, path: str, word: str) -> bool:
+        return word in GENERIC_VERBS or (path, word) in self.handlers
+
+    # -- running text ----------------------------------------------------------------
+    async def run(self, text: str, session: Session) -> str:
+        """Run console text; RouterOS errors end the run and become the output's last line."""
+        out: list[str] = []
+        try:
+            statements = split_statements(text)
+        except ConsoleError as exc:
+            return exc.render(1) + "\n"
+        depth: list[dict[str, str]] = []
+        for statement in statements:
+            if statement.kind == "open":
+                depth.append(dict(session.variables))
+                continue
+            if statement.kind == "close":
+                if depth:
+                    session.variables = depth.pop()
+                continue
+            try:
+                result = await self.run_statement(statement, session)
+            except ConsoleError as exc:
+                out.append(located(exc, statement))
+                break
+            if result:
+                out.append(result.rstrip("\n"))
+        return "\n".join(out) + "\n" if out else ""
+
+    async def run_statement(self, statement: Statement, session: Session) -> str:
+        words = self.words(statement, session)
+        if not words:
+            return ""
+        if words[0].kind == "word" and words[0].raw.startswith(":"):
+            return await self._script_command(words, statement, session)
+        inv = self.parse(words, statement, session)
+        if inv is None:
+            return ""
+        return await self.invoke(inv, session)
+
+    def words(self, statement: Statement, session: Session) -> list[Word]:
+        text = statement.text
+        if "$" in text:
+            text = substitute(text, session.variables)
+        try:
+            return split_words(text)
+        except ParseError as exc:
+            raise syntax_error("syntax error", exc.column or 1) from None
+
+    # -- parsing -------------------------------------------------------------------
+    def parse(self, words: list[Word], statement: Statement, session: Session) -> Invocation | None:
+        """Resolve path and verb; a bare path changes the session's menu (returns None)."""
+        segs = session.path[1:].split() if session.path else []
+        verb: str | None = None
+        verb_column = 1
+        i = 0
+        while i < len(words) and verb is None:
+            w = words[i]
+            if w.kind != "word":
+                break
+            raw = w.raw
+            offset = w.offset
+            if raw.startswith("/"):
+                if i > 0:
+                    break
+                segs = []
+            parts = raw.split("/")
+            pos = offset
+            for n, part in enumerate(parts):
+                column = pos + 1
+                pos += len(part) + 1
+                if not part:
+                    continue
+                if verb is not None:
+                    raise syntax_error("expected end of command", column)
+                if part == "..":
+                    if segs:
+                        segs.pop()
+                    continue
+                path = _path(segs)
+                if self.is_verb(path, part):
+                    verb = part
+                    verb_column = column
+                    if n != len(parts) - 1:
+                        raise syntax_error("expected end of command", pos + 1)
+                    continue
+                if not segs and part not in TOP_LEVEL:
+                    raise syntax_error(f"bad command name {part}", column)
+                segs.append(part)
+            i += 1
+        path = _path(segs)
+        if verb is None:
+            if i < len(words):
+                w = words[i]
+                raise syntax_error("expected command name", w.offset + 1)
+            session.path = path
+            return None
+        return self._arguments(path, verb, words[i:], statement, verb_column)
+
+    def _arguments(
+        self, path: str, verb: str, rest: list[Word], statement: Statement, verb_column: int
+    ) -> Invocation:
+        selection = engine.Selection(column=verb_column)
+        values: dict[str, Value] = {}
+        bare: list[Word] = []
+        where: list[Word] = []
+        i = 0
+        if rest and rest[0].kind == "open":
+            close = _matching(rest, 0)
+            inner = rest[1:close]
+            if not inner or (
+                inner[0].value not in ("find", "/find") and not (inner[0].raw.endswith("find"))
+            ):
+                raise syntax_error("syntax error", rest[0].offset + 1)
+            selection.predicate = compile_where(inner[1:])
+            i = close + 1
+        while i < len(rest):
+            w = rest[i]
+            if w.kind == "prop" and w.key is not None:
+                values[w.key] = w.value or ""
+            elif w.kind == "unset" and w.key is not None:
+                values[w.key] = None
+            elif w.kind == "word" and w.raw == "where":
+                where = rest[i + 1 :]
+                break
+            elif w.kind in ("open", "close"):
+                raise syntax_error("syntax error", w.offset + 1)
+            else:
+                bare.append(w)
+            i += 1
+        if verb in (
+            "set",
+            "remove",
+            "enable",
+            "disable",
+            "unset",
+            "get",
+            "comment",
+            "move",
+            "edit",
+        ):
+            if selection.predicate is None and bare:
+                # The first bare word names the item(s) (``set ether1``, ``set 0``, ``*1A``).
+                first = bare.pop(0)
+                selection.refs.append(first.value or "")
+            for key in ("numbers",):
+                if key in values and values[key] is not None:
+                    selection.refs.append(values.pop(key) or "")
+        return Invocation(path, verb, selection, values, bare, statement, verb_column, where)
+
+    # -- running -------------------------------------------------------------------
+    async def invoke(self, inv: Invocation, session: Session) -> str:
+        handler = self.handlers.get((inv.path, inv.verb))
+        if handler is not None:
+            return await handler(inv, session)
+        if inv.verb in WRITE_VERBS:
+            require(session, "write")
+        else:
+            require(session, "read")
+        return await self.router.generic(inv, session)
+
+    async def _script_command(
+        self, words: list[Word], statement: Statement, session: Session
+    ) -> str:
+        name = words[0].raw[1:]
+        args = words[1:]
+        if name == "put":
+            return await self._put(args, statement, session)
+        if name == "delay":
+            seconds = 0.0
+            for w in args:
+                text = w.value if w.kind == "word" else (w.value if w.key == "delay-time" else None)
+                if text:
+                    seconds = parse_duration(text) if not text.isdigit() else float(text)
+            await self.router.delay(seconds)
+            return ""
+        if name in ("local", "global", "set"):
+            if not args:
+                raise syntax_error("syntax error", words[0].offset + len(words[0].raw) + 2)
+            first = args[0]
+            if first.kind == "prop" and first.key:
+                session.variables[first.key] = first.value or ""
+                return ""
+            var = first.value or ""
+            value = await self._value(args[1:], statement, session) if len(args) > 1 else ""
+            session.variables[var] = value
+            return ""
+        if name == "log":
+            message = " ".join(w.value or "" for w in args[1:] if w.kind == "word")
+            message = message or next((w.value or "" for w in args if w.key == "message"), "")
+            self.router.log(message, topic=(args[0].value or "info") if args else "info")
+            return ""
+        raise syntax_error(f"bad command name {name}", words[0].offset + 2)
+
+    async def _put(self, args: list[Word], statement: Statement, session: Session) -> str:
+        return await self._value(args, statement, session)
+
+    async def _value(self, args: list[Word], statement: Statement, session: Session) -> str:
+        """The value of an expression: words, or a ``[ command ]`` substitution."""
+        if args and args[0].kind == "open":
+            close = _matching(args, 0)
+            inner_text = statement.text[args[0].offset + 1 : args[close].offset]
+            inner = Statement("cmd", inner_text.strip(), statement.logical, statement.start)
+            return await self.evaluate(inner, session)
+        return " ".join((w.value or "") if w.kind == "word" else w.raw for w in args)
+
+    async def evaluate(self, statement: Statement, session: Session) -> str:
+        """A command's return value (``get`` gives the value, ``find`` the ids)."""
+        words = self.words(statement, session)
+        inv = self.parse(words, statement, session)
+        if inv is None:
+            return ""
+        return await self.router.value_of(inv, session)
+
+
+def located(exc: ConsoleError, statement: Statement) -> str:
+    """The error as RouterOS prints it, with the physical line and column if it has one."""
+    if exc.column is None:
+        return exc.text
+    line, column = statement.position(exc.column - 1)
+    return f"{exc.text} (line {line} column {column})"
+
+
+def require(session: Session, policy: str) -> None:
+    if "full" in session.policies or policy in session.policies:
+        return
+    raise ConsoleError(NOT_ENOUGH_PERMISSIONS)
+
+
+def substitute(text: str, variables: dict[str, str]) -> str:
+    """Replace ``$var`` outside escapes with its value (quoted when outside quotes)."""
+    out: list[str] = []
+    i = 0
+    in_quote = False
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\" and i + 1 < n:
+            out.append(text[i : i + 2])
+            i += 2
+            continue
+        if ch == '"':
+            in_quote = not in_quote
+        if ch == "$":
+            m = _VAR.match(text, i)
+            if m:
+                name = m.group(1) if m.group(1) is not None else m.group(2)
+                value = variables.get(name, "")
+                if in_quote:
+                    out.append(quote(value, always=True)[1:-1])
+                else:
+                    out.append(quote(value))
+                i = m.end()
+                continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _path(segs: list[str]) -> str:
+    return "/" + " ".join(segs) if segs else ""
+
+
+def _matching(words: list[Word], start: int) -> int:
+    depth = 0
+    for i in range(start, len(words)):
+        if words[i].kind == "open":
+            depth += 1
+        elif words[i].kind == "close":
+            depth -= 1
+            if depth == 0:
+                return i
+    raise syntax_error("expected closing bracket", words[start].offset + 1)

@@ -1,0 +1,196 @@
+"""Factory configurations: what a router has before anyone configures it.
+
+Built once per (version, model, interface set) and shared, never mutated, by every
+router of that kind (see :mod:`tikguard.sim.configdb`). Built-in items carry the
+reference RouterOS exports use for them (``set [ find default-name=ether1 ]``,
+``set telnet``, ``set *FFFFFFFE``, ``set read``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+
+from tikguard.routeros.model import Config, Selector
+from tikguard.routeros.quoting import quote
+from tikguard.sim.configdb import Item, MenuState
+from tikguard.sim.profiles import ModelProfile, Profile
+
+#: Every user policy a group can hold, in RouterOS's order.
+POLICIES_V6 = (
+    "local",
+    "telnet",
+    "ssh",
+    "ftp",
+    "reboot",
+    "read",
+    "write",
+    "policy",
+    "test",
+    "winbox",
+    "password",
+    "web",
+    "sniff",
+    "sensitive",
+    "api",
+    "romon",
+    "dude",
+)
+POLICIES_V7 = (*POLICIES_V6[:-1], "rest-api")
+
+#: /ip service: name, port, disabled in the factory config.
+SERVICES = (
+    ("telnet", "23", "no"),
+    ("ftp", "21", "no"),
+    ("www", "80", "no"),
+    ("ssh", "22", "no"),
+    ("www-ssl", "443", "yes"),
+    ("api", "8728", "no"),
+    ("winbox", "8291", "no"),
+    ("api-ssl", "8729", "no"),
+)
+
+
+def policies(profile: Profile) -> tuple[str, ...]:
+    return POLICIES_V7 if profile.is_v7 else POLICIES_V6
+
+
+def group_policy(profile: Profile, group: str) -> str:
+    """A factory group's policy string (``read``, ``write``, ``full``)."""
+    every = policies(profile)
+    if group == "full":
+        return ",".join(every)
+    denied = {"ftp", "write", "policy", "sensitive"}
+    if group == "write":
+        denied = {"ftp", "policy", "sensitive"}
+    allowed = [p for p in every if p not in denied and p != "dude"]
+    return ",".join(allowed + [f"!{p}" for p in every if p in denied])
+
+
+def parse_policy(text: str) -> frozenset[str]:
+    """The rights a policy string grants (``!x`` entries deny and are dropped)."""
+    return frozenset(p for p in (s.strip() for s in text.split(",")) if p and p[0] != "!")
+
+
+def _frozen(values: dict[str, str]) -> Mapping[str, str]:
+    return dict(values)
+
+
+def _items(rows: list[tuple[str | None, dict[str, str]]]) -> MenuState:
+    state = MenuState()
+    for ref, base in rows:
+        state.items.append(Item(id=state.new_id(), base=_frozen(base), ref=ref))
+    return state
+
+
+@lru_cache(maxsize=32)
+def factory_config(
+    profile: Profile,
+    model: ModelProfile,
+    interfaces: tuple[str, ...] | None = None,
+    *,
+    no_defaults: bool = True,
+) -> Mapping[str, MenuState]:
+    """The shared base config for a router of this kind.
+
+    ``interfaces`` overrides the model's ethernet ports (a router built to match an
+    export). ``no_defaults`` is RouterOS's blank config (no ``defconf`` bridge,
+    addresses or firewall); the factory items (interfaces, services, users) exist in
+    both. The simulator starts routers blank, as CHR does.
+    """
+    base: dict[str, MenuState] = {}
+    ethers = interfaces if interfaces is not None else model.ethernet
+    rows: list[tuple[str | None, dict[str, str]]] = []
+    for name in ethers:
+        rows.append((f"[ find default-name={name} ]", {"name": name, "default-name": name}))
+    base["/interface ethernet"] = _items(rows)
+    if model.wireless and interfaces is None:
+        base["/interface wireless"] = _items(
+            [
+                (f"[ find default-name={n} ]", {"name": n, "default-name": n, "disabled": "yes"})
+                for n in model.wireless
+            ]
+        )
+    base["/ip service"] = _items(
+        [
+            (name, {"name": name, "port": port, "address": "", "disabled": disabled})
+            for name, port, disabled in SERVICES
+        ]
+    )
+    base["/user group"] = _items(
+        [
+            (g, {"name": g, "policy": group_policy(profile, g), "skin": "default"})
+            for g in ("read", "write", "full")
+        ]
+    )
+    users = _items([(None, {"name": "admin", "group": "full", "address": ""})])
+    base["/user"] = users
+    base["/system identity"] = MenuState(base=_frozen({"name": "MikroTik"}))
+    base["/system clock"] = MenuState(base=_frozen({"time-zone-name": "manual"}))
+    base["/system scheduler"] = MenuState()
+    base["/system script"] = MenuState()
+    if profile.has_system_note:
+        base["/system note"] = MenuState(base=_frozen({"note": "", "show-at-login": "yes"}))
+    return base
+
+
+#: Extra built-in items per menu: ``(export reference, factory values)``.
+Builtins = dict[str, list[tuple[str, dict[str, str]]]]
+
+
+def with_builtins(base: Mapping[str, MenuState], extra: Builtins) -> Mapping[str, MenuState]:
+    """``base`` plus more built-in items (a board with other ports, default profiles)."""
+    out = dict(base)
+    for path, rows in extra.items():
+        state = out[path].copy() if path in out else MenuState()
+        known = {i.ref for i in state.items}
+        for ref, values in rows:
+            if ref in known:
+                continue
+            known.add(ref)
+            ident = int(ref[1:], 16) if _is_internal_id(ref) else state.new_id()
+            state.items.append(Item(id=ident, base=dict(values), ref=ref))
+        out[path] = state
+    return out
+
+
+def _is_internal_id(ref: str) -> bool:
+    return (
+        ref.startswith("*") and all(c in "0123456789abcdefABCDEF" for c in ref[1:]) and len(ref) > 1
+    )
+
+
+def builtins_for_export(config: Config) -> Builtins:
+    """The built-in items an export addresses with ``set``, so a router can match it.
+
+    A router that imports an export must have the items the export configures but never
+    adds: ports (``[ find default-name=ether1 ]``), default profiles (``*FFFFFFFE``,
+    ``[ find default=yes ]``), print-number items (``/port set 0``), named defaults.
+    """
+    out: Builtins = {}
+    for menu in config.menus:
+        added: set[str] = set()
+        for command in menu.commands:
+            name = command.get("name")
+            if command.verb == "add" and name:
+                added.add(name)
+            if command.verb not in ("set", "enable", "disable"):
+                continue
+            sel = command.selector
+            if sel is None and command.args:
+                sel = Selector(ref=command.args[0])
+            if sel is None:
+                continue
+            if sel.find is not None:
+                values = {p.key: p.value or "" for p in sel.find if p.value is not None}
+                if "default-name" in values:
+                    values.setdefault("name", values["default-name"])
+                inner = " ".join(f"{p.key}={quote(p.value or '')}" for p in sel.find)
+                ref = f"[ find {inner} ]"
+            else:
+                ref = sel.ref or ""
+                if ref in added:
+                    continue
+                values = {} if _is_internal_id(ref) or ref.isdigit() else {"name": ref}
+            out.setdefault(menu.path, []).append((ref, values))
+    return out

@@ -1,0 +1,243 @@
+"""Generic menu commands: add, set, unset, remove, move, enable, disable, get, find.
+
+Works on any menu path: menus the schema knows get their natural keys checked
+(``failure: already have such entry``); menus nobody modelled accept any property,
+so every real export imports. Item selection follows RouterOS: ``[ find ... ]``,
+internal ids (``*1A``), numbers from the last ``print`` and names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tikguard.routeros import schema as schema_mod
+from tikguard.sim.configdb import ConfigDB, Item, MenuState, Value
+from tikguard.sim.errors import ALREADY_HAVE, NO_SUCH_ITEM, ConsoleError
+from tikguard.sim.findexpr import Predicate
+
+_INTERNAL_ID = re.compile(r"\*([0-9A-Fa-f]+)")
+_NUMBER = re.compile(r"[0-9]+")
+
+#: Menus whose items are interfaces: one name space across all of them.
+INTERFACE_MENUS = frozenset(
+    {
+        "/interface ethernet",
+        "/interface bridge",
+        "/interface vlan",
+        "/interface bonding",
+        "/interface wireguard",
+        "/interface eoip",
+        "/interface gre",
+        "/interface ipip",
+        "/interface veth",
+        "/interface vrrp",
+        "/interface 6to4",
+        "/interface wireless",
+        "/interface wifi",
+        "/interface pppoe-client",
+        "/interface l2tp-client",
+        "/interface sstp-client",
+        "/interface ovpn-client",
+        "/interface pptp-client",
+        "/interface vpls",
+        "/interface macvlan",
+        "/interface lte",
+    }
+)
+
+
+@dataclass
+class Selection:
+    """How a command names its items: a find predicate, references, or nothing."""
+
+    predicate: Predicate | None = None
+    refs: list[str] = field(default_factory=list)
+    column: int = 1
+
+    @property
+    def empty(self) -> bool:
+        return self.predicate is None and not self.refs
+
+
+def is_singleton(path: str, state: MenuState | None) -> bool:
+    """A menu addressed by plain ``set`` (``/ip dns``): the schema says so, or it has no items."""
+    if schema_mod.lookup(path).singleton:
+        return True
+    return state is None or not state.items
+
+
+def select(
+    state: MenuState | None, selection: Selection, numbering: Sequence[int] | None
+) -> list[Item]:
+    """The items a selection names; references that name nothing raise ``no such item``."""
+    if state is None:
+        if selection.refs:
+            raise ConsoleError(NO_SUCH_ITEM)
+        return []
+    if selection.predicate is not None:
+        pred = selection.predicate
+        return [i for i in state.items if pred(i)]
+    out: list[Item] = []
+    for ref in selection.refs:
+        for part in ref.split(","):
+            out.append(_resolve_ref(state, part.strip(), numbering))
+    return out
+
+
+def _resolve_ref(state: MenuState, ref: str, numbering: Sequence[int] | None) -> Item:
+    m = _INTERNAL_ID.fullmatch(ref)
+    if m:
+        item = state.by_id(int(m.group(1), 16))
+        if item is None:
+            raise ConsoleError(NO_SUCH_ITEM)
+        return item
+    if _NUMBER.fullmatch(ref):
+        n = int(ref)
+        ids = list(numbering) if numbering is not None else [i.id for i in state.items]
+        if n >= len(ids):
+            raise ConsoleError(NO_SUCH_ITEM)
+        item = state.by_id(ids[n])
+        if item is None:
+            raise ConsoleError(NO_SUCH_ITEM)
+        return item
+    for item in state.items:
+        if item.get("name") == ref:
+            return item
+    raise ConsoleError(NO_SUCH_ITEM)
+
+
+def _check_unique(
+    db: ConfigDB, path: str, state: MenuState, values: dict[str, Value], me: Item | None
+) -> None:
+    schema = schema_mod.lookup(path)
+    name = values.get("name")
+    if name is not None and path in INTERFACE_MENUS:
+        for other_path in INTERFACE_MENUS:
+            other = db.read(other_path)
+            if other is None:
+                continue
+            for item in other.items:
+                if item is not me and item.get("name") == name:
+                    raise ConsoleError("failure: already have interface with such name")
+        return
+    for alternative in schema.keys:
+        if not alternative:
+            continue
+        merged = dict(me.effective()) if me is not None else {}
+        merged.update({k: v for k, v in values.items() if v is not None})
+        if not all(k in merged for k in alternative):
+            continue
+        if not any(k in values for k in alternative):
+            return
+        wanted = tuple(merged[k] for k in alternative)
+        for item in state.items:
+            if item is me:
+                continue
+            if tuple(item.get(k) for k in alternative) == wanted:
+                raise ConsoleError(ALREADY_HAVE)
+        return
+
+
+def add(
+    db: ConfigDB,
+    path: str,
+    values: dict[str, Value],
+    flags: tuple[str, ...] = (),
+    numbering: Sequence[int] | None = None,
+) -> Item:
+    """Add an item (``place-before=`` puts it before another one); returns it."""
+    state = db.write(path)
+    values = dict(values)
+    before = values.pop("place-before", None)
+    copy_from = values.pop("copy-from", None)
+    if copy_from is not None:
+        source = _resolve_ref(state, copy_from, numbering)
+        merged = dict(source.values)
+        merged.pop("name", None)
+        merged.update(values)
+        values = merged
+    _check_unique(db, path, state, values, None)
+    item = Item(id=state.new_id(), values=values, flags=flags)
+    if before is not None:
+        target = _resolve_ref(state, before, numbering)
+        state.items.insert(state.items.index(target), item)
+    else:
+        state.items.append(item)
+    return item
+
+
+def set_values(
+    db: ConfigDB,
+    path: str,
+    items: list[Item] | None,
+    values: dict[str, Value],
+    flags: tuple[str, ...] = (),
+) -> None:
+    """``set`` on items (ids) or, with ``items=None``, on the singleton."""
+    state = db.write(path)
+    if items is None:
+        state.values.update(values)
+        return
+    for target in items:
+        mine = _own(state, target)
+        _check_unique(db, path, state, values, mine)
+        mine.values.update(values)
+        if flags:
+            mine.flags = tuple(dict.fromkeys((*mine.flags, *flags)))
+
+
+def unset(db: ConfigDB, path: str, items: list[Item] | None, keys: list[str]) -> None:
+    state = db.write(path)
+    if items is None:
+        for key in keys:
+            if key in state.base:
+                state.values[key] = None
+            else:
+                state.values.pop(key, None)
+        return
+    for target in items:
+        mine = _own(state, target)
+        for key in keys:
+            if key in mine.base:
+                mine.values[key] = None
+            else:
+                mine.values.pop(key, None)
+            mine.flags = tuple(f for f in mine.flags if f != key)
+
+
+def remove(db: ConfigDB, path: str, items: list[Item]) -> None:
+    state = db.write(path)
+    for target in items:
+        if target.builtin:
+            raise ConsoleError("failure: can not remove built-in item")
+    ids = {t.id for t in items}
+    state.items = [i for i in state.items if i.id not in ids]
+
+
+def move(db: ConfigDB, path: str, items: list[Item], before: Item | None) -> None:
+    """Move items so they stand just before ``before`` (at the end when None)."""
+    state = db.write(path)
+    ids = [t.id for t in items]
+    moving = [i for i in state.items if i.id in ids]
+    rest = [i for i in state.items if i.id not in ids]
+    if before is None or before.id in ids:
+        if before is not None:
+            return
+        state.items = rest + moving
+        return
+    at = next(n for n, i in enumerate(rest) if i.id == before.id)
+    state.items = rest[:at] + moving + rest[at:]
+
+
+def _own(state: MenuState, target: Item) -> Item:
+    """The router's own (mutable) copy of ``target`` inside ``state``."""
+    mine = state.by_id(target.id)
+    if mine is None:
+        raise ConsoleError(NO_SUCH_ITEM)
+    return mine
+
+
+def resolve_one(state: MenuState, ref: str, numbering: Sequence[int] | None) -> Item:
+    return _resolve_ref(state, ref, numbering)

@@ -1,0 +1,197 @@
+"""Generic verbs on any menu: the data side of add/set/.../print/get/find.
+
+``print`` output follows RouterOS's shapes that tikguard reads: singletons as right
+aligned ``name: value`` lines; item menus as ``print detail`` (``Flags:`` line, then
+`` 0 X ;;; comment`` and ``key=value`` lines), ``print terse`` one item per line,
+``count-only`` a number. Plain ``print`` on item menus uses the detail shape (RouterOS
+prints per-menu tables there; nobody should parse those).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tikguard.routeros.quoting import is_bare, quote
+from tikguard.sim import engine
+from tikguard.sim.configdb import ConfigDB, Item, MenuState
+from tikguard.sim.console import Invocation, Session
+from tikguard.sim.errors import NO_SUCH_ITEM, ConsoleError, syntax_error
+from tikguard.sim.findexpr import compile_where
+
+
+def items_for(inv: Invocation, state: MenuState | None, session: Session) -> list[Item]:
+    return engine.select(state, inv.selection, session.numbering.get(inv.path))
+
+
+def apply(db: ConfigDB, inv: Invocation, session: Session) -> bool:
+    """Run a writing verb; returns True when the configuration changed."""
+    path = inv.path
+    state = db.read(path)
+    verb = inv.verb
+    if verb == "add":
+        flags = tuple(w.value or "" for w in inv.words)
+        engine.add(db, path, inv.values, flags, session.numbering.get(path))
+        return True
+    if verb in ("set", "enable", "disable", "comment"):
+        values = dict(inv.values)
+        if verb == "enable":
+            values["disabled"] = "no"
+        elif verb == "disable":
+            values["disabled"] = "yes"
+        elif verb == "comment" and inv.words:
+            values["comment"] = inv.words[0].value or ""
+        flags = tuple(w.value or "" for w in inv.words) if verb == "set" else ()
+        if inv.selection.empty:
+            if verb != "set" or (
+                state is not None and state.items and not _is_singleton(path, state)
+            ):
+                raise ConsoleError(NO_SUCH_ITEM)
+            engine.set_values(db, path, None, values)
+            return True
+        engine.set_values(db, path, items_for(inv, state, session), values, flags)
+        return True
+    if verb == "unset":
+        keys = [w.value or "" for w in inv.words]
+        value_name = inv.values.get("value-name")
+        if value_name:
+            keys.extend(k.strip() for k in value_name.split(","))
+        if inv.selection.empty:
+            engine.unset(db, path, None, keys)
+        else:
+            engine.unset(db, path, items_for(inv, state, session), keys)
+        return True
+    if verb == "remove":
+        if inv.selection.empty:
+            raise ConsoleError(NO_SUCH_ITEM)
+        engine.remove(db, path, items_for(inv, state, session))
+        return True
+    if verb == "move":
+        if state is None or inv.selection.empty:
+            raise ConsoleError(NO_SUCH_ITEM)
+        moving = items_for(inv, state, session)
+        dest = inv.values.get("destination")
+        if dest is None and inv.words:
+            dest = inv.words[0].value
+        before = engine.resolve_one(state, dest, session.numbering.get(path)) if dest else None
+        engine.move(db, path, moving, before)
+        return True
+    raise syntax_error(f"bad command name {verb}", inv.verb_column)
+
+
+def _is_singleton(path: str, state: MenuState) -> bool:
+    return engine.is_singleton(path, state)
+
+
+def find_ids(db: ConfigDB, inv: Invocation, session: Session) -> list[Item]:
+    state = db.read(inv.path)
+    if state is None:
+        return []
+    pred = compile_where([*inv.words, *inv.where] if inv.words or inv.where else [])
+    if inv.values:
+        wanted = dict(inv.values)
+        return [
+            i
+            for i in state.items
+            if pred(i)
+            and all(i.get(k) == v or (v == "no" and i.get(k) is None) for k, v in wanted.items())
+        ]
+    return [i for i in state.items if pred(i)]
+
+
+def get_value(db: ConfigDB, inv: Invocation, session: Session) -> str:
+    state = db.read(inv.path)
+    names = [w.value or "" for w in inv.words]
+    if inv.selection.empty:
+        if state is None or state.items:
+            raise ConsoleError(NO_SUCH_ITEM)
+        if not names:
+            return ";".join(f"{k}={v}" for k, v in state.singleton_effective().items())
+        return state.singleton_get(names[0]) or ""
+    items = items_for(inv, state, session)
+    if not items:
+        raise ConsoleError(NO_SUCH_ITEM)
+    if not names:
+        return ";".join(f"{k}={v}" for k, v in items[0].effective().items())
+    if names[0] == ".id":
+        return items[0].id_text()
+    return items[0].get(names[0]) or ""
+
+
+def print_menu(
+    db: ConfigDB,
+    inv: Invocation,
+    session: Session,
+    extra: dict[int, dict[str, str]] | None = None,
+) -> str:
+    """``print`` output; ``extra`` adds read-only values per item id (run-count, ...)."""
+    state = db.read(inv.path)
+    options = {w.value for w in inv.words}
+    if state is None or (not state.items and (engine.is_singleton(inv.path, state))):
+        values = state.singleton_effective() if state is not None else {}
+        if extra and 0 in extra:
+            values = {**values, **extra[0]}
+        return singleton_lines(values)
+    pred = compile_where(inv.where)
+    shown = [i for i in state.items if pred(i)]
+    session.numbering[inv.path] = [i.id for i in state.items]
+    numbers = {item.id: n for n, item in enumerate(state.items)}
+    if "count-only" in options:
+        return str(len(shown))
+    proplist = inv.values.get("proplist")
+    keys = [k.strip() for k in proplist.split(",")] if proplist else None
+    terse = "terse" in options
+    lines: list[str] = [] if terse else ["Flags: X - disabled"]
+    for item in shown:
+        values = item.effective()
+        if extra and item.id in extra:
+            values.update(extra[item.id])
+        lines.extend(_item_lines(numbers[item.id], item, values, keys, terse, session.width))
+    return "\n".join(lines)
+
+
+def _fmt(value: str, terse: bool) -> str:
+    return value if is_bare(value) else quote(value, always=not terse)
+
+
+def _item_lines(
+    number: int,
+    item: Item,
+    values: dict[str, str],
+    keys: Sequence[str] | None,
+    terse: bool,
+    width: int,
+) -> list[str]:
+    flag = "X" if item.disabled else " "
+    comment = values.pop("comment", None)
+    values.pop("disabled", None)
+    if keys is not None:
+        values = {k: values[k] for k in keys if k in values}
+    pairs = [f"{k}={_fmt(v, terse)}" for k, v in values.items()]
+    pairs.extend(item.flags)
+    head = f"{number:>2} {flag}"
+    if terse:
+        text = " ".join(pairs)
+        if comment:
+            text = f"comment={quote(comment)} " + text
+        return [f"{head} {text}".rstrip()]
+    lines: list[str] = []
+    if comment:
+        lines.append(f"{head} ;;; {comment}")
+        current = "     "
+    else:
+        current = head + " "
+    for pair in pairs:
+        if len(current) + len(pair) + 1 > width and current.strip() and len(current) > 5:
+            lines.append(current.rstrip())
+            current = "     "
+        current += pair + " "
+    lines.append(current.rstrip())
+    return lines
+
+
+def singleton_lines(values: dict[str, str]) -> str:
+    """``name: value`` lines, keys right-aligned as RouterOS prints them."""
+    if not values:
+        return ""
+    width = max(len(k) for k in values) + 2
+    return "\n".join(f"{k:>{width}}: {v}" for k, v in values.items())

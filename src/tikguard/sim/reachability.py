@@ -1,0 +1,172 @@
+"""Whether the router's configuration lets a management client in.
+
+A client reaches SSH only while: the local address is configured on an enabled
+interface, ``/ip service ssh`` is enabled on that port with ``address=`` allowing the
+client, and no enabled input-chain rule in ``/ip firewall raw`` (prerouting) or
+``/ip firewall filter`` (input) drops or rejects a new connection from it. A service
+that is off or moved answers with a reset (``refuse``); everything else just loses the
+packets (``drop``), like a dropped SYN.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+
+from tikguard.sim.configdb import ConfigDB, Item
+from tikguard.sim.engine import INTERFACE_MENUS
+
+Verdict = Literal["accept", "refuse", "drop"]
+
+
+def ssh_service(db: ConfigDB) -> Item | None:
+    state = db.read("/ip service")
+    for item in state.items if state is not None else []:
+        if item.get("name") == "ssh":
+            return item
+    return None
+
+
+def ssh_port(db: ConfigDB) -> int:
+    item = ssh_service(db)
+    try:
+        return int(item.get("port") or 22) if item is not None else 22
+    except ValueError:
+        return 22
+
+
+def _in_networks(ip: str, spec: str) -> bool:
+    if not spec:
+        return True
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if addr in ipaddress.ip_network(part, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _interface(db: ConfigDB, name: str) -> Item | None:
+    for path in INTERFACE_MENUS:
+        state = db.read(path)
+        for item in state.items if state is not None else []:
+            if item.get("name") == name:
+                return item
+    return None
+
+
+def _local_interface(db: ConfigDB, local_ip: str) -> str | None:
+    """The interface carrying ``local_ip`` on an enabled address and interface."""
+    state = db.read("/ip address")
+    for item in state.items if state is not None else []:
+        if item.disabled:
+            continue
+        address = (item.get("address") or "").split("/")[0]
+        if address != local_ip:
+            continue
+        name = item.get("interface") or ""
+        iface = _interface(db, name)
+        if iface is not None and iface.disabled:
+            continue
+        return name
+    return None
+
+
+def _lists_of(db: ConfigDB, interface: str) -> set[str]:
+    lists = {"all"}
+    state = db.read("/interface list member")
+    for item in state.items if state is not None else []:
+        if not item.disabled and item.get("interface") == interface:
+            lists.add(item.get("list") or "")
+    return lists
+
+
+def _address_lists(db: ConfigDB, ip: str) -> set[str]:
+    out: set[str] = set()
+    state = db.read("/ip firewall address-list")
+    for item in state.items if state is not None else []:
+        if not item.disabled and _in_networks(ip, item.get("address") or ""):
+            out.add(item.get("list") or "")
+    return out
+
+
+def _neg(spec: str, test: bool) -> bool:
+    return not test if spec.startswith("!") else test
+
+
+def _ports(spec: str, port: int) -> bool:
+    for part in spec.split(","):
+        lo, _, hi = part.strip().partition("-")
+        try:
+            if int(lo) <= port <= int(hi or lo):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _matches(
+    db: ConfigDB, rule: Item, client_ip: str, local_ip: str, port: int, iface: str
+) -> bool:
+    def cond(key: str, test: object) -> bool:
+        spec = rule.get(key)
+        if spec is None or spec == "":
+            return True
+        value = spec[1:] if spec.startswith("!") else spec
+        assert callable(test)
+        return _neg(spec, bool(test(value)))
+
+    checks = (
+        cond("src-address", lambda v: _in_networks(client_ip, v)),
+        cond("dst-address", lambda v: _in_networks(local_ip, v)),
+        cond("protocol", lambda v: v in ("tcp", "6")),
+        cond("dst-port", lambda v: _ports(v, port)),
+        cond("in-interface", lambda v: v == iface),
+        cond("in-interface-list", lambda v: v in _lists_of(db, iface)),
+        cond("src-address-list", lambda v: v in _address_lists(db, client_ip)),
+        cond("dst-address-list", lambda v: v in _address_lists(db, local_ip)),
+        cond("connection-state", lambda v: "new" in v.split(",")),
+    )
+    return all(checks)
+
+
+def _chain_verdict(
+    db: ConfigDB, path: str, chain: str, client_ip: str, local_ip: str, port: int, iface: str
+) -> bool:
+    state = db.read(path)
+    for rule in state.items if state is not None else []:
+        if rule.disabled or rule.get("chain") != chain:
+            continue
+        if not _matches(db, rule, client_ip, local_ip, port, iface):
+            continue
+        action = rule.get("action") or "accept"
+        if action in ("accept", "fasttrack-connection", "notrack"):
+            return True
+        if action in ("drop", "reject", "tarpit"):
+            return False
+    return True
+
+
+def verdict(db: ConfigDB, *, client_ip: str, local_ip: str, port: int) -> Verdict:
+    """What a new SSH connection from ``client_ip`` to ``local_ip:port`` meets."""
+    service = ssh_service(db)
+    if service is None or service.disabled or ssh_port(db) != port:
+        return "refuse"
+    iface = _local_interface(db, local_ip)
+    if iface is None:
+        return "drop"
+    if not _in_networks(client_ip, service.get("address") or ""):
+        return "drop"
+    if not _chain_verdict(db, "/ip firewall raw", "prerouting", client_ip, local_ip, port, iface):
+        return "drop"
+    if not _chain_verdict(db, "/ip firewall filter", "input", client_ip, local_ip, port, iface):
+        return "drop"
+    return "accept"

@@ -1,0 +1,220 @@
+"""``/system scheduler`` timing, on the router's device clock.
+
+The rules (RouterOS scheduler manual; where it is silent, the most widely reported
+behaviour, and a setting where it matters):
+
+* ``interval`` without ``start-time``: the add records the current date and time as
+  ``start-date``/``start-time``, so the first run is one interval after the add, then
+  every interval.
+* absolute ``start-date``/``start-time`` with an interval: runs at start + k * interval
+  (the first such moment after now); without one: once at that moment, if still ahead.
+* ``start-time=startup``: counted from boot (``startup_delay`` seconds after it, 3 s
+  by default); with an interval it then repeats every interval *from boot*, so an item
+  added mid-uptime can fire at any moment of its first interval; alone, it runs once
+  per boot and never on the boot during which it was added.
+* run counts reset on reboot; a disabled item never runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from tikguard.routeros.values import parse_date, parse_duration
+from tikguard.sim.clock import TimerHandle
+from tikguard.sim.configdb import Item
+
+if TYPE_CHECKING:
+    from tikguard.sim.router import SimRouter
+
+PATH = "/system scheduler"
+
+
+@dataclass
+class _Run:
+    signature: tuple[object, ...]
+    next_run: float | None  # device monotonic seconds
+    run_count: int = 0
+    timer: TimerHandle | None = None
+
+
+def interval_seconds(item: Item) -> float:
+    text = item.get("interval")
+    if not text:
+        return 0.0
+    try:
+        return float(text) if text.isdigit() else parse_duration(text)
+    except ValueError:
+        return 0.0
+
+
+class Scheduler:
+    """Arms one timer per enabled scheduler item and runs its on-event when due."""
+
+    def __init__(self, router: SimRouter, *, startup_delay: float = 3.0) -> None:
+        self.router = router
+        self.startup_delay = startup_delay
+        self._runs: dict[int, _Run] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.booted_at = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------
+    def on_boot(self, booted_at: float) -> None:
+        """Forget run counts and arm every item relative to this boot."""
+        self.stop()
+        self.booted_at = booted_at
+        self.resync()
+
+    def stop(self) -> None:
+        for run in self._runs.values():
+            if run.timer is not None:
+                run.timer.cancel()
+        self._runs.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        self._tasks.clear()
+
+    def resync(self) -> None:
+        """Re-read the items (after any change) and (re)arm what changed."""
+        state = self.router.db.read(PATH)
+        items = {i.id: i for i in state.items} if state is not None else {}
+        for ident in list(self._runs):
+            if ident not in items:
+                self._cancel(ident)
+                del self._runs[ident]
+        for ident, item in items.items():
+            signature = tuple(sorted((k, v) for k, v in item.effective().items()))
+            run = self._runs.get(ident)
+            if run is not None and run.signature == signature:
+                continue
+            count = run.run_count if run is not None else 0
+            self._cancel(ident)
+            run = _Run(signature, self._first_run(item), count)
+            self._runs[ident] = run
+            self._arm(ident, run)
+
+    # -- reading -----------------------------------------------------------------
+    def runtime_values(self) -> dict[int, dict[str, str]]:
+        """``run-count`` and ``next-run`` per item id, as print shows them."""
+        out: dict[int, dict[str, str]] = {}
+        now_mono = self.router.clock.monotonic()
+        now = self.router.clock.now()
+        for ident, run in self._runs.items():
+            values = {"run-count": str(run.run_count)}
+            if run.next_run is not None:
+                when = now + _seconds(run.next_run - now_mono)
+                values["next-run"] = self.router.format_datetime(when)
+            out[ident] = values
+        return out
+
+    def next_run_in(self, name: str) -> float | None:
+        """Device seconds until the named item runs next (tests and the fleet API)."""
+        state = self.router.db.read(PATH)
+        for item in state.items if state is not None else []:
+            if item.get("name") == name:
+                run = self._runs.get(item.id)
+                if run is None or run.next_run is None:
+                    return None
+                return run.next_run - self.router.clock.monotonic()
+        return None
+
+    def run_count(self, name: str) -> int:
+        state = self.router.db.read(PATH)
+        for item in state.items if state is not None else []:
+            if item.get("name") == name:
+                run = self._runs.get(item.id)
+                return run.run_count if run else 0
+        return 0
+
+    # -- timing ------------------------------------------------------------------
+    def _first_run(self, item: Item) -> float | None:
+        if item.disabled or not self.router.scheduler_allowed():
+            return None
+        now = self.router.clock.monotonic()
+        interval = interval_seconds(item)
+        start_time = item.get("start-time") or ""
+        if start_time == "startup":
+            base = self.booted_at + self.startup_delay
+            if now < base:
+                return base
+            if interval <= 0:
+                return None
+            return _next_after(base, interval, now)
+        start = self._absolute_start(item)
+        if start is None:
+            return now + interval if interval > 0 else None
+        if interval <= 0:
+            return start if start > now else None
+        return _next_after(start, interval, now)
+
+    def _absolute_start(self, item: Item) -> float | None:
+        date_text = item.get("start-date")
+        time_text = item.get("start-time")
+        if not time_text:
+            return None
+        try:
+            day = parse_date(date_text) if date_text else self.router.clock.now().date()
+            moment = datetime.combine(day, time.fromisoformat(time_text))
+        except ValueError:
+            return None
+        now_wall = self.router.clock.now().replace(tzinfo=None)
+        return self.router.clock.monotonic() + (moment - now_wall).total_seconds()
+
+    def _arm(self, ident: int, run: _Run) -> None:
+        if run.next_run is None:
+            return
+        delay = run.next_run - self.router.clock.monotonic()
+        run.timer = self.router.clock.call_later(delay, self._due(ident))
+
+    def _due(self, ident: int) -> Callable[[], None]:
+        def fire() -> None:
+            run = self._runs.get(ident)
+            if run is None or not self.router.is_up:
+                return
+            state = self.router.db.read(PATH)
+            item = state.by_id(ident) if state is not None else None
+            if item is None:
+                return
+            run.run_count += 1
+            interval = interval_seconds(item)
+            if interval > 0 and run.next_run is not None:
+                run.next_run = _next_after(run.next_run, interval, self.router.clock.monotonic())
+                self._arm(ident, run)
+            else:
+                run.next_run = None
+                run.timer = None
+            task = asyncio.ensure_future(self._execute(item))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        return fire
+
+    async def _execute(self, item: Item) -> None:
+        source = item.get("on-event") or ""
+        await self.router.run_script(
+            source,
+            policy=item.get("policy") or "",
+            origin=f"scheduler {item.get('name') or item.id_text()}",
+        )
+
+    def _cancel(self, ident: int) -> None:
+        run = self._runs.get(ident)
+        if run is not None and run.timer is not None:
+            run.timer.cancel()
+            run.timer = None
+
+
+def _next_after(start: float, interval: float, now: float) -> float:
+    """The first ``start + k * interval`` (k >= 0) strictly after ``now``."""
+    if start > now:
+        return start
+    k = math.floor((now - start) / interval) + 1
+    return start + k * interval
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
