@@ -306,10 +306,18 @@ class Console:
                 raise syntax_error("syntax error", rest[0].offset + 1)
             selection.predicate = compile_where(inner[1:])
             i = close + 1
+        prefix = ""
         while i < len(rest):
             w = rest[i]
             if w.kind == "prop" and w.key is not None:
-                values[w.key] = w.value or ""
+                key = w.key
+                if key.startswith(".") and len(key) > 1:
+                    if not prefix:
+                        raise syntax_error("expected end of command", w.offset + 1)
+                    key = prefix + key  # 7.x shorthand: ``local.address=... .role=ibgp``
+                elif "." in key[1:]:
+                    prefix = key[: key.rindex(".")]
+                values[key] = w.value or ""
             elif w.kind == "unset" and w.key is not None:
                 values[w.key] = None
             elif w.kind == "word" and w.raw == "where":

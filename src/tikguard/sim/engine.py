@@ -48,6 +48,24 @@ INTERFACE_MENUS = frozenset(
 )
 
 
+#: Menus where RouterOS refuses a second item with the same name (real exports show
+#: duplicate names elsewhere, e.g. two BGP connections or SMB shares of one name).
+UNIQUE_NAME_MENUS = frozenset(
+    {
+        "/system scheduler",
+        "/system script",
+        "/user",
+        "/user group",
+        "/ip pool",
+        "/interface list",
+        "/ppp secret",
+        "/ppp profile",
+    }
+)
+#: Menus where RouterOS refuses a second item with the same natural key.
+UNIQUE_KEY_MENUS = frozenset({"/ip address", "/ip firewall address-list", "/ip dns static"})
+
+
 @dataclass
 class Selection:
     """How a command names its items: a find predicate, references, or nothing."""
@@ -94,6 +112,11 @@ def _resolve_ref(state: MenuState, ref: str, numbering: Sequence[int] | None) ->
             raise ConsoleError(NO_SUCH_ITEM)
         return item
     if _NUMBER.fullmatch(ref):
+        if numbering is None:
+            # Exports address some built-ins by number (``/queue type set 1``).
+            for item in state.items:
+                if item.ref == ref:
+                    return item
         n = int(ref)
         ids = list(numbering) if numbering is not None else [i.id for i in state.items]
         if n >= len(ids):
@@ -113,6 +136,10 @@ def _check_unique(
 ) -> None:
     schema = schema_mod.lookup(path)
     name = values.get("name")
+    if name is not None and path in UNIQUE_NAME_MENUS:
+        for item in state.items:
+            if item is not me and item.get("name") == name:
+                raise ConsoleError(ALREADY_HAVE)
     if name is not None and path in INTERFACE_MENUS:
         for other_path in INTERFACE_MENUS:
             other = db.read(other_path)
@@ -123,7 +150,7 @@ def _check_unique(
                     raise ConsoleError("failure: already have interface with such name")
         return
     for alternative in schema.keys:
-        if not alternative:
+        if not alternative or path not in UNIQUE_KEY_MENUS:
             continue
         merged = dict(me.effective()) if me is not None else {}
         merged.update({k: v for k, v in values.items() if v is not None})

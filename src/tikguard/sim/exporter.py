@@ -60,14 +60,23 @@ def _item_command(
 ) -> Command | None:
     if item.builtin:
         values: dict[str, Value] = dict(item.effective()) if verbose else item.changed()
-        if item.ref is not None and item.ref.startswith("[") and "default-name" in values:
-            values.pop("default-name")
+        if verbose:
+            values.update({k: None for k, v in item.values.items() if v is None})
+        if item.ref is not None and "name" in item.values and item.ref == item.base.get("name"):
+            values["name"] = item.values["name"]  # ``set zt1 name=zt1``: printed as set
+        selector = selector_for(item.ref or "")
+        implied = [p.key for p in selector.find or ()]
+        if selector.ref is not None and item.base.get("name") == selector.ref:
+            implied.append("name")
+        for key in implied:
+            if key not in item.values:
+                values.pop(key, None)
         if not verbose and not values and not item.flags:
             return None
         return Command(
             "set",
             _props(values, sensitive, show),
-            selector=selector_for(item.ref or ""),
+            selector=selector,
             args=item.flags,
         )
     values = {k: v for k, v in item.values.items()}
@@ -114,8 +123,6 @@ def build_config(
     menus: list[Menu] = []
     for path, state in db.menus():
         if path in NOT_EXPORTED or not in_scope(path, opts.scope):
-            continue
-        if path == "/system note" and not profile.has_system_note:
             continue
         commands = _menu_commands(path, state, opts, show)
         if commands:

@@ -31,6 +31,8 @@ def _projection(config: Config) -> dict[str, list[object]]:
     out: dict[str, list[object]] = {}
     for path, menu in collect(config).items():
         rows: list[object] = [(i.key, i.props, i.unset) for i in menu.items]
+        if not menu.schema.ordered:
+            rows.sort(key=repr)  # item order only matters where the schema says so
         rows.extend(("opaque", c.verb, c.props, c.selector, c.args) for c in menu.opaque)
         if rows:
             out[path] = rows
