@@ -212,3 +212,26 @@ def test_big_catch_up_is_packed_and_equals_the_loose_path(
     assert loose.head == packed.head
     assert not list((repo / "objects" / "pack").glob("*.pack"))
     _git(repo, "fsck", "--strict", "--no-dangling")
+
+
+def test_removed_or_renamed_device_leaves_the_tree_but_not_the_history(
+    db: Database, tenant: Tenant, devices: list[Device]
+) -> None:
+    from tikguard.store.devices import remove_device, update_device
+
+    r1, r2 = devices
+    _backup(db, tenant, r1, BASE, 0)
+    _backup(db, tenant, r2, BASE, 1)
+    sync_tenant(db, tenant.id)
+    with db.transaction() as s:
+        remove_device(s, tenant.id, r2.id)
+        update_device(s, tenant.id, r1.id, name="r1-renamed")
+    _backup(db, tenant, r1, BASE + "# after rename\n", 2)
+    report = sync_tenant(db, tenant.id)
+    assert report.ok and (report.committed, report.removed) == (1, 2)
+    repo = repo_path(db.settings.data_dir, tenant.name)
+    tree = _git(repo, "ls-tree", "-r", "--name-only", "main").split()
+    assert tree == ["r1-renamed/config.rsc"]
+    assert _git(repo, "log", "--format=%s", "-1", "main") == "removed: r2\n"
+    assert _git(repo, "show", "main~3:r2/config.rsc") == BASE  # history keeps it
+    assert sync_tenant(db, tenant.id).removed == 0

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
@@ -110,6 +110,9 @@ def test_secrets_survive_and_are_bound(db: Database, tenant: Tenant, other_tenan
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(position=st.integers(min_value=0, max_value=200), flip=st.integers(1, 255))
+@example(position=0, flip=1)  # format byte
+@example(position=1, flip=128)  # key version: a huge number must not reach the database
+@example(position=4, flip=1)
 def test_any_tampered_byte_is_an_error_never_garbage(
     db: Database, tenant: Tenant, position: int, flip: int
 ) -> None:

@@ -61,10 +61,17 @@ def create_app_engine(url: str, *, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
         _install_sqlite_pragmas(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,  # SQL errors and logs never carry values (ciphertexts, hosts)
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+    )
 
 
 def _alembic_config(engine: Engine) -> Config:
@@ -90,8 +97,24 @@ def current_revision(engine: Engine) -> str | None:
         return ctx.get_current_revision()
 
 
+def _known(revision: str | None) -> bool:
+    if revision is None:
+        return True
+    script = ScriptDirectory.from_config(_alembic_config(create_engine("sqlite://")))
+    try:
+        return script.get_revision(revision) is not None
+    except Exception:
+        return False
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema up to the newest migration; safe to call on every start."""
+    at = current_revision(engine)
+    if not _known(at):
+        raise StoreError(
+            f"the database schema is at {at}, which this tikguard does not know: it was "
+            "upgraded by a newer tikguard; run that version (or restore a backup)"
+        )
     cfg = _alembic_config(engine)
     if engine.dialect.name == "postgresql":
         with engine.connect() as lock_conn:
@@ -140,9 +163,15 @@ class Database:
         """Refuse to run against a database whose schema is not this tikguard's."""
         at, want = current_revision(self.engine), head_revision()
         if at != want:
+            newer = at is not None and not _known(at)
             raise StoreError(
-                f"database schema is at {at or 'nothing (empty database)'}, "
-                f"this tikguard needs {want}: run `tikguard db upgrade` or start with migrations"
+                f"the database schema is at {at or 'nothing (empty database)'}, "
+                f"this tikguard needs {want}: "
+                + (
+                    "it was upgraded by a newer tikguard; run that version"
+                    if newer
+                    else "open it with migrations on (the default of every tikguard command)"
+                )
             )
 
     @property

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pygit2
 from sqlalchemy import Table, bindparam, select, update
@@ -54,6 +55,8 @@ class MirrorReport:
 
     tenant: str
     committed: int = 0
+    #: Device directories removed because the device left the inventory.
+    removed: int = 0
     repaired: bool = False
     pushed: bool = False
     head: str | None = None
@@ -219,6 +222,14 @@ class _BatchWriter:
         self.head_id = repo.create_commit(None, sig, sig, _message(version), tree_id, parents)
         return str(self.head_id)
 
+    def remove(self, name: str, when: datetime) -> None:
+        """Commit the removal of a device's directory (the device left the inventory)."""
+        self.root.remove(name)
+        sig = pygit2.Signature(AUTHOR_NAME, AUTHOR_EMAIL, int(when.timestamp()), 0)
+        message = f"removed: {name}\n\n{name} is no longer in the inventory (removed or renamed).\n"
+        parents = [self.head_id] if self.head_id is not None else []
+        self.head_id = self.repo.create_commit(None, sig, sig, message, self.root.write(), parents)
+
     def finish(self) -> None:
         """Persist the new objects, then move the branch to the last commit."""
         self.staging.persist(self.repo)
@@ -297,9 +308,36 @@ def _record_error(db: Database, tenant_id: int, message: str, *, push: bool = Fa
         log.exception("could not record the git mirror error of tenant %s", tenant_id)
 
 
+class _Credentials(pygit2.RemoteCallbacks):
+    """Credentials for the push: user:password from an https URL, else the SSH agent."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        parts = urlsplit(url)
+        self._user, self._password = parts.username, parts.password
+
+    def credentials(
+        self, url: str, username_from_url: str | None, allowed_types: int
+    ) -> pygit2.UserPass | pygit2.Keypair:
+        kinds = pygit2.enums.CredentialType
+        if allowed_types & kinds.USERPASS_PLAINTEXT and self._password is not None:
+            return pygit2.UserPass(unquote(self._user or ""), unquote(self._password))
+        if allowed_types & kinds.SSH_KEY:
+            return pygit2.KeypairFromAgent(username_from_url or "git")
+        raise pygit2.GitError("no credentials for this remote")
+
+
 def _push(repo: pygit2.Repository, url: str) -> None:
     remote = repo.remotes.create_anonymous(url)
-    remote.push([f"{BRANCH}:{BRANCH}"])
+    remote.push([f"{BRANCH}:{BRANCH}"], callbacks=_Credentials(url))
+
+
+def redact_url(text: str, url: str) -> str:
+    """``text`` with the password of ``url`` (if it has one) replaced by ``***``."""
+    password = urlsplit(url).password
+    for secret in {password, unquote(password)} if password else set():
+        text = text.replace(secret, "***")
+    return text
 
 
 def remote_url(template: str, tenant_name: str) -> str:
@@ -366,6 +404,7 @@ def _sync_locked(db: Database, tenant_id: int, path: Path, report: MirrorReport)
             state.head_commit = marks[-1][1]
             state.last_version_id = max(vid for vid, _ in marks)
         report.committed += len(marks)
+    head = _remove_departed(db, tenant_id, repo, staging, head, report)
     with db.transaction() as session:
         state = _state(session, tenant_id)
         state.last_run_at = utcnow()
@@ -374,11 +413,43 @@ def _sync_locked(db: Database, tenant_id: int, path: Path, report: MirrorReport)
     report.head = str(head.id) if head is not None else None
 
 
+def _remove_departed(
+    db: Database,
+    tenant_id: int,
+    repo: pygit2.Repository,
+    staging: _Staging,
+    head: pygit2.Commit | None,
+    report: MirrorReport,
+) -> pygit2.Commit | None:
+    """Remove directories of devices that are no longer in the inventory, one commit each."""
+    if head is None:
+        return head
+    with db.session() as session:
+        names = set(session.scalars(select(Device.name).where(Device.tenant_id == tenant_id)))
+    departed = sorted(
+        e.name
+        for e in head.tree
+        if e.filemode == pygit2.enums.FileMode.TREE and e.name is not None and e.name not in names
+    )
+    if not departed:
+        return head
+    writer = _BatchWriter(repo, staging, head)
+    now = utcnow()
+    for name in departed:
+        writer.remove(name, now)
+    writer.finish()
+    new_head = _head(repo)
+    with db.transaction() as session:
+        _state(session, tenant_id).head_commit = str(new_head.id) if new_head else None
+    report.removed += len(departed)
+    return new_head
+
+
 def _push_tenant(db: Database, tenant_id: int, path: Path, url: str, report: MirrorReport) -> None:
     try:
         _push(pygit2.Repository(str(path)), url)
     except Exception as exc:
-        report.push_error = f"push failed: {type(exc).__name__}: {exc}"
+        report.push_error = redact_url(f"push failed: {type(exc).__name__}: {exc}", url)
         log.warning("git mirror push of %s failed: %s", report.tenant, report.push_error)
         _record_error(db, tenant_id, report.push_error, push=True)
         return

@@ -34,6 +34,7 @@ NONCE_BYTES = 12
 _FORMAT = 1
 _HEADER = struct.Struct(">BI")  # format, data-key version
 _WRAP_FORMAT = 1
+_MAX_KEY_VERSION = 2**31 - 1  # a signed 32-bit column on every backend
 
 
 def _key_id(key: bytes) -> str:
@@ -257,6 +258,8 @@ class Vault:
         fmt, version = _HEADER.unpack(header)
         if fmt != _FORMAT:
             raise VaultError(f"cannot decrypt {what}: unknown ciphertext format {fmt}")
+        if not 1 <= version <= _MAX_KEY_VERSION:
+            raise VaultError(f"cannot decrypt {what}: the ciphertext was altered (bad key version)")
         key = self._data_key(session, tenant_id, version)
         nonce = blob[_HEADER.size : _HEADER.size + NONCE_BYTES]
         try:
