@@ -42,20 +42,20 @@ KEEPALIVE = 15.0
 @router.post("/backups", response_model=Accepted, status_code=202)
 async def start_backup(body: BackupRequest, state: State, who: Operator) -> Accepted:
     """Back up devices (ids, a tag, or all); one operation per device."""
-    need_engine(state)
     ids = await asyncio.to_thread(
         operations_view.device_ids, state.db, who.tenant_id, body.devices, body.tag
     )
     if not ids:
         raise ApiError(422, "no devices match", "add devices first, or check the tag")
+    need_engine(state)
     ops = await backup_ops.start(state.db, who.tenant_id, ids, requested_by=who.actor)
     return Accepted(operations=ops)
 
 
 @router.post("/devices/{device_id}/backup", response_model=Accepted, status_code=202)
 async def backup_one(device_id: int, state: State, who: Operator) -> Accepted:
-    need_engine(state)
     await asyncio.to_thread(inventory.name_of, state.db, who.tenant_id, device_id)
+    need_engine(state)
     ops = await backup_ops.start(state.db, who.tenant_id, [device_id], requested_by=who.actor)
     return Accepted(operations=ops)
 
