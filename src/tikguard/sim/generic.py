@@ -101,6 +101,9 @@ def find_ids(db: ConfigDB, inv: Invocation, session: Session) -> list[Item]:
 def get_value(db: ConfigDB, inv: Invocation, session: Session) -> str:
     state = db.read(inv.path)
     names = [w.value or "" for w in inv.words]
+    if inv.selection.refs and (state is None or not state.items):
+        names = inv.selection.refs + names  # ``/system identity get name``
+        inv.selection.refs = []
     if inv.selection.empty:
         if state is None or state.items:
             raise ConsoleError(NO_SUCH_ITEM)
@@ -143,6 +146,7 @@ def print_menu(
     lines: list[str] = [] if terse else ["Flags: X - disabled"]
     for item in shown:
         values = item.effective()
+        values.pop("password", None)  # print never shows user passwords
         if extra and item.id in extra:
             values.update(extra[item.id])
         lines.extend(_item_lines(numbers[item.id], item, values, keys, terse, session.width))

@@ -1,0 +1,338 @@
+"""The router's brain in-process: console, config engine, export, import, backups,
+scheduler timing, reboots, reachability and faults, all on a manual device clock."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tikguard.routeros.parse import parse
+from tikguard.sim.clock import SimClock
+from tikguard.sim.faults import DROP_CONNECTIONS
+from tikguard.sim.router import SimRouter
+
+
+def make(version: str = "7.16", model: str = "CHR", **kw: object) -> SimRouter:
+    return SimRouter(name="gw1", version=version, model=model, clock=SimClock(manual=True), **kw)  # type: ignore[arg-type]
+
+
+async def run(r: SimRouter, text: str, user: str = "admin") -> str:
+    return await r.execute(text, user=user)
+
+
+# -- console and engine -----------------------------------------------------------------
+async def test_add_print_find_and_both_path_spellings() -> None:
+    r = make()
+    assert await run(r, "/ip address add address=10.0.0.1/24 interface=ether1") == ""
+    assert await run(r, '/ip/address/add address=10.0.1.1/24 interface=ether2 comment="a b"') == ""
+    out = await run(r, "/ip address print terse where interface=ether2")
+    assert out.startswith(" 1 ") and 'comment="a b"' in out
+    assert await run(r, ':put [/ip address find where interface~"ether"]') == "*1;*2\n"
+    assert await run(r, ":put [/ip address find where interface!=ether1]") == "*2\n"
+
+
+async def test_routeros_error_texts() -> None:
+    r = make()
+    await run(r, "/ip address add address=10.0.0.1/24 interface=ether1")
+    assert await run(r, "/ip address add address=10.0.0.1/24 interface=ether1") == (
+        "failure: already have such entry\n"
+    )
+    assert await run(r, "/foo bar") == "bad command name foo (line 1 column 2)\n"
+    assert await run(r, "/ip address set 7 comment=x") == "no such item\n"
+    assert await run(r, "/interface vlan add name=ether2 vlan-id=5 interface=ether1") == (
+        "failure: already have interface with such name\n"
+    )
+    assert (await run(r, '/ip address add comment="open')).startswith("syntax error (line 1")
+
+
+async def test_relative_menus_variables_blocks_and_semicolons() -> None:
+    r = make()
+    console = r.open_console("admin")
+    await console.execute("/ip firewall filter")
+    assert console.path == "/ip firewall filter"
+    await console.execute("add chain=input action=accept; add chain=input action=drop")
+    assert await console.execute("print count-only") == "2\n"
+    out = await console.execute(':local x "hi there"; { :local y 5; :put $y }; :put $x')
+    assert out == "5\nhi there\n"
+    assert await console.execute(":put [/system identity get name]") == "gw1\n"
+
+
+async def test_set_by_default_name_and_move_place_before() -> None:
+    r = make()
+    await run(r, "/interface ethernet set [ find default-name=ether1 ] name=wan")
+    await run(r, "/ip firewall filter add chain=input action=drop comment=last")
+    await run(r, "/ip firewall filter add chain=input action=accept comment=first place-before=0")
+    text = r.config_text()
+    assert "set [ find default-name=ether1 ] name=wan" in text
+    assert text.index("comment=first") < text.index("comment=last")
+    await run(r, "/ip firewall filter move 1 destination=0")
+    assert r.config_text().index("comment=last") < r.config_text().index("comment=first")
+
+
+# -- export ----------------------------------------------------------------------------
+async def test_export_header_per_version_and_sensitive_defaults() -> None:
+    v6 = make("6.49", "hAP ac")
+    v7 = make("7.18")
+    for r in (v6, v7):
+        await run(r, "/ppp secret add name=u password=s3cret")
+    e6 = await run(v6, "/export")
+    e7 = await run(v7, "/export")
+    assert e6.startswith("# feb/09/2024 08:47:35 by RouterOS 6.49\n# software id = ")
+    assert "# model = RouterBOARD 962UiGS-5HacT2HnT" in e6
+    assert e7.startswith("# 2024-02-09 08:47:35 by RouterOS 7.18\n# system id = ")
+    assert "password=s3cret" in e6 and "password" not in e7
+    assert "password=s3cret" in await run(v7, "/export show-sensitive")
+    assert "password" not in await run(v6, "/export hide-sensitive")
+
+
+async def test_export_styles_scope_wrapping_and_file() -> None:
+    r = make()
+    long = "x" * 120
+    await run(r, f"/ip address add address=10.0.0.1/24 interface=ether1 comment={long}")
+    await run(r, "/system identity set name=core")
+    compact = await run(r, "/export")
+    assert all(len(line) <= 80 for line in compact.splitlines())
+    assert "\\\n    " in compact
+    terse = await run(r, "/export terse")
+    assert "/ip address add address=10.0.0.1/24" in terse
+    scoped = await run(r, "/ip address export")
+    assert "/system identity" not in scoped and "/ip address" in scoped
+    assert await run(r, "/export file=cfg") == ""
+    assert r.files.read("cfg.rsc").decode().startswith("# 2024-02-09")
+    assert parse(compact).commands_in("/system identity")[0].get("name") == "core"
+
+
+# -- import ----------------------------------------------------------------------------
+async def test_import_syntax_error_applies_nothing() -> None:
+    r = make()
+    r.files.write(
+        "bad.rsc", b'/ip address add address=10.9.9.9/24 interface=ether1\n/ip addres add x="\n'
+    )
+    out = await run(r, "/import file-name=bad.rsc")
+    assert "syntax error" in out or "bad command name" in out
+    assert "10.9.9.9" not in r.config_text()
+
+
+async def test_import_runtime_error_keeps_earlier_lines() -> None:
+    r = make()
+    script = (
+        "/ip address add address=10.1.1.1/24 interface=ether1\n"
+        "/ip address add address=10.1.1.1/24 interface=ether1\n"
+        "/ip address add address=10.2.2.2/24 interface=ether1\n"
+    )
+    r.files.write("s.rsc", script.encode())
+    out = await run(r, "/import file-name=s.rsc verbose=yes")
+    assert out.splitlines()[0] == "/ip address add address=10.1.1.1/24 interface=ether1"
+    assert "failure: already have such entry" in out and "line 2" in out
+    assert "10.1.1.1" in r.config_text() and "10.2.2.2" not in r.config_text()
+
+
+async def test_import_success_and_dry_run_per_version() -> None:
+    r = make("7.16")
+    r.files.write("ok.rsc", b"/system identity set name=after\n")
+    assert (await run(r, "/import file-name=ok.rsc dry-run")).endswith(
+        "Script file loaded and executed successfully\n"
+    )
+    assert r.identity == "gw1"
+    assert (await run(r, "/import ok.rsc")).endswith("executed successfully\n")
+    assert r.identity == "after"
+    old = make("7.12")
+    old.files.write("ok.rsc", b"/system identity set name=after\n")
+    assert (await run(old, "/import file-name=ok.rsc dry-run")).startswith(
+        "expected end of command"
+    )
+
+
+async def test_drop_connections_fault_after_import_line() -> None:
+    r = make()
+    events: list[str] = []
+    r.add_listener(events.append)
+    r.faults.drop_after_import_line = 2
+    r.files.write(
+        "s.rsc",
+        b"/ip dns set servers=1.1.1.1\n/system identity set name=a\n/system identity set name=b\n",
+    )
+    await run(r, "/import s.rsc")
+    assert events.count(DROP_CONNECTIONS) == 1
+    assert r.identity == "b"
+
+
+# -- backups, reboot, files --------------------------------------------------------------
+async def test_backup_save_load_restores_and_reboots() -> None:
+    r = make("7.16", "hAP ac", boot_seconds=20.0)
+    events: list[str] = []
+    r.add_listener(events.append)
+    assert await run(r, "/system backup save name=flash/pre dont-encrypt=yes") == (
+        "Configuration backup saved\n"
+    )
+    assert r.files.size("flash/pre.backup") >= 16 * 1024
+    await run(r, "/system identity set name=changed")
+    await run(r, "/system backup load name=flash/pre")
+    await r.clock.advance(0)
+    assert "rebooting" in events and not r.is_up
+    await r.clock.advance(19)
+    assert not r.is_up
+    await r.clock.advance(2)
+    assert r.is_up and r.identity == "gw1" and r.uptime() < 2
+    assert r.files.exists("flash/pre.backup")
+
+
+async def test_reboot_loses_ram_files_on_flash_boards() -> None:
+    r = make("7.16", "hAP ac", boot_seconds=5.0)
+    r.files.write("ram.txt", b"x")
+    r.files.write("flash/keep.txt", b"y")
+    await run(r, "/system reboot")
+    await r.clock.advance(6)
+    assert r.is_up and not r.files.exists("ram.txt") and r.files.exists("flash/keep.txt")
+    assert "flash" in await run(r, "/file print detail where name=flash")
+
+
+async def test_encrypted_backup_needs_its_password_and_full_flash_fails() -> None:
+    r = make()
+    await run(r, "/system backup save name=enc password=pw")
+    assert await run(r, "/system backup load name=enc password=nope") == "failure: wrong password\n"
+    r.faults.full_flash = True
+    assert await run(r, "/system backup save name=x") == "failure: not enough disk space\n"
+
+
+async def test_slow_flash_makes_save_take_device_time() -> None:
+    r = make()
+    r.faults.slow_flash_seconds = 40
+    import asyncio
+
+    task = asyncio.ensure_future(run(r, "/system backup save name=slow"))
+    await r.clock.advance(39)
+    assert not task.done()
+    await r.clock.advance(2)
+    assert (await task) == "Configuration backup saved\n"
+
+
+# -- scheduler ---------------------------------------------------------------------------
+async def test_interval_only_first_runs_one_interval_after_add() -> None:
+    r = make()
+    await run(
+        r, '/system scheduler add name=t interval=2m on-event="/system identity set name=fired"'
+    )
+    assert r.scheduler.next_run_in("t") == pytest.approx(120)
+    await r.clock.advance(119)
+    assert r.identity == "gw1"
+    await r.clock.advance(2)
+    assert r.identity == "fired" and r.scheduler.run_count("t") == 1
+    out = await run(r, "/system scheduler print detail")
+    assert "run-count=1" in out and "next-run=" in out
+
+
+async def test_startup_with_interval_counts_from_boot() -> None:
+    r = make()
+    await r.clock.advance(100)
+    await run(
+        r, '/system scheduler add name=s start-time=startup interval=60s on-event=":log info x"'
+    )
+    # boot at 0 + 3 s startup delay: runs at 3, 63, 123 -> next is 123, 23 s from now.
+    assert r.scheduler.next_run_in("s") == pytest.approx(23)
+
+
+async def test_startup_alone_runs_once_after_next_boot_and_run_counts_reset() -> None:
+    r = make(boot_seconds=10.0)
+    await r.clock.advance(10)
+    await run(
+        r,
+        '/system scheduler add name=boot start-time=startup on-event="/system identity set name=booted"',
+    )
+    assert r.scheduler.next_run_in("boot") is None
+    await run(r, "/system reboot")
+    await r.clock.advance(10 + 4)
+    assert r.identity == "booted" and r.scheduler.run_count("boot") == 1
+
+
+async def test_on_event_fails_without_policy_right() -> None:
+    r = make()
+    await run(
+        r,
+        '/system scheduler add name=p interval=10s policy=read on-event="/system identity set name=no"',
+    )
+    await r.clock.advance(11)
+    assert r.identity == "gw1"
+    assert any("not enough permissions" in m for _, _, m in r.log_lines)
+
+
+async def test_device_mode_can_forbid_the_scheduler() -> None:
+    r = make("7.18")
+    r.device_mode["scheduler"] = "no"
+    out = await run(r, '/system scheduler add name=x interval=1m on-event=":log info x"')
+    assert out.startswith("failure")
+    assert "scheduler: no" in await run(r, "/system device-mode print")
+    assert (await run(make("7.16"), "/system device-mode print")).startswith("bad command name")
+
+
+# -- reachability, power, users ------------------------------------------------------------
+async def test_reachability_follows_config() -> None:
+    r = make()
+    await run(r, "/ip address add address=192.0.2.1/24 interface=ether1")
+    ok = {"client_ip": "198.51.100.7", "local_ip": "192.0.2.1", "port": 22}
+    assert r.management_verdict(**ok) == "accept"  # type: ignore[arg-type]
+    await run(r, "/ip service set ssh address=10.0.0.0/8")
+    assert r.management_verdict(**ok) == "drop"  # type: ignore[arg-type]
+    await run(r, '/ip service set ssh address=""')
+    await run(r, "/ip firewall filter add chain=input src-address=198.51.100.0/24 action=drop")
+    assert r.management_verdict(**ok) == "drop"  # type: ignore[arg-type]
+    await run(r, "/ip firewall filter disable 0")
+    await run(r, "/interface ethernet disable [ find default-name=ether1 ]")
+    assert r.management_verdict(**ok) == "drop"  # type: ignore[arg-type]
+    await run(r, "/interface ethernet enable [ find default-name=ether1 ]")
+    await run(r, "/ip service set ssh port=2222")
+    assert r.management_verdict(**ok) == "refuse"  # type: ignore[arg-type]
+    assert r.ssh_port() == 2222
+
+
+async def test_power_loss_at_time_and_power_on() -> None:
+    r = make(boot_seconds=5.0)
+    r.schedule_power_loss(30)
+    await r.clock.advance(31)
+    assert not r.is_up
+    await r.power_on()
+    await r.clock.advance(6)
+    assert r.is_up
+
+
+async def test_users_groups_and_policies() -> None:
+    r = make(admin_password="pw")
+    assert r.authenticate("admin", "pw") and not r.authenticate("admin", "x")
+    await run(r, "/user add name=ro group=read password=r")
+    assert r.authenticate("ro", "r")
+    assert "write" not in r.user_policies("ro") and "read" in r.user_policies("ro")
+    assert await run(r, "/ip address add address=1.1.1.1/32 interface=ether1", user="ro") == (
+        "not enough permissions\n"
+    )
+    assert "password" not in await run(r, "/user print detail")
+
+
+async def test_reset_configuration_runs_script_after_boot() -> None:
+    r = make(boot_seconds=5.0)
+    await run(r, "/system identity set name=before")
+    r.files.write("after.rsc", b"/system identity set name=scripted\n")
+    await run(
+        r, "/system reset-configuration no-defaults=yes skip-backup=yes run-after-reset=after.rsc"
+    )
+    await r.clock.advance(6)
+    assert r.is_up and r.identity == "scripted"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+def test_any_comment_survives_export_and_reimport(comment: str) -> None:
+    import asyncio
+
+    from tikguard.routeros.quoting import quote
+
+    async def go() -> None:
+        r = make()
+        await run(
+            r, f"/ip address add address=10.0.0.1/24 interface=ether1 comment={quote(comment)}"
+        )
+        exported = await run(r, "/export")
+        items = parse(exported).commands_in("/ip address")
+        assert items[0].get("comment") == (comment or None) or comment == ""
+
+    asyncio.run(go())
