@@ -101,13 +101,16 @@ async def environment(
     async with SimFleet(
         count, time_scale=SCALE, state_dir=tmp_path / "sim", **fleet_kwargs
     ) as fleet:
+        await ensure_management_address(fleet)
         db = Database.open(settings)
         try:
             tenant_id = await register_fleet(db, settings, fleet)
             env = Env(fleet, db, settings, tenant_id)
             if launch:
-                async with engine.running(settings):
+                async with engine.running(settings) as eng:
                     yield env
+                    async with asyncio.timeout(30):
+                        await eng.wait_idle()  # let finished pushes record their results
             else:
                 yield env
         finally:
@@ -123,3 +126,13 @@ async def until(predicate: Callable[[], bool], within: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {within} s")
         await asyncio.sleep(0.01)
+
+
+async def ensure_management_address(fleet: SimFleet) -> None:
+    """Give each router its management address on ether1 when its default config lacks it."""
+    for dev in fleet:
+        verdict = dev.router.management_verdict(client_ip=dev.host, local_ip=dev.host, port=22)
+        if verdict == "drop":
+            await dev.router.execute(
+                f"/ip address add address={dev.host}/8 interface=ether1", user=dev.username
+            )

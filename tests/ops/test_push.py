@@ -44,8 +44,7 @@ def _merge(env: Env, script: str, **kw: object) -> push_ops.PushRequest:
 async def test_good_push_is_committed(tmp_path: Path) -> None:
     async with environment(tmp_path) as env:
         script = (
-            "/ip address\n"
-            "add address=10.77.0.1/24 interface=ether2 comment=" + _quote(TRICKY) + "\n"
+            "/ip address add address=10.77.0.1/24 interface=ether2 comment=" + _quote(TRICKY) + "\n"
         )
         [op] = await env.push(_merge(env, script))
         assert op.outcome == "committed", op.evidence.get("reason")
@@ -92,7 +91,8 @@ CUTS = {
 
 @pytest.mark.parametrize("cut", sorted(CUTS))
 async def test_management_cut_reverts_by_itself(tmp_path: Path, cut: str) -> None:
-    async with environment(tmp_path) as env:
+    # 7.12: no /import dry-run, so the cut really reaches the router
+    async with environment(tmp_path, version="7.12") as env:
         before = _config(env)
         script = CUTS[cut].format(host=env.fleet[0].host)
         [op] = await env.push(_merge(env, script))
@@ -105,13 +105,13 @@ async def test_management_cut_reverts_by_itself(tmp_path: Path, cut: str) -> Non
 
 
 async def test_import_error_reverts_at_once(tmp_path: Path) -> None:
-    async with environment(tmp_path) as env:
+    # 7.12 has no /import dry-run: the error surfaces only in the real import
+    async with environment(tmp_path, version="7.12") as env:
         before = _config(env)
         script = (
-            "/ip address\n"
-            "add address=10.78.0.1/24 interface=ether2\n"
-            "add address=10.78.0.1/24 interface=ether2\n"  # already have such entry
-            "add address=10.79.0.1/24 interface=ether2\n"
+            "/ip address add address=10.78.0.1/24 interface=ether2\n"
+            "/ip address add address=10.78.0.1/24 interface=ether2\n"  # already have such entry
+            "/ip address add address=10.79.0.1/24 interface=ether2\n"
         )
         started = time.monotonic()
         [op] = await env.push(_merge(env, script))
@@ -124,10 +124,25 @@ async def test_import_error_reverts_at_once(tmp_path: Path) -> None:
         assert took < WINDOW / SCALE + 2.0
 
 
+async def test_dry_run_refuses_a_failing_script_before_any_write(tmp_path: Path) -> None:
+    async with environment(tmp_path, version="7.16") as env:
+        before = _config(env)
+        script = (
+            "/ip address add address=10.78.0.1/24 interface=ether2\n"
+            "/ip address add address=10.78.0.1/24 interface=ether2\n"
+        )
+        [op] = await env.push(_merge(env, script))
+        assert op.outcome == "failed", op.evidence.get("reason")
+        assert "dry-run" in op.evidence["reason"]
+        assert _config(env) == before
+        sched, files = await _leftovers(env)
+        assert "tikguard" not in sched and "tikguard" not in files
+
+
 async def test_failed_health_check_reverts(tmp_path: Path) -> None:
     async with environment(tmp_path) as env:
         before = _config(env)
-        script = "/ip address\nadd address=10.80.0.1/24 interface=ether2\n"
+        script = "/ip address add address=10.80.0.1/24 interface=ether2\n"
         req = _merge(env, script, checks=[("/system identity print", "name: no-such-router")])
         [op] = await env.push(req)
         assert op.outcome == "reverted", op.evidence.get("reason")
@@ -139,7 +154,7 @@ async def test_same_request_runs_once(tmp_path: Path) -> None:
     async with environment(tmp_path) as env:
         req = _merge(
             env,
-            "/ip address\nadd address=10.81.0.1/24 interface=ether2\n",
+            "/ip address add address=10.81.0.1/24 interface=ether2\n",
             idempotency_key="change-4711",
         )
         first = await push_ops.submit(env.db, env.settings, env.tenant_id, req)
@@ -153,10 +168,10 @@ async def test_two_pushes_to_one_router_are_serialised(tmp_path: Path) -> None:
     async with environment(tmp_path) as env:
         name = env.fleet[0].name
         a = push_ops.PushRequest(
-            [name], script="/ip address\nadd address=10.82.0.1/24 interface=ether2\n"
+            [name], script="/ip address add address=10.82.0.1/24 interface=ether2\n"
         )
         b = push_ops.PushRequest(
-            [name], script="/ip address\nadd address=10.83.0.1/24 interface=ether2\n"
+            [name], script="/ip address add address=10.83.0.1/24 interface=ether2\n"
         )
         subs = await asyncio.gather(
             push_ops.submit(env.db, env.settings, env.tenant_id, a),
@@ -174,7 +189,7 @@ async def test_two_pushes_to_one_router_are_serialised(tmp_path: Path) -> None:
 async def test_manual_confirm_commits_and_missing_confirm_reverts(tmp_path: Path) -> None:
     async with environment(tmp_path) as env:
         req = _merge(
-            env, "/ip address\nadd address=10.84.0.1/24 interface=ether2\n", confirm="manual"
+            env, "/ip address add address=10.84.0.1/24 interface=ether2\n", confirm="manual"
         )
         [sub] = await push_ops.submit(env.db, env.settings, env.tenant_id, req)
         await until(lambda: any(e.stage == "waiting-confirm" for e in env.events(sub.op_id)))
@@ -184,7 +199,7 @@ async def test_manual_confirm_commits_and_missing_confirm_reverts(tmp_path: Path
 
         before = _config(env)
         req = _merge(
-            env, "/ip address\nadd address=10.85.0.1/24 interface=ether2\n", confirm="manual"
+            env, "/ip address add address=10.85.0.1/24 interface=ether2\n", confirm="manual"
         )
         [op] = await env.push(req)
         assert op.outcome == "reverted", op.evidence.get("reason")
@@ -196,7 +211,7 @@ async def test_full_flash_fails_cleanly(tmp_path: Path) -> None:
         before = _config(env)
         env.fleet[0].inject("full-flash")
         [op] = await env.push(
-            _merge(env, "/ip address\nadd address=10.86.0.1/24 interface=ether2\n")
+            _merge(env, "/ip address add address=10.86.0.1/24 interface=ether2\n")
         )
         assert op.outcome == "failed", op.evidence.get("reason")
         assert "revert point" in op.evidence["reason"]
@@ -207,7 +222,7 @@ async def test_scheduler_forbidden_by_device_mode_is_refused(tmp_path: Path) -> 
     async with environment(tmp_path, version="7.18") as env:
         env.fleet[0].router.device_mode["scheduler"] = "no"
         [op] = await env.push(
-            _merge(env, "/ip address\nadd address=10.87.0.1/24 interface=ether2\n")
+            _merge(env, "/ip address add address=10.87.0.1/24 interface=ether2\n")
         )
         assert op.outcome == "failed"
         assert "device-mode" in op.evidence["reason"]
@@ -221,7 +236,7 @@ async def test_missing_policy_is_refused(tmp_path: Path) -> None:
             "policy=read,write,ssh,ftp,test,sensitive,!reboot,!policy",
         )
         [op] = await env.push(
-            _merge(env, "/ip address\nadd address=10.88.0.1/24 interface=ether2\n")
+            _merge(env, "/ip address add address=10.88.0.1/24 interface=ether2\n")
         )
         assert op.outcome == "failed", op.evidence.get("reason")
         assert "policies" in op.evidence["reason"]
@@ -239,7 +254,7 @@ async def test_router_that_never_comes_back_is_uncertain(tmp_path: Path) -> None
 
         task = asyncio.create_task(cut_when_applied())
         [op] = await env.push(
-            _merge(env, "/ip address\nadd address=10.89.0.1/24 interface=ether2\n")
+            _merge(env, "/ip address add address=10.89.0.1/24 interface=ether2\n")
         )
         await task
         assert op.outcome == "uncertain", op.evidence.get("reason")
@@ -257,7 +272,7 @@ async def test_power_loss_after_apply_router_reverts_on_its_own(tmp_path: Path) 
 
         task = asyncio.create_task(blink())
         [op] = await env.push(
-            _merge(env, "/ip address\nadd address=10.90.0.1/24 interface=ether2\n")
+            _merge(env, "/ip address add address=10.90.0.1/24 interface=ether2\n")
         )
         await task
         # a power cycle during verification wipes nothing (the change was saved) but the

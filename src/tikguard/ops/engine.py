@@ -20,6 +20,7 @@ process through the queue instead; see :func:`submitter`).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import fcntl
 import importlib
@@ -203,7 +204,11 @@ async def shutdown() -> None:
     """Stop DBOS (workflows still running stay pending and resume on the next launch)."""
     global _current
     engine, _current = _current, None
+    loop = asyncio.get_running_loop()
     await asyncio.to_thread(DBOS.destroy, destroy_registry=False)
+    # DBOS made its (now shut down) thread pool this loop's default executor; give the
+    # loop a fresh one so the caller's later asyncio.to_thread calls keep working
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor())
     if engine is not None and engine._lock is not None:
         engine._lock.close()
 

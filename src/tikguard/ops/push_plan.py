@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tikguard.routeros.diff import diff
+from tikguard.routeros.errors import ParseError
 from tikguard.routeros.model import Command, Config, Menu
 from tikguard.routeros.parse import parse
 from tikguard.routeros.patch import make_patch
@@ -65,6 +66,25 @@ def _with_snippet(running: Config, snippet: Config) -> Config:
     return Config(menus=menus, meta=running.meta)
 
 
+def parse_snippet(snippet: str, limit: int = 200) -> tuple[Config, list[str]]:
+    """Parse an operator's script, leaving out lines our parser does not understand.
+
+    A merge script may use any RouterOS syntax (``[ find address~"..." ]``); the router
+    is the authority on it (``/import dry-run``, the import itself). What we cannot
+    parse is only left out of the diff and the convergence check, and named.
+    """
+    lines = snippet.splitlines()
+    skipped: list[str] = []
+    for _ in range(limit):
+        try:
+            return parse("\n".join(lines) + "\n", source="snippet"), skipped
+        except ParseError as exc:
+            if exc.line is None or not 1 <= exc.line <= len(lines):
+                break
+            skipped.append(lines.pop(exc.line - 1).strip())
+    return Config(), [*skipped, *lines]
+
+
 def plan_restore(running_text: str, target_text: str) -> Plan:
     """Patch from ``running_text`` to ``target_text`` (both normalised, with secrets)."""
     running, target = parse(running_text), parse(target_text)
@@ -81,7 +101,8 @@ def plan_restore(running_text: str, target_text: str) -> Plan:
 
 
 def plan_merge(running_text: str, snippet: str) -> Plan:
-    running, extra = parse(running_text), parse(snippet, source="snippet")
+    running = parse(running_text)
+    extra, skipped = parse_snippet(snippet)
     target = _with_snippet(running, extra)
     change = diff(running, target)
     return Plan(
@@ -89,7 +110,12 @@ def plan_merge(running_text: str, snippet: str) -> Plan:
         script=snippet if snippet.endswith("\n") else snippet + "\n",
         diff_text=change.to_text(),
         diff_summary=change.summary(),
-        risk=[tag.as_json() for tag in assess(running, target, change)],
+        risk=[tag.as_json() for tag in assess(running, target, change)]
+        + (
+            [{"tag": "unanalysed", "title": "lines not analysed", "items": skipped}]
+            if skipped
+            else []
+        ),
         unsupported=[],
     )
 
@@ -128,7 +154,8 @@ def _has(commands: list[Command], cmd: Command) -> bool:
 
 def merge_converged(after_text: str, snippet: str) -> tuple[bool, str]:
     """Merge: every ``add`` and selector-less ``set`` of the snippet is in the config."""
-    after, extra = parse(after_text), parse(snippet, source="snippet")
+    after = parse(after_text)
+    extra, skipped = parse_snippet(snippet)
     missing: list[str] = []
     for menu in extra.menus:
         for cmd in menu.commands:
@@ -138,4 +165,5 @@ def merge_converged(after_text: str, snippet: str) -> tuple[bool, str]:
                 missing.append(f"{menu.path} {cmd.verb} {shown}")
     if missing:
         return False, "not in the running config: " + "; ".join(missing[:5])
-    return True, "every add/set of the snippet is in the running config"
+    note = f" ({len(skipped)} line(s) not analysable, judged by the import)" if skipped else ""
+    return True, "every add/set of the snippet is in the running config" + note
