@@ -1,0 +1,100 @@
+"""The web UI without a browser: login, CSRF on every form, the pages render from the
+same store, and errors are pages (a login redirect for 401), never a 500.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from tests.api.world import PASSWORD, TenantWorld
+
+
+async def login(client: httpx.AsyncClient, username: str) -> str:
+    r = await client.post("/login", data={"username": username, "password": PASSWORD})
+    assert r.status_code == 303, r.text
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    page = await client.get("/")
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match
+    return match.group(1)
+
+
+async def test_pages_need_a_login(client: httpx.AsyncClient, alpha: TenantWorld) -> None:
+    r = await client.get("/devices/1")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=/devices/1")
+    r = await client.post("/login", data={"username": alpha.users["admin"], "password": "wrong"})
+    assert r.status_code == 401 and "wrong username or password" in r.text
+
+
+async def test_fleet_device_diff_and_operation_pages(
+    client: httpx.AsyncClient, alpha: TenantWorld
+) -> None:
+    await login(client, alpha.users["viewer"])
+    r = await client.get("/")
+    assert r.status_code == 200 and alpha.device_name in r.text and "changed" in r.text
+    r = await client.get("/?tag=core")
+    assert alpha.device_name in r.text
+    r = await client.get("/?site=nowhere")
+    assert alpha.device_name not in r.text
+    r = await client.get(f"/devices/{alpha.device_id}")
+    assert r.status_code == 200 and "v2" in r.text and "v1" in r.text
+    assert "Back up now" not in r.text  # a viewer sees no action buttons
+    r = await client.get(f"/devices/{alpha.device_id}/diff?old=1&new=2")
+    assert r.status_code == 200
+    assert 'class="insert"' in r.text and "198.51.100.1/24" in r.text
+    r = await client.get(f"/operations/{alpha.op_id}")
+    assert r.status_code == 200 and "planned" in r.text and "live.js" in r.text
+    r = await client.get("/operations")
+    assert alpha.op_id[:12] in r.text
+
+
+async def test_forms_need_the_csrf_token_and_the_role(
+    client: httpx.AsyncClient, alpha: TenantWorld
+) -> None:
+    token = await login(client, alpha.users["viewer"])
+    r = await client.post(f"/devices/{alpha.device_id}/backup", data={})
+    assert r.status_code == 403 and "security token" in r.text
+    r = await client.post(f"/devices/{alpha.device_id}/backup", data={"csrf_token": token})
+    assert r.status_code == 403 and "operator" in r.text
+    # The API refuses a cookie-authenticated change without the token in a header.
+    r = await client.post(f"/api/v1/operations/{alpha.op_id}/confirm")
+    assert r.status_code == 403 and "CSRF" in r.json()["message"]
+
+
+async def test_push_form_checks_its_input(client: httpx.AsyncClient, alpha: TenantWorld) -> None:
+    token = await login(client, alpha.users["operator"])
+    r = await client.get("/push")
+    assert r.status_code == 200 and alpha.device_name in r.text
+    r = await client.post("/push", data={"csrf_token": token, "action": "preview"})
+    assert r.status_code == 422 and "choose at least one router" in r.text
+    r = await client.post(
+        "/push",
+        data={"csrf_token": token, "action": "preview", "device": "999", "script": "/x\n"},
+    )
+    assert r.status_code == 404
+    r = await client.post(
+        "/push",
+        data={"csrf_token": token, "action": "preview", "device": str(alpha.device_id)},
+        files={"file": ("big.rsc", b"x" * (128 * 1024), "text/plain")},
+    )
+    assert r.status_code == 413
+
+
+async def test_unknown_pages_are_404_pages(client: httpx.AsyncClient, alpha: TenantWorld) -> None:
+    await login(client, alpha.users["viewer"])
+    for path in ("/devices/424242", "/operations/nope", "/devices/1/diff?old=9&new=1"):
+        r = await client.get(path)
+        assert r.status_code == 404 and "<html" in r.text, path
+    r = await client.get("/devices/abc")
+    assert r.status_code == 422 and "<html" in r.text
+
+
+async def test_logout_ends_the_session(client: httpx.AsyncClient, alpha: TenantWorld) -> None:
+    token = await login(client, alpha.users["viewer"])
+    r = await client.post("/logout", data={"csrf_token": token})
+    assert r.status_code == 303
+    r = await client.get("/")
+    assert r.status_code == 303
