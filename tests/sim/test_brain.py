@@ -238,7 +238,8 @@ async def test_startup_alone_runs_once_after_next_boot_and_run_counts_reset() ->
     await r.clock.advance(10)
     await run(
         r,
-        '/system scheduler add name=boot start-time=startup on-event="/system identity set name=booted"',
+        "/system scheduler add name=boot start-time=startup"
+        ' on-event="/system identity set name=booted"',
     )
     assert r.scheduler.next_run_in("boot") is None
     await run(r, "/system reboot")
@@ -250,7 +251,8 @@ async def test_on_event_fails_without_policy_right() -> None:
     r = make()
     await run(
         r,
-        '/system scheduler add name=p interval=10s policy=read on-event="/system identity set name=no"',
+        "/system scheduler add name=p interval=10s policy=read"
+        ' on-event="/system identity set name=no"',
     )
     await r.clock.advance(11)
     assert r.identity == "gw1"

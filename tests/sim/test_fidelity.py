@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import corpus_dir, corpus_exports
+
 from tikguard.sim.fidelity import round_trip
 
 #: Exports that cannot round-trip, each explained in docs/simulator.md.
@@ -15,6 +15,10 @@ EXPLAINED = {
     "ros7.18_chr_terse_lab-gw_delay-line.rsc",
     "ros7.18_chr_terse_lab-sw-dist.rsc",
 }
+
+
+def _read(path: Path) -> str:
+    return path.read_bytes().decode("utf-8", "surrogateescape")
 
 
 def _modelled(path: Path) -> bool:
@@ -26,7 +30,7 @@ def _modelled(path: Path) -> bool:
 )
 async def test_export_round_trips(path: Path) -> None:
     corpus_dir("exports")
-    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    text = _read(path)
     result = await round_trip(text)
     if path.name in EXPLAINED:
         assert not result.equal
@@ -39,6 +43,6 @@ async def test_fidelity_at_least_90_percent() -> None:
     paths = [p for p in corpus_exports() if _modelled(p)]
     equal = 0
     for path in paths:
-        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        text = _read(path)
         equal += (await round_trip(text)).equal
     assert equal / len(paths) >= 0.9

@@ -114,7 +114,7 @@ def _ports(spec: str, port: int) -> bool:
 
 
 def _matches(
-    db: ConfigDB, rule: Item, client_ip: str, local_ip: str, port: int, iface: str
+    db: ConfigDB, rule: Item, client_ip: str, local_ip: str, port: int, iface: str, conn: str
 ) -> bool:
     def cond(key: str, test: object) -> bool:
         spec = rule.get(key)
@@ -133,19 +133,26 @@ def _matches(
         cond("in-interface-list", lambda v: v in _lists_of(db, iface)),
         cond("src-address-list", lambda v: v in _address_lists(db, client_ip)),
         cond("dst-address-list", lambda v: v in _address_lists(db, local_ip)),
-        cond("connection-state", lambda v: "new" in v.split(",")),
+        cond("connection-state", lambda v: conn in v.split(",")),
     )
     return all(checks)
 
 
 def _chain_verdict(
-    db: ConfigDB, path: str, chain: str, client_ip: str, local_ip: str, port: int, iface: str
+    db: ConfigDB,
+    path: str,
+    chain: str,
+    client_ip: str,
+    local_ip: str,
+    port: int,
+    iface: str,
+    conn: str,
 ) -> bool:
     state = db.read(path)
     for rule in state.items if state is not None else []:
         if rule.disabled or rule.get("chain") != chain:
             continue
-        if not _matches(db, rule, client_ip, local_ip, port, iface):
+        if not _matches(db, rule, client_ip, local_ip, port, iface, conn):
             continue
         action = rule.get("action") or "accept"
         if action in ("accept", "fasttrack-connection", "notrack"):
@@ -155,8 +162,15 @@ def _chain_verdict(
     return True
 
 
-def verdict(db: ConfigDB, *, client_ip: str, local_ip: str, port: int) -> Verdict:
-    """What a new SSH connection from ``client_ip`` to ``local_ip:port`` meets."""
+def verdict(
+    db: ConfigDB, *, client_ip: str, local_ip: str, port: int, established: bool = False
+) -> Verdict:
+    """What SSH traffic from ``client_ip`` to ``local_ip:port`` meets.
+
+    ``established`` asks about an open session: firewall rules then see
+    ``connection-state=established`` instead of ``new``.
+    """
+    conn = "established" if established else "new"
     service = ssh_service(db)
     if service is None or service.disabled or ssh_port(db) != port:
         return "refuse"
@@ -165,8 +179,7 @@ def verdict(db: ConfigDB, *, client_ip: str, local_ip: str, port: int) -> Verdic
         return "drop"
     if not _in_networks(client_ip, service.get("address") or ""):
         return "drop"
-    if not _chain_verdict(db, "/ip firewall raw", "prerouting", client_ip, local_ip, port, iface):
-        return "drop"
-    if not _chain_verdict(db, "/ip firewall filter", "input", client_ip, local_ip, port, iface):
-        return "drop"
+    for path, chain in (("/ip firewall raw", "prerouting"), ("/ip firewall filter", "input")):
+        if not _chain_verdict(db, path, chain, client_ip, local_ip, port, iface, conn):
+            return "drop"
     return "accept"

@@ -21,7 +21,7 @@ from typing import Any
 
 from tikguard.sim import backupfile, generic, system
 from tikguard.sim.clock import SimClock, TimerHandle
-from tikguard.sim.configdb import ConfigDB, MenuState
+from tikguard.sim.configdb import ConfigDB, Item, MenuState
 from tikguard.sim.console import Console, Invocation, Session
 from tikguard.sim.defaults import Builtins, factory_config, parse_policy, with_builtins
 from tikguard.sim.errors import ConsoleError
@@ -128,6 +128,7 @@ class SimRouter:
         self.scheduler.on_boot(self._booted_at)
 
     def _set_initial(self, admin_password: str) -> None:
+        self._add_management_address()
         if self.name != "MikroTik":
             self.db.write("/system identity", track=False).values["name"] = self.name
         if admin_password:
@@ -141,6 +142,25 @@ class SimRouter:
         if self.extra_builtins:
             base = with_builtins(base, self.extra_builtins)
         return base
+
+    def _add_management_address(self) -> None:
+        """The address the fleet reaches this router on, as part of its default config.
+
+        Like a CHR's address on ether1: it is configuration, exported and removable,
+        and ``reset-configuration no-defaults=yes`` takes it away.
+        """
+        address = self.settings.get("management_address")
+        if not address:
+            return
+        ethers = self.interfaces or self.model.ethernet
+        interface = str(self.settings.get("management_interface") or ethers[0])
+        prefix = "/8" if str(address).startswith("127.") else "/32"
+        state = self.db.write("/ip address", track=False)
+        state.items.append(
+            Item(
+                id=state.new_id(), values={"address": f"{address}{prefix}", "interface": interface}
+            )
+        )
 
     # -- state -------------------------------------------------------------------
     @property
@@ -332,10 +352,15 @@ class SimRouter:
             self.faults.power_loss_after_commands = left - 1
 
     # -- reachability -----------------------------------------------------------
-    def management_verdict(self, *, client_ip: str, local_ip: str, port: int) -> Verdict:
+    def management_verdict(
+        self, *, client_ip: str, local_ip: str, port: int, established: bool = False
+    ) -> Verdict:
+        """``accept``, ``refuse`` (TCP reset) or ``drop`` (silence) for SSH from a client."""
         if not self.is_up:
             return "drop"
-        return verdict(self.db, client_ip=client_ip, local_ip=local_ip, port=port)
+        return verdict(
+            self.db, client_ip=client_ip, local_ip=local_ip, port=port, established=established
+        )
 
     def allows_management(self, *, client_ip: str, local_ip: str, port: int) -> bool:
         return (
