@@ -54,6 +54,7 @@ SELECTOR_VERBS: Final = frozenset(
     {"set", "remove", "move", "enable", "disable", "unset", "comment", "edit", "reset", "get"}
 )
 _MENU_WORD: Final = re.compile(r"[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*")
+_QUOTED_PART: Final = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _META_LINE: Final = re.compile(r"^#\s*(software id|model|serial number|system id)\s*=\s*(.*)$")
 _META_FIELDS: Final = {
     "software id": "software_id",
@@ -225,6 +226,7 @@ class _Parser:
                 index += 1
         prefix: str | None = None
         for word in words[index:]:
+            _reject_script_syntax(word, logical)
             if word.kind == "prop":
                 key = word.key or ""
                 if key.startswith("."):
@@ -248,6 +250,12 @@ class _Parser:
                 if not verb.startswith(":") and _MENU_WORD.fullmatch(word.raw):
                     props.append(Prop(word.raw, "", flag=True))
                     prefix = None
+                elif verb == "add":
+                    raise logical.error(
+                        f"unexpected word {word.raw!r} after add",
+                        word.offset,
+                        hint="add takes key=value properties (and 7.x flag words)",
+                    )
                 else:
                     args.append(word.value or "")
             else:
@@ -259,11 +267,44 @@ class _Parser:
         )
 
 
+def _reject_script_syntax(word: Word, logical: LogicalLine) -> None:
+    """Refuse console syntax that an export never contains outside quotes.
+
+    ``;`` (two commands on one line), ``{ }`` (script blocks) and a ``#`` comment after
+    a command would otherwise be read as odd words and silently change the meaning.
+    """
+    raw = word.raw
+    start = len(word.key) + 1 if word.kind == "prop" and word.key else 0
+    if ";" not in raw and raw[start : start + 1] not in ("{", "}") and raw[0] != "#":
+        return
+    bare = _QUOTED_PART.sub('""', raw)
+    at = bare.find(";")
+    if at >= 0:
+        raise logical.error(
+            "';' joins two commands on one line",
+            word.offset + at,
+            hint="an export has one command per line; quote a value that contains ';'",
+        )
+    if raw[start : start + 1] in ("{", "}"):
+        raise logical.error(
+            f"script block {raw[start]!r} outside a quoted value",
+            word.offset + start,
+            hint='exports carry scripts as quoted strings (source="...")',
+        )
+    if raw[0] == "#":
+        raise logical.error(
+            "'#' comment after a command",
+            word.offset,
+            hint="RouterOS reads '#' as a comment only at the start of a line",
+        )
+
+
 def _menu_path(words: list[Word], logical: LogicalLine) -> tuple[str, list[Word]]:
     """Split ``/ip firewall filter add ...`` into the path and the command words."""
     first = words[0].raw
-    parts = [first[1:]] if len(first) > 1 else []
-    if parts and not _MENU_WORD.fullmatch(parts[0]):
+    # ``/ip firewall filter`` as exports write it, or ``/ip/firewall/filter`` (7.x scripts).
+    parts = first[1:].split("/") if len(first) > 1 else []
+    if not all(_MENU_WORD.fullmatch(part) for part in parts):
         raise logical.error(f"not a menu path: {first!r}", words[0].offset)
     index = 1
     while index < len(words):
