@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import httpx
-
 from tests.api.world import PASSWORD, TenantWorld
 
 
