@@ -25,7 +25,7 @@ replace.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from tikguard.routeros.diff import MenuMatch, PropChange, command_text, match, prop_changes
@@ -219,8 +219,19 @@ class _Writer:
     """Writes the script menu by menu, keeping one :class:`_MenuState` per menu."""
 
     def __init__(self, matches: list[MenuMatch]) -> None:
-        self.matches = matches
-        self.states = {m.path: _MenuState(m) for m in matches}
+        # Own copies: keyless replacements rewrite the pairing, and the caller's
+        # matching may also feed a diff.
+        self.matches = [
+            replace(
+                m,
+                pairs=list(m.pairs),
+                removed=list(m.removed),
+                added=list(m.added),
+                stayers=set(m.stayers),
+            )
+            for m in matches
+        ]
+        self.states = {m.path: _MenuState(m) for m in self.matches}
         self.patch = Patch()
         self._menu: str | None = None
 
