@@ -92,6 +92,10 @@ class _Parser:
         self.shorthand = False
         self.longhand = False
         self.terse_block = False
+        #: Equal properties share one (immutable) Prop: exports repeat ``disabled=no``,
+        #: ``chain=forward`` ... thousands of times, and building a frozen dataclass
+        #: costs more than a dictionary lookup.
+        self.props: dict[tuple[str, str | None], Prop] = {}
 
     def run(self) -> Config:
         body_start, meta = self._header()
@@ -225,8 +229,12 @@ class _Parser:
                 selector = Selector(ref=word.value)
                 index += 1
         prefix: str | None = None
+        text = logical.text
+        check = ";" in text or "{" in text or "}" in text or "#" in text
+        interned = self.props
         for word in words[index:]:
-            _reject_script_syntax(word, logical)
+            if check:
+                _reject_script_syntax(word, logical)
             if word.kind == "prop":
                 key = word.key or ""
                 if key.startswith("."):
@@ -242,7 +250,11 @@ class _Parser:
                 if own is not None and own == prefix and not word.raw.startswith("."):
                     self.longhand = True
                 prefix = own
-                props.append(Prop(key, word.value))
+                pair = (key, word.value)
+                prop = interned.get(pair)
+                if prop is None:
+                    prop = interned[pair] = Prop(key, word.value)
+                props.append(prop)
             elif word.kind == "unset":
                 self.unset_seen = True
                 props.append(Prop(word.key or "", None))
