@@ -41,9 +41,10 @@ from tikguard.routeros.quoting import quote
 from tikguard.routeros.schema import MenuSchema
 
 JSON_SCHEMA: Final = "tikguard.diff/1"
+#: Two keyless items are one item changed when at least this share of properties agree.
+_SIMILARITY: Final = 0.5
 #: Above this many candidate pairs in one gap, similar rules are not paired (too costly).
 _MAX_PAIRING_WORK: Final = 40_000
-_SIMILARITY: Final = 0.5
 #: Above this many equal-identity pairs (thousands of identical rules), equal items are
 #: paired in order instead of by longest common subsequence.
 _MAX_LCS_WORK: Final = 2_000_000
@@ -386,7 +387,7 @@ def _pair_loose(m: MenuMatch, removed: list[int], added: list[int]) -> tuple[lis
     rest_new = [j for j in added if j not in taken_new and m.new[j].key.kind == "content"]
     if rest_old and rest_new and len(rest_old) * len(rest_new) <= _MAX_PAIRING_WORK:
         for j in rest_new:
-            best, best_score = -1, _SIMILARITY
+            best, best_score = -1, _SIMILARITY - 1e-9
             new_props = m.new[j].props
             for i in rest_old:
                 if i in taken_old:
