@@ -167,6 +167,10 @@ class DeviceSession:
             ) from None
         except (asyncssh.Error, OSError) as exc:
             raise self._lost(exc, f"while running `{shown}`") from None
+        if result.exit_status is None and result.exit_signal is None and self._conn.is_closed():
+            # The channel ended without an exit status because the connection died:
+            # whatever output arrived is partial and must not be taken as the answer.
+            raise self._lost(ConnectionError("closed by the router"), f"while running `{shown}`")
         raw = _as_bytes(result.stdout) + _as_bytes(result.stderr)
         text = clean_output(raw)
         if check:
