@@ -45,7 +45,52 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
 
 
+def _fact(value: Any) -> str:
+    """An evidence value as an engineer reads it (yes / no / not known)."""
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if value is None:
+        return "not known"
+    if isinstance(value, list | tuple) and not value:
+        return "none"
+    return str(value)
+
+
+def _size(value: Any) -> str:
+    if not isinstance(value, int | float):
+        return "?"
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if value >= size:
+            return f"{value / size:.1f} {unit}"
+    return f"{int(value)} B"
+
+
+#: The evidence an outcome rests on (DESIGN.md, "The core promise"), in reading order.
+EVIDENCE_KEYS = (
+    ("rebooted", "router rebooted"),
+    ("timer_present", "revert timer still present"),
+    ("timer_removed_by_us", "revert timer removed by tikguard"),
+    ("revert_fired_by_us", "revert fired by tikguard"),
+    ("reachable_fresh", "reachable on a fresh connection"),
+    ("converged", "running config equals the target"),
+    ("checks_ok", "health checks passed"),
+    ("pre_hash", "pre-push config hash"),
+    ("after_hash", "config hash now"),
+    ("target_hash", "target config hash"),
+    ("uptime_before", "uptime before (s)"),
+    ("uptime_after", "uptime after (s)"),
+    ("wrote_nothing", "nothing written"),
+    ("outcome_unknowns", "what is not known"),
+    ("status", "backup result"),
+    ("version", "version"),
+)
+
 templates.env.filters["ago"] = _ago
+templates.env.filters["fact"] = _fact
+templates.env.filters["size"] = _size
+templates.env.globals["evidence_keys"] = EVIDENCE_KEYS
 templates.env.filters["when"] = _when
 templates.env.globals["version"] = __version__
 
