@@ -160,7 +160,7 @@ def mutate(config: Config, rng: random.Random, edits: int = 4) -> Config:
             menu.commands.insert(rng.choice(adds[:-1]), command)
         elif kind == "remove" and adds and (schema.ordered or menu.path in leaves):
             menu.commands.pop(rng.choice(adds))
-        elif kind == "copy" and adds and schema.ordered:
+        elif kind == "copy" and adds and schema.ordered and not schema.keys:
             source = menu.commands[rng.choice(adds)]
             copy = _with(source, "comment", f"copy {rng.randrange(1000)}")
             menu.commands.insert(rng.choice(adds), copy)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -14,10 +12,10 @@ import typer
 
 from tikguard.commands._ui import console, err_console, fail
 from tikguard.routeros.errors import ParseError
-from tikguard.routeros.model import Config, Menu, Prop
+from tikguard.routeros.model import Config
 from tikguard.routeros.parse import parse
 from tikguard.routeros.risk import RiskTag
-from tikguard.routeros.schema import lookup
+from tikguard.routeros.secrets import split_secrets
 
 config_app = typer.Typer(
     name="config",
@@ -94,33 +92,16 @@ def normalise_command(
 
 
 def _pair(old: Path, new: Path, show_sensitive: bool) -> tuple[Config, Config]:
+    """Both configs, secrets replaced by placeholders unless asked to show them.
+
+    A fresh tagging key per run makes equal secrets look equal within this comparison
+    without letting the placeholders be checked against guesses elsewhere.
+    """
     a, b = load_config(old), load_config(new)
     if show_sensitive:
         return a, b
-    salt = secrets.token_bytes(16)
-    return _redacted(a, salt), _redacted(b, salt)
-
-
-def _redacted(config: Config, salt: bytes) -> Config:
-    """Sensitive values replaced by a placeholder that is equal for equal secrets.
-
-    The salt is fresh per run, so the placeholder cannot be looked up elsewhere.
-    """
-
-    def mask(prop: Prop, sensitive: frozenset[str]) -> Prop:
-        if prop.value is None or prop.key not in sensitive:
-            return prop
-        digest = hashlib.sha256(salt + prop.value.encode("utf-8", "surrogateescape"))
-        return Prop(prop.key, f"<redacted:{digest.hexdigest()[:8]}>")
-
-    menus = []
-    for menu in config.menus:
-        sensitive = lookup(menu.path).sensitive
-        commands = [
-            replace(c, props=tuple(mask(p, sensitive) for p in c.props)) for c in menu.commands
-        ]
-        menus.append(Menu(menu.path, commands))
-    return Config(menus, config.meta)
+    key = secrets.token_bytes(32)
+    return split_secrets(a, key=key)[0], split_secrets(b, key=key)[0]
 
 
 OldArg = Annotated[Path, typer.Argument(help="The running (old) export.", show_default=False)]
