@@ -16,7 +16,7 @@ When an item's ``name`` changes, RouterOS updates every reference to it; the old
 of menus that depend on the renamed menu is rewritten the same way before they are
 compared, so a renamed interface does not show every address and rule using it.
 
-The JSON form (``Diff.to_json()``) is stable; see ``docs/diff-json.md``.
+The JSON form (``Diff.to_json()``) is stable; see ``docs/diff-and-patch.md``.
 """
 
 from __future__ import annotations

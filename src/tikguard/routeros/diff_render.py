@@ -20,7 +20,7 @@ _MARK = {"added": "+", "removed": "-", "changed": "~", "moved": ">"}
 
 
 def diff_json(diff: Diff) -> dict[str, object]:
-    """The stable JSON document (schema ``tikguard.diff/1``, see docs/diff-json.md)."""
+    """The stable JSON document (schema ``tikguard.diff/1``, see docs/diff-and-patch.md)."""
     from tikguard.routeros.diff import JSON_SCHEMA
 
     return {
