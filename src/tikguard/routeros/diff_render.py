@@ -56,6 +56,11 @@ def _item_json(item: ItemDiff) -> dict[str, object]:
     }
 
 
+def _json_value(value: str | None) -> str | bool | None:
+    """A bare flag word (``passive``) is ``true`` in JSON; everything else a string."""
+    return True if value == FLAG else value
+
+
 def diff_text(diff: Diff) -> str:
     """The human-readable form; empty diff says so."""
     if diff.empty:
