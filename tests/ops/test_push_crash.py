@@ -39,26 +39,14 @@ def _env() -> dict[str, str]:
 def sim(tmp_path: Path):  # type: ignore[no-untyped-def]
     state = tmp_path / "sim"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tikguard.cli",
-            "sim",
-            "run",
-            "--devices",
-            "1",
-            "--time-scale",
-            str(SCALE),
-            "--state-dir",
-            str(state),
-        ],
+        [sys.executable, str(HERE / "sim_process.py"), str(state), "1"],
         env=_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     inventory = state / "inventory.csv"
     deadline = time.monotonic() + 30
-    while not inventory.exists():
+    while not (state / "ready").exists():
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         assert time.monotonic() < deadline, "simulator did not start"
         time.sleep(0.05)

@@ -139,6 +139,23 @@ def _hash_of_export(raw: str) -> tuple[str, str]:
     return store_versions.hash_text(redacted), redacted
 
 
+# -- time inside the workflow ------------------------------------------------------
+# Workflow code must take the same branches when DBOS replays it after a crash, so it
+# never reads the clock itself: it asks a step (whose answer is recorded).
+
+
+@DBOS.step(name="tikguard.push.clock")
+async def clock() -> float:
+    """The controller's wall clock, recorded (replays return the first answer)."""
+    return time.time()
+
+
+async def durable_sleep(seconds: float) -> None:
+    """``DBOS.sleep_async`` that is always recorded: DBOS skips (and does not record) a
+    sleep of zero, which would shift every later step on a replay."""
+    await DBOS.sleep_async(max(seconds, 0.001))
+
+
 # -- events and finishing --------------------------------------------------------
 
 
@@ -706,7 +723,7 @@ async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str,
     state.update(prep=prep, pre=pre, arming=True)
     arm = await step_arm(req, prep["on_flash"])
     if not arm["ok"]:
-        proof = await step_prove(req, prep, time.time())
+        proof = await step_prove(req, prep, await clock())
         ev = build_evidence(settings, pre, proof, applied=False)
         return await _end(req, classify(ev, failure=arm["reason"]), ev, prep)
     deadline = float(arm["deadline"])
@@ -728,8 +745,8 @@ async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str,
         return await _revert_and_prove(req, prep, pre, deadline, applied["reason"], fire=fire)
     await emit(req, "apply", "change applied", data={"output": applied.get("output", "")[-2000:]})
 
-    settle = min(settings.seconds(settings.push_settle), max(0.0, commit_by - time.time()))
-    await DBOS.sleep_async(settle)
+    settle = min(settings.seconds(settings.push_settle), commit_by - await clock())
+    await durable_sleep(settle)
     verify = await step_verify(req, prep)
     if not verify["reachable"] or not verify["converged"] or verify.get("checks_ok") is False:
         why = verify.get("reason") or (
@@ -746,7 +763,7 @@ async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str,
     if req.get("confirm") == "manual":
         await emit(req, "waiting-confirm", "waiting for `tikguard confirm` before the margin")
         got = await DBOS.recv_async(
-            CONFIRM_TOPIC, timeout_seconds=max(0.0, commit_by - time.time())
+            CONFIRM_TOPIC, timeout_seconds=max(0.001, commit_by - await clock())
         )
         if got is None:
             return await _revert_and_prove(
@@ -798,15 +815,15 @@ async def _revert_and_prove(
 ) -> dict[str, Any]:
     settings = _settings()
     fired: dict[str, Any] = {"fired": False}
-    if fire and time.time() < deadline:
+    if fire and await clock() < deadline:
         fired = await step_fire_revert(req, prep["on_flash"])
     if fired["fired"]:
         await emit(req, "revert", "revert point loaded by tikguard; the router reboots")
-        start_proving = time.time() + settings.seconds(2.0)
+        start_proving = await clock() + settings.seconds(2.0)
     else:
         await emit(req, "revert", "waiting for the router's revert timer")
         start_proving = deadline
-    await DBOS.sleep_async(max(0.0, start_proving - time.time()))
+    await durable_sleep(start_proving - await clock())
     until = max(deadline, start_proving) + settings.seconds(settings.push_boot_wait)
     proof = await step_prove(req, prep, until)
     ev = build_evidence(settings, pre, proof, applied=True, revert_fired_by_us=fired["fired"])
