@@ -316,3 +316,25 @@ def test_opaque_command_is_unsupported() -> None:
     a = Config()
     b = Config([Menu("", [Command(":delay", args=("5",))])])
     assert not make_patch(a, b).ok
+
+
+def test_swapped_keys_are_unsupported_not_a_failing_script() -> None:
+    a = cfg(
+        """
+/ip address
+add address=10.0.0.1/24 comment=a interface=ether1
+add address=10.0.0.2/24 comment=b interface=ether1
+"""
+    )
+    b = cfg(
+        """
+/ip address
+add address=10.0.0.2/24 comment=a interface=ether1
+add address=10.0.0.1/24 comment=b interface=ether1
+"""
+    )
+    patch = make_patch(a, b)
+    if patch.ok:
+        assert diff(apply(a, patch.script), b).empty
+    else:
+        assert "another item still has that key" in patch.unsupported[0].why

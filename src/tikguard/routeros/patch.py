@@ -149,6 +149,10 @@ class _MenuState:
         live.props = props
         self._index(live, 1)
 
+    def holds(self, key: tuple[tuple[str, str], ...]) -> bool:
+        """Whether an item with this natural key exists now."""
+        return self._naturals[key] > 0
+
     # -- addressing ---------------------------------------------------------------
     def address(self, live: _Live) -> tuple[str | None, str]:
         """A selector matching exactly ``live`` now, or None and the reason why not."""
@@ -359,6 +363,8 @@ class _Writer:
                 continue
             if not self._rename_ok(m, state, live, changes, label):
                 continue
+            if j >= 0 and not self._key_free(m, state, live, m.new[j].props, label):
+                continue
             if args:
                 self.emit(m.path, _command("set", address, args))
             for key in unsets:
@@ -388,6 +394,26 @@ class _Writer:
                         "(names are swapped or passed along)",
                     )
                     return False
+        return True
+
+    def _key_free(
+        self, m: MenuMatch, state: _MenuState, live: _Live, props: dict[str, str], label: str
+    ) -> bool:
+        """A changed natural key must not be one another item still holds."""
+        if live.item.builtin:
+            return True
+        new_key = natural_key(props, state.schema)
+        if new_key is None or new_key == natural_key(live.props, state.schema):
+            return True
+        if state.holds(new_key):
+            shown = " ".join(f"{k}={quote(v)}" for k, v in new_key)
+            self.unsupported(
+                m,
+                label,
+                f"change its key to {shown}",
+                "another item still has that key at this point (keys are swapped or passed along)",
+            )
+            return False
         return True
 
     def _apply(self, state: _MenuState, live: _Live, props: dict[str, str]) -> None:
