@@ -3,7 +3,7 @@
 It starts three simulated RouterOS routers in this process (the simulator's clock and
 tikguard's both accelerated by ``--time-scale``), registers and backs them up, then:
 
-1. pushes a harmless change to every router: ``committed``;
+1. pushes a harmless change to every router (quotes, ``$``, brackets, non-ASCII): ``committed``;
 2. pushes a change that removes one router's management address: the router loads
    its revert point by itself and tikguard proves it: ``reverted``;
 3. restores another router to its first version: ``committed``;
@@ -42,6 +42,7 @@ def demo(
         float, typer.Option("--time-scale", help="Device seconds per real second (both sides).")
     ] = 40.0,
     routers: Annotated[int, typer.Option(help="Simulated routers to start.")] = DEMO_ROUTERS,
+    ros_version: Annotated[str, typer.Option(help="RouterOS version to simulate.")] = "7.12",
 ) -> None:
     """Run the guarded-push demo on simulated routers (committed, reverted, restored)."""
     if time_scale <= 0:
@@ -68,13 +69,13 @@ def demo(
         push_boot_wait=120.0,
     )
     started = time.monotonic()
-    rows = asyncio.run(_run(settings, routers))
+    rows = asyncio.run(_run(settings, routers, ros_version))
     _summary(rows, time.monotonic() - started, run_dir)
     if any(r["outcome"] != r["expected"] for r in rows):
         raise typer.Exit(2)
 
 
-async def _run(settings: Settings, count: int) -> list[dict[str, Any]]:
+async def _run(settings: Settings, count: int, version: str) -> list[dict[str, Any]]:
     from tikguard.commands.push import _follow
     from tikguard.ops import engine
     from tikguard.ops import push as push_ops
@@ -85,9 +86,11 @@ async def _run(settings: Settings, count: int) -> list[dict[str, Any]]:
     from tikguard.store.db import Database
 
     step = _Stepper()
-    step("starting", f"{count} simulated RouterOS 7.16 routers (time x{settings.time_scale:g})")
+    step(
+        "starting", f"{count} simulated RouterOS {version} routers (time x{settings.time_scale:g})"
+    )
     async with SimFleet(
-        count, version="7.16", time_scale=settings.time_scale, state_dir=settings.data_dir / "sim"
+        count, version=version, time_scale=settings.time_scale, state_dir=settings.data_dir / "sim"
     ) as fleet:
         db = Database.open(settings)
         try:
@@ -189,25 +192,32 @@ class _Stepper:
         )
 
 
+def _evidence(r: dict[str, Any]) -> str:
+    rebooted = {True: "yes", False: "no"}.get(r["rebooted"], "unknown")
+    timer = {True: "armed", False: "gone"}.get(r["timer"], "unknown")
+    return f"rebooted {rebooted}, timer {timer}, config {r['hashes']}"
+
+
 def _summary(rows: list[dict[str, Any]], seconds: float, run_dir: Path) -> None:
     styles = {"committed": "bold green", "reverted": "bold yellow"}
     table = Table(title=f"tikguard demo: {seconds:.0f} s on the embedded default")
-    for col in ("change", "router", "outcome", "rebooted", "timer left", "pre vs after", "why"):
+    for col in ("#", "change", "router", "outcome", "evidence (read from the router)"):
         table.add_column(col)
-    for r in rows:
+    for i, r in enumerate(rows, 1):
         outcome = r["outcome"] or "?"
         mark = "" if outcome == r["expected"] else f" (expected {r['expected']})"
         table.add_row(
+            str(i),
             r["title"],
             r["device"],
             f"[{styles.get(outcome, 'bold red')}]{outcome}[/]{mark}",
-            str(r["rebooted"]),
-            str(r["timer"]),
-            r["hashes"],
-            str(r["reason"])[:90],
+            _evidence(r),
         )
     console.print(table)
+    for i, r in enumerate(rows, 1):
+        first = str(r["reason"]).splitlines()[0] if r["reason"] else ""
+        console.print(f"[dim]{i}.[/] {r['device']} {r['op'][:12]}: {first}", highlight=False)
     console.print(
-        f"data: {run_dir}  (see every stage: TIKGUARD_DATA_DIR={run_dir} tikguard ops show OP)",
+        f"data: {run_dir}  (every stage: TIKGUARD_DATA_DIR={run_dir} tikguard ops show OP)",
         highlight=False,
     )

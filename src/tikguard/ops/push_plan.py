@@ -133,9 +133,27 @@ def plan_replace(running_text: str, target_text: str) -> Plan:
     )
 
 
-def converged_to(after_text: str, target_text: str) -> tuple[bool, str]:
-    """Restore/replace: the read-back config equals the target (semantically)."""
-    change = diff(parse(after_text), parse(target_text))
+def without_scheduler(config: Config, name: str | None) -> Config:
+    """``config`` without the push's own revert scheduler (armed while verifying)."""
+    if name is None:
+        return config
+    menus = []
+    for menu in config.menus:
+        commands = menu.commands
+        if menu.path == "/system scheduler":
+            commands = [c for c in commands if c.get("name") != name]
+        if commands or menu.path != "/system scheduler":
+            menus.append(Menu(menu.path, list(commands)))
+    return Config(menus=menus, meta=config.meta)
+
+
+def converged_to(
+    after_text: str, target_text: str, *, ignore_scheduler: str | None = None
+) -> tuple[bool, str]:
+    """Restore/replace: the read-back config equals the target (semantically), apart
+    from the push's own revert scheduler."""
+    after = without_scheduler(parse(after_text), ignore_scheduler)
+    change = diff(after, parse(target_text))
     if change.empty:
         return True, "running config equals the target"
     return False, "running config differs from the target:\n" + change.to_text()

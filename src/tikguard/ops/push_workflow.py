@@ -510,15 +510,16 @@ def _converged(req: dict[str, Any], prep: dict[str, Any], after_redacted: str) -
     from tikguard.ops.snapshot import split_secrets
     from tikguard.routeros.normalise import normalise
 
+    ours = _names(req, prep["on_flash"]).scheduler
     if req["mode"] == "restore":
         with _db().session() as session:
             version = store_versions.get_version(session, req["tenant_id"], req["version_id"])
             target = store_versions.version_text(version)
-        return converged_to(after_redacted, target)
+        return converged_to(after_redacted, target, ignore_scheduler=ours)
     script = decrypt_script(req, prep["script_enc"])
     if req["mode"] == "replace":
         target, _ = split_secrets(normalise(script))
-        return converged_to(after_redacted, target)
+        return converged_to(after_redacted, target, ignore_scheduler=ours)
     return merge_converged(after_redacted, split_secrets(normalise(script))[0])
 
 
