@@ -338,3 +338,25 @@ def test_any_comment_survives_export_and_reimport(comment: str) -> None:
         assert items[0].get("comment") == (comment or None) or comment == ""
 
     asyncio.run(go())
+
+
+async def test_substitutions_pick_and_place_before() -> None:
+    r = make()
+    await run(r, "/ip firewall filter add chain=input comment=a")
+    await run(r, "/ip firewall filter add chain=input comment=b")
+    await run(r, "/ip firewall filter add chain=input comment=c place-before=[ find comment=a ]")
+    text = r.config_text()
+    assert text.index("comment=c") < text.index("comment=a") < text.index("comment=b")
+    await run(r, "/ip firewall filter remove [ :pick [ find dynamic=no ] 1 ]")
+    assert "comment=a" not in r.config_text()
+    assert await run(r, ":put [ :pick [ /ip firewall filter find ] 0 ]") == "*3\n"
+
+
+async def test_rename_follows_references() -> None:
+    r = make()
+    await run(r, "/interface bridge add name=br1")
+    await run(r, "/ip address add address=192.0.2.1/24 interface=br1")
+    await run(r, "/interface bridge port add bridge=br1 interface=ether2")
+    await run(r, "/interface bridge set [ find name=br1 ] name=br2")
+    text = r.config_text()
+    assert "interface=br2" in text and "bridge=br2" in text and "br1" not in text

@@ -139,6 +139,9 @@ TOP_LEVEL = frozenset(
     ]
 )
 
+#: Properties naming one item: a list of ids from ``find`` names its first.
+_ONE_ITEM = frozenset({"place-before", "destination", "copy-from", "numbers"})
+
 _VAR = re.compile(r"\$(?:\"([^\"]*)\"|([A-Za-z_][A-Za-z0-9_\-]*))")
 
 
@@ -168,6 +171,9 @@ class Invocation:
     statement: Statement
     verb_column: int
     where: list[Word] = field(default_factory=list)
+    #: ``[ ... ]`` substitutions still to evaluate: (property key, or "" for the
+    #: selector; the command text inside the brackets).
+    pending: list[tuple[str, str]] = field(default_factory=list)
 
     def value(self, key: str, default: str | None = None) -> str | None:
         v = self.values.get(key, default)
@@ -220,27 +226,33 @@ class Console:
         return "\n".join(out) + "\n" if out else ""
 
     async def run_statement(self, statement: Statement, session: Session) -> str:
-        words = self.words(statement, session)
+        text, words = self.prepared(statement, session)
         if not words:
             return ""
         if words[0].kind == "word" and words[0].raw.startswith(":"):
-            return await self._script_command(words, statement, session)
-        inv = self.parse(words, statement, session)
+            return await self._script_command(words, statement, session, text)
+        inv = self.parse(words, statement, session, text)
         if inv is None:
             return ""
         return await self.invoke(inv, session)
 
     def words(self, statement: Statement, session: Session) -> list[Word]:
+        return self.prepared(statement, session)[1]
+
+    def prepared(self, statement: Statement, session: Session) -> tuple[str, list[Word]]:
+        """The statement's text after ``$var`` substitution, and its words."""
         text = statement.text
         if "$" in text:
             text = substitute(text, session.variables)
         try:
-            return split_words(text)
+            return text, split_words(text)
         except ParseError as exc:
             raise syntax_error("syntax error", exc.column or 1) from None
 
     # -- parsing -------------------------------------------------------------------
-    def parse(self, words: list[Word], statement: Statement, session: Session) -> Invocation | None:
+    def parse(
+        self, words: list[Word], statement: Statement, session: Session, text: str | None = None
+    ) -> Invocation | None:
         """Resolve path and verb; a bare path changes the session's menu (returns None)."""
         segs = session.path[1:].split() if session.path else []
         verb: str | None = None
@@ -287,28 +299,51 @@ class Console:
                 raise syntax_error("expected command name", w.offset + 1)
             session.path = path
             return None
-        return self._arguments(path, verb, words[i:], statement, verb_column)
+        source = statement.text if text is None else text
+        return self._arguments(path, verb, words[i:], statement, verb_column, source)
 
     def _arguments(
-        self, path: str, verb: str, rest: list[Word], statement: Statement, verb_column: int
+        self,
+        path: str,
+        verb: str,
+        rest: list[Word],
+        statement: Statement,
+        verb_column: int,
+        text: str,
     ) -> Invocation:
         selection = engine.Selection(column=verb_column)
         values: dict[str, Value] = {}
         bare: list[Word] = []
         where: list[Word] = []
+        pending: list[tuple[str, str]] = []
         i = 0
         if rest and rest[0].kind == "open":
             close = _matching(rest, 0)
             inner = rest[1:close]
-            if not inner or (
-                inner[0].value not in ("find", "/find") and not (inner[0].raw.endswith("find"))
-            ):
+            if not inner:
                 raise syntax_error("syntax error", rest[0].offset + 1)
-            selection.predicate = compile_where(inner[1:])
+            if inner[0].kind == "word" and inner[0].raw in ("find", "/find"):
+                selection.predicate = compile_where(inner[1:])
+            else:  # ``remove [ :pick [ find dynamic=no ] 0 ]``: evaluated when run
+                pending.append(("", text[rest[0].offset + 1 : rest[close].offset]))
             i = close + 1
         prefix = ""
         while i < len(rest):
             w = rest[i]
+            nxt = rest[i + 1] if i + 1 < len(rest) else None
+            if (
+                w.kind == "prop"
+                and w.key is not None
+                and w.raw.endswith("=")
+                and nxt is not None
+                and nxt.kind == "open"
+                and nxt.offset == w.offset + len(w.raw)
+            ):
+                # ``place-before=[ find comment=a ]``: a substitution, evaluated when run.
+                close = _matching(rest, i + 1)
+                pending.append((w.key, text[nxt.offset + 1 : rest[close].offset]))
+                i = close + 1
+                continue
             if w.kind == "prop" and w.key is not None:
                 key = w.key
                 if key.startswith(".") and len(key) > 1:
@@ -346,10 +381,30 @@ class Console:
             for key in ("numbers",):
                 if key in values and values[key] is not None:
                     selection.refs.append(values.pop(key) or "")
-        return Invocation(path, verb, selection, values, bare, statement, verb_column, where)
+        return Invocation(
+            path, verb, selection, values, bare, statement, verb_column, where, pending
+        )
 
     # -- running -------------------------------------------------------------------
+    async def resolve_pending(self, inv: Invocation, session: Session) -> None:
+        """Evaluate ``[ ... ]`` substitutions in the command's own menu."""
+        if not inv.pending:
+            return
+        inner_session = Session(session.user, session.policies, path=inv.path, width=session.width)
+        inner_session.variables = session.variables
+        for key, text in inv.pending:
+            inner = Statement("cmd", text.strip(), inv.statement.logical, inv.statement.start)
+            value = await self.evaluate(inner, inner_session)
+            if key:
+                # A list of ids names its first item where one item is expected.
+                inv.values[key] = value.split(";")[0] if key in _ONE_ITEM else value
+            else:
+                refs = [v for v in value.split(";") if v]
+                inv.selection.refs.extend(refs or ["*FFFFFFFF"])  # nothing found: no such item
+        inv.pending = []
+
     async def invoke(self, inv: Invocation, session: Session) -> str:
+        await self.resolve_pending(inv, session)
         handler = self.handlers.get((inv.path, inv.verb))
         if handler is not None:
             return await handler(inv, session)
@@ -360,18 +415,20 @@ class Console:
         return await self.router.generic(inv, session)
 
     async def _script_command(
-        self, words: list[Word], statement: Statement, session: Session
+        self, words: list[Word], statement: Statement, session: Session, text: str
     ) -> str:
         name = words[0].raw[1:]
         args = words[1:]
         if name == "put":
-            return await self._put(args, statement, session)
+            return await self._value(args, statement, session, text)
+        if name == "pick":
+            return await self._pick(args, statement, session, text)
         if name == "delay":
             seconds = 0.0
             for w in args:
-                text = w.value if w.kind == "word" else (w.value if w.key == "delay-time" else None)
-                if text:
-                    seconds = parse_duration(text) if not text.isdigit() else float(text)
+                raw = w.value if w.kind == "word" or w.key == "delay-time" else None
+                if raw:
+                    seconds = parse_duration(raw) if not raw.isdigit() else float(raw)
             await self.router.delay(seconds)
             return ""
         if name in ("local", "global", "set"):
@@ -382,7 +439,7 @@ class Console:
                 session.variables[first.key] = first.value or ""
                 return ""
             var = first.value or ""
-            value = await self._value(args[1:], statement, session) if len(args) > 1 else ""
+            value = await self._value(args[1:], statement, session, text) if len(args) > 1 else ""
             session.variables[var] = value
             return ""
         if name == "log":
@@ -392,24 +449,41 @@ class Console:
             return ""
         raise syntax_error(f"bad command name {name}", words[0].offset + 2)
 
-    async def _put(self, args: list[Word], statement: Statement, session: Session) -> str:
-        return await self._value(args, statement, session)
-
-    async def _value(self, args: list[Word], statement: Statement, session: Session) -> str:
+    async def _value(
+        self, args: list[Word], statement: Statement, session: Session, text: str
+    ) -> str:
         """The value of an expression: words, or a ``[ command ]`` substitution."""
         if args and args[0].kind == "open":
             close = _matching(args, 0)
-            inner_text = statement.text[args[0].offset + 1 : args[close].offset]
+            inner_text = text[args[0].offset + 1 : args[close].offset]
             inner = Statement("cmd", inner_text.strip(), statement.logical, statement.start)
             return await self.evaluate(inner, session)
         return " ".join((w.value or "") if w.kind == "word" else w.raw for w in args)
 
+    async def _pick(
+        self, args: list[Word], statement: Statement, session: Session, text: str
+    ) -> str:
+        """``:pick <list> <start> [<end>]`` on ``;``-separated lists (find results)."""
+        if not args:
+            raise syntax_error("syntax error", 1)
+        end = _matching(args, 0) + 1 if args[0].kind == "open" else 1
+        items = (await self._value(args[:end], statement, session, text)).split(";")
+        numbers = [int(w.value or "0") for w in args[end:] if w.kind == "word"]
+        if not numbers:
+            raise syntax_error("syntax error", args[-1].offset + 1)
+        start = numbers[0]
+        stop = numbers[1] if len(numbers) > 1 else start + 1
+        return ";".join(i for i in items[start:stop] if i)
+
     async def evaluate(self, statement: Statement, session: Session) -> str:
         """A command's return value (``get`` gives the value, ``find`` the ids)."""
-        words = self.words(statement, session)
-        inv = self.parse(words, statement, session)
+        text, words = self.prepared(statement, session)
+        if words and words[0].kind == "word" and words[0].raw.startswith(":"):
+            return await self._script_command(words, statement, session, text)
+        inv = self.parse(words, statement, session, text)
         if inv is None:
             return ""
+        await self.resolve_pending(inv, session)
         return await self.router.value_of(inv, session)
 
 

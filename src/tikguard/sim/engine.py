@@ -210,7 +210,11 @@ def set_values(
     for target in items:
         mine = _own(state, target)
         _check_unique(db, path, state, values, mine)
+        old_name = mine.get("name")
         mine.values.update(values)
+        new_name = mine.get("name")
+        if old_name and new_name and old_name != new_name:
+            follow_rename(db, path, old_name, new_name)
         if flags:
             mine.flags = tuple(dict.fromkeys((*mine.flags, *flags)))
 
@@ -268,3 +272,63 @@ def _own(state: MenuState, target: Item) -> Item:
 
 def resolve_one(state: MenuState, ref: str, numbering: Sequence[int] | None) -> Item:
     return _resolve_ref(state, ref, numbering)
+
+
+#: Interface references: properties that name an interface.
+_INTERFACE_REFS = frozenset(
+    {
+        "interface",
+        "interfaces",
+        "bridge",
+        "in-interface",
+        "out-interface",
+        "master-port",
+        "master-interface",
+        "tagged",
+        "untagged",
+        "slaves",
+        "ports",
+    }
+)
+
+#: For a renamed item of a menu, the properties elsewhere that refer to it by name.
+_REFERENCES: dict[str, frozenset[str]] = {
+    "/interface list": frozenset(
+        {"list", "in-interface-list", "out-interface-list", "interface-list"}
+    ),
+    "/ip pool": frozenset({"address-pool", "pool", "next-pool", "remote-address"}),
+    "/routing ospf instance": frozenset({"instance"}),
+    "/routing ospf area": frozenset({"area"}),
+    "/routing bgp template": frozenset({"templates", "template"}),
+    "/routing table": frozenset({"routing-table", "table"}),
+    "/ppp profile": frozenset({"profile", "default-profile"}),
+    "/interface wireless security-profiles": frozenset({"security-profile"}),
+    "/ip dhcp-server": frozenset({"server"}),
+}
+
+
+def follow_rename(db: ConfigDB, path: str, old: str, new: str) -> None:
+    """RouterOS refers to objects, not names: a rename shows up in every reference."""
+    keys = _INTERFACE_REFS if path in INTERFACE_MENUS else _REFERENCES.get(path)
+    if not keys:
+        return
+    for other_path, state in list(db.menus()):
+        if not any(_refers(item, keys, old) for item in state.items):
+            continue
+        mine = db.write(other_path)
+        for item in mine.items:
+            for key in keys:
+                value = item.values.get(key)
+                if value is None:
+                    continue
+                parts = value.split(",")
+                if old in parts:
+                    item.values[key] = ",".join(new if p == old else p for p in parts)
+
+
+def _refers(item: Item, keys: frozenset[str], name: str) -> bool:
+    for key in keys:
+        value = item.values.get(key)
+        if value is not None and name in value.split(","):
+            return True
+    return False
