@@ -293,3 +293,23 @@ def test_removing_one_of_equal_rules_is_not_a_move() -> None:
     d = diff(a, b)
     assert [item.op for item in d.menus[0].items] == ["removed"]
     assert d.summary()["moved"] == 0
+
+
+def test_secret_values_are_hidden_even_in_unredacted_input() -> None:
+    a = cfg(
+        "/ppp secret\nadd name=alice password=hunter2\n/ip ipsec identity\nadd peer=p secret=s3"
+    )
+    b = cfg(
+        "/ppp secret\nadd name=alice password=correct\n/ip ipsec identity\nadd peer=p secret=s4"
+    )
+    d = diff(a, b)
+    text = d.to_text() + json.dumps(d.to_json())
+    for secret in ("hunter2", "correct", "s3", "s4"):
+        assert secret not in text
+    assert "password: (hidden) -> (hidden)" in text
+
+
+def test_redacted_placeholders_are_shown() -> None:
+    a = cfg("/ppp secret\nadd name=alice password=tikguard-secret:abc\n")
+    b = cfg("/ppp secret\nadd name=alice password=tikguard-secret:def\n")
+    assert "password: tikguard-secret:abc -> tikguard-secret:def" in diff(a, b).to_text()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 from tikguard.routeros.items import (
@@ -35,6 +35,7 @@ from tikguard.routeros.items import (
     name_of,
     rekey,
     rewrite_refs,
+    shown_value,
 )
 from tikguard.routeros.model import Command, Config
 from tikguard.routeros.quoting import quote
@@ -454,7 +455,22 @@ def diff(old: Config, new: Config) -> Diff:
     return diff_matches(match(old, new))
 
 
+def _shown(m: MenuMatch, item: Item) -> tuple[tuple[str, str], ...]:
+    sensitive = m.schema.sensitive
+    return tuple((k, shown_value(k, v, sensitive)) for k, v in item.shown.items())
+
+
+def _shown_change(m: MenuMatch, change: PropChange) -> PropChange:
+    sensitive = m.schema.sensitive
+    return replace(
+        change,
+        old=None if change.old is None else shown_value(change.prop, change.old, sensitive),
+        new=None if change.new is None else shown_value(change.prop, change.new, sensitive),
+    )
+
+
 def diff_matches(matches: list[MenuMatch]) -> Diff:
+    """The diff of a matching; secret values are shown only as placeholders or hidden."""
     result = Diff()
     for m in matches:
         menu = MenuDiff(m.path, m.schema.ordered)
@@ -466,7 +482,7 @@ def diff_matches(matches: list[MenuMatch]) -> Diff:
                     item.label(),
                     item.builtin,
                     old_position=item.position if m.schema.ordered else None,
-                    props=tuple(item.shown.items()),
+                    props=_shown(m, item),
                     keyless=item.key.kind == "content",
                 )
             )
@@ -486,8 +502,8 @@ def diff_matches(matches: list[MenuMatch]) -> Diff:
                     item.builtin,
                     old_position=m.old[i].position if m.schema.ordered and i >= 0 else None,
                     new_position=m.new[j].position if m.schema.ordered and j >= 0 else None,
-                    props=tuple(item.shown.items()),
-                    changes=tuple(changes),
+                    props=_shown(m, item),
+                    changes=tuple(_shown_change(m, c) for c in changes),
                     moved=moved,
                     renamed_from=renamed_from,
                     keyless=item.key.kind == "content",
@@ -501,7 +517,7 @@ def diff_matches(matches: list[MenuMatch]) -> Diff:
                     item.label(),
                     item.builtin,
                     new_position=item.position if m.schema.ordered else None,
-                    props=tuple(item.shown.items()),
+                    props=_shown(m, item),
                     keyless=item.key.kind == "content",
                 )
             )

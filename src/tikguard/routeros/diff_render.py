@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tikguard.routeros.items import FLAG, prop_text
+from tikguard.routeros.items import FLAG, HIDDEN, prop_text
 from tikguard.routeros.quoting import quote
 
 if TYPE_CHECKING:
@@ -96,8 +96,12 @@ def _where(item: ItemDiff) -> str:
 def _describe(item: ItemDiff) -> str:
     """Keyed items by their key; keyless ones (rules) by their properties in order."""
     if item.keyless:
-        return " ".join(prop_text(k, v) for k, v in item.props) or "(no properties)"
+        return " ".join(_prop(k, v) for k, v in item.props) or "(no properties)"
     return item.item
+
+
+def _prop(key: str, value: str) -> str:
+    return f"{key}={HIDDEN}" if value == HIDDEN else prop_text(key, value)
 
 
 def _change(change: PropChange) -> str:
@@ -108,6 +112,8 @@ def _change(change: PropChange) -> str:
 def _value(value: str | None, default: str | None) -> str:
     if value == FLAG:
         return "(set)"
+    if value == HIDDEN:
+        return HIDDEN
     if value is not None:
         return quote(value)
     if default is not None:

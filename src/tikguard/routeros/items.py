@@ -27,6 +27,7 @@ from tikguard.routeros import schema as schema_mod
 from tikguard.routeros.model import Command, Config, Prop, Selector
 from tikguard.routeros.quoting import quote
 from tikguard.routeros.schema import MenuSchema
+from tikguard.routeros.secrets import is_placeholder
 
 KeyKind = Literal["singleton", "default", "ref", "natural", "content"]
 
@@ -59,13 +60,17 @@ class Key:
         """The item exists on every device of its kind: it is set, never added or removed."""
         return self.kind in ("singleton", "default", "ref")
 
-    def label(self) -> str:
-        """How an engineer would name the item: ``name=wan``, ``default-name=ether1``."""
+    def label(self, sensitive: frozenset[str] = frozenset()) -> str:
+        """How an engineer would name the item: ``name=wan``, ``default-name=ether1``.
+
+        Values of ``sensitive`` properties are shown as :data:`HIDDEN` (a keyless item
+        is labelled by all its properties, secrets included).
+        """
         if self.kind == "singleton":
             return "(settings)"
         if self.kind == "ref":
             return self.parts[0][1]
-        text = " ".join(prop_text(k, v) for k, v in self.parts)
+        text = " ".join(shown_prop(k, v, sensitive) for k, v in self.parts)
         if self.occurrence:
             text += f" (duplicate #{self.occurrence + 1})"
         return text
@@ -101,7 +106,8 @@ class Item:
         return self.key.builtin
 
     def label(self) -> str:
-        return self.key.label()
+        """The key's label, secrets hidden."""
+        return self.key.label(schema_mod.lookup(self.menu).sensitive)
 
 
 @dataclass(slots=True)
@@ -178,6 +184,23 @@ def _universal_default(prop: str, builtin: bool) -> str | None:
     if prop == "disabled" and not builtin:
         return "no"
     return None
+
+
+#: How a secret value is shown where it must not appear (labels, messages, diffs).
+HIDDEN: Final = "(hidden)"
+
+
+def shown_value(key: str, value: str, sensitive: frozenset[str]) -> str:
+    """``value``, or :data:`HIDDEN` for a sensitive property that is not a placeholder."""
+    if key in sensitive and value and not is_placeholder(value):
+        return HIDDEN
+    return value
+
+
+def shown_prop(key: str, value: str, sensitive: frozenset[str]) -> str:
+    """``key=value`` for display, secrets hidden."""
+    shown = shown_value(key, value, sensitive)
+    return f"{key}={shown}" if shown is HIDDEN else prop_text(key, shown)
 
 
 def prop_text(key: str, value: str) -> str:

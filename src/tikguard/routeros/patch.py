@@ -38,6 +38,7 @@ from tikguard.routeros.items import (
     natural_key,
     prop_text,
     rewrite_refs,
+    shown_value,
 )
 from tikguard.routeros.model import Config
 from tikguard.routeros.quoting import quote
@@ -349,10 +350,11 @@ class _Writer:
                     unsets.append(key)
                 else:
                     problems = True
+                    old_value, sensitive = change.old or "", state.schema.sensitive
                     self.unsupported(
                         m,
                         label,
-                        f"reset {key} (now {quote(change.old or '')})",
+                        f"reset {key} (now {quote(shown_value(key, old_value, sensitive))})",
                         "the target leaves it unset and its default value is not in the schema",
                     )
             if problems:
@@ -451,7 +453,7 @@ class _Writer:
         self.unsupported(
             m,
             label,
-            f"set {key}={quote(value)}",
+            f"set {key}={quote(shown_value(key, value, m.schema.sensitive))}",
             f"it refers to internal id {ids[0]}, which names a different object (or none) "
             "once items are re-created",
         )
