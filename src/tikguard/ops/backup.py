@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, undefer
 
 from tikguard.device.errors import DeviceError, DeviceTimeout, HostKeyChanged
 from tikguard.device.session import Target, fingerprint
+from tikguard.ops.backup_unchanged import record_unchanged
 from tikguard.ops.snapshot import Snapshot, take_snapshot
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
@@ -31,7 +32,7 @@ from tikguard.store import versions as store_versions
 from tikguard.store._util import vault_of
 from tikguard.store.db import Database
 from tikguard.store.errors import NotFound
-from tikguard.store.models import Device, Trigger
+from tikguard.store.models import Device, Trigger, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -241,15 +242,35 @@ class _ResultWriter:
                 if not future.done():
                     future.set_result(result)
 
-    def _write(
-        self, batch: Sequence[tuple[BackupJob, Outcome, float, object]]
-    ) -> list[BackupResult]:
-        results: list[BackupResult] = []
+    def _write(self, batch: Sequence[_Pending]) -> list[BackupResult]:
+        results: dict[int, BackupResult] = {}
         with self._db.transaction() as session:
-            for job, outcome, seconds, _ in batch:
+            snapshots = [
+                (job.device_id, outcome)
+                for job, outcome, _, _ in batch
+                if isinstance(outcome, Snapshot)
+            ]
+            try:
+                with session.begin_nested():
+                    same = record_unchanged(session, self._tenant_id, snapshots, utcnow())
+            except Exception:
+                log.exception("bulk recording of unchanged backups failed; recording one by one")
+                same = {}
+            for index, (job, outcome, seconds, _) in enumerate(batch):
+                if job.device_id in same and isinstance(outcome, Snapshot):
+                    version_id, seq = same[job.device_id]
+                    results[index] = BackupResult(
+                        job.target.name,
+                        job.device_id,
+                        BackupStatus.UNCHANGED,
+                        version=seq,
+                        version_id=version_id,
+                        seconds=seconds,
+                    )
+                    continue
                 try:
                     with session.begin_nested():
-                        result = _apply(
+                        results[index] = _apply(
                             session,
                             self._tenant_id,
                             job,
@@ -260,9 +281,8 @@ class _ResultWriter:
                         )
                 except Exception as exc:
                     log.exception("storing the backup of %s failed", job.target.name)
-                    result = self._store_failed(job, exc, seconds)
-                results.append(result)
-        return results
+                    results[index] = self._store_failed(job, exc, seconds)
+        return [results[i] for i in range(len(batch))]
 
     @staticmethod
     def _store_failed(job: BackupJob, exc: BaseException, seconds: float) -> BackupResult:
