@@ -418,8 +418,9 @@ async def step_apply(req: dict[str, Any], prep: dict[str, Any], commit_by: float
             if req["mode"] == "replace":
                 body = dev.reset_script(names, float(req["window"]), script)
                 await session.upload(names.script_file, body.encode("utf-8"))
-                await dev.reset_configuration(session, names.script_file)
-                return {"status": "ok", "output": "reset-configuration issued"}
+                with contextlib.suppress(DeviceError):  # the reset reboots: the session ends
+                    await dev.reset_configuration(session, names.script_file)
+                return {"status": "ok", "output": "reset-configuration issued; rebooting"}
             await session.upload(names.script_file, script.encode("utf-8"))
             result = await dev.run_import(session, names, settings.command_timeout * 5)
     except DeviceError as exc:
@@ -459,6 +460,26 @@ async def step_fire_revert(req: dict[str, Any], on_flash: bool) -> dict[str, Any
     finally:
         await session.close()
     return {"fired": True}
+
+
+@DBOS.step(name="tikguard.push.step_wait_up")
+async def step_wait_up(req: dict[str, Any], commit_by: float) -> dict[str, Any]:
+    """After a reset-configuration: wait until the router answers again (or the margin)."""
+    settings = _settings()
+    last = "not tried"
+    while time.time() < commit_by:
+        try:
+            async with await _connect(req) as session:
+                up = await dev.read_uptime(session)
+            return {
+                "up": True,
+                "uptime": _uptime_json(up),
+                "note": f"router back after the reset (uptime {up.uptime:g} s)",
+            }
+        except DeviceError as exc:
+            last = str(exc)
+        await asyncio.sleep(settings.seconds(2.0))
+    return {"up": False, "note": f"router not back before the margin: {last}"}
 
 
 @DBOS.step(name="tikguard.push.step_verify")
@@ -748,6 +769,14 @@ async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str,
 
     settle = min(settings.seconds(settings.push_settle), commit_by - await clock())
     await durable_sleep(settle)
+    # the reference for "the router stayed up": the pre-push read, or for a replace
+    # (which reboots by design) the first read after that reboot
+    stayed_up_since = pre
+    if req["mode"] == "replace":
+        up = await step_wait_up(req, commit_by)
+        await emit(req, "boot", up["note"])
+        if up.get("uptime"):
+            stayed_up_since = {**pre, "uptime": up["uptime"]}
     verify = await step_verify(req, prep)
     if not verify["reachable"] or not verify["converged"] or verify.get("checks_ok") is False:
         why = verify.get("reason") or (
@@ -779,8 +808,7 @@ async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str,
             # An earlier run of this step was removing the timer when the controller
             # stopped. Gone without a reboot means our removal landed; a reboot means
             # the timer fired instead.
-            up = build_evidence(settings, pre, commit)
-            resumed_gone = up.rebooted() is False
+            resumed_gone = build_evidence(settings, stayed_up_since, commit).rebooted() is False
         if not resumed_gone:
             why = commit.get("reason") or "revert timer already gone: the router is reverting"
             await emit(req, "commit", why, level="error")
@@ -790,7 +818,7 @@ async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str,
     post = await step_after_commit(req, prep)
     ev = build_evidence(
         settings,
-        pre,
+        stayed_up_since,
         {**post, "timer_present": post.get("timer_present", commit.get("timer_present"))},
         applied=True,
         armed=True,
@@ -827,8 +855,17 @@ async def _revert_and_prove(
     await durable_sleep(start_proving - await clock())
     until = max(deadline, start_proving) + settings.seconds(settings.push_boot_wait)
     proof = await step_prove(req, prep, until)
+    await emit(req, "prove", _proof_text(proof), data=proof)
     ev = build_evidence(settings, pre, proof, applied=True, revert_fired_by_us=fired["fired"])
     return await _end(req, classify(ev, failure=why), ev, prep, extra={"proof": proof})
+
+
+def _proof_text(proof: dict[str, Any]) -> str:
+    if not proof.get("reachable"):
+        return f"the router did not answer: {proof.get('last_error', 'no connection')}"
+    timer = "still armed" if proof.get("timer_present") else "gone"
+    uptime = (proof.get("uptime") or {}).get("uptime")
+    return f"router answers: uptime {uptime} s, revert timer {timer}, config read back"
 
 
 async def _end(
