@@ -1,8 +1,8 @@
 """The fleet at a glance: every device with its last backup, last push outcome and drift.
 
 One page of the UI and one API call, for fleets of thousands: three queries whatever
-the fleet size (devices, newest version per device, newest push per device), each
-scoped to the tenant.
+the fleet size (devices with their newest version, their tags, their newest push),
+each scoped to the tenant.
 
 Drift here means "the router changed outside tikguard": its newest stored version was
 found by a backup (manual or scheduled), not written by a push, and it is not the
@@ -18,15 +18,22 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tikguard.store import devices as store_devices
 from tikguard.store.db import Database
-from tikguard.store.models import ConfigVersion, Operation, OperationKind, Outcome, Trigger
+from tikguard.store.models import (
+    ConfigVersion,
+    Device,
+    DeviceTag,
+    Operation,
+    OperationKind,
+    Outcome,
+    Trigger,
+)
 
 PUSH_KINDS = (OperationKind.PUSH.value, OperationKind.RESTORE.value, OperationKind.REPLACE.value)
 _BACKUP_TRIGGERS = (Trigger.MANUAL.value, Trigger.SCHEDULED.value)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class FleetRow:
     id: int
     name: str
@@ -49,29 +56,6 @@ class FleetRow:
     last_push_state: str | None
     last_push_at: datetime | None
     host_key_pending: bool
-
-
-def _latest_versions(session: Session, tenant_id: int) -> dict[int, tuple[int, str, int]]:
-    """device id -> (newest seq, its trigger, number of versions)."""
-    ranked = (
-        select(
-            ConfigVersion.device_id,
-            ConfigVersion.seq,
-            ConfigVersion.trigger,
-            func.row_number()
-            .over(partition_by=ConfigVersion.device_id, order_by=ConfigVersion.seq.desc())
-            .label("rn"),
-            func.count().over(partition_by=ConfigVersion.device_id).label("n"),
-        )
-        .where(ConfigVersion.tenant_id == tenant_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(ranked.c.device_id, ranked.c.seq, ranked.c.trigger, ranked.c.n).where(
-            ranked.c.rn == 1
-        )
-    )
-    return {r.device_id: (r.seq, r.trigger, r.n) for r in rows}
 
 
 def _latest_pushes(session: Session, tenant_id: int) -> dict[int, Any]:
@@ -101,50 +85,104 @@ def _latest_pushes(session: Session, tenant_id: int) -> dict[int, Any]:
     return {r.device_id: r for r in rows}
 
 
+def _newest(column: Any) -> Any:
+    """``column`` of the device's newest version: one index seek per device on
+    (device_id, seq), which stays fast with tens of thousands of versions."""
+    return (
+        select(column)
+        .where(ConfigVersion.device_id == Device.id)
+        .order_by(ConfigVersion.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _devices(
+    session: Session, tenant_id: int, tag: str | None, site: str | None
+) -> tuple[list[Any], dict[int, list[str]]]:
+    """The device columns the fleet shows, and each device's tags (two plain queries)."""
+    query = select(
+        Device.id,
+        Device.name,
+        Device.host,
+        Device.port,
+        Device.site,
+        Device.ros_version,
+        Device.model,
+        Device.board,
+        Device.last_backup_at,
+        Device.last_backup_status,
+        Device.last_backup_error,
+        Device.host_key_pending.is_not(None).label("pending"),
+        _newest(ConfigVersion.seq).label("latest_seq"),
+        _newest(ConfigVersion.trigger).label("latest_trigger"),
+        select(func.count())
+        .where(ConfigVersion.device_id == Device.id)
+        .scalar_subquery()
+        .label("versions"),
+    ).where(Device.tenant_id == tenant_id)
+    if tag is not None:
+        query = query.where(
+            Device.id.in_(
+                select(DeviceTag.device_id).where(
+                    DeviceTag.tenant_id == tenant_id, DeviceTag.tag == tag
+                )
+            )
+        )
+    if site is not None:
+        query = query.where(Device.site == site)
+    devices = list(session.execute(query.order_by(Device.name)))
+    tags: dict[int, list[str]] = {}
+    for device_id, name in session.execute(
+        select(DeviceTag.device_id, DeviceTag.tag)
+        .where(DeviceTag.tenant_id == tenant_id)
+        .order_by(DeviceTag.device_id, DeviceTag.tag)
+    ):
+        tags.setdefault(device_id, []).append(name)
+    return devices, tags
+
+
 def fleet(
     db: Database, tenant_id: int, *, tag: str | None = None, site: str | None = None
 ) -> list[FleetRow]:
     """The tenant's devices (optionally one tag or site) with their status, by name."""
     with db.session() as session:
-        devices = store_devices.list_devices(session, tenant_id, tag=tag, site=site)
-        versions = _latest_versions(session, tenant_id)
+        devices, tags = _devices(session, tenant_id, tag, site)
         pushes = _latest_pushes(session, tenant_id)
-        out: list[FleetRow] = []
-        for d in devices:
-            seq, trigger, count = versions.get(d.id, (None, None, 0))
-            push = pushes.get(d.id)
-            out.append(
-                FleetRow(
-                    id=d.id,
-                    name=d.name,
-                    host=d.host,
-                    port=d.port,
-                    site=d.site,
-                    tags=tuple(d.tags),
-                    ros_version=d.ros_version,
-                    model=d.model or d.board,
-                    last_backup_at=d.last_backup_at,
-                    last_backup_status=d.last_backup_status,
-                    last_backup_error=d.last_backup_error,
-                    versions=count,
-                    latest_seq=seq,
-                    latest_trigger=trigger,
-                    drift=bool(seq and seq > 1 and trigger in _BACKUP_TRIGGERS),
-                    last_push_id=push.id if push else None,
-                    last_push_kind=push.kind if push else None,
-                    last_push_outcome=push.outcome if push else None,
-                    last_push_state=push.state if push else None,
-                    last_push_at=push.created_at if push else None,
-                    host_key_pending=d.host_key_pending is not None,
-                )
+    out: list[FleetRow] = []
+    for d in devices:
+        seq, trigger, count = d.latest_seq, d.latest_trigger, d.versions
+        push = pushes.get(d.id)
+        out.append(
+            FleetRow(
+                id=d.id,
+                name=d.name,
+                host=d.host,
+                port=d.port,
+                site=d.site,
+                tags=tuple(tags.get(d.id, ())),
+                ros_version=d.ros_version,
+                model=d.model or d.board,
+                last_backup_at=d.last_backup_at,
+                last_backup_status=d.last_backup_status,
+                last_backup_error=d.last_backup_error,
+                versions=count,
+                latest_seq=seq,
+                latest_trigger=trigger,
+                drift=bool(seq and seq > 1 and trigger in _BACKUP_TRIGGERS),
+                last_push_id=push.id if push else None,
+                last_push_kind=push.kind if push else None,
+                last_push_outcome=push.outcome if push else None,
+                last_push_state=push.state if push else None,
+                last_push_at=push.created_at if push else None,
+                host_key_pending=bool(d.pending),
             )
-        return out
+        )
+    return out
 
 
 def facets(db: Database, tenant_id: int) -> tuple[list[str], list[str]]:
     """The tags and sites in use in the tenant (for filter menus)."""
-    from tikguard.store.models import Device, DeviceTag
-
     with db.session() as session:
         tags = session.scalars(
             select(DeviceTag.tag)
