@@ -290,6 +290,13 @@ def _pair(m: MenuMatch) -> None:
     m.removed = removed
     m.added = added
     for i, j in m.pairs:
+        if (
+            i >= 0
+            and j >= 0
+            and m.old[i].props.get("name") == m.new[j].props.get("name")
+            and m.old[i].selector == m.new[j].selector
+        ):
+            continue  # same name, same built-in selector: no rename
         old_name = name_of(m.old[i], m.schema) if i >= 0 else default_of(m.schema, m.new[j], "name")
         new_name = name_of(m.new[j], m.schema) if j >= 0 else None
         if old_name is not None and new_name is not None and old_name != new_name:
@@ -432,6 +439,8 @@ def prop_changes(m: MenuMatch, i: int, j: int) -> list[PropChange]:
     new_item = m.new[j] if j >= 0 else None
     old = old_item.props if old_item else {}
     new = new_item.props if new_item else {}
+    if old == new:
+        return []
     item = new_item or old_item
     changes: list[PropChange] = []
     for key, value in new.items():

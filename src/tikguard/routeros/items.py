@@ -125,16 +125,26 @@ def effective(
     props: Iterable[Prop], schema: MenuSchema, *, builtin: bool = False
 ) -> tuple[dict[str, str], frozenset[str]]:
     """Normalised ``(props, unset)`` for a command's properties, last value winning."""
+    values, unset = _written(props)
+    return strip_defaults(values, schema, builtin=builtin), unset
+
+
+def _written(props: Iterable[Prop]) -> tuple[dict[str, str], frozenset[str]]:
     values: dict[str, str] = {}
-    unset: set[str] = set()
+    unset: set[str] | None = None
     for prop in props:
         if prop.value is None:
             values.pop(prop.key, None)
+            unset = unset or set()
             unset.add(prop.key)
         else:
-            unset.discard(prop.key)
+            if unset:
+                unset.discard(prop.key)
             values[prop.key] = FLAG if prop.flag else prop.value
-    return strip_defaults(values, schema, builtin=builtin), frozenset(unset)
+    return values, frozenset(unset) if unset else _NO_KEYS
+
+
+_NO_KEYS: Final[frozenset[str]] = frozenset()
 
 
 def explicit(props: Iterable[Prop]) -> dict[str, str]:
@@ -152,10 +162,11 @@ def strip_defaults(
     values: dict[str, str], schema: MenuSchema, *, builtin: bool = False
 ) -> dict[str, str]:
     """``values`` without the properties whose value is known to be the default."""
+    defaults = schema.defaults
     out: dict[str, str] = {}
     for key, value in values.items():
-        default = schema.defaults.get(key)
-        if default is None:
+        default = defaults.get(key)
+        if default is None and (key == "comment" or key == "disabled"):
             default = _universal_default(key, builtin)
         if default != value:
             out[key] = value
@@ -241,17 +252,16 @@ def _absorb(menu: MenuItems, command: Command, block: int) -> None:
     schema = menu.schema
     if command.verb == "add" and command.selector is None:
         flags = [Prop(word, FLAG) for word in command.args]
-        raw = [*command.props, *flags]
-        props, unset = effective(raw, schema)
+        written, unset = _written([*command.props, *flags] if flags else command.props)
         menu.items.append(
             Item(
                 menu.path,
                 Key("content"),
-                props,
+                strip_defaults(written, schema),
                 unset,
                 block=block,
                 position=len(menu.items),
-                shown=explicit(raw),
+                shown=written,
             )
         )
         return

@@ -28,7 +28,15 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Final
 
-from tikguard.routeros.diff import MenuMatch, PropChange, command_text, match, prop_changes
+from tikguard.routeros.diff import (
+    Diff,
+    MenuMatch,
+    PropChange,
+    command_text,
+    diff_matches,
+    match,
+    prop_changes,
+)
 from tikguard.routeros.items import (
     FLAG,
     INTERNAL_ID,
@@ -511,6 +519,12 @@ class _Writer:
 def make_patch(running: Config, target: Config) -> Patch:
     """The script that turns ``running`` into ``target``, and what it cannot express."""
     return patch_matches(match(running, target))
+
+
+def diff_and_patch(running: Config, target: Config) -> tuple[Diff, Patch]:
+    """The diff and the patch from one matching (what a push plan shows and sends)."""
+    matches = match(running, target)
+    return diff_matches(matches), patch_matches(matches)
 
 
 def patch_matches(matches: list[MenuMatch]) -> Patch:
