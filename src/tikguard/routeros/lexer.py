@@ -237,19 +237,29 @@ def split_words(line: LogicalLine | str) -> list[Word]:
     :class:`LogicalLine`) for an unterminated quote or an unknown escape.
     """
     logical = line if isinstance(line, LogicalLine) else LogicalLine(line, 1, ((0, 1, 0),))
+    text = logical.text
     words: list[Word] = []
     append = words.append
-    for match in _TOKEN.finditer(logical.text):
-        raw = match.group(3)
-        if raw is not None:
-            append(_word(raw, match.start(3), logical))
-        elif match.group(1) is not None:
-            append(Word("open", None, None, "[", match.start(1)))
-        elif match.group(2) is not None:
-            append(Word("close", None, None, "]", match.start(2)))
+    find = text.find
+    pos = 0
+    # findall (tuples, no match objects) is the hot path of parsing; a token's offset is
+    # where it next occurs, since only blanks separate it from the previous one.
+    for opening, closing, raw, stray in _TOKEN.findall(text):
+        if raw:
+            pos = find(raw, pos)
+            equals = raw.find("=")
+            if equals > 0 and raw[0] != "!" and '"' not in raw and "\\" not in raw:
+                append(Word("prop", raw[:equals], raw[equals + 1 :], raw, pos))
+            else:
+                append(_word(raw, pos, logical))
+            pos += len(raw)
+        elif opening or closing:
+            pos = find(opening or closing, pos)
+            append(Word("open" if opening else "close", None, None, opening or closing, pos))
+            pos += 1
         else:
-            pos = match.start(4)
-            if match.group(4) == "\\":
+            pos = find(stray, pos)
+            if stray == "\\":
                 raise logical.error("a lone backslash at the end of the line", pos)
             raise logical.error(
                 "unterminated quoted string",
