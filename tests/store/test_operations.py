@@ -139,3 +139,47 @@ def test_audit_log(db: Database, tenant: Tenant, other_tenant: Tenant) -> None:
         assert [e.actor for e in entries] == ["bob", "alice"]
         assert [e.actor for e in list_audit(s, tenant.id, action="device.add")] == ["alice"]
         assert [e.actor for e in list_audit(s, other_tenant.id)] == ["eve"]
+
+
+def test_racing_creates_with_one_idempotency_key_make_one_operation(
+    db: Database, tenant: Tenant, device: Device
+) -> None:
+    import threading
+
+    ids: list[str] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def create() -> None:
+        try:
+            barrier.wait()
+            with db.transaction() as s:
+                op, _ = create_operation(
+                    s, tenant.id, kind="push", device_id=device.id, idempotency_key="same"
+                )
+                ids.append(op.id)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(set(ids)) == 1
+    with db.session() as s:
+        assert len(list_operations(s, tenant.id)) == 1
+
+
+async def test_events_from_async_code(db: Database, tenant: Tenant, device: Device) -> None:
+    def start(s: object) -> str:
+        from sqlalchemy.orm import Session
+
+        assert isinstance(s, Session)
+        op, _ = create_operation(s, tenant.id, kind="backup", device_id=device.id)
+        append_event(s, tenant.id, op.id, stage="export", message="reading /export")
+        return op.id
+
+    op_id = await db.run_async(start)
+    events = await db.run_async(lambda s: list_events(s, tenant.id, op_id))
+    assert [e.message for e in events] == ["reading /export"]
