@@ -175,3 +175,46 @@ def test_count_changes_matches_line_multisets(old: list[str], new: list[str]) ->
     assert added <= len(new) and removed <= len(old)
     if old == new:
         assert (added, removed) == (0, 0)
+
+
+configs = st.sampled_from([CONFIG_1, CONFIG_2, "", "/x\nset a=b\n", "/ünï\ncode\r\n"])
+secret_maps = st.sampled_from([{}, SECRETS, {"k": "v"}, {"k": "v2"}])
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=st.lists(st.tuples(configs, secret_maps), min_size=1, max_size=6))
+def test_history_keeps_exactly_the_changes(
+    db: Database, tenant: Tenant, steps: list[tuple[str, dict[str, str]]]
+) -> None:
+    with db.transaction() as s:
+        from sqlalchemy import func, select
+
+        from tikguard.store.models import Device as DeviceRow
+
+        n = s.scalar(select(func.count()).select_from(DeviceRow)) or 0
+        device = add_device(s, tenant.id, name=f"h{n}", host="h", username="u")
+    expected: list[tuple[str, dict[str, str]]] = []
+    for text, secrets in steps:
+        with db.transaction() as s:
+            _, created = record_backup(
+                s,
+                tenant.id,
+                device.id,
+                normalised_redacted_text=text,
+                secrets=secrets,
+                ros_version="7.16",
+                trigger="scheduled",
+            )
+        changed = not expected or expected[-1] != (text, secrets)
+        assert created == changed
+        if changed:
+            expected.append((text, secrets))
+    with db.session() as s:
+        versions = list(reversed(list_versions(s, tenant.id, device.id)))
+        assert [v.seq for v in versions] == list(range(1, len(expected) + 1))
+        for version, (text, secrets) in zip(versions, expected, strict=True):
+            full = get_version(s, tenant.id, version.id)
+            assert version_text(full) == text and get_secrets(s, tenant.id, full) == secrets
+            assert full.sha256 == hash_text(text)
