@@ -237,19 +237,23 @@ class _Parser:
                 _reject_script_syntax(word, logical)
             if word.kind == "prop":
                 key = word.key or ""
-                if key.startswith("."):
-                    self.shorthand = True
-                    if prefix is None:
-                        raise logical.error(
-                            f"property {key!r} continues a dotted property, but none precedes it",
-                            word.offset,
-                        )
-                    key = prefix + key
-                dot = key.rfind(".")
-                own = key[:dot] if dot > 0 else None
-                if own is not None and own == prefix and not word.raw.startswith("."):
-                    self.longhand = True
-                prefix = own
+                if "." in key:
+                    if key[0] == ".":
+                        self.shorthand = True
+                        if prefix is None:
+                            raise logical.error(
+                                f"property {key!r} continues a dotted property, "
+                                "but none precedes it",
+                                word.offset,
+                            )
+                        key = prefix + key
+                    dot = key.rfind(".")
+                    own = key[:dot] if dot > 0 else None
+                    if own is not None and own == prefix and not word.raw.startswith("."):
+                        self.longhand = True
+                    prefix = own
+                else:
+                    prefix = None
                 pair = (key, word.value)
                 prop = interned.get(pair)
                 if prop is None:
@@ -359,10 +363,11 @@ def _find_selector(words: list[Word], index: int, logical: LogicalLine) -> tuple
 
 def _wrap_width(lines: list[str]) -> int | None:
     """The terminal width an export was wrapped at, or None when nothing was wrapped."""
-    if not any(_continues(line) for line in lines):
+    wrapped = [len(line) for line in lines if line[-1:] == "\\" and _continues(line)]
+    if not wrapped:
         # Lines longer than a terminal and no wrapping: exported without a terminal.
         return 0 if any(len(line) > 80 for line in lines) else None
-    longest = max(len(line) for line in lines if _continues(line))
+    longest = max(wrapped)
     return 80 if longest <= 80 else longest + 1
 
 
