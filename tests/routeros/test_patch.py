@@ -284,10 +284,19 @@ def test_internal_id_reference_is_unsupported() -> None:
     assert "*1A" in gap.why
 
 
-def test_print_number_addressing_is_unsupported() -> None:
-    a = cfg("/interface ethernet switch port\nset 0 vlan-mode=secure\n")
-    patch = make_patch(a, Config())
+def test_print_number_addressing_as_the_export_writes_it() -> None:
+    a = cfg("/port\nset 0 name=serial0\n")
+    b = cfg("/port\nset 0 baud-rate=9600 name=serial0\n")
+    patch = converges(a, b)
+    assert patch.script == "/port\nset 0 baud-rate=9600\n"
+
+
+def test_print_number_after_renumbering_is_unsupported() -> None:
+    a = cfg("/system logging\nset 0 action=remote\nadd topics=x\n")
+    b = cfg("/system logging\nset 0 action=disk\n")
+    patch = make_patch(a, b)
     assert not patch.ok
+    assert "print number 0" in patch.unsupported[0].why
 
 
 def test_keyless_unordered_item_that_cannot_be_addressed_is_unsupported() -> None:

@@ -119,6 +119,8 @@ class _MenuState:
         self._comments: Counter[str] = Counter()
         self._naturals: Counter[tuple[tuple[str, str], ...]] = Counter()
         self._keyless = 0
+        #: Items were removed or placed: print numbers no longer mean what the export's did.
+        self.renumbered = False
         for i, item in enumerate(m.old_raw):
             live = _Live(item, dict(item.props))
             self.old[i] = live
@@ -145,10 +147,12 @@ class _MenuState:
     def insert(self, at: int, live: _Live) -> None:
         self.items.insert(at, live)
         self._index(live, 1)
+        self.renumbered = True
 
     def remove(self, live: _Live) -> None:
         self.items.remove(live)
         self._index(live, -1)
+        self.renumbered = True
 
     def update(self, live: _Live, props: dict[str, str]) -> None:
         if live.item.builtin:
@@ -167,7 +171,7 @@ class _MenuState:
         """A selector matching exactly ``live`` now, or None and the reason why not."""
         item = live.item
         if item.builtin:
-            return _builtin_address(item)
+            return _builtin_address(item, self.renumbered)
         natural = natural_key(live.props, self.schema)
         if natural is not None and self._keyless == 0 and self._naturals[natural] == 1:
             return _find(natural), ""
@@ -206,18 +210,20 @@ class _MenuState:
         return have == value
 
 
-def _builtin_address(item: Item) -> tuple[str | None, str]:
+def _builtin_address(item: Item, renumbered: bool) -> tuple[str | None, str]:
     if item.key.kind == "singleton":
         return "", ""
     if item.selector:
         return _find(tuple((p.key, p.value or "") for p in item.selector)), ""
     ref = item.ref or ""
-    if ref.isdigit():
+    if ref.isdigit() and renumbered:
         return None, (
-            f"the export addresses it by print number {ref}, which is not stable across "
-            "sessions (RouterOS 5.x style)"
+            f"the export addresses it by print number {ref}, and items of this menu were "
+            "removed or moved earlier in the script, so the number may name another item"
         )
-    return (ref if INTERNAL_ID.fullmatch(ref) else quote(ref)), ""
+    # A print number as the export itself writes it (``/port set 0``): a full replace
+    # would rely on it just the same.
+    return (ref if INTERNAL_ID.fullmatch(ref) or ref.isdigit() else quote(ref)), ""
 
 
 def _find(parts: tuple[tuple[str, str], ...]) -> str:
