@@ -48,8 +48,11 @@ def _config_differences(remaining: Diff) -> list[str]:
     out = []
     for menu in remaining.menus:
         out += [f"{menu.path} {i.op} {i.item}" for i in menu.items]
-        out += [f"{menu.path} + {c}" for c in menu.commands_added if not c.startswith(":")]
-        out += [f"{menu.path} - {c}" for c in menu.commands_removed if not c.startswith(":")]
+        out += [
+            f"{menu.path} {c}"
+            for c in (*menu.commands_added, *menu.commands_removed)
+            if not c.startswith(":")
+        ]
     return out
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import corpus_exports
 
-from tikguard.routeros.diff import Diff, diff
+from tikguard.routeros.diff import Diff, diff, remaining_differences
 from tikguard.routeros.model import Command, Config, Menu, Prop, Selector
 from tikguard.routeros.parse import parse
 from tikguard.routeros.risk import assess
@@ -313,3 +313,28 @@ def test_redacted_placeholders_are_shown() -> None:
     a = cfg("/ppp secret\nadd name=alice password=tikguard-secret:abc\n")
     b = cfg("/ppp secret\nadd name=alice password=tikguard-secret:def\n")
     assert "password: tikguard-secret:abc -> tikguard-secret:def" in diff(a, b).to_text()
+
+
+def test_risk_mac_winbox_list_and_routing_protocols() -> None:
+    a = """
+/interface list
+add name=MGMT
+/interface list member
+add interface=ether5 list=MGMT
+/tool mac-server mac-winbox
+set allowed-interface-list=MGMT
+"""
+    b = a.replace("ether5", "ether6") + "/routing ospf instance\nadd name=v2\n"
+    assert {"interface-list", "routes"} <= set(tags(a, b))
+
+
+def test_remaining_differences_ignores_console_commands() -> None:
+    target = Config(
+        [
+            Menu("", [Command(":delay", args=("5",))]),
+            Menu("/ip dns", [Command("set", (Prop("servers", "1.1.1.1"),))]),
+        ]
+    )
+    running = cfg("/ip dns\nset servers=1.1.1.1\n")
+    assert remaining_differences(running, target) == []
+    assert remaining_differences(Config(), target) == ["/ip dns changed (settings) (servers)"]

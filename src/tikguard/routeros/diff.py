@@ -577,3 +577,23 @@ def command_text(command: Command) -> str:
         for p in command.props
     ]
     return " ".join(parts)
+
+
+def remaining_differences(running: Config, target: Config) -> list[str]:
+    """What still keeps ``running`` (read back from a device) from being ``target``.
+
+    One line per item that differs, by the same identity the patch used; console
+    commands that are not configuration (``:delay 5``, ``:put``) are ignored, since an
+    export never shows them. An empty list means converged.
+    """
+    lines: list[str] = []
+    for menu in diff(running, target).menus:
+        for item in menu.items:
+            what = ", ".join(c.prop for c in item.changes) if item.changes else ""
+            lines.append(f"{menu.path} {item.op} {item.item}" + (f" ({what})" if what else ""))
+        lines += [
+            f"{menu.path} command {text}"
+            for text in (*menu.commands_added, *menu.commands_removed)
+            if not text.startswith(":")
+        ]
+    return lines

@@ -38,8 +38,8 @@ TITLES: Final = {
     "firewall-input": "firewall rules that filter traffic to the router",
     "service": "IP services (ssh, api, winbox ports and allowed addresses)",
     "ssh": "SSH server settings",
-    "users": "users and user groups",
-    "routes": "routes and routing tables",
+    "users": "users, user groups and how logins are checked (RADIUS)",
+    "routes": "routes, routing tables, VRFs and routing protocols",
 }
 
 _ADDRESS_MENUS: Final = ("/ip address", "/ipv6 address", "/ip dhcp-client", "/ipv6 dhcp-client")
@@ -49,7 +49,21 @@ _BRIDGE_MENUS: Final = (
     "/interface vlan",
     "/interface bridge",
 )
-_ROUTE_MENUS: Final = ("/ip route", "/ipv6 route", "/routing table", "/routing rule")
+_ROUTE_MENUS: Final = ("/ip route", "/ipv6 route", "/ip vrf")
+_USER_MENUS: Final = (
+    "/user",
+    "/user group",
+    "/user ssh-keys",
+    "/user settings",
+    "/user aaa",
+    "/radius",
+)
+#: Menus whose interface-list references decide who may manage the router.
+_MGMT_LIST_MENUS: Final = (
+    "/tool mac-server",
+    "/tool mac-server mac-winbox",
+    "/ip neighbor discovery-settings",
+)
 _FILTER_MENUS: Final = ("/ip firewall filter", "/ipv6 firewall filter")
 _RAW_MENUS: Final = ("/ip firewall raw", "/ipv6 firewall raw")
 _NOT_INPUT: Final = frozenset({"forward", "output"})
@@ -78,9 +92,9 @@ def _tags(
         yield "service"
     if path == "/ip ssh":
         yield "ssh"
-    if path in ("/user", "/user group", "/user ssh-keys", "/user settings"):
+    if path in _USER_MENUS:
         yield "users"
-    if path in _ROUTE_MENUS:
+    if path in _ROUTE_MENUS or path.startswith("/routing "):
         yield "routes"
     if path in _BRIDGE_MENUS or path.startswith("/interface ethernet switch"):
         yield "bridge-vlan"
@@ -122,11 +136,17 @@ def _values(item: ItemDiff, prop: str) -> set[str]:
 
 
 def _referenced_lists(*configs: Config) -> tuple[set[str], set[str]]:
-    """Interface lists and address lists that input/prerouting rules refer to."""
+    """Interface lists and address lists that decide who reaches the router: those input
+    and prerouting rules refer to, and those MAC-Winbox / MAC-telnet access allows."""
     interface_lists: set[str] = set()
     address_lists: set[str] = set()
     for config in configs:
         menus = collect(config)
+        for path in _MGMT_LIST_MENUS:
+            for item in menus[path].items if path in menus else []:
+                allowed = item.props.get("allowed-interface-list")
+                if allowed:
+                    interface_lists.add(allowed.lstrip("!"))
         for path in (*_FILTER_MENUS, *_RAW_MENUS):
             menu = menus.get(path)
             if menu is None:
