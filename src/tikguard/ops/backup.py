@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
@@ -132,72 +133,71 @@ Outcome = Snapshot | DeviceError
 _Pending = tuple[BackupJob, Outcome, float, object]
 
 
+def _failed(device: Device, error: DeviceError, seconds: float, now: datetime) -> BackupResult:
+    device.last_backup_status = BackupStatus.FAILED.value
+    device.last_backup_error = f"{error.reason}: {error.message}"
+    device.last_backup_at = now
+    return BackupResult(
+        device.name,
+        device.id,
+        BackupStatus.FAILED,
+        reason=error.reason,
+        message=error.message,
+        hint=error.hint,
+        seconds=seconds,
+    )
+
+
 def _apply(
     session: Session,
-    tenant_id: int,
-    job: BackupJob,
+    device: Device,
     outcome: Outcome,
     seconds: float,
     trigger: str,
     operation_id: str | None,
+    now: datetime,
 ) -> BackupResult:
-    """Record one device's outcome (in the caller's savepoint)."""
-    name = job.target.name
+    """Record one device's outcome on its loaded row (in the caller's savepoint).
+
+    Host keys follow :func:`tikguard.store.devices.check_host_key`: an unpinned key is
+    pinned, the pinned key is marked verified, another key is kept as pending.
+    """
     if isinstance(outcome, DeviceError):
-        if isinstance(outcome, HostKeyChanged) and outcome.new_key:
-            store_devices.check_host_key(session, tenant_id, job.device_id, outcome.new_key)
-        store_devices.record_backup_result(
-            session,
-            tenant_id,
-            job.device_id,
-            status=BackupStatus.FAILED.value,
-            error=f"{outcome.reason}: {outcome.message}",
-        )
-        return BackupResult(
-            name,
-            job.device_id,
-            BackupStatus.FAILED,
-            reason=outcome.reason,
-            message=outcome.message,
-            hint=outcome.hint,
-            seconds=seconds,
-        )
-    check = store_devices.check_host_key(session, tenant_id, job.device_id, outcome.host_key)
-    if check is store_devices.HostKeyCheck.MISMATCH:
+        new_key = outcome.new_key if isinstance(outcome, HostKeyChanged) else None
+        if new_key and device.host_key is not None and new_key != device.host_key:
+            device.host_key_pending = new_key
+            device.host_key_pending_seen = now
+        return _failed(device, outcome, seconds, now)
+    if device.host_key is None:
+        device.host_key = outcome.host_key
+        device.host_key_first_seen = now
+    elif device.host_key != outcome.host_key:
         # The pin changed while we were connected with the old one: keep nothing.
-        error = HostKeyChanged(name, fingerprint(outcome.host_key), None)
-        store_devices.record_backup_result(
-            session, tenant_id, job.device_id, status="failed", error=error.message
-        )
-        return BackupResult(
-            name,
-            job.device_id,
-            BackupStatus.FAILED,
-            reason=error.reason,
-            message=error.message,
-            hint=error.hint,
-            seconds=seconds,
-        )
+        error = HostKeyChanged(device.name, fingerprint(outcome.host_key), None)
+        return _failed(device, error, seconds, now)
+    device.host_key_last_verified = now
     version, created = store_versions.record_backup(
         session,
-        tenant_id,
-        job.device_id,
+        device.tenant_id,
+        device.id,
         normalised_redacted_text=outcome.redacted,
         secrets=outcome.secrets,
         ros_version=outcome.ros_version,
         trigger=trigger,
         operation_id=operation_id,
         binary_backup=outcome.binary,
+        now=now,
     )
-    device = store_devices.get_device(session, tenant_id, job.device_id)
     if outcome.ros_version:
         device.ros_version = outcome.ros_version
     if outcome.model:
         device.model = outcome.model
     status = BackupStatus.CHANGED if created else BackupStatus.UNCHANGED
-    store_devices.record_backup_result(session, tenant_id, job.device_id, status=status.value)
+    device.last_backup_status = status.value
+    device.last_backup_error = None
+    device.last_backup_at = now
     return BackupResult(
-        name, job.device_id, status, version=version.seq, version_id=version.id, seconds=seconds
+        device.name, device.id, status, version=version.seq, version_id=version.id, seconds=seconds
     )
 
 
@@ -243,7 +243,7 @@ class _ResultWriter:
                     future.set_result(result)
 
     def _write(self, batch: Sequence[_Pending]) -> list[BackupResult]:
-        results: dict[int, BackupResult] = {}
+        now = utcnow()
         with self._db.transaction() as session:
             snapshots = [
                 (job.device_id, outcome)
@@ -252,12 +252,14 @@ class _ResultWriter:
             ]
             try:
                 with session.begin_nested():
-                    same = record_unchanged(session, self._tenant_id, snapshots, utcnow())
+                    same = record_unchanged(session, self._tenant_id, snapshots, now)
             except Exception:
                 log.exception("bulk recording of unchanged backups failed; recording one by one")
                 same = {}
-            for index, (job, outcome, seconds, _) in enumerate(batch):
-                if job.device_id in same and isinstance(outcome, Snapshot):
+            results: dict[int, BackupResult] = {}
+            rest: list[int] = []
+            for index, (job, _outcome, seconds, _) in enumerate(batch):
+                if job.device_id in same:
                     version_id, seq = same[job.device_id]
                     results[index] = BackupResult(
                         job.target.name,
@@ -267,22 +269,37 @@ class _ResultWriter:
                         version_id=version_id,
                         seconds=seconds,
                     )
-                    continue
-                try:
+                else:
+                    rest.append(index)
+            if rest:
+                ids = [batch[i][0].device_id for i in rest]
+                query = select(Device).where(
+                    Device.tenant_id == self._tenant_id, Device.id.in_(ids)
+                )
+                devices = {d.id: d for d in session.scalars(query)}
+                try:  # all at once; if anything fails, again one savepoint per device
                     with session.begin_nested():
-                        results[index] = _apply(
-                            session,
-                            self._tenant_id,
-                            job,
-                            outcome,
-                            seconds,
-                            self._trigger,
-                            self._operation_id,
-                        )
-                except Exception as exc:
-                    log.exception("storing the backup of %s failed", job.target.name)
-                    results[index] = self._store_failed(job, exc, seconds)
+                        for i in rest:
+                            results[i] = self._one(session, devices, batch[i], now)
+                except Exception:
+                    for i in rest:
+                        try:
+                            with session.begin_nested():
+                                results[i] = self._one(session, devices, batch[i], now)
+                        except Exception as exc:
+                            job, _, seconds, _ = batch[i]
+                            log.exception("storing the backup of %s failed", job.target.name)
+                            results[i] = self._store_failed(job, exc, seconds)
         return [results[i] for i in range(len(batch))]
+
+    def _one(
+        self, session: Session, devices: dict[int, Device], item: _Pending, now: datetime
+    ) -> BackupResult:
+        job, outcome, seconds, _ = item
+        device = devices.get(job.device_id)
+        if device is None:
+            raise NotFound(f"device {job.target.name!r} was removed during the backup")
+        return _apply(session, device, outcome, seconds, self._trigger, self._operation_id, now)
 
     @staticmethod
     def _store_failed(job: BackupJob, exc: BaseException, seconds: float) -> BackupResult:
