@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "demo",
     "serve",
     "accounts",
+    "mirror",
 )
 
 

@@ -69,3 +69,29 @@ def test_world_readable_key_is_a_clear_cli_error(data_dir: Path) -> None:
 def test_tenant_without_data_keys_flag_is_refused(data_dir: Path) -> None:
     out = CliRunner().invoke(app, ["keys", "rotate", "--tenant", "default"])
     assert out.exit_code == 1 and "--data-keys" in out.output
+
+
+def test_mirror_sync_and_status(data_dir: Path) -> None:
+    from tikguard.store.versions import record_backup
+
+    db = Database.open(Settings(data_dir=data_dir))
+    with db.transaction() as s:
+        t = ensure_tenant(s)
+        record_backup(
+            s,
+            t.id,
+            1,
+            normalised_redacted_text="/x\n",
+            secrets={},
+            ros_version="7",
+            trigger="manual",
+        )
+    db.dispose()
+    runner = CliRunner()
+    out = runner.invoke(app, ["mirror", "status"])
+    assert out.exit_code == 0 and "default" in out.output, out.output
+    out = runner.invoke(app, ["mirror", "sync"])
+    assert out.exit_code == 0, out.output
+    assert (data_dir / "git" / "default.git").is_dir()
+    out = runner.invoke(app, ["mirror", "sync", "--tenant", "nope"])
+    assert out.exit_code == 1 and "does not exist" in out.output
