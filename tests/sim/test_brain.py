@@ -360,3 +360,26 @@ async def test_rename_follows_references() -> None:
     await run(r, "/interface bridge set [ find name=br1 ] name=br2")
     text = r.config_text()
     assert "interface=br2" in text and "bridge=br2" in text and "br1" not in text
+
+
+async def test_checked_menus_refuse_unknown_arguments_before_import_applies() -> None:
+    r = make()
+    assert (await run(r, "/ip address add address=1.2.3.4/32 interface=ether1 bogus")).startswith(
+        "expected end of command (line 1 column 53)"
+    )
+    assert (await run(r, "/ip address add adress=1.2.3.4/32 interface=ether1")).startswith(
+        "expected end of command (line 1 column 17)"
+    )
+    assert (await run(r, "/ip service add name=x")).startswith("bad command name add")
+    r.files.write("typo.rsc", b"/system identity set name=a\n/ip address add adress=1.1.1.1/32\n")
+    out = await run(r, "/import typo.rsc")
+    assert out.startswith("expected end of command (line 2 column 17)")
+    assert r.identity == "gw1"
+    # Menus nobody modelled accept anything, so real exports import.
+    assert await run(r, "/routing ospf interface-template add area=a passive") == ""
+
+
+async def test_script_add_records_owner_and_policy() -> None:
+    r = make()
+    await run(r, '/system script add name=s source=":log info hi"', user="admin")
+    assert "owner=admin" in r.config_text()

@@ -1135,3 +1135,28 @@ def known_paths() -> list[str]:
 
 #: The fallback used for menus the table does not know (``path`` is empty).
 FALLBACK: Final = MenuSchema(path="", sensitive=SENSITIVE_EVERYWHERE, known=False)
+
+
+_COMMON_ARGUMENTS: Final = frozenset({"numbers", "copy-from", "comment", "disabled"})
+
+#: The arguments of menus whose argument list is checked: an unknown one is a syntax
+#: error (``expected end of command``), so ``/import`` refuses a typo before applying
+#: anything. Menus not listed here accept any argument (the simulator's generic items).
+ARGUMENTS: Final[dict[str, frozenset[str]]] = {
+    path: _COMMON_ARGUMENTS | frozenset(args.split())
+    for path, args in {
+        "/ip address": "address network broadcast netmask interface",
+        "/system identity": "name",
+        "/system scheduler": "name start-date start-time interval on-event policy",
+        "/system script": "name source policy owner dont-require-permissions",
+        "/ip service": "address port certificate tls-version vrf max-sessions",
+        "/user": "name group password address inactivity-timeout inactivity-policy",
+        "/user group": "name policy skin",
+        "/ip firewall address-list": "list address timeout dynamic",
+    }.items()
+}
+
+
+def arguments(path: str) -> frozenset[str] | None:
+    """The arguments ``add``/``set`` accept in ``path``, or None when not checked."""
+    return ARGUMENTS.get(path)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tikguard.routeros import schema as schema_mod
 from tikguard.routeros.errors import ParseError
 from tikguard.routeros.lexer import Word, split_words
 from tikguard.routeros.quoting import quote
@@ -381,6 +382,8 @@ class Console:
             for key in ("numbers",):
                 if key in values and values[key] is not None:
                     selection.refs.append(values.pop(key) or "")
+        if verb in ("add", "set"):
+            _check_arguments(path, verb, values, bare, rest)
         return Invocation(
             path, verb, selection, values, bare, statement, verb_column, where, pending
         )
@@ -485,6 +488,27 @@ class Console:
             return ""
         await self.resolve_pending(inv, session)
         return await self.router.value_of(inv, session)
+
+
+def _check_arguments(
+    path: str, verb: str, values: dict[str, Value], bare: list[Word], words: list[Word]
+) -> None:
+    """Unknown arguments of a checked menu are syntax errors, as on RouterOS."""
+    schema = schema_mod.lookup(path)
+    if verb == "add" and schema.fixed:
+        raise syntax_error("bad command name add", 1)
+    allowed = schema_mod.arguments(path)
+    if allowed is None:
+        return
+    if schema.ordered:
+        allowed = allowed | {"place-before"}
+    for word in words:
+        if word.kind in ("prop", "unset") and word.key is not None:
+            key = word.key
+            if key not in allowed and not (key.startswith(".") and key in values):
+                raise syntax_error("expected end of command", word.offset + 1)
+    if bare and verb == "add":
+        raise syntax_error("expected end of command", bare[0].offset + 1)
 
 
 def located(exc: ConsoleError, statement: Statement) -> str:

@@ -21,31 +21,7 @@ _INTERNAL_ID = re.compile(r"\*([0-9A-Fa-f]+)")
 _NUMBER = re.compile(r"[0-9]+")
 
 #: Menus whose items are interfaces: one name space across all of them.
-INTERFACE_MENUS = frozenset(
-    {
-        "/interface ethernet",
-        "/interface bridge",
-        "/interface vlan",
-        "/interface bonding",
-        "/interface wireguard",
-        "/interface eoip",
-        "/interface gre",
-        "/interface ipip",
-        "/interface veth",
-        "/interface vrrp",
-        "/interface 6to4",
-        "/interface wireless",
-        "/interface wifi",
-        "/interface pppoe-client",
-        "/interface l2tp-client",
-        "/interface sstp-client",
-        "/interface ovpn-client",
-        "/interface pptp-client",
-        "/interface vpls",
-        "/interface macvlan",
-        "/interface lte",
-    }
-)
+INTERFACE_MENUS = frozenset(schema_mod.INTERFACE_MENUS)
 
 
 #: Menus where RouterOS refuses a second item with the same name (real exports show

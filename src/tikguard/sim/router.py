@@ -268,6 +268,8 @@ class SimRouter:
             raise ConsoleError("failure: edit is not supported on this console")
         if inv.path == "/system scheduler" and inv.verb == "add":
             system.scheduler_add_defaults(self, inv)
+        if inv.path == "/system script" and inv.verb == "add":
+            system.script_add_defaults(inv, session)
         generic.apply(self.db, inv, session)
         self.config_changed(f"{inv.path} {inv.verb}", session)
         return ""

@@ -53,6 +53,14 @@ def scheduler_add_defaults(router: SimRouter, inv: Invocation) -> None:
     values.setdefault("policy", "ftp,reboot,read,write,policy,test,password,sniff,sensitive,romon")
 
 
+def script_add_defaults(inv: Invocation, session: Session) -> None:
+    """RouterOS records who added a script and gives it the default policy."""
+    inv.values.setdefault("owner", session.user)
+    inv.values.setdefault(
+        "policy", "ftp,reboot,read,write,policy,test,password,sniff,sensitive,romon"
+    )
+
+
 def register(console: Console, router: SimRouter) -> None:
     """Attach every special command to the console."""
 
