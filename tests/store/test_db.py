@@ -56,6 +56,7 @@ def test_schema_matches_the_models(db: Database) -> None:
 def test_sqlite_runs_wal_with_foreign_keys(tmp_path: Path) -> None:
     db = Database.open(Settings(data_dir=tmp_path))
     try:
+        assert (tmp_path / "tikguard.sqlite").stat().st_mode & 0o777 == 0o600
         with db.engine.connect() as conn:
             assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1

@@ -60,7 +60,10 @@ def create_app_engine(url: str, *, echo: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path = Path(parsed.database)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Owner-only from the start (SQLite gives -wal and -shm the same mode).
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         engine = create_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
         _install_sqlite_pragmas(engine)
         return engine
