@@ -26,6 +26,7 @@ import base64
 import contextlib
 import re
 import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
 
@@ -106,6 +107,42 @@ async def _connect(req: dict[str, Any]) -> DeviceSession:
             hint=f"back it up first (tikguard backup {target.name}) to pin its key",
         )
     return await connect(target, _settings())
+
+
+#: One open session per running push in this process, reused across its steps: a
+#: guarded push is about ten device interactions, and an SSH handshake costs more
+#: controller CPU than everything else a step does. Verification always opens a fresh
+#: connection (that is part of the proof); after a crash the cache is simply empty.
+_sessions: dict[str, DeviceSession] = {}
+
+
+@contextlib.asynccontextmanager
+async def _session(req: dict[str, Any], *, fresh: bool = False) -> AsyncIterator[DeviceSession]:
+    """The push's cached session (``fresh``: a new TCP + SSH connection replacing it).
+
+    A device error inside the block drops the session, so the next step reconnects.
+    """
+    op_id = req["op_id"]
+    session = None if fresh else _sessions.get(op_id)
+    if session is None:
+        old = _sessions.pop(op_id, None)
+        if old is not None:
+            await old.close()
+        session = await _connect(req)
+        _sessions[op_id] = session
+    try:
+        yield session
+    except DeviceError:
+        if _sessions.get(op_id) is session:
+            del _sessions[op_id]
+        await session.close()
+        raise
+
+
+async def _forget_session(req: dict[str, Any]) -> None:
+    session = _sessions.pop(req["op_id"], None)
+    if session is not None:
+        await session.close()
 
 
 def decrypt_script(req: dict[str, Any], blob: str) -> str:
@@ -215,7 +252,7 @@ async def step_preflight(req: dict[str, Any]) -> dict[str, Any]:
     """Read-only: key, version, flash, clock, policies, device-mode, plan, dry-run, drift."""
     settings = _settings()
     try:
-        async with await _connect(req) as session:
+        async with _session(req) as session:
             facts = await probe(session)
             raw = await read_export(session, settings, facts.version)
             running_hash, redacted = _hash_of_export(raw)
@@ -335,7 +372,7 @@ async def step_pre_push_backup(req: dict[str, Any]) -> dict[str, Any]:
         version = store_versions.get_version(session, req["tenant_id"], result.version_id)
         pre_hash = version.sha256
     try:
-        async with await _connect(req) as session:
+        async with _session(req) as session:
             up = await dev.read_uptime(session)
     except DeviceError as exc:
         return {"ok": False, "reason": f"reading uptime: {exc}"}
@@ -353,7 +390,7 @@ async def step_revert_point(req: dict[str, Any], on_flash: bool) -> dict[str, An
     names = _names(req, on_flash)
     settings = _settings()
     try:
-        async with await _connect(req) as session:
+        async with _session(req) as session:
             size = await dev.save_revert_point(session, names, settings.backup_timeout)
     except DeviceError as exc:
         return {"ok": False, "reason": f"revert point: {exc}", "file": names.backup_file}
@@ -369,7 +406,7 @@ async def step_arm(req: dict[str, Any], on_flash: bool) -> dict[str, Any]:
     started = time.time()
     deadline = started + settings.seconds(window)
     try:
-        async with await _connect(req) as session:
+        async with _session(req) as session:
             if (await dev.scheduler_state(session, names)).present:
                 # an earlier run of this step added it, then the controller stopped
                 # before recording: nothing is applied yet, so start the window afresh
@@ -414,7 +451,7 @@ async def step_apply(req: dict[str, Any], prep: dict[str, Any], commit_by: float
     names = _names(req, prep["on_flash"])
     script = decrypt_script(req, prep["script_enc"])
     try:
-        async with await _connect(req) as session:
+        async with _session(req) as session:
             if req["mode"] == "replace":
                 body = dev.reset_script(names, float(req["window"]), script)
                 await session.upload(names.script_file, body.encode("utf-8"))
@@ -448,6 +485,7 @@ def _claim_apply(session: Any, req: dict[str, Any]) -> bool:
 @DBOS.step(name="tikguard.push.step_fire_revert")
 async def step_fire_revert(req: dict[str, Any], on_flash: bool) -> dict[str, Any]:
     """Load the revert point now (do not wait for the timer)."""
+    await _forget_session(req)  # the session that applied the change may be dead
     try:
         session = await _connect(req)
     except DeviceError as exc:
@@ -469,7 +507,7 @@ async def step_wait_up(req: dict[str, Any], commit_by: float) -> dict[str, Any]:
     last = "not tried"
     while time.time() < commit_by:
         try:
-            async with await _connect(req) as session:
+            async with _session(req, fresh=True) as session:
                 up = await dev.read_uptime(session)
             return {
                 "up": True,
@@ -487,7 +525,7 @@ async def step_verify(req: dict[str, Any], prep: dict[str, Any]) -> dict[str, An
     """Fresh connection, health checks, convergence (read back and compare)."""
     settings = _settings()
     try:
-        async with await _connect(req) as session:
+        async with _session(req, fresh=True) as session:
             checks_ok, check_notes = await _checks(session, req.get("checks") or [])
             raw = await read_export(session, settings, prep.get("version"))
     except DeviceError as exc:
@@ -554,7 +592,7 @@ async def step_commit(
         return {"committed": False, "late": True, "reason": "past deadline minus margin"}
     claimed = await _db().run_async(lambda s: _claim(s, req, "commit_started_at"))
     try:
-        async with await _connect(req) as session:
+        async with _session(req) as session:
             state = await dev.scheduler_state(session, names)
             up = await dev.read_uptime(session)
             if not state.present:
@@ -596,7 +634,7 @@ async def step_after_commit(req: dict[str, Any], prep: dict[str, Any]) -> dict[s
     names = _names(req, prep["on_flash"])
     out: dict[str, Any] = {}
     try:
-        async with await _connect(req) as session:
+        async with _session(req) as session:
             await dev.remove_file(session, names.backup_file)
             await dev.remove_file(session, names.script_file)
             out["uptime"] = _uptime_json(await dev.read_uptime(session))
@@ -632,7 +670,7 @@ async def step_prove(req: dict[str, Any], prep: dict[str, Any], until: float) ->
     last: dict[str, Any] = {"reachable": False}
     while True:
         try:
-            async with await _connect(req) as session:
+            async with _session(req, fresh=True) as session:
                 up = await dev.read_uptime(session)
                 state = await dev.scheduler_state(session, names)
                 last = {
@@ -883,4 +921,5 @@ async def _end(
         **(extra or {}),
     }
     await finish(req, outcome.kind, outcome.reason, evidence)
+    await _forget_session(req)
     return {"outcome": outcome.kind, "reason": outcome.reason}

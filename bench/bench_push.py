@@ -1,0 +1,171 @@
+"""Guarded push benchmark: 100 routers pushed at once against one router alone.
+
+The simulated routers run in their own process (``tikguard sim run``, clock scaled by
+``--time-scale`` on both sides); this process is the controller (engine, store, DBOS
+on SQLite, the embedded default). In the same run, with the same window and change:
+
+* baseline: one guarded push to one router, start to outcome;
+* fleet: one guarded push to each of N other routers, all submitted at once.
+
+Reported: wall time of each, the ratio fleet/baseline (goal: at most 1.3), controller
+CPU seconds per push (process time, all threads: SSH, database, engine), and the
+outcomes (every push must be ``committed``).
+
+Usage: ``python bench/bench_push.py [--routers 100] [--time-scale 20]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from tikguard.ops import engine
+from tikguard.ops import push as push_ops
+from tikguard.ops.backup import backup
+from tikguard.settings import Settings
+from tikguard.store import devices as store_devices
+from tikguard.store.db import Database
+from tikguard.store.tenants import ensure_tenant
+
+
+def start_simulator(count: int, state_dir: Path, scale: float) -> tuple[Any, list[dict[str, str]]]:
+    inventory = state_dir / "inventory.csv"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tikguard.cli",
+            "sim",
+            "run",
+            "--devices",
+            str(count),
+            "--state-dir",
+            str(state_dir),
+            "--time-scale",
+            str(scale),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise SystemExit(f"the simulator exited: {err}")
+        if inventory.exists():
+            with inventory.open() as f:
+                rows = list(csv.DictReader(f))
+            if len(rows) == count:
+                return proc, rows
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("the simulator did not start in time")
+
+
+SCRIPT = (
+    '/ip firewall address-list add list=bench address=192.0.2.1 comment="bench $1 [x]"\n'
+    "/ip dns set servers=9.9.9.9\n"
+)
+
+
+async def run(routers: int, scale: float, data: Path, rows: list[dict[str, str]]) -> None:
+    wall = 10.0  # network limits in real seconds
+    settings = Settings(
+        data_dir=data,
+        time_scale=scale,
+        engine_polling_interval=0.1,
+        connect_timeout=wall * scale,
+        command_timeout=wall * scale,
+        backup_timeout=3 * wall * scale,
+        push_window=300.0,
+        push_settle=10.0,
+        push_boot_wait=120.0,
+        push_concurrency=max(100, routers),
+        backup_concurrency=max(50, routers),
+    )
+    db = Database.open(settings)
+
+    def setup(session: Any) -> int:
+        tenant = ensure_tenant(session)
+        for row in rows:
+            store_devices.add_device(
+                session,
+                tenant.id,
+                name=row["name"],
+                host=row["host"],
+                port=int(row["port"]),
+                username=row["username"],
+                password=row["password"],
+            )
+        return tenant.id
+
+    tenant_id = await db.run_async(setup)
+    results = await backup(db, settings, tenant_id)
+    assert all(r.ok for r in results), [r for r in results if not r.ok][:3]
+    names = [row["name"] for row in rows]
+    table = []
+    async with engine.running(settings):
+        for label, group in (
+            ("baseline: 1 router", names[:1]),
+            (f"fleet: {routers} routers", names[1:]),
+        ):
+            req = push_ops.PushRequest(group, script=SCRIPT, window=300.0)
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            subs = await push_ops.submit(db, settings, tenant_id, req)
+            ops = await push_ops.wait(db, tenant_id, [s.op_id for s in subs], poll=0.05)
+            took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            table.append((label, took, cpu / len(group), Counter(o.outcome for o in ops)))
+            if os.environ.get("BENCH_TRACE"):
+                trace(db, tenant_id, [s.op_id for s in subs], t0)
+    db.dispose()
+    base = table[0][1]
+    print(f"\nguarded push, window 300 s (device), time scale x{scale:g}, SQLite, one process")
+    print(f"{'run':<22} {'wall s':>8} {'ratio':>6} {'CPU s/push':>11}  outcomes")
+    for label, took, cpu, outcomes in table:
+        print(f"{label:<22} {took:8.2f} {took / base:6.2f} {cpu:11.3f}  {dict(outcomes)}")
+
+
+def trace(db: Database, tenant_id: int, op_ids: list[str], t0: float) -> None:
+    """Per stage: when the first and the last push reached it (seconds since submit)."""
+    from tikguard.store import operations as store_ops
+
+    wall0 = time.time() - (time.perf_counter() - t0)
+    stages: dict[str, list[float]] = {}
+    with db.session() as s:
+        for op_id in op_ids:
+            for e in store_ops.list_events(s, tenant_id, op_id):
+                stages.setdefault(e.stage, []).append(e.at.timestamp() - wall0)
+    for stage, times in stages.items():
+        print(f"   {stage:<16} first {min(times):6.2f}  last {max(times):6.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--routers", type=int, default=100)
+    parser.add_argument("--time-scale", type=float, default=20.0)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="tikguard-bench-push-"))
+    os.environ["TIKGUARD_TIME_SCALE"] = str(args.time_scale)
+    proc, rows = start_simulator(args.routers + 1, tmp / "sim", args.time_scale)
+    try:
+        asyncio.run(run(args.routers, args.time_scale, tmp / "data", rows))
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
