@@ -75,6 +75,8 @@ class Device:
         return self.menus.setdefault(path, [])
 
     def _load(self, path: str, command: Command) -> None:
+        if command.verb.startswith(":"):
+            return  # console commands (``:delay 5``) are not configuration
         items = self._touch(path)
         props = {p.key: p.value for p in command.props if p.value is not None and not p.flag}
         if command.verb == "add":

@@ -279,8 +279,12 @@ class _Writer:
 
     # -- preparation --------------------------------------------------------------
     def _check_opaque(self, m: MenuMatch) -> None:
-        old = [command_text(c) for c in m.opaque_old]
+        """Commands that are not item configuration cannot be patched, except console
+        commands (``:delay 5``, ``:put``) which change no configuration at all."""
+        old = [command_text(c) for c in m.opaque_old if not c.verb.startswith(":")]
         for command in m.opaque_new:
+            if command.verb.startswith(":"):
+                continue
             text = command_text(command)
             if text in old:
                 old.remove(text)
