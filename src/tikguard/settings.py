@@ -52,7 +52,7 @@ class Settings:
     master_key: str = field(default="", repr=False)
     #: Git remote URL each tenant's config mirror is pushed to after it changes;
     #: ``{tenant}`` is replaced by the tenant name. Empty: no push.
-    git_remote: str = ""
+    git_remote: str = field(default="", repr=False)  # may carry a token
     time_scale: float = 1.0
 
     # Device sessions

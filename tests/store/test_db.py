@@ -124,3 +124,31 @@ def test_migrations_run_on_postgresql(pg_database_url: str, tmp_path: Path) -> N
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_database_errors_carry_no_values(db: Database, tenant: Tenant) -> None:
+    """A failing statement's error shows the SQL, never the values (ciphertexts, text)."""
+    from sqlalchemy.exc import IntegrityError
+
+    with db.transaction() as s:
+        device = add_device(s, tenant.id, name="r1", host="h", username="u", password="pw-XYZ")
+        record_backup(
+            s,
+            tenant.id,
+            device.id,
+            normalised_redacted_text="/secretish\n",
+            secrets={"k": "v"},
+            ros_version="7",
+            trigger="manual",
+        )
+    with pytest.raises(IntegrityError) as err, db.transaction() as s:
+        s.execute(
+            text(
+                "INSERT INTO config_versions (tenant_id, device_id, seq, sha256, content, size,"
+                " line_count, secrets_count, trigger, lines_added, lines_removed,"
+                " secrets_changed_only, created_at, last_checked_at)"
+                " VALUES (:t, :d, 1, 'x', :c, 1, 1, 0, 'manual', 0, 0, false, :now, :now)"
+            ),
+            {"t": tenant.id, "d": device.id, "c": b"VERY-SECRET-BYTES", "now": "2026-01-01"},
+        )
+    assert "VERY-SECRET-BYTES" not in str(err.value) and "hidden" in str(err.value)
