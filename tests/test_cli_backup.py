@@ -96,6 +96,10 @@ def test_import_backup_history_show_diff(fleet: ThreadedFleet, env: dict[str, st
     live = run(env, "diff", dev.name, "2", "live")
     assert "no differences" in live.output
 
+    probed = run(env, "device", "probe", dev.name)
+    assert probed.exit_code == 0, probed.output
+    assert "core-1" in probed.output and "7.16" in probed.output
+
     detail = run(env, "device", "show", dev.name)
     assert dev.host_key_fingerprint in detail.output
     assert fleet.fleet.password not in detail.output
