@@ -4,7 +4,7 @@ A :class:`Session` is one console (an SSH shell, an exec channel, a script run):
 current menu, variables and print numbering. :class:`Console` parses statements into
 ``(menu path, verb, selector, properties, words)`` and runs them against the router:
 generic menu verbs through :mod:`tikguard.sim.engine`, special commands
-(``/system backup save``, ``/import``, ...) through handlers the router registers.
+(``/system backup save``, ``/import``, ...) through the shared table in :mod:`system`.
 """
 
 from __future__ import annotations
@@ -184,18 +184,18 @@ class Invocation:
         return any(w.value == name for w in self.words) or self.values.get(name) == "yes"
 
 
-Handler = Callable[[Invocation, Session], Awaitable[str]]
+Handler = Callable[["SimRouter", Invocation, Session], Awaitable[str]]
 
 
 class Console:
     """Parses and runs console statements for one router."""
 
-    def __init__(self, router: SimRouter) -> None:
-        self.router = router
-        self.handlers: dict[tuple[str, str], Handler] = {}
+    __slots__ = ("handlers", "router")
 
-    def register(self, path: str, verb: str, handler: Handler) -> None:
-        self.handlers[(path, verb)] = handler
+    def __init__(self, router: SimRouter, handlers: dict[tuple[str, str], Handler]) -> None:
+        self.router = router
+        #: Special commands; a table shared by all routers (no per-router closures).
+        self.handlers = handlers
 
     def is_verb(self, path: str, word: str) -> bool:
         return word in GENERIC_VERBS or (path, word) in self.handlers
@@ -410,7 +410,7 @@ class Console:
         await self.resolve_pending(inv, session)
         handler = self.handlers.get((inv.path, inv.verb))
         if handler is not None:
-            return await handler(inv, session)
+            return await handler(self.router, inv, session)
         if inv.verb in WRITE_VERBS:
             require(session, "write")
         else:

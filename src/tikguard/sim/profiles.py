@@ -37,6 +37,9 @@ class Profile:
     slash_paths: bool
     #: ``/system note`` exists and is exported (7.16+... modelled as 7.11+).
     has_system_note: bool
+    #: ``/system script`` items record and export their ``owner`` (seen from 6.46 on,
+    #: absent in 6.27; the threshold 6.40 is an estimate).
+    script_owner: bool = True
 
     @property
     def is_v7(self) -> bool:
@@ -74,6 +77,7 @@ def profile_for(version: str) -> Profile:
         chr_system_id=at_least(7, 17),
         slash_paths=v7,
         has_system_note=at_least(7, 11),
+        script_owner=at_least(6, 40),
     )
 
 

@@ -121,8 +121,7 @@ class SimRouter:
             serial_number=digest[8:20],
             system_id=digest[20:31],
         )
-        self.console = Console(self)
-        system.register(self.console, self)
+        self.console = Console(self, system.HANDLERS)
         self.scheduler = Scheduler(self, startup_delay=float(settings.get("startup_delay", 3.0)))
         self._set_initial(admin_password)
         self.scheduler.on_boot(self._booted_at)
@@ -269,7 +268,7 @@ class SimRouter:
         if inv.path == "/system scheduler" and inv.verb == "add":
             system.scheduler_add_defaults(self, inv)
         if inv.path == "/system script" and inv.verb == "add":
-            system.script_add_defaults(inv, session)
+            system.script_add_defaults(self, inv, session)
         generic.apply(self.db, inv, session)
         self.config_changed(f"{inv.path} {inv.verb}", session)
         return ""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from tikguard.sim import importer
 from tikguard.sim.backupfile import BackupError
-from tikguard.sim.console import Console, Invocation, Session, require
+from tikguard.sim.console import Handler, Invocation, Session, require
 from tikguard.sim.errors import NOT_ENOUGH_PERMISSIONS, ConsoleError
 from tikguard.sim.files import FileStoreError
 from tikguard.sim.generic import singleton_lines
@@ -53,291 +53,308 @@ def scheduler_add_defaults(router: SimRouter, inv: Invocation) -> None:
     values.setdefault("policy", "ftp,reboot,read,write,policy,test,password,sniff,sensitive,romon")
 
 
-def script_add_defaults(inv: Invocation, session: Session) -> None:
+def script_add_defaults(router: SimRouter, inv: Invocation, session: Session) -> None:
     """RouterOS records who added a script and gives it the default policy."""
-    inv.values.setdefault("owner", session.user)
+    if router.profile.script_owner:
+        inv.values.setdefault("owner", session.user)
     inv.values.setdefault(
         "policy", "ftp,reboot,read,write,policy,test,password,sniff,sensitive,romon"
     )
 
 
-def register(console: Console, router: SimRouter) -> None:
-    """Attach every special command to the console."""
+#: Special commands by (menu path, verb); shared by every router's console.
+HANDLERS: dict[tuple[str, str], Handler] = {}
 
-    def needs(session: Session, key: str) -> None:
-        wanted = router.required_policies.get(key, frozenset())
-        if "full" in session.policies:
-            return
-        if not wanted <= session.policies:
-            raise ConsoleError(NOT_ENOUGH_PERMISSIONS)
 
-    async def backup_save(inv: Invocation, session: Session) -> str:
-        needs(session, "backup-save")
-        name = inv.value("name") or f"{router.identity}-{router.clock.now():%Y%m%d-%H%M}"
-        if not name.endswith(".backup"):
-            name += ".backup"
-        password = inv.value("password")
-        if inv.flag("dont-encrypt"):
-            password = None
-        if router.faults.slow_flash_seconds:
-            await router.delay(router.faults.slow_flash_seconds)
-        data = router.backup_bytes(password)
+def needs(router: SimRouter, session: Session, key: str) -> None:
+    wanted = router.required_policies.get(key, frozenset())
+    if "full" in session.policies:
+        return
+    if not wanted <= session.policies:
+        raise ConsoleError(NOT_ENOUGH_PERMISSIONS)
+
+
+async def backup_save(router: SimRouter, inv: Invocation, session: Session) -> str:
+    needs(router, session, "backup-save")
+    name = inv.value("name") or f"{router.identity}-{router.clock.now():%Y%m%d-%H%M}"
+    if not name.endswith(".backup"):
+        name += ".backup"
+    password = inv.value("password")
+    if inv.flag("dont-encrypt"):
+        password = None
+    if router.faults.slow_flash_seconds:
+        await router.delay(router.faults.slow_flash_seconds)
+    data = router.backup_bytes(password)
+    try:
+        router.files.write(name, data)
+    except FileStoreError:
+        return BACKUP_FULL
+    return BACKUP_SAVED
+
+
+async def backup_load(router: SimRouter, inv: Invocation, session: Session) -> str:
+    needs(router, session, "backup-load")
+    name = inv.value("name") or (inv.words[0].value if inv.words else "") or ""
+    candidates = [name, name + ".backup"]
+    data = None
+    for candidate in candidates:
+        if router.files.exists(candidate):
+            data = router.files.read(candidate)
+            break
+    if data is None:
+        return "failure: no such file"
+    try:
+        router.restore_backup(data, inv.value("password"))
+    except BackupError as exc:
+        return str(exc)
+    router.log(f"configuration restored from {name}", topic="system")
+    router.reboot_soon()
+    return "Restore and reboot? [y/N]: \nconfiguration restored, rebooting..."
+
+
+async def reboot(router: SimRouter, inv: Invocation, session: Session) -> str:
+    needs(router, session, "reboot")
+    router.reboot_soon()
+    return "Reboot, yes? [y/N]: \nsystem will reboot shortly"
+
+
+async def shutdown(router: SimRouter, inv: Invocation, session: Session) -> str:
+    needs(router, session, "reboot")
+    await router.power_loss()
+    return ""
+
+
+async def reset_configuration(router: SimRouter, inv: Invocation, session: Session) -> str:
+    needs(router, session, "reboot")
+    require(session, "write")
+    if not inv.flag("skip-backup") and inv.value("skip-backup") != "yes":
+        folder = "flash/" if router.model.has_flash else ""
+        router.files.write(f"{folder}auto-before-reset.backup", router.backup_bytes(None))
+    script: str | None = None
+    after = inv.value("run-after-reset")
+    if after:
         try:
-            router.files.write(name, data)
+            script = router.files.read(after).decode("utf-8", "surrogateescape")
         except FileStoreError:
-            return BACKUP_FULL
-        return BACKUP_SAVED
-
-    async def backup_load(inv: Invocation, session: Session) -> str:
-        needs(session, "backup-load")
-        name = inv.value("name") or (inv.words[0].value if inv.words else "") or ""
-        candidates = [name, name + ".backup"]
-        data = None
-        for candidate in candidates:
-            if router.files.exists(candidate):
-                data = router.files.read(candidate)
-                break
-        if data is None:
             return "failure: no such file"
-        try:
-            router.restore_backup(data, inv.value("password"))
-        except BackupError as exc:
-            return str(exc)
-        router.log(f"configuration restored from {name}", topic="system")
-        router.reboot_soon()
-        return "Restore and reboot? [y/N]: \nconfiguration restored, rebooting..."
+    router.reset_configuration(
+        keep_users=inv.value("keep-users") == "yes",
+        no_defaults=inv.value("no-defaults", "no") == "yes",
+    )
+    if script is not None:
+        router.run_after_boot(script)
+    router.reboot_soon()
+    return "Dangerous! Reset anyway? [y/N]: \nsystem configuration will be reset"
 
-    async def reboot(inv: Invocation, session: Session) -> str:
-        needs(session, "reboot")
-        router.reboot_soon()
-        return "Reboot, yes? [y/N]: \nsystem will reboot shortly"
 
-    async def shutdown(inv: Invocation, session: Session) -> str:
-        needs(session, "reboot")
-        await router.power_loss()
-        return ""
+async def resource_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+    m = router.model
+    free = router.files.free_space()
+    values = {
+        "uptime": _uptime(router.uptime()),
+        "version": f"{router.profile.version} (stable)",
+        "build-time": router.format_datetime(router.clock.now().replace(hour=9, minute=0)),
+        "factory-software": router.profile.version,
+        "free-memory": _size(m.memory_bytes * 3 // 4),
+        "total-memory": _size(m.memory_bytes),
+        "cpu": m.cpu,
+        "cpu-count": str(m.cpu_count),
+        "cpu-frequency": "2400MHz" if not m.routerboard else "720MHz",
+        "cpu-load": "1%",
+        "free-hdd-space": _size(free),
+        "total-hdd-space": _size(m.storage_bytes),
+        "architecture-name": m.architecture,
+        "board-name": m.board_name,
+        "platform": "MikroTik",
+    }
+    return singleton_lines(values)
 
-    async def reset_configuration(inv: Invocation, session: Session) -> str:
-        needs(session, "reboot")
-        require(session, "write")
-        if not inv.flag("skip-backup") and inv.value("skip-backup") != "yes":
-            folder = "flash/" if router.model.has_flash else ""
-            router.files.write(f"{folder}auto-before-reset.backup", router.backup_bytes(None))
-        script: str | None = None
-        after = inv.value("run-after-reset")
-        if after:
-            try:
-                script = router.files.read(after).decode("utf-8", "surrogateescape")
-            except FileStoreError:
-                return "failure: no such file"
-        router.reset_configuration(
-            keep_users=inv.value("keep-users") == "yes",
-            no_defaults=inv.value("no-defaults", "no") == "yes",
-        )
-        if script is not None:
-            router.run_after_boot(script)
-        router.reboot_soon()
-        return "Dangerous! Reset anyway? [y/N]: \nsystem configuration will be reset"
 
-    async def resource_print(inv: Invocation, session: Session) -> str:
-        m = router.model
-        free = router.files.free_space()
-        values = {
-            "uptime": _uptime(router.uptime()),
-            "version": f"{router.profile.version} (stable)",
-            "build-time": router.format_datetime(router.clock.now().replace(hour=9, minute=0)),
-            "factory-software": router.profile.version,
-            "free-memory": _size(m.memory_bytes * 3 // 4),
-            "total-memory": _size(m.memory_bytes),
-            "cpu": m.cpu,
-            "cpu-count": str(m.cpu_count),
-            "cpu-frequency": "2400MHz" if not m.routerboard else "720MHz",
-            "cpu-load": "1%",
-            "free-hdd-space": _size(free),
-            "total-hdd-space": _size(m.storage_bytes),
-            "architecture-name": m.architecture,
-            "board-name": m.board_name,
-            "platform": "MikroTik",
+async def clock_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+    now = router.clock.now()
+    state = router.db.read("/system clock")
+    zone = (state.singleton_get("time-zone-name") if state else None) or "manual"
+    return singleton_lines(
+        {
+            "time": now.strftime("%H:%M:%S"),
+            "date": router.format_date(now),
+            "time-zone-autodetect": "no",
+            "time-zone-name": zone,
+            "gmt-offset": "+00:00",
+            "dst-active": "no",
         }
-        return singleton_lines(values)
+    )
 
-    async def clock_print(inv: Invocation, session: Session) -> str:
-        now = router.clock.now()
-        state = router.db.read("/system clock")
-        zone = (state.singleton_get("time-zone-name") if state else None) or "manual"
-        return singleton_lines(
-            {
-                "time": now.strftime("%H:%M:%S"),
-                "date": router.format_date(now),
-                "time-zone-autodetect": "no",
-                "time-zone-name": zone,
-                "gmt-offset": "+00:00",
-                "dst-active": "no",
-            }
+
+async def clock_set(router: SimRouter, inv: Invocation, session: Session) -> str:
+    require(session, "write")
+    from tikguard.routeros.values import parse_date
+
+    now = router.clock.now()
+    date_text = inv.value("date")
+    time_text = inv.value("time")
+    new = now
+    if date_text:
+        d = parse_date(date_text)
+        new = new.replace(year=d.year, month=d.month, day=d.day)
+    if time_text:
+        h, mi, s = (int(x) for x in time_text.split(":"))
+        new = new.replace(hour=h, minute=mi, second=s)
+    router.clock.set_time(new)
+    rest = {k: v for k, v in inv.values.items() if k not in ("date", "time")}
+    if rest:
+        router.db.write("/system clock").values.update(rest)
+        router.config_changed("/system clock set", session)
+    router.scheduler.on_boot(router.scheduler.booted_at)
+    return ""
+
+
+async def routerboard_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+    m = router.model
+    if not m.routerboard:
+        return singleton_lines({"routerboard": "no"})
+    return singleton_lines(
+        {
+            "routerboard": "yes",
+            "board-name": m.board_name,
+            "model": (m.export_model or m.name).replace("RouterBOARD ", ""),
+            "serial-number": router.ids.serial_number,
+            "firmware-type": "qca9550L",
+            "factory-firmware": router.profile.version,
+            "current-firmware": router.profile.version,
+            "upgrade-firmware": router.profile.version,
+        }
+    )
+
+
+async def device_mode_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+    if not router.profile.has_device_mode:
+        raise _bad(inv, "device-mode")
+    return singleton_lines(dict(router.device_mode))
+
+
+async def device_mode_update(router: SimRouter, inv: Invocation, session: Session) -> str:
+    if not router.profile.has_device_mode:
+        raise _bad(inv, "device-mode")
+    # A real router waits for a button press or a power cycle; the simulator
+    # applies the change at once (tests set device_mode directly too).
+    router.device_mode.update({k: v or "" for k, v in inv.values.items()})
+    router.scheduler.resync()
+    return ""
+
+
+async def history_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+    lines = ["Flags: U - undoable, R - redoable, F - floating-undo"]
+    for n, entry in enumerate(reversed(router.history)):
+        lines.append(
+            f"{n:>2} U  action={entry.action!r} by={entry.by} policy={entry.policy}"
+            f" time={router.format_datetime(entry.when)}".replace("'", '"')
         )
+    return "\n".join(lines)
 
-    async def clock_set(inv: Invocation, session: Session) -> str:
-        require(session, "write")
-        from tikguard.routeros.values import parse_date
 
-        now = router.clock.now()
-        date_text = inv.value("date")
-        time_text = inv.value("time")
-        new = now
-        if date_text:
-            d = parse_date(date_text)
-            new = new.replace(year=d.year, month=d.month, day=d.day)
-        if time_text:
-            h, mi, s = (int(x) for x in time_text.split(":"))
-            new = new.replace(hour=h, minute=mi, second=s)
-        router.clock.set_time(new)
-        rest = {k: v for k, v in inv.values.items() if k not in ("date", "time")}
-        if rest:
-            router.db.write("/system clock").values.update(rest)
-            router.config_changed("/system clock set", session)
-        router.scheduler.on_boot(router.scheduler.booted_at)
-        return ""
+async def file_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+    require(session, "read")
+    from tikguard.sim.configdb import Item, MenuState
 
-    async def routerboard_print(inv: Invocation, session: Session) -> str:
-        m = router.model
-        if not m.routerboard:
-            return singleton_lines({"routerboard": "no"})
-        return singleton_lines(
-            {
-                "routerboard": "yes",
-                "board-name": m.board_name,
-                "model": (m.export_model or m.name).replace("RouterBOARD ", ""),
-                "serial-number": router.ids.serial_number,
-                "firmware-type": "qca9550L",
-                "factory-firmware": router.profile.version,
-                "current-firmware": router.profile.version,
-                "upgrade-firmware": router.profile.version,
-            }
+    state = MenuState()
+    now = router.clock.now()
+    for folder in router.files.folders():
+        state.items.append(
+            Item(
+                state.new_id(),
+                base={
+                    "name": folder,
+                    "type": "directory",
+                    "creation-time": router.format_datetime(now),
+                },
+            )
         )
-
-    async def device_mode_print(inv: Invocation, session: Session) -> str:
-        if not router.profile.has_device_mode:
-            raise _bad(inv, "device-mode")
-        return singleton_lines(dict(router.device_mode))
-
-    async def device_mode_update(inv: Invocation, session: Session) -> str:
-        if not router.profile.has_device_mode:
-            raise _bad(inv, "device-mode")
-        # A real router waits for a button press or a power cycle; the simulator
-        # applies the change at once (tests set device_mode directly too).
-        router.device_mode.update({k: v or "" for k, v in inv.values.items()})
-        router.scheduler.resync()
-        return ""
-
-    async def history_print(inv: Invocation, session: Session) -> str:
-        lines = ["Flags: U - undoable, R - redoable, F - floating-undo"]
-        for n, entry in enumerate(reversed(router.history)):
-            lines.append(
-                f"{n:>2} U  action={entry.action!r} by={entry.by} policy={entry.policy}"
-                f" time={router.format_datetime(entry.when)}".replace("'", '"')
+    for f in router.files.list():
+        state.items.append(
+            Item(
+                state.new_id(),
+                base={
+                    "name": f.name,
+                    "type": f.kind,
+                    "size": str(f.size),
+                    "creation-time": router.format_datetime(f.created),
+                },
             )
-        return "\n".join(lines)
+        )
+    from tikguard.sim.configdb import ConfigDB
+    from tikguard.sim.generic import print_menu
 
-    async def file_print(inv: Invocation, session: Session) -> str:
-        require(session, "read")
-        from tikguard.sim.configdb import Item, MenuState
+    db = ConfigDB({"/file": state})
+    return print_menu(db, inv, session)
 
-        state = MenuState()
-        now = router.clock.now()
-        for folder in router.files.folders():
-            state.items.append(
-                Item(
-                    state.new_id(),
-                    base={
-                        "name": folder,
-                        "type": "directory",
-                        "creation-time": router.format_datetime(now),
-                    },
-                )
-            )
+
+async def file_remove(router: SimRouter, inv: Invocation, session: Session) -> str:
+    require(session, "write")
+    names = [r for ref in inv.selection.refs for r in ref.split(",")]
+    if inv.selection.predicate is not None:
+        from tikguard.sim.configdb import Item
+
         for f in router.files.list():
-            state.items.append(
-                Item(
-                    state.new_id(),
-                    base={
-                        "name": f.name,
-                        "type": f.kind,
-                        "size": str(f.size),
-                        "creation-time": router.format_datetime(f.created),
-                    },
-                )
+            if inv.selection.predicate(Item(0, base={"name": f.name, "type": f.kind})):
+                names.append(f.name)
+    for name in names:
+        try:
+            router.files.remove(name)
+        except FileStoreError:
+            return "no such item"
+    return ""
+
+
+async def log_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+    return "\n".join(
+        f"{when:%H:%M:%S} {topic} {message}" for when, topic, message in router.log_lines
+    )
+
+
+async def script_run(router: SimRouter, inv: Invocation, session: Session) -> str:
+    require(session, "read")
+    ref = inv.selection.refs[0] if inv.selection.refs else (inv.words[0].value if inv.words else "")
+    state = router.db.read("/system script")
+    for item in state.items if state is not None else []:
+        if item.get("name") == ref:
+            policy = item.get("policy") or ""
+            return await router.run_script(
+                item.get("source") or "", policy=policy, origin=f"script {ref}"
             )
-        from tikguard.sim.configdb import ConfigDB
-        from tikguard.sim.generic import print_menu
+    return "no such item"
 
-        db = ConfigDB({"/file": state})
-        return print_menu(db, inv, session)
 
-    async def file_remove(inv: Invocation, session: Session) -> str:
-        require(session, "write")
-        names = [r for ref in inv.selection.refs for r in ref.split(",")]
-        if inv.selection.predicate is not None:
-            from tikguard.sim.configdb import Item
+async def user_write(router: SimRouter, inv: Invocation, session: Session) -> str:
+    needs(router, session, "user-admin")
+    return await router.generic(inv, session)
 
-            for f in router.files.list():
-                if inv.selection.predicate(Item(0, base={"name": f.name, "type": f.kind})):
-                    names.append(f.name)
-        for name in names:
-            try:
-                router.files.remove(name)
-            except FileStoreError:
-                return "no such item"
-        return ""
 
-    async def log_print(inv: Invocation, session: Session) -> str:
-        return "\n".join(
-            f"{when:%H:%M:%S} {topic} {message}" for when, topic, message in router.log_lines
-        )
+async def do_import(router: SimRouter, inv: Invocation, session: Session) -> str:
+    require(session, "write")
+    return await importer.run_import(router, inv, session)
 
-    async def script_run(inv: Invocation, session: Session) -> str:
-        require(session, "read")
-        ref = (
-            inv.selection.refs[0]
-            if inv.selection.refs
-            else (inv.words[0].value if inv.words else "")
-        )
-        state = router.db.read("/system script")
-        for item in state.items if state is not None else []:
-            if item.get("name") == ref:
-                policy = item.get("policy") or ""
-                return await router.run_script(
-                    item.get("source") or "", policy=policy, origin=f"script {ref}"
-                )
-        return "no such item"
 
-    async def user_write(inv: Invocation, session: Session) -> str:
-        needs(session, "user-admin")
-        return await router.generic(inv, session)
-
-    async def do_import(inv: Invocation, session: Session) -> str:
-        require(session, "write")
-        return await importer.run_import(router, inv, session)
-
-    console.register("/system backup", "save", backup_save)
-    console.register("/system backup", "load", backup_load)
-    console.register("/system", "reboot", reboot)
-    console.register("/system", "shutdown", shutdown)
-    console.register("/system", "reset-configuration", reset_configuration)
-    console.register("/system resource", "print", resource_print)
-    console.register("/system clock", "print", clock_print)
-    console.register("/system clock", "set", clock_set)
-    console.register("/system routerboard", "print", routerboard_print)
-    console.register("/system device-mode", "print", device_mode_print)
-    console.register("/system device-mode", "update", device_mode_update)
-    console.register("/system history", "print", history_print)
-    console.register("/system script", "run", script_run)
-    console.register("/file", "print", file_print)
-    console.register("/file", "remove", file_remove)
-    console.register("/log", "print", log_print)
-    console.register("", "import", do_import)
-    for verb in ("add", "set", "remove", "enable", "disable"):
-        console.register("/user", verb, user_write)
-        console.register("/user group", verb, user_write)
+HANDLERS[("/system backup", "save")] = backup_save
+HANDLERS[("/system backup", "load")] = backup_load
+HANDLERS[("/system", "reboot")] = reboot
+HANDLERS[("/system", "shutdown")] = shutdown
+HANDLERS[("/system", "reset-configuration")] = reset_configuration
+HANDLERS[("/system resource", "print")] = resource_print
+HANDLERS[("/system clock", "print")] = clock_print
+HANDLERS[("/system clock", "set")] = clock_set
+HANDLERS[("/system routerboard", "print")] = routerboard_print
+HANDLERS[("/system device-mode", "print")] = device_mode_print
+HANDLERS[("/system device-mode", "update")] = device_mode_update
+HANDLERS[("/system history", "print")] = history_print
+HANDLERS[("/system script", "run")] = script_run
+HANDLERS[("/file", "print")] = file_print
+HANDLERS[("/file", "remove")] = file_remove
+HANDLERS[("/log", "print")] = log_print
+HANDLERS[("", "import")] = do_import
+for verb in ("add", "set", "remove", "enable", "disable"):
+    HANDLERS[("/user", verb)] = user_write
+    HANDLERS[("/user group", verb)] = user_write
 
 
 def _bad(inv: Invocation, word: str) -> ConsoleError:
