@@ -208,3 +208,35 @@ async def test_drop_after_import_line_cuts_the_session_but_the_import_goes_on(
             assert result.exit_status is None and not result.stdout
         await conn.wait_closed()
     await wait_until(lambda: router.identity == "done")
+
+
+async def test_removing_the_management_address_locks_out_open_and_new_sessions(
+    sim_router: SimDevice,
+) -> None:
+    async with await connect(sim_router) as conn:
+        assert "name: r001" in (await conn.run("/system identity print")).stdout
+        # the change goes through this very session, as a careless push would send it
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(SHORT * 2):
+                await conn.run("/ip address remove [ find address=127.0.0.1/8 ]")
+        await assert_times_out(sim_router)
+    assert sim_router.router.config_text().count("127.0.0.1") == 0
+    await sim_router.router.execute(
+        "/ip address add address=127.0.0.1/8 interface=ether1", user="admin"
+    )
+    assert "name: r001" in await run(sim_router, "/system identity print")
+
+
+async def test_firewall_accepting_established_keeps_the_open_session_only(
+    sim_router: SimDevice,
+) -> None:
+    async with await connect(sim_router) as conn:
+        await conn.run(
+            "/ip firewall filter add chain=input connection-state=established,related "
+            "action=accept",
+            check=True,
+        )
+        await conn.run("/ip firewall filter add chain=input action=drop", check=True)
+        # the session that made the change still works: only a fresh connection shows it
+        assert "name: r001" in (await conn.run("/system identity print")).stdout
+        await assert_times_out(sim_router)
