@@ -3,6 +3,8 @@ scheduler timing, reboots, reachability and faults, all on a manual device clock
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -383,3 +385,20 @@ async def test_script_add_records_owner_and_policy() -> None:
     r = make()
     await run(r, '/system script add name=s source=":log info hi"', user="admin")
     assert "owner=admin" in r.config_text()
+
+
+async def test_slash_spelling_only_on_v7() -> None:
+    assert await run(make("7.12"), "/ip/address/add address=1.1.1.1/32 interface=ether1") == ""
+    out = await run(make("6.49"), "/ip/address/add address=1.1.1.1/32 interface=ether1")
+    assert out == "bad command name ip/address/add (line 1 column 2)\n"
+
+
+async def test_state_survives_a_restart_of_the_simulator(tmp_path: Path) -> None:
+    r = SimRouter(name="gw1", clock=SimClock(manual=True), state_dir=tmp_path, model="hAP ac")
+    await run(r, "/system identity set name=kept")
+    await run(r, "/system backup save name=flash/b dont-encrypt=yes")
+    r.files.write("ram.txt", b"gone")
+    assert r.save_state()
+    again = SimRouter(name="gw1", clock=SimClock(manual=True), state_dir=tmp_path, model="hAP ac")
+    assert again.identity == "kept"
+    assert again.files.exists("flash/b.backup") and not again.files.exists("ram.txt")

@@ -270,6 +270,10 @@ class Console:
                     break
                 segs = []
             parts = raw.split("/")
+            if not self.router.profile.slash_paths and "/" in raw[1:]:
+                # RouterOS 6 knows only the space-separated spelling.
+                name = raw.lstrip("/")
+                raise syntax_error(f"bad command name {name}", offset + len(raw) - len(name) + 1)
             pos = offset
             for n, part in enumerate(parts):
                 column = pos + 1

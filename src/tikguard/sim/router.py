@@ -12,7 +12,9 @@ Output uses ``\\n`` line ends; the SSH side turns them into the terminal's ``\\r
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +33,9 @@ from tikguard.sim.files import FileStore
 from tikguard.sim.profiles import ModelProfile, Profile, model_profile, profile_for
 from tikguard.sim.reachability import Verdict, ssh_port, verdict
 from tikguard.sim.scheduler import Scheduler
+
+#: The router's saved state inside its state directory.
+STATE_FILE = "router-state.json"
 
 EVENTS = ("config-changed", "rebooting", "powered-off", "up", DROP_CONNECTIONS)
 
@@ -124,6 +129,7 @@ class SimRouter:
         self.console = Console(self, system.HANDLERS)
         self.scheduler = Scheduler(self, startup_delay=float(settings.get("startup_delay", 3.0)))
         self._set_initial(admin_password)
+        self._load_state()
         self.scheduler.on_boot(self._booted_at)
 
     def _set_initial(self, admin_password: str) -> None:
@@ -478,6 +484,46 @@ class SimRouter:
                 own = self.db.write("/user group")
                 copy = groups.copy()
                 own.items, own.next_id = copy.items, copy.next_id
+
+    # -- persistence -------------------------------------------------------------
+    def state_file(self) -> Path | None:
+        return None if self.state_dir is None else self.state_dir / STATE_FILE
+
+    def save_state(self) -> bool:
+        """Write config, files and device-mode to the state directory (if it has one).
+
+        A simulator restarted on the same state directory starts each router from
+        here, as if it had been powered off: RAM files are gone, uptime restarts.
+        """
+        path = self.state_file()
+        if path is None:
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        files = {
+            f.name: base64.b64encode(f.data).decode()
+            for f in self.files.list()
+            if self.files.is_persistent(f.name)
+        }
+        state = {
+            "version": 1,
+            "config": backupfile.dump_db(self.db),
+            "files": files,
+            "device_mode": self.device_mode,
+        }
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, separators=(",", ":")))
+        tmp.replace(path)
+        return True
+
+    def _load_state(self) -> None:
+        path = self.state_file()
+        if path is None or not path.is_file():
+            return
+        state = json.loads(path.read_text())
+        backupfile.restore_into(self.db, state["config"])
+        for name, data in state.get("files", {}).items():
+            self.files.write(name, base64.b64decode(data))
+        self.device_mode.update(state.get("device_mode", {}))
 
     # -- snapshot ----------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
