@@ -6,16 +6,17 @@ Last-Event-ID) until the router has reverted by itself.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from tests.api.world import TenantWorld, api_settings, build_tenant
+from tests.api.world import TenantWorld, build_tenant
+from tests.browser.liveserver import LiveServer
 
-from tikguard.api.app import create_app
 from tikguard.sim.fleet import SimFleet
 from tikguard.store.db import Database
 
@@ -23,7 +24,11 @@ pytestmark = pytest.mark.timeout(120)
 
 
 async def read_sse(
-    client: httpx.AsyncClient, url: str, headers: dict[str, str], stop_after: int | None = None
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    stop_after: int | None = None,
+    until_stage: str | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Events (and the end message) of an SSE stream; stop early after ``stop_after``."""
     events: list[dict[str, Any]] = []
@@ -45,25 +50,24 @@ async def read_sse(
                 kind, data = "message", ""
                 if stop_after is not None and len(events) >= stop_after:
                     break
+                if until_stage is not None and events[-1]["stage"] == until_stage:
+                    break
     return events, end
 
 
 @pytest.fixture
-async def live(
-    tmp_path: Path, sim_fleet_factory: Callable[..., Awaitable[SimFleet]]
-) -> AsyncIterator[tuple[httpx.AsyncClient, TenantWorld, SimFleet]]:
-    fleet = await sim_fleet_factory(1, boot_seconds=20.0)
-    settings = api_settings(tmp_path / "data")
-    db = Database.open(settings)
-    world = build_tenant(db, "alpha")
-    app = create_app(settings, db=db, engine=True)
+async def live(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, TenantWorld, SimFleet]]:
+    """A real server (uvicorn over TCP, so event streams really stream) in its own thread."""
+    server = LiveServer(tmp_path, routers=1).start()
+    db = Database.open(server.settings)
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                yield client, world, fleet
+        world = await asyncio.to_thread(build_tenant, db, "alpha")
+        assert server.fleet is not None
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            yield client, world, server.fleet
     finally:
         db.dispose()
+        server.stop()
 
 
 async def test_backup_diff_push_revert_over_the_api(
@@ -122,3 +126,49 @@ async def test_backup_diff_push_revert_over_the_api(
     assert row["last_push_outcome"] == "reverted"
     r = await client.get("/api/v1/audit?action=push.merge", headers=op_h)
     assert r.json() and r.json()[0]["actor"] == "token:alpha-operator"
+
+
+async def test_manual_confirm_commits(
+    live: tuple[httpx.AsyncClient, TenantWorld, SimFleet],
+) -> None:
+    client, world, fleet = live
+    dev = fleet[0]
+    admin, op_h = world.auth("admin"), world.auth("operator")
+    body = {
+        "name": "edge2",
+        "host": dev.host,
+        "port": dev.port,
+        "username": dev.username,
+        "password": dev.password,
+    }
+    device_id = (await client.post("/api/v1/devices", json=body, headers=admin)).json()["id"]
+    (backup_op,) = (await client.post(f"/api/v1/devices/{device_id}/backup", headers=op_h)).json()[
+        "operations"
+    ]
+    _, end = await read_sse(client, f"/api/v1/operations/{backup_op}/stream", op_h)
+    assert end is not None and end["outcome"] == "succeeded"
+
+    script = "/ip address\nadd address=10.91.0.1/24 interface=ether2\n"
+    r = await client.post(
+        "/api/v1/push",
+        json={"devices": [device_id], "script": script, "confirm": "manual", "window": 600},
+        headers=op_h,
+    )
+    (op_id,) = r.json()["operations"]
+    r = await client.post(f"/api/v1/operations/{op_id}/confirm", headers=world.auth("viewer"))
+    assert r.status_code == 403
+    events, _ = await read_sse(
+        client,
+        f"/api/v1/operations/{op_id}/stream",
+        op_h,
+        stop_after=99,
+        until_stage="waiting-confirm",
+    )
+    assert events[-1]["stage"] == "waiting-confirm"
+    r = await client.post(f"/api/v1/operations/{op_id}/confirm", headers=op_h)
+    assert r.status_code == 200, r.text
+    rest, end = await read_sse(client, f"/api/v1/operations/{op_id}/stream", op_h)
+    assert end is not None and end["outcome"] == "committed", (rest, end)
+    assert "10.91.0.1/24" in dev.router.config_text()
+    r = await client.post(f"/api/v1/operations/{op_id}/confirm", headers=op_h)
+    assert r.status_code == 409  # already ended

@@ -75,15 +75,20 @@ class LiveServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.settings.bind_port}"
 
-    def start(self, timeout: float = 60.0) -> LiveServer:
-        self.settings = live_settings(self.root / "data")
-        self._thread = threading.Thread(target=self._run, name="tikguard-live", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise RuntimeError("the live server did not start in time")
-        if self._error is not None:
-            raise RuntimeError("the live server failed to start") from self._error
-        return self
+    def start(self, timeout: float = 60.0, attempts: int = 3) -> LiveServer:
+        """Start serving; a port taken between choosing and binding it means a retry."""
+        for attempt in range(attempts):
+            self.settings = live_settings(self.root / f"data{attempt}")
+            self._ready.clear()
+            self._error = None
+            self._thread = threading.Thread(target=self._run, name="tikguard-live", daemon=True)
+            self._thread.start()
+            if not self._ready.wait(timeout):
+                raise RuntimeError("the live server did not start in time")
+            if self._error is None:
+                return self
+            self._thread.join(30)
+        raise RuntimeError("the live server failed to start") from self._error
 
     def call(self, coro: Awaitable[Any], timeout: float = 60.0) -> Any:
         """Run ``coro`` in the server's loop (e.g. to read a simulated router)."""
