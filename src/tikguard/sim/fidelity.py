@@ -57,11 +57,9 @@ def differences(a: Config, b: Config) -> list[str]:
     return out
 
 
-async def round_trip(text: str, *, name: str = "fidelity.rsc") -> RoundTrip:
-    """Import ``text`` into a matching blank router and compare its export with it."""
-    original = parse(text)
+def matching_router(original: Config, *, time_scale: float = 1000.0) -> SimRouter:
+    """A blank router of the export's version whose built-in items match it."""
     version = original.meta.ros_version or "7.16"
-    profile = profile_for(version)
     builtins = builtins_for_export(original)
     ethers = tuple(
         values["default-name"]
@@ -71,11 +69,20 @@ async def round_trip(text: str, *, name: str = "fidelity.rsc") -> RoundTrip:
     router = SimRouter(
         name="MikroTik",
         version=version,
-        clock=SimClock(time_scale=1000.0),
+        clock=SimClock(time_scale=time_scale),
         interfaces=ethers,
         extra_builtins=builtins,
+        scheduler_runs=False,  # the imported schedulers must not change what we compare
     )
     router.files.capacity = 1 << 30
+    return router
+
+
+async def round_trip(text: str, *, name: str = "fidelity.rsc") -> RoundTrip:
+    """Import ``text`` into a matching blank router and compare its export with it."""
+    original = parse(text)
+    profile = profile_for(original.meta.ros_version or "7.16")
+    router = matching_router(original)
     router.files.write(name, text.encode("utf-8", "surrogateescape"))
     output = await router.execute(f"/import file-name={name}", user="admin")
     style = original.meta.style or "compact"

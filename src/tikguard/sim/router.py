@@ -127,7 +127,11 @@ class SimRouter:
             system_id=digest[20:31],
         )
         self.console = Console(self, system.HANDLERS)
-        self.scheduler = Scheduler(self, startup_delay=float(settings.get("startup_delay", 3.0)))
+        self.scheduler = Scheduler(
+            self,
+            startup_delay=float(settings.get("startup_delay", 3.0)),
+            enabled=bool(settings.get("scheduler_runs", True)),
+        )
         self._set_initial(admin_password)
         self._load_state()
         self.scheduler.on_boot(self._booted_at)

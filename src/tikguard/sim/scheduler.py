@@ -55,9 +55,13 @@ def interval_seconds(item: Item) -> float:
 class Scheduler:
     """Arms one timer per enabled scheduler item and runs its on-event when due."""
 
-    def __init__(self, router: SimRouter, *, startup_delay: float = 3.0) -> None:
+    def __init__(
+        self, router: SimRouter, *, startup_delay: float = 3.0, enabled: bool = True
+    ) -> None:
         self.router = router
         self.startup_delay = startup_delay
+        #: False only for routers that just hold a config (fidelity checks): no timers.
+        self.enabled = enabled
         self._runs: dict[int, _Run] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.booted_at = 0.0
@@ -80,6 +84,8 @@ class Scheduler:
 
     def resync(self) -> None:
         """Re-read the items (after any change) and (re)arm what changed."""
+        if not self.enabled:
+            return
         state = self.router.db.read(PATH)
         items = {i.id: i for i in state.items} if state is not None else {}
         for ident in list(self._runs):
