@@ -282,3 +282,49 @@ async def test_power_loss_after_apply_router_reverts_on_its_own(tmp_path: Path) 
             assert "10.90.0.1" in dev.router.config_text()
         if op.outcome == "reverted":
             assert _config(env) == before
+
+
+async def test_connection_dropped_during_import_reverts(tmp_path: Path) -> None:
+    async with environment(tmp_path, version="7.12") as env:
+        before = _config(env)
+        env.fleet[0].inject("drop-after-import-line", line=1)
+        script = (
+            "/ip address add address=10.91.0.1/24 interface=ether2\n"
+            "/ip address add address=10.91.1.1/24 interface=ether2\n"
+        )
+        [op] = await env.push(_merge(env, script))
+        assert op.outcome == "reverted", op.evidence.get("reason")
+        assert "during apply" in op.evidence["reason"]
+        assert _config(env) == before
+
+
+async def test_power_loss_while_saving_the_revert_point(tmp_path: Path) -> None:
+    async with environment(tmp_path) as env:
+        dev = env.fleet[0]
+        dev.inject("slow-flash", seconds=30.0)
+
+        async def cut_during_save() -> None:
+            await until(lambda: dev.router.faults.slow_flash_seconds > 0 and _saving(env))
+            await dev.power_cycle(off_seconds=1.0, wait=False)
+
+        task = asyncio.create_task(cut_during_save())
+        [op] = await env.push(
+            _merge(env, "/ip address add address=10.92.0.1/24 interface=ether2\n")
+        )
+        await task
+        # nothing was applied: no config write was sent, whatever the router did
+        assert op.outcome == "failed", op.evidence.get("reason")
+        assert "revert point" in op.evidence["reason"]
+        assert "10.92.0.1" not in _config(env)
+
+
+def _saving(env: Env) -> bool:
+    return any(e.stage == "pre-push-backup" for e in _all_events(env))
+
+
+def _all_events(env: Env) -> list:  # type: ignore[type-arg]
+    from tikguard.store import operations as store_ops
+
+    with env.db.session() as s:
+        ops = store_ops.list_operations(s, env.tenant_id)
+        return [e for op in ops for e in store_ops.list_events(s, env.tenant_id, op.id)]
