@@ -1,6 +1,6 @@
 """The RouterOS script that turns a running configuration into a target one.
 
-``make_patch(running, target)`` walks the item matching of :mod:`diff` and writes
+``make_patch(running, target)`` walks the item matching of :mod:`matching` and writes
 ``add``/``set``/``unset``/``remove``/``move`` commands in an order RouterOS accepts:
 
 1. removals, menus in reverse dependency order (referrers before what they refer to,
@@ -28,15 +28,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Final
 
-from tikguard.routeros.diff import (
-    Diff,
-    MenuMatch,
-    PropChange,
-    command_text,
-    diff_matches,
-    match,
-    prop_changes,
-)
+from tikguard.routeros.diff import Diff, command_text, diff_matches
 from tikguard.routeros.items import (
     FLAG,
     INTERNAL_ID,
@@ -48,6 +40,7 @@ from tikguard.routeros.items import (
     rewrite_refs,
     shown_value,
 )
+from tikguard.routeros.matching import MenuMatch, PropChange, match, prop_changes
 from tikguard.routeros.model import Config
 from tikguard.routeros.quoting import quote
 from tikguard.routeros.schema import INTERFACE_MENUS, MenuSchema
