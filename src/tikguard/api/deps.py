@@ -20,6 +20,7 @@ from tikguard.api.events import EventHub
 from tikguard.api.sessions import COOKIE, CSRF_HEADER, SessionSigner
 from tikguard.ops.accounts import AuthError, Principal, principal_for_token, principal_for_user
 from tikguard.settings import Settings
+from tikguard.store import scope
 from tikguard.store.db import Database
 from tikguard.store.models import Role
 
@@ -51,7 +52,9 @@ async def authenticate(request: Request, state: State) -> Principal:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError("use 'Authorization: Bearer <token>'")
-        return await asyncio.to_thread(principal_for_token, state.db, token.strip())
+        principal = await asyncio.to_thread(principal_for_token, state.db, token.strip())
+        scope.set_tenant(principal.tenant_id)  # PostgreSQL row-level security from here on
+        return principal
     session = state.signer.read(request.cookies.get(COOKIE))
     if session is None:
         raise AuthError("authentication required: send 'Authorization: Bearer <token>'")
@@ -60,6 +63,7 @@ async def authenticate(request: Request, state: State) -> Principal:
         session, request.headers.get(CSRF_HEADER)
     ):
         raise ApiError(403, "missing or wrong CSRF token", "reload the page and try again")
+    scope.set_tenant(principal.tenant_id)
     return principal
 
 

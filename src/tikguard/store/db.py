@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from tikguard.settings import Settings
+from tikguard.store import scope
 from tikguard.store.errors import StoreError
 from tikguard.store.vault import Vault
 
@@ -67,7 +68,7 @@ def create_app_engine(url: str, *, echo: bool = False) -> Engine:
         engine = create_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
         _install_sqlite_pragmas(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         echo=echo,
         hide_parameters=True,  # SQL errors and logs never carry values (ciphertexts, hosts)
@@ -75,6 +76,8 @@ def create_app_engine(url: str, *, echo: bool = False) -> Engine:
         pool_size=10,
         max_overflow=20,
     )
+    scope.install(engine)  # row-level security: transactions begin in the caller's tenant
+    return engine
 
 
 def _alembic_config(engine: Engine) -> Config:

@@ -24,6 +24,7 @@ from tikguard.api.errors import ApiError
 from tikguard.api.sessions import COOKIE, CSRF_FIELD, Session
 from tikguard.ops import fleet as fleet_ops
 from tikguard.ops.accounts import AuthError, Principal, principal_for_user
+from tikguard.store import scope
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -124,6 +125,7 @@ async def page_user(request: Request) -> Viewer:
         principal = await asyncio.to_thread(principal_for_user, state.db, session.user_id)
     except AuthError:
         raise LoginRequired from None
+    scope.set_tenant(principal.tenant_id)  # PostgreSQL row-level security from here on
     return Viewer(principal, session, state.signer.csrf_token(session))
 
 

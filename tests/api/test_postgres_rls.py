@@ -1,0 +1,103 @@
+"""PostgreSQL row-level security: the second wall behind the query helpers' filters.
+
+With a request's tenant scope set, the database itself hides other tenants' rows and
+refuses writes into them -- shown here by dropping the tenant filter from a helper on
+purpose (a bug the first wall would have) and watching the API still answer 404.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from tests.api.world import TenantWorld, api_settings, build_tenant
+
+from tikguard.api.app import create_app
+from tikguard.store import devices as store_devices
+from tikguard.store import scope
+from tikguard.store.db import Database
+from tikguard.store.errors import NotFound
+from tikguard.store.models import Device
+
+pytestmark = pytest.mark.postgres
+PG_ENV = "TIKGUARD_TEST_POSTGRES_URL"
+
+
+@pytest.fixture
+def pg_db(tmp_path: Path) -> Iterator[Database]:
+    base_url = os.environ.get(PG_ENV, "")
+    if not base_url:
+        pytest.skip(f"PostgreSQL not configured: set {PG_ENV} (see scripts/pg-start.sh)")
+    base = make_url(base_url)
+    name = f"tg_rls_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    db = Database.open(api_settings(tmp_path / "data", database_url=url))
+    try:
+        with db.engine.connect() as conn:
+            superuser = conn.execute(
+                text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            ).scalar()
+        if superuser:
+            pytest.skip("the test role bypasses row-level security (superuser or BYPASSRLS)")
+        yield db
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_scoped_transactions_see_and_touch_only_their_tenant(pg_db: Database) -> None:
+    alpha, beta = build_tenant(pg_db, "alpha"), build_tenant(pg_db, "beta")
+    with scope.scoped(alpha.id), pg_db.session() as s:
+        names = set(s.scalars(select(Device.name)))  # no tenant filter on purpose
+    assert names == {alpha.device_name}
+    with scope.scoped(alpha.id), pg_db.transaction() as s:
+        changed = s.execute(update(Device).where(Device.id == beta.device_id).values(site="x"))
+        assert changed.rowcount == 0
+    with pytest.raises(DBAPIError), scope.scoped(alpha.id), pg_db.transaction() as s:
+        s.add(Device(tenant_id=beta.id, name="smuggled", host="h", port=22, username="u"))
+        s.flush()
+    with pg_db.session() as s:  # unscoped (workers, CLI): every tenant
+        assert set(s.scalars(select(Device.name))) == {alpha.device_name, beta.device_name}
+
+
+@pytest.fixture
+async def pg_client(pg_db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(pg_db.settings, db=pg_db, engine=False)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        yield client
+
+
+async def test_a_missing_tenant_filter_is_still_caught(
+    pg_db: Database, pg_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alpha: TenantWorld = build_tenant(pg_db, "alpha")
+    beta: TenantWorld = build_tenant(pg_db, "beta")
+
+    def forgetful_get_device(session: object, tenant_id: int, device_id: int) -> Device:
+        found = session.get(Device, device_id)  # type: ignore[attr-defined]
+        if found is None:
+            raise NotFound(f"device {device_id} does not exist")
+        return found  # type: ignore[no-any-return]
+
+    with pg_db.session() as s:  # the first wall is really gone: unscoped, it leaks
+        assert forgetful_get_device(s, alpha.id, beta.device_id).name == beta.device_name
+    monkeypatch.setattr(store_devices, "get_device", forgetful_get_device)
+    r = await pg_client.get(f"/api/v1/devices/{alpha.device_id}", headers=alpha.auth())
+    assert r.status_code == 200 and r.json()["name"] == alpha.device_name
+    r = await pg_client.get(f"/api/v1/devices/{beta.device_id}", headers=alpha.auth())
+    assert r.status_code == 404, r.text
+    r = await pg_client.get("/api/v1/devices", headers=alpha.auth())
+    assert [d["name"] for d in r.json()] == [alpha.device_name]
