@@ -30,10 +30,10 @@ from tikguard.routeros.errors import ParseError
 
 _ANSI: Final = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[=>]")
 
-#: One word: quoted segments and bare characters up to whitespace or a bracket.
-_WORD: Final = re.compile(r'(?:"(?:[^"\\]|\\.)*"|[^\s"\[\]\\]|\\.)+', re.DOTALL)
-_SPACE: Final = re.compile(r"[ \t]+")
-_QUOTED: Final = re.compile(r'"((?:[^"\\]+|\\.)*)"', re.DOTALL)
+#: Every repetition below is possessive (``++``, ``*+``): with nested repetition a
+#: missing closing quote would otherwise make the regex engine backtrack exponentially
+#: (a 40-character tail took minutes).
+_QUOTED: Final = re.compile(r'"((?:[^"\\]++|\\.)*+)"', re.DOTALL)
 _ESCAPE: Final = re.compile(r"\\(?:([0-9A-F]{2})|(.))", re.DOTALL)
 _SIMPLE_ESCAPES: Final = {
     '"': '"',
@@ -54,7 +54,7 @@ _KEY: Final = re.compile(r"!?[^\s=\"\[\]!\\][^\s=\"\[\]\\]*")
 _PROP_WORD: Final = re.compile(r"(!?)([^\s=\"\[\]!\\][^\s=\"\[\]\\]*)(?:=(.*))?\Z", re.DOTALL)
 #: One token: ``[``, ``]``, a word, or a stray character that cannot start a word.
 _TOKEN: Final = re.compile(
-    r'[ \t]*(?:(\[)|(\])|((?:[^\s"\[\]\\]+|"(?:[^"\\]+|\\.)*"|\\.)+)|(\S))', re.DOTALL
+    r'[ \t]*(?:(\[)|(\])|((?:[^\s"\[\]\\]++|"(?:[^"\\]++|\\.)*+"|\\.)++)|(\S))', re.DOTALL
 )
 
 
