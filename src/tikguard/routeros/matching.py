@@ -173,12 +173,16 @@ def _rewritten(menu: MenuItems, renamed: list[tuple[str, dict[str, str]]]) -> li
 
 
 def _pair(m: MenuMatch) -> None:
-    old_groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = {}
+    # Group positions by identity (occurrence aside), each identity hashed once.
+    ids: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+    old_groups: dict[int, list[int]] = {}
     for i, item in enumerate(m.old):
-        old_groups.setdefault((item.key.kind, item.key.parts), []).append(i)
-    new_groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = {}
+        gid = ids.setdefault((item.key.kind, item.key.parts), len(ids))
+        old_groups.setdefault(gid, []).append(i)
+    new_groups: dict[int, list[int]] = {}
     for j, item in enumerate(m.new):
-        new_groups.setdefault((item.key.kind, item.key.parts), []).append(j)
+        gid = ids.setdefault((item.key.kind, item.key.parts), len(ids))
+        new_groups.setdefault(gid, []).append(j)
     kept: set[tuple[int, int]] = set()
     work = sum(len(olds) * len(new_groups.get(ident, ())) for ident, olds in old_groups.items())
     if m.schema.ordered and work <= _MAX_LCS_WORK:
