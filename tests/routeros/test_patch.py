@@ -336,3 +336,21 @@ def test_console_commands_are_not_configuration() -> None:
     )
     patch = converges(a, b)
     assert ":delay" not in patch.script
+
+
+def test_repeated_menu_blocks_are_ordered_by_dependency() -> None:
+    """RouterOS prints /interface wireless twice when a virtual AP needs a profile."""
+    a = cfg("/interface wireless\nset [ find default-name=wlan1 ] ssid=office\n")
+    b = cfg(
+        """
+/interface wireless
+set [ find default-name=wlan1 ] ssid=office
+/interface wireless security-profiles
+add authentication-types=wpa2-psk mode=dynamic-keys name=guests
+/interface wireless
+add master-interface=wlan1 name=wlan2 security-profile=guests ssid=guest
+"""
+    )
+    patch = converges(a, b)
+    lines = patch.script.splitlines()
+    assert lines.index("/interface wireless security-profiles") < lines.index("/interface wireless")
