@@ -26,7 +26,7 @@ from dbos import DBOS
 from tikguard.ops import engine
 from tikguard.ops import push as push_ops
 from tikguard.ops import push_device as dev
-from tikguard.ops import push_workflow as wf
+from tikguard.ops import push_steps as wf
 from tikguard.ops.backup import backup
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices

@@ -24,8 +24,9 @@ from tikguard.device.errors import DeviceError
 from tikguard.device.probe import probe
 from tikguard.device.session import Target, connect
 from tikguard.ops import engine
+from tikguard.ops.push_context import encrypt_script, margin
 from tikguard.ops.push_plan import MODES, Plan, plan_merge, plan_replace, plan_restore
-from tikguard.ops.push_workflow import CONFIRM_TOPIC, WORKFLOW_NAME, encrypt_script, margin
+from tikguard.ops.push_workflow import CONFIRM_TOPIC, WORKFLOW_NAME
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import operations as store_ops

@@ -1,0 +1,563 @@
+"""The steps of a guarded push: each device interaction, recorded by DBOS.
+
+Every step returns plain data (recorded, replayed after a crash), catches the device
+errors it expects and says what happened; time guards (nothing applied or committed
+after ``deadline - margin``) are checked inside the step, at the moment it acts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from typing import Any
+
+from dbos import DBOS
+
+from tikguard.device.errors import DeviceError
+from tikguard.device.probe import probe
+from tikguard.device.session import DeviceSession
+from tikguard.ops import push_device as dev
+from tikguard.ops.push_context import (
+    connect_device,
+    current_settings,
+    database,
+    decrypt_script,
+    device_session,
+    encrypt_script,
+    forget_session,
+    hash_of_export,
+    names_for,
+    uptime_json,
+)
+from tikguard.ops.push_plan import (
+    converged_to,
+    merge_converged,
+    plan_merge,
+    plan_replace,
+    plan_restore,
+)
+from tikguard.ops.snapshot import read_export
+from tikguard.store import operations as store_ops
+from tikguard.store import versions as store_versions
+from tikguard.store.models import Trigger
+
+# -- time inside the workflow ------------------------------------------------------
+# Workflow code must take the same branches when DBOS replays it after a crash, so it
+# never reads the clock itself: it asks a step (whose answer is recorded).
+
+
+@DBOS.step(name="tikguard.push.clock")
+async def clock() -> float:
+    """The controller's wall clock, recorded (replays return the first answer)."""
+    return time.time()
+
+
+async def durable_sleep(seconds: float) -> None:
+    """``DBOS.sleep_async`` that is always recorded: DBOS skips (and does not record) a
+    sleep of zero, which would shift every later step on a replay."""
+    await DBOS.sleep_async(max(seconds, 0.001))
+
+
+# -- events and finishing --------------------------------------------------------
+
+
+@DBOS.step(name="tikguard.push.emit")
+async def emit(
+    req: dict[str, Any], stage: str, message: str, level: str = "info", data: Any = None
+) -> None:
+    """A durable event row (a step, so a resumed workflow does not write it twice)."""
+
+    def write(session: Any) -> None:
+        store_ops.append_event(
+            session,
+            req["tenant_id"],
+            req["op_id"],
+            stage=stage,
+            message=message,
+            level=level,
+            data=data or {},
+        )
+        if stage in ("preflight", "waiting-confirm"):
+            state = "waiting" if stage == "waiting-confirm" else "running"
+            with contextlib.suppress(Exception):
+                store_ops.set_state(session, req["tenant_id"], req["op_id"], state)
+
+    await database().run_async(write)
+
+
+@DBOS.step(name="tikguard.push.finish")
+async def finish(req: dict[str, Any], outcome: str, reason: str, evidence: dict[str, Any]) -> None:
+    def write(session: Any) -> None:
+        store_ops.append_event(
+            session,
+            req["tenant_id"],
+            req["op_id"],
+            stage="outcome",
+            message=f"{outcome}: {reason}",
+            level="info" if outcome in ("committed", "reverted") else "warning",
+            data={"outcome": outcome},
+        )
+        store_ops.finish_operation(
+            session,
+            req["tenant_id"],
+            req["op_id"],
+            outcome,
+            evidence={**evidence, "reason": reason},
+            error=None if outcome == "committed" else reason,
+        )
+
+    await database().run_async(write)
+
+
+# -- steps ---------------------------------------------------------------------
+
+
+@DBOS.step(name="tikguard.push.step_preflight")
+async def step_preflight(req: dict[str, Any]) -> dict[str, Any]:
+    """Read-only: key, version, flash, clock, policies, device-mode, plan, dry-run, drift."""
+    settings = current_settings()
+    try:
+        async with device_session(req) as session:
+            facts = await probe(session)
+            raw = await read_export(session, settings, facts.version)
+            running_hash, redacted = hash_of_export(raw)
+            names = names_for(req, bool(facts.has_flash))
+            timer = await dev.scheduler_state(session, names)
+            plan, script = await asyncio.to_thread(_plan, req, raw, redacted)
+            problems = _preflight_problems(req, facts, plan, timer)
+            dry: dict[str, Any] | None = None
+            if (
+                not problems
+                and facts.resource.version_tuple >= (7, 16)
+                and req["mode"] != "replace"
+            ):
+                dry = await _dry_run(session, names, script)
+                if not dry["ok"]:
+                    problems.append(f"/import dry-run rejects the script: {dry['error']}")
+    except DeviceError as exc:
+        return {"ok": False, "reason": f"preflight: {exc}", "wrote": False}
+    drift = await asyncio.to_thread(_drift, req, running_hash)
+    return {
+        "ok": not problems,
+        "reason": "; ".join(problems) if problems else "preflight passed",
+        "wrote": False,  # the dry-run file is removed again; no config was touched
+        "on_flash": bool(facts.has_flash),
+        "version": facts.version,
+        "running_hash": running_hash,
+        "timer_present": timer.present,
+        "drift": drift,
+        "plan": plan.as_json(),
+        "script_enc": encrypt_script(database(), req["tenant_id"], req["op_id"], script),
+        "free_bytes": facts.resource.free_bytes,
+        "clock": facts.clock.isoformat() if facts.clock else None,
+        "dry_run": dry,
+    }
+
+
+def _plan(req: dict[str, Any], raw: str, redacted: str) -> tuple[Any, str]:
+    from tikguard.ops.history import merge_secrets
+    from tikguard.routeros.normalise import normalise
+
+    running_full = normalise(raw)
+    mode = req["mode"]
+    if mode == "restore":
+        with database().session() as session:
+            version = store_versions.get_version(session, req["tenant_id"], req["version_id"])
+            text = store_versions.version_text(version)
+            secrets = store_versions.get_secrets(session, req["tenant_id"], version)
+        plan = plan_restore(running_full, merge_secrets(text, secrets))
+        return plan, plan.script
+    user_script = decrypt_script(req, req["script_enc"])
+    if mode == "merge":
+        plan = plan_merge(running_full, user_script)
+    else:
+        plan = plan_replace(running_full, normalise(user_script))
+    return plan, plan.script
+
+
+def _preflight_problems(
+    req: dict[str, Any], facts: Any, plan: Any, timer: dev.SchedulerState
+) -> list[str]:
+    problems: list[str] = []
+    missing = [p for p in dev.REQUIRED_POLICIES if facts.policies is not None]
+    missing = [p for p in missing if p not in facts.policies]
+    if facts.policies is None:
+        problems.append("the login user's policies could not be read")
+    elif missing:
+        problems.append(f"the login user lacks policies: {', '.join(missing)}")
+    if facts.scheduler_allowed is False:
+        problems.append("device-mode forbids the scheduler: refusing to push unguarded")
+    elif facts.scheduler_allowed is None:
+        problems.append("device-mode could not be read: cannot prove the scheduler will run")
+    free = facts.resource.free_bytes
+    if free is not None and free < 64 * 1024:
+        problems.append(f"only {free} bytes free: no room for the revert point")
+    if plan.unsupported:
+        problems.append(
+            "the patch cannot express: " + "; ".join(plan.unsupported[:3]) + " (use replace)"
+        )
+    if timer.present:
+        problems.append("a scheduler of this operation already exists")
+    return problems
+
+
+async def _dry_run(session: DeviceSession, names: dev.Names, script: str) -> dict[str, Any]:
+    dry_file = f"{names.stem}-dry.rsc"
+    await session.upload(dry_file, script.encode("utf-8"))
+    try:
+        result = await dev.dry_run_import(session, dry_file)
+    finally:
+        await dev.remove_file(session, dry_file)
+    return {"ok": result.ok, "error": result.error, "line": result.line}
+
+
+def _drift(req: dict[str, Any], running_hash: str) -> bool | None:
+    with database().session() as session:
+        newest = store_versions.latest_version(session, req["tenant_id"], req["device_id"])
+    return None if newest is None else newest.sha256 != running_hash
+
+
+@DBOS.step(name="tikguard.push.step_pre_push_backup")
+async def step_pre_push_backup(req: dict[str, Any]) -> dict[str, Any]:
+    """Store the running config as a version (trigger pre-push) and read the uptime."""
+    from tikguard.ops.backup import backup_device
+
+    settings = current_settings()
+    result = await backup_device(
+        database(),
+        settings,
+        req["tenant_id"],
+        req["device_id"],
+        trigger=Trigger.PRE_PUSH.value,
+        operation_id=req["op_id"],
+    )
+    if not result.ok or result.version_id is None:
+        return {"ok": False, "reason": f"pre-push backup failed: {result.message}"}
+    with database().session() as session:
+        version = store_versions.get_version(session, req["tenant_id"], result.version_id)
+        pre_hash = version.sha256
+    try:
+        async with device_session(req) as session:
+            up = await dev.read_uptime(session)
+    except DeviceError as exc:
+        return {"ok": False, "reason": f"reading uptime: {exc}"}
+    return {
+        "ok": True,
+        "version": result.version,
+        "version_id": result.version_id,
+        "pre_hash": pre_hash,
+        "uptime": uptime_json(up),
+    }
+
+
+@DBOS.step(name="tikguard.push.step_revert_point")
+async def step_revert_point(req: dict[str, Any], on_flash: bool) -> dict[str, Any]:
+    names = names_for(req, on_flash)
+    settings = current_settings()
+    try:
+        async with device_session(req) as session:
+            size = await dev.save_revert_point(session, names, settings.backup_timeout)
+    except DeviceError as exc:
+        return {"ok": False, "reason": f"revert point: {exc}", "file": names.backup_file}
+    return {"ok": True, "file": names.backup_file, "size": size}
+
+
+@DBOS.step(name="tikguard.push.step_arm")
+async def step_arm(req: dict[str, Any], on_flash: bool) -> dict[str, Any]:
+    """Add the revert timer and read it back; on a bad read-back, disarm and say so."""
+    settings = current_settings()
+    names = names_for(req, on_flash)
+    window = float(req["window"])
+    started = time.time()
+    deadline = started + settings.seconds(window)
+    try:
+        async with device_session(req) as session:
+            if (await dev.scheduler_state(session, names)).present:
+                # an earlier run of this step added it, then the controller stopped
+                # before recording: nothing is applied yet, so start the window afresh
+                await dev.remove_scheduler(session, names)
+            await dev.arm(session, names, window)
+            state = await dev.scheduler_state(session, names)
+            problem = _arm_problem(state, window)
+            if problem is None:
+                return {
+                    "ok": True,
+                    "deadline": deadline,
+                    "next_run": state.next_run,
+                    "interval": state.interval,
+                }
+            await dev.remove_scheduler(session, names)
+            gone = not (await dev.scheduler_state(session, names)).present
+            return {"ok": False, "reason": problem, "disarmed": gone, "deadline": deadline}
+    except DeviceError as exc:
+        return {"ok": False, "reason": f"arming: {exc}", "disarmed": None, "deadline": deadline}
+
+
+def _arm_problem(state: dev.SchedulerState, window: float) -> str | None:
+    if not state.present:
+        return "the revert scheduler is not there after adding it"
+    if state.disabled:
+        return "the revert scheduler is disabled"
+    if state.interval is None or abs(state.interval - window) > 1:
+        return f"the revert scheduler's interval reads back as {state.interval}, not {window:g}"
+    if not state.next_run:
+        return "the revert scheduler has no next-run"
+    return None
+
+
+@DBOS.step(name="tikguard.push.step_apply")
+async def step_apply(req: dict[str, Any], prep: dict[str, Any], commit_by: float) -> dict[str, Any]:
+    """Upload and import the script (or reset-configuration for replace), at most once."""
+    if time.time() > commit_by:
+        return {"status": "late", "reason": "past deadline minus margin before applying"}
+    if await database().run_async(lambda s: _claim_apply(s, req)) is False:
+        return {"status": "interrupted", "reason": "the controller stopped during the apply"}
+    settings = current_settings()
+    names = names_for(req, prep["on_flash"])
+    script = decrypt_script(req, prep["script_enc"])
+    try:
+        async with device_session(req) as session:
+            if req["mode"] == "replace":
+                body = dev.reset_script(names, float(req["window"]), script)
+                await session.upload(names.script_file, body.encode("utf-8"))
+                with contextlib.suppress(DeviceError):  # the reset reboots: the session ends
+                    await dev.reset_configuration(session, names.script_file)
+                return {"status": "ok", "output": "reset-configuration issued; rebooting"}
+            await session.upload(names.script_file, script.encode("utf-8"))
+            result = await dev.run_import(session, names, settings.command_timeout * 5)
+    except DeviceError as exc:
+        return {"status": "lost", "reason": f"during apply: {exc}"}
+    if result.ok:
+        return {"status": "ok", "output": result.output[-4000:]}
+    return {
+        "status": "import-error",
+        "reason": f"import error at line {result.line}: {result.error}",
+        "output": result.output[-4000:],
+        "line": result.line,
+    }
+
+
+def _claim_apply(session: Any, req: dict[str, Any]) -> bool:
+    op = store_ops.get_operation(session, req["tenant_id"], req["op_id"])
+    if op.evidence.get("apply_started_at"):
+        return False
+    store_ops.merge_evidence(
+        session, req["tenant_id"], req["op_id"], {"apply_started_at": time.time()}
+    )
+    return True
+
+
+@DBOS.step(name="tikguard.push.step_fire_revert")
+async def step_fire_revert(req: dict[str, Any], on_flash: bool) -> dict[str, Any]:
+    """Load the revert point now (do not wait for the timer)."""
+    await forget_session(req)  # the session that applied the change may be dead
+    try:
+        session = await connect_device(req)
+    except DeviceError as exc:
+        return {"fired": False, "note": f"could not connect to fire the revert: {exc}"}
+    try:
+        await dev.load_revert_point(session, names_for(req, on_flash))
+    except DeviceError as exc:
+        # the load reboots the router, which often drops the session mid-command
+        return {"fired": True, "note": str(exc)}
+    finally:
+        await session.close()
+    return {"fired": True}
+
+
+@DBOS.step(name="tikguard.push.step_wait_up")
+async def step_wait_up(req: dict[str, Any], commit_by: float) -> dict[str, Any]:
+    """After a reset-configuration: wait until the router answers again (or the margin)."""
+    settings = current_settings()
+    last = "not tried"
+    while time.time() < commit_by:
+        try:
+            async with device_session(req, fresh=True) as session:
+                up = await dev.read_uptime(session)
+            return {
+                "up": True,
+                "uptime": uptime_json(up),
+                "note": f"router back after the reset (uptime {up.uptime:g} s)",
+            }
+        except DeviceError as exc:
+            last = str(exc)
+        await asyncio.sleep(settings.seconds(2.0))
+    return {"up": False, "note": f"router not back before the margin: {last}"}
+
+
+@DBOS.step(name="tikguard.push.step_verify")
+async def step_verify(req: dict[str, Any], prep: dict[str, Any]) -> dict[str, Any]:
+    """Fresh connection, health checks, convergence (read back and compare)."""
+    settings = current_settings()
+    try:
+        async with device_session(req, fresh=True) as session:
+            checks_ok, check_notes = await _checks(session, req.get("checks") or [])
+            raw = await read_export(session, settings, prep.get("version"))
+    except DeviceError as exc:
+        return {"reachable": False, "reason": f"fresh connection failed: {exc}"}
+    try:
+        after_hash, redacted = hash_of_export(raw)
+        converged, why = await asyncio.to_thread(_converged, req, prep, redacted)
+    except ValueError as exc:  # an export or a target that cannot be read
+        return {"reachable": True, "converged": False, "convergence": f"cannot compare: {exc}"}
+    return {
+        "reachable": True,
+        "checks_ok": checks_ok,
+        "checks": check_notes,
+        "converged": converged,
+        "convergence": why[:4000],
+        "after_hash": after_hash,
+    }
+
+
+async def _checks(session: DeviceSession, checks: list[list[str]]) -> tuple[bool | None, list[str]]:
+    if not checks:
+        return None, []
+    notes: list[str] = []
+    ok = True
+    for command, pattern in checks:
+        try:
+            out = await session.run(command, check=False)
+        except DeviceError as exc:
+            ok = False
+            notes.append(f"{command}: {exc}")
+            continue
+        if re.search(pattern, out):
+            notes.append(f"{command}: matched {pattern!r}")
+        else:
+            ok = False
+            notes.append(f"{command}: no match for {pattern!r}")
+    return ok, notes
+
+
+def _converged(req: dict[str, Any], prep: dict[str, Any], after_redacted: str) -> tuple[bool, str]:
+    from tikguard.ops.snapshot import split_secrets
+    from tikguard.routeros.normalise import normalise
+
+    ours = names_for(req, prep["on_flash"]).scheduler
+    if req["mode"] == "restore":
+        with database().session() as session:
+            version = store_versions.get_version(session, req["tenant_id"], req["version_id"])
+            target = store_versions.version_text(version)
+        return converged_to(after_redacted, target, ignore_scheduler=ours)
+    script = decrypt_script(req, prep["script_enc"])
+    if req["mode"] == "replace":
+        target, _ = split_secrets(normalise(script))
+        return converged_to(after_redacted, target, ignore_scheduler=ours)
+    return merge_converged(after_redacted, split_secrets(normalise(script))[0])
+
+
+@DBOS.step(name="tikguard.push.step_commit")
+async def step_commit(
+    req: dict[str, Any], prep: dict[str, Any], commit_by: float
+) -> dict[str, Any]:
+    """Remove the timer (name + marker) and read back that it is gone, before the margin."""
+    names = names_for(req, prep["on_flash"])
+    if time.time() > commit_by:
+        return {"committed": False, "late": True, "reason": "past deadline minus margin"}
+    claimed = await database().run_async(lambda s: _claim(s, req, "commit_started_at"))
+    try:
+        async with device_session(req) as session:
+            state = await dev.scheduler_state(session, names)
+            up = await dev.read_uptime(session)
+            if not state.present:
+                # gone before we removed it: the router is reverting, unless an earlier
+                # run of this very step removed it (and the router has not rebooted)
+                return {
+                    "committed": False,
+                    "already_gone": True,
+                    "resumed": not claimed,
+                    "uptime": uptime_json(up),
+                }
+            if time.time() > commit_by:
+                return {"committed": False, "late": True, "reason": "past deadline minus margin"}
+            await dev.remove_scheduler(session, names)
+            after = await dev.scheduler_state(session, names)
+            return {
+                "committed": not after.present,
+                "removed": not after.present,
+                "timer_present": after.present,
+                "uptime": uptime_json(up),
+            }
+    except DeviceError as exc:
+        return {"committed": False, "reason": f"commit: {exc}"}
+
+
+def _claim(session: Any, req: dict[str, Any], key: str) -> bool:
+    op = store_ops.get_operation(session, req["tenant_id"], req["op_id"])
+    if op.evidence.get(key):
+        return False
+    store_ops.merge_evidence(session, req["tenant_id"], req["op_id"], {key: time.time()})
+    return True
+
+
+@DBOS.step(name="tikguard.push.step_after_commit")
+async def step_after_commit(req: dict[str, Any], prep: dict[str, Any]) -> dict[str, Any]:
+    """Remove the revert and script files, read uptime, store the post-push version."""
+    from tikguard.ops.backup import backup_device
+
+    names = names_for(req, prep["on_flash"])
+    out: dict[str, Any] = {}
+    try:
+        async with device_session(req) as session:
+            await dev.remove_file(session, names.backup_file)
+            await dev.remove_file(session, names.script_file)
+            out["uptime"] = uptime_json(await dev.read_uptime(session))
+            out["timer_present"] = (await dev.scheduler_state(session, names)).present
+    except DeviceError as exc:
+        out["reason"] = f"after commit: {exc}"
+    result = await backup_device(
+        database(),
+        current_settings(),
+        req["tenant_id"],
+        req["device_id"],
+        trigger=Trigger.POST_PUSH.value,
+        operation_id=req["op_id"],
+    )
+    if result.ok and result.version_id is not None:
+        with database().session() as session:
+            version = store_versions.get_version(session, req["tenant_id"], result.version_id)
+            out.update(post_version=version.seq, after_hash=version.sha256)
+    else:
+        out["post_push_error"] = result.message
+    return out
+
+
+@DBOS.step(name="tikguard.push.step_prove")
+async def step_prove(req: dict[str, Any], prep: dict[str, Any], until: float) -> dict[str, Any]:
+    """Reconnect until the router answers with our timer gone (or ``until`` passes).
+
+    Called after the deadline (or after firing the revert ourselves): a router still
+    booting refuses connections, one whose timer has not fired yet still shows it.
+    """
+    settings = current_settings()
+    names = names_for(req, prep["on_flash"])
+    last: dict[str, Any] = {"reachable": False}
+    while True:
+        try:
+            async with device_session(req, fresh=True) as session:
+                up = await dev.read_uptime(session)
+                state = await dev.scheduler_state(session, names)
+                last = {
+                    "reachable": True,
+                    "uptime": uptime_json(up),
+                    "timer_present": state.present,
+                }
+                if not state.present or time.time() > until:
+                    raw = await read_export(session, settings, prep.get("version"))
+                    try:
+                        last["after_hash"] = hash_of_export(raw)[0]
+                    except ValueError as exc:
+                        last["export_error"] = str(exc)
+                    if not state.present:
+                        with contextlib.suppress(DeviceError):
+                            await dev.remove_file(session, names.backup_file)
+                            await dev.remove_file(session, names.script_file)
+                    return last
+        except DeviceError as exc:
+            last = {**last, "last_error": str(exc)}
+        if time.time() > until:
+            return last
+        await asyncio.sleep(min(settings.seconds(2.0), max(0.0, until - time.time())))
