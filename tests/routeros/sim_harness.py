@@ -63,8 +63,13 @@ def describe(outcome: Outcome) -> str:
     )
 
 
-async def converge(a: Config, b: Config) -> Outcome:
-    """Run patch(a, b) on a simulated router loaded with ``a``."""
+async def converge(a: Config, b: Config, ports: tuple[str, ...] | None = None) -> Outcome:
+    """Run patch(a, b) on a simulated router loaded with ``a``.
+
+    ``ports``: the board's ethernet ports. When given, the router refuses references to
+    interfaces that do not exist (as RouterOS does); an export alone does not list the
+    ports it leaves unconfigured, so without them that check is off.
+    """
     builtins = builtins_for_export(a)
     for path, entries in builtins_for_export(b).items():
         have = builtins.setdefault(path, [])
@@ -74,12 +79,15 @@ async def converge(a: Config, b: Config) -> Outcome:
         for _, values in builtins.pop("/interface ethernet", [])
         if "default-name" in values
     )
+    if ports is not None:
+        ethers = tuple(dict.fromkeys((*ports, *ethers)))
     router = SimRouter(
         name="MikroTik",
         version=a.meta.ros_version or "7.16",
         clock=SimClock(time_scale=1000.0),
         interfaces=ethers or None,
         extra_builtins=builtins,
+        check_references=ports is not None,
     )
     router.files.capacity = 1 << 30
     router.files.write("a.rsc", serialise(a).encode("utf-8", "surrogateescape"))

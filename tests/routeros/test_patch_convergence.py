@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.conftest import CORPUS, corpus_exports
-from tests.routeros.netgen import Net, edits, nets
+from tests.routeros.netgen import ETHERS, Net, edits, nets
 from tests.routeros.patch_oracle import apply
 from tests.routeros.sim_harness import (
     SIM_ERROR,
@@ -141,7 +141,7 @@ def test_generated_edit_converges_on_the_simulator(pair: tuple[Net, Net]) -> Non
     :func:`simulator_gaps`) are checked on the script oracle only.
     """
     a, b = (n.render() for n in pair)
-    outcome = run(a, b)
+    outcome = asyncio.run(converge(a, b, ports=ETHERS))
     assert outcome.patch.ok, [str(u) for u in outcome.patch.unsupported]
     if any(needs(outcome.patch, marker) for marker in gaps()):
         assert diff(apply(a, outcome.patch.script), b).empty

@@ -119,6 +119,8 @@ class MenuItems:
     items: list[Item] = field(default_factory=list)
     #: Commands that are not item configuration (``:delay``, ``remove``, ``move``, ...).
     opaque: list[Command] = field(default_factory=list)
+    #: Built-in items by key, so repeated ``set`` lines find theirs at once.
+    builtins: dict[Key, Item] = field(default_factory=dict, repr=False)
 
 
 def effective(
@@ -305,10 +307,7 @@ def _absorb(menu: MenuItems, command: Command, block: int) -> None:
 
 
 def _find_builtin(menu: MenuItems, key: Key) -> Item | None:
-    for item in menu.items:
-        if item.key == key:
-            return item
-    return None
+    return menu.builtins.get(key)
 
 
 def _find_added(menu: MenuItems, find: tuple[Prop, ...]) -> Item | None:
@@ -316,7 +315,7 @@ def _find_added(menu: MenuItems, find: tuple[Prop, ...]) -> Item | None:
     if not find:
         return None
     for item in menu.items:
-        if item.key.kind == "content" and all(item.props.get(p.key) == p.value for p in find):
+        if item.key.kind == "content" and all(item.shown.get(p.key) == p.value for p in find):
             return item
     return None
 
@@ -334,19 +333,19 @@ def _merge(
         _merge_into(target, raw, menu.schema)
         return
     props, unset = effective(raw, menu.schema, builtin=key.builtin)
-    menu.items.append(
-        Item(
-            menu.path,
-            key,
-            props,
-            unset,
-            selector=selector,
-            ref=ref,
-            block=block,
-            position=len(menu.items),
-            shown=explicit(raw),
-        )
+    item = Item(
+        menu.path,
+        key,
+        props,
+        unset,
+        selector=selector,
+        ref=ref,
+        block=block,
+        position=len(menu.items),
+        shown=explicit(raw),
     )
+    menu.items.append(item)
+    menu.builtins[key] = item
 
 
 def _merge_into(item: Item, raw: list[Prop], schema: MenuSchema) -> None:
