@@ -402,3 +402,12 @@ async def test_state_survives_a_restart_of_the_simulator(tmp_path: Path) -> None
     again = SimRouter(name="gw1", clock=SimClock(manual=True), state_dir=tmp_path, model="hAP ac")
     assert again.identity == "kept"
     assert again.files.exists("flash/b.backup") and not again.files.exists("ram.txt")
+
+
+async def test_reference_to_missing_interface_is_refused() -> None:
+    r = make()
+    assert await run(r, "/ip address add address=10.0.0.1/24 interface=nope") == (
+        "input does not match any value of interface\n"
+    )
+    await run(r, "/interface bridge add name=nope")
+    assert await run(r, "/ip address add address=10.0.0.1/24 interface=nope") == ""

@@ -113,9 +113,11 @@ class MenuState:
 class ConfigDB:
     """Menus by path, copy-on-write over a shared base."""
 
-    __slots__ = ("_base", "_order", "_own")
+    __slots__ = ("_base", "_order", "_own", "check_references")
 
     def __init__(self, base: Mapping[str, MenuState] | None = None) -> None:
+        #: Refuse references to interfaces that do not exist (RouterOS does).
+        self.check_references = True
         self._base: Mapping[str, MenuState] = base or {}
         self._own: dict[str, MenuState] = {}
         self._order: list[str] | None = None  # paths written, in first-write order
@@ -171,6 +173,7 @@ class ConfigDB:
     def copy(self) -> ConfigDB:
         """An independent database with the same content (for backups and dry runs)."""
         clone = ConfigDB(self._base)
+        clone.check_references = self.check_references
         clone._own = {p: m.copy() for p, m in self._own.items()}
         clone._order = list(self._order) if self._order else None
         return clone

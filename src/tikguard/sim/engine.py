@@ -162,6 +162,7 @@ def add(
         merged.update(values)
         values = merged
     _check_unique(db, path, state, values, None)
+    check_references(db, path, values)
     item = Item(id=state.new_id(), values=values, flags=flags)
     if before is not None:
         target = _resolve_ref(state, before, numbering)
@@ -183,6 +184,7 @@ def set_values(
     if items is None:
         state.values.update(values)
         return
+    check_references(db, path, values)
     for target in items:
         mine = _own(state, target)
         _check_unique(db, path, state, values, mine)
@@ -307,4 +309,40 @@ def _refers(item: Item, keys: frozenset[str], name: str) -> bool:
         value = item.values.get(key)
         if value is not None and name in value.split(","):
             return True
+    return False
+
+
+#: Properties that must name an existing interface, per menu (RouterOS refuses others
+#: with ``input does not match any value of interface``).
+_CHECKED_INTERFACE_REFS: dict[str, tuple[str, ...]] = {
+    "/ip address": ("interface",),
+    "/interface vlan": ("interface",),
+    "/interface bridge port": ("bridge",),
+}
+
+#: Interfaces that exist without configuration.
+_IMPLICIT_INTERFACES = frozenset({"lo", "all", "none"})
+
+
+def check_references(db: ConfigDB, path: str, values: dict[str, Value]) -> None:
+    """Refuse a value naming an interface that does not exist."""
+    if not db.check_references:
+        return
+    for key in _CHECKED_INTERFACE_REFS.get(path, ()):
+        name = values.get(key)
+        if name is None or name in _IMPLICIT_INTERFACES or _INTERNAL_ID.fullmatch(name):
+            continue
+        if not _interface_exists(db, name):
+            raise ConsoleError(f"input does not match any value of {key}")
+
+
+def _interface_exists(db: ConfigDB, name: str) -> bool:
+    for path, state in db.menus():
+        if not path.startswith("/interface") or (
+            path not in INTERFACE_MENUS and path.count(" ") > 1
+        ):
+            continue
+        for item in state.items:
+            if item.get("name") == name:
+                return True
     return False

@@ -108,6 +108,10 @@ class SimRouter:
         )
         self.extra_builtins = extra_builtins
         self.db = ConfigDB(self._factory(no_defaults=True))
+        # A router built to match an export (ports or built-ins given) cannot know the
+        # board's unconfigured ports, so it does not check references by default.
+        matching = interfaces is not None or extra_builtins is not None
+        self.db.check_references = bool(settings.get("check_references", not matching))
         self.device_mode: dict[str, str] = {"mode": "advanced", "scheduler": "yes"}
         self.history: list[HistoryEntry] = []
         self.log_lines: list[tuple[datetime, str, str]] = []
