@@ -73,6 +73,9 @@ def test_patch_exit_code_when_not_expressible(tmp_path: Path) -> None:
         tmp_path, "old.rsc", "/ip address\nadd address=10.0.0.1/24 interface=e1 network=10.0.0.0\n"
     )
     new = write(tmp_path, "new.rsc", "/ip address\nadd address=10.0.0.1/24 interface=e1\n")
+    text = runner.invoke(app, ["config", "patch", str(old), str(new)])
+    assert text.exit_code == 2
+    assert text.stdout.startswith("# INCOMPLETE: 1 change(s)")
     result = runner.invoke(app, ["config", "patch", "--json", str(old), str(new)])
     assert result.exit_code == 2
     doc = json.loads(result.output)

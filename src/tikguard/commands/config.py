@@ -159,6 +159,12 @@ def patch_command(
         }
         typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
+        if not patch.ok:
+            # Whoever saves this output must not mistake it for the whole change.
+            typer.echo(
+                f"# INCOMPLETE: {len(patch.unsupported)} change(s) cannot be expressed as a "
+                "patch (listed on stderr); push a full replace instead"
+            )
         typer.echo(patch.script, nl=False)
         if patch.empty and patch.ok:
             err_console.print("no differences: the patch is empty", highlight=False)
