@@ -41,3 +41,29 @@ def test_slash_separated_menu_paths_read_like_spaced_ones() -> None:
     spaced = parse("/ip firewall filter\nadd chain=input\n")
     assert parse("/ip/firewall/filter\nadd chain=input\n").menus == spaced.menus
     assert parse("/ip/firewall/filter add chain=input\n").menus == spaced.menus
+
+
+def test_positional_word_after_set_properties_is_refused() -> None:
+    with pytest.raises(ParseError) as caught:
+        parse('/ip dns\nset servers=1.1.1.1 "two words"\n')
+    assert "unexpected word '\"two words\"' after set" in caught.value.message
+
+
+def test_only_global_commands_follow_a_bare_slash() -> None:
+    config = parse("/\n:delay 5\n/ :delay 1\n")
+    assert [(m.path, [c.args for c in m.commands]) for m in config.menus] == [
+        ("", [("5",), ("1",)])
+    ]
+    with pytest.raises(ParseError, match="expected a menu path after '/'"):
+        parse("/ = x\n")
+
+
+def test_final_newline_after_a_continuation_is_still_truncated() -> None:
+    for text in ("/ip address\nadd address=192.0.2.1/24 \\", "/ip address\nadd \\\n"):
+        with pytest.raises(ParseError, match="ends inside a backslash-continued line"):
+            parse(text)
+
+
+def test_an_indented_comment_is_a_note() -> None:
+    config = parse("/interface bridge port-controller\n  # disabled\nset switch=none\n")
+    assert config.menus[0].commands[0].notes == (" disabled",)

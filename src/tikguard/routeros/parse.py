@@ -70,7 +70,10 @@ def parse(text: str, source: str | None = None) -> Config:
     Raises :class:`ParseError` with the physical line and column of the problem.
     """
     try:
-        return _Parser(clean_lines(text)).run()
+        physical = clean_lines(text)
+        if physical and not physical[-1]:
+            physical.pop()  # the final newline ends the last line, as in normalise()
+        return _Parser(physical).run()
     except ParseError as exc:
         if source is not None:
             raise exc.located(source) from None
@@ -176,6 +179,8 @@ class _Parser:
 
     def _line(self, logical: LogicalLine) -> None:
         text = logical.text
+        if text[:1] in (" ", "\t"):
+            text = text.lstrip(" \t")  # an indented comment is still a comment
         if text.startswith("#"):
             self.notes.append(text[1:])
             return
@@ -186,6 +191,12 @@ class _Parser:
         if first.kind == "word" and first.raw.startswith("/"):
             path, rest = _menu_path(words, logical)
             if not rest:
+                if not path:
+                    # A bare ``/`` returns to the root menu: no block of its own (only
+                    # global commands such as ``:delay`` may follow).
+                    self.current = None
+                    self.terse_block = False
+                    return
                 if not (self.terse_block and self.current and self.current.path == path):
                     # (Terse output prints a command with notes in the compact layout;
                     # it still belongs to the same block.)
@@ -193,6 +204,12 @@ class _Parser:
                     self.menus.append(self.current)
                 self.terse_block = False
                 return
+            if not path and not rest[0].raw.startswith(":"):
+                raise logical.error(
+                    f"expected a menu path after '/', found {rest[0].raw!r}",
+                    rest[0].offset,
+                    hint="only global commands such as :delay run at the root menu",
+                )
             self.terse = True
             target = self._target(path)
             self.terse_block = True
@@ -266,11 +283,11 @@ class _Parser:
                 if not verb.startswith(":") and _MENU_WORD.fullmatch(word.raw):
                     props.append(Prop(word.raw, "", flag=True))
                     prefix = None
-                elif verb == "add":
+                elif verb in ("add", "set"):
                     raise logical.error(
-                        f"unexpected word {word.raw!r} after add",
+                        f"unexpected word {word.raw!r} after {verb}",
                         word.offset,
-                        hint="add takes key=value properties (and 7.x flag words)",
+                        hint=f"{verb} takes key=value properties (and 7.x flag words)",
                     )
                 else:
                     args.append(word.value or "")
