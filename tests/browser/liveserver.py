@@ -88,7 +88,7 @@ class LiveServer:
             if self._error is None:
                 return self
             self._thread.join(30)
-        raise RuntimeError("the live server failed to start") from self._error
+        raise RuntimeError(f"the live server failed to start: {self._error!r}") from self._error
 
     def call(self, coro: Awaitable[Any], timeout: float = 60.0) -> Any:
         """Run ``coro`` in the server's loop (e.g. to read a simulated router)."""
@@ -123,6 +123,7 @@ class LiveServer:
                 log_level="warning",
                 access_log=False,
                 lifespan="on",
+                timeout_graceful_shutdown=5,
             )
             self._server = uvicorn.Server(config)
             serving = asyncio.create_task(self._server.serve())
@@ -158,7 +159,9 @@ class LiveServer:
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
-            self._thread.join(30)
+            self._thread.join(60)
+            if self._thread.is_alive():
+                raise RuntimeError("the live server did not stop within 60 s")
 
 
 @contextlib.contextmanager
