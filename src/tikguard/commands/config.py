@@ -127,7 +127,7 @@ def diff_command(
         typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
     _print_risks(risks)
-    console.print(change.to_text(), end="", markup=False, highlight=False)
+    console.print(change.to_text(), end="", markup=False, highlight=False, soft_wrap=True)
 
 
 @config_app.command("patch")
@@ -178,7 +178,7 @@ def _print_risks(risks: list[RiskTag]) -> None:
     for risk in risks:
         console.print(f"[bold yellow]risk {risk.tag}:[/] {risk.title}", highlight=False)
         for item in risk.items[:10]:
-            console.print(f"    {item}", markup=False, highlight=False)
+            console.print(f"    {item}", markup=False, highlight=False, soft_wrap=True)
         if len(risk.items) > 10:
             console.print(f"    ... and {len(risk.items) - 10} more", highlight=False)
     if risks:

@@ -224,6 +224,8 @@ def _pair(m: MenuMatch) -> None:
         anchors = _lis([(i, j) for i, j in m.pairs if i >= 0 and j >= 0])
         m.stayers = set(anchors)
         removed, added = _pair_in_gaps(m, anchors, removed, added)
+        # A rule both edited and moved lies in different gaps on the two sides.
+        removed, added = _pair_loose(m, removed, added)
     else:
         removed, added = _pair_loose(m, removed, added)
     if m.schema.ordered:
