@@ -151,12 +151,8 @@ def patch_command(
     a, b = _pair(old, new, show_sensitive)
     patch = make_patch(a, b)
     if as_json:
-        doc = {
-            "ok": patch.ok,
-            "script": patch.script,
-            "unsupported": [u.as_json() for u in patch.unsupported],
-            "risk": [r.as_json() for r in assess(a, b)],
-        }
+        doc = patch.as_json()
+        doc["risk"] = [r.as_json() for r in assess(a, b)]
         typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         if not patch.ok:

@@ -89,6 +89,15 @@ class Patch:
     def command_count(self) -> int:
         return sum(1 for line in self.lines if not line.startswith("/"))
 
+    def as_json(self) -> dict[str, object]:
+        """``{"ok", "script", "commands", "unsupported": [{menu, item, what, why}]}``."""
+        return {
+            "ok": self.ok,
+            "script": self.script,
+            "commands": self.command_count,
+            "unsupported": [u.as_json() for u in self.unsupported],
+        }
+
 
 class _Live:
     """One item as the device has it at this point of the script."""
