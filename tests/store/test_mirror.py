@@ -235,3 +235,22 @@ def test_removed_or_renamed_device_leaves_the_tree_but_not_the_history(
     assert _git(repo, "log", "--format=%s", "-1", "main") == "removed: r2\n"
     assert _git(repo, "show", "main~3:r2/config.rsc") == BASE  # history keeps it
     assert sync_tenant(db, tenant.id).removed == 0
+
+
+def test_many_packs_are_merged_into_one(
+    db: Database, tenant: Tenant, devices: list[Device], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tikguard.store import mirror
+
+    monkeypatch.setattr(mirror, "PACK_MIN_OBJECTS", 1)  # every run writes a pack
+    monkeypatch.setattr(mirror, "MAX_PACKS", 3)
+    repo = repo_path(db.settings.data_dir, tenant.name)
+    for n in range(4):
+        _backup(db, tenant, devices[n % 2], BASE + f"# {n}\n", n)
+        report = sync_tenant(db, tenant.id)
+        assert report.ok
+    assert report.repacked
+    assert len(list((repo / "objects" / "pack").glob("*.pack"))) == 1
+    _git(repo, "fsck", "--strict", "--no-dangling")
+    assert len(_git(repo, "log", "--format=%H", "main").split()) == 4
+    assert "+# 3" in _git(repo, "log", "-p", "-1", "main")

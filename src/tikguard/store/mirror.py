@@ -40,6 +40,12 @@ AUTHOR_EMAIL = "tikguard@localhost"
 BATCH = 500
 #: Batches with at least this many new objects are packed instead of left loose.
 PACK_MIN_OBJECTS = 200
+#: ... or at least this many bytes (a big tenant's root tree alone can pass it).
+PACK_MIN_BYTES = 256 * 1024
+#: More packs than this are merged into one at the end of a run.
+MAX_PACKS = 256
+#: Staged objects are written out (as a pack) once they hold this many bytes.
+STAGING_MAX_BYTES = 32 * 1024 * 1024
 _versions: Table = ConfigVersion.__table__  # type: ignore[assignment]
 _MARK = (
     update(_versions)
@@ -58,6 +64,8 @@ class MirrorReport:
     #: Device directories removed because the device left the inventory.
     removed: int = 0
     repaired: bool = False
+    #: The run merged the repository's packs into one.
+    repacked: bool = False
     pushed: bool = False
     head: str | None = None
     error: str | None = None
@@ -158,6 +166,7 @@ class _Staging(pygit2.OdbBackend):
     def __init__(self) -> None:
         super().__init__()
         self.objects: dict[str, tuple[int, bytes]] = {}
+        self.size = 0
 
     def read_cb(self, oid: object) -> tuple[int, bytes]:
         return self.objects[str(oid)]
@@ -168,6 +177,7 @@ class _Staging(pygit2.OdbBackend):
 
     def write_cb(self, oid: object, data: bytes, kind: int) -> None:
         self.objects[str(oid)] = (kind, bytes(data))
+        self.size += len(data)
 
     def exists_cb(self, oid: object) -> bool:
         return str(oid) in self.objects
@@ -179,7 +189,7 @@ class _Staging(pygit2.OdbBackend):
         """Write the staged objects into the repository for good, then forget them."""
         if not self.objects:
             return
-        if len(self.objects) >= PACK_MIN_OBJECTS:
+        if len(self.objects) >= PACK_MIN_OBJECTS or self.size >= PACK_MIN_BYTES:
             builder = pygit2.PackBuilder(repo)
             for hexid in self.objects:
                 builder.add(pygit2.Oid(hex=hexid))
@@ -190,6 +200,7 @@ class _Staging(pygit2.OdbBackend):
             for kind, data in self.objects.values():
                 loose.write(kind, data)
         self.objects.clear()
+        self.size = 0
 
 
 class _BatchWriter:
@@ -220,6 +231,8 @@ class _BatchWriter:
         sig = pygit2.Signature(AUTHOR_NAME, AUTHOR_EMAIL, int(version.created_at.timestamp()), 0)
         parents = [self.head_id] if self.head_id is not None else []
         self.head_id = repo.create_commit(None, sig, sig, _message(version), tree_id, parents)
+        if self.staging.size > STAGING_MAX_BYTES:
+            self.staging.persist(repo)  # bound memory; the branch still moves only at the end
         return str(self.head_id)
 
     def remove(self, name: str, when: datetime) -> None:
@@ -239,6 +252,37 @@ class _BatchWriter:
         if (current.id if current is not None else None) != self.start:
             raise RuntimeError("the mirror branch moved while tikguard was writing to it")
         self.repo.references.create(BRANCH, self.head_id, force=True)
+
+
+def _consolidate(repo: pygit2.Repository, head: pygit2.Commit) -> bool:
+    """Merge all packs and loose objects into one pack when there are too many packs.
+
+    Every run that writes a big batch adds a pack; lookups slow down as they pile up.
+    Writes the new pack first, then deletes what it replaces (only objects it holds).
+    """
+    objects = Path(repo.path) / "objects"
+    pack_dir = objects / "pack"
+    old_packs = sorted(pack_dir.glob("pack-*.pack"))
+    if len(old_packs) <= MAX_PACKS:
+        return False
+    builder = pygit2.PackBuilder(repo)
+    for commit in repo.walk(head.id, pygit2.enums.SortMode.TOPOLOGICAL):
+        builder.add(commit.id)
+        builder.add_recur(commit.tree_id)
+    builder.write()
+    keep = {p.name for p in pack_dir.glob("pack-*.pack")} - {p.name for p in old_packs}
+    if len(keep) != 1:
+        return False  # not what we expected: leave everything as it is
+    for pack in old_packs:
+        for suffix in (".pack", ".idx", ".rev", ".keep"):
+            pack.with_suffix(suffix).unlink(missing_ok=True)
+    packed = pygit2.Odb()
+    packed.add_backend(pygit2.OdbBackendPack(str(objects)), 1)  # now only the new pack
+    for fanout in objects.glob("[0-9a-f][0-9a-f]"):
+        for loose in fanout.iterdir():
+            if pygit2.Oid(hex=fanout.name + loose.name) in packed:
+                loose.unlink()
+    return True
 
 
 def _state(session: Session, tenant_id: int) -> MirrorState:
@@ -405,6 +449,8 @@ def _sync_locked(db: Database, tenant_id: int, path: Path, report: MirrorReport)
             state.last_version_id = max(vid for vid, _ in marks)
         report.committed += len(marks)
     head = _remove_departed(db, tenant_id, repo, staging, head, report)
+    if head is not None and _consolidate(repo, head):
+        report.repacked = True
     with db.transaction() as session:
         state = _state(session, tenant_id)
         state.last_run_at = utcnow()
