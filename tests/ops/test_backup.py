@@ -268,3 +268,32 @@ async def test_git_mirror_shows_the_line_diff_and_no_secret(
     assert "+set name=mirror-check" in log
     assert "Tr0ub4dor-3" not in log
     assert "name=bob" in log
+
+
+@pytest.mark.parametrize(
+    ("actual", "recorded"), [("6.49", None), ("6.49", "7.16"), ("7.16", "6.49")]
+)
+async def test_export_form_follows_the_router_version(
+    db: Database,
+    tenant_id: int,
+    sim_fleet_factory: FleetFactory,
+    tmp_path: Path,
+    actual: str,
+    recorded: str | None,
+) -> None:
+    """6.x exports secrets with plain /export, 7.x needs show-sensitive; a router
+    upgraded or downgraded since its last backup is exported the right way."""
+    fleet = await sim_fleet_factory(1, version=actual)
+    dev = fleet[0]
+    await dev.router.execute("/ppp secret add name=carol password=Sesame-42", user="admin")
+    add_fleet(db, tenant_id, fleet)
+    with db.transaction() as session:
+        store_devices.get_device_by_name(session, tenant_id, dev.name).ros_version = recorded
+    (result,) = await backup_ops.backup(db, _settings(tmp_path), tenant_id)
+    assert result.status is BackupStatus.CHANGED, result
+    with db.session() as session:
+        version = store_versions.get_version(session, tenant_id, result.version_id or 0)
+        assert version.ros_version == actual
+        assert store_versions.get_secrets(session, tenant_id, version) != {}
+    assert device_ops.show(db, tenant_id, dev.name).ros_version == actual
+    assert "Sesame-42" in history.show_version(db, tenant_id, dev.name, with_secrets=True).text

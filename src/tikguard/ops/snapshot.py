@@ -110,7 +110,17 @@ async def read_export(session: DeviceSession, settings: Settings, known_version:
     """The export with secrets. ``known_version`` (from the last backup) saves a probe;
     if the header shows the major version changed since, export again the right way."""
     version = known_version or (await resource(session)).version
-    text = await _export(session, settings, version)
+    try:
+        text = await _export(session, settings, version)
+    except RouterOSCommandError:
+        if known_version is None:
+            raise
+        # Upgraded or downgraded since the last backup (6.x has no show-sensitive).
+        actual = (await resource(session)).version
+        if version_tuple(actual)[0] == version_tuple(version)[0]:
+            raise
+        version = actual
+        text = await _export(session, settings, version)
     seen = header_version(text)
     if seen is not None and version_tuple(seen)[0] != version_tuple(version)[0]:
         text = await _export(session, settings, seen)
