@@ -254,3 +254,24 @@ def test_many_packs_are_merged_into_one(
     _git(repo, "fsck", "--strict", "--no-dangling")
     assert len(_git(repo, "log", "--format=%H", "main").split()) == 4
     assert "+# 3" in _git(repo, "log", "-p", "-1", "main")
+
+
+def test_concurrent_runs_mirror_everything_once(
+    db: Database, tenant: Tenant, devices: list[Device]
+) -> None:
+    import threading
+
+    for n in range(6):
+        _backup(db, tenant, devices[n % 2], BASE + f"# {n}\n", n)
+    reports: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: reports.append(sync_tenant(db, tenant.id)))
+        for _ in range(3)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r.committed for r in reports) == 6  # type: ignore[attr-defined]
+    repo = repo_path(db.settings.data_dir, tenant.name)
+    assert len(_git(repo, "log", "--format=%H", "main").split()) == 6

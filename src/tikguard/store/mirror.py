@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import logging
 import re
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ PACK_MIN_OBJECTS = 200
 PACK_MIN_BYTES = 256 * 1024
 #: More packs than this are merged into one at the end of a run.
 MAX_PACKS = 256
+#: Seconds a run waits for another run of the same tenant before giving up (skipped).
+LOCK_WAIT = 120.0
 #: Staged objects are written out (as a pack) once they hold this many bytes.
 STAGING_MAX_BYTES = 32 * 1024 * 1024
 _versions: Table = ConfigVersion.__table__  # type: ignore[assignment]
@@ -83,15 +86,24 @@ def repo_path(data_dir: Path, tenant_name: str) -> Path:
 
 
 @contextlib.contextmanager
-def _exclusive(path: Path) -> Iterator[bool]:
-    """A per-tenant file lock: one mirror writer at a time on this machine."""
+def _exclusive(path: Path, wait: float) -> Iterator[bool]:
+    """A per-tenant file lock: one mirror writer at a time on this machine.
+
+    Waits up to ``wait`` seconds: a run that starts while another is writing then
+    mirrors what the other one missed, instead of leaving it for the next backup.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    deadline = time.monotonic() + wait
     with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.05)
         try:
             yield True
         finally:
@@ -403,7 +415,7 @@ def sync_tenant(db: Database, tenant_id: int, *, push: bool = True) -> MirrorRep
     report = MirrorReport(tenant=name)
     path = repo_path(db.settings.data_dir, name)
     try:
-        with _exclusive(path.parent / f"{name}.lock") as got_lock:
+        with _exclusive(path.parent / f"{name}.lock", LOCK_WAIT) as got_lock:
             if not got_lock:
                 report.skipped = "another mirror run holds the lock"
                 return report
