@@ -74,8 +74,9 @@ def normalise_lines(lines: list[str]) -> list[str]:
         if not line:
             continue
         if line.startswith("#"):
+            # Every date line before the first command goes (a capture can repeat the
+            # header), so normalising the result again finds none to drop.
             if header and DATE_LINE.match(line):
-                header = False
                 continue
             if is_transient(line):
                 continue

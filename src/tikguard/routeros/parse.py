@@ -163,10 +163,16 @@ class _Parser:
         """(physical number, text) of body lines, without blanks, prompts, transients."""
         out: list[tuple[int, str]] = []
         continued = False
+        header = True  # before the first command, as normalise() sees it
         for index in range(start, len(self.lines)):
             line = self.lines[index]
             if not continued and (not line or PROMPT.match(line) or is_transient(line)):
                 continue
+            if header and not continued:
+                if line[0] != "#":
+                    header = False
+                elif DATE_LINE.match(line):
+                    continue  # a repeated date line: normalise() drops it too
             out.append((index + 1, line))
             continued = line[-1:] == "\\" and _continues(line)
         return out
