@@ -172,3 +172,51 @@ async def test_manual_confirm_commits(
     assert "10.91.0.1/24" in dev.router.config_text()
     r = await client.post(f"/api/v1/operations/{op_id}/confirm", headers=op_h)
     assert r.status_code == 409  # already ended
+
+
+async def test_changed_host_key_is_accepted_by_fingerprint(
+    live: tuple[httpx.AsyncClient, TenantWorld, SimFleet],
+) -> None:
+    client, world, fleet = live
+    dev = fleet[0]
+    admin, op_h = world.auth("admin"), world.auth("operator")
+    body = {
+        "name": "edge3",
+        "host": dev.host,
+        "port": dev.port,
+        "username": dev.username,
+        "password": dev.password,
+    }
+    device_id = (await client.post("/api/v1/devices", json=body, headers=admin)).json()["id"]
+
+    async def backup() -> dict[str, Any] | None:
+        r = await client.post(f"/api/v1/devices/{device_id}/backup", headers=op_h)
+        (op_id,) = r.json()["operations"]
+        return (await read_sse(client, f"/api/v1/operations/{op_id}/stream", op_h))[1]
+
+    assert (await backup() or {}).get("outcome") == "succeeded"  # pins the key
+    new_fp = dev.change_host_key()
+    end = await backup()
+    assert end is not None and end["outcome"] == "failed"
+    r = await client.get(f"/api/v1/devices/{device_id}", headers=op_h)
+    assert r.json()["pending_host_key_fingerprint"]
+    r = await client.get(f"/api/v1/devices/{device_id}/host-key", headers=op_h)
+    assert r.status_code == 403
+    offer = (await client.get(f"/api/v1/devices/{device_id}/host-key", headers=admin)).json()
+    assert offer["offered_fingerprint"] != offer["pinned_fingerprint"]
+    assert offer["offered_fingerprint"] == new_fp
+    r = await client.post(
+        f"/api/v1/devices/{device_id}/host-key/accept",
+        json={"fingerprint": "SHA256:not-what-was-offered"},
+        headers=admin,
+    )
+    assert r.status_code == 409
+    r = await client.post(
+        f"/api/v1/devices/{device_id}/host-key/accept",
+        json={"fingerprint": offer["offered_fingerprint"]},
+        headers=admin,
+    )
+    assert r.status_code == 200 and r.json()["host_key_fingerprint"] == offer["offered_fingerprint"]
+    assert (await backup() or {}).get("outcome") == "succeeded"
+    r = await client.get("/api/v1/audit?action=device.accept-host-key", headers=op_h)
+    assert r.json()[0]["details"]["new"] == offer["offered_fingerprint"]

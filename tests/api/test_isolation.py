@@ -45,6 +45,8 @@ BY_ID: dict[tuple[str, str], Body] = {
     ("DELETE", "/api/v1/devices/{device_id}"): None,
     ("POST", "/api/v1/devices/{device_id}/probe"): None,
     ("POST", "/api/v1/devices/{device_id}/backup"): None,
+    ("GET", "/api/v1/devices/{device_id}/host-key"): None,
+    ("POST", "/api/v1/devices/{device_id}/host-key/accept"): lambda i: {"fingerprint": "SHA256:x"},
     ("GET", "/api/v1/devices/{device_id}/versions"): None,
     ("GET", "/api/v1/devices/{device_id}/versions/{ref}"): None,
     ("GET", "/api/v1/devices/{device_id}/diff"): None,

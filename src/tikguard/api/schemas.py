@@ -95,6 +95,17 @@ class DeviceDetail(BaseModel):
     last_backup_error: str | None
 
 
+class HostKeyOut(BaseModel):
+    device: str
+    pinned_fingerprint: str | None
+    offered_fingerprint: str
+    seen_during_operation: bool
+
+
+class HostKeyAccept(Strict):
+    fingerprint: str = Field(min_length=1, max_length=200, description="SHA256:... as offered")
+
+
 class ProbeResult(BaseModel):
     device: str
     version: str

@@ -6,12 +6,16 @@ found" exactly like a device that does not exist. Changes are audited.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from tikguard.ops.devices import DeviceView
+from tikguard.ops import devices as devices_ops
+from tikguard.ops.devices import DeviceView, HostKeyOffer
+from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store.audit import audit
 from tikguard.store.db import Database
+from tikguard.store.errors import StateError
 
 _UNSET: Any = object()
 
@@ -76,3 +80,44 @@ def remove(db: Database, tenant_id: int, device_id: int, *, actor: str) -> None:
         device = store_devices.get_device(session, tenant_id, device_id)
         store_devices.remove_device(session, tenant_id, device_id)
         audit(session, tenant_id, actor=actor, action="device.remove", target=device.name)
+
+
+async def host_key_offer(
+    db: Database, settings: Settings, tenant_id: int, device_id: int
+) -> HostKeyOffer:
+    """The key a device presents (or presented during an operation) for acceptance."""
+    name = await asyncio.to_thread(name_of, db, tenant_id, device_id)
+    return await devices_ops.host_key_offer(db, settings, tenant_id, name)
+
+
+async def accept_host_key(
+    db: Database,
+    settings: Settings,
+    tenant_id: int,
+    device_id: int,
+    fingerprint: str,
+    *,
+    actor: str,
+) -> DeviceView:
+    """Pin the device's new key, if it is the one the admin saw (by fingerprint)."""
+    offer = await host_key_offer(db, settings, tenant_id, device_id)
+    if offer.new_fingerprint != fingerprint.strip():
+        raise StateError(
+            f"{offer.device} now offers {offer.new_fingerprint}, not {fingerprint.strip()}: "
+            "look again before accepting"
+        )
+
+    def write() -> DeviceView:
+        view = devices_ops.accept_host_key(db, tenant_id, offer)
+        with db.transaction() as session:
+            audit(
+                session,
+                tenant_id,
+                actor=actor,
+                action="device.accept-host-key",
+                target=offer.device,
+                details={"old": offer.old_fingerprint, "new": offer.new_fingerprint},
+            )
+        return view
+
+    return await asyncio.to_thread(write)

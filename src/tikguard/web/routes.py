@@ -187,6 +187,21 @@ async def device_restore(request: Request, device_id: int, state: StateDep, user
     return RedirectResponse(f"/operations/{subs[0].op_id}", status_code=303)
 
 
+async def device_accept_key(
+    request: Request, device_id: int, state: StateDep, user: User
+) -> Response:
+    form = await check_form(request, user, "admin")
+    await inventory.accept_host_key(
+        state.db,
+        state.settings,
+        user.principal.tenant_id,
+        device_id,
+        str(form.get("fingerprint") or ""),
+        actor=user.principal.actor,
+    )
+    return RedirectResponse(f"/devices/{device_id}", status_code=303)
+
+
 def _int(value: Any, what: str) -> int:
     try:
         return int(str(value))
@@ -322,6 +337,7 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/devices/{device_id}/diff", diff_page, ["GET"]),
     ("/devices/{device_id}/backup", device_backup, ["POST"]),
     ("/devices/{device_id}/restore", device_restore, ["POST"]),
+    ("/devices/{device_id}/host-key/accept", device_accept_key, ["POST"]),
     ("/push", push_page, ["GET"]),
     ("/push", push_submit, ["POST"]),
     ("/operations", operations_page, ["GET"]),

@@ -14,6 +14,8 @@ from tikguard.api.schemas import (
     DeviceDetail,
     DeviceSummary,
     DeviceUpdate,
+    HostKeyAccept,
+    HostKeyOut,
     ProbeResult,
 )
 from tikguard.ops import fleet as fleet_ops
@@ -145,3 +147,26 @@ async def probe(device_id: int, state: State, who: Operator) -> ProbeResult:
         scheduler_allowed=facts.scheduler_allowed,
         policies=sorted(facts.policies) if facts.policies is not None else None,
     )
+
+
+@router.get("/devices/{device_id}/host-key", response_model=HostKeyOut)
+async def host_key(device_id: int, state: State, who: Admin) -> HostKeyOut:
+    """The key the router presents (or presented during an operation), to compare."""
+    offer = await inventory.host_key_offer(state.db, state.settings, who.tenant_id, device_id)
+    return HostKeyOut(
+        device=offer.device,
+        pinned_fingerprint=offer.old_fingerprint,
+        offered_fingerprint=offer.new_fingerprint,
+        seen_during_operation=offer.recorded,
+    )
+
+
+@router.post("/devices/{device_id}/host-key/accept", response_model=DeviceDetail)
+async def accept_host_key(
+    device_id: int, body: HostKeyAccept, state: State, who: Admin
+) -> DeviceDetail:
+    """Pin the router's new host key; ``fingerprint`` must be the one offered now."""
+    view = await inventory.accept_host_key(
+        state.db, state.settings, who.tenant_id, device_id, body.fingerprint, actor=who.actor
+    )
+    return detail(view)
