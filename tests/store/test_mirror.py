@@ -275,3 +275,18 @@ def test_concurrent_runs_mirror_everything_once(
     assert sum(r.committed for r in reports) == 6  # type: ignore[attr-defined]
     repo = repo_path(db.settings.data_dir, tenant.name)
     assert len(_git(repo, "log", "--format=%H", "main").split()) == 6
+
+
+def test_mirror_keeps_the_routers_own_bytes(
+    db: Database, tenant: Tenant, devices: list[Device]
+) -> None:
+    raw = b"/system identity\nset name=" + "Київ".encode("cp1251") + b"\n"
+    _backup(db, tenant, devices[0], raw.decode("utf-8", "surrogateescape"), 0)
+    sync_tenant(db, tenant.id)
+    repo = repo_path(db.settings.data_dir, tenant.name)
+    shown = subprocess.run(
+        ["git", "--git-dir", str(repo), "show", "main:r1/config.rsc"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    assert shown == raw

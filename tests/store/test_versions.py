@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -218,3 +220,26 @@ def test_history_keeps_exactly_the_changes(
             full = get_version(s, tenant.id, version.id)
             assert version_text(full) == text and get_secrets(s, tenant.id, full) == secrets
             assert full.sha256 == hash_text(text)
+
+
+def test_router_bytes_that_are_not_utf8_survive_exactly(
+    db: Database, tenant: Tenant, device: Device
+) -> None:
+    raw = b'/ip firewall filter\nadd comment="' + "Шлюз".encode("cp1251") + b'"\n'
+    text = raw.decode("utf-8", "surrogateescape")  # how the RouterOS lexer hands it over
+    secrets = {"/ppp secret пароль password": "p\udce9ss"}
+    vid, _ = _backup(db, tenant, device, text, secrets=secrets)
+    with db.session() as s:
+        v = get_version(s, tenant.id, vid)
+        assert version_text(v) == text and get_secrets(s, tenant.id, v) == secrets
+        assert v.sha256 == hashlib.sha256(raw).hexdigest() == hash_text(text)
+        assert v.size == len(raw)
+    _, created = _backup(db, tenant, device, text, secrets=secrets)
+    assert not created
+
+
+def test_text_that_is_not_encodable_is_refused(
+    db: Database, tenant: Tenant, device: Device
+) -> None:
+    with pytest.raises(InvalidInput, match="nothing was stored"):
+        _backup(db, tenant, device, "bad \ud800 char\n")

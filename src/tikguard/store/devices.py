@@ -178,7 +178,11 @@ def set_password(session: Session, tenant_id: int, device_id: int, password: str
         if not isinstance(password, str):
             raise InvalidInput("password must be text")
         device.password_enc = vault_of(session).encrypt(
-            session, tenant_id, PASSWORD_PURPOSE, device.id, password.encode("utf-8")
+            session,
+            tenant_id,
+            PASSWORD_PURPOSE,
+            device.id,
+            password.encode("utf-8", "surrogateescape"),
         )
     session.flush()
 
@@ -190,7 +194,7 @@ def decrypt_password(session: Session, device: Device) -> str | None:
     plain = vault_of(session).decrypt(
         session, device.tenant_id, PASSWORD_PURPOSE, device.id, device.password_enc
     )
-    return plain.decode("utf-8")
+    return plain.decode("utf-8", "surrogateescape")
 
 
 def get_password(session: Session, tenant_id: int, device_id: int) -> str | None:

@@ -28,9 +28,22 @@ BINARY_PURPOSE = "binary-backup"
 _ZLIB_LEVEL = 6
 
 
+def text_bytes(text: str) -> bytes:
+    """The bytes of an export text. Bytes the router sent that are not UTF-8 (CP1251
+    comments on 6.x, ...) arrive as lone surrogates (``surrogateescape``, the
+    convention of :mod:`tikguard.routeros.lexer`) and go back to those same bytes."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(
+            f"the config text has a character at offset {exc.start} that is neither text nor"
+            " a byte from the router; nothing was stored"
+        ) from None
+
+
 def hash_text(text: str) -> str:
-    """The content address of a normalised, redacted export: sha256 hex of its UTF-8."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The content address of a normalised, redacted export: sha256 hex of its bytes."""
+    return hashlib.sha256(text_bytes(text)).hexdigest()
 
 
 def count_changes(old: str, new: str) -> tuple[int, int]:
@@ -48,7 +61,8 @@ def _encode_secrets(secrets: dict[str, str]) -> bytes:
     for key, value in secrets.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise InvalidInput("secrets must map text keys to text values")
-    return json.dumps(secrets, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    # ensure_ascii (the default) writes lone surrogates as \\udcXX escapes: they survive.
+    return json.dumps(secrets, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
 def _check_trigger(trigger: str) -> str:
@@ -102,7 +116,8 @@ def record_backup(
     if locked is None:
         raise NotFound(f"device {device_id} does not exist")
     now = now or utcnow()
-    sha = hash_text(normalised_redacted_text)
+    raw = text_bytes(normalised_redacted_text)
+    sha = hashlib.sha256(raw).hexdigest()
     secrets_plain = _encode_secrets(secrets)
     vault = vault_of(session)
     newest = session.scalar(
@@ -132,8 +147,8 @@ def record_backup(
         device_id=device_id,
         seq=(newest.seq + 1) if newest is not None else 1,
         sha256=sha,
-        content=zlib.compress(normalised_redacted_text.encode("utf-8"), _ZLIB_LEVEL),
-        size=len(normalised_redacted_text.encode("utf-8")),
+        content=zlib.compress(raw, _ZLIB_LEVEL),
+        size=len(raw),
         line_count=len(normalised_redacted_text.splitlines()),
         secrets_count=len(secrets),
         trigger=trigger,
@@ -168,7 +183,7 @@ def _attach_binary(session: Session, version: ConfigVersion, data: bytes, now: d
 def version_text(version: ConfigVersion) -> str:
     """The normalised, redacted export of a version (decompressed)."""
     try:
-        return zlib.decompress(version.content).decode("utf-8")
+        return zlib.decompress(version.content).decode("utf-8", "surrogateescape")
     except (zlib.error, UnicodeDecodeError) as exc:
         raise VaultError(f"config version {version.id} content is corrupt") from exc
 
