@@ -78,7 +78,7 @@ def test_duplicate_and_bad_input(db: Database, tenant: Tenant, other_tenant: Ten
         with pytest.raises(AlreadyExists):
             add_device(s, tenant.id, name="r1", host="h2", username="u")
         add_device(s, other_tenant.id, name="r1", host="h", username="u")  # fine elsewhere
-        for bad in ["", "a/b", "../x", ".hidden", "x\ny", " pad"]:
+        for bad in ["", "a/b", "../x", ".hidden", "x\ny", " pad", "r\udce9"]:
             with pytest.raises(InvalidInput):
                 add_device(s, tenant.id, name=bad, host="h", username="u")
         with pytest.raises(InvalidInput, match="port"):

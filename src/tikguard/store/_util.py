@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from tikguard.store.errors import StoreError
+from tikguard.store.errors import InvalidInput, StoreError
 from tikguard.store.vault import Vault
 
 
@@ -22,9 +22,8 @@ def vault_of(session: Session) -> Vault:
 
 
 def check_text(value: str, what: str, *, max_len: int, allow_empty: bool = False) -> str:
-    """Refuse control characters and over-long values (they end up in logs and paths)."""
-    from tikguard.store.errors import InvalidInput
-
+    """Refuse control characters, undecodable bytes and over-long values (they end up in
+    logs, file names and git paths)."""
     if not isinstance(value, str):
         raise InvalidInput(f"{what} must be text")
     if not value and not allow_empty:
@@ -33,4 +32,8 @@ def check_text(value: str, what: str, *, max_len: int, allow_empty: bool = False
         raise InvalidInput(f"{what} is longer than {max_len} characters")
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise InvalidInput(f"{what} must not contain control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{what} must be valid text (it has undecodable bytes)") from None
     return value
