@@ -238,7 +238,8 @@ async def stream(
             yield f"event: end\ndata: {json.dumps(end)}\n\n"
         finally:
             if pending is not None and not pending.done():
-                pending.cancel()
+                pending.cancel()  # ends the listener (its feed counts one fewer)
+                await asyncio.gather(pending, return_exceptions=True)
             await events.aclose()  # type: ignore[attr-defined]
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
