@@ -338,3 +338,37 @@ def test_remaining_differences_ignores_console_commands() -> None:
     running = cfg("/ip dns\nset servers=1.1.1.1\n")
     assert remaining_differences(running, target) == []
     assert remaining_differences(Config(), target) == ["/ip dns changed (settings) (servers)"]
+
+
+def test_rule_edited_while_others_moved_is_one_change() -> None:
+    a = cfg(
+        """
+/ip firewall filter
+add action=accept chain=input connection-state=established,related
+add action=accept chain=input comment=ssh dst-port=22 protocol=tcp
+add action=accept chain=input protocol=icmp
+add action=drop chain=input
+"""
+    )
+    b = cfg(
+        """
+/ip firewall filter
+add action=accept chain=input protocol=icmp
+add action=accept chain=input connection-state=established,related
+add action=accept chain=input comment=ssh dst-port=2222 protocol=tcp
+add action=drop chain=input
+"""
+    )
+    d = diff(a, b)
+    assert [(i.op, i.old_position, i.new_position) for i in d.menus[0].items] == [
+        ("moved", 2, 0),
+        ("changed", 1, 2),
+    ]
+    assert d.summary() == {"added": 0, "removed": 0, "changed": 1, "moved": 1}
+
+
+def test_rules_far_apart_without_a_shared_comment_are_not_paired() -> None:
+    x, d = "add action=accept chain=input protocol=tcp", "add action=drop chain=forward"
+    x2 = x.replace("tcp", "udp")
+    diff_ = diff(cfg(f"/ip firewall filter\n{x}\n{d}\n"), cfg(f"/ip firewall filter\n{d}\n{x2}\n"))
+    assert sorted(i.op for i in diff_.menus[0].items) == ["added", "removed"]

@@ -224,8 +224,9 @@ def _pair(m: MenuMatch) -> None:
         anchors = _lis([(i, j) for i, j in m.pairs if i >= 0 and j >= 0])
         m.stayers = set(anchors)
         removed, added = _pair_in_gaps(m, anchors, removed, added)
-        # A rule both edited and moved lies in different gaps on the two sides.
-        removed, added = _pair_loose(m, removed, added)
+        # A rule both edited and moved lies in different gaps on the two sides; that
+        # far apart, only its comment (how engineers name rules) says it is the same.
+        removed, added = _pair_loose(m, removed, added, same_comment=True)
     else:
         removed, added = _pair_loose(m, removed, added)
     if m.schema.ordered:
@@ -306,7 +307,9 @@ def _pair_in_gaps(
     return sorted(left_removed), sorted(left_added)
 
 
-def _pair_loose(m: MenuMatch, removed: list[int], added: list[int]) -> tuple[list[int], list[int]]:
+def _pair_loose(
+    m: MenuMatch, removed: list[int], added: list[int], *, same_comment: bool = False
+) -> tuple[list[int], list[int]]:
     """Pair key changes (same properties otherwise) and, in keyless menus, similar items."""
     if not removed or not added:
         return removed, added
@@ -340,8 +343,11 @@ def _pair_loose(m: MenuMatch, removed: list[int], added: list[int]) -> tuple[lis
         for j in rest_new:
             best, best_score = -1, _SIMILARITY - 1e-9
             new_props = m.new[j].props
+            comment = new_props.get("comment")
+            if same_comment and not comment:
+                continue
             for i in rest_old:
-                if i in taken_old:
+                if i in taken_old or (same_comment and m.old[i].props.get("comment") != comment):
                     continue
                 score = _similarity(m.old[i].props, new_props)
                 if score > best_score:
