@@ -6,7 +6,8 @@ of exact identity, two pairings keep the result the way an engineer thinks of a 
 * an added item whose properties equal a removed item's except one part of its key
   (``name``, ``address``) is the same item renamed / re-addressed;
 * in menus without natural keys (firewall rules), a removed and an added rule that
-  sit in the same place and share at least half their properties are one rule changed.
+  sit in the same place and share at least half their properties are one rule changed
+  (one that also moved must keep its comment to be recognised).
 
 In ordered menus, equal items are matched by a longest common subsequence, and the
 items that keep their relative order are the longest increasing run of matched
