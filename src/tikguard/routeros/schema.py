@@ -273,10 +273,12 @@ _menu(
         **{k.replace("-", "_"): v for k, v in _LOOP.items()},
     ),
 )
-_menu("/interface bonding", depends_on=("/interface ethernet", "/interface vlan"))
+_menu("/interface bonding", depends_on=("/interface ethernet",))
 _menu("/interface vrrp", depends_on=INTERFACE_MENUS[:8])
 for _tunnel in ("/interface gre", "/interface eoip", "/interface ipip", "/interface 6to4"):
-    _menu(_tunnel, depends_on=("/ip address", "/ip vrf"))
+    # The local address need not exist when a tunnel is added, while addresses on the
+    # tunnel need the tunnel: tunnels come before /ip address, not after.
+    _menu(_tunnel)
 _menu("/interface vpls", depends_on=("/interface bridge", "/mpls"))
 _menu("/interface veth")
 _menu("/interface vxlan", depends_on=("/interface bridge",))
