@@ -1,7 +1,7 @@
 """The tenant a unit of work runs for, as a second wall on PostgreSQL.
 
 Every query helper already filters on ``tenant_id``. On PostgreSQL the database also
-enforces it: row-level security policies (migration 0002) admit only rows of the
+enforces it: row-level security policies (migration 0003) admit only rows of the
 tenant named in the transaction-local setting ``tikguard.tenant_id``. The API sets
 the scope once it knows the caller (:func:`set_tenant`), and every transaction that
 starts in that context (threads from ``asyncio.to_thread`` included: they copy the

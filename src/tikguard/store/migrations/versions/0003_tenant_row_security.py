@@ -5,8 +5,8 @@ A second wall behind the query helpers' ``tenant_id`` filters (see
 rows of other tenants are invisible and cannot be written. Unscoped transactions
 (workers, CLI, migrations) see every row. SQLite has no row-level security: no-op.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-26 05:30:00
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
