@@ -411,3 +411,22 @@ async def test_reference_to_missing_interface_is_refused() -> None:
     )
     await run(r, "/interface bridge add name=nope")
     assert await run(r, "/ip address add address=10.0.0.1/24 interface=nope") == ""
+
+
+async def test_power_loss_mid_import_stops_the_rest() -> None:
+    import asyncio
+
+    r = make(boot_seconds=5.0)
+    r.files.write(
+        "slow.rsc",
+        b"/system identity set name=one\n:delay 10s\n/system identity set name=two\n",
+    )
+    task = asyncio.ensure_future(run(r, "/import slow.rsc"))
+    await r.clock.advance(5)
+    assert r.identity == "one"
+    await r.power_loss()
+    await r.clock.advance(10)
+    await task
+    await r.power_on()
+    await r.clock.advance(6)
+    assert r.is_up and r.identity == "one"

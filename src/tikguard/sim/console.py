@@ -21,7 +21,7 @@ from tikguard.routeros.quoting import quote
 from tikguard.routeros.values import parse_duration
 from tikguard.sim import engine
 from tikguard.sim.configdb import Value
-from tikguard.sim.errors import NOT_ENOUGH_PERMISSIONS, ConsoleError, syntax_error
+from tikguard.sim.errors import NOT_ENOUGH_PERMISSIONS, ConsoleError, Interrupted, syntax_error
 from tikguard.sim.findexpr import compile_where
 from tikguard.sim.statements import Statement, split_statements
 
@@ -209,7 +209,10 @@ class Console:
         except ConsoleError as exc:
             return exc.render(1) + "\n"
         depth: list[dict[str, str]] = []
+        generation = self.router.generation
         for statement in statements:
+            if self.router.generation != generation:
+                break  # power lost or rebooted: nothing more runs
             if statement.kind == "open":
                 depth.append(dict(session.variables))
                 continue
@@ -221,6 +224,8 @@ class Console:
                 result = await self.run_statement(statement, session)
             except ConsoleError as exc:
                 out.append(located(exc, statement))
+                break
+            except Interrupted:
                 break
             if result:
                 out.append(result.rstrip("\n"))

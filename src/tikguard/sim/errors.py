@@ -22,6 +22,10 @@ class ConsoleError(Exception):
         return f"{self.text} (line {line} column {self.column})"
 
 
+class Interrupted(Exception):
+    """The router lost power or rebooted while a command was running."""
+
+
 def syntax_error(text: str, column: int) -> ConsoleError:
     return ConsoleError(text, column=column, syntax=True)
 

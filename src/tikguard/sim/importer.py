@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tikguard.sim.console import Invocation, Session, located
-from tikguard.sim.errors import ConsoleError, syntax_error
+from tikguard.sim.errors import ConsoleError, Interrupted, syntax_error
 from tikguard.sim.faults import DROP_CONNECTIONS
 from tikguard.sim.files import FileStoreError
 from tikguard.sim.statements import Statement, split_statements
@@ -92,13 +92,18 @@ async def _execute(
     out: list[str] = []
     drop_at = router.faults.drop_after_import_line
     dropped = False
+    generation = router.generation
     for statement in statements:
         if statement.kind != "cmd":
             continue
+        if router.generation != generation:
+            return "\n".join(out)  # power lost or rebooted mid-import: the rest never runs
         if verbose:
             out.append(statement.text)
         try:
             result = await router.console.run_statement(statement, run)
+        except Interrupted:
+            return "\n".join(out)
         except ConsoleError as exc:
             out.append(located(exc, statement))
             out.append(stopped_at(name, statement.line))

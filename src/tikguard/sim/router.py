@@ -26,7 +26,7 @@ from tikguard.sim.clock import SimClock, TimerHandle
 from tikguard.sim.configdb import ConfigDB, Item, MenuState
 from tikguard.sim.console import Console, Invocation, Session
 from tikguard.sim.defaults import Builtins, factory_config, parse_policy, with_builtins
-from tikguard.sim.errors import ConsoleError
+from tikguard.sim.errors import ConsoleError, Interrupted
 from tikguard.sim.exporter import DeviceIds, ExportOptions, build_config, render
 from tikguard.sim.faults import DROP_CONNECTIONS, Faults
 from tikguard.sim.files import FileStore
@@ -185,6 +185,11 @@ class SimRouter:
     def identity(self) -> str:
         state = self.db.read("/system identity")
         return (state.singleton_get("name") if state else None) or "MikroTik"
+
+    @property
+    def generation(self) -> int:
+        """Changes at every power loss and reboot (running work stops when it does)."""
+        return self._generation
 
     def uptime(self) -> float:
         return max(0.0, self.clock.monotonic() - self._booted_at)
@@ -354,7 +359,7 @@ class SimRouter:
         generation = self._generation
         await self.clock.sleep(seconds)
         if generation != self._generation:
-            raise asyncio.CancelledError
+            raise Interrupted
 
     def _count_command(self) -> None:
         left = self.faults.power_loss_after_commands
