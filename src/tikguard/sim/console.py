@@ -432,7 +432,8 @@ class Console:
         name = words[0].raw[1:]
         args = words[1:]
         if name == "put":
-            return await self._value(args, statement, session, text)
+            # An empty value still prints its (empty) line.
+            return await self._value(args, statement, session, text) or "\n"
         if name == "pick":
             return await self._pick(args, statement, session, text)
         if name == "delay":

@@ -184,7 +184,8 @@ class SimRouter:
     @property
     def identity(self) -> str:
         state = self.db.read("/system identity")
-        return (state.singleton_get("name") if state else None) or "MikroTik"
+        name = state.singleton_get("name") if state else None
+        return "MikroTik" if name is None else name
 
     @property
     def generation(self) -> int:
