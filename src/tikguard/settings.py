@@ -53,6 +53,9 @@ class Settings:
     #: Git remote URL each tenant's config mirror is pushed to after it changes;
     #: ``{tenant}`` is replaced by the tenant name. Empty: no push.
     git_remote: str = field(default="", repr=False)  # may carry a token
+    #: "on": this process keeps the git mirror (data_dir/git); "off": it leaves it to
+    #: another. With workers on several machines, exactly one should have it on.
+    git_mirror: str = "on"
     time_scale: float = 1.0
 
     # Device sessions

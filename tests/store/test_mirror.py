@@ -290,3 +290,30 @@ def test_mirror_keeps_the_routers_own_bytes(
         capture_output=True,
     ).stdout
     assert shown == raw
+
+
+def test_mirror_can_be_off_in_a_process(
+    db: Database, tenant: Tenant, devices: list[Device]
+) -> None:
+    _backup(db, tenant, devices[0], BASE, 0)
+    db.settings = db.settings.with_(git_mirror="off")
+    report = sync_tenant(db, tenant.id)
+    assert report.skipped and report.committed == 0
+    assert not repo_path(db.settings.data_dir, tenant.name).exists()
+    db.settings = db.settings.with_(git_mirror="maybe")
+    assert "on or off" in (sync_tenant(db, tenant.id).error or "")
+
+
+def test_a_second_mirroring_machine_is_reported(
+    db: Database, tenant: Tenant, devices: list[Device], tmp_path: Path
+) -> None:
+    _backup(db, tenant, devices[0], BASE, 0)
+    assert sync_tenant(db, tenant.id).warning is None
+    db.settings = db.settings.with_(data_dir=tmp_path / "elsewhere")  # another machine's disk
+    _backup(db, tenant, devices[0], BASE + "# more\n", 1)
+    report = sync_tenant(db, tenant.id)
+    assert report.ok and report.repaired and report.committed == 2  # it catches up fully
+    assert report.warning and "TIKGUARD_GIT_MIRROR=off" in report.warning
+    with db.session() as s:
+        state = mirror_status(s, tenant.id)
+        assert state is not None and state.last_error == report.warning

@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import logging
 import re
+import socket
 import time
 import zlib
 from collections.abc import Iterator
@@ -74,6 +75,8 @@ class MirrorReport:
     error: str | None = None
     push_error: str | None = None
     skipped: str | None = None
+    #: Not an error, but the operator should act (e.g. two machines keep the mirror).
+    warning: str | None = None
     commits: list[str] = field(default_factory=list, repr=False)
 
     @property
@@ -413,6 +416,13 @@ def sync_tenant(db: Database, tenant_id: int, *, push: bool = True) -> MirrorRep
             return MirrorReport(tenant=str(tenant_id), error="tenant does not exist")
         name = tenant.name
     report = MirrorReport(tenant=name)
+    switch = db.settings.git_mirror.strip().lower()
+    if switch == "off":
+        report.skipped = "the git mirror is off in this process (TIKGUARD_GIT_MIRROR=off)"
+        return report
+    if switch != "on":
+        report.error = f"TIKGUARD_GIT_MIRROR must be on or off, not {db.settings.git_mirror!r}"
+        return report
     path = repo_path(db.settings.data_dir, name)
     try:
         with _exclusive(path.parent / f"{name}.lock", LOCK_WAIT) as got_lock:
@@ -436,9 +446,17 @@ def _sync_locked(db: Database, tenant_id: int, path: Path, report: MirrorReport)
     staging = _Staging()
     repo.odb.add_backend(staging, 1000)  # above the loose and pack backends: new objects
     head = _head(repo)
+    me = f"{socket.gethostname()}:{path.resolve()}"
     with db.session() as session:
         state = session.get(MirrorState, tenant_id)
         known_head = state.head_commit if state is not None else None
+        last_writer = state.writer if state is not None else None
+    if last_writer not in (None, me) and known_head is not None:
+        report.warning = (
+            f"the mirror of tenant {report.tenant} was last written by {last_writer}, now by "
+            f"{me}: keep the mirror on one machine (TIKGUARD_GIT_MIRROR=off on the others)"
+        )
+        log.warning("%s", report.warning)
     if (str(head.id) if head is not None else None) != known_head:
         # The repository is not where we left it (deleted, restored, or a run died
         # between committing and recording): trust what the repository holds.
@@ -466,8 +484,9 @@ def _sync_locked(db: Database, tenant_id: int, path: Path, report: MirrorReport)
     with db.transaction() as session:
         state = _state(session, tenant_id)
         state.last_run_at = utcnow()
-        state.last_error = None
-        state.last_error_at = None
+        state.writer = me
+        state.last_error = report.warning
+        state.last_error_at = utcnow() if report.warning else None
     report.head = str(head.id) if head is not None else None
 
 

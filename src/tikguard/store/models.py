@@ -369,6 +369,9 @@ class MirrorState(Base):
     last_error_at: Mapped[datetime | None]
     last_pushed_at: Mapped[datetime | None]
     push_error: Mapped[str | None] = mapped_column(Text)
+    #: Which machine and directory wrote the mirror last ("host:/path"): two mirroring
+    #: machines would undo each other's bookkeeping, so a change of writer is reported.
+    writer: Mapped[str | None] = mapped_column(String(512))
 
 
 class AuditEntry(Base):
