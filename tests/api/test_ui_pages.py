@@ -97,3 +97,15 @@ async def test_logout_ends_the_session(client: httpx.AsyncClient, alpha: TenantW
     assert r.status_code == 303
     r = await client.get("/")
     assert r.status_code == 303
+
+
+async def test_password_guessing_is_throttled(
+    client: httpx.AsyncClient, alpha: TenantWorld
+) -> None:
+    user = alpha.users["viewer"]
+    for _ in range(10):
+        r = await client.post("/login", data={"username": user, "password": "guess"})
+        assert r.status_code == 401
+    r = await client.post("/login", data={"username": user, "password": PASSWORD})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert "too many wrong passwords" in r.text

@@ -20,6 +20,7 @@ from tikguard.api.events import EventHub
 from tikguard.api.limits import BodyLimit
 from tikguard.api.routes import admin, devices, history, operations
 from tikguard.api.sessions import SessionSigner, load_secret
+from tikguard.api.throttle import LoginThrottle
 from tikguard.ops import engine as engine_ops
 from tikguard.settings import Settings
 from tikguard.store.db import Database
@@ -56,6 +57,7 @@ def create_app(
         db=database,
         signer=SessionSigner(load_secret(settings.data_dir), settings.session_hours * 3600),
         hub=EventHub(database),
+        throttle=LoginThrottle(),
         engine=engine,
     )
 

@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from tikguard.api.errors import ApiError
 from tikguard.api.events import EventHub
 from tikguard.api.sessions import COOKIE, CSRF_HEADER, SessionSigner
+from tikguard.api.throttle import LoginThrottle
 from tikguard.ops.accounts import AuthError, Principal, principal_for_token, principal_for_user
 from tikguard.settings import Settings
 from tikguard.store import scope
@@ -33,6 +34,7 @@ class AppState:
     db: Database
     signer: SessionSigner
     hub: EventHub
+    throttle: LoginThrottle
     #: True when this process runs the durable-workflow engine (pushes, backups).
     engine: bool
 

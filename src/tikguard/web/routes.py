@@ -66,12 +66,27 @@ async def login(
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
+    keys = (f"user:{username}", f"addr:{request.client.host if request.client else '?'}")
+    wait = state.throttle.retry_after(*keys)
+    if wait:
+        refused = render(
+            request,
+            "login.html",
+            None,
+            status=429,
+            next=_safe_next(next),
+            error=f"too many wrong passwords: try again in {wait // 60 + 1} min",
+        )
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     try:
         who = await asyncio.to_thread(accounts.authenticate, state.db, username, password)
     except accounts.AuthError as exc:
+        state.throttle.failed(*keys)
         return render(
             request, "login.html", None, status=401, next=_safe_next(next), error=str(exc)
         )
+    state.throttle.succeeded(keys[0])
     assert who.user_id is not None
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
@@ -292,7 +307,13 @@ async def push_submit(request: Request, state: StateDep, user: User) -> Response
             return RedirectResponse(f"/operations/{subs[0].op_id}", status_code=303)
         return RedirectResponse("/operations", status_code=303)
     push_ops.check_request(req, state.settings)
-    previews = await asyncio.gather(*(_preview(state, tenant, req, n) for n in names))
+    limit = asyncio.Semaphore(max(1, state.settings.backup_concurrency))
+
+    async def bounded(name: str) -> dict[str, Any]:
+        async with limit:  # a preview of 500 routers opens at most this many sessions
+            return await _preview(state, tenant, req, name)
+
+    previews = await asyncio.gather(*(bounded(n) for n in names))
     return render(request, "push.html", user, previews=previews, **context)
 
 
