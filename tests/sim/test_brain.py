@@ -86,6 +86,7 @@ async def test_export_header_per_version_and_sensitive_defaults() -> None:
     assert "password=s3cret" in e6 and "password" not in e7
     assert "password=s3cret" in await run(v7, "/export show-sensitive")
     assert "password" not in await run(v6, "/export hide-sensitive")
+    assert (await run(v6, "/export show-sensitive")).startswith("expected end of command")
 
 
 async def test_export_styles_scope_wrapping_and_file() -> None:
@@ -430,3 +431,20 @@ async def test_power_loss_mid_import_stops_the_rest() -> None:
     await r.power_on()
     await r.clock.advance(6)
     assert r.is_up and r.identity == "one"
+
+
+async def test_setting_the_clock_rearms_dated_items_and_keeps_counts() -> None:
+    from datetime import datetime
+
+    r = make()
+    await run(
+        r,
+        "/system scheduler add name=d start-date=2024-02-10 start-time=00:00:00"
+        ' on-event=":log info d"',
+    )
+    before = r.scheduler.next_run_in("d")
+    assert before is not None and before > 3600
+    r.clock.set_time(datetime(2024, 2, 9, 23, 59, 0))
+    assert r.scheduler.next_run_in("d") == 60
+    await run(r, "/system clock set time=23:59:30")
+    assert r.scheduler.next_run_in("d") == 30

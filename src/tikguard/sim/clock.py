@@ -64,6 +64,7 @@ class SimClock:
         self._wall_origin = start or DEFAULT_START
         self._wall_at_mono = 0.0  # monotonic reading at which _wall_origin held
         self._timers: list[tuple[float, int, _ManualHandle]] = []
+        self._on_set: list[Callable[[], object]] | None = None
         self._seq = itertools.count()
 
     # -- reading -----------------------------------------------------------------
@@ -81,6 +82,14 @@ class SimClock:
         """Set the wall clock (like ``/system clock set``); monotonic time is unaffected."""
         self._wall_origin = when
         self._wall_at_mono = self.monotonic()
+        for callback in self._on_set or ():
+            callback()
+
+    def on_set(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` whenever the wall clock is set (timers by date re-arm)."""
+        if self._on_set is None:
+            self._on_set = []
+        self._on_set.append(callback)
 
     # -- waiting -----------------------------------------------------------------
     def call_later(self, device_seconds: float, callback: Callable[[], object]) -> TimerHandle:

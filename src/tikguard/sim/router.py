@@ -26,13 +26,35 @@ from tikguard.sim.clock import SimClock, TimerHandle
 from tikguard.sim.configdb import ConfigDB, Item, MenuState
 from tikguard.sim.console import Console, Invocation, Session
 from tikguard.sim.defaults import Builtins, factory_config, parse_policy, with_builtins
-from tikguard.sim.errors import ConsoleError, Interrupted
+from tikguard.sim.errors import ConsoleError, Interrupted, syntax_error
 from tikguard.sim.exporter import DeviceIds, ExportOptions, build_config, render
 from tikguard.sim.faults import DROP_CONNECTIONS, Faults
 from tikguard.sim.files import FileStore
 from tikguard.sim.profiles import ModelProfile, Profile, model_profile, profile_for
 from tikguard.sim.reachability import Verdict, ssh_port, verdict
 from tikguard.sim.scheduler import Scheduler
+
+#: ``/system device-mode print`` of an unrestricted 7.17+ router (``scheduler: no``
+#: forbids the scheduler; other features are shown, not enforced).
+DEVICE_MODE = {
+    "mode": "advanced",
+    "scheduler": "yes",
+    "socks": "yes",
+    "fetch": "yes",
+    "pptp": "yes",
+    "l2tp": "yes",
+    "bandwidth-test": "yes",
+    "traffic-gen": "no",
+    "sniffer": "yes",
+    "ipsec": "yes",
+    "romon": "yes",
+    "proxy": "yes",
+    "hotspot": "yes",
+    "smb": "yes",
+    "email": "yes",
+    "zerotier": "yes",
+    "container": "no",
+}
 
 #: The router's saved state inside its state directory.
 STATE_FILE = "router-state.json"
@@ -112,7 +134,7 @@ class SimRouter:
         # board's unconfigured ports, so it does not check references by default.
         matching = interfaces is not None or extra_builtins is not None
         self.db.check_references = bool(settings.get("check_references", not matching))
-        self.device_mode: dict[str, str] = {"mode": "advanced", "scheduler": "yes"}
+        self.device_mode: dict[str, str] = dict(DEVICE_MODE)
         self.history: list[HistoryEntry] = []
         self.log_lines: list[tuple[datetime, str, str]] = []
         self._listeners: list[Callable[[str], None]] = []
@@ -136,6 +158,7 @@ class SimRouter:
             startup_delay=float(settings.get("startup_delay", 3.0)),
             enabled=bool(settings.get("scheduler_runs", True)),
         )
+        clock.on_set(self.scheduler.rearm)
         self._set_initial(admin_password)
         self._load_state()
         self.scheduler.on_boot(self._booted_at)
@@ -318,6 +341,9 @@ class SimRouter:
         elif inv.flag("terse"):
             style = "terse"
         if self.profile.sensitive_shown_by_default:
+            for word in inv.words:
+                if word.value == "show-sensitive":  # a 7.x argument
+                    raise syntax_error("expected end of command", word.offset + 1)
             show = not inv.flag("hide-sensitive")
         else:
             show = inv.flag("show-sensitive")

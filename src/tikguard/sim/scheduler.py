@@ -103,6 +103,12 @@ class Scheduler:
             self._runs[ident] = run
             self._arm(ident, run)
 
+    def rearm(self) -> None:
+        """Recompute every next run (the wall clock moved), keeping run counts."""
+        for run in self._runs.values():
+            run.signature = ()
+        self.resync()
+
     # -- reading -----------------------------------------------------------------
     def runtime_values(self) -> dict[int, dict[str, str]]:
         """``run-count`` and ``next-run`` per item id, as print shows them."""

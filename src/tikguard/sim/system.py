@@ -205,7 +205,6 @@ async def clock_set(router: SimRouter, inv: Invocation, session: Session) -> str
     if rest:
         router.db.write("/system clock").values.update(rest)
         router.config_changed("/system clock set", session)
-    router.scheduler.on_boot(router.scheduler.booted_at)
     return ""
 
 
