@@ -9,6 +9,9 @@ import re
 import httpx
 from tests.api.world import PASSWORD, TenantWorld
 
+from tikguard.store import devices as store_devices
+from tikguard.store.db import Database
+
 
 async def login(client: httpx.AsyncClient, username: str) -> str:
     r = await client.post("/login", data={"username": username, "password": PASSWORD})
@@ -109,3 +112,21 @@ async def test_password_guessing_is_throttled(
     r = await client.post("/login", data={"username": user, "password": PASSWORD})
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
     assert "too many wrong passwords" in r.text
+
+
+async def test_fleet_page_summarises_and_pages(
+    client: httpx.AsyncClient, db: Database, alpha: TenantWorld
+) -> None:
+    with db.transaction() as s:
+        for i in range(260):
+            store_devices.add_device(
+                s, alpha.id, name=f"bulk-{i:03d}", host="192.0.2.9", username="admin"
+            )
+    await login(client, alpha.users["viewer"])
+    first = await client.get("/")
+    assert "261 devices" in first.text and "<strong>260</strong> never backed up" in first.text
+    assert first.text.count('<a href="/devices/') == 250
+    second = await client.get("/?page=2")
+    assert second.text.count('<a href="/devices/') == 11
+    beyond = await client.get("/?page=99")
+    assert beyond.status_code == 200 and beyond.text.count('<a href="/devices/') == 11

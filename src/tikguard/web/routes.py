@@ -111,23 +111,42 @@ async def logout(request: Request, user: User) -> Response:
 # -- fleet and devices ---------------------------------------------------------------------
 
 
+#: Rows per fleet page: a NOC screen reads the summary first, then pages or filters.
+FLEET_PAGE = 250
+
+
 async def fleet_page(
     request: Request,
     state: StateDep,
     user: User,
     tag: Annotated[str | None, Query(max_length=64)] = None,
     site: Annotated[str | None, Query(max_length=128)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     tenant = user.principal.tenant_id
     rows = await asyncio.to_thread(
         fleet_ops.fleet, state.db, tenant, tag=tag or None, site=site or None
     )
     tags, sites = await asyncio.to_thread(fleet_ops.facets, state.db, tenant)
+    pages = max(1, -(-len(rows) // FLEET_PAGE))
+    page = min(page, pages)
+    summary = {
+        "backups failing": sum(1 for r in rows if r.last_backup_status == "failed"),
+        "never backed up": sum(1 for r in rows if r.versions == 0),
+        "changed outside tikguard": sum(1 for r in rows if r.drift),
+        "host key changed": sum(1 for r in rows if r.host_key_pending),
+        "last push uncertain": sum(1 for r in rows if r.last_push_outcome == "uncertain"),
+        "last push reverted": sum(1 for r in rows if r.last_push_outcome == "reverted"),
+    }
     return render(
         request,
         "fleet.html",
         user,
-        rows=rows,
+        rows=rows[(page - 1) * FLEET_PAGE : page * FLEET_PAGE],
+        total=len(rows),
+        summary={k: v for k, v in summary.items() if v},
+        page=page,
+        pages=pages,
         tags=tags,
         sites=sites,
         tag=tag or "",
