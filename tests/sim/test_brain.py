@@ -448,3 +448,19 @@ async def test_setting_the_clock_rearms_dated_items_and_keeps_counts() -> None:
     assert r.scheduler.next_run_in("d") == 60
     await run(r, "/system clock set time=23:59:30")
     assert r.scheduler.next_run_in("d") == 30
+
+
+async def test_dry_run_has_no_side_effects() -> None:
+    r = make("7.18")
+    events: list[str] = []
+    r.add_listener(events.append)
+    r.files.write(
+        "p.rsc",
+        b'/system scheduler add name=x interval=1m on-event=":log info x"\n'
+        b"/system backup save name=dry\n/system reboot\n",
+    )
+    out = await run(r, "/import p.rsc dry-run")
+    assert out.endswith("executed successfully\n")
+    await r.clock.advance(120)
+    assert events == [] and r.is_up and not r.files.exists("dry.backup")
+    assert r.scheduler.run_count("x") == 0 and "name=x" not in r.config_text()

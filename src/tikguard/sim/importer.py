@@ -55,10 +55,12 @@ async def run_import(router: SimRouter, inv: Invocation, session: Session) -> st
     if dry_run:
         real = router.db
         router.db = real.copy()
+        router.dry_run = True
         try:
             return await _execute(router, statements, session, name, verbose, dry_run=True)
         finally:
             router.db = real
+            router.dry_run = False
     return await _execute(router, statements, session, name, verbose, dry_run=False)
 
 

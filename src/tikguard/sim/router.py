@@ -136,6 +136,8 @@ class SimRouter:
         self.db.check_references = bool(settings.get("check_references", not matching))
         self.device_mode: dict[str, str] = dict(DEVICE_MODE)
         self.history: list[HistoryEntry] = []
+        #: True while ``/import ... dry-run`` runs against a copy of the configuration.
+        self.dry_run = False
         self.log_lines: list[tuple[datetime, str, str]] = []
         self._listeners: list[Callable[[str], None]] = []
         self._powered = True
@@ -369,6 +371,8 @@ class SimRouter:
         return "\n".join(lines[1:]) + "\n"
 
     def config_changed(self, action: str, session: Session) -> None:
+        if self.dry_run:
+            return  # a dry run changes a throw-away copy: no history, events or timers
         policy = ",".join(sorted(session.policies))
         self.history.append(HistoryEntry(self.clock.now(), action, session.user, policy))
         if len(self.history) > 100:
@@ -472,6 +476,8 @@ class SimRouter:
 
     def reboot_soon(self) -> None:
         """Reboot after the current command's output has been delivered."""
+        if self.dry_run:
+            return
         asyncio.get_running_loop().call_soon(self.reboot_now)
 
     def _start_boot(self) -> None:

@@ -75,6 +75,8 @@ def needs(router: SimRouter, session: Session, key: str) -> None:
 
 
 async def backup_save(router: SimRouter, inv: Invocation, session: Session) -> str:
+    if router.dry_run:
+        return ""  # checked, not done
     needs(router, session, "backup-save")
     name = inv.value("name") or f"{router.identity}-{router.clock.now():%Y%m%d-%H%M}"
     if not name.endswith(".backup"):
@@ -93,6 +95,8 @@ async def backup_save(router: SimRouter, inv: Invocation, session: Session) -> s
 
 
 async def backup_load(router: SimRouter, inv: Invocation, session: Session) -> str:
+    if router.dry_run:
+        return ""  # checked, not done
     needs(router, session, "backup-load")
     name = inv.value("name") or (inv.words[0].value if inv.words else "") or ""
     candidates = [name, name + ".backup"]
@@ -119,12 +123,16 @@ async def reboot(router: SimRouter, inv: Invocation, session: Session) -> str:
 
 
 async def shutdown(router: SimRouter, inv: Invocation, session: Session) -> str:
+    if router.dry_run:
+        return ""  # checked, not done
     needs(router, session, "reboot")
     await router.power_loss()
     return ""
 
 
 async def reset_configuration(router: SimRouter, inv: Invocation, session: Session) -> str:
+    if router.dry_run:
+        return ""  # checked, not done
     needs(router, session, "reboot")
     require(session, "write")
     if not inv.flag("skip-backup") and inv.value("skip-backup") != "yes":
