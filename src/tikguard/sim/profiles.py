@@ -45,9 +45,6 @@ class Profile:
     def is_v7(self) -> bool:
         return self.major >= 7
 
-    def format_date(self, when_date: str, when_time: str) -> str:
-        return f"{when_date} {when_time}"
-
 
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)")
 

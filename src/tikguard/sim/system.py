@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tikguard.routeros.values import parse_date
 from tikguard.sim import importer
 from tikguard.sim.backupfile import BackupError
+from tikguard.sim.configdb import ConfigDB, Item, MenuState
 from tikguard.sim.console import Handler, Invocation, Session, require
-from tikguard.sim.errors import NOT_ENOUGH_PERMISSIONS, ConsoleError
+from tikguard.sim.errors import NOT_ENOUGH_PERMISSIONS, ConsoleError, syntax_error
 from tikguard.sim.files import FileStoreError
-from tikguard.sim.generic import singleton_lines
+from tikguard.sim.generic import print_menu, singleton_lines
 
 if TYPE_CHECKING:
     from tikguard.sim.router import SimRouter
@@ -196,7 +198,6 @@ async def clock_print(router: SimRouter, inv: Invocation, session: Session) -> s
 
 async def clock_set(router: SimRouter, inv: Invocation, session: Session) -> str:
     require(session, "write")
-    from tikguard.routeros.values import parse_date
 
     now = router.clock.now()
     date_text = inv.value("date")
@@ -262,7 +263,6 @@ async def history_print(router: SimRouter, inv: Invocation, session: Session) ->
 
 async def file_print(router: SimRouter, inv: Invocation, session: Session) -> str:
     require(session, "read")
-    from tikguard.sim.configdb import Item, MenuState
 
     state = MenuState()
     now = router.clock.now()
@@ -289,8 +289,6 @@ async def file_print(router: SimRouter, inv: Invocation, session: Session) -> st
                 },
             )
         )
-    from tikguard.sim.configdb import ConfigDB
-    from tikguard.sim.generic import print_menu
 
     db = ConfigDB({"/file": state})
     return print_menu(db, inv, session)
@@ -300,8 +298,6 @@ async def file_remove(router: SimRouter, inv: Invocation, session: Session) -> s
     require(session, "write")
     names = [r for ref in inv.selection.refs for r in ref.split(",")]
     if inv.selection.predicate is not None:
-        from tikguard.sim.configdb import Item
-
         for f in router.files.list():
             if inv.selection.predicate(Item(0, base={"name": f.name, "type": f.kind})):
                 names.append(f.name)
@@ -365,6 +361,5 @@ for verb in ("add", "set", "remove", "enable", "disable"):
 
 
 def _bad(inv: Invocation, word: str) -> ConsoleError:
-    from tikguard.sim.errors import syntax_error
 
     return syntax_error(f"bad command name {word}", inv.verb_column)
