@@ -8,6 +8,7 @@ and other suites never see each other's rows) and skip with a clear message when
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +56,15 @@ def pg_migrated(pg_database_url: str, tmp_path_factory: pytest.TempPathFactory) 
     return pg_database_url
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, migrated SQLite database file to copy for each test."""
+    data_dir = tmp_path_factory.mktemp("sqlite-template")
+    database = Database.open(Settings(data_dir=data_dir))
+    database.dispose()
+    return data_dir / "tikguard.sqlite"
+
+
 def _truncate(db: Database) -> None:
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with db.engine.begin() as conn:
@@ -65,6 +75,8 @@ def _truncate(db: Database) -> None:
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """A migrated, empty database on each backend, with a master key in ``tmp_path``."""
     if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        shutil.copyfile(template, tmp_path / template.name)  # migrated once per run
         database = Database.open(Settings(data_dir=tmp_path))
     else:
         url = request.getfixturevalue("pg_migrated")
