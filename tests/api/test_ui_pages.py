@@ -130,3 +130,15 @@ async def test_fleet_page_summarises_and_pages(
     assert second.text.count('<a href="/devices/') == 11
     beyond = await client.get("/?page=99")
     assert beyond.status_code == 200 and beyond.text.count('<a href="/devices/') == 11
+
+
+async def test_names_are_escaped(
+    client: httpx.AsyncClient, db: Database, alpha: TenantWorld
+) -> None:
+    with db.transaction() as s:
+        store_devices.add_device(
+            s, alpha.id, name="<script>alert(1)</script>", host="192.0.2.9", username="a"
+        )
+    await login(client, alpha.users["viewer"])
+    page = (await client.get("/")).text
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)" in page

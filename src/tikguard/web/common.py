@@ -147,19 +147,21 @@ async def check_form(request: Request, user: Viewer, role: str = "viewer") -> di
     return dict(form.multi_items()) | {"_form": form}
 
 
-def render(
+async def render(
     request: Request, name: str, user: Viewer | None, status: int = 200, **context: Any
 ) -> HTMLResponse:
+    """A page, rendered in a worker thread (a 1,000-row page must not stall the event
+    loop that streams other users' events), with the uncertain-outcome alerts."""
     alerts: list[Any] = []
     if user is not None:
         state = app_state(request)
-        alerts = fleet_ops.uncertain_operations(state.db, user.principal.tenant_id, limit=5)
-    return templates.TemplateResponse(
-        request,
-        name,
-        {"user": user, "alerts": alerts, "csrf_field": CSRF_FIELD, **context},
-        status_code=status,
-    )
+        alerts = await asyncio.to_thread(
+            fleet_ops.uncertain_operations, state.db, user.principal.tenant_id, 5
+        )
+    values = {"request": request, "user": user, "alerts": alerts, "csrf_field": CSRF_FIELD}
+    template = templates.get_template(name)
+    html = await asyncio.to_thread(template.render, {**values, **context})
+    return HTMLResponse(html, status_code=status)
 
 
 def render_error(request: Request, status: int, message: str, hint: str | None) -> Response:

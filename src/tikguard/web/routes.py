@@ -56,7 +56,7 @@ def _safe_next(target: str | None) -> str:
 
 
 async def login_page(request: Request, next: str | None = None) -> Response:
-    return render(request, "login.html", None, next=_safe_next(next), error=None)
+    return await render(request, "login.html", None, next=_safe_next(next), error=None)
 
 
 async def login(
@@ -69,7 +69,7 @@ async def login(
     keys = (f"user:{username}", f"addr:{request.client.host if request.client else '?'}")
     wait = state.throttle.retry_after(*keys)
     if wait:
-        refused = render(
+        refused = await render(
             request,
             "login.html",
             None,
@@ -83,7 +83,7 @@ async def login(
         who = await asyncio.to_thread(accounts.authenticate, state.db, username, password)
     except accounts.AuthError as exc:
         state.throttle.failed(*keys)
-        return render(
+        return await render(
             request, "login.html", None, status=401, next=_safe_next(next), error=str(exc)
         )
     state.throttle.succeeded(keys[0])
@@ -138,7 +138,7 @@ async def fleet_page(
         "last push uncertain": sum(1 for r in rows if r.last_push_outcome == "uncertain"),
         "last push reverted": sum(1 for r in rows if r.last_push_outcome == "reverted"),
     }
-    return render(
+    return await render(
         request,
         "fleet.html",
         user,
@@ -163,7 +163,7 @@ async def device_page(request: Request, device_id: int, state: StateDep, user: U
     ops = await asyncio.to_thread(
         operations_view.list_ops, state.db, tenant, device=device_id, limit=15
     )
-    return render(request, "device.html", user, device=device, versions=versions, ops=ops)
+    return await render(request, "device.html", user, device=device, versions=versions, ops=ops)
 
 
 async def diff_page(
@@ -182,7 +182,7 @@ async def diff_page(
     )
     pair = await compare.texts(state.db, state.settings, tenant, device.name, old, new)
     rows = side_by_side(pair.old, pair.new)
-    return render(
+    return await render(
         request,
         "diff.html",
         user,
@@ -264,7 +264,7 @@ def _confirm(value: Any) -> str:
 
 async def push_page(request: Request, state: StateDep, user: User) -> Response:
     rows = await asyncio.to_thread(fleet_ops.fleet, state.db, user.principal.tenant_id)
-    return render(
+    return await render(
         request,
         "push.html",
         user,
@@ -301,7 +301,7 @@ async def push_submit(request: Request, state: StateDep, user: User) -> Response
         "confirm": confirm,
     }
     if not ids or not script.strip():
-        return render(
+        return await render(
             request,
             "push.html",
             user,
@@ -333,7 +333,7 @@ async def push_submit(request: Request, state: StateDep, user: User) -> Response
             return await _preview(state, tenant, req, name)
 
     previews = await asyncio.gather(*(bounded(n) for n in names))
-    return render(request, "push.html", user, previews=previews, **context)
+    return await render(request, "push.html", user, previews=previews, **context)
 
 
 async def _preview(state: Any, tenant: int, req: push_ops.PushRequest, name: str) -> dict[str, Any]:
@@ -351,14 +351,14 @@ async def operations_page(request: Request, state: StateDep, user: User) -> Resp
     ops = await asyncio.to_thread(
         operations_view.list_ops, state.db, user.principal.tenant_id, limit=200
     )
-    return render(request, "operations.html", user, ops=ops)
+    return await render(request, "operations.html", user, ops=ops)
 
 
 async def operation_page(request: Request, op_id: str, state: StateDep, user: User) -> Response:
     tenant = user.principal.tenant_id
     op = await asyncio.to_thread(operations_view.get_op, state.db, tenant, op_id)
     events = await asyncio.to_thread(operations_view.events, state.db, tenant, op_id)
-    return render(request, "operation.html", user, op=op, events=events)
+    return await render(request, "operation.html", user, op=op, events=events)
 
 
 async def operation_confirm(request: Request, op_id: str, state: StateDep, user: User) -> Response:
