@@ -464,3 +464,13 @@ async def test_dry_run_has_no_side_effects() -> None:
     await r.clock.advance(120)
     assert events == [] and r.is_up and not r.files.exists("dry.backup")
     assert r.scheduler.run_count("x") == 0 and "name=x" not in r.config_text()
+
+
+async def test_globals_live_in_the_router_until_reboot() -> None:
+    r = make(boot_seconds=1.0)
+    await run(r, ":global site ams1")
+    assert await run(r, ":put $site") == "ams1\n"
+    await run(r, "/system reboot")
+    await r.clock.advance(2)
+    assert await run(r, ":put $site") == "\n"
+    assert "installed-version: 7.16" in await run(r, "/system package update print")

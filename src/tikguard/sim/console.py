@@ -249,7 +249,8 @@ class Console:
         """The statement's text after ``$var`` substitution, and its words."""
         text = statement.text
         if "$" in text:
-            text = substitute(text, session.variables)
+            known = self.router.globals
+            text = substitute(text, {**known, **session.variables} if known else session.variables)
         try:
             return text, split_words(text)
         except ParseError as exc:
@@ -449,11 +450,15 @@ class Console:
                 raise syntax_error("syntax error", words[0].offset + len(words[0].raw) + 2)
             first = args[0]
             if first.kind == "prop" and first.key:
-                session.variables[first.key] = first.value or ""
-                return ""
-            var = first.value or ""
-            value = await self._value(args[1:], statement, session, text) if len(args) > 1 else ""
+                var, value = first.key, first.value or ""
+            else:
+                var = first.value or ""
+                rest = args[1:]
+                value = await self._value(rest, statement, session, text) if rest else ""
             session.variables[var] = value
+            if name == "global" or (name == "set" and var in self.router.globals):
+                # Globals live in the router's environment until it reboots.
+                self.router.globals[var] = value
             return ""
         if name == "log":
             message = " ".join(w.value or "" for w in args[1:] if w.kind == "word")

@@ -136,6 +136,8 @@ class SimRouter:
         self.db.check_references = bool(settings.get("check_references", not matching))
         self.device_mode: dict[str, str] = dict(DEVICE_MODE)
         self.history: list[HistoryEntry] = []
+        #: ``:global`` variables (the router's environment; gone at reboot).
+        self.globals: dict[str, str] = {}
         #: True while ``/import ... dry-run`` runs against a copy of the configuration.
         self.dry_run = False
         self.log_lines: list[tuple[datetime, str, str]] = []
@@ -482,6 +484,7 @@ class SimRouter:
 
     def _start_boot(self) -> None:
         self.files.on_reboot()
+        self.globals = {}
         self._up = False
         if self._boot_timer is not None:
             self._boot_timer.cancel()

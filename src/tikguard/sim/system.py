@@ -309,6 +309,19 @@ async def file_remove(router: SimRouter, inv: Invocation, session: Session) -> s
     return ""
 
 
+async def package_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+    v = router.profile.version
+    if router.profile.is_v7:
+        return f"Columns: NAME, VERSION\n # NAME      VERSION\n 0 routeros  {v}"
+    name = f"routeros-{router.model.architecture}"
+    return f"Flags: X - disabled\n #   NAME      VERSION\n 0   {name} {v}"
+
+
+async def package_update_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+    v = router.profile.version
+    return singleton_lines({"channel": "stable", "installed-version": v})
+
+
 async def log_print(router: SimRouter, inv: Invocation, session: Session) -> str:
     return "\n".join(
         f"{when:%H:%M:%S} {topic} {message}" for when, topic, message in router.log_lines
@@ -354,6 +367,8 @@ HANDLERS[("/system script", "run")] = script_run
 HANDLERS[("/file", "print")] = file_print
 HANDLERS[("/file", "remove")] = file_remove
 HANDLERS[("/log", "print")] = log_print
+HANDLERS[("/system package", "print")] = package_print
+HANDLERS[("/system package update", "print")] = package_update_print
 HANDLERS[("", "import")] = do_import
 for verb in ("add", "set", "remove", "enable", "disable"):
     HANDLERS[("/user", verb)] = user_write
