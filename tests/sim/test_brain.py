@@ -474,3 +474,17 @@ async def test_globals_live_in_the_router_until_reboot() -> None:
     await r.clock.advance(2)
     assert await run(r, ":put $site") == "\n"
     assert "installed-version: 7.16" in await run(r, "/system package update print")
+
+
+async def test_reset_with_defaults_applies_defconf_and_locks_out_the_wan() -> None:
+    r = make("7.16", "hAP ac", boot_seconds=5.0, management_address="198.51.100.9")
+    wan = {"client_ip": "203.0.113.5", "local_ip": "198.51.100.9", "port": 22}
+    assert r.management_verdict(**wan) == "accept"  # type: ignore[arg-type]
+    await run(r, "/system reset-configuration skip-backup=yes")
+    await r.clock.advance(6)
+    text = r.config_text()
+    assert "address=192.168.88.1/24" in text and "in-interface-list=!LAN" in text
+    # The management address comes back on ether1, which defconf makes the WAN.
+    assert r.management_verdict(**wan) == "drop"  # type: ignore[arg-type]
+    lan = {"client_ip": "192.168.88.20", "local_ip": "192.168.88.1", "port": 22}
+    assert r.management_verdict(**lan) == "accept"  # type: ignore[arg-type]

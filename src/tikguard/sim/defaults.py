@@ -194,3 +194,48 @@ def builtins_for_export(config: Config) -> Builtins:
                 values = {} if _is_internal_id(ref) or ref.isdigit() else {"name": ref}
             out.setdefault(menu.path, []).append((ref, values))
     return out
+
+
+def defconf_script(model: ModelProfile) -> str | None:
+    """The default configuration a RouterBOARD applies after a reset (None on CHR).
+
+    RouterOS runs it as a script at the first boot after ``reset-configuration``
+    without ``no-defaults=yes``: a LAN bridge over every port but ether1 (the WAN),
+    192.168.88.1/24 with DHCP, a DHCP client on ether1, and the defconf firewall that
+    drops input not coming from the LAN.
+    """
+    if not model.routerboard:
+        return None
+    lan = [p for p in (*model.ethernet, *model.wireless) if p != "ether1"]
+    ports = "".join(
+        f"/interface bridge port add bridge=bridge comment=defconf interface={p}\n" for p in lan
+    )
+    return (
+        "/interface bridge add auto-mac=yes comment=defconf name=bridge\n"
+        "/interface list add comment=defconf name=WAN\n"
+        "/interface list add comment=defconf name=LAN\n"
+        "/ip pool add name=default-dhcp ranges=192.168.88.10-192.168.88.254\n"
+        "/ip dhcp-server add address-pool=default-dhcp interface=bridge name=defconf\n"
+        + ports
+        + "/interface list member add comment=defconf interface=bridge list=LAN\n"
+        "/interface list member add comment=defconf interface=ether1 list=WAN\n"
+        "/ip address add address=192.168.88.1/24 comment=defconf interface=bridge"
+        " network=192.168.88.0\n"
+        "/ip dhcp-client add comment=defconf interface=ether1\n"
+        "/ip dhcp-server network add address=192.168.88.0/24 comment=defconf"
+        " dns-server=192.168.88.1 gateway=192.168.88.1\n"
+        "/ip dns set allow-remote-requests=yes\n"
+        "/ip dns static add address=192.168.88.1 comment=defconf name=router.lan\n"
+        '/ip firewall filter add action=accept chain=input comment="defconf: accept'
+        ' established,related,untracked" connection-state=established,related,untracked\n'
+        '/ip firewall filter add action=drop chain=input comment="defconf: drop invalid"'
+        " connection-state=invalid\n"
+        '/ip firewall filter add action=accept chain=input comment="defconf: accept ICMP"'
+        " protocol=icmp\n"
+        '/ip firewall filter add action=accept chain=input comment="defconf: accept to local'
+        ' loopback (for CAPsMAN)" dst-address=127.0.0.1\n'
+        '/ip firewall filter add action=drop chain=input comment="defconf: drop all not'
+        ' coming from LAN" in-interface-list=!LAN\n'
+        '/ip firewall nat add action=masquerade chain=srcnat comment="defconf: masquerade"'
+        " ipsec-policy=out,none out-interface-list=WAN\n"
+    )

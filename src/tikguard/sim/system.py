@@ -13,6 +13,7 @@ from tikguard.sim import importer
 from tikguard.sim.backupfile import BackupError
 from tikguard.sim.configdb import ConfigDB, Item, MenuState
 from tikguard.sim.console import Handler, Invocation, Session, require
+from tikguard.sim.defaults import defconf_script
 from tikguard.sim.errors import NOT_ENOUGH_PERMISSIONS, ConsoleError, syntax_error
 from tikguard.sim.files import FileStoreError
 from tikguard.sim.generic import print_menu, singleton_lines
@@ -147,10 +148,10 @@ async def reset_configuration(router: SimRouter, inv: Invocation, session: Sessi
             script = router.files.read(after).decode("utf-8", "surrogateescape")
         except FileStoreError:
             return "failure: no such file"
-    router.reset_configuration(
-        keep_users=inv.value("keep-users") == "yes",
-        no_defaults=inv.value("no-defaults", "no") == "yes",
-    )
+    no_defaults = inv.value("no-defaults", "no") == "yes"
+    router.reset_configuration(keep_users=inv.value("keep-users") == "yes", no_defaults=no_defaults)
+    if script is None and not no_defaults:
+        script = defconf_script(router.model)  # run-after-reset replaces the defconf
     if script is not None:
         router.run_after_boot(script)
     router.reboot_soon()
