@@ -137,8 +137,14 @@ async def test_names_are_escaped(
 ) -> None:
     with db.transaction() as s:
         store_devices.add_device(
-            s, alpha.id, name="<script>alert(1)</script>", host="192.0.2.9", username="a"
+            s,
+            alpha.id,
+            name="x<script>alert(1)<x",
+            host="192.0.2.9",
+            username="a",
+            site="<img src=x onerror=alert(2)>",
         )
     await login(client, alpha.users["viewer"])
     page = (await client.get("/")).text
-    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)" in page
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+    assert "<img src=x" not in page and "&lt;img src=x" in page
