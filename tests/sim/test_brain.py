@@ -488,3 +488,29 @@ async def test_reset_with_defaults_applies_defconf_and_locks_out_the_wan() -> No
     assert r.management_verdict(**wan) == "drop"  # type: ignore[arg-type]
     lan = {"client_ip": "192.168.88.20", "local_ip": "192.168.88.1", "port": 22}
     assert r.management_verdict(**lan) == "accept"  # type: ignore[arg-type]
+
+
+async def test_dead_man_switch_reverts_a_lockout() -> None:
+    """The guarded push's device side: backup, arm, a change that cuts management,
+    the timer loads the backup, the router reboots into the pre-push config."""
+    r = make("7.16", "hAP ac", boot_seconds=20.0, management_address="198.51.100.9")
+    mgmt = {"client_ip": "203.0.113.5", "local_ip": "198.51.100.9", "port": 22}
+    before = r.config_text()
+    assert await run(r, "/system backup save name=flash/tg-op1 dont-encrypt=yes") == (
+        "Configuration backup saved\n"
+    )
+    await run(
+        r,
+        '/system scheduler add name=tg-op1 comment="tikguard revert" interval=120s'
+        ' on-event="/system backup load name=flash/tg-op1.backup"',
+    )
+    assert r.scheduler.next_run_in("tg-op1") == 120
+    await run(r, "/ip firewall filter add chain=input action=drop src-address=203.0.113.0/24")
+    assert r.management_verdict(**mgmt) == "drop"  # type: ignore[arg-type]
+    await r.clock.advance(121)
+    assert not r.is_up
+    await r.clock.advance(20)
+    assert r.is_up and r.uptime() < 2
+    assert r.config_text() == before
+    assert "tg-op1" not in await run(r, "/system scheduler print detail")
+    assert r.management_verdict(**mgmt) == "accept"  # type: ignore[arg-type]
