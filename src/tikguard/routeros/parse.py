@@ -54,6 +54,10 @@ SELECTOR_VERBS: Final = frozenset(
     {"set", "remove", "move", "enable", "disable", "unset", "comment", "edit", "reset", "get"}
 )
 _MENU_WORD: Final = re.compile(r"[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*")
+#: A line :meth:`_Parser._plain` may take: nothing the general tokeniser must decode.
+_PLAIN: Final = re.compile(r"[^\\\[\]!#;{}]+")
+#: A word of such a line: bare characters and paired quotes (no escapes inside).
+_PLAIN_WORD: Final = re.compile(r'(?:[^\s"]++|"[^"]*+")++')
 _QUOTED_PART: Final = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _META_LINE: Final = re.compile(r"^#\s*(software id|model|serial number|system id)\s*=\s*(.*)$")
 _META_FIELDS: Final = {
@@ -190,6 +194,8 @@ class _Parser:
         if text.startswith("#"):
             self.notes.append(text[1:])
             return
+        if _PLAIN.fullmatch(text) and self._plain(text):
+            return
         words = split_words(logical)
         if not words:
             return
@@ -231,6 +237,74 @@ class _Parser:
                 hint="an export starts each section with a menu path such as /ip address",
             )
         self._command(self.current, words, logical)
+
+    def _plain(self, text: str) -> bool:
+        """The common line (``add``/``set`` with plain ``key=value`` words, compact or
+        terse) without the general tokeniser; False leaves the line to :meth:`_line`.
+
+        Only lines with no escape, bracket, ``!``, ``#``, ``;``, brace or dotted key get
+        here, and quotes only in pairs, so the words are the lexer's and a quoted
+        value needs nothing but its quotes removed.
+        """
+        if '"' in text:
+            if text.count('"') % 2:
+                return False
+            words = _PLAIN_WORD.findall(text)
+        else:
+            words = text.split()
+        if not words:
+            return False
+        index = 0
+        path = None
+        if words[0][0] == "/":
+            parts = words[0][1:].split("/") if len(words[0]) > 1 else []
+            index = 1
+            while index < len(words) and words[index] not in VERBS:
+                parts.append(words[index])
+                index += 1
+            if index == len(words) or not parts:
+                return False
+            if not all(_MENU_WORD.fullmatch(part) for part in parts):
+                return False
+            path = "/" + " ".join(parts)
+        elif self.current is None:
+            return False
+        verb = words[index]
+        if verb != "add" and verb != "set":
+            return False
+        index += 1
+        selector = None
+        if verb == "set" and index < len(words) and "=" not in words[index]:
+            ref = _unquote(words[index])
+            if ref is None:
+                return False
+            selector = Selector(ref=ref)
+            index += 1
+        interned = self.props
+        props: list[Prop] = []
+        for word in words[index:]:
+            equals = word.find("=")
+            if equals <= 0 or "." in word[:equals] or '"' in word[:equals]:
+                return False
+            value = _unquote(word[equals + 1 :])
+            if value is None:
+                return False
+            pair = (word[:equals], value)
+            prop = interned.get(pair)
+            if prop is None:
+                prop = interned[pair] = Prop(pair[0], pair[1])
+            props.append(prop)
+        if path is not None:
+            self.terse = True
+            menu = self._target(path)
+            self.terse_block = True
+        else:
+            assert self.current is not None
+            menu = self.current
+        notes = tuple(self.notes)
+        self.notes = []
+        menu.commands.append(Command(verb=verb, props=tuple(props), selector=selector, notes=notes))
+        return True
 
     def _command(self, menu: Menu, words: list[Word], logical: LogicalLine) -> None:
         verb_word = words[0]
@@ -304,6 +378,15 @@ class _Parser:
         menu.commands.append(
             Command(verb=verb, props=tuple(props), selector=selector, args=tuple(args), notes=notes)
         )
+
+
+def _unquote(word: str) -> str | None:
+    """A plain word's value: bare, or one quoted segment; None for anything else."""
+    if '"' not in word:
+        return word
+    if len(word) >= 2 and word[0] == '"' and word[-1] == '"' and word.count('"') == 2:
+        return word[1:-1]
+    return None
 
 
 def _reject_script_syntax(word: Word, logical: LogicalLine) -> None:
