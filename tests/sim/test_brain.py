@@ -514,3 +514,11 @@ async def test_dead_man_switch_reverts_a_lockout() -> None:
     assert r.config_text() == before
     assert "tg-op1" not in await run(r, "/system scheduler print detail")
     assert r.management_verdict(**mgmt) == "accept"  # type: ignore[arg-type]
+
+
+async def test_interface_print_lists_every_kind() -> None:
+    r = make()
+    await run(r, "/interface bridge add name=br1")
+    out = await run(r, "/interface print terse where type=bridge")
+    assert "name=br1" in out and "ether1" not in out
+    assert "name=ether8" in await run(r, "/interface print detail")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tikguard.routeros import schema
 from tikguard.routeros.values import parse_date
 from tikguard.sim import importer
 from tikguard.sim.backupfile import BackupError
@@ -310,6 +311,22 @@ async def file_remove(router: SimRouter, inv: Invocation, session: Session) -> s
     return ""
 
 
+async def interface_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+    """``/interface print``: every interface of every kind, with its type."""
+    require(session, "read")
+    state = MenuState()
+    for path in schema.INTERFACE_MENUS:  # the schema's order: stable output
+        menu = router.db.read(path)
+        for item in menu.items if menu is not None else []:
+            values = {"name": item.get("name") or "", "type": path.rsplit(" ", 1)[-1]}
+            for key in ("mtu", "disabled", "comment"):
+                value = item.get(key)
+                if value is not None:
+                    values[key] = value
+            state.items.append(Item(state.new_id(), base=values))
+    return print_menu(ConfigDB({"/interface": state}), inv, session)
+
+
 async def package_print(router: SimRouter, inv: Invocation, session: Session) -> str:
     v = router.profile.version
     if router.profile.is_v7:
@@ -368,6 +385,7 @@ HANDLERS[("/system script", "run")] = script_run
 HANDLERS[("/file", "print")] = file_print
 HANDLERS[("/file", "remove")] = file_remove
 HANDLERS[("/log", "print")] = log_print
+HANDLERS[("/interface", "print")] = interface_print
 HANDLERS[("/system package", "print")] = package_print
 HANDLERS[("/system package update", "print")] = package_update_print
 HANDLERS[("", "import")] = do_import
