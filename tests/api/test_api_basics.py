@@ -31,6 +31,10 @@ async def test_fleet_lists_devices_with_status(
     assert row["versions"] == 2 and row["latest_version"] == 2
     assert row["drift"] is True  # v2 was found by a backup, not written by a push
     assert row["last_push_operation"] == alpha.op_id
+    r = await client.get("/api/v1/devices?offset=1", headers=alpha.auth("viewer"))
+    assert r.json() == []
+    r = await client.get("/api/v1/devices?limit=0", headers=alpha.auth("viewer"))
+    assert r.status_code == 422
     r = await client.get("/api/v1/devices?tag=nope", headers=alpha.auth("viewer"))
     assert r.json() == []
     r = await client.get(f"/api/v1/devices?site={alpha.name}-site", headers=alpha.auth("viewer"))
