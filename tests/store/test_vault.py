@@ -229,3 +229,45 @@ def test_data_key_rotation_reencrypts_and_drops_the_old_key(
     assert before != after and Vault.key_version_of(bytes(after)) == 2
     assert list(versions) == [2]
     assert rotate_data_key(db, other_tenant.id).values == 0
+
+
+@pytest.mark.parametrize("write", ["backup", "password"])
+def test_data_key_rotation_waits_for_a_write_in_flight(
+    db: Database, tenant: Tenant, write: str
+) -> None:
+    """A rotation must not drop the key a concurrent, uncommitted write encrypted with."""
+    import threading
+
+    from tikguard.store.devices import set_password
+
+    with db.transaction() as s:
+        device = add_device(s, tenant.id, name="c1", host="h", username="u")
+    errors: list[BaseException] = []
+
+    def rotate() -> None:
+        try:
+            rotate_data_key(db, tenant.id)
+        except BaseException as exc:
+            errors.append(exc)
+
+    rotation = threading.Thread(target=rotate)
+    with db.transaction() as s:
+        if write == "backup":
+            record_backup(
+                s,
+                tenant.id,
+                device.id,
+                normalised_redacted_text="/x\n",
+                secrets={"k": "in-flight"},
+                ros_version="7",
+                trigger="manual",
+            )
+        else:
+            set_password(s, tenant.id, device.id, "in-flight")
+        rotation.start()
+        rotation.join(1.0)
+        assert rotation.is_alive(), errors  # it waits for this transaction
+    rotation.join()
+    assert errors == []
+    db.set_vault(Vault.from_settings(db.settings))  # nothing cached
+    assert check_all(db) == 1

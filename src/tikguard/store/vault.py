@@ -224,13 +224,20 @@ class Vault:
     def encrypt(
         self, session: Session, tenant_id: int, purpose: str, ref: str | int, plaintext: bytes
     ) -> bytes:
-        """Encrypt ``plaintext`` for (tenant, purpose, ref) with the tenant's current key."""
-        tenant = session.get(Tenant, tenant_id)
-        if tenant is None:
-            raise VaultError(f"tenant {tenant_id} does not exist")
-        return self.encrypt_with(
-            session, tenant_id, tenant.data_key_version, purpose, ref, plaintext
+        """Encrypt ``plaintext`` for (tenant, purpose, ref) with the tenant's current key.
+
+        Reads the current key version under a key-share lock (PostgreSQL), so a data-key
+        rotation running at the same time waits for this transaction to end: it never
+        drops a key that an uncommitted write has just used.
+        """
+        version = session.scalar(
+            select(Tenant.data_key_version)
+            .where(Tenant.id == tenant_id)
+            .with_for_update(read=True, key_share=True)
         )
+        if version is None:
+            raise VaultError(f"tenant {tenant_id} does not exist")
+        return self.encrypt_with(session, tenant_id, version, purpose, ref, plaintext)
 
     def encrypt_with(
         self,
