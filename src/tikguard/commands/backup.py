@@ -6,6 +6,7 @@ import asyncio
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
@@ -88,7 +89,8 @@ def backup(
 
 
 def _summary(results: list[BackupResult]) -> None:
-    shown = results
+    order = {BackupStatus.FAILED: 0, BackupStatus.CHANGED: 1, BackupStatus.UNCHANGED: 2}
+    shown = sorted(results, key=lambda r: order[r.status])  # failures first, then by name
     if len(results) > FULL_TABLE_LIMIT:
         shown = [r for r in results if r.status is BackupStatus.FAILED]
     if shown:
@@ -125,19 +127,21 @@ def history(
     if not versions:
         console.print(f"{name} has no versions yet: run `tikguard backup {name}`")
         return
-    table = Table("version", "taken", "last checked", "trigger", "RouterOS", "+/-", "hash")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("v", "taken", "checked", "trigger", "RouterOS", "+/-", "hash"):
+        table.add_column(column, no_wrap=column != "+/-")
     for v in versions:
         change = f"+{v.lines_added} -{v.lines_removed}"
         if v.secrets_changed_only:
             change += " (secrets only)"
         table.add_row(
             str(v.seq),
-            v.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-            v.last_checked_at.strftime("%Y-%m-%d %H:%M:%S"),
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+            v.last_checked_at.strftime("%m-%d %H:%M"),
             v.trigger,
             v.ros_version or "-",
             change,
-            v.sha256[:12],
+            v.sha256[:8],
         )
     console.print(table)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from tikguard.commands._context import store_context, user_errors
@@ -30,7 +31,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _when(value: object) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if hasattr(value, "strftime") else "-"
+    return value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "strftime") else "-"
 
 
 def _read_password(prompt: str, from_stdin: bool) -> str:
@@ -143,7 +144,10 @@ def list_(
     if not views:
         console.print("no devices yet: add one with `tikguard device add` or `device import`")
         return
-    table = Table("name", "address", "user", "tags", "RouterOS", "last backup", "status")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("name", "address", "RouterOS", "last backup", "status"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("tags", overflow="fold")
     for v in views:
         status = v.last_backup_status or "-"
         if v.pending_host_key_fingerprint:
@@ -151,11 +155,10 @@ def list_(
         table.add_row(
             v.name,
             f"{v.host}:{v.port}",
-            v.username,
-            ",".join(v.tags),
             v.ros_version or "-",
             _when(v.last_backup_at),
             status,
+            ",".join(v.tags),
         )
     console.print(table)
 
