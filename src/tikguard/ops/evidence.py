@@ -157,6 +157,15 @@ def _is_failed(ev: Evidence) -> tuple[bool, list[str]]:
     return not missing, missing
 
 
+def _failed(ev: Evidence, failure: str | None) -> Outcome:
+    reason = (
+        "no write command was sent to the device"
+        if ev.wrote_nothing
+        else "nothing applied; running config == pre-push, no timer armed"
+    )
+    return Outcome("failed", f"{failure}; {reason}" if failure else reason)
+
+
 def classify(ev: Evidence, *, failure: str | None = None) -> Outcome:
     """The outcome the evidence proves, or ``uncertain`` naming what is unknown.
 
@@ -166,6 +175,10 @@ def classify(ev: Evidence, *, failure: str | None = None) -> Outcome:
     ok, _ = _is_committed(ev)
     if ok:
         return Outcome("committed", "target config running, fresh connection, timer removed")
+    if ev.applied is False:  # nothing applied: "failed" says more than a reboot would
+        ok, _ = _is_failed(ev)
+        if ok:
+            return _failed(ev, failure)
     ok, _ = _is_reverted(ev)
     if ok:
         why = "revert point loaded by tikguard" if ev.revert_fired_by_us else "device reverted"
@@ -173,12 +186,7 @@ def classify(ev: Evidence, *, failure: str | None = None) -> Outcome:
         return Outcome("reverted", f"{failure}; {reason}" if failure else reason)
     ok, _ = _is_failed(ev)
     if ok:
-        reason = (
-            "no write command was sent to the device"
-            if ev.wrote_nothing
-            else "nothing applied; running config == pre-push, no timer armed"
-        )
-        return Outcome("failed", f"{failure}; {reason}" if failure else reason)
+        return _failed(ev, failure)
     # Name what blocks the closest claim: after applying, prove a revert; before, a failure.
     if ev.applied is False:
         _, missing = _is_failed(ev)

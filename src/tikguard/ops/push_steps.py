@@ -526,21 +526,41 @@ async def step_after_commit(req: dict[str, Any], prep: dict[str, Any]) -> dict[s
 
 
 @DBOS.step(name="tikguard.push.step_prove")
-async def step_prove(req: dict[str, Any], prep: dict[str, Any], until: float) -> dict[str, Any]:
+async def step_prove(
+    req: dict[str, Any],
+    prep: dict[str, Any],
+    until: float,
+    *,
+    fire_after: float | None = None,
+    disarm: bool = False,
+) -> dict[str, Any]:
     """Reconnect until the router answers with our timer gone (or ``until`` passes).
 
     Called after the deadline (or after firing the revert ourselves): a router still
     booting refuses connections, one whose timer has not fired yet still shows it.
+    Past ``fire_after`` a timer still armed means the router restarted its interval
+    (a reboot restarts it): we load the revert point ourselves, as the timer would.
+    With ``disarm`` (arming failed, nothing applied) our scheduler is removed instead.
     """
     settings = current_settings()
     names = names_for(req, prep["on_flash"])
     last: dict[str, Any] = {"reachable": False}
+    fired = False
     while True:
         try:
             async with device_session(req, fresh=True) as session:
                 up = await dev.read_uptime(session)
                 state = await dev.scheduler_state(session, names)
+                if state.present and disarm:
+                    await dev.remove_scheduler(session, names)
+                    state = await dev.scheduler_state(session, names)
+                elif state.present and not fired and time.time() > (fire_after or until + 1):
+                    fired = True
+                    last = {**last, "fired_late": True}
+                    await dev.load_revert_point(session, names)
+                    continue
                 last = {
+                    **last,
                     "reachable": True,
                     "uptime": uptime_json(up),
                     "timer_present": state.present,

@@ -139,7 +139,11 @@ async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str,
     state.update(prep=prep, pre=pre, arming=True)
     arm = await step_arm(req, prep["on_flash"])
     if not arm["ok"]:
-        proof = await step_prove(req, prep, await clock())
+        # nothing is applied: make sure no timer of ours is left (a router that lost
+        # power while arming comes back with it), then prove the config is untouched
+        until = await clock() + settings.seconds(settings.push_boot_wait)
+        proof = await step_prove(req, prep, until, disarm=True)
+        await emit(req, "disarm", _proof_text(proof), data=proof)
         ev = build_evidence(settings, pre, proof, applied=False)
         return await _end(req, classify(ev, failure=arm["reason"]), ev, prep)
     deadline = float(arm["deadline"])
@@ -210,10 +214,12 @@ async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str,
         commit = {**commit, "removed": True, "timer_present": False}
     await emit(req, "commit", "revert timer removed and read back gone")
     post = await step_after_commit(req, prep)
+    # "stayed up" is judged up to the commit's own uptime read: once the timer is
+    # removed (read back), a later reboot cannot revert anything
     ev = build_evidence(
         settings,
         stayed_up_since,
-        {**post, "timer_present": post.get("timer_present", commit.get("timer_present"))},
+        {**post, "uptime": commit.get("uptime"), "timer_present": commit.get("timer_present")},
         applied=True,
         armed=True,
         timer_removed_by_us=bool(commit.get("removed")),
@@ -248,9 +254,11 @@ async def _revert_and_prove(
         start_proving = deadline
     await durable_sleep(start_proving - await clock())
     until = max(deadline, start_proving) + settings.seconds(settings.push_boot_wait)
-    proof = await step_prove(req, prep, until)
+    fire_after = deadline + settings.seconds(settings.push_settle)
+    proof = await step_prove(req, prep, until, fire_after=fire_after)
     await emit(req, "prove", _proof_text(proof), data=proof)
-    ev = build_evidence(settings, pre, proof, applied=True, revert_fired_by_us=fired["fired"])
+    by_us = bool(fired["fired"] or proof.get("fired_late"))
+    ev = build_evidence(settings, pre, proof, applied=True, revert_fired_by_us=by_us)
     return await _end(req, classify(ev, failure=why), ev, prep, extra={"proof": proof})
 
 
