@@ -317,3 +317,13 @@ def test_a_second_mirroring_machine_is_reported(
     with db.session() as s:
         state = mirror_status(s, tenant.id)
         assert state is not None and state.last_error == report.warning
+
+
+def test_push_errors_never_show_the_remote_password() -> None:
+    from tikguard.store.mirror import redact_url
+
+    url = "https://mirror:t0k%2Fen@git.example.net/{tenant}.git"
+    text = "push failed: could not reach https://mirror:t0k%2Fen@git.example.net (t0k/en)"
+    shown = redact_url(text, url)
+    assert "t0k" not in shown and "***" in shown
+    assert redact_url("plain", "/srv/git/x.git") == "plain"
