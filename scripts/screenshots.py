@@ -60,6 +60,11 @@ def make_history(live: LiveServer) -> dict[str, Any]:
     )
     live.call(dev.router.execute("/system identity set name=edge-r001", user=dev.username))
     wait_ops(api, api.post("/api/v1/backups", json={"devices": [ids[0]]}).json()["operations"])
+    last = live.fleet[3]  # changed by hand at the router: the fleet page shows drift
+    live.call(
+        last.router.execute("/ip address add address=10.44.0.1/24 interface=ether2", user="admin")
+    )
+    wait_ops(api, api.post("/api/v1/backups", json={"devices": [ids[3]]}).json()["operations"])
     good = (
         "/ip dns\nset servers=192.0.2.53\n/ip address\nadd address=10.20.0.1/24 interface=ether2\n"
     )
