@@ -297,3 +297,23 @@ async def test_export_form_follows_the_router_version(
         assert store_versions.get_secrets(session, tenant_id, version) != {}
     assert device_ops.show(db, tenant_id, dev.name).ros_version == actual
     assert "Sesame-42" in history.show_version(db, tenant_id, dev.name, with_secrets=True).text
+
+
+async def test_connection_lost_mid_export_is_reported_and_stores_nothing(
+    db: Database, tenant_id: int, sim_fleet_factory: FleetFactory, tmp_path: Path
+) -> None:
+    fleet = await sim_fleet_factory(2)
+    add_fleet(db, tenant_id, fleet)
+    settings = _settings(tmp_path)
+    await backup_ops.backup(db, settings, tenant_id)
+    await fleet[0].router.execute("/system identity set name=half-way", user="admin")
+    # Seed 15 at probability 0.5: the connection is let in, then reset before the
+    # export's output is written (RandomDisconnects rolls at both moments).
+    fleet[0].inject("random-disconnects", probability=0.5, seed=15)
+    lost, other = await backup_ops.backup(db, settings, tenant_id)
+    assert lost.status is BackupStatus.FAILED and lost.reason == "connection-lost", lost
+    assert other.status is BackupStatus.UNCHANGED, other
+    assert len(history.list_history(db, tenant_id, fleet[0].name)) == 1
+    fleet[0].inject("clear")
+    (again,) = await backup_ops.backup(db, settings, tenant_id, names=[fleet[0].name])
+    assert again.status is BackupStatus.CHANGED and again.version == 2, again
