@@ -143,3 +143,17 @@ def test_bad_input_says_what_to_do(
     run(env, "device", "add", dev.name, dev.host, "--port", str(dev.port), input="wrong\n")
     failed = run(env, "backup", dev.name)
     assert failed.exit_code == 1 and "auth-failed" in failed.output
+
+
+def test_import_asks_for_missing_passwords_without_echo(
+    fleet: ThreadedFleet, env: dict[str, str], tmp_path: Path
+) -> None:
+    rows = ["name,host,port,tags"]
+    rows += [f"{d.name},{d.host},{d.port},edge" for d in fleet.fleet]
+    csv_path = tmp_path / "no-passwords.csv"
+    csv_path.write_text("\n".join(rows) + "\n")
+    out = run(env, "device", "import", str(csv_path), "--same-password", input="simpass\n")
+    assert out.exit_code == 0, out.output
+    assert "simpass" not in out.output
+    backed = run(env, "backup", "--tag", "edge")
+    assert backed.exit_code == 0 and "3 changed" in backed.output, backed.output
