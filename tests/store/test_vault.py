@@ -271,3 +271,17 @@ def test_data_key_rotation_waits_for_a_write_in_flight(
     assert errors == []
     db.set_vault(Vault.from_settings(db.settings))  # nothing cached
     assert check_all(db) == 1
+
+
+def test_master_rotation_under_a_tenant_scope_still_covers_every_tenant(
+    db: Database, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    from tikguard.store import scope
+
+    device_id, version_id = _fill(db, tenant)
+    with scope.scoped(other_tenant.id):  # e.g. started from an API request
+        result = rotate_master_key(db)
+    assert result.tenant_keys == 2
+    db.set_vault(Vault.from_settings(db.settings))
+    _assert_readable(db, tenant, device_id, version_id)
+    assert check_all(db) == 3

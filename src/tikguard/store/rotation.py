@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from tikguard.store import scope
 from tikguard.store.db import Database
 from tikguard.store.devices import PASSWORD_PURPOSE
 from tikguard.store.errors import VaultError
@@ -70,7 +71,7 @@ def finish_interrupted_rotation(db: Database) -> bool:
     if not pending.exists():
         return False
     new_key = read_key_file(pending)
-    with db.session() as session:
+    with scope.scoped(None), db.session() as session:
         ids = set(session.scalars(select(TenantKey.master_key_id)))
     if ids and ids == {new_key.key_id}:
         os.replace(pending, key_file)
@@ -113,7 +114,9 @@ def rotate_master_key(
     except FileExistsError:
         raise VaultError(f"{staged} already exists; refusing to overwrite a key file") from None
     try:
-        with db.transaction() as session:
+        # Unscoped: under a tenant scope, row-level security would hide the other
+        # tenants' keys, and they would stay wrapped by a key that is about to go.
+        with scope.scoped(None), db.transaction() as session:
             new_vault, count = old.rewrap_all(session, MasterKey(new_key.key, f"file {target}"))
     except BaseException:
         staged.unlink(missing_ok=True)  # nothing was re-wrapped: the old key stays the key
@@ -181,7 +184,7 @@ def check_all(db: Database, progress: Callable[[int], None] | None = None) -> in
     """Decrypt every encrypted value of every tenant; return how many (VaultError if one fails)."""
     vault = db.vault
     count = 0
-    with db.session() as session:
+    with scope.scoped(None), db.session() as session:
         vault.check(session)
         for model, attr, purpose in ENCRYPTED_COLUMNS:
             column = getattr(model, attr)
