@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tikguard.store import operations as store_ops
+from tikguard.ops import operations_view
 from tikguard.store.db import Database
 
 
@@ -39,22 +39,20 @@ class EventHub:
     def _read(
         self, tenant_id: int, op_id: str, after: int
     ) -> tuple[list[dict[str, Any]], bool, str | None]:
-        with self.db.session() as session:
-            op = store_ops.get_operation(session, tenant_id, op_id)
-            done, outcome = op.outcome is not None, op.outcome
-            rows = store_ops.list_events(session, tenant_id, op_id, after_seq=after)
-            events = [
-                {
-                    "seq": e.seq,
-                    "at": e.at.isoformat(),
-                    "stage": e.stage,
-                    "level": e.level,
-                    "message": e.message,
-                    "data": e.data,
-                }
-                for e in rows
-            ]
-        return events, done, outcome
+        """New events and whether the operation has ended, in one read snapshot."""
+        op, rows = operations_view.snapshot(self.db, tenant_id, op_id, after)
+        events = [
+            {
+                "seq": e.seq,
+                "at": e.at.isoformat(),
+                "stage": e.stage,
+                "level": e.level,
+                "message": e.message,
+                "data": e.data,
+            }
+            for e in rows
+        ]
+        return events, op.outcome is not None, op.outcome
 
     async def _run(self, key: tuple[int, str], feed: _Feed) -> None:
         tenant_id, op_id = key

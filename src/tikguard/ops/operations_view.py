@@ -19,10 +19,10 @@ from tikguard.ops.accounts import Principal
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import operations as store_ops
-from tikguard.store.audit import audit
+from tikguard.store.audit import audit, list_audit
 from tikguard.store.db import Database
 from tikguard.store.errors import StateError
-from tikguard.store.models import Device, Operation, OperationEvent, OperationState
+from tikguard.store.models import AuditEntry, Device, Operation, OperationEvent, OperationState
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,20 @@ def events(db: Database, tenant_id: int, op_id: str, after: int = 0) -> list[Eve
         return [EventInfo(e.seq, e.at, e.stage, e.level, e.message, dict(e.data)) for e in rows]
 
 
+def snapshot(
+    db: Database, tenant_id: int, op_id: str, after: int = 0
+) -> tuple[OperationInfo, list[EventInfo]]:
+    """An operation and its events after ``after``, read in one transaction: when the
+    operation shows an outcome, every event it wrote before ending is in the list."""
+    with db.session() as session:
+        op = store_ops.get_operation(session, tenant_id, op_id)
+        info = _info(op, {})
+        rows = store_ops.list_events(session, tenant_id, op_id, after_seq=after)
+        return info, [
+            EventInfo(e.seq, e.at, e.stage, e.level, e.message, dict(e.data)) for e in rows
+        ]
+
+
 def device_ids(db: Database, tenant_id: int, ids: list[int] | None, tag: str | None) -> list[int]:
     """The ids asked for (each checked in the tenant), or the tenant's (tagged) devices."""
     with db.session() as session:
@@ -168,3 +182,11 @@ async def confirm(db: Database, settings: Settings, who: Principal, op_id: str) 
 
     await db.run_async(write)
     return await asyncio.to_thread(get_op, db, who.tenant_id, op_id)
+
+
+def audit_entries(
+    db: Database, tenant_id: int, *, action: str | None = None, limit: int = 100
+) -> list[AuditEntry]:
+    """The tenant's audit log, newest first (details never hold secrets)."""
+    with db.session() as session:
+        return list_audit(session, tenant_id, action=action, limit=limit)

@@ -19,8 +19,7 @@ from tikguard.api.schemas import (
     UserIn,
     UserOut,
 )
-from tikguard.ops import accounts
-from tikguard.store.audit import list_audit
+from tikguard.ops import accounts, operations_view
 
 router = APIRouter()
 
@@ -45,12 +44,10 @@ async def audit_log(
 ) -> list[AuditOut]:
     """Who did what, newest first."""
 
-    def run() -> list[AuditOut]:
-        with state.db.session() as session:
-            rows = list_audit(session, who.tenant_id, action=action, limit=limit)
-            return [AuditOut.model_validate(r, from_attributes=True) for r in rows]
-
-    return await asyncio.to_thread(run)
+    rows = await asyncio.to_thread(
+        operations_view.audit_entries, state.db, who.tenant_id, action=action, limit=limit
+    )
+    return [AuditOut.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.get("/users", response_model=list[UserOut], tags=["accounts"])
