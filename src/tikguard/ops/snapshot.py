@@ -26,6 +26,8 @@ from tikguard.routeros.serialise import serialise
 from tikguard.routeros.values import version_tuple
 from tikguard.settings import Settings
 
+#: The export form tried on a router never backed up before (most fleets run 7.x).
+ASSUMED_VERSION: Final = "7"
 _MODEL_LINE: Final = re.compile(r"^# model = (.+)$", re.MULTILINE)
 #: How many leading lines may hold the export's date line (after a prompt or banner).
 _HEADER_LINES: Final = 5
@@ -107,15 +109,17 @@ async def _export(session: DeviceSession, settings: Settings, version: str) -> s
 
 
 async def read_export(session: DeviceSession, settings: Settings, known_version: str | None) -> str:
-    """The export with secrets. ``known_version`` (from the last backup) saves a probe;
-    if the header shows the major version changed since, export again the right way."""
-    version = known_version or (await resource(session)).version
+    """The export with secrets, in as few commands as the router allows.
+
+    The form follows ``known_version`` (from the last backup), else RouterOS 7's. If
+    the router refuses it (6.x has no ``show-sensitive``), its version is read and the
+    right form used; if the export's header shows another major version than assumed
+    (a 7.x router exported plainly hides its secrets), it is exported again.
+    """
+    version = known_version or ASSUMED_VERSION
     try:
         text = await _export(session, settings, version)
     except RouterOSCommandError:
-        if known_version is None:
-            raise
-        # Upgraded or downgraded since the last backup (6.x has no show-sensitive).
         actual = (await resource(session)).version
         if version_tuple(actual)[0] == version_tuple(version)[0]:
             raise
