@@ -45,3 +45,77 @@ def test_demo_then_ops_list_and_show(tmp_path: Path) -> None:
     for stage in ("preflight", "revert-point", "armed", "apply", "prove", "outcome"):
         assert stage in shown.stderr  # events stream on stderr, tables on stdout
     assert "rebooted" in shown.stdout and "True" in shown.stdout
+
+
+def _sim(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    state = tmp_path / "sim"
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("sim_process.py")), str(state), "1"],
+        env={**os.environ, "TIKGUARD_TIME_SCALE": "50", "PYTHONPATH": str(Path(__file__).parent)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    ready = state / "ready"
+    for _ in range(600):
+        if ready.exists():
+            return proc, state / "inventory.csv"
+        assert proc.poll() is None, "the simulator exited"
+        subprocess.run(["sleep", "0.05"], check=True)
+    raise AssertionError("the simulator did not start")
+
+
+def _cli(data: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "TIKGUARD_DATA_DIR": str(data),
+        "TIKGUARD_TIME_SCALE": "50",
+        "TIKGUARD_CONNECT_TIMEOUT": "250",
+        "TIKGUARD_COMMAND_TIMEOUT": "250",
+        "TIKGUARD_BACKUP_TIMEOUT": "250",
+        "TIKGUARD_ENGINE_POLLING_INTERVAL": "0.05",
+        "TIKGUARD_PUSH_BOOT_WAIT": "120",
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "tikguard.cli", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_push_dry_run_commit_and_revert_from_the_cli(tmp_path: Path) -> None:
+    proc, inventory = _sim(tmp_path)
+    data = tmp_path / "data"
+    try:
+        assert _cli(data, "device", "import", str(inventory)).returncode == 0
+        backed = _cli(data, "backup", "--all")
+        assert backed.returncode == 0, backed.stderr
+        change = tmp_path / "change.rsc"
+        change.write_text("/ip address add address=10.95.0.1/24 interface=ether2 comment=cli\n")
+
+        dry = _cli(data, "push", "r001", "--file", str(change), "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert "dry run" in dry.stdout and "10.95.0.1/24" in dry.stdout
+        assert "risk" in dry.stdout  # an address change is a management-access risk
+
+        args = ("push", "r001", "--file", str(change), "--yes", "--idempotency-key", "chg-1")
+        done = _cli(data, *args, "--check", "/system identity print => name: r001")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "committed" in done.stdout
+        for stage in ("armed", "verify", "commit"):
+            assert stage in done.stderr
+
+        again = _cli(data, *args, "--check", "/system identity print => name: r001")
+        assert "not run again" in again.stderr  # the same request is one push
+
+        cut = tmp_path / "cut.rsc"
+        cut.write_text("/ip service set ssh disabled=yes\n")
+        bad = _cli(data, "push", "r001", "--file", str(cut), "--yes", "--window", "120")
+        assert bad.returncode == 2, bad.stdout + bad.stderr
+        assert "reverted" in bad.stdout
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -12,8 +12,6 @@ executes the workflows; this module only enqueues and reads.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,15 +56,10 @@ class PushRequest:
     idempotency_key: str | None = None
     requested_by: str | None = None
 
-    def key_for(self, device: str) -> str:
-        """The idempotency key of this request for one device."""
-        if self.idempotency_key:
-            return f"{self.idempotency_key}:{device}"
-        body = json.dumps(
-            [self.mode, self.script, self.version, self.window, self.confirm, list(self.checks)],
-            sort_keys=True,
-        )
-        return f"auto:{hashlib.sha256(body.encode()).hexdigest()[:32]}:{device}"
+    def key_for(self, device: str) -> str | None:
+        """The idempotency key of this request for one device (None: no key given, so
+        every request is a new push, as an operator re-running a command expects)."""
+        return f"{self.idempotency_key}:{device}" if self.idempotency_key else None
 
 
 @dataclass(frozen=True)
