@@ -41,6 +41,7 @@ from tikguard.ops.push_plan import (
 from tikguard.ops.snapshot import read_export
 from tikguard.store import operations as store_ops
 from tikguard.store import versions as store_versions
+from tikguard.store.errors import StoreError
 from tikguard.store.models import Trigger
 
 # -- time inside the workflow ------------------------------------------------------
@@ -63,6 +64,10 @@ async def durable_sleep(seconds: float) -> None:
 # -- events and finishing --------------------------------------------------------
 
 
+#: The operation state a stage's event moves the operation to.
+_STATE_AFTER = {"preflight": "running", "waiting-confirm": "waiting", "confirmed": "running"}
+
+
 @DBOS.step(name="tikguard.push.emit")
 async def emit(
     req: dict[str, Any], stage: str, message: str, level: str = "info", data: Any = None
@@ -79,9 +84,9 @@ async def emit(
             level=level,
             data=data or {},
         )
-        if stage in ("preflight", "waiting-confirm"):
-            state = "waiting" if stage == "waiting-confirm" else "running"
-            with contextlib.suppress(Exception):
+        state = _STATE_AFTER.get(stage)
+        if state is not None:
+            with contextlib.suppress(StoreError):  # a finished operation keeps its state
                 store_ops.set_state(session, req["tenant_id"], req["op_id"], state)
 
     await database().run_async(write)
