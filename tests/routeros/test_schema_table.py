@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from tests.conftest import corpus_exports
 
+from tikguard.routeros.parse import parse
 from tikguard.routeros.schema import (
     SENSITIVE_EVERYWHERE,
+    defaults_for,
     is_known,
     known_paths,
     lookup,
@@ -117,3 +120,40 @@ def test_built_in_items(path: str, default_key: str) -> None:
 )
 def test_sensitive_properties(path: str, prop: str) -> None:
     assert prop in lookup(path).sensitive
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ip dhcp-client",
+        "/ip dhcp-server",
+        "/interface pppoe-client",
+        "/interface l2tp-client",
+        "/interface pppoe-server server",
+        "/interface vpls",
+    ],
+)
+def test_routeros_6_adds_these_disabled(path: str) -> None:
+    """6.x exports print ``disabled=no`` on these because 6.x adds them disabled."""
+    schema = lookup(path)
+    assert defaults_for(schema, "6.49.7")["disabled"] == "yes"
+    assert "disabled" not in defaults_for(schema, "7.16")
+    assert defaults_for(schema, None) == schema.defaults
+
+
+def test_routeros_6_exports_print_disabled_no_on_these_menus() -> None:
+    """The evidence for the legacy default: 6.x compact exports spell out disabled=no."""
+    explicit = 0
+    for path in corpus_exports():
+        config = parse(path.read_bytes().decode("utf-8", "surrogateescape"))
+        version = config.meta.ros_version or ""
+        if config.meta.style == "verbose" or not version.startswith("6."):
+            continue
+        for menu in config.menus:
+            if lookup(menu.path).legacy_defaults.get("disabled") == "yes":
+                explicit += sum(
+                    c.verb == "add" and c.get("disabled") == "no" for c in menu.commands
+                )
+    if not corpus_exports():
+        pytest.skip("RouterOS corpus not found (set TIKGUARD_CORPUS)")
+    assert explicit >= 10

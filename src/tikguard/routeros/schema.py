@@ -57,6 +57,10 @@ class MenuSchema:
     fixed: bool = False
     #: False for the :func:`lookup` fallback of a menu this table does not know.
     known: bool = True
+    #: Defaults that differ on RouterOS 6.x and older (see :func:`defaults_for`): 6.x
+    #: adds DHCP clients and servers, PPP clients and VPLS tunnels *disabled* unless
+    #: ``disabled=no`` is given, which is why 6.x exports print ``disabled=no`` on them.
+    legacy_defaults: dict[str, str] = field(default_factory=dict)
 
 
 #: Sensitive property names anywhere (passwords, secrets, pre-shared keys, private keys).
@@ -279,7 +283,11 @@ for _tunnel in ("/interface gre", "/interface eoip", "/interface ipip", "/interf
     # The local address need not exist when a tunnel is added, while addresses on the
     # tunnel need the tunnel: tunnels come before /ip address, not after.
     _menu(_tunnel)
-_menu("/interface vpls", depends_on=("/interface bridge", "/mpls"))
+_menu(
+    "/interface vpls",
+    depends_on=("/interface bridge", "/mpls"),
+    legacy_defaults={"disabled": "yes"},
+)
 _menu("/interface veth")
 _menu("/interface vxlan", depends_on=("/interface bridge",))
 _menu("/interface macvlan", depends_on=INTERFACE_MENUS[:8])
@@ -297,10 +305,11 @@ for _client in (
     "/interface sstp-client",
     "/interface ovpn-client",
 ):
-    _menu(_client, depends_on=("/ppp profile", "/certificate"))
+    _menu(_client, depends_on=("/ppp profile", "/certificate"), legacy_defaults={"disabled": "yes"})
 _menu(
     "/interface pppoe-client",
     depends_on=("/ppp profile", "/interface ethernet", "/interface vlan", "/interface bridge"),
+    legacy_defaults={"disabled": "yes"},
 )
 for _server in ("/interface l2tp-server", "/interface pptp-server", "/interface sstp-server"):
     _menu(_server, keys=(("name",), ("user",)), depends_on=("/ppp secret",))
@@ -381,6 +390,7 @@ _menu(
     "/interface pppoe-server server",
     keys=(("service-name", "interface"), ("interface",)),
     depends_on=("/ppp profile", *INTERFACE_MENUS[:8]),
+    legacy_defaults={"disabled": "yes"},
 )
 _menu("/interface list", defaults=_d(include="", exclude=""))
 _menu(
@@ -634,6 +644,7 @@ _menu(
     "/ip dhcp-server",
     depends_on=("/ip pool", "/ip dhcp-server option sets", *INTERFACE_MENUS),
     defaults=_d(authoritative="yes", lease_script="", use_radius="no"),
+    legacy_defaults={"disabled": "yes"},
 )
 _menu(
     "/ip dhcp-server lease",
@@ -661,6 +672,7 @@ _menu(
     keys=(("interface",),),
     depends_on=INTERFACE_MENUS,
     defaults=_d(dhcp_options="hostname,clientid"),
+    legacy_defaults={"disabled": "yes"},
 )
 _menu("/ip dhcp-client option")
 _menu(
@@ -1124,6 +1136,21 @@ def lookup(path: str) -> MenuSchema:
     if schema is not None:
         return schema
     return MenuSchema(path=path, sensitive=SENSITIVE_EVERYWHERE, known=False)
+
+
+def defaults_for(schema: MenuSchema, ros_version: str | None) -> dict[str, str]:
+    """The property defaults of ``schema``'s menu on a given RouterOS version.
+
+    ``schema.defaults`` hold on 7.x; on 6.x and older ``legacy_defaults`` override them
+    (``"6.49.7"``: ``/ip dhcp-server`` adds are disabled unless ``disabled=no``). An
+    unknown version (None, unparsable) counts as 7.x.
+    """
+    if not schema.legacy_defaults or not ros_version:
+        return schema.defaults
+    major = ros_version.split(".", 1)[0]
+    if not major.isdigit() or int(major) >= 7:
+        return schema.defaults
+    return {**schema.defaults, **schema.legacy_defaults}
 
 
 def is_known(path: str) -> bool:
