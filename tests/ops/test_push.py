@@ -328,3 +328,28 @@ def _all_events(env: Env) -> list:  # type: ignore[type-arg]
     with env.db.session() as s:
         ops = store_ops.list_operations(s, env.tenant_id)
         return [e for op in ops for e in store_ops.list_events(s, env.tenant_id, op.id)]
+
+
+async def test_read_back_differing_from_the_target_reverts(tmp_path: Path) -> None:
+    from tikguard.ops.backup import backup
+
+    async with environment(tmp_path) as env:
+        dev = env.fleet[0]
+        await _console(env, "/ip dns set servers=9.9.9.9")
+        [result] = await backup(env.db, env.settings, env.tenant_id)
+        assert result.version == 2
+        before = _config(env)
+
+        async def meddle() -> None:  # someone else changes the router mid-push
+            await until(lambda: any(e.stage == "apply" for e in _all_events(env)))
+            await dev.router.execute(
+                "/ip address add address=10.94.0.1/24 interface=ether3", user=dev.username
+            )
+
+        task = asyncio.create_task(meddle())
+        req = push_ops.PushRequest([dev.name], mode="restore", version=1)
+        [op] = await env.push(req)
+        await task
+        assert op.outcome == "reverted", op.evidence.get("reason")
+        assert "differs from the target" in op.evidence["reason"]
+        assert _config(env) == before

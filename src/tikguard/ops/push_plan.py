@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from tikguard.routeros.diff import diff
 from tikguard.routeros.errors import ParseError
-from tikguard.routeros.model import Command, Config, Menu
+from tikguard.routeros.model import Command, Config, Menu, Prop
 from tikguard.routeros.parse import parse
 from tikguard.routeros.patch import make_patch
 from tikguard.routeros.risk import assess
@@ -171,16 +171,27 @@ def _has(commands: list[Command], cmd: Command) -> bool:
 
 
 def merge_converged(after_text: str, snippet: str) -> tuple[bool, str]:
-    """Merge: every ``add`` and selector-less ``set`` of the snippet is in the config."""
+    """Merge: the snippet's effect is in the config: every ``add`` (unless the snippet
+    removes something in that menu later) and the last value it ``set`` on singletons."""
     after = parse(after_text)
     extra, skipped = parse_snippet(snippet)
     missing: list[str] = []
     for menu in extra.menus:
-        for cmd in menu.commands:
-            wanted = cmd.verb == "add" or (cmd.verb == "set" and cmd.selector is None)
-            if wanted and not _has(after.commands_in(menu.path), cmd):
-                shown = " ".join(f"{p.key}={p.value}" for p in cmd.props)
-                missing.append(f"{menu.path} {cmd.verb} {shown}")
+        have = after.commands_in(menu.path)
+        singleton: dict[str, str | None] = {}
+        for i, cmd in enumerate(menu.commands):
+            if cmd.verb == "set" and cmd.selector is None:
+                singleton.update({p.key: p.value for p in cmd.props})
+            elif cmd.verb == "add":
+                removed_later = any(c.verb == "remove" for c in menu.commands[i + 1 :])
+                if not removed_later and not _has(have, cmd):
+                    shown = " ".join(f"{p.key}={p.value}" for p in cmd.props)
+                    missing.append(f"{menu.path} add {shown}")
+        if singleton:
+            wanted = Command("set", tuple(Prop(k, v) for k, v in singleton.items()))
+            if not _has(have, wanted):
+                shown = " ".join(f"{k}={v}" for k, v in singleton.items())
+                missing.append(f"{menu.path} set {shown}")
     if missing:
         return False, "not in the running config: " + "; ".join(missing[:5])
     note = f" ({len(skipped)} line(s) not analysable, judged by the import)" if skipped else ""
