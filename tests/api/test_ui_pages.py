@@ -10,6 +10,7 @@ import httpx
 from tests.api.world import PASSWORD, TenantWorld
 
 from tikguard.store import devices as store_devices
+from tikguard.store import operations as store_ops
 from tikguard.store.db import Database
 
 
@@ -148,3 +149,29 @@ async def test_names_are_escaped(
     page = (await client.get("/")).text
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
     assert "<img src=x" not in page and "&lt;img src=x" in page
+
+
+async def test_uncertain_alert_and_confirm_button(
+    client: httpx.AsyncClient, db: Database, alpha: TenantWorld
+) -> None:
+    await login(client, alpha.users["viewer"])
+    page = (await client.get(f"/operations/{alpha.op_id}")).text
+    assert "Confirm and commit" not in page  # viewers cannot confirm
+    await client.post("/logout", data={"csrf_token": await login(client, alpha.users["viewer"])})
+    await login(client, alpha.users["operator"])
+    page = (await client.get(f"/operations/{alpha.op_id}")).text
+    assert "Confirm and commit" in page  # a manual-confirm push without an outcome
+    assert "Outcome uncertain" not in page
+    with db.transaction() as s:
+        store_ops.finish_operation(
+            s,
+            alpha.id,
+            alpha.op_id,
+            "uncertain",
+            evidence={"outcome_unknowns": ["timer state"], "reason": "no answer after reboot"},
+        )
+    for path in ("/", f"/devices/{alpha.device_id}", f"/operations/{alpha.op_id}"):
+        page = (await client.get(path)).text
+        assert "Outcome uncertain" in page and alpha.op_id[:8] in page, path
+    page = (await client.get(f"/operations/{alpha.op_id}")).text
+    assert "Confirm and commit" not in page and "no answer after reboot" in page
