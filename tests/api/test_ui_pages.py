@@ -175,3 +175,4 @@ async def test_uncertain_alert_and_confirm_button(
         assert "Outcome uncertain" in page and alpha.op_id[:8] in page, path
     page = (await client.get(f"/operations/{alpha.op_id}")).text
     assert "Confirm and commit" not in page and "no answer after reboot" in page
+    assert "Not known: timer state." in page
