@@ -522,3 +522,19 @@ async def test_interface_print_lists_every_kind() -> None:
     out = await run(r, "/interface print terse where type=bridge")
     assert "name=br1" in out and "ether1" not in out
     assert "name=ether8" in await run(r, "/interface print detail")
+
+
+async def test_absolute_start_with_interval_runs_on_its_grid() -> None:
+    r = make()  # the clock starts at 2024-02-09 08:47:35
+    await run(
+        r,
+        "/system scheduler add name=g start-date=2024-02-09 start-time=08:00:00 interval=1h"
+        ' on-event=":log info g"',
+    )
+    assert r.scheduler.next_run_in("g") == pytest.approx(12 * 60 + 25)
+    await run(
+        r,
+        "/system scheduler add name=once start-date=2024-02-09 start-time=08:00:00"
+        ' on-event=":log info once"',
+    )
+    assert r.scheduler.next_run_in("once") is None  # in the past, no interval: never
