@@ -176,3 +176,22 @@ async def test_uncertain_alert_and_confirm_button(
     page = (await client.get(f"/operations/{alpha.op_id}")).text
     assert "Confirm and commit" not in page and "no answer after reboot" in page
     assert "Not known: timer state." in page
+
+
+async def test_uploaded_snippet_is_previewed(client: httpx.AsyncClient, alpha: TenantWorld) -> None:
+    token = await login(client, alpha.users["operator"])
+    r = await client.post(
+        "/push",
+        data={"csrf_token": token, "action": "preview", "device": str(alpha.device_id)},
+        files={"file": ("change.rsc", b"/ip dns\nset servers=192.0.2.53\n", "text/plain")},
+    )
+    # The snippet from the file fills the form; the (unreachable) router's preview
+    # says why it failed instead of hiding the others.
+    assert r.status_code == 200 and "set servers=192.0.2.53" in r.text
+    assert 'class="card preview"' in r.text and 'class="error"' in r.text
+    r = await client.post(
+        "/push",
+        data={"csrf_token": token, "action": "preview", "device": str(alpha.device_id)},
+        files={"file": ("bin.rsc", b"\xff\xfe\x00", "application/octet-stream")},
+    )
+    assert r.status_code == 422 and "not UTF-8" in r.text
