@@ -485,6 +485,7 @@ async def test_reset_with_defaults_applies_defconf_and_locks_out_the_wan() -> No
     text = r.config_text()
     assert "address=192.168.88.1/24" in text and "in-interface-list=!LAN" in text
     # The management address comes back on ether1, which defconf makes the WAN.
+    assert "address=198.51.100.9/32 interface=ether1" in text
     assert r.management_verdict(**wan) == "drop"  # type: ignore[arg-type]
     lan = {"client_ip": "192.168.88.20", "local_ip": "192.168.88.1", "port": 22}
     assert r.management_verdict(**lan) == "accept"  # type: ignore[arg-type]
@@ -538,3 +539,12 @@ async def test_absolute_start_with_interval_runs_on_its_grid() -> None:
         ' on-event=":log info once"',
     )
     assert r.scheduler.next_run_in("once") is None  # in the past, no interval: never
+
+
+async def test_reset_without_defaults_removes_the_management_address() -> None:
+    r = make(boot_seconds=1.0, management_address="198.51.100.9")
+    await run(r, "/system reset-configuration no-defaults=yes skip-backup=yes")
+    await r.clock.advance(2)
+    assert "198.51.100.9" not in r.config_text()
+    verdict = r.management_verdict(client_ip="203.0.113.5", local_ip="198.51.100.9", port=22)
+    assert verdict == "drop"

@@ -521,9 +521,9 @@ class SimRouter:
     def reset_configuration(self, *, keep_users: bool, no_defaults: bool) -> None:
         users = self.db.read("/user")
         groups = self.db.read("/user group")
-        self.db.reset(
-            factory_config(self.profile, self.model, self.interfaces, no_defaults=no_defaults)
-        )
+        self.db.reset(self._factory(no_defaults=no_defaults))
+        if not no_defaults:
+            self._add_management_address()  # part of the defaults, like a CHR's DHCP address
         if keep_users:
             if users is not None:
                 own = self.db.write("/user")
