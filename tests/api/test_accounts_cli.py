@@ -75,3 +75,29 @@ def test_first_admin_once_and_no_default_password(env: Path) -> None:
 def test_serve_refuses_half_a_tls_setup(env: Path) -> None:
     r = CliRunner().invoke(app, ["serve", "--tls-cert", "/nonexistent.pem"])
     assert r.exit_code == 1 and "both a certificate and a key" in r.output
+
+
+def test_tenants_from_the_command_line(env: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(app, ["user", "add", "x", "--tenant", "acme", "--generate"])
+    assert r.exit_code == 1 and "tikguard tenant add acme" in r.output
+    assert (
+        runner.invoke(app, ["tenant", "add", "acme", "--display-name", "ACME ISP"]).exit_code == 0
+    )
+    assert runner.invoke(app, ["tenant", "add", "acme"]).exit_code == 1
+    r = runner.invoke(
+        app, ["user", "add", "acme-admin", "--tenant", "acme", "--role", "admin", "--generate"]
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["token", "create", "acme-ci", "--tenant", "acme", "--role", "operator"])
+    token = r.output.strip().splitlines()[-1]
+    r = runner.invoke(app, ["tenant", "list"])
+    assert "acme" in r.output and "ACME ISP" in r.output
+    assert "acme-admin" not in runner.invoke(app, ["user", "list"]).output
+    assert "acme-admin" in runner.invoke(app, ["user", "list", "--tenant", "acme"]).output
+    db = Database.open(Settings(data_dir=env))
+    try:
+        who = accounts.principal_for_token(db, token)
+        assert who.tenant_id == accounts.tenant_id(db, "acme") and who.role == "operator"
+    finally:
+        db.dispose()

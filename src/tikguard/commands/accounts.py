@@ -1,7 +1,9 @@
-"""``tikguard user add|list`` and ``tikguard token create|list|revoke``.
+"""``tikguard tenant add|list``, ``tikguard user add|list`` and ``tikguard token
+create|list|revoke``.
 
-Accounts of the embedded default's tenant. A token is printed once, at creation; the
-store keeps only its hash.
+Accounts live in one tenant each (``--tenant``, default: the embedded default's
+``default``); an MSP adds a tenant per customer and gives each its own admin. A token
+is printed once, at creation; the store keeps only its hash.
 """
 
 from __future__ import annotations
@@ -12,21 +14,61 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tikguard.commands._context import store_context, user_errors
+from tikguard.commands._context import Context, store_context, user_errors
 from tikguard.commands._ui import console, fail
 from tikguard.ops import accounts
+from tikguard.store.errors import NotFound
 
 user_app = typer.Typer(help="People who log in to the web UI and API.", no_args_is_help=True)
 token_app = typer.Typer(
     help="API tokens for scripts (Authorization: Bearer ...).", no_args_is_help=True
 )
 
+tenant_app = typer.Typer(help="Tenants: isolated customers or teams.", no_args_is_help=True)
+
 Role = Annotated[str, typer.Option("--role", help="viewer, operator or admin.")]
+TenantOpt = Annotated[
+    str | None, typer.Option("--tenant", help="Tenant name (default: the default tenant).")
+]
 
 
 def register(app: typer.Typer) -> None:
+    app.add_typer(tenant_app, name="tenant")
     app.add_typer(user_app, name="user")
     app.add_typer(token_app, name="token")
+
+
+def _tenant(ctx: Context, name: str | None) -> int:
+    if name is None:
+        return ctx.tenant_id
+    try:
+        return accounts.tenant_id(ctx.db, name)
+    except NotFound:
+        fail(f"tenant {name!r} does not exist", f"create it with `tikguard tenant add {name}`")
+
+
+@tenant_app.command("add")
+def tenant_add(
+    name: Annotated[str, typer.Argument(help="Short name: lowercase letters, digits, - and _.")],
+    display_name: Annotated[str, typer.Option("--display-name", help="Shown in the UI.")] = "",
+) -> None:
+    """Add a tenant; then give it an admin with `tikguard user add NAME --tenant ...`."""
+    with store_context() as ctx, user_errors():
+        accounts.add_tenant(ctx.db, name, display_name)
+    console.print(f"tenant [bold]{name}[/] added", highlight=False)
+
+
+@tenant_app.command("list")
+def tenant_list() -> None:
+    """Every tenant with its number of users and devices."""
+    with store_context() as ctx, user_errors():
+        rows = accounts.tenants(ctx.db)
+    table = Table()
+    for col in ("tenant", "display name", "users", "devices"):
+        table.add_column(col)
+    for name, display, users, devices in rows:
+        table.add_row(name, display, str(users), str(devices))
+    console.print(table)
 
 
 @user_app.command("add")
@@ -40,8 +82,9 @@ def user_add(
     generate: Annotated[
         bool, typer.Option("--generate", help="Generate and print a password.")
     ] = False,
+    tenant: TenantOpt = None,
 ) -> None:
-    """Add a user with a role in the default tenant."""
+    """Add a user with a role in a tenant."""
     if role not in ("viewer", "operator", "admin"):
         fail(f"unknown role {role!r}", "use viewer, operator or admin")
     if password is None:
@@ -49,18 +92,22 @@ def user_add(
             password = accounts.generate_password()
         else:
             password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with store_context() as ctx, user_errors(), ctx.db.transaction() as session:
-        accounts.create_user(session, ctx.tenant_id, username, password, role, actor="cli")
+    with store_context() as ctx, user_errors():
+        tenant_id = _tenant(ctx, tenant)
+        with ctx.db.transaction() as session:
+            accounts.create_user(session, tenant_id, username, password, role, actor="cli")
     console.print(f"user [bold]{username}[/] added ({role})", highlight=False)
     if generate:
         console.print(f"password (shown once): [bold]{password}[/]", highlight=False)
 
 
 @user_app.command("list")
-def user_list() -> None:
-    """Users of the default tenant."""
-    with store_context() as ctx, user_errors(), ctx.db.session() as session:
-        users = accounts.list_users(session, ctx.tenant_id)
+def user_list(tenant: TenantOpt = None) -> None:
+    """Users of a tenant."""
+    with store_context() as ctx, user_errors():
+        tenant_id = _tenant(ctx, tenant)
+        with ctx.db.session() as session:
+            users = accounts.list_users(session, tenant_id)
     table = Table()
     for col in ("user", "role", "last login"):
         table.add_column(col)
@@ -76,24 +123,29 @@ def token_create(
     name: Annotated[str, typer.Argument(help="What the token is for (shown in listings).")],
     role: Role = "viewer",
     days: Annotated[int | None, typer.Option("--days", help="Expire after this many days.")] = None,
+    tenant: TenantOpt = None,
 ) -> None:
     """Create an API token and print it once."""
     if role not in ("viewer", "operator", "admin"):
         fail(f"unknown role {role!r}", "use viewer, operator or admin")
     expires = datetime.now(UTC) + timedelta(days=days) if days else None
-    with store_context() as ctx, user_errors(), ctx.db.transaction() as session:
-        new = accounts.create_token(
-            session, ctx.tenant_id, name, role, actor="cli", expires_at=expires
-        )
+    with store_context() as ctx, user_errors():
+        tenant_id = _tenant(ctx, tenant)
+        with ctx.db.transaction() as session:
+            new = accounts.create_token(
+                session, tenant_id, name, role, actor="cli", expires_at=expires
+            )
     console.print(f"token [bold]{name}[/] ({role}); shown once, store it now:", highlight=False)
     typer.echo(new.token)
 
 
 @token_app.command("list")
-def token_list() -> None:
-    """API tokens of the default tenant (prefixes only)."""
-    with store_context() as ctx, user_errors(), ctx.db.session() as session:
-        tokens = accounts.list_tokens(session, ctx.tenant_id)
+def token_list(tenant: TenantOpt = None) -> None:
+    """API tokens of a tenant (prefixes only)."""
+    with store_context() as ctx, user_errors():
+        tenant_id = _tenant(ctx, tenant)
+        with ctx.db.session() as session:
+            tokens = accounts.list_tokens(session, tenant_id)
     table = Table()
     for col in ("id", "name", "prefix", "role", "expires", "state"):
         table.add_column(col)
@@ -112,8 +164,11 @@ def token_list() -> None:
 @token_app.command("revoke")
 def token_revoke(
     token_id: Annotated[int, typer.Argument(help="Token id (see `token list`).")],
+    tenant: TenantOpt = None,
 ) -> None:
     """Revoke an API token at once."""
-    with store_context() as ctx, user_errors(), ctx.db.transaction() as session:
-        accounts.revoke_token(session, ctx.tenant_id, token_id, actor="cli")
+    with store_context() as ctx, user_errors():
+        tenant_id = _tenant(ctx, tenant)
+        with ctx.db.transaction() as session:
+            accounts.revoke_token(session, tenant_id, token_id, actor="cli")
     console.print(f"token {token_id} revoked")

@@ -229,3 +229,36 @@ def ensure_first_admin(
         password = generate_password()
         create_user(session, tenant.id, "admin", password, Role.ADMIN.value, actor="system")
         return Bootstrap("admin", password)
+
+
+# -- tenants ------------------------------------------------------------------------
+
+
+def add_tenant(db: Database, name: str, display_name: str = "") -> int:
+    """A new tenant (a customer of an MSP, a team) with its own data key."""
+    with db.transaction() as session:
+        tenant = store_tenants.create_tenant(session, name, display_name)
+        audit(session, tenant.id, actor="cli", action="tenant.add", target=name)
+        return tenant.id
+
+
+def tenant_id(db: Database, name: str) -> int:
+    with db.session() as session:
+        return store_tenants.get_tenant_by_name(session, name).id
+
+
+def tenants(db: Database) -> list[tuple[str, str, int, int]]:
+    """(name, display name, users, devices) of every tenant."""
+    from tikguard.store.models import Device, Tenant
+
+    with db.session() as session:
+        users = dict(
+            session.execute(select(User.tenant_id, func.count()).group_by(User.tenant_id)).all()
+        )
+        devices = dict(
+            session.execute(select(Device.tenant_id, func.count()).group_by(Device.tenant_id)).all()
+        )
+        return [
+            (t.name, t.display_name, users.get(t.id, 0), devices.get(t.id, 0))
+            for t in session.scalars(select(Tenant).order_by(Tenant.name))
+        ]
