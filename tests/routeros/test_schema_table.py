@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from tests.conftest import corpus_exports
 
+from tikguard.routeros.items import depends
+from tikguard.routeros.matching import topo_sort
 from tikguard.routeros.parse import parse
 from tikguard.routeros.schema import (
     SENSITIVE_EVERYWHERE,
@@ -40,6 +42,29 @@ def test_dependencies_have_no_cycle() -> None:
 
     for path in PATHS:
         visit(path)
+
+
+def test_items_and_patch_see_the_same_acyclic_order() -> None:
+    """``items.depends`` (what matching and patch order by) is exactly ``depends_on``,
+    and the order ``matching.topo_sort`` gives over every menu puts each menu after
+    every menu it depends on: no cycle is broken by falling back to the given order."""
+    graph = {p: {q for q in PATHS if depends(p, q)} for p in PATHS}
+    assert graph == {p: set(lookup(p).depends_on) - {p} for p in PATHS}
+    for given in (PATHS, PATHS[::-1]):
+        order = topo_sort(list(given))
+        at = {path: i for i, path in enumerate(order)}
+        late = [(p, q) for p in PATHS for q in graph[p] if at[q] > at[p]]
+        assert not late
+
+
+def test_a_parent_menu_does_not_cover_its_sub_menus() -> None:
+    """Bridge ports and bridge VLANs both depend on bridges, not on each other."""
+    assert depends("/interface bridge port", "/interface bridge")
+    assert depends("/interface bridge vlan", "/interface bridge")
+    assert not depends("/interface bridge port", "/interface bridge vlan")
+    assert not depends("/interface bridge vlan", "/interface bridge port")
+    assert not depends("/ip address", "/interface bridge port")
+    assert depends("/routing bgp connection", "/routing filter rule")
 
 
 @pytest.mark.parametrize(

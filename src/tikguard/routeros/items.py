@@ -390,14 +390,13 @@ def name_of(item: Item, schema: MenuSchema) -> str | None:
 def depends(dependent: str, on: str) -> bool:
     """Whether items of menu ``dependent`` may refer to items of menu ``on``.
 
-    A ``depends_on`` entry covers the menu itself and every menu below it, so
-    ``("/interface",)`` covers ``/interface bridge`` and ``/interface vlan``.
+    Exactly the schema's ``depends_on`` (see :class:`schema.MenuSchema`): an entry
+    names one menu, never the menus below it, so ``/interface bridge`` covers bridges
+    and not bridge ports or bridge VLANs (which would make every menu that depends on
+    interfaces depend on the bridge ports that depend on it). A menu never depends on
+    itself here: order inside a menu is the menu's own business.
     """
-    if dependent == on:
-        return False
-    return any(
-        on == dep or on.startswith(dep + " ") for dep in schema_mod.lookup(dependent).depends_on
-    )
+    return dependent != on and on in schema_mod.lookup(dependent).depends_on
 
 
 def rewrite_refs(props: dict[str, str], renames: dict[str, str]) -> dict[str, str]:

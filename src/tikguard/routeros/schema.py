@@ -49,6 +49,11 @@ class MenuSchema:
     #: Property names whose values are secrets.
     sensitive: frozenset[str] = frozenset()
     #: Menus whose items this menu's items may reference, so they must come first.
+    #: Exact menu paths: an entry covers that menu only, not the menus below it
+    #: (``/interface bridge`` is bridges, not ``/interface bridge port``), so a
+    #: sub-menu that is referred to is listed itself. Every entry is a menu of this
+    #: table, and the graph over all menus has no cycle (``tests/routeros/
+    #: test_schema_table.py``), so diff and patch can always order menus by it.
     depends_on: tuple[str, ...] = ()
     #: Property defaults that compact exports omit (used for ``unset`` and by the simulator).
     defaults: dict[str, str] = field(default_factory=dict)
@@ -649,7 +654,7 @@ _menu(
 _menu(
     "/ip dhcp-server lease",
     keys=(("mac-address", "server"), ("mac-address",), ("client-id",), ("address",)),
-    depends_on=("/ip dhcp-server", "/ip dhcp-server option sets"),
+    depends_on=("/ip dhcp-server", "/ip dhcp-server option", "/ip dhcp-server option sets"),
     defaults=_d(address_lists="", dhcp_option=""),
 )
 _menu(
@@ -660,7 +665,10 @@ _menu(
 )
 _menu("/ip dhcp-server option")
 _menu("/ip dhcp-server option sets", depends_on=("/ip dhcp-server option",))
-_menu("/ip dhcp-server matcher", depends_on=("/ip dhcp-server", "/ip pool"))
+_menu(
+    "/ip dhcp-server matcher",
+    depends_on=("/ip dhcp-server", "/ip pool", "/ip dhcp-server option sets"),
+)
 _menu(
     "/ip dhcp-server config",
     singleton=True,
@@ -894,7 +902,11 @@ _menu(
     depends_on=("/ip ipsec peer", "/ip ipsec policy group", "/ip ipsec mode-config"),
 )
 _menu("/ip ipsec mode-config", default_key="default")
-_menu("/ip ipsec peer", keys=(("name",), ("address",)), depends_on=("/ip ipsec profile",))
+_menu(
+    "/ip ipsec peer",
+    keys=(("name",), ("address",)),
+    depends_on=("/ip ipsec profile", "/ip ipsec peer profile"),
+)
 _menu("/ip ipsec peer profile", default_key="default")
 _menu("/ip ipsec profile", default_key="default")
 _menu("/ip ipsec proposal", default_key="default")
@@ -951,12 +963,13 @@ _menu("/routing table", depends_on=("/ip vrf",))
 _menu("/routing id")
 _ordered("/routing rule", "/routing table")
 _ordered("/routing filter")  # 6.x routing filters: chains of ordered rules
-_ordered("/routing filter rule")  # 7.x
+# 7.x: rules name community and number lists (``bgp-communities includes-list L``).
+_ordered("/routing filter rule", "/routing filter community-list", "/routing filter num-list")
 _menu("/routing filter community-list", keys=(("list", "communities"), ("list",)))
 _menu("/routing filter num-list", keys=(("list", "range"), ("list",)))
-_menu(
-    "/routing ospf instance", default_key="default", depends_on=("/routing filter", "/routing id")
-)
+# Filter chains are ``/routing filter`` rules on 6.x and ``/routing filter rule`` on 7.x.
+_FILTERS = ("/routing filter", "/routing filter rule")
+_menu("/routing ospf instance", default_key="default", depends_on=(*_FILTERS, "/routing id"))
 _menu("/routing ospf area", default_key="default", depends_on=("/routing ospf instance",))
 _menu(
     "/routing ospf interface-template",
@@ -966,8 +979,8 @@ _menu(
 _menu("/routing ospf network", keys=(("network",),), depends_on=("/routing ospf area",))
 _menu("/routing ospf interface", keys=(("interface",),), depends_on=INTERFACE_MENUS)
 _menu("/routing ospf static-neighbor", keys=(("address",),))
-_menu("/routing bgp template", depends_on=("/routing filter",))
-_menu("/routing bgp connection", depends_on=("/routing bgp template", "/routing filter"))
+_menu("/routing bgp template", depends_on=_FILTERS)
+_menu("/routing bgp connection", depends_on=("/routing bgp template", *_FILTERS))
 _menu("/routing bgp instance", depends_on=("/routing filter",))  # 6.x
 _menu("/routing bgp peer", depends_on=("/routing bgp instance", "/routing filter"))  # 6.x
 _menu("/routing bgp network", keys=(("network",),))  # 6.x
