@@ -195,3 +195,21 @@ async def test_uploaded_snippet_is_previewed(client: httpx.AsyncClient, alpha: T
         files={"file": ("bin.rsc", b"\xff\xfe\x00", "application/octet-stream")},
     )
     assert r.status_code == 422 and "not UTF-8" in r.text
+
+
+async def test_push_to_every_router_with_a_tag(
+    client: httpx.AsyncClient, db: Database, alpha: TenantWorld
+) -> None:
+    with db.transaction() as s:
+        store_devices.add_device(
+            s, alpha.id, name="edge-2", host="192.0.2.9", username="a", tags=["core"]
+        )
+        store_devices.add_device(s, alpha.id, name="edge-3", host="192.0.2.9", username="a")
+    token = await login(client, alpha.users["operator"])
+    r = await client.post(
+        "/push",
+        data={"csrf_token": token, "action": "preview", "tag": "core", "script": "/ip dns\n"},
+    )
+    assert r.status_code == 200
+    previewed = set(re.findall(r"<h3>([^<]+)</h3>", r.text))
+    assert previewed == {alpha.device_name, "edge-2"}

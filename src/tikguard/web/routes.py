@@ -264,11 +264,13 @@ def _confirm(value: Any) -> str:
 
 async def push_page(request: Request, state: StateDep, user: User) -> Response:
     rows = await asyncio.to_thread(fleet_ops.fleet, state.db, user.principal.tenant_id)
+    tags, _ = await asyncio.to_thread(fleet_ops.facets, state.db, user.principal.tenant_id)
     return await render(
         request,
         "push.html",
         user,
         rows=rows,
+        tags=tags,
         chosen=set(),
         script="",
         window="",
@@ -283,6 +285,10 @@ async def push_submit(request: Request, state: StateDep, user: User) -> Response
     tenant = user.principal.tenant_id
     raw: Any = form["_form"]
     ids = [_int(v, "device") for v in raw.getlist("device")]
+    tag = str(form.get("tag") or "")
+    if tag:  # every router with the tag, beside those ticked
+        tagged = await asyncio.to_thread(fleet_ops.fleet, state.db, tenant, tag=tag)
+        ids = list(dict.fromkeys([*ids, *(r.id for r in tagged)]))
     script = str(form.get("script") or "")
     upload = form.get("file")
     if isinstance(upload, UploadFile) and upload.filename:
@@ -293,8 +299,10 @@ async def push_submit(request: Request, state: StateDep, user: User) -> Response
             raise ApiError(422, "the uploaded file is not UTF-8 text") from None
     window, confirm = _window(form.get("window")), _confirm(form.get("confirm"))
     rows = await asyncio.to_thread(fleet_ops.fleet, state.db, tenant)
+    tags, _ = await asyncio.to_thread(fleet_ops.facets, state.db, tenant)
     context: dict[str, Any] = {
         "rows": rows,
+        "tags": tags,
         "chosen": set(ids),
         "script": script,
         "window": form.get("window") or "",
