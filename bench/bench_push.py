@@ -127,6 +127,8 @@ async def run(routers: int, scale: float, data: Path, rows: list[dict[str, str]]
             ops = await push_ops.wait(db, tenant_id, [s.op_id for s in subs], poll=0.05)
             took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
             table.append((label, took, cpu / len(group), Counter(o.outcome for o in ops)))
+            for op in [o for o in ops if o.outcome != "committed"][:3]:
+                print(f"   {op.outcome}: {str(op.evidence.get('reason'))[:300]}")
             if os.environ.get("BENCH_TRACE"):
                 trace(db, tenant_id, [s.op_id for s in subs], t0)
     db.dispose()
