@@ -5,6 +5,9 @@ from __future__ import annotations
 import httpx
 from tests.api.world import TenantWorld
 
+from tikguard.store import operations as store_ops
+from tikguard.store.db import Database
+
 
 async def test_health_needs_no_credentials(client: httpx.AsyncClient) -> None:
     r = await client.get("/api/v1/health")
@@ -174,3 +177,20 @@ async def test_tokens_shown_once_and_revocable(
 async def test_actions_need_the_engine(client: httpx.AsyncClient, alpha: TenantWorld) -> None:
     r = await client.post("/api/v1/backups", json={}, headers=alpha.auth("operator"))
     assert r.status_code == 503 and "tikguard serve" in r.json()["hint"]
+
+
+async def test_operations_filter_by_outcome(
+    client: httpx.AsyncClient, db: Database, alpha: TenantWorld
+) -> None:
+    h = alpha.auth("viewer")
+    assert [
+        o["id"] for o in (await client.get("/api/v1/operations?unfinished=true", headers=h)).json()
+    ] == [alpha.op_id]
+    assert (await client.get("/api/v1/operations?outcome=uncertain", headers=h)).json() == []
+    with db.transaction() as s:
+        store_ops.finish_operation(s, alpha.id, alpha.op_id, "uncertain")
+    found = (await client.get("/api/v1/operations?outcome=uncertain", headers=h)).json()
+    assert [o["id"] for o in found] == [alpha.op_id] and found[0]["device"] == alpha.device_name
+    assert (await client.get("/api/v1/operations?unfinished=true", headers=h)).json() == []
+    r = await client.get("/api/v1/operations?outcome=maybe", headers=h)
+    assert r.status_code == 422

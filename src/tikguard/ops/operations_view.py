@@ -89,15 +89,26 @@ def list_ops(
     *,
     device: int | None = None,
     kind: str | None = None,
+    outcome: str | None = None,
+    unfinished: bool = False,
     limit: int = 100,
 ) -> list[OperationInfo]:
-    """The tenant's operations, newest first."""
+    """The tenant's operations, newest first; ``outcome="uncertain"`` is what a
+    monitoring check asks for, ``unfinished`` what is running or waiting now."""
     with db.session() as session:
         if device is not None:
             store_devices.get_device(session, tenant_id, device)
-        ops = store_ops.list_operations(
-            session, tenant_id, device_id=device, kind=kind, limit=limit
-        )
+        query = select(Operation).where(Operation.tenant_id == tenant_id)
+        if device is not None:
+            query = query.where(Operation.device_id == device)
+        if kind is not None:
+            query = query.where(Operation.kind == kind)
+        if outcome is not None:
+            query = query.where(Operation.outcome == outcome)
+        if unfinished:
+            query = query.where(Operation.state != OperationState.DONE.value)
+        query = query.order_by(Operation.created_at.desc(), Operation.id).limit(limit)
+        ops = list(session.scalars(query))
         names = _names(session, tenant_id, {o.device_id for o in ops if o.device_id is not None})
         return [_info(o, names) for o in ops]
 

@@ -155,10 +155,23 @@ async def list_operations(
     who: Viewer,
     device: int | None = None,
     kind: Annotated[str | None, Query(pattern="^(push|restore|replace|backup)$")] = None,
+    outcome: Annotated[
+        str | None, Query(pattern="^(committed|reverted|failed|uncertain|succeeded)$")
+    ] = None,
+    unfinished: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[OperationOut]:
+    """Newest first. ``?outcome=uncertain`` lists the routers someone has to look at."""
     ops = await asyncio.to_thread(
-        operations_view.list_ops, state.db, who.tenant_id, device=device, kind=kind, limit=limit
+        lambda: operations_view.list_ops(
+            state.db,
+            who.tenant_id,
+            device=device,
+            kind=kind,
+            outcome=outcome,
+            unfinished=unfinished,
+            limit=limit,
+        )
     )
     return [op_out(o) for o in ops]
 
