@@ -124,7 +124,7 @@ async def run(routers: int, scale: float, data: Path, rows: list[dict[str, str]]
             req = push_ops.PushRequest(group, script=SCRIPT, window=300.0)
             cpu0, t0 = time.process_time(), time.perf_counter()
             subs = await push_ops.submit(db, settings, tenant_id, req)
-            ops = await push_ops.wait(db, tenant_id, [s.op_id for s in subs], poll=0.05)
+            ops = await push_ops.wait(db, tenant_id, [s.op_id for s in subs])
             took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
             table.append((label, took, cpu / len(group), Counter(o.outcome for o in ops)))
             for op in [o for o in ops if o.outcome != "committed"][:3]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.syntax import Syntax
@@ -24,6 +25,8 @@ from tikguard.ops import push as push_ops
 from tikguard.store import operations as store_ops
 from tikguard.store.errors import NotFound
 from tikguard.store.models import Operation, OperationEvent
+
+T = TypeVar("T")
 
 ops_app = typer.Typer(help="Guarded-push operations: list them, show one, follow it live.")
 
@@ -219,7 +222,7 @@ async def _follow(ctx: Context, op_ids: list[str]) -> list[Operation]:
             ]
             return ops, events
 
-        ops, events = await ctx.db.run_async(read)
+        ops, events = await asyncio.to_thread(_read_only, ctx, read)
         for op in ops:
             names.setdefault(op.id, _device_name(ctx, op))
         for op_id, event in events:
@@ -228,6 +231,12 @@ async def _follow(ctx: Context, op_ids: list[str]) -> list[Operation]:
         if all(op.outcome is not None for op in ops):
             return ops
         await asyncio.sleep(0.2)
+
+
+def _read_only(ctx: Context, fn: Callable[[Any], T]) -> T:
+    """Run ``fn(session)`` in a read transaction (never the pushes' write lock)."""
+    with ctx.db.session() as session:
+        return fn(session)
 
 
 def _device_name(ctx: Context, op: Operation) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbos import DBOS, DBOSClient, EnqueueOptions
+from sqlalchemy import select
 
 from tikguard.device.errors import DeviceError
 from tikguard.device.probe import probe
@@ -174,11 +175,26 @@ async def _enqueue(settings: Settings, wf: dict[str, Any]) -> None:
 async def wait(
     db: Database, tenant_id: int, op_ids: Sequence[str], poll: float = 0.2
 ) -> list[Operation]:
-    """Wait until every operation has an outcome; return them in order."""
+    """Wait until every operation has an outcome; return them in order.
+
+    Reads in a plain read transaction (never the write lock the pushes need).
+    """
+
+    def read() -> list[Operation]:
+        with db.session() as session:
+            rows = session.scalars(
+                select(Operation).where(
+                    Operation.tenant_id == tenant_id, Operation.id.in_(list(op_ids))
+                )
+            )
+            found = {op.id: op for op in rows}
+        missing = [i for i in op_ids if i not in found]
+        if missing:
+            raise InvalidInput(f"operation {missing[0]} does not exist")
+        return [found[i] for i in op_ids]
+
     while True:
-        ops = await db.run_async(
-            lambda s: [store_ops.get_operation(s, tenant_id, i) for i in op_ids]
-        )
+        ops = await asyncio.to_thread(read)
         if all(op.outcome is not None for op in ops):
             return ops
         await asyncio.sleep(poll)
