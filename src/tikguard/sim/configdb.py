@@ -135,6 +135,11 @@ class ConfigDB:
         """
         own = self._own.get(path)
         if own is not None:
+            if track and (self._order is None or path not in self._order):
+                # First real write to a menu set up untracked: it takes its place now.
+                if self._order is None:
+                    self._order = []
+                self._order.append(path)
             return own
         shared = self._base.get(path)
         own = shared.copy() if shared is not None else MenuState()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 DROP_CONNECTIONS = "drop-connections"
 
 
-@dataclass
+@dataclass(slots=True)
 class Faults:
     #: After this many lines of an ``/import`` have run, emit ``drop-connections``
     #: (the import itself keeps running on the device, as RouterOS does).

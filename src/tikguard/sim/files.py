@@ -47,6 +47,8 @@ class SimFile:
 class FileStore:
     """Files by name (``flash/x.backup``); folders are implied by names."""
 
+    __slots__ = ("_faults", "_files", "_now", "capacity", "has_flash")
+
     def __init__(
         self,
         *,

@@ -134,7 +134,7 @@ class SimRouter:
         # board's unconfigured ports, so it does not check references by default.
         matching = interfaces is not None or extra_builtins is not None
         self.db.check_references = bool(settings.get("check_references", not matching))
-        self.device_mode: dict[str, str] = dict(DEVICE_MODE)
+        self._device_mode: dict[str, str] | None = None  # shared defaults until changed
         self.history: list[HistoryEntry] = []
         #: ``:global`` variables (the router's environment; gone at reboot).
         self.globals: dict[str, str] = {}
@@ -233,7 +233,19 @@ class SimRouter:
         return when.strftime("%b/%d/%Y").lower()
 
     def scheduler_allowed(self) -> bool:
-        return not self.profile.has_device_mode or self.device_mode.get("scheduler") != "no"
+        mode = self._device_mode or DEVICE_MODE
+        return not self.profile.has_device_mode or mode.get("scheduler") != "no"
+
+    @property
+    def device_mode(self) -> dict[str, str]:
+        """``/system device-mode`` settings; the router's own copy is made when first used."""
+        if self._device_mode is None:
+            self._device_mode = dict(DEVICE_MODE)
+        return self._device_mode
+
+    def device_mode_settings(self) -> dict[str, str]:
+        """The settings for reading (no copy)."""
+        return dict(self._device_mode or DEVICE_MODE)
 
     # -- users -------------------------------------------------------------------
     def _user(self, user: str) -> dict[str, str] | None:
@@ -316,7 +328,7 @@ class SimRouter:
             system.scheduler_add_defaults(self, inv)
         if inv.path == "/system script" and inv.verb == "add":
             system.script_add_defaults(self, inv, session)
-        generic.apply(self.db, inv, session)
+        generic.apply(self.db, inv, session, ros_version=self.profile.version)
         self.config_changed(f"{inv.path} {inv.verb}", session)
         return ""
 
@@ -557,7 +569,7 @@ class SimRouter:
             "version": 1,
             "config": backupfile.dump_db(self.db),
             "files": files,
-            "device_mode": self.device_mode,
+            "device_mode": self._device_mode or {},
         }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, separators=(",", ":")))
@@ -572,7 +584,8 @@ class SimRouter:
         backupfile.restore_into(self.db, state["config"])
         for name, data in state.get("files", {}).items():
             self.files.write(name, base64.b64decode(data))
-        self.device_mode.update(state.get("device_mode", {}))
+        if state.get("device_mode"):
+            self.device_mode.update(state["device_mode"])
 
     # -- snapshot ----------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

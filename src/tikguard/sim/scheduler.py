@@ -55,6 +55,8 @@ def interval_seconds(item: Item) -> float:
 class Scheduler:
     """Arms one timer per enabled scheduler item and runs its on-event when due."""
 
+    __slots__ = ("_runs", "_tasks", "booted_at", "enabled", "router", "startup_delay")
+
     def __init__(
         self, router: SimRouter, *, startup_delay: float = 3.0, enabled: bool = True
     ) -> None:
@@ -63,7 +65,7 @@ class Scheduler:
         #: False only for routers that just hold a config (fidelity checks): no timers.
         self.enabled = enabled
         self._runs: dict[int, _Run] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] | None = None  # made when a script first runs
         self.booted_at = 0.0
 
     # -- lifecycle ---------------------------------------------------------------
@@ -78,9 +80,9 @@ class Scheduler:
             if run.timer is not None:
                 run.timer.cancel()
         self._runs.clear()
-        for task in list(self._tasks):
+        for task in list(self._tasks or ()):
             task.cancel()
-        self._tasks.clear()
+        self._tasks = None
 
     def resync(self) -> None:
         """Re-read the items (after any change) and (re)arm what changed."""
@@ -200,6 +202,8 @@ class Scheduler:
                 run.next_run = None
                 run.timer = None
             task = asyncio.ensure_future(self._execute(item))
+            if self._tasks is None:
+                self._tasks = set()
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 

@@ -240,7 +240,7 @@ async def routerboard_print(router: SimRouter, inv: Invocation, session: Session
 async def device_mode_print(router: SimRouter, inv: Invocation, session: Session) -> str:
     if not router.profile.has_device_mode:
         raise _bad(inv, "device-mode")
-    return singleton_lines(dict(router.device_mode))
+    return singleton_lines(router.device_mode_settings())
 
 
 async def device_mode_update(router: SimRouter, inv: Invocation, session: Session) -> str:
