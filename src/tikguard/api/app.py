@@ -9,6 +9,7 @@ read pass ``engine=False``.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI
@@ -26,6 +27,7 @@ from tikguard.settings import Settings
 from tikguard.store.db import Database
 
 API_PREFIX = "/api/v1"
+log = logging.getLogger("tikguard.serve")
 
 
 def api_router() -> APIRouter:
@@ -64,7 +66,14 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if engine:
-            await engine_ops.launch(settings)
+            try:
+                await engine_ops.launch(settings)
+            except engine_ops.EngineBusy as exc:
+                log.error(
+                    "%s: stop it (or wait for its push to end), then start the server again",
+                    exc,
+                )
+                raise
         try:
             yield
         finally:
