@@ -506,6 +506,7 @@ async def test_dead_man_switch_reverts_a_lockout() -> None:
         ' on-event="/system backup load name=flash/tg-op1.backup"',
     )
     assert r.scheduler.next_run_in("tg-op1") == 120
+    assert "interval=2m " in r.config_text()  # RouterOS prints times canonically
     await run(r, "/ip firewall filter add chain=input action=drop src-address=203.0.113.0/24")
     assert r.management_verdict(**mgmt) == "drop"  # type: ignore[arg-type]
     await r.clock.advance(121)

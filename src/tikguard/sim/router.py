@@ -324,6 +324,8 @@ class SimRouter:
             return generic.get_value(self.db, inv, session)
         if inv.verb == "edit":
             raise ConsoleError("failure: edit is not supported on this console")
+        if inv.path == "/system scheduler" and inv.verb in ("add", "set"):
+            system.scheduler_values(inv)
         if inv.path == "/system scheduler" and inv.verb == "add":
             system.scheduler_add_defaults(self, inv)
         if inv.path == "/system script" and inv.verb == "add":

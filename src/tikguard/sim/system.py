@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tikguard.routeros import schema
-from tikguard.routeros.values import parse_date
+from tikguard.routeros.values import parse_date, parse_duration
 from tikguard.sim import importer
 from tikguard.sim.backupfile import BackupError
 from tikguard.sim.configdb import ConfigDB, Item, MenuState
@@ -43,6 +43,29 @@ def _uptime(seconds: float) -> str:
     m, s = divmod(s, 60)
     out = "".join(f"{v}{u}" for v, u in ((w, "w"), (d, "d"), (h, "h"), (m, "m")) if v)
     return out + f"{s}s" if s or not out else out
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as RouterOS prints it: ``2m``, ``1d1m1s``, ``1w3d``, ``0s``."""
+    total = int(seconds)
+    parts = []
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, total = divmod(total, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def scheduler_values(inv: Invocation) -> None:
+    """RouterOS stores ``interval`` as a time and prints it canonically (120s -> 2m)."""
+    text = inv.values.get("interval")
+    if not text:
+        return
+    try:
+        seconds = float(text) if text.isdigit() else parse_duration(text)
+    except ValueError:
+        raise ConsoleError("invalid time value for argument interval") from None
+    inv.values["interval"] = duration_text(seconds)
 
 
 def scheduler_add_defaults(router: SimRouter, inv: Invocation) -> None:
