@@ -97,7 +97,9 @@ async def converge(a: Config, b: Config, ports: tuple[str, ...] | None = None) -
     router.files.write("patch.rsc", patch.script.encode("utf-8", "surrogateescape"))
     output = await router.execute("/import file-name=patch.rsc verbose=yes", user="admin")
     style = " verbose" if b.meta.style == "verbose" else ""
-    exported = await router.execute(f"/export show-sensitive{style}", user="admin")
+    # 7.x hides secrets unless asked; 6.x shows them by default and refuses the word.
+    sensitive = " show-sensitive" if router.profile.is_v7 else ""
+    exported = await router.execute(f"/export{sensitive}{style}", user="admin")
     return Outcome(patch, output, diff(parse(exported), b))
 
 
