@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tikguard.routeros.items import depends
+from tikguard.routeros.items import depends, version_fill
 from tikguard.routeros.lexer import Word, split_words
-from tikguard.routeros.model import Command, Config, Menu, Prop, Selector
+from tikguard.routeros.model import Command, Config, ExportMeta, Menu, Prop, Selector
 from tikguard.routeros.schema import lookup
 
 
@@ -30,6 +30,9 @@ class _Thing:
     selector: dict[str, str] = field(default_factory=dict)
     ref: str | None = None
     flags: set[str] = field(default_factory=set)
+    #: What the device's version gives an added item that does not say (6.x: DHCP
+    #: clients added disabled); the real device's value, never exported.
+    base: dict[str, str] = field(default_factory=dict)
 
     @property
     def builtin(self) -> bool:
@@ -42,6 +45,8 @@ class _Thing:
             return self.selector[key]
         if key in self.flags:
             return "yes"
+        if key in self.base:
+            return self.base[key]
         schema = lookup(path)
         if key in schema.defaults:
             return schema.defaults[key]
@@ -59,15 +64,19 @@ class Device:
     menus: dict[str, list[_Thing]] = field(default_factory=dict)
     singletons: dict[str, dict[str, str]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    meta: ExportMeta = field(default_factory=ExportMeta)
 
     # -- loading ------------------------------------------------------------------
     @classmethod
     def load(cls, config: Config) -> Device:
-        device = cls()
+        device = cls(meta=config.meta)
         for menu in config.menus:
             for command in menu.commands:
                 device._load(menu.path, command)
         return device
+
+    def _base(self, path: str) -> dict[str, str]:
+        return version_fill(lookup(path), self.meta.ros_version)
 
     def _touch(self, path: str) -> list[_Thing]:
         if path not in self.order:
@@ -81,7 +90,7 @@ class Device:
         props = {p.key: p.value for p in command.props if p.value is not None and not p.flag}
         if command.verb == "add":
             flags = {p.key for p in command.props if p.flag} | set(command.args)
-            items.append(_Thing(props, flags=flags))
+            items.append(_Thing(props, flags=flags, base=self._base(path)))
             return
         assert command.verb == "set", command
         sel = command.selector
@@ -206,7 +215,7 @@ class Device:
         flags: list[str],
     ) -> None:
         items = self._touch(path)
-        thing = _Thing(props, flags=set(flags))
+        thing = _Thing(props, flags=set(flags), base=self._base(path))
         before = refs.get("place-before")
         if before is None:
             items.append(thing)
@@ -316,7 +325,7 @@ class Device:
                     commands.append(Command("add", props + flags))
             if commands:
                 menus.append(Menu(path, commands))
-        return Config(menus)
+        return Config(menus, self.meta)
 
 
 def apply(config: Config, script: str) -> Config:

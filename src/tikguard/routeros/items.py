@@ -14,6 +14,16 @@ so this is the one place that decides it, asking :func:`schema.lookup` for each 
 Property maps are normalised: ``!key`` (verbose "not set") and values equal to the
 schema default count as absent, so compact and verbose exports compare equal where
 the schema knows the defaults.
+
+Normalised properties are version-independent: they say what the item *is*, relative
+to the canonical defaults (``schema.defaults``, ``comment=""``, ``disabled=no`` on added
+items). Where the config's RouterOS version adds items with a different default
+(:func:`schema.defaults_for` with ``config.meta.ros_version``: 6.x adds DHCP clients
+and servers, PPP clients, the PPPoE server and VPLS *disabled*), an added item that
+does not say otherwise gets that value spelled out (``disabled=yes``), and the
+``disabled=no`` that 6.x exports print is the canonical default and drops out. So a
+6.x and a 7.x export of the same enabled DHCP client compare equal, and a 6.x client
+without ``disabled=no`` compares as disabled, which it is.
 """
 
 from __future__ import annotations
@@ -121,14 +131,41 @@ class MenuItems:
     opaque: list[Command] = field(default_factory=list)
     #: Built-in items by key, so repeated ``set`` lines find theirs at once.
     builtins: dict[Key, Item] = field(default_factory=dict, repr=False)
+    #: What an ``add`` gets on this config's RouterOS version where that differs from
+    #: the canonical default (:func:`version_fill`): ``{"disabled": "yes"}`` for a 6.x
+    #: DHCP client.
+    fill: dict[str, str] = field(default_factory=dict)
 
 
 def effective(
-    props: Iterable[Prop], schema: MenuSchema, *, builtin: bool = False
+    props: Iterable[Prop],
+    schema: MenuSchema,
+    *,
+    builtin: bool = False,
+    fill: dict[str, str] | None = None,
 ) -> tuple[dict[str, str], frozenset[str]]:
     """Normalised ``(props, unset)`` for a command's properties, last value winning."""
     values, unset = _written(props)
-    return strip_defaults(values, schema, builtin=builtin), unset
+    return strip_defaults(values, schema, builtin=builtin, fill=fill), unset
+
+
+def version_fill(schema: MenuSchema, ros_version: str | None) -> dict[str, str]:
+    """The defaults an added item gets on ``ros_version`` that differ from the canonical
+    ones (``schema.defaults``, else ``comment=""`` / ``disabled=no``).
+
+    Empty on 7.x and for most menus; ``{"disabled": "yes"}`` for the menus where 6.x
+    adds items disabled (see :func:`schema.defaults_for`, the one source of this).
+    """
+    if not schema.legacy_defaults:
+        return {}
+    fill: dict[str, str] = {}
+    for key, value in schema_mod.defaults_for(schema, ros_version).items():
+        canonical = schema.defaults.get(key)
+        if canonical is None:
+            canonical = _universal_default(key, False)
+        if value != canonical:
+            fill[key] = value
+    return fill
 
 
 def _written(props: Iterable[Prop]) -> tuple[dict[str, str], frozenset[str]]:
@@ -161,9 +198,18 @@ def explicit(props: Iterable[Prop]) -> dict[str, str]:
 
 
 def strip_defaults(
-    values: dict[str, str], schema: MenuSchema, *, builtin: bool = False
+    values: dict[str, str],
+    schema: MenuSchema,
+    *,
+    builtin: bool = False,
+    fill: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """``values`` without the properties whose value is known to be the default."""
+    """``values`` without the properties whose value is known to be the canonical default.
+
+    ``fill`` (:func:`version_fill`, added items only): the version's own defaults where
+    they differ from the canonical ones; an item that does not set such a property has
+    that value, so it is spelled out.
+    """
     defaults = schema.defaults
     out: dict[str, str] = {}
     for key, value in values.items():
@@ -172,6 +218,10 @@ def strip_defaults(
             default = _universal_default(key, builtin)
         if default != value:
             out[key] = value
+    if fill and not builtin:
+        for key, value in fill.items():
+            if key not in values:
+                out[key] = value
     return out
 
 
@@ -242,7 +292,10 @@ def collect(config: Config) -> dict[str, MenuItems]:
         blocks[menu.path] = block
         items = menus.get(menu.path)
         if items is None:
-            items = menus[menu.path] = MenuItems(menu.path, schema_mod.lookup(menu.path))
+            schema = schema_mod.lookup(menu.path)
+            items = menus[menu.path] = MenuItems(
+                menu.path, schema, fill=version_fill(schema, config.meta.ros_version)
+            )
         for command in menu.commands:
             _absorb(items, command, block)
     for items in menus.values():
@@ -259,7 +312,7 @@ def _absorb(menu: MenuItems, command: Command, block: int) -> None:
             Item(
                 menu.path,
                 Key("content"),
-                strip_defaults(written, schema),
+                strip_defaults(written, schema, fill=menu.fill),
                 unset,
                 block=block,
                 position=len(menu.items),
@@ -288,7 +341,7 @@ def _absorb(menu: MenuItems, command: Command, block: int) -> None:
         find = tuple(p for p in selector.find if p.value is not None)
         existing = _find_added(menu, find)
         if existing is not None:
-            _merge_into(existing, raw, schema)
+            _merge_into(existing, raw, menu)
             return
         key = Key("default", tuple((p.key, p.value or "") for p in find))
         _merge(menu, _find_builtin(menu, key), key, raw, block, find, None)
@@ -297,7 +350,7 @@ def _absorb(menu: MenuItems, command: Command, block: int) -> None:
     if not INTERNAL_ID.fullmatch(ref) and not _PRINT_NUMBER.fullmatch(ref):
         existing = _find_added(menu, (Prop("name", ref),))
         if existing is not None:
-            _merge_into(existing, raw, schema)
+            _merge_into(existing, raw, menu)
             return
         key = Key("default", (("name", ref),))
         _merge(menu, _find_builtin(menu, key), key, raw, block, (), ref)
@@ -330,7 +383,7 @@ def _merge(
     ref: str | None,
 ) -> None:
     if target is not None:
-        _merge_into(target, raw, menu.schema)
+        _merge_into(target, raw, menu)
         return
     props, unset = effective(raw, menu.schema, builtin=key.builtin)
     item = Item(
@@ -348,10 +401,10 @@ def _merge(
     menu.builtins[key] = item
 
 
-def _merge_into(item: Item, raw: list[Prop], schema: MenuSchema) -> None:
+def _merge_into(item: Item, raw: list[Prop], menu: MenuItems) -> None:
     merged = [Prop(k, v, flag=v == FLAG) for k, v in item.shown.items()]
     merged += [Prop(k, None) for k in item.unset]
-    props, unset = effective([*merged, *raw], schema, builtin=item.builtin)
+    props, unset = effective([*merged, *raw], menu.schema, builtin=item.builtin, fill=menu.fill)
     item.props = props
     item.unset = unset
     item.shown = explicit([*merged, *raw])

@@ -37,6 +37,7 @@ from tikguard.routeros.items import (
     name_of,
     rekey,
     rewrite_refs,
+    version_fill,
 )
 from tikguard.routeros.model import Command, Config
 from tikguard.routeros.schema import MenuSchema
@@ -87,6 +88,10 @@ class MenuMatch:
     opaque_new: list[Command] = field(default_factory=list)
     #: Pairs matched by similarity or key change rather than exact identity.
     loose: set[tuple[int, int]] = field(default_factory=set)
+    #: What an ``add`` gets on the old side's RouterOS version where that differs from
+    #: the canonical default (:func:`items.version_fill`; 6.x adds a DHCP client
+    #: disabled), so a patch for that device spells such values out.
+    add_fill: dict[str, str] = field(default_factory=dict)
 
 
 def menu_order(old: dict[str, MenuItems], new: dict[str, MenuItems]) -> list[str]:
@@ -139,6 +144,7 @@ def match(old_config: Config, new_config: Config) -> list[MenuMatch]:
             new_menu.items if new_menu else [],
             opaque_old=old_menu.opaque if old_menu else [],
             opaque_new=new_menu.opaque if new_menu else [],
+            add_fill=version_fill(schema, old_config.meta.ros_version),
         )
         _pair(m)
         if m.renames:

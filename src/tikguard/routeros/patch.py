@@ -461,10 +461,29 @@ class _Writer:
             state.append(_Live(item, dict(item.props)))
 
     def _add_args(self, m: MenuMatch, item: Item) -> list[str] | None:
+        """The item's properties as written, plus any whose add default differs.
+
+        Where the device's version adds the item with another value than the target
+        implies (a 7.x target's DHCP client pushed to 6.x, which adds it disabled; a
+        6.x target's disabled one pushed to 7.x), that value is written out.
+        """
         for key, value in item.shown.items():
             if self._internal(m, item.label(), key, value):
                 return None
-        return [prop_text(k, v) for k, v in item.shown.items()]
+        args = [prop_text(k, v) for k, v in item.shown.items()]
+        implied = [k for k in item.props if k not in item.shown]
+        for key in dict.fromkeys([*m.add_fill, *implied]):
+            if key in item.shown or key in item.unset:
+                continue
+            want = item.props.get(key)
+            if want is None:
+                want = default_of(m.schema, item, key)
+            got = m.add_fill.get(key)
+            if got is None:
+                got = default_of(m.schema, item, key)
+            if want is not None and want != got:
+                args.append(prop_text(key, want))
+        return args
 
     def _internal(self, m: MenuMatch, label: str, key: str, value: str) -> bool:
         ids = [w.lstrip("!") for w in value.split(",") if INTERNAL_ID.fullmatch(w.lstrip("!"))]

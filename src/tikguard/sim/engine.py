@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tikguard.routeros import schema as schema_mod
+from tikguard.routeros.items import version_fill
 from tikguard.sim.configdb import ConfigDB, Item, MenuState, Value
 from tikguard.sim.errors import ALREADY_HAVE, NO_SUCH_ITEM, ConsoleError
 from tikguard.sim.findexpr import Predicate
@@ -149,8 +150,18 @@ def add(
     values: dict[str, Value],
     flags: tuple[str, ...] = (),
     numbering: Sequence[int] | None = None,
+    *,
+    ros_version: str | None = None,
 ) -> Item:
-    """Add an item (``place-before=`` puts it before another one); returns it."""
+    """Add an item (``place-before=`` puts it before another one); returns it.
+
+    What the item is when a value is not given follows the version
+    (:func:`tikguard.routeros.items.version_fill`, from the schema's
+    ``defaults_for``): RouterOS 6 adds DHCP clients and servers, PPP clients, the PPPoE
+    server and VPLS disabled unless ``disabled=no``. Such values are the item's base,
+    like a built-in item's factory values: they count for ``find``, ``print`` and
+    reachability, and a compact export leaves them out, as RouterOS does.
+    """
     state = db.write(path)
     values = dict(values)
     before = values.pop("place-before", None)
@@ -163,7 +174,8 @@ def add(
         values = merged
     _check_unique(db, path, state, values, None)
     check_references(db, path, values)
-    item = Item(id=state.new_id(), values=values, flags=flags)
+    base = version_fill(schema_mod.lookup(path), ros_version)
+    item = Item(id=state.new_id(), values=values, base=base, flags=flags)
     if before is not None:
         target = _resolve_ref(state, before, numbering)
         state.items.insert(state.items.index(target), item)

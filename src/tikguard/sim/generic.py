@@ -23,14 +23,21 @@ def items_for(inv: Invocation, state: MenuState | None, session: Session) -> lis
     return engine.select(state, inv.selection, session.numbering.get(inv.path))
 
 
-def apply(db: ConfigDB, inv: Invocation, session: Session) -> bool:
-    """Run a writing verb; returns True when the configuration changed."""
+def apply(
+    db: ConfigDB, inv: Invocation, session: Session, *, ros_version: str | None = None
+) -> bool:
+    """Run a writing verb; returns True when the configuration changed.
+
+    ``ros_version``: the router's RouterOS version (what ``add`` leaves unset differs).
+    """
     path = inv.path
     state = db.read(path)
     verb = inv.verb
     if verb == "add":
         flags = tuple(w.value or "" for w in inv.words)
-        engine.add(db, path, inv.values, flags, session.numbering.get(path))
+        engine.add(
+            db, path, inv.values, flags, session.numbering.get(path), ros_version=ros_version
+        )
         return True
     if verb in ("set", "enable", "disable", "comment"):
         values = dict(inv.values)
