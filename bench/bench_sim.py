@@ -47,7 +47,9 @@ def rss_bytes() -> int:
 
 
 # -- child side ---------------------------------------------------------------------
-async def _serve_sim(count: int, version: str, report: dict[str, Any]) -> None:
+async def _serve_sim(
+    count: int, version: str, report: dict[str, Any], *, fixed_console: bool = False
+) -> None:
     from tikguard.sim.fleet import SimFleet
 
     before = rss_bytes()
@@ -62,9 +64,23 @@ async def _serve_sim(count: int, version: str, report: dict[str, Any]) -> None:
             await _ensure_reachable(d)
             await d.router.execute(_bench_config(EXPORT_ENTRIES), user="admin")
     dev = fleet[0]
-    report["export_bytes"] = len((await dev.router.execute("/export", user="admin")).encode())
+    export = await dev.router.execute("/export", user="admin")
+    report["export_bytes"] = len(export.encode())
+    if fixed_console:  # the SSH side alone: every console answers with that text at once
+        for d in fleet:
+            d.router.open_console = _fixed_console(export)  # type: ignore[method-assign]
     await _until_stdin_closes(report)
     await fleet.stop()
+
+
+def _fixed_console(text: str) -> Any:
+    class Fixed:
+        path = ""
+
+        async def execute(self, command: str) -> str:
+            return text
+
+    return lambda user, width=80: Fixed()
 
 
 async def _ensure_reachable(dev: Any) -> None:
@@ -130,8 +146,8 @@ async def _until_stdin_closes(report: dict[str, Any]) -> None:
 def child_main(argv: list[str]) -> None:
     kind, count, extra = argv[0], int(argv[1]), argv[2]
     report: dict[str, Any] = {"kind": kind, "count": count}
-    if kind == "sim":
-        asyncio.run(_serve_sim(count, extra, report))
+    if kind in ("sim", "simfixed"):
+        asyncio.run(_serve_sim(count, extra, report, fixed_console=kind == "simfixed"))
     else:
         asyncio.run(_serve_bare(count, int(extra), report))
 
@@ -222,24 +238,33 @@ def main() -> None:
     print("| server | export bytes | exports/s | failures | ratio to bare |")
     print("|---|---:|---:|---:|---:|")
     sim = Child("sim", 16, args.version)
+    fixed = Child("simfixed", 16, args.version)
     bare = Child("bare", 16, str(sim.report["export_bytes"]))
     try:
         rate_bare, fail_bare = asyncio.run(
             export_rate(bare.report["ports"], args.clients, args.seconds)
+        )
+        rate_fixed, fail_fixed = asyncio.run(
+            export_rate(fixed.report["ports"], args.clients, args.seconds)
         )
         rate_sim, fail_sim = asyncio.run(
             export_rate(sim.report["ports"], args.clients, args.seconds)
         )
     finally:
         sim.stop()
+        fixed.stop()
         bare.stop()
     print(
         f"| bare asyncssh (fixed text) | {bare.report['export_bytes']} | {rate_bare:.0f} "
         f"| {fail_bare} | 1.00 |"
     )
     print(
-        f"| simulated routers | {sim.report['export_bytes']} | {rate_sim:.0f} | {fail_sim} "
-        f"| {rate_sim / max(rate_bare, 1e-9):.2f} |"
+        f"| simulator SSH side (console answers fixed text) | {fixed.report['export_bytes']} "
+        f"| {rate_fixed:.0f} | {fail_fixed} | {rate_fixed / max(rate_bare, 1e-9):.2f} |"
+    )
+    print(
+        f"| simulated routers (export rendered) | {sim.report['export_bytes']} | {rate_sim:.0f} "
+        f"| {fail_sim} | {rate_sim / max(rate_bare, 1e-9):.2f} |"
     )
 
 
