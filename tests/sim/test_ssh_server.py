@@ -189,3 +189,16 @@ async def test_routeros_6_banner(
     assert "http://www.mikrotik.com/" in out
     assert "[Tab]           Completes the command/word." in out
     assert "Press F1" not in out
+
+
+async def test_login_needs_the_ssh_policy(sim_router: SimDevice) -> None:
+    router = sim_router.router
+    await router.execute("/user group add name=nossh policy=read,ftp,test", user="admin")
+    await router.execute("/user add name=carol group=nossh password=carolpw", user="admin")
+    await router.execute("/user group add name=ops policy=ssh,read,test", user="admin")
+    await router.execute("/user add name=dave group=ops password=davepw", user="admin")
+    with pytest.raises(asyncssh.PermissionDenied):
+        await connect(sim_router, user="carol", password="carolpw")
+    async with await connect(sim_router, user="dave", password="davepw") as conn:
+        out = (await conn.run("/system identity print")).stdout
+    assert "name: r001" in out
