@@ -353,3 +353,12 @@ async def test_read_back_differing_from_the_target_reverts(tmp_path: Path) -> No
         assert op.outcome == "reverted", op.evidence.get("reason")
         assert "differs from the target" in op.evidence["reason"]
         assert _config(env) == before
+
+
+async def test_window_shorter_than_the_measured_import_is_refused(tmp_path: Path) -> None:
+    async with environment(tmp_path, version="7.16") as env:
+        script = "/ip dns set servers=9.9.9.9\n:delay 90s\n"  # the dry-run takes 90 s too
+        [op] = await env.push(_merge(env, script))
+        assert op.outcome == "failed", op.evidence.get("reason")
+        assert "window is too short" in op.evidence["reason"]
+        assert "9.9.9.9" not in _config(env)

@@ -28,6 +28,7 @@ from tikguard.ops.push_context import (
     encrypt_script,
     forget_session,
     hash_of_export,
+    margin,
     names_for,
     uptime_json,
 )
@@ -39,6 +40,7 @@ from tikguard.ops.push_plan import (
     plan_restore,
 )
 from tikguard.ops.snapshot import read_export
+from tikguard.settings import Settings
 from tikguard.store import operations as store_ops
 from tikguard.store import versions as store_versions
 from tikguard.store.errors import StoreError
@@ -141,6 +143,7 @@ async def step_preflight(req: dict[str, Any]) -> dict[str, Any]:
                 dry = await _dry_run(session, names, script)
                 if not dry["ok"]:
                     problems.append(f"/import dry-run rejects the script: {dry['error']}")
+                problems += _window_problems(req, settings, dry["seconds"] * settings.time_scale)
     except DeviceError as exc:
         return {"ok": False, "reason": f"preflight: {exc}", "wrote": False}
     drift = await asyncio.to_thread(_drift, req, running_hash)
@@ -211,11 +214,27 @@ def _preflight_problems(
 async def _dry_run(session: DeviceSession, names: dev.Names, script: str) -> dict[str, Any]:
     dry_file = f"{names.stem}-dry.rsc"
     await session.upload(dry_file, script.encode("utf-8"))
+    started = time.monotonic()
     try:
         result = await dev.dry_run_import(session, dry_file)
     finally:
+        took = time.monotonic() - started
         await dev.remove_file(session, dry_file)
-    return {"ok": result.ok, "error": result.error, "line": result.line}
+    return {"ok": result.ok, "error": result.error, "line": result.line, "seconds": took}
+
+
+def _window_problems(req: dict[str, Any], settings: Settings, import_seconds: float) -> list[str]:
+    """The window must hold the import (as the dry-run measured it, twice over for the
+    real one) plus settle and the margin; otherwise the router would revert a good
+    change before tikguard could verify it."""
+    window = float(req["window"])
+    need = 2 * import_seconds + settings.push_settle + margin(settings, window) + 10.0
+    if window < need:
+        return [
+            f"the {window:g} s window is too short: the dry-run import took "
+            f"{import_seconds:.0f} s, so at least {need:.0f} s are needed (--window)"
+        ]
+    return []
 
 
 def _drift(req: dict[str, Any], running_hash: str) -> bool | None:
