@@ -133,3 +133,22 @@ async def test_netmiko_mikrotik_routeros_driver(sim_router: SimDevice) -> None:
     assert "name: r001" in identity
     assert "by RouterOS 7.16" in export
     assert "/system identity" in export
+
+
+async def test_openssh_scp_both_protocols(sim_router: SimDevice, tmp_path: Path) -> None:
+    need("scp", "sshpass")
+    local = tmp_path / "up.rsc"
+    local.write_bytes(b":put scp\n")
+    remote = f"{sim_router.username}@{sim_router.host}:up.rsc"
+    for legacy in (True, False):  # -O: the old SCP protocol; default: SCP over SFTP
+        base = ["sshpass", "-p", sim_router.password, "scp", *NO_PINNING, *QUIET]
+        base += ["-O"] if legacy else []
+        base += ["-P", str(sim_router.port)]
+        code, _, err = await call(*base, str(local), remote)
+        assert code == 0, err
+        assert sim_router.router.files.read("up.rsc") == b":put scp\n"
+        back = tmp_path / f"back-{legacy}.rsc"
+        code, _, err = await call(*base, remote, str(back))
+        assert code == 0, err
+        assert back.read_bytes() == b":put scp\n"
+        sim_router.router.files.remove("up.rsc")

@@ -68,7 +68,7 @@ def base_options(**overrides: Any) -> asyncssh.SSHServerConnectionOptions:
         "encoding": "utf-8",
         "errors": "replace",
         "server_version": SERVER_VERSION,
-        "allow_scp": False,
+        "allow_scp": True,  # RouterOS accepts scp; it reaches the same file store as SFTP
         "agent_forwarding": False,
         "x11_forwarding": False,
         "keepalive_interval": 0,

@@ -10,6 +10,7 @@ Access needs the ``ftp`` policy, as on RouterOS.
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import stat
 from collections.abc import AsyncIterator
@@ -219,6 +220,11 @@ class RouterSFTPServer(asyncssh.SFTPServer):
 
     def rmdir(self, path: bytes) -> None:
         raise SFTPOpUnsupported("folders are not removed over SFTP on this router")
+
+    def exit(self) -> None:
+        """End the subsystem with exit status 0, as sshd does (``scp`` in SFTP mode checks)."""
+        with contextlib.suppress(OSError, asyncssh.Error):
+            self.channel.exit(0)
 
     def realpath(self, path: bytes) -> bytes:
         return ("/" + self._key(path)).encode("utf-8")
