@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
 from tikguard.ops import push as push_ops
 from tikguard.store import versions as store_versions
@@ -37,8 +39,8 @@ async def _leftovers(env: Env, index: int = 0) -> tuple[str, str]:
     return sched, files
 
 
-def _merge(env: Env, script: str, **kw: object) -> push_ops.PushRequest:
-    return push_ops.PushRequest(devices=[env.fleet[0].name], mode="merge", script=script, **kw)  # type: ignore[arg-type]
+def _merge(env: Env, script: str, **kw: Any) -> push_ops.PushRequest:
+    return push_ops.PushRequest(devices=[env.fleet[0].name], mode="merge", script=script, **kw)
 
 
 async def test_good_push_is_committed(tmp_path: Path) -> None:
@@ -52,6 +54,7 @@ async def test_good_push_is_committed(tmp_path: Path) -> None:
         sched, files = await _leftovers(env)
         assert "tikguard" not in sched  # the timer is gone (read from the router itself)
         assert "tikguard" not in files  # revert point and script removed
+        assert op.device_id is not None
         with env.db.session() as s:
             versions = store_versions.list_versions(s, env.tenant_id, op.device_id)
             triggers = [v.trigger for v in versions]
@@ -322,7 +325,7 @@ def _saving(env: Env) -> bool:
     return any(e.stage == "pre-push-backup" for e in _all_events(env))
 
 
-def _all_events(env: Env) -> list:  # type: ignore[type-arg]
+def _all_events(env: Env) -> list[Any]:
     from tikguard.store import operations as store_ops
 
     with env.db.session() as s:
@@ -362,3 +365,36 @@ async def test_window_shorter_than_the_measured_import_is_refused(tmp_path: Path
         assert op.outcome == "failed", op.evidence.get("reason")
         assert "window is too short" in op.evidence["reason"]
         assert "9.9.9.9" not in _config(env)
+
+
+async def test_operation_created_but_never_queued_is_started_or_closed(tmp_path: Path) -> None:
+    """The controller stopped between writing the operation row and queueing its
+    workflow: the same request starts it; an orphan without a request is closed."""
+    from tikguard.store import devices as store_devices
+    from tikguard.store import operations as store_ops
+
+    async with environment(tmp_path) as env:
+        req = _merge(
+            env, "/ip address add address=10.97.0.1/24 interface=ether2\n", idempotency_key="k-97"
+        )
+
+        def orphan(session: Session, key: str | None) -> str:
+            dev = store_devices.get_device_by_name(session, env.tenant_id, env.fleet[0].name)
+            op, _ = store_ops.create_operation(
+                session,
+                env.tenant_id,
+                kind="push",
+                device_id=dev.id,
+                idempotency_key=key,
+            )
+            return op.id
+
+        first = await env.db.run_async(lambda s: orphan(s, req.key_for(env.fleet[0].name)))
+        [op] = await env.push(req)  # same key: the existing operation runs now
+        assert op.id == first and op.outcome == "committed", op.evidence.get("reason")
+
+        lost = await env.db.run_async(lambda s: orphan(s, None))
+        assert await push_ops.close_orphans(env.db, env.tenant_id, [lost, first]) == [lost]
+        with env.db.session() as s:
+            closed = store_ops.get_operation(s, env.tenant_id, lost)
+        assert closed.outcome == "failed" and "never started" in closed.evidence["reason"]

@@ -27,6 +27,8 @@ from tikguard.store.errors import NotFound
 from tikguard.store.models import Operation, OperationEvent
 
 T = TypeVar("T")
+#: Operation kinds that are guarded pushes (backups are not resumed here).
+PUSH_KINDS = ("push", "restore", "replace")
 
 ops_app = typer.Typer(help="Guarded-push operations: list them, show one, follow it live.")
 
@@ -347,6 +349,39 @@ def ops_show(
             found = store_ops.get_operation(s, ctx.tenant_id, found.id)
         _print_summary([found])
         _print_evidence(found)
+
+
+@ops_app.command("resume")
+def ops_resume() -> None:
+    """Finish pushes a stopped tikguard left behind (each ends with its proven outcome)."""
+    with store_context() as ctx, user_errors():
+        with ctx.db.session() as s:
+            open_ops = [
+                op
+                for op in store_ops.list_operations(s, ctx.tenant_id, unfinished_only=True)
+                if op.kind in PUSH_KINDS
+            ]
+        if not open_ops:
+            console.print("no unfinished operations")
+            return
+        ops = asyncio.run(_resume(ctx, [op.id for op in open_ops]))
+        _print_summary(ops)
+
+
+async def _resume(ctx: Context, op_ids: list[str]) -> list[Operation]:
+    try:
+        eng = await engine.launch(ctx.settings)
+    except engine.EngineBusy:
+        err_console.print("[dim]a tikguard server is running them; following its progress[/]")
+        return await _follow(ctx, op_ids)
+    try:
+        for op_id in await push_ops.close_orphans(ctx.db, ctx.tenant_id, op_ids):
+            err_console.print(f"{op_id[:12]}: never started; closed as failed")
+        ops = await _follow(ctx, op_ids)
+        await eng.wait_idle()
+        return ops
+    finally:
+        await engine.shutdown()
 
 
 def _print_evidence(op: Operation) -> None:

@@ -129,7 +129,10 @@ async def submit(
                 requested_by=req.requested_by,
             )
             wf: dict[str, Any] | None = None
-            if created:
+            # an existing, unfinished operation is enqueued again: if the process that
+            # created it stopped before queueing its workflow, this is what starts it
+            # (DBOS keeps one workflow per id, so a queued one is not duplicated)
+            if op.outcome is None:
                 wf = {
                     "op_id": op.id,
                     "tenant_id": tenant_id,
@@ -153,6 +156,30 @@ async def submit(
             )
         await _enqueue(settings, wf)
     return [sub for sub, _ in rows]
+
+
+async def close_orphans(db: Database, tenant_id: int, op_ids: Sequence[str]) -> list[str]:
+    """Finish push operations that have no workflow (the process that created them
+    stopped before queueing it): ``failed``, since nothing was sent to any device.
+    Needs the engine running in this process; returns the ids it closed."""
+    closed: list[str] = []
+    for op_id in op_ids:
+        if await DBOS.get_workflow_status_async(op_id) is not None:
+            continue
+
+        def close(session: Any, op_id: str = op_id) -> None:
+            store_ops.finish_operation(
+                session,
+                tenant_id,
+                op_id,
+                "failed",
+                evidence={"reason": "never started: no write command was sent to the device"},
+                error="the controller stopped before the push was queued",
+            )
+
+        await db.run_async(close)
+        closed.append(op_id)
+    return closed
 
 
 async def _enqueue(settings: Settings, wf: dict[str, Any]) -> None:
