@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,19 @@ async def test_time_scale_defaults_to_the_environment(
     monkeypatch.setenv("TIKGUARD_TIME_SCALE", "25")
     assert SimFleet(0).time_scale == 25
     assert SimFleet(0, time_scale=3).time_scale == 3
+
+
+async def test_a_restarted_fleet_keeps_config_files_and_host_key(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    async with SimFleet(1, model="hAP ac", time_scale=50, state_dir=state) as fleet:
+        dev = fleet[0]
+        port, key = dev.port, dev.host_key_fingerprint
+        await run(dev, "/ip address add address=192.0.2.1/24 interface=ether2 comment=kept")
+        await run(dev, "/system backup save name=flash/before dont-encrypt=yes")
+        dev.router.files.write("ram.txt", b"lost at power-off")
+    async with SimFleet(1, model="hAP ac", time_scale=50, state_dir=state) as again:
+        dev = again[0]
+        assert (dev.port, dev.host_key_fingerprint) == (port, key)
+        assert "address=192.0.2.1/24 comment=kept" in await run(dev, "/ip address export")
+        files = await run(dev, "/file print")
+        assert "flash/before.backup" in files and "ram.txt" not in files

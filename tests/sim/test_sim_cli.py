@@ -11,6 +11,9 @@ from pathlib import Path
 
 import asyncssh
 
+from tikguard.sim.clock import SimClock
+from tikguard.sim.router import SimRouter
+
 
 async def test_sim_run_serves_until_interrupted(tmp_path: Path) -> None:
     state = tmp_path / "state"
@@ -53,6 +56,7 @@ async def test_sim_run_serves_until_interrupted(tmp_path: Path) -> None:
             connect_timeout=5,
         ) as conn:
             out = (await conn.run("/system identity print")).stdout
+            await conn.run("/system identity set name=renamed", check=True)
         assert "name: r002" in str(out)
     finally:
         if proc.returncode is None:
@@ -60,6 +64,11 @@ async def test_sim_run_serves_until_interrupted(tmp_path: Path) -> None:
         async with asyncio.timeout(30):
             await proc.wait()
     assert proc.returncode == 0
+    # Ctrl-C saved each router's configuration: a restart on this directory has it.
+    again = SimRouter(
+        name="r002", clock=SimClock(manual=True), state_dir=state / "devices" / "r002"
+    )
+    assert again.identity == "renamed"
 
 
 async def test_sim_run_refuses_a_non_loopback_host(tmp_path: Path) -> None:

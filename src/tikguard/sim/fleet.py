@@ -9,7 +9,8 @@ The Python API tests use::
         await dev.power_cycle(); dev.inject("full-flash"); dev.change_host_key()
 
 With a state directory the fleet writes ``inventory.csv`` there (for ``tikguard
-device import``), keeps each router's host key under ``devices/<name>/ssh/``, and on a
+device import``), keeps each router's host key under ``devices/<name>/ssh/`` and its
+configuration and ``flash/`` files (saved on stop) under ``devices/<name>/``, and on a
 restart reuses the ports of the previous run where they are still free, so stored
 inventories stay valid.
 """
@@ -302,11 +303,20 @@ class SimFleet:
         self.write_inventory()
 
     async def stop(self) -> None:
-        """Close every router's socket and connection."""
+        """Close every router's socket and connection, then save each router's state.
+
+        With a state directory each router's configuration, ``flash/`` files and
+        device-mode go to ``devices/<name>/``, so a fleet started again on the same
+        directory continues from there (as after a power cycle: RAM files are gone).
+        """
         devices, self.devices = self.devices, []
         self._by_name = {}
         for dev in devices:
             await dev.server.close()
+        for i, dev in enumerate(devices):
+            dev.router.save_state()
+            if i % 500 == 499:
+                await asyncio.sleep(0)  # keep the loop responsive on big fleets
         for _ in range(3):  # let the reset connections finish their clean-up callbacks
             await asyncio.sleep(0)
 
