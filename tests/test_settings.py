@@ -23,3 +23,16 @@ def test_settings_read_environment_with_types(tmp_path: Path) -> None:
 def test_bad_time_scale_is_a_clear_error(bad: str) -> None:
     with pytest.raises(ValueError, match="TIME_SCALE"):
         Settings.from_env({"TIKGUARD_TIME_SCALE": bad})
+
+
+def test_database_urls_are_hidden_from_repr() -> None:
+    s = Settings(database_url="postgresql+psycopg://tikguard:hunter2@db/tikguard")
+    assert "hunter2" not in repr(s)
+
+
+def test_numbers_and_words_are_read_as_their_field_type() -> None:
+    s = Settings.from_env({"TIKGUARD_BIND_PORT": "9000", "TIKGUARD_GIT_MIRROR": "off"})
+    assert s.bind_port == 9000
+    assert s.git_mirror == "off"
+    with pytest.raises(ValueError, match="TIKGUARD_BIND_PORT"):
+        Settings.from_env({"TIKGUARD_BIND_PORT": "eighty"})

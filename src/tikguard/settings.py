@@ -8,6 +8,7 @@ themselves, so tests can build one with small windows and a fast clock.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,10 @@ class Settings:
 
     data_dir: Path = field(default_factory=_default_data_dir)
     #: SQLAlchemy URL of the app database; empty means SQLite in ``data_dir``.
-    database_url: str = ""
+    #: Hidden from ``repr``: a URL may carry the database password.
+    database_url: str = field(default="", repr=False)
     #: SQLAlchemy URL of the DBOS system database; empty means SQLite in ``data_dir``.
-    system_database_url: str = ""
+    system_database_url: str = field(default="", repr=False)
     #: Master key file (32 random bytes, base64); empty means ``data_dir/master.key``.
     master_key_file: str = ""
     #: Master key given directly (base64), overriding the file. Never logged or shown.
@@ -111,20 +113,39 @@ class Settings:
         return replace(self, **changes)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read ``TIKGUARD_<FIELD>`` for every field; explicit overrides win."""
         env = os.environ if environ is None else environ
+        defaults = cls()
         values: dict[str, Any] = {}
         for f in fields(cls):
-            raw = env.get(ENV_PREFIX + f.name.upper())
+            name = ENV_PREFIX + f.name.upper()
+            raw = env.get(name)
             if raw is None or raw == "":
                 continue
-            kind = type(getattr(cls(), f.name)) if f.name != "data_dir" else Path
-            try:
-                values[f.name] = kind(raw)
-            except ValueError as exc:
-                raise ValueError(f"{ENV_PREFIX}{f.name.upper()}: cannot read {raw!r}") from exc
+            values[f.name] = _convert(name, raw, getattr(defaults, f.name))
         if "time_scale" in values and values["time_scale"] <= 0:
             raise ValueError("TIKGUARD_TIME_SCALE must be a positive number")
         values.update(overrides)
         return cls(**values)
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _convert(name: str, raw: str, default: object) -> object:
+    """Read an environment value as the type of the field's default."""
+    try:
+        if isinstance(default, bool):
+            word = raw.strip().lower()
+            if word not in _TRUE | _FALSE:
+                raise ValueError(raw)
+            return word in _TRUE
+        if isinstance(default, Path):
+            return Path(raw)
+        if isinstance(default, int | float):
+            return type(default)(raw)
+        return raw
+    except ValueError as exc:
+        raise ValueError(f"{name}: cannot read {raw!r} as {type(default).__name__}") from exc
