@@ -92,10 +92,12 @@ CUTS = {
 }
 
 
-@pytest.mark.parametrize("cut", sorted(CUTS))
-async def test_management_cut_reverts_by_itself(tmp_path: Path, cut: str) -> None:
-    # 7.12: no /import dry-run, so the cut really reaches the router
-    async with environment(tmp_path, version="7.12") as env:
+@pytest.mark.parametrize(
+    ("cut", "version"), [(cut, "7.16") for cut in sorted(CUTS)] + [("address-removed", "7.12")]
+)
+async def test_management_cut_reverts_by_itself(tmp_path: Path, cut: str, version: str) -> None:
+    # 7.16 checks the script with /import dry-run first (which must not cut anything)
+    async with environment(tmp_path, version=version) as env:
         before = _config(env)
         script = CUTS[cut].format(host=env.fleet[0].host)
         [op] = await env.push(_merge(env, script))

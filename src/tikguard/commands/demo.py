@@ -42,7 +42,7 @@ def demo(
         float, typer.Option("--time-scale", help="Device seconds per real second (both sides).")
     ] = 40.0,
     routers: Annotated[int, typer.Option(help="Simulated routers to start.")] = DEMO_ROUTERS,
-    ros_version: Annotated[str, typer.Option(help="RouterOS version to simulate.")] = "7.12",
+    ros_version: Annotated[str, typer.Option(help="RouterOS version to simulate.")] = "7.16",
 ) -> None:
     """Run the guarded-push demo on simulated routers (committed, reverted, restored)."""
     if time_scale <= 0:
