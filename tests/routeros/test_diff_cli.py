@@ -84,7 +84,10 @@ def test_patch_exit_code_when_not_expressible(tmp_path: Path) -> None:
 
 
 def test_malformed_input_names_file_line_and_column(tmp_path: Path) -> None:
-    bad = write(tmp_path, "bad.rsc", '/ip address\nadd address="1.2.3.4\n')
+    # a path longer than a terminal line: the message must not be wrapped inside it
+    deep = tmp_path / ("exports-" + "x" * 80)
+    deep.mkdir()
+    bad = write(deep, "bad.rsc", '/ip address\nadd address="1.2.3.4\n')
     good = write(tmp_path, "good.rsc", OLD)
     result = runner.invoke(app, ["config", "diff", str(bad), str(good)])
     assert result.exit_code == 1

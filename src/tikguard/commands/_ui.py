@@ -12,8 +12,11 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str, hint: str | None = None, code: int = 1) -> NoReturn:
-    """Print an error (and what to do next) and exit; never a traceback for user errors."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print an error (and what to do next) and exit; never a traceback for user errors.
+
+    Never wrapped to the terminal width: a message names files as ``path:line:col``,
+    which editors and scripts read back, and a wrap could split the path."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     if hint:
-        err_console.print(f"[yellow]hint:[/] {hint}", highlight=False)
+        err_console.print(f"[yellow]hint:[/] {hint}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
