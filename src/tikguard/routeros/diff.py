@@ -15,10 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
-from tikguard.routeros.items import Item, shown_value
+from tikguard.routeros.items import HIDDEN, Item, shown_value
 from tikguard.routeros.matching import MenuMatch, PropChange, match, prop_changes
 from tikguard.routeros.model import Command, Config
 from tikguard.routeros.quoting import quote
+from tikguard.routeros.secrets import hide_script_secrets
 
 __all__ = [
     "JSON_SCHEMA",
@@ -103,17 +104,22 @@ def diff(old: Config, new: Config) -> Diff:
     return diff_matches(match(old, new))
 
 
+def _display(m: MenuMatch, key: str, value: str) -> str:
+    """A value as a diff shows it: secrets hidden, also those written inside scripts."""
+    if key in m.schema.scripts:
+        return hide_script_secrets(value, HIDDEN)
+    return shown_value(key, value, m.schema.redacted)
+
+
 def _shown(m: MenuMatch, item: Item) -> tuple[tuple[str, str], ...]:
-    sensitive = m.schema.sensitive
-    return tuple((k, shown_value(k, v, sensitive)) for k, v in item.shown.items())
+    return tuple((k, _display(m, k, v)) for k, v in item.shown.items())
 
 
 def _shown_change(m: MenuMatch, change: PropChange) -> PropChange:
-    sensitive = m.schema.sensitive
     return replace(
         change,
-        old=None if change.old is None else shown_value(change.prop, change.old, sensitive),
-        new=None if change.new is None else shown_value(change.prop, change.new, sensitive),
+        old=None if change.old is None else _display(m, change.prop, change.old),
+        new=None if change.new is None else _display(m, change.prop, change.new),
     )
 
 

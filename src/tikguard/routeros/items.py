@@ -117,7 +117,7 @@ class Item:
 
     def label(self) -> str:
         """The key's label, secrets hidden."""
-        return self.key.label(schema_mod.lookup(self.menu).sensitive)
+        return self.key.label(schema_mod.lookup(self.menu).redacted)
 
 
 @dataclass(slots=True)

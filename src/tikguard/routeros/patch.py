@@ -183,7 +183,7 @@ class _MenuState:
         whole = tuple(
             (k, v)
             for k, v in live.props.items()
-            if v != FLAG and k not in self.schema.sensitive and not INTERNAL_ID.search(v)
+            if v != FLAG and k not in self.schema.redacted and not INTERNAL_ID.search(v)
         )
         if whole and len(self.items) <= _SCAN_LIMIT and self._unique(whole):
             return _find(whole), ""
@@ -370,7 +370,7 @@ class _Writer:
                     unsets.append(key)
                 else:
                     problems = True
-                    old_value, sensitive = change.old or "", state.schema.sensitive
+                    old_value, sensitive = change.old or "", state.schema.redacted
                     self.unsupported(
                         m,
                         label,
@@ -492,7 +492,7 @@ class _Writer:
         self.unsupported(
             m,
             label,
-            f"set {key}={quote(shown_value(key, value, m.schema.sensitive))}",
+            f"set {key}={quote(shown_value(key, value, m.schema.redacted))}",
             f"it refers to internal id {ids[0]}, which names a different object (or none) "
             "once items are re-created",
         )

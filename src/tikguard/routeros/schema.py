@@ -28,7 +28,7 @@ readable, and a push verifies the resulting export anyway.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 
@@ -66,6 +66,20 @@ class MenuSchema:
     #: adds DHCP clients and servers, PPP clients and VPLS tunnels *disabled* unless
     #: ``disabled=no`` is given, which is why 6.x exports print ``disabled=no`` on them.
     legacy_defaults: dict[str, str] = field(default_factory=dict)
+    #: Properties whose value is RouterOS script text (``source``, ``on-event``,
+    #: ``down-script``): credentials written inside them are redacted by
+    #: :mod:`tikguard.routeros.secrets` (see :data:`SCRIPT_PROPERTIES`).
+    scripts: frozenset[str] = frozenset()
+    #: Values RouterOS prints even without ``show-sensitive`` that are secrets in
+    #: practice (SNMP community names, container environment values): tikguard keeps
+    #: them out of versions and diffs like ``sensitive`` ones, while the simulator's
+    #: export (which follows RouterOS) still prints them.
+    confidential: frozenset[str] = frozenset()
+
+    @property
+    def redacted(self) -> frozenset[str]:
+        """Every property whose whole value tikguard redacts: sensitive or confidential."""
+        return self.sensitive | self.confidential if self.confidential else self.sensitive
 
 
 #: Sensitive property names anywhere (passwords, secrets, pre-shared keys, private keys).
@@ -1138,17 +1152,66 @@ _menu("/zerotier", fixed=True)
 _menu("/zerotier interface", depends_on=("/zerotier",))
 
 
+#: Properties that hold script text, per menu. RouterOS runs them; engineers write
+#: credentials into them (``/tool fetch ... password=``, ``:local MailPass "..."``, a
+#: Telegram bot token in a URL), so :mod:`tikguard.routeros.secrets` redacts those.
+SCRIPT_PROPERTIES: Final[dict[str, frozenset[str]]] = {
+    path: frozenset(props.split())
+    for path, props in {
+        "/system script": "source",
+        "/system scheduler": "on-event",
+        "/tool netwatch": "up-script down-script test-script",
+        "/interface vrrp": "on-master on-backup on-fail",
+        "/ip dhcp-server": "lease-script",
+        "/ip dhcp-client": "script",
+        "/ipv6 dhcp-client": "script",
+        "/ppp profile": "on-up on-down",
+        "/ip hotspot user profile": "on-login on-logout",
+    }.items()
+}
+#: Script properties assumed in menus the table does not know (conservative: scanning
+#: text for credentials only ever redacts more).
+SCRIPT_PROPERTIES_EVERYWHERE: Final = frozenset().union(*SCRIPT_PROPERTIES.values())
+
+#: Confidential values (see :attr:`MenuSchema.confidential`):
+#:
+#: * ``/snmp community`` ``name``: on SNMP v1/v2c the community name *is* the password,
+#:   and ``/snmp`` ``trap-community`` is one. The name is also the item's natural key:
+#:   redacted with a tenant key, equal names get equal placeholders, so diffs of stored
+#:   versions still pair communities (a changed name is the item renamed); redacted
+#:   without one (placeholders name the place) a changed name is not visible in a diff.
+#:   Patches are always made from the configs with their secrets merged back, so they
+#:   address communities by their real names.
+#: * ``/container envs`` ``value``: containers take their credentials (database
+#:   passwords, API tokens) from environment values; the ``key`` stays visible.
+CONFIDENTIAL: Final[dict[str, frozenset[str]]] = {
+    "/snmp community": frozenset({"name"}),
+    "/snmp": frozenset({"trap-community"}),
+    "/container envs": frozenset({"value"}),
+}
+
+for _path, _props in SCRIPT_PROPERTIES.items():
+    _MENUS[_path] = replace(_MENUS[_path], scripts=_props)
+for _path, _props in CONFIDENTIAL.items():
+    _MENUS[_path] = replace(_MENUS[_path], confidential=_props)
+
+
 def lookup(path: str) -> MenuSchema:
     """The schema for a menu path (``/ip firewall filter``), or the conservative fallback.
 
     The fallback: a list identified by ``name`` (by full content when items have no
     name), unordered, not a singleton, no known defaults, the global sensitive list,
-    ``known=False``.
+    every known script property name scanned for credentials, ``known=False``.
     """
     schema = _MENUS.get(path)
     if schema is not None:
         return schema
-    return MenuSchema(path=path, sensitive=SENSITIVE_EVERYWHERE, known=False)
+    return MenuSchema(
+        path=path,
+        sensitive=SENSITIVE_EVERYWHERE,
+        known=False,
+        scripts=SCRIPT_PROPERTIES_EVERYWHERE,
+    )
 
 
 def defaults_for(schema: MenuSchema, ros_version: str | None) -> dict[str, str]:

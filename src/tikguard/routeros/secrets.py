@@ -15,20 +15,70 @@ Placeholders, ``tikguard-secret:<tag>``:
   reveals nothing, but a diff cannot tell that a secret changed.
 
 Empty values stay empty (an empty password is configuration worth seeing, not a
-secret). Out of scope: secrets written inside script text (``/system script
-source=``, scheduler ``on-event=``), which are opaque strings to this layer.
+secret). Confidential values (:attr:`schema.MenuSchema.confidential`: SNMP community
+names, container environment values) are redacted like sensitive ones.
+
+Secrets inside script text
+--------------------------
+
+Script properties (:attr:`schema.MenuSchema.scripts`: ``/system script source``,
+scheduler ``on-event``, netwatch ``up-script``/``down-script``, VRRP ``on-master``/
+``on-backup``, DHCP ``lease-script``, PPP profile ``on-up``/``on-down``, ...) are
+scanned, and the *literal* values below are replaced by placeholders inside the text
+(:func:`script_secrets` finds them):
+
+* an argument whose name is a credential: a sensitive property name, or one ending in
+  ``password``, ``passwd``, ``passphrase``, ``secret``, ``token``, ``psk`` or ``-key``
+  (``public-key`` aside): ``/tool fetch ... password=x``, ``?token=x`` in a URL,
+  ``export-passphrase="x"``, also inside a nested string (``password=\"x\"``);
+* a variable set to a literal whose name ends in ``pass``, ``password``, ``passwd``,
+  ``passphrase``, ``pwd``, ``secret``, ``token``, ``psk`` or ``key``
+  (``:local MailPass "x"``, ``:global TelegramToken "x"``);
+* a Telegram bot token (``123456789:AA...``, 30+ characters after the colon) anywhere,
+  and the password in a URL's ``user:password@``.
+
+A value that is only a variable or an expression (``$FTPPass``, ``"$key"``, ``[...]``)
+is left alone: it names the secret, it is not one. Inline placeholders have the same
+form (``tikguard-secret:`` + 24 hex digits with a key; without one the place,
+``/system/script[3].source#1``), so equal secrets look equal across scripts and
+properties. The rule is checked, not trusted: the split keeps an inline redaction only
+if putting the values back gives the text byte for byte; otherwise (or when the text
+already contains ``tikguard-secret:``) the whole script value becomes one placeholder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import replace
+from typing import Final
 
 from tikguard.routeros.model import Command, Config, Menu, Prop
-from tikguard.routeros.schema import lookup
+from tikguard.routeros.schema import SENSITIVE_EVERYWHERE, lookup
 
 PREFIX = "tikguard-secret:"
+
+#: An inline placeholder in script text: keyed (24 hex digits) or keyless (a place
+#: without spaces, ``/system/script[3].source#1``).
+_INLINE: Final = re.compile(
+    re.escape(PREFIX) + r"(?:[0-9a-f]{24}|/[A-Za-z0-9/._-]*\[[0-9]+\]\.[A-Za-z0-9._-]+#[0-9]+)"
+)
+_VALUE: Final = r"""(?:"(?:[^"\\\n]|\\.)*"|\\"(?:[^"\\\n]|\\[^"])*\\"|[^\s;\]\)}&"\\]+)"""
+#: Zero-width, so an argument inside another's quoted value (``url="...?token=x"``) is
+#: found too.
+_ARG: Final = re.compile(r"(?<![\w.-])(?=(?P<name>[A-Za-z][\w.-]*)=(?P<value>" + _VALUE + "))")
+_ARG_NAME: Final = re.compile(
+    r"(?i)(?:password|passwd|passphrase|secret|token|psk|(?<!public)-key)$"
+)
+_VAR: Final = re.compile(
+    r":(?:local|global|set)\s+(?P<name>[\w-]+)\s+(?P<value>"
+    + r"""(?:"(?:[^"\\\n]|\\.)*"|[^\s;\]\)}"(\[${=]++(?![={]))"""
+    + ")"
+)
+_VAR_NAME: Final = re.compile(r"(?i)(?:pass|password|passwd|passphrase|pwd|secret|token|psk|key)$")
+_TELEGRAM: Final = re.compile(r"(?:(?<=bot)|(?<![\w:]))[0-9]{6,}:[A-Za-z0-9_-]{30,}(?![\w-])")
+_URL_PASSWORD: Final = re.compile(r"://[^\s:/@\"\\]+:(?P<value>[^\s@/\"\\]+)@")
 
 
 class MissingSecretError(KeyError):
@@ -55,25 +105,136 @@ def placeholder(value: str, *, key: bytes | None, where: str) -> str:
     return PREFIX + digest.hexdigest()[:24]
 
 
+def _content(match: re.Match[str], group: str) -> tuple[int, int]:
+    """The span of a matched value without its quotes (plain or ``\\"``-escaped)."""
+    start, end = match.span(group)
+    value = match.group(group)
+    if value.startswith('\\"'):
+        return start + 2, end - 2
+    if value.startswith('"'):
+        return start + 1, end - 1
+    return start, end
+
+
+def _literal(text: str) -> bool:
+    """A value worth hiding: not empty, not a variable or an expression."""
+    return bool(text) and text[0] not in "$[(" and not text.startswith("\\$")
+
+
+def script_secrets(text: str) -> list[tuple[int, int]]:
+    """Where credentials are written literally in script ``text`` (see the module notes):
+    sorted, non-overlapping ``(start, end)`` spans of the values."""
+    spans: list[tuple[int, int]] = []
+    for match in _ARG.finditer(text):
+        name = match.group("name").lower()
+        if name in SENSITIVE_EVERYWHERE or _ARG_NAME.search(name):
+            spans.append(_content(match, "value"))
+    for match in _VAR.finditer(text):
+        if _VAR_NAME.search(match.group("name")):
+            spans.append(_content(match, "value"))
+    spans += [m.span() for m in _TELEGRAM.finditer(text)]
+    spans += [m.span("value") for m in _URL_PASSWORD.finditer(text)]
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start < out[-1][1]:
+            continue
+        if _literal(text[start:end]):
+            out.append((start, end))
+    return out
+
+
+def hide_script_secrets(text: str, shown: str) -> str:
+    """``text`` with every literal credential (not already a placeholder) as ``shown``."""
+    spans = script_secrets(text)
+    if not spans:
+        return text
+    parts: list[str] = []
+    at = 0
+    for start, end in spans:
+        value = text[start:end]
+        parts += [text[at:start], value if is_placeholder(value) else shown]
+        at = end
+    parts.append(text[at:])
+    return "".join(parts)
+
+
+def redact_script(text: str, *, key: bytes | None, where: str) -> tuple[str, dict[str, str]]:
+    """``(text with placeholders, {placeholder: secret})`` for one script value.
+
+    Exact by construction: the inline redaction is kept only when
+    :func:`restore_script` gives ``text`` back byte for byte; otherwise (and when the
+    text already holds a placeholder-like string) the whole value is one secret.
+    """
+    if not text:
+        return text, {}
+    if PREFIX in text:
+        tag = placeholder(text, key=key, where=where)
+        return tag, {tag: text}
+    spans = script_secrets(text)
+    if not spans:
+        return text, {}
+    place = where.replace(" ", "/")
+    found: dict[str, str] = {}
+    parts: list[str] = []
+    at = 0
+    for n, (start, end) in enumerate(spans, 1):
+        value = text[start:end]
+        tag = placeholder(value, key=key, where=f"{place}#{n}")
+        found[tag] = value
+        parts += [text[at:start], tag]
+        at = end
+    parts.append(text[at:])
+    redacted = "".join(parts)
+    inline = [m.group(0) for m in _INLINE.finditer(redacted)]
+    if len(inline) == len(spans) and restore_script(redacted, found, where) == text:
+        return redacted, found
+    tag = placeholder(text, key=key, where=where)
+    return tag, {tag: text}
+
+
+def restore_script(text: str, secrets: dict[str, str], where: str) -> str:
+    """The inverse of :func:`redact_script` (raises :class:`MissingSecretError`)."""
+    if is_placeholder(text) and text in secrets:
+        return secrets[text]
+    if PREFIX not in text:
+        return text
+
+    def value(match: re.Match[str]) -> str:
+        secret = secrets.get(match.group(0))
+        if secret is None:
+            raise MissingSecretError(match.group(0), where)
+        return secret
+
+    restored = _INLINE.sub(value, text)
+    if PREFIX in _INLINE.sub("", text):
+        raise MissingSecretError(text[text.index(PREFIX) :][:60], where)
+    return restored
+
+
 def split_secrets(config: Config, *, key: bytes | None = None) -> tuple[Config, dict[str, str]]:
     """``(redacted config, {placeholder: secret})``; ``config`` is not changed."""
     secrets: dict[str, str] = {}
     menus: list[Menu] = []
     seen: dict[str, int] = {}
     for menu in config.menus:
-        sensitive = lookup(menu.path).sensitive
+        schema = lookup(menu.path)
+        sensitive, scripts = schema.redacted, schema.scripts
         commands: list[Command] = []
         for index, command in enumerate(menu.commands, seen.get(menu.path, 0)):
-            if not any(p.key in sensitive and p.value for p in command.props):
+            if not any((p.key in sensitive or p.key in scripts) and p.value for p in command.props):
                 commands.append(command)
                 continue
             props: list[Prop] = []
             for prop in command.props:
+                where = f"{menu.path}[{index}].{prop.key}"
                 if prop.key in sensitive and prop.value and not prop.flag:
-                    where = f"{menu.path}[{index}].{prop.key}"
                     tag = placeholder(prop.value, key=key, where=where)
                     secrets[tag] = prop.value
                     props.append(replace(prop, value=tag))
+                elif prop.key in scripts and prop.value and not prop.flag:
+                    text, found = redact_script(prop.value, key=key, where=where)
+                    secrets.update(found)
+                    props.append(replace(prop, value=text) if found else prop)
                 else:
                     props.append(prop)
             commands.append(replace(command, props=tuple(props)))
@@ -90,19 +251,27 @@ def merge_secrets(redacted: Config, secrets: dict[str, str]) -> Config:
     menus: list[Menu] = []
     seen: dict[str, int] = {}
     for menu in redacted.menus:
-        sensitive = lookup(menu.path).sensitive
+        schema = lookup(menu.path)
+        sensitive, scripts = schema.redacted, schema.scripts
         commands: list[Command] = []
         for index, command in enumerate(menu.commands, seen.get(menu.path, 0)):
-            if not any(p.key in sensitive and is_placeholder(p.value) for p in command.props):
+            if not any(
+                (p.key in sensitive and is_placeholder(p.value))
+                or (p.key in scripts and p.value and PREFIX in p.value)
+                for p in command.props
+            ):
                 commands.append(command)
                 continue
             props: list[Prop] = []
             for prop in command.props:
+                where = f"{menu.path}[{index}].{prop.key}"
                 if prop.key in sensitive and prop.value is not None and is_placeholder(prop.value):
                     value = secrets.get(prop.value)
                     if value is None:
-                        raise MissingSecretError(prop.value, f"{menu.path}[{index}].{prop.key}")
+                        raise MissingSecretError(prop.value, where)
                     props.append(replace(prop, value=value))
+                elif prop.key in scripts and prop.value and PREFIX in prop.value:
+                    props.append(replace(prop, value=restore_script(prop.value, secrets, where)))
                 else:
                     props.append(prop)
             commands.append(replace(command, props=tuple(props)))
