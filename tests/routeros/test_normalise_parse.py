@@ -100,6 +100,14 @@ def test_normalise_is_idempotent(text: str) -> None:
     assert normalise(once) == once
 
 
+def test_an_escape_code_left_by_removing_another_goes_too() -> None:
+    """``ESC ESC = =``: removing ``ESC =`` leaves another ``ESC =``."""
+    assert normalise("\x1b\x1b==") == ""
+    assert (
+        normalise("/ip dns\x1b\x1b[m[0m\nset servers=1.1.1.1\n") == "/ip dns\nset servers=1.1.1.1\n"
+    )
+
+
 def test_shapes() -> None:
     config = parse(
         ":delay 5\n"

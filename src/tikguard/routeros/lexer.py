@@ -63,8 +63,13 @@ def clean_lines(text: str) -> list[str]:
 
     Accepts LF, CRLF, lone CR and mixed line endings (a sed-edited export can mix them).
     """
-    if "\x1b" in text:
-        text = _ANSI.sub("", text)
+    while "\x1b" in text:
+        # Removing one code can join an ESC to what followed it into another
+        # (``ESC ESC = =``): repeat until none is left, so cleaning is idempotent.
+        stripped = _ANSI.sub("", text)
+        if stripped == text:
+            break
+        text = stripped
     return [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
 
 
