@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,7 +13,10 @@ from tikguard.store.db import Database
 from tikguard.store.devices import add_device
 from tikguard.store.errors import InvalidInput, NotFound
 from tikguard.store.models import Device, Tenant
+from tikguard.store.tenants import create_tenant
 from tikguard.store.versions import (
+    BackupInput,
+    Recorded,
     count_changes,
     get_binary_backup,
     get_secrets,
@@ -22,6 +26,7 @@ from tikguard.store.versions import (
     latest_version,
     list_versions,
     record_backup,
+    record_backups,
     version_detail,
     version_text,
 )
@@ -243,3 +248,86 @@ def test_text_that_is_not_encodable_is_refused(
 ) -> None:
     with pytest.raises(InvalidInput, match="nothing was stored"):
         _backup(db, tenant, device, "bad \ud800 char\n")
+
+
+def test_record_backups_follows_record_backup_rules(db: Database, tenant: Tenant) -> None:
+    """The batch form: first versions, unchanged, a text change, a secrets-only change and
+    a device of another tenant, in one call each, agree with the one-device form."""
+    with db.transaction() as s:
+        ids = [
+            add_device(s, tenant.id, name=f"b{i}", host=f"10.0.1.{i}", username="admin").id
+            for i in range(4)
+        ]
+    with db.transaction() as s:
+        other = create_tenant(s, "other-bulk")
+        outsider = add_device(s, other.id, name="x", host="10.9.9.9", username="admin").id
+
+    def bulk(items: list[BackupInput], trigger: str = "scheduled") -> dict[int, Recorded]:
+        with db.transaction() as s:
+            return dict(record_backups(s, tenant.id, items, trigger=trigger))
+
+    first = bulk([BackupInput(i, CONFIG_1, SECRETS, "7.16") for i in ids])
+    assert all(first[i].created and first[i].seq == 1 for i in ids)
+    new_secrets = dict(SECRETS, **{"/user admin password": "other"})
+    second = bulk(
+        [
+            BackupInput(ids[0], CONFIG_1, SECRETS, "7.16"),
+            BackupInput(ids[1], CONFIG_2, SECRETS, "7.17"),
+            BackupInput(ids[2], CONFIG_1, new_secrets, "7.16"),
+            BackupInput(ids[3], CONFIG_1, {}, "7.16"),
+            BackupInput(outsider, CONFIG_1, SECRETS, "7.16"),
+        ]
+    )
+    assert outsider not in second
+    assert second[ids[0]] == replace(first[ids[0]], created=False)
+    for i in ids[1:]:
+        assert second[i].created and second[i].seq == 2
+    with db.session() as s:
+        unchanged = get_version(s, tenant.id, first[ids[0]].version_id)
+        assert unchanged.last_checked_at > unchanged.created_at
+        assert len(list_versions(s, tenant.id, ids[0])) == 1
+        changed = latest_version(s, tenant.id, ids[1])
+        assert changed is not None
+        assert (changed.lines_added, changed.lines_removed) == count_changes(CONFIG_1, CONFIG_2)
+        assert changed.ros_version == "7.17" and changed.trigger == "scheduled"
+        assert version_text(get_version(s, tenant.id, changed.id)) == CONFIG_2
+        assert get_secrets(s, tenant.id, changed) == SECRETS
+        only = latest_version(s, tenant.id, ids[2])
+        assert only is not None and only.secrets_changed_only
+        assert (only.lines_added, only.lines_removed) == (0, 0)
+        assert get_secrets(s, tenant.id, only) == new_secrets
+        emptied = latest_version(s, tenant.id, ids[3])
+        assert emptied is not None and emptied.secrets_enc is None
+        assert get_secrets(s, tenant.id, emptied) == {}
+    # The single-device form sees the batch's versions as its own.
+    _, created = _backup_id(db, tenant, ids[1], CONFIG_2)
+    assert not created
+
+
+def _backup_id(db: Database, tenant: Tenant, device_id: int, text: str) -> tuple[int, bool]:
+    with db.transaction() as s:
+        version, created = record_backup(
+            s,
+            tenant.id,
+            device_id,
+            normalised_redacted_text=text,
+            secrets=SECRETS,
+            ros_version="7.17",
+            trigger="manual",
+        )
+        return version.id, created
+
+
+def test_record_backups_refuses_a_device_twice(
+    db: Database, tenant: Tenant, device: Device
+) -> None:
+    with db.transaction() as s, pytest.raises(InvalidInput):
+        record_backups(
+            s,
+            tenant.id,
+            [
+                BackupInput(device.id, CONFIG_1, {}, None),
+                BackupInput(device.id, CONFIG_2, {}, None),
+            ],
+            trigger="manual",
+        )

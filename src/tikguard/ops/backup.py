@@ -19,12 +19,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, undefer
 
 from tikguard.device.errors import DeviceError, DeviceTimeout, HostKeyChanged
 from tikguard.device.session import Target, fingerprint
-from tikguard.ops.backup_unchanged import record_unchanged
 from tikguard.ops.snapshot import Snapshot, take_snapshot
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
@@ -133,19 +132,23 @@ Outcome = Snapshot | DeviceError
 _Pending = tuple[BackupJob, Outcome, float, object]
 
 
-def _failed(device: Device, error: DeviceError, seconds: float, now: datetime) -> BackupResult:
-    device.last_backup_status = BackupStatus.FAILED.value
-    device.last_backup_error = f"{error.reason}: {error.message}"
-    device.last_backup_at = now
+def _failed_result(name: str, device_id: int, error: DeviceError, seconds: float) -> BackupResult:
     return BackupResult(
-        device.name,
-        device.id,
+        name,
+        device_id,
         BackupStatus.FAILED,
         reason=error.reason,
         message=error.message,
         hint=error.hint,
         seconds=seconds,
     )
+
+
+def _failed(device: Device, error: DeviceError, seconds: float, now: datetime) -> BackupResult:
+    device.last_backup_status = BackupStatus.FAILED.value
+    device.last_backup_error = f"{error.reason}: {error.message}"
+    device.last_backup_at = now
+    return _failed_result(device.name, device.id, error, seconds)
 
 
 def _apply(
@@ -245,51 +248,122 @@ class _ResultWriter:
     def _write(self, batch: Sequence[_Pending]) -> list[BackupResult]:
         now = utcnow()
         with self._db.transaction() as session:
-            snapshots = [
-                (job.device_id, outcome)
-                for job, outcome, _, _ in batch
-                if isinstance(outcome, Snapshot)
-            ]
-            try:
+            try:  # all at once; if anything fails, again one savepoint per device
                 with session.begin_nested():
-                    same = record_unchanged(session, self._tenant_id, snapshots, now)
+                    return self._write_bulk(session, batch, now)
             except Exception:
-                log.exception("bulk recording of unchanged backups failed; recording one by one")
-                same = {}
-            results: dict[int, BackupResult] = {}
-            rest: list[int] = []
-            for index, (job, _outcome, seconds, _) in enumerate(batch):
-                if job.device_id in same:
-                    version_id, seq = same[job.device_id]
-                    results[index] = BackupResult(
-                        job.target.name,
-                        job.device_id,
-                        BackupStatus.UNCHANGED,
-                        version=seq,
-                        version_id=version_id,
-                        seconds=seconds,
-                    )
-                else:
-                    rest.append(index)
-            if rest:
-                ids = [batch[i][0].device_id for i in rest]
-                query = select(Device).where(
-                    Device.tenant_id == self._tenant_id, Device.id.in_(ids)
-                )
-                devices = {d.id: d for d in session.scalars(query)}
-                try:  # all at once; if anything fails, again one savepoint per device
+                log.exception("bulk recording of %d backup results failed", len(batch))
+            ids = [job.device_id for job, _, _, _ in batch]
+            query = select(Device).where(Device.tenant_id == self._tenant_id, Device.id.in_(ids))
+            devices = {d.id: d for d in session.scalars(query)}
+            results: list[BackupResult] = []
+            for item in batch:
+                try:
                     with session.begin_nested():
-                        for i in rest:
-                            results[i] = self._one(session, devices, batch[i], now)
-                except Exception:
-                    for i in rest:
-                        try:
-                            with session.begin_nested():
-                                results[i] = self._one(session, devices, batch[i], now)
-                        except Exception as exc:
-                            job, _, seconds, _ = batch[i]
-                            log.exception("storing the backup of %s failed", job.target.name)
-                            results[i] = self._store_failed(job, exc, seconds)
+                        results.append(self._one(session, devices, item, now))
+                except Exception as exc:
+                    job, _, seconds, _ = item
+                    log.exception("storing the backup of %s failed", job.target.name)
+                    results.append(self._store_failed(job, exc, seconds))
+        return results
+
+    def _write_bulk(
+        self, session: Session, batch: Sequence[_Pending], now: datetime
+    ) -> list[BackupResult]:
+        """A batch in a few statements: the devices' pinned keys in one query, the
+        versions through :func:`store_versions.record_backups`, the devices' rows in one
+        bulk UPDATE. Same rules as :func:`_apply` (which binary backups still take)."""
+        ids = [job.device_id for job, _, _, _ in batch]
+        pinned = {
+            row.id: (row.name, row.host_key)
+            for row in session.execute(
+                select(Device.id, Device.name, Device.host_key)
+                .where(Device.tenant_id == self._tenant_id, Device.id.in_(ids))
+                .with_for_update()
+            )
+        }
+        results: dict[int, BackupResult] = {}
+        changes: dict[int, dict[str, object]] = {}
+        to_store: list[tuple[int, BackupJob, float]] = []
+        inputs: list[store_versions.BackupInput] = []
+        with_binary: list[int] = []
+        for index, (job, outcome, seconds, _) in enumerate(batch):
+            if job.device_id not in pinned:
+                gone = NotFound(f"device {job.target.name!r} was removed during the backup")
+                results[index] = self._store_failed(job, gone, seconds)
+                continue
+            name, key = pinned[job.device_id]
+            row: dict[str, object] = {"id": job.device_id}
+            if isinstance(outcome, Snapshot) and key is not None and key != outcome.host_key:
+                # The pin changed while we were connected with the old one: keep nothing.
+                outcome = HostKeyChanged(name, fingerprint(outcome.host_key), None)
+            if isinstance(outcome, DeviceError):
+                new_key = outcome.new_key if isinstance(outcome, HostKeyChanged) else None
+                if new_key and key is not None and new_key != key:
+                    row.update(host_key_pending=new_key, host_key_pending_seen=now)
+                row.update(
+                    last_backup_status=BackupStatus.FAILED.value,
+                    last_backup_error=f"{outcome.reason}: {outcome.message}",
+                    last_backup_at=now,
+                )
+                changes[job.device_id] = row
+                results[index] = _failed_result(name, job.device_id, outcome, seconds)
+                continue
+            if outcome.binary is not None:
+                with_binary.append(index)
+                continue
+            if key is None:
+                row.update(host_key=outcome.host_key, host_key_first_seen=now)
+            row["host_key_last_verified"] = now
+            if outcome.ros_version:
+                row["ros_version"] = outcome.ros_version
+            if outcome.model:
+                row["model"] = outcome.model
+            changes[job.device_id] = row
+            to_store.append((index, job, seconds))
+            inputs.append(
+                store_versions.BackupInput(
+                    job.device_id, outcome.redacted, outcome.secrets, outcome.ros_version
+                )
+            )
+        recorded = store_versions.record_backups(
+            session,
+            self._tenant_id,
+            inputs,
+            trigger=self._trigger,
+            operation_id=self._operation_id,
+            now=now,
+        )
+        for index, job, seconds in to_store:
+            rec = recorded.get(job.device_id)
+            name = pinned[job.device_id][0]
+            if rec is None:  # removed after the key check: impossible under the row lock
+                gone = NotFound(f"device {name!r} was removed during the backup")
+                results[index] = self._store_failed(job, gone, seconds)
+                changes.pop(job.device_id, None)
+                continue
+            status = BackupStatus.CHANGED if rec.created else BackupStatus.UNCHANGED
+            changes[job.device_id].update(
+                last_backup_status=status.value, last_backup_error=None, last_backup_at=now
+            )
+            results[index] = BackupResult(
+                name,
+                job.device_id,
+                status,
+                version=rec.seq,
+                version_id=rec.version_id,
+                seconds=seconds,
+            )
+        if changes:
+            session.execute(update(Device), list(changes.values()))
+        if with_binary:
+            query = select(Device).where(
+                Device.tenant_id == self._tenant_id,
+                Device.id.in_([batch[i][0].device_id for i in with_binary]),
+            )
+            devices = {d.id: d for d in session.scalars(query)}
+            for index in with_binary:
+                results[index] = self._one(session, devices, batch[index], now)
         return [results[i] for i in range(len(batch))]
 
     def _one(

@@ -13,19 +13,22 @@ import difflib
 import hashlib
 import json
 import zlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, undefer
 
 from tikguard.store._util import vault_of
 from tikguard.store.errors import InvalidInput, NotFound, VaultError
-from tikguard.store.models import ConfigVersion, Device, Trigger, utcnow
+from tikguard.store.models import ConfigVersion, Device, Tenant, Trigger, utcnow
 
 SECRETS_PURPOSE = "config-secrets"
 BINARY_PURPOSE = "binary-backup"
 _ZLIB_LEVEL = 6
+_VERSIONS: Table = ConfigVersion.__table__  # type: ignore[assignment]
 
 
 def text_bytes(text: str) -> bytes:
@@ -172,6 +175,190 @@ def record_backup(
     return version, True
 
 
+@dataclass(frozen=True)
+class BackupInput:
+    """One device's backup for :func:`record_backups` (no binary backup: that goes
+    through :func:`record_backup`)."""
+
+    device_id: int
+    normalised_redacted_text: str
+    secrets: dict[str, str] = field(repr=False)
+    ros_version: str | None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """Where one device's backup went: a new version (``created``) or the newest one."""
+
+    device_id: int
+    version_id: int
+    seq: int
+    created: bool
+
+
+def record_backups(
+    session: Session,
+    tenant_id: int,
+    items: Sequence[BackupInput],
+    *,
+    trigger: str,
+    operation_id: str | None = None,
+    now: datetime | None = None,
+) -> dict[int, Recorded]:
+    """:func:`record_backup` for many devices at once, with the same rules; returns
+    ``{device_id: Recorded}``. Devices that are not (or no longer) in the tenant are
+    left out of the answer, the others are recorded.
+
+    One query finds the devices' newest versions; the unchanged ones get their check
+    time in one UPDATE; new versions are inserted in one statement and their secrets,
+    encrypted and bound to the new row ids, written in one more. Runs in the caller's
+    transaction; any error (bad text, database) raises and records nothing of the
+    batch once the caller rolls back.
+    """
+    trigger = _check_trigger(trigger)
+    if not items:
+        return {}
+    ids = [item.device_id for item in items]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("record_backups takes each device at most once")
+    prepared: list[tuple[BackupInput, bytes, str, bytes]] = []
+    for item in items:
+        if not isinstance(item.normalised_redacted_text, str):
+            raise InvalidInput("the config text must be str")
+        raw = text_bytes(item.normalised_redacted_text)
+        prepared.append((item, raw, hashlib.sha256(raw).hexdigest(), _encode_secrets(item.secrets)))
+    # Tenant check, and on PostgreSQL row locks so two backups of one device cannot both
+    # append the same next seq (SQLite: BEGIN IMMEDIATE does it).
+    present = set(
+        session.scalars(
+            select(Device.id)
+            .where(Device.tenant_id == tenant_id, Device.id.in_(ids))
+            .with_for_update()
+        )
+    )
+    now = now or utcnow()
+    table = _VERSIONS
+    c = table.c
+    newest_seq = (
+        select(c.device_id, func.max(c.seq).label("seq"))
+        .where(c.tenant_id == tenant_id, c.device_id.in_(list(present)))
+        .group_by(c.device_id)
+        .subquery()
+    )
+    newest: dict[int, Any] = {
+        row.device_id: row
+        for row in session.execute(
+            select(c.id, c.device_id, c.seq, c.sha256, c.secrets_enc, c.secrets_count)
+            .join(
+                newest_seq,
+                (c.device_id == newest_seq.c.device_id) & (c.seq == newest_seq.c.seq),
+            )
+            .where(c.tenant_id == tenant_id)
+        )
+    }
+    vault = vault_of(session)
+    out: dict[int, Recorded] = {}
+    touched: list[int] = []
+    new_rows: list[tuple[BackupInput, bytes, str, bytes, Any]] = []
+    for item, raw, sha, plain in prepared:
+        if item.device_id not in present:
+            continue
+        old = newest.get(item.device_id)
+        if old is not None and old.sha256 == sha and (old.secrets_count or 0) == len(item.secrets):
+            same = not item.secrets or (
+                old.secrets_enc is not None
+                and _decode_secrets(
+                    vault.decrypt(session, tenant_id, SECRETS_PURPOSE, old.id, old.secrets_enc)
+                )
+                == item.secrets
+            )
+            if same:
+                touched.append(old.id)
+                out[item.device_id] = Recorded(item.device_id, old.id, old.seq, False)
+                continue
+        new_rows.append((item, raw, sha, plain, old))
+    if touched:
+        session.execute(
+            update(table).where(c.id.in_(touched)).values(last_checked_at=now),
+            execution_options={"synchronize_session": False},
+        )
+    if not new_rows:
+        return out
+    changed = [old.id for _, _, sha, _, old in new_rows if old is not None and old.sha256 != sha]
+    old_texts: dict[int, bytes] = (
+        {
+            row.id: row.content
+            for row in session.execute(select(c.id, c.content).where(c.id.in_(changed)))
+        }
+        if changed
+        else {}
+    )
+    values: list[dict[str, Any]] = []
+    for item, raw, sha, _, old in new_rows:
+        text = item.normalised_redacted_text
+        lines = len(text.splitlines())
+        if old is None:
+            added, removed = lines, 0
+        elif old.sha256 == sha:
+            added = removed = 0
+        else:
+            added, removed = count_changes(_decompress(old.id, old_texts[old.id]), text)
+        values.append(
+            {
+                "tenant_id": tenant_id,
+                "device_id": item.device_id,
+                "seq": (old.seq + 1) if old is not None else 1,
+                "sha256": sha,
+                "content": zlib.compress(raw, _ZLIB_LEVEL),
+                "size": len(raw),
+                "line_count": lines,
+                "secrets_count": len(item.secrets),
+                "trigger": trigger,
+                "operation_id": operation_id,
+                "lines_added": added,
+                "lines_removed": removed,
+                "secrets_changed_only": old is not None and old.sha256 == sha,
+                "ros_version": item.ros_version,
+                "created_at": now,
+                "last_checked_at": now,
+            }
+        )
+    new_ids = list(
+        session.scalars(insert(table).returning(c.id, sort_by_parameter_order=True), values)
+    )
+    secret_rows: list[dict[str, Any]] = []
+    key_version: int | None = None
+    for (item, _, _, plain, _), version_id, row in zip(new_rows, new_ids, values, strict=True):
+        out[item.device_id] = Recorded(item.device_id, version_id, row["seq"], True)
+        if not item.secrets:
+            continue
+        if key_version is None:
+            key_version = _current_key_version(session, tenant_id)
+        blob = vault.encrypt_with(
+            session, tenant_id, key_version, SECRETS_PURPOSE, version_id, plain
+        )
+        secret_rows.append({"b_id": version_id, "b_enc": blob})
+    if secret_rows:
+        session.execute(
+            update(table).where(c.id == bindparam("b_id")).values(secrets_enc=bindparam("b_enc")),
+            secret_rows,
+        )
+    return out
+
+
+def _current_key_version(session: Session, tenant_id: int) -> int:
+    """The tenant's current data key version, read as :meth:`Vault.encrypt` reads it (a
+    key-share lock on PostgreSQL, so a data-key rotation waits for this transaction)."""
+    version = session.scalar(
+        select(Tenant.data_key_version)
+        .where(Tenant.id == tenant_id)
+        .with_for_update(read=True, key_share=True)
+    )
+    if version is None:
+        raise VaultError(f"tenant {tenant_id} does not exist")
+    return int(version)
+
+
 def _attach_binary(session: Session, version: ConfigVersion, data: bytes, now: datetime) -> None:
     version.binary_backup_enc = vault_of(session).encrypt(
         session, version.tenant_id, BINARY_PURPOSE, version.id, data
@@ -182,10 +369,20 @@ def _attach_binary(session: Session, version: ConfigVersion, data: bytes, now: d
 
 def version_text(version: ConfigVersion) -> str:
     """The normalised, redacted export of a version (decompressed)."""
+    return _decompress(version.id, version.content)
+
+
+def _decompress(version_id: int, content: bytes) -> str:
     try:
-        return zlib.decompress(version.content).decode("utf-8", "surrogateescape")
+        return zlib.decompress(content).decode("utf-8", "surrogateescape")
     except (zlib.error, UnicodeDecodeError) as exc:
-        raise VaultError(f"config version {version.id} content is corrupt") from exc
+        raise VaultError(f"config version {version_id} content is corrupt") from exc
+
+
+def _decode_secrets(plain: bytes) -> dict[str, str]:
+    loaded = json.loads(plain)
+    assert isinstance(loaded, dict)
+    return {str(k): str(v) for k, v in loaded.items()}
 
 
 def get_secrets(session: Session, tenant_id: int, version: ConfigVersion) -> dict[str, str]:
@@ -197,9 +394,7 @@ def get_secrets(session: Session, tenant_id: int, version: ConfigVersion) -> dic
     plain = vault_of(session).decrypt(
         session, tenant_id, SECRETS_PURPOSE, version.id, version.secrets_enc
     )
-    loaded = json.loads(plain)
-    assert isinstance(loaded, dict)
-    return {str(k): str(v) for k, v in loaded.items()}
+    return _decode_secrets(plain)
 
 
 def get_binary_backup(session: Session, tenant_id: int, version: ConfigVersion) -> bytes | None:
