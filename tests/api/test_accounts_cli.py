@@ -101,3 +101,30 @@ def test_tenants_from_the_command_line(env: Path) -> None:
         assert who.tenant_id == accounts.tenant_id(db, "acme") and who.role == "operator"
     finally:
         db.dispose()
+
+
+def test_user_passwd_and_remove_end_sessions(env: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(app, ["user", "add", "carol", "--generate"])
+    assert r.exit_code == 0, r.output
+    db = Database.open(Settings(data_dir=env))
+    try:
+        who = accounts.authenticate(db, "carol", r.output.split("(shown once):")[1].split()[0])
+        assert who.user_id is not None
+        session_id = accounts.open_session(db, who.user_id, 3600)
+        assert accounts.principal_for_session(db, who.user_id, session_id).actor == "user:carol"
+        r = runner.invoke(app, ["user", "passwd", "carol", "--generate"])
+        assert r.exit_code == 0 and "sessions ended" in r.output, r.output
+        new_password = r.output.split("(shown once):")[1].split()[0]
+        with pytest.raises(accounts.AuthError):
+            accounts.principal_for_session(db, who.user_id, session_id)
+        session_id = accounts.open_session(db, who.user_id, 3600)
+        assert accounts.authenticate(db, "carol", new_password).user_id == who.user_id
+        r = runner.invoke(app, ["user", "remove", "carol"])
+        assert r.exit_code == 0, r.output
+        with pytest.raises(accounts.AuthError):
+            accounts.principal_for_session(db, who.user_id, session_id)
+        r = runner.invoke(app, ["user", "remove", "carol"])
+        assert r.exit_code == 1 and "does not exist" in r.output
+    finally:
+        db.dispose()

@@ -29,6 +29,7 @@ from tikguard.store.models import (
     ConfigVersion,
     Device,
     DeviceTag,
+    LoginSession,
     Operation,
     OperationEvent,
     User,
@@ -60,6 +61,8 @@ BY_ID: dict[tuple[str, str], Body] = {
     ("GET", "/api/v1/operations/{op_id}/stream"): None,
     ("POST", "/api/v1/operations/{op_id}/confirm"): None,
     ("DELETE", "/api/v1/tokens/{token_id}"): None,
+    ("PUT", "/api/v1/users/{user_id}/password"): lambda i: {"password": "pwned-password-1"},
+    ("DELETE", "/api/v1/users/{user_id}"): None,
 }
 #: Endpoints without ids: they must list only the caller's tenant.
 LISTS: dict[tuple[str, str], str] = {
@@ -153,7 +156,10 @@ def snapshot(db: Database, tenant_id: int) -> dict[str, Any]:
             ),
             "events": rows(OperationEvent, OperationEvent.id),
             "audit": rows(AuditEntry, AuditEntry.id),
-            "users": rows(User, User.id, User.username, User.role, User.disabled),
+            "users": rows(
+                User, User.id, User.username, User.role, User.disabled, User.password_hash
+            ),
+            "sessions": rows(LoginSession, LoginSession.id, LoginSession.token_hash),
             "tokens": rows(ApiToken, ApiToken.id, ApiToken.revoked_at),
         }
 
@@ -164,6 +170,7 @@ def target_ids(world: TenantWorld) -> list[Ids]:
         "device_id": world.device_id,
         "op_id": world.op_id,
         "token_id": world.token_id,
+        "user_id": world.user_id,
         "ref": "1",
         "device_name": world.device_name,
     }
@@ -171,6 +178,7 @@ def target_ids(world: TenantWorld) -> list[Ids]:
         "device_id": 987654,
         "op_id": "0" * 32,
         "token_id": 987654,
+        "user_id": 987654,
         "ref": "-1",
         "device_name": "ghost",
     }

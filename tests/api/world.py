@@ -52,6 +52,8 @@ class TenantWorld:
     device_name: str = ""
     op_id: str = ""
     token_id: int = 0
+    #: The viewer's user id (a user another tenant's admin must not reach).
+    user_id: int = 0
 
     def auth(self, role: str = "admin") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -63,7 +65,9 @@ def build_tenant(db: Database, name: str) -> TenantWorld:
         world = TenantWorld(name, tenant.id)
         for role in ("viewer", "operator", "admin"):
             username = f"{name}-{role}"
-            accounts.create_user(s, tenant.id, username, PASSWORD, role, actor="test")
+            user = accounts.create_user(s, tenant.id, username, PASSWORD, role, actor="test")
+            if role == "viewer":
+                world.user_id = user.id
             world.users[role] = username
             new = accounts.create_token(s, tenant.id, f"{name}-{role}", role, actor="test")
             world.tokens[role] = new.token

@@ -19,7 +19,12 @@ from tikguard.api.errors import ApiError
 from tikguard.api.events import EventHub
 from tikguard.api.sessions import COOKIE, CSRF_HEADER, SessionSigner
 from tikguard.api.throttle import LoginThrottle
-from tikguard.ops.accounts import AuthError, Principal, principal_for_token, principal_for_user
+from tikguard.ops.accounts import (
+    AuthError,
+    Principal,
+    principal_for_session,
+    principal_for_token,
+)
 from tikguard.settings import Settings
 from tikguard.store import scope
 from tikguard.store.db import Database
@@ -60,7 +65,9 @@ async def authenticate(request: Request, state: State) -> Principal:
     session = state.signer.read(request.cookies.get(COOKIE))
     if session is None:
         raise AuthError("authentication required: send 'Authorization: Bearer <token>'")
-    principal = await asyncio.to_thread(principal_for_user, state.db, session.user_id)
+    principal = await asyncio.to_thread(
+        principal_for_session, state.db, session.user_id, session.nonce
+    )
     if request.method not in SAFE_METHODS and not state.signer.check_csrf(
         session, request.headers.get(CSRF_HEADER)
     ):

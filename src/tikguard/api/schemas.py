@@ -253,6 +253,10 @@ class UserIn(Strict):
     role: Literal["viewer", "operator", "admin"] = "viewer"
 
 
+class PasswordIn(Strict):
+    password: str = Field(min_length=10, max_length=1024)
+
+
 class UserOut(BaseModel):
     id: int
     username: str

@@ -1,9 +1,12 @@
 """UI login sessions: a signed cookie, and CSRF tokens bound to it.
 
-The cookie holds the user id, an expiry and a random nonce, signed with HMAC-SHA256
-under a secret kept in the data directory (created on first use, mode 0600). It is
+The cookie holds the user id, an expiry and the random id of a server-side session
+(a ``login_sessions`` row, see :func:`tikguard.ops.accounts.open_session`), signed with
+HMAC-SHA256 under a secret kept in the data directory (created on first use, mode
+0600). A cookie is honoured only while its row exists: logout, a new password and
+removing the user delete rows, so a copied cookie stops working at once. It is
 HttpOnly and SameSite=Lax (Secure when served over TLS). Every form post carries a
-CSRF token derived from the cookie's nonce, so another site cannot make a logged-in
+CSRF token derived from the session id, so another site cannot make a logged-in
 browser post a push: it can neither read the cookie nor compute the token.
 """
 
@@ -57,8 +60,10 @@ class SessionSigner:
         digest = hmac.new(self._secret, payload, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
-    def issue(self, user_id: int) -> str:
-        body = {"u": user_id, "e": int(time.time() + self.lifetime), "n": secrets.token_hex(12)}
+    def issue(self, user_id: int, session_id: str | None = None) -> str:
+        """A cookie for the session ``session_id`` (default: a random id, no row)."""
+        nonce = session_id or secrets.token_hex(12)
+        body = {"u": user_id, "e": int(time.time() + self.lifetime), "n": nonce}
         payload = base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
         return f"{payload}.{self._mac(payload.encode())}"
 

@@ -1,5 +1,5 @@
-"""``tikguard tenant add|list``, ``tikguard user add|list`` and ``tikguard token
-create|list|revoke``.
+"""``tikguard tenant add|list``, ``tikguard user add|list|passwd|remove`` and
+``tikguard token create|list|revoke``.
 
 Accounts live in one tenant each (``--tenant``, default: the embedded default's
 ``default``); an MSP adds a tenant per customer and gives each its own admin. A token
@@ -116,6 +116,46 @@ def user_list(tenant: TenantOpt = None) -> None:
             u.username, u.role, f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "never"
         )
     console.print(table)
+
+
+@user_app.command("passwd")
+def user_passwd(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    password: Annotated[
+        str | None,
+        typer.Option("--password", help="Default: prompt (or --generate).", hidden=True),
+    ] = None,
+    generate: Annotated[
+        bool, typer.Option("--generate", help="Generate and print a password.")
+    ] = False,
+    tenant: TenantOpt = None,
+) -> None:
+    """Set a user's password; every web session the user had ends at once."""
+    if password is None:
+        if generate:
+            password = accounts.generate_password()
+        else:
+            password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with store_context() as ctx, user_errors():
+        tenant_id = _tenant(ctx, tenant)
+        with ctx.db.transaction() as session:
+            accounts.set_password(session, tenant_id, username, password, actor="cli")
+    console.print(f"password of [bold]{username}[/] changed; its sessions ended", highlight=False)
+    if generate:
+        console.print(f"password (shown once): [bold]{password}[/]", highlight=False)
+
+
+@user_app.command("remove")
+def user_remove(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    tenant: TenantOpt = None,
+) -> None:
+    """Remove a user, their web sessions and the API tokens they created."""
+    with store_context() as ctx, user_errors():
+        tenant_id = _tenant(ctx, tenant)
+        with ctx.db.transaction() as session:
+            accounts.remove_user(session, tenant_id, username, actor="cli")
+    console.print(f"user [bold]{username}[/] removed", highlight=False)
 
 
 @token_app.command("create")

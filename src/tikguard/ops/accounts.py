@@ -12,19 +12,19 @@ import hashlib
 import secrets
 import string
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from tikguard.store import tenants as store_tenants
 from tikguard.store._util import check_text
 from tikguard.store.audit import audit
 from tikguard.store.db import Database
-from tikguard.store.errors import AlreadyExists, InvalidInput, NotFound
-from tikguard.store.models import ApiToken, Role, User, utcnow
+from tikguard.store.errors import AlreadyExists, InvalidInput, NotFound, StateError
+from tikguard.store.models import ApiToken, LoginSession, Role, User, utcnow
 
 #: Tokens start with this, so secret scanners and people can recognise them.
 TOKEN_PREFIX = "tgk_"
@@ -131,6 +131,119 @@ def principal_for_user(db: Database, user_id: int) -> Principal:
         if user is None or user.disabled:
             raise AuthError("the session's user no longer exists")
         return Principal(user.tenant_id, user.role, f"user:{user.username}", user_id=user.id)
+
+
+# -- login sessions ---------------------------------------------------------------------
+#
+# A UI login is a row: the signed cookie carries a random session id, the table keeps its
+# sha256. Logout deletes the row; a new password or removing the user deletes all of the
+# user's rows; so a copied cookie stops working at once, not when it expires.
+
+
+def open_session(db: Database, user_id: int, lifetime_seconds: float) -> str:
+    """A new login session of ``user_id``; returns its id (for the cookie, never stored)."""
+    session_id = secrets.token_urlsafe(32)
+    now = utcnow()
+    with db.transaction() as session:
+        user = session.get(User, user_id)
+        if user is None or user.disabled:
+            raise AuthError("wrong username or password")
+        # The user's expired sessions go whenever a new one starts: the table stays small.
+        session.execute(
+            delete(LoginSession).where(
+                LoginSession.user_id == user_id, LoginSession.expires_at <= now
+            )
+        )
+        session.add(
+            LoginSession(
+                tenant_id=user.tenant_id,
+                user_id=user_id,
+                token_hash=hash_token(session_id),
+                expires_at=now + timedelta(seconds=lifetime_seconds),
+            )
+        )
+    return session_id
+
+
+def principal_for_session(db: Database, user_id: int, session_id: str) -> Principal:
+    """The principal of a live login session, or :class:`AuthError` (ended, expired)."""
+    with db.session() as session:
+        row = session.execute(
+            select(User, LoginSession.expires_at)
+            .join(LoginSession, LoginSession.user_id == User.id)
+            .where(LoginSession.token_hash == hash_token(session_id), User.id == user_id)
+        ).first()
+        if row is None:
+            raise AuthError("the session has ended: log in again")
+        user, expires_at = row
+        if user.disabled or expires_at <= utcnow():
+            raise AuthError("the session has ended: log in again")
+        return Principal(user.tenant_id, user.role, f"user:{user.username}", user_id=user.id)
+
+
+def end_session(db: Database, session_id: str) -> None:
+    """Logout: this session stops working now (an unknown id is fine)."""
+    with db.transaction() as session:
+        session.execute(
+            delete(LoginSession).where(LoginSession.token_hash == hash_token(session_id))
+        )
+
+
+def end_user_sessions(session: Session, user_id: int) -> int:
+    """End every login session of a user; returns how many there were."""
+    result = session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _tenant_user(session: Session, tenant_id: int, user: int | str) -> User:
+    """A user of the tenant by id or username (another tenant's user is "not found")."""
+    column = User.id if isinstance(user, int) else User.username
+    row = session.scalar(select(User).where(User.tenant_id == tenant_id, column == user))
+    if row is None:
+        raise NotFound(f"user {user!r} does not exist")
+    return row
+
+
+def set_password(
+    session: Session, tenant_id: int, user: int | str, password: str, *, actor: str
+) -> User:
+    """A new password for a user of the tenant; ends every session the user had."""
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"password must be at least {MIN_PASSWORD} characters")
+    row = _tenant_user(session, tenant_id, user)
+    row.password_hash = _hasher.hash(password)
+    ended = end_user_sessions(session, row.id)
+    audit(
+        session,
+        tenant_id,
+        actor=actor,
+        action="user.password",
+        target=row.username,
+        details={"sessions_ended": ended},
+    )
+    return row
+
+
+def remove_user(session: Session, tenant_id: int, user: int | str, *, actor: str) -> str:
+    """Remove a user of the tenant with their sessions and API tokens; returns the name.
+
+    The tenant's last admin cannot be removed (nobody could manage it any more).
+    """
+    row = _tenant_user(session, tenant_id, user)
+    if row.role == Role.ADMIN.value:
+        admins = session.scalar(
+            select(func.count(User.id)).where(
+                User.tenant_id == tenant_id, User.role == Role.ADMIN.value, ~User.disabled
+            )
+        )
+        if int(admins or 0) <= 1:
+            raise StateError(f"{row.username} is the tenant's last admin: add another first")
+    name = row.username
+    end_user_sessions(session, row.id)
+    session.execute(delete(ApiToken).where(ApiToken.user_id == row.id))
+    session.delete(row)
+    audit(session, tenant_id, actor=actor, action="user.remove", target=name)
+    return name
 
 
 def hash_token(token: str) -> str:

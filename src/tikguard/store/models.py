@@ -388,3 +388,19 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(255))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class LoginSession(Base):
+    """A UI login: the cookie names it, so logout, a new password or removing the user
+    ends it at once. Only a sha256 hash of the cookie's random id is stored."""
+
+    __tablename__ = "login_sessions"
+    _repr_fields = ("id", "tenant_id", "user_id", "expires_at")
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: sha256 hex of the session id the signed cookie carries.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]

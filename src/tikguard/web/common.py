@@ -23,7 +23,7 @@ from tikguard.api.deps import AppState, app_state
 from tikguard.api.errors import ApiError
 from tikguard.api.sessions import COOKIE, CSRF_FIELD, Session
 from tikguard.ops import fleet as fleet_ops
-from tikguard.ops.accounts import AuthError, Principal, principal_for_user
+from tikguard.ops.accounts import AuthError, Principal, principal_for_session
 from tikguard.store import scope
 
 HERE = Path(__file__).resolve().parent
@@ -122,7 +122,9 @@ async def page_user(request: Request) -> Viewer:
     if session is None:
         raise LoginRequired
     try:
-        principal = await asyncio.to_thread(principal_for_user, state.db, session.user_id)
+        principal = await asyncio.to_thread(
+            principal_for_session, state.db, session.user_id, session.nonce
+        )
     except AuthError:
         raise LoginRequired from None
     scope.set_tenant(principal.tenant_id)  # PostgreSQL row-level security from here on

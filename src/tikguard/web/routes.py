@@ -88,10 +88,13 @@ async def login(
         )
     state.throttle.succeeded(keys[0])
     assert who.user_id is not None
+    session_id = await asyncio.to_thread(
+        accounts.open_session, state.db, who.user_id, state.signer.lifetime
+    )
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         COOKIE,
-        state.signer.issue(who.user_id),
+        state.signer.issue(who.user_id, session_id),
         max_age=int(state.signer.lifetime),
         httponly=True,
         samesite="lax",
@@ -101,8 +104,9 @@ async def login(
     return response
 
 
-async def logout(request: Request, user: User) -> Response:
+async def logout(request: Request, state: StateDep, user: User) -> Response:
     await check_form(request, user)
+    await asyncio.to_thread(accounts.end_session, state.db, user.session.nonce)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -14,6 +14,7 @@ from tikguard.api.schemas import (
     Health,
     Me,
     NewTokenOut,
+    PasswordIn,
     TokenIn,
     TokenOut,
     UserIn,
@@ -72,6 +73,30 @@ async def add_user(body: UserIn, state: State, who: Admin) -> UserOut:
             return UserOut.model_validate(user, from_attributes=True)
 
     return await asyncio.to_thread(run)
+
+
+@router.put("/users/{user_id}/password", status_code=204, tags=["accounts"])
+async def set_password(user_id: int, body: PasswordIn, state: State, who: Admin) -> Response:
+    """A new password for a user; every web session the user had ends at once."""
+
+    def run() -> None:
+        with state.db.transaction() as session:
+            accounts.set_password(session, who.tenant_id, user_id, body.password, actor=who.actor)
+
+    await asyncio.to_thread(run)
+    return Response(status_code=204)
+
+
+@router.delete("/users/{user_id}", status_code=204, tags=["accounts"])
+async def remove_user(user_id: int, state: State, who: Admin) -> Response:
+    """Remove a user with their web sessions and the API tokens they created."""
+
+    def run() -> None:
+        with state.db.transaction() as session:
+            accounts.remove_user(session, who.tenant_id, user_id, actor=who.actor)
+
+    await asyncio.to_thread(run)
+    return Response(status_code=204)
 
 
 @router.get("/tokens", response_model=list[TokenOut], tags=["accounts"])
