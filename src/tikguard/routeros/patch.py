@@ -204,10 +204,16 @@ class _MenuState:
         return count == 1
 
     def _may_match(self, live: _Live, key: str, value: str) -> bool:
-        """Whether ``find key=value`` could match ``live`` (unknown defaults: maybe)."""
+        """Whether ``find key=value`` could match ``live`` (unknown defaults: maybe).
+
+        A property the item leaves out matches its default; one the schema knows has no
+        value unless given (a firewall matcher) matches no non-empty value.
+        """
         have = live.props.get(key)
         if have is None:
             have = default_of(self.schema, live.item, key)
+            if have is None and key in self.schema.unset_when_absent:
+                return value == ""
             return have is None or have == value
         return have == value
 

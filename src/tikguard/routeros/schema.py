@@ -75,6 +75,11 @@ class MenuSchema:
     #: them out of versions and diffs like ``sensitive`` ones, while the simulator's
     #: export (which follows RouterOS) still prints them.
     confidential: frozenset[str] = frozenset()
+    #: Properties that have no value unless an item gives one (firewall matchers, which
+    #: verbose exports print as ``!key``): ``find key=value`` with a non-empty value
+    #: never matches an item that leaves them out, so a patch can prove a readable
+    #: ``find`` selector unique instead of addressing a rule by its position.
+    unset_when_absent: frozenset[str] = frozenset()
 
     @property
     def redacted(self) -> frozenset[str]:
@@ -1189,6 +1194,23 @@ CONFIDENTIAL: Final[dict[str, frozenset[str]]] = {
     "/snmp": frozenset({"trap-community"}),
     "/container envs": frozenset({"value"}),
 }
+
+#: Firewall matchers: a rule that does not set one has no value for it. From the
+#: verbose exports of RouterOS 6.43-6.49 (``!connection-state``, ``!dst-port``, ...)
+#: and the matchers common to every chain in RouterOS's firewall documentation.
+_MATCHER_NAMES: Final = """connection-bytes connection-limit connection-mark connection-nat-state
+    connection-rate connection-state connection-type content dscp dst-address
+    dst-address-list dst-address-type dst-limit dst-port fragment hotspot icmp-options
+    in-bridge-port in-bridge-port-list in-interface in-interface-list ingress-priority
+    ipsec-policy ipv4-options layer7-protocol limit nth out-bridge-port
+    out-bridge-port-list out-interface out-interface-list packet-mark packet-size
+    per-connection-classifier port priority protocol psd random routing-mark
+    routing-table src-address src-address-list src-address-type src-mac-address
+    src-port tcp-flags tcp-mss time tls-host ttl"""
+_FIREWALL_MATCHERS: Final = frozenset(_MATCHER_NAMES.split())
+for _chain in ("filter", "nat", "mangle", "raw"):
+    _fw = f"/ip firewall {_chain}"
+    _MENUS[_fw] = replace(_MENUS[_fw], unset_when_absent=_FIREWALL_MATCHERS)
 
 for _path, _props in SCRIPT_PROPERTIES.items():
     _MENUS[_path] = replace(_MENUS[_path], scripts=_props)
