@@ -70,9 +70,9 @@ def test_patch_prints_a_script(tmp_path: Path) -> None:
 
 def test_patch_exit_code_when_not_expressible(tmp_path: Path) -> None:
     old = write(
-        tmp_path, "old.rsc", "/ip address\nadd address=10.0.0.1/24 interface=e1 network=10.0.0.0\n"
+        tmp_path, "old.rsc", "/ip address\nadd address=10.0.0.1 interface=e1 network=10.0.0.2\n"
     )
-    new = write(tmp_path, "new.rsc", "/ip address\nadd address=10.0.0.1/24 interface=e1\n")
+    new = write(tmp_path, "new.rsc", "/ip address\nadd address=10.0.0.1 interface=e1\n")
     text = runner.invoke(app, ["config", "patch", str(old), str(new)])
     assert text.exit_code == 2
     assert text.stdout.startswith("# INCOMPLETE: 1 change(s)")

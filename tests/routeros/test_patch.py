@@ -99,8 +99,8 @@ def test_comment_removed_is_set_empty() -> None:
 
 
 def test_unknown_default_on_keyed_item_is_unsupported() -> None:
-    a = cfg("/ip address\nadd address=10.0.0.1/24 interface=ether1 network=10.0.0.0\n")
-    b = cfg("/ip address\nadd address=10.0.0.1/24 interface=ether1\n")
+    a = cfg("/ip address\nadd address=10.0.0.1 interface=ether1 network=10.0.0.2\n")
+    b = cfg("/ip address\nadd address=10.0.0.1 interface=ether1\n")
     patch = make_patch(a, b)
     assert not patch.ok
     [gap] = patch.unsupported
@@ -131,8 +131,14 @@ add action=drop chain=input comment=c
     assert "remove" in patch.script and "place-before=[ find comment=c ]" in patch.script
 
 
-def test_verbose_unset_marker_becomes_unset_command() -> None:
+def test_network_routeros_derives_from_the_address_is_no_change() -> None:
     a = cfg("/ip address\nadd address=10.0.0.1/24 interface=ether1 network=10.0.0.0\n")
+    b = cfg("/ip address\nadd address=10.0.0.1/24 interface=ether1\n")
+    assert make_patch(a, b).lines == [] and make_patch(b, a).lines == []
+
+
+def test_verbose_unset_marker_becomes_unset_command() -> None:
+    a = cfg("/ip address\nadd address=10.0.0.1 interface=ether1 network=10.0.0.2\n")
     b = Config(
         [
             Menu(
@@ -141,7 +147,7 @@ def test_verbose_unset_marker_becomes_unset_command() -> None:
                     Command(
                         "add",
                         (
-                            Prop("address", "10.0.0.1/24"),
+                            Prop("address", "10.0.0.1"),
                             Prop("interface", "ether1"),
                             Prop("network", None),
                         ),
@@ -151,7 +157,7 @@ def test_verbose_unset_marker_becomes_unset_command() -> None:
         ]
     )
     patch = converges(a, b)
-    assert "unset [ find address=10.0.0.1/24 interface=ether1 ] value-name=network" in patch.script
+    assert "unset [ find address=10.0.0.1 interface=ether1 ] value-name=network" in patch.script
 
 
 def test_reordering_firewall_rules_moves_and_places() -> None:

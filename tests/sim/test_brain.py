@@ -549,3 +549,16 @@ async def test_reset_without_defaults_removes_the_management_address() -> None:
     assert "198.51.100.9" not in r.config_text()
     verdict = r.management_verdict(client_ip="203.0.113.5", local_ip="198.51.100.9", port=22)
     assert verdict == "drop"
+
+
+async def test_ip_address_network_is_computed_and_exported() -> None:
+    r = make()
+    await run(r, "/ip address add address=10.0.2.100/24 interface=ether1")
+    await run(r, "/ip address add address=10.9.9.1 interface=ether1 network=10.9.9.2")
+    out = await run(r, "/ip address export")
+    assert "add address=10.0.2.100/24 interface=ether1 network=10.0.2.0\n" in out
+    assert "add address=10.9.9.1 interface=ether1 network=10.9.9.2\n" in out
+    await run(r, "/ip address set [find address=10.0.2.100/24] address=172.16.5.5/16")
+    assert "add address=172.16.5.5/16 interface=ether1 network=172.16.0.0\n" in (
+        await run(r, "/ip address export")
+    )

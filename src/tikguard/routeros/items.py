@@ -204,16 +204,18 @@ def strip_defaults(
     builtin: bool = False,
     fill: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """``values`` without the properties whose value is known to be the canonical default.
+    """``values`` without the properties whose value is known to be the canonical default
+    (or the value RouterOS derives from the others: :func:`schema.derived_values`).
 
     ``fill`` (:func:`version_fill`, added items only): the version's own defaults where
     they differ from the canonical ones; an item that does not set such a property has
     that value, so it is spelled out.
     """
     defaults = schema.defaults
+    derived = schema_mod.derived_values(schema.path, values)
     out: dict[str, str] = {}
     for key, value in values.items():
-        default = defaults.get(key)
+        default = derived.get(key) or defaults.get(key)
         if default is None and (key == "comment" or key == "disabled"):
             default = _universal_default(key, builtin)
         if default != value:

@@ -28,6 +28,8 @@ readable, and a push verifies the resulting export anyway.
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -1249,6 +1251,26 @@ def defaults_for(schema: MenuSchema, ros_version: str | None) -> dict[str, str]:
     if not major.isdigit() or int(major) >= 7:
         return schema.defaults
     return {**schema.defaults, **schema.legacy_defaults}
+
+
+def derived_values(path: str, values: Mapping[str, str | None]) -> dict[str, str]:
+    """Values RouterOS computes from an item's other values when they are not given.
+
+    ``/ip address``: ``network`` is the address's network (``10.0.2.100/24`` ->
+    ``10.0.2.0``; a /32 without a peer gets the address itself), and every export
+    prints it. An item whose value equals the derived one is the same item with or
+    without it, so normalisation drops it and the simulator fills it in.
+    """
+    if path != "/ip address":
+        return {}
+    address = values.get("address")
+    if not address:
+        return {}
+    try:
+        iface = ipaddress.IPv4Interface(address)
+    except ValueError:
+        return {}
+    return {"network": str(iface.network.network_address)}
 
 
 def is_known(path: str) -> bool:

@@ -175,6 +175,7 @@ def add(
     _check_unique(db, path, state, values, None)
     check_references(db, path, values)
     base = version_fill(schema_mod.lookup(path), ros_version)
+    derive(path, values, values)
     item = Item(id=state.new_id(), values=values, base=base, flags=flags)
     if before is not None:
         target = _resolve_ref(state, before, numbering)
@@ -202,11 +203,30 @@ def set_values(
         _check_unique(db, path, state, values, mine)
         old_name = mine.get("name")
         mine.values.update(values)
+        derive(path, mine.values, values)
         new_name = mine.get("name")
         if old_name and new_name and old_name != new_name:
             follow_rename(db, path, old_name, new_name)
         if flags:
             mine.flags = tuple(dict.fromkeys((*mine.flags, *flags)))
+
+
+def derive(path: str, values: dict[str, Value], given: dict[str, Value]) -> None:
+    """Fill in what RouterOS computes from other values (:func:`schema.derived_values`).
+
+    ``/ip address``: ``network`` follows the address; RouterOS keeps a given one only
+    for a /32 (a point-to-point peer), also when ``set`` changes something else.
+    """
+    derived = schema_mod.derived_values(path, values)
+    if not derived:
+        return
+    point_to_point = str(values.get("address", "")).endswith("/32") or "/" not in str(
+        values.get("address", "")
+    )
+    for key, value in derived.items():
+        if point_to_point and values.get(key) and (given.get(key) or "address" not in given):
+            continue
+        values[key] = value
 
 
 def unset(db: ConfigDB, path: str, items: list[Item] | None, keys: list[str]) -> None:
@@ -226,6 +246,7 @@ def unset(db: ConfigDB, path: str, items: list[Item] | None, keys: list[str]) ->
             else:
                 mine.values.pop(key, None)
             mine.flags = tuple(f for f in mine.flags if f != key)
+        derive(path, mine.values, {})
 
 
 def remove(db: ConfigDB, path: str, items: list[Item]) -> None:

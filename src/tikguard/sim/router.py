@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tikguard.sim import backupfile, generic, system
+from tikguard.sim import backupfile, engine, generic, system
 from tikguard.sim.clock import SimClock, TimerHandle
 from tikguard.sim.configdb import ConfigDB, Item, MenuState
 from tikguard.sim.console import Console, Invocation, Session
@@ -196,11 +196,9 @@ class SimRouter:
         interface = str(self.settings.get("management_interface") or ethers[0])
         prefix = "/8" if str(address).startswith("127.") else "/32"
         state = self.db.write("/ip address", track=False)
-        state.items.append(
-            Item(
-                id=state.new_id(), values={"address": f"{address}{prefix}", "interface": interface}
-            )
-        )
+        values: dict[str, str | None] = {"address": f"{address}{prefix}", "interface": interface}
+        engine.derive("/ip address", values, values)
+        state.items.append(Item(id=state.new_id(), values=values))
 
     # -- state -------------------------------------------------------------------
     @property
