@@ -8,7 +8,9 @@ the controller. For each concurrency, in the same run and against the same route
 * tikguard, unchanged: the daily case, a backup that finds nothing new.
 
 Reported: wall time, controller CPU seconds per router (process time: all threads,
-database included) and the ratios to the floor.
+database included) and the ratios to the floor. The git mirror follows a backup in the
+background once its results are recorded; its catch-up after the first backup (one
+commit per new version) is measured on its own row, before the next phase starts.
 
 Usage: ``python bench/bench_backup.py [--routers 1000] [--concurrency 50,200]``
 (``--routers 10000`` for the full fleet).
@@ -30,11 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncssh
+from sqlalchemy import func, select
 
 from tikguard.ops import backup as backup_ops
 from tikguard.ops import devices as device_ops
 from tikguard.settings import Settings
 from tikguard.store.db import Database
+from tikguard.store.models import ConfigVersion
 
 
 @dataclass
@@ -126,6 +130,23 @@ async def tikguard_backup(db: Database, settings: Settings, tenant_id: int) -> i
     return sum(1 for r in results if r.ok)
 
 
+async def mirror_catch_up(db: Database, tenant_id: int) -> int:
+    """Wait for the background mirror; return how many versions are mirrored."""
+    await asyncio.to_thread(backup_ops.wait_for_mirror)
+    with db.session() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(ConfigVersion)
+                .where(
+                    ConfigVersion.tenant_id == tenant_id,
+                    ConfigVersion.mirror_commit.is_not(None),
+                )
+            )
+            or 0
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routers", type=int, default=1000)
@@ -164,6 +185,14 @@ def main() -> None:
                     level,
                     len(inventory),
                     tikguard_backup(db, settings, tenant_id),
+                )
+            )
+            rows.append(
+                measure(
+                    "  git mirror catch-up (after)",
+                    level,
+                    len(inventory),
+                    mirror_catch_up(db, tenant_id),
                 )
             )
             rows.append(

@@ -49,6 +49,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     if request.param == "sqlite":
         database = Database.open(_settings(tmp_path))
         yield database
+        backup_ops.wait_for_mirror(60)
         database.dispose()
         return
     url = os.environ.get(PG_ENV, "")
@@ -64,6 +65,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     try:
         yield database
     finally:
+        backup_ops.wait_for_mirror(60)
         database.dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -255,6 +257,8 @@ async def test_git_mirror_shows_the_line_diff_and_no_secret(
     await dev.router.execute("/system identity set name=mirror-check", user="admin")
     (result,) = await backup_ops.backup(db, settings, tenant_id)
     assert result.status is BackupStatus.CHANGED, result
+    # The mirror follows in the background, after the results are recorded.
+    assert await asyncio.to_thread(backup_ops.wait_for_mirror, 60)
 
     repo = repo_path(settings.data_dir, "default")
     git = await asyncio.create_subprocess_exec(

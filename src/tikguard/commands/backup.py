@@ -83,6 +83,9 @@ def backup(
                     on_result=advance,
                 )
             )
+        # The git mirror follows in the background; it is done before the command ends.
+        with err_console.status("updating the git mirror"):
+            backup_ops.wait_for_mirror()
     _summary(results)
     if any(r.status is BackupStatus.FAILED for r in results):
         raise typer.Exit(1)

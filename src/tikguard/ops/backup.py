@@ -14,13 +14,14 @@ import asyncio
 import contextlib
 import enum
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
 from tikguard.device.errors import DeviceError, DeviceTimeout, HostKeyChanged
 from tikguard.device.session import Target, fingerprint
@@ -29,7 +30,6 @@ from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import mirror
 from tikguard.store import versions as store_versions
-from tikguard.store._util import vault_of
 from tikguard.store.db import Database
 from tikguard.store.errors import NotFound
 from tikguard.store.models import Device, Trigger, utcnow
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 #: Results written per database transaction.
 WRITE_BATCH = 200
+#: How long (seconds) the writer waits for a batch to fill while routers are still being
+#: read: a few large transactions cost far less than one per finished router.
+WRITE_LINGER = 0.2
 
 
 class BackupStatus(enum.StrEnum):
@@ -75,22 +78,13 @@ class BackupJob:
     known_version: str | None
 
 
-def _job(session: Session, tenant_id: int, device: Device) -> BackupJob:
-    password = ""
-    if device.password_enc is not None:
-        password = (
-            vault_of(session)
-            .decrypt(
-                session, tenant_id, store_devices.PASSWORD_PURPOSE, device.id, device.password_enc
-            )
-            .decode("utf-8")
-        )
+def _job(session: Session, device: Device) -> BackupJob:
     target = Target(
         name=device.name,
         host=device.host,
         port=device.port,
         username=device.username,
-        password=password,
+        password=store_devices.decrypt_password(session, device) or "",
         host_key=device.host_key,
     )
     return BackupJob(device.id, target, device.ros_version)
@@ -111,7 +105,9 @@ def load_jobs(
     wanted = list(names) if names is not None else None
     with db.session() as session:
         query_names = wanted if wanted else None
-        devices = store_devices.list_devices(session, tenant_id, tag=tag, names=query_names)
+        devices = store_devices.list_devices(
+            session, tenant_id, tag=tag, names=query_names, with_passwords=True
+        )
         if device_ids is not None:
             wanted_ids = set(device_ids)
             devices = [d for d in devices if d.id in wanted_ids]
@@ -122,10 +118,7 @@ def load_jobs(
             missing = sorted(set(wanted) - {d.name for d in devices})
             if missing:
                 raise NotFound(f"no device named {', '.join(missing)}")
-        ids = [d.id for d in devices]
-        query = select(Device).options(undefer(Device.password_enc)).where(Device.id.in_(ids))
-        by_id = {d.id: d for d in session.scalars(query)} if ids else {}
-        return [_job(session, tenant_id, by_id[i]) for i in ids]
+        return [_job(session, d) for d in devices]
 
 
 Outcome = Snapshot | DeviceError
@@ -217,7 +210,12 @@ class _ResultWriter:
     """Writes outcomes in batches from a worker thread; each caller awaits its own result."""
 
     def __init__(
-        self, db: Database, tenant_id: int, trigger: str, operation_id: str | None
+        self,
+        db: Database,
+        tenant_id: int,
+        trigger: str,
+        operation_id: str | None,
+        expected: int,
     ) -> None:
         self._db = db
         self._tenant_id = tenant_id
@@ -225,17 +223,29 @@ class _ResultWriter:
         self._operation_id = operation_id
         self._pending: list[tuple[BackupJob, Outcome, float, asyncio.Future[BackupResult]]] = []
         self._task: asyncio.Task[None] | None = None
+        #: Outcomes not yet taken into a batch (read or still being read).
+        self._unwritten = expected
+        self._full = asyncio.Event()
 
     async def submit(self, job: BackupJob, outcome: Outcome, seconds: float) -> BackupResult:
         future: asyncio.Future[BackupResult] = asyncio.get_running_loop().create_future()
         self._pending.append((job, outcome, seconds, future))
+        if len(self._pending) >= min(WRITE_BATCH, self._unwritten):
+            self._full.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
         while self._pending:
+            if len(self._pending) < min(WRITE_BATCH, self._unwritten):
+                # More routers are still being read: let the batch fill a little.
+                self._full.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(WRITE_LINGER):
+                        await self._full.wait()
             batch, self._pending = self._pending[:WRITE_BATCH], self._pending[WRITE_BATCH:]
+            self._unwritten -= len(batch)
             try:
                 results = await asyncio.to_thread(self._write, batch)
             except Exception as exc:  # the whole transaction failed: say so per device
@@ -425,7 +435,7 @@ async def run_backups(
     """Back up ``jobs`` with bounded concurrency; results in the order of ``jobs``."""
     trigger = check_trigger(trigger)
     semaphore = asyncio.Semaphore(max(1, settings.backup_concurrency))
-    writer = _ResultWriter(db, tenant_id, trigger, operation_id)
+    writer = _ResultWriter(db, tenant_id, trigger, operation_id, len(jobs))
 
     async def one(job: BackupJob) -> BackupResult:
         async with semaphore:
@@ -440,20 +450,69 @@ async def run_backups(
 
     results = list(await asyncio.gather(*(one(job) for job in jobs)))
     if any(r.status is BackupStatus.CHANGED for r in results):
-        await mirror_changes(db, tenant_id)
+        mirror_in_background(db, tenant_id)
     return results
 
 
-async def mirror_changes(db: Database, tenant_id: int) -> None:
+def mirror_changes(db: Database, tenant_id: int) -> None:
     """Bring the tenant's git mirror up to date; never fails a backup (errors are
     recorded in the mirror state and retried on the next run)."""
     try:
-        report = await asyncio.to_thread(mirror.sync_tenant, db, tenant_id)
+        report = mirror.sync_tenant(db, tenant_id)
     except Exception:
         log.exception("git mirror update failed for tenant %s", tenant_id)
         return
     if not report.ok:
         log.warning("git mirror of tenant %s is behind: %s", tenant_id, report)
+
+
+_mirror_lock = threading.Lock()
+#: One mirror thread per (database, tenant) at a time, and whether it must run again.
+_mirror_threads: dict[tuple[int, int], threading.Thread] = {}
+_mirror_again: set[tuple[int, int]] = set()
+
+
+def mirror_in_background(db: Database, tenant_id: int) -> None:
+    """Mirror the tenant's new versions in a background thread, after the backups'
+    results are recorded, so the mirror never holds up a backup.
+
+    The versions are in the database already; the mirror catches up from there
+    (requests during a run make it run once more). The thread is not a daemon: a
+    process that ends waits for it. :func:`wait_for_mirror` waits explicitly.
+    """
+    key = (id(db), tenant_id)
+
+    def run() -> None:
+        while True:
+            with _mirror_lock:
+                if key not in _mirror_again:
+                    del _mirror_threads[key]
+                    return
+                _mirror_again.discard(key)
+            mirror_changes(db, tenant_id)
+
+    with _mirror_lock:
+        _mirror_again.add(key)
+        if key in _mirror_threads:
+            return
+        thread = threading.Thread(target=run, name=f"tikguard-mirror-{tenant_id}")
+        _mirror_threads[key] = thread
+        thread.start()
+
+
+def wait_for_mirror(timeout: float | None = None) -> bool:
+    """Wait until no background mirror run is left; False if ``timeout`` passed first."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        with _mirror_lock:
+            running = list(_mirror_threads.values())
+        if not running:
+            return True
+        for thread in running:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(left)
+            if thread.is_alive():
+                return False
 
 
 async def backup(
