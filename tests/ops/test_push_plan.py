@@ -73,3 +73,43 @@ def test_names_are_operation_scoped_and_quoted_in_the_reset_script() -> None:
     assert "interval=120s" in first and f"comment={quote(names.marker)}" in first
     on_event = first.split("on-event=", 1)[1]
     assert decode_value(on_event) == f'/system backup load name={names.backup_file} password=""'
+
+
+def test_merge_preview_shows_singleton_sets_and_selected_items() -> None:
+    running = RUNNING + "/interface bridge\nadd name=br0\n/ip dns\nset allow-remote-requests=yes\n"
+    snippet = (
+        "/ip dns set servers=9.9.9.9\n"
+        "/ip address add address=10.1.1.1/24 interface=ether2\n"
+        "/interface bridge set [ find name=br0 ] comment=lan\n"
+        "/ip address remove [ find address=192.0.2.1/24 ]\n"
+    )
+    plan = plan_merge(running, snippet)
+    assert "servers: 1.1.1.1 -> 9.9.9.9" in plan.diff_text
+    assert "allow-remote-requests" not in plan.diff_text  # untouched by the snippet
+    assert "+ address=10.1.1.1/24 interface=ether2" in plan.diff_text
+    assert "comment: (unset) -> lan" in plan.diff_text
+    assert "- address=192.0.2.1/24 interface=ether1" in plan.diff_text
+    assert plan.diff_summary == {"added": 1, "removed": 1, "changed": 2, "moved": 0}
+    # a singleton the running config never set is changed too
+    bare = plan_merge("/ip address\nadd address=192.0.2.1/24 interface=ether1\n", snippet)
+    assert "servers: (unset) -> 9.9.9.9" in bare.diff_text
+
+
+def test_scripts_on_screen_hide_secrets_and_the_router_gets_them() -> None:
+    running = RUNNING + "/user\nadd group=full name=bob password=old-pass\n"
+    running += "/snmp community\nset [ find default=yes ] name=public\n"
+    target = running.replace("old-pass", "new-pass").replace("name=public", "name=c0mmunity")
+    plan = plan_restore(running, target)
+    assert "password=new-pass" in plan.script and "name=c0mmunity" in plan.script
+    assert "new-pass" not in plan.shown_script and "c0mmunity" not in plan.shown_script
+    assert "set [ find name=bob ] password=" in plan.shown_script
+    assert "(hidden)" in plan.shown_script
+    merge = plan_merge(running, '/user set bob password="s3cret"\n:delay 1s; /log info x\n')
+    assert "s3cret" in merge.script and "s3cret" not in merge.shown_script
+
+
+def test_convergence_ignores_console_only_lines() -> None:
+    target = RUNNING + ":delay 2s\n"
+    assert converged_to(RUNNING, target)[0]
+    ok, why = converged_to(RUNNING.replace("1.1.1.1", "8.8.8.8"), target)
+    assert not ok and "/ip dns" in why

@@ -166,19 +166,27 @@ async def _push(
                 "reason": ev.get("reason", ""),
                 "rebooted": ev.get("rebooted"),
                 "timer": ev.get("timer_present"),
-                "hashes": _hashes(ev),
+                "hashes": _hashes(op.outcome, ev),
                 "op": op.id,
             }
         )
     return out
 
 
-def _hashes(ev: dict[str, Any]) -> str:
+def _hashes(outcome: str | None, ev: dict[str, Any]) -> str:
+    """What the final read-back config is, in the outcome's terms (hash of the read-back).
+
+    ``committed`` is decided on the config read back equal to the target (converged),
+    ``reverted`` on its hash equal to the pre-push one; anything else shows both hashes.
+    """
     pre, after = ev.get("pre_hash"), ev.get("after_hash")
-    if not pre or not after:
-        return "-"
-    same = "==" if pre == after else "!="
-    return f"{pre[:8]} {same} {after[:8]}"
+    if not after:
+        return "not read back"
+    if outcome == "committed" and ev.get("converged") is True:
+        return f"== target ({after[:8]})"
+    if after == pre:
+        return f"== pre-push ({after[:8]})"
+    return f"{after[:8]} (pre-push {pre[:8] if pre else 'unknown'})"
 
 
 class _Stepper:

@@ -279,7 +279,7 @@ def _print_preview(preview: push_ops.Preview) -> None:
     console.rule(f"[bold]{preview.device}[/] ({plan.mode}, dry run: nothing is written)")
     console.print(plan.diff_text or "(no change)", highlight=False)
     console.print("[bold]script[/]")
-    console.print(Syntax(plan.script or "# (empty)\n", "bash", word_wrap=True))
+    console.print(Syntax(plan.shown_script or "# (empty)\n", "bash", word_wrap=True))
     if plan.risk:
         for tag in plan.risk:
             console.print(f"[yellow]risk[/] {tag['tag']}: {tag['title']}", highlight=False)

@@ -215,7 +215,10 @@ async def run_import(session: DeviceSession, names: Names, device_timeout: float
 
 
 async def dry_run_import(session: DeviceSession, file_name: str) -> ImportResult:
-    text = await session.run(f"/import file-name={quote(file_name)} dry-run", check=False)
+    """``/import ... verbose=yes dry-run`` (RouterOS honours dry-run in verbose mode)."""
+    text = await session.run(
+        f"/import file-name={quote(file_name)} verbose=yes dry-run", check=False
+    )
     return read_import_output(text)
 
 

@@ -1,25 +1,34 @@
 """Planning a push (no device writes): the script, the semantic diff, the risk tags.
 
 * restore: the patch from the running config to a stored version, secrets put back;
-* merge: the operator's snippet as given (the diff shown is running vs running plus
-  the snippet's commands, an approximation: RouterOS decides the final state);
+* merge: the operator's snippet as given; the diff shown is running vs the snippet
+  applied to the running config item by item (:func:`apply_snippet`: a singleton's
+  ``set`` changes that singleton, ``set``/``remove`` on ``[ find ... ]`` the items it
+  selects, ``add`` adds), an estimate where RouterOS decides the final state;
 * replace: the whole target, applied after ``/system reset-configuration``.
 
 Convergence after a push is judged here too: restore/replace compare the read-back
-config with the target semantically; a merge checks that every ``add``/``set`` of the
-snippet is present in the read-back config.
+config with the target semantically (:func:`remaining_differences`, which ignores
+console-only lines such as ``:delay`` an export never shows); a merge checks that every
+``add``/``set`` of the snippet is present in the read-back config.
+
+A plan's ``script`` is what the router gets (secrets included); ``shown_script`` is the
+same script for screens, every secret value replaced by ``(hidden)``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from tikguard.routeros.diff import diff
+from tikguard.routeros.diff import diff, remaining_differences
 from tikguard.routeros.errors import ParseError
-from tikguard.routeros.model import Command, Config, Menu, Prop
+from tikguard.routeros.items import HIDDEN
+from tikguard.routeros.model import Command, Config, ExportMeta, Menu, Prop, Selector
 from tikguard.routeros.parse import parse
-from tikguard.routeros.patch import make_patch
+from tikguard.routeros.patch import diff_and_patch
 from tikguard.routeros.risk import assess
+from tikguard.routeros.secrets import hide_script_secrets, split_secrets
+from tikguard.routeros.serialise import serialise
 
 MODES = ("merge", "restore", "replace")
 
@@ -35,6 +44,8 @@ class Plan:
     risk: list[dict[str, object]]
     #: Changes the patch cannot express (restore): push with ``replace`` instead.
     unsupported: list[str]
+    #: ``script`` with every secret value shown as ``(hidden)``: what screens show.
+    shown_script: str = field(default="", repr=False)
 
     @property
     def risky(self) -> bool:
@@ -52,18 +63,79 @@ class Plan:
         }
 
 
-def _with_snippet(running: Config, snippet: Config) -> Config:
-    """Running config with the snippet's commands appended menu by menu (approximate)."""
+def _selects(selector: Selector, command: Command) -> bool:
+    """Whether ``selector`` (``[ find k=v ... ]`` or a bare name) picks the item that
+    ``command`` (an ``add``, or a ``set`` on a built-in item) describes."""
+    if command.verb == "add":
+        values = {p.key: p.value for p in command.props}
+    elif command.selector is not None and command.selector.find is not None:
+        values = {p.key: p.value for p in (*command.selector.find, *command.props)}
+    else:
+        return False
+    if selector.ref is not None:
+        return values.get("name") == selector.ref
+    if not selector.find:
+        return False  # [ find ] selects every item: left to the router
+    return all(p.value is not None and values.get(p.key) == p.value for p in selector.find)
+
+
+def _set_props(command: Command, cmd: Command) -> Command:
+    """``command`` with what ``cmd`` (``set``/``enable``/``disable``) writes onto it."""
+    written = list(cmd.props)
+    if cmd.verb != "set":
+        written = [Prop("disabled", "yes" if cmd.verb == "disable" else "no")]
+    keys = {p.key for p in written}
+    kept = [p for p in command.props if p.key not in keys]
+    return replace(command, props=(*kept, *(p for p in written if p.value is not None)))
+
+
+def apply_snippet(running: Config, snippet: Config) -> Config:
+    """What the running config becomes with the snippet applied, as far as we can tell.
+
+    A singleton's ``set`` (``/ip dns set servers=...``) changes the singleton;
+    ``set``/``enable``/``disable``/``remove`` on ``[ find k=v ]`` or a name change or
+    remove the items they select (both the ``add``ed ones and the built-in ones); ``add``
+    adds. A command that selects nothing we know, and any other command, is kept as
+    written (shown as a command in the diff): the router is the authority on it.
+    """
     menus = [Menu(m.path, list(m.commands)) for m in running.menus]
-    by_path = {m.path: m for m in menus}
     for menu in snippet.menus:
-        target = by_path.get(menu.path)
-        if target is None:
-            target = Menu(menu.path, [])
-            menus.append(target)
-            by_path[menu.path] = target
-        target.commands.extend(menu.commands)
-    return Config(menus=menus, meta=running.meta)
+        blocks = [m for m in menus if m.path == menu.path]
+        if not blocks:
+            blocks = [Menu(menu.path, [])]
+            menus.append(blocks[0])
+        for cmd in menu.commands:
+            if not _apply_one(blocks, cmd):
+                blocks[-1].commands.append(cmd)
+    return Config(menus=[m for m in menus if m.commands or not m.path], meta=running.meta)
+
+
+def _apply_one(blocks: list[Menu], cmd: Command) -> bool:
+    """Apply ``cmd`` to the commands already in ``blocks``; False when it selects none."""
+    if cmd.selector is None and cmd.verb == "set":
+        for block in reversed(blocks):
+            for i in range(len(block.commands) - 1, -1, -1):
+                have = block.commands[i]
+                if have.verb == "set" and have.selector is None:
+                    block.commands[i] = _set_props(have, cmd)
+                    return True
+        return False
+    if cmd.selector is None or cmd.verb not in ("set", "enable", "disable", "remove"):
+        return False
+    hit = False
+    for block in blocks:
+        kept: list[Command] = []
+        for have in block.commands:
+            if not _selects(cmd.selector, have):
+                kept.append(have)
+                continue
+            hit = True
+            if cmd.verb != "remove":
+                kept.append(_set_props(have, cmd))
+            elif have.verb != "add":
+                kept.append(have)  # a built-in item cannot be removed
+        block.commands[:] = kept
+    return hit
 
 
 def parse_snippet(snippet: str, limit: int = 200) -> tuple[Config, list[str]]:
@@ -85,11 +157,47 @@ def parse_snippet(snippet: str, limit: int = 200) -> tuple[Config, list[str]]:
     return Config(), [*skipped, *lines]
 
 
+def shown_script(script: str) -> str:
+    """``script`` for a screen: every secret value (sensitive and confidential
+    properties, credentials inside script text) replaced by ``(hidden)``.
+
+    Where the script does not parse (a merge snippet may use any syntax), credentials
+    are found in the text as in script properties (``password=``, ``secret=``, ...).
+    """
+    try:
+        config = parse(script, source="script")
+    except ParseError:
+        return hide_script_secrets(script, HIDDEN)
+    redacted, secrets = split_secrets(config)
+    if not secrets:
+        return script
+    tags = sorted(secrets, key=len, reverse=True)
+
+    def hide(value: str | None) -> str | None:
+        if value is None:
+            return None
+        for tag in tags:
+            value = value.replace(tag, HIDDEN)
+        return value
+
+    menus = [
+        Menu(
+            m.path,
+            [
+                replace(c, props=tuple(replace(p, value=hide(p.value)) for p in c.props))
+                for c in m.commands
+            ],
+        )
+        for m in redacted.menus
+    ]
+    return serialise(Config(menus=menus, meta=ExportMeta()), include_header=False, width=None)
+
+
 def plan_restore(running_text: str, target_text: str) -> Plan:
-    """Patch from ``running_text`` to ``target_text`` (both normalised, with secrets)."""
+    """Patch from ``running_text`` to ``target_text`` (both normalised, with secrets);
+    the diff and the patch come from one matching."""
     running, target = parse(running_text), parse(target_text)
-    patch = make_patch(running, target)
-    change = diff(running, target)
+    change, patch = diff_and_patch(running, target)
     return Plan(
         mode="restore",
         script=patch.script,
@@ -97,17 +205,20 @@ def plan_restore(running_text: str, target_text: str) -> Plan:
         diff_summary=change.summary(),
         risk=[tag.as_json() for tag in assess(running, target, change)],
         unsupported=[str(u) for u in patch.unsupported],
+        shown_script=shown_script(patch.script),
     )
 
 
 def plan_merge(running_text: str, snippet: str) -> Plan:
     running = parse(running_text)
     extra, skipped = parse_snippet(snippet)
-    target = _with_snippet(running, extra)
+    target = apply_snippet(running, extra)
     change = diff(running, target)
+    script = snippet if snippet.endswith("\n") else snippet + "\n"
     return Plan(
         mode="merge",
-        script=snippet if snippet.endswith("\n") else snippet + "\n",
+        script=script,
+        shown_script=shown_script(script),
         diff_text=change.to_text(),
         diff_summary=change.summary(),
         risk=[tag.as_json() for tag in assess(running, target, change)]
@@ -123,13 +234,15 @@ def plan_merge(running_text: str, snippet: str) -> Plan:
 def plan_replace(running_text: str, target_text: str) -> Plan:
     running, target = parse(running_text), parse(target_text)
     change = diff(running, target)
+    script = target_text if target_text.endswith("\n") else target_text + "\n"
     return Plan(
         mode="replace",
-        script=target_text if target_text.endswith("\n") else target_text + "\n",
+        script=script,
         diff_text=change.to_text(),
         diff_summary=change.summary(),
         risk=[tag.as_json() for tag in assess(running, target, change)],
         unsupported=[],
+        shown_script=shown_script(script),
     )
 
 
@@ -153,10 +266,11 @@ def converged_to(
     """Restore/replace: the read-back config equals the target (semantically), apart
     from the push's own revert scheduler."""
     after = without_scheduler(parse(after_text), ignore_scheduler)
-    change = diff(after, parse(target_text))
-    if change.empty:
+    remaining = remaining_differences(after, parse(target_text))
+    if not remaining:
         return True, "running config equals the target"
-    return False, "running config differs from the target:\n" + change.to_text()
+    shown = remaining[:20] + ([f"... {len(remaining) - 20} more"] if len(remaining) > 20 else [])
+    return False, "running config differs from the target:\n" + "\n".join(shown)
 
 
 def _has(commands: list[Command], cmd: Command) -> bool:

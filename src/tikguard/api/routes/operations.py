@@ -33,6 +33,7 @@ from tikguard.api.schemas import (
 from tikguard.ops import backup_ops, inventory, operations_view
 from tikguard.ops import push as push_ops
 from tikguard.ops.accounts import Principal
+from tikguard.ops.push_plan import Plan
 
 router = APIRouter(tags=["operations"])
 #: Seconds between keep-alive comments on an idle event stream.
@@ -129,16 +130,17 @@ async def preview(body: PreviewIn, state: State, who: Operator) -> PreviewOut:
         summary=plan.diff_summary,
         risk=plan.risk,
         unsupported=plan.unsupported,
-        script=plan.script if body.mode != "restore" else _redacted_script(plan.script, who),
+        script=_script_for(plan, who),
         preflight=found.preflight,
     )
 
 
-def _redacted_script(script: str, who: Principal) -> str:
-    """A restore script carries the version's secrets: only admins see it whole."""
-    if who.allows("admin"):
-        return script
-    return "# the restore script holds secrets; only admins see it\n"
+def _script_for(plan: Plan, who: Principal) -> str:
+    """A restore script carries the version's secrets: only admins see it whole; others
+    see it with every secret value hidden."""
+    if plan.mode == "restore" and who.allows("admin"):
+        return plan.script
+    return plan.shown_script
 
 
 @router.post("/operations/{op_id}/confirm", response_model=OperationOut)
