@@ -6,8 +6,9 @@ own) beside a baseline in the same run:
 * start-up: N simulated routers vs N bare asyncssh listeners (one shared key);
   time to listen on every port and RSS growth per router.
 * exports/s: an asyncssh client loop (C connections, one exec channel per
-  ``/export``) against simulated routers vs a bare asyncssh server that answers every
-  exec with a fixed export of the same size.
+  ``/export``) against simulated routers (rendering every export, and with the
+  export cached per configuration revision, the default) vs a bare asyncssh server
+  that answers every exec with a fixed export of the same size.
 
 Usage: ``python bench/bench_sim.py [--sizes 1000,5000] [--seconds 5] [--clients 8]``
 (add 10000 to ``--sizes`` for the full fleet; it takes a minute or two).
@@ -48,13 +49,24 @@ def rss_bytes() -> int:
 
 # -- child side ---------------------------------------------------------------------
 async def _serve_sim(
-    count: int, version: str, report: dict[str, Any], *, fixed_console: bool = False
+    count: int,
+    version: str,
+    report: dict[str, Any],
+    *,
+    fixed_console: bool = False,
+    export_cache: bool = True,
 ) -> None:
     from tikguard.sim.fleet import SimFleet
 
     before = rss_bytes()
     start = time.perf_counter()
-    fleet = SimFleet(count=count, version=version, time_scale=1.0, password=PASSWORD)
+    fleet = SimFleet(
+        count=count,
+        version=version,
+        time_scale=1.0,
+        password=PASSWORD,
+        router_settings={"export_cache": export_cache},
+    )
     await fleet.start()
     report["startup_s"] = time.perf_counter() - start
     report["rss_delta"] = rss_bytes() - before
@@ -146,8 +158,16 @@ async def _until_stdin_closes(report: dict[str, Any]) -> None:
 def child_main(argv: list[str]) -> None:
     kind, count, extra = argv[0], int(argv[1]), argv[2]
     report: dict[str, Any] = {"kind": kind, "count": count}
-    if kind in ("sim", "simfixed"):
-        asyncio.run(_serve_sim(count, extra, report, fixed_console=kind == "simfixed"))
+    if kind in ("sim", "simfixed", "simnocache"):
+        asyncio.run(
+            _serve_sim(
+                count,
+                extra,
+                report,
+                fixed_console=kind == "simfixed",
+                export_cache=kind != "simnocache",
+            )
+        )
     else:
         asyncio.run(_serve_bare(count, int(extra), report))
 
@@ -239,6 +259,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     sim = Child("sim", 16, args.version)
     fixed = Child("simfixed", 16, args.version)
+    nocache = Child("simnocache", 16, args.version)
     bare = Child("bare", 16, str(sim.report["export_bytes"]))
     try:
         rate_bare, fail_bare = asyncio.run(
@@ -247,12 +268,16 @@ def main() -> None:
         rate_fixed, fail_fixed = asyncio.run(
             export_rate(fixed.report["ports"], args.clients, args.seconds)
         )
+        rate_nocache, fail_nocache = asyncio.run(
+            export_rate(nocache.report["ports"], args.clients, args.seconds)
+        )
         rate_sim, fail_sim = asyncio.run(
             export_rate(sim.report["ports"], args.clients, args.seconds)
         )
     finally:
         sim.stop()
         fixed.stop()
+        nocache.stop()
         bare.stop()
     print(
         f"| bare asyncssh (fixed text) | {bare.report['export_bytes']} | {rate_bare:.0f} "
@@ -263,8 +288,12 @@ def main() -> None:
         f"| {rate_fixed:.0f} | {fail_fixed} | {rate_fixed / max(rate_bare, 1e-9):.2f} |"
     )
     print(
-        f"| simulated routers (export rendered) | {sim.report['export_bytes']} | {rate_sim:.0f} "
-        f"| {fail_sim} | {rate_sim / max(rate_bare, 1e-9):.2f} |"
+        f"| simulated routers (every export rendered) | {nocache.report['export_bytes']} "
+        f"| {rate_nocache:.0f} | {fail_nocache} | {rate_nocache / max(rate_bare, 1e-9):.2f} |"
+    )
+    print(
+        f"| simulated routers (export cached per config revision) | {sim.report['export_bytes']} "
+        f"| {rate_sim:.0f} | {fail_sim} | {rate_sim / max(rate_bare, 1e-9):.2f} |"
     )
 
 

@@ -562,3 +562,19 @@ async def test_ip_address_network_is_computed_and_exported() -> None:
     assert "add address=172.16.5.5/16 interface=ether1 network=172.16.0.0\n" in (
         await run(r, "/ip address export")
     )
+
+
+async def test_export_cache_follows_every_change_and_the_clock() -> None:
+    r = make()
+    first = await run(r, "/export")
+    assert await run(r, "/export") == first
+    await run(r, "/ip address add address=10.1.1.1/24 interface=ether1")
+    second = await run(r, "/export")
+    assert "10.1.1.1/24" in second
+    await r.clock.advance(3600)
+    third = await run(r, "/export")
+    assert third.splitlines()[1:] == second.splitlines()[1:]
+    assert third.splitlines()[0] != second.splitlines()[0]
+    uncached = make(export_cache=False)
+    await run(uncached, "/ip address add address=10.1.1.1/24 interface=ether1")
+    assert (await run(uncached, "/export")).splitlines()[1:] == third.splitlines()[1:]

@@ -113,7 +113,7 @@ class MenuState:
 class ConfigDB:
     """Menus by path, copy-on-write over a shared base."""
 
-    __slots__ = ("_base", "_order", "_own", "check_references")
+    __slots__ = ("_base", "_order", "_own", "check_references", "revision")
 
     def __init__(self, base: Mapping[str, MenuState] | None = None) -> None:
         #: Refuse references to interfaces that do not exist (RouterOS does).
@@ -121,6 +121,9 @@ class ConfigDB:
         self._base: Mapping[str, MenuState] = base or {}
         self._own: dict[str, MenuState] = {}
         self._order: list[str] | None = None  # paths written, in first-write order
+        #: Counts every :meth:`write` and :meth:`reset`: a change to the content can
+        #: only follow one, so equal revisions mean equal content (export cache).
+        self.revision = 0
 
     def read(self, path: str) -> MenuState | None:
         """The menu for reading (never mutate it)."""
@@ -133,6 +136,7 @@ class ConfigDB:
         ``track=False`` keeps the menu out of first-write order (set-up values such as
         the identity, which RouterOS exports near the end).
         """
+        self.revision += 1
         own = self._own.get(path)
         if own is not None:
             if track and (self._order is None or path not in self._order):
@@ -184,6 +188,7 @@ class ConfigDB:
         return clone
 
     def reset(self, base: Mapping[str, MenuState]) -> None:
+        self.revision += 1
         self._base = base
         self._own = {}
         self._order = None

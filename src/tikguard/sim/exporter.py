@@ -147,6 +147,11 @@ def _meta(
     )
 
 
+def export_date_line(now: datetime, profile: Profile) -> str:
+    """The export's first line as :func:`render` prints it (``# <date> by RouterOS <v>``)."""
+    return f"# {format_export_date(now, profile.version)} by RouterOS {profile.version}"
+
+
 def render(config: Config, opts: ExportOptions, *, profile: Profile) -> str:
     """The export text (``\\n`` line ends) for a built config."""
     style = "terse" if opts.style == "terse" else "compact"

@@ -27,7 +27,13 @@ from tikguard.sim.configdb import ConfigDB, Item, MenuState
 from tikguard.sim.console import Console, Invocation, Session
 from tikguard.sim.defaults import Builtins, factory_config, parse_policy, with_builtins
 from tikguard.sim.errors import ConsoleError, Interrupted, syntax_error
-from tikguard.sim.exporter import DeviceIds, ExportOptions, build_config, render
+from tikguard.sim.exporter import (
+    DeviceIds,
+    ExportOptions,
+    build_config,
+    export_date_line,
+    render,
+)
 from tikguard.sim.faults import DROP_CONNECTIONS, Faults
 from tikguard.sim.files import FileStore
 from tikguard.sim.profiles import ModelProfile, Profile, model_profile, profile_for
@@ -146,6 +152,7 @@ class SimRouter:
         self._up = True
         self._booted_at = clock.monotonic()
         self._generation = 0
+        self._export_cache: tuple[ConfigDB, int, ExportOptions, str, str] | None = None
         self._boot_timer: TimerHandle | None = None
         self._after_boot_script: str | None = None
         self._power_timer: TimerHandle | None = None
@@ -367,17 +374,32 @@ class SimRouter:
         return ExportOptions(style=style, show_sensitive=show, scope=scope, width=session.width)
 
     def export(self, opts: ExportOptions | None = None) -> str:
-        """The export text for options (compact, 80 columns by default)."""
+        """The export text for options (compact, 80 columns by default).
+
+        The last export is kept with the configuration revision it shows (one entry:
+        a backup loop exports the same way each time); any change to the
+        configuration starts a new revision, and the date line is always current.
+        """
         opts = opts or ExportOptions(show_sensitive=self.profile.sensitive_shown_by_default)
+        now = self.clock.now()
+        cached = self._export_cache
+        if cached is not None and self.settings.get("export_cache", True):
+            db, revision, options, date_line, text = cached
+            if db is self.db and revision == self.db.revision and options == opts:
+                fresh = export_date_line(now, self.profile)
+                return text if fresh == date_line else text.replace(date_line, fresh, 1)
         config = build_config(
-            self.db,
-            opts,
-            profile=self.profile,
-            model=self.model,
-            ids=self.ids,
-            now=self.clock.now(),
+            self.db, opts, profile=self.profile, model=self.model, ids=self.ids, now=now
         )
-        return render(config, opts, profile=self.profile)
+        text = render(config, opts, profile=self.profile)
+        self._export_cache = (
+            self.db,
+            self.db.revision,
+            opts,
+            export_date_line(now, self.profile),
+            text,
+        )
+        return text
 
     def config_text(self) -> str:
         """The compact export with secrets, without the volatile date line (for tests)."""
