@@ -146,3 +146,37 @@ async def test_a_restarted_fleet_keeps_config_files_and_host_key(tmp_path: Path)
         assert "address=192.0.2.1/24 comment=kept" in await run(dev, "/ip address export")
         files = await run(dev, "/file print")
         assert "flash/before.backup" in files and "ram.txt" not in files
+
+
+async def test_slow_commands_answer_late_by_device_time(
+    sim_fleet_factory: Callable[..., Awaitable[SimFleet]],
+) -> None:
+    import asyncio
+
+    from .sshclient import connect
+
+    fleet = await sim_fleet_factory(1, manual_clock=True)
+    dev = fleet[0]
+    dev.inject("slow-commands", seconds=10)
+    clock = dev.router.clock
+    held = asyncio.Event()
+    sleep = clock.sleep
+
+    async def holding(seconds: float) -> None:
+        held.set()  # the router holds the command now
+        await sleep(seconds)
+
+    clock.sleep = holding  # type: ignore[method-assign]
+    async with await connect(dev) as conn:
+        task = asyncio.create_task(conn.run("/system identity set name=slow", check=True))
+        async with asyncio.timeout(10):
+            await held.wait()
+        await fleet.advance(9)
+        assert not task.done() and dev.router.identity == dev.name
+        await fleet.advance(2)
+        async with asyncio.timeout(10):
+            await task
+        assert dev.router.identity == "slow"
+        dev.inject("clear")
+        assert dev.router.faults.slow_command_seconds == 0
+        assert "name: slow" in str((await conn.run("/system identity print")).stdout)

@@ -25,9 +25,13 @@ class Faults:
     full_flash: bool = False
     #: Power is cut after this many more executed console commands (None: never).
     power_loss_after_commands: int | None = None
+    #: Device seconds every console command (an exec's text, a shell line) takes
+    #: before it runs and answers: a slow or busy router.
+    slow_command_seconds: float = 0.0
 
     def clear(self) -> None:
         self.drop_after_import_line = None
         self.slow_flash_seconds = 0.0
         self.full_flash = False
         self.power_loss_after_commands = None
+        self.slow_command_seconds = 0.0

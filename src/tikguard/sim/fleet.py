@@ -51,6 +51,7 @@ FAULTS = (
     "slow-flash",
     "full-flash",
     "power-loss-after-commands",
+    "slow-commands",
     "clear",
 )
 
@@ -155,6 +156,7 @@ class SimDevice:
         inject("slow-flash", seconds=40.0)
         inject("full-flash")                    # full=False frees it again
         inject("power-loss-after-commands", count=2)
+        inject("slow-commands", seconds=5.0)    # each command answers 5 device s late
         inject("clear")                         # every fault off
         """
         faults = self.router.faults
@@ -177,6 +179,8 @@ class SimDevice:
             faults.full_flash = bool(params.get("full", True))
         elif fault == "power-loss-after-commands":
             faults.power_loss_after_commands = int(params["count"])
+        elif fault == "slow-commands":
+            faults.slow_command_seconds = float(params["seconds"])
         elif fault == "clear":
             faults.clear()
             self.server.random_disconnects = None

@@ -286,6 +286,12 @@ class SimRouter:
     async def run_in(self, text: str, session: Session) -> str:
         if not self.is_up:
             return ""
+        slow = self.faults.slow_command_seconds
+        if slow > 0:
+            generation = self._generation
+            await self.clock.sleep(slow)
+            if generation != self._generation or not self.is_up:
+                return ""  # rebooted or powered off while busy: the command never ran
         result = await self.console.run(text, session)
         self._count_command()
         return result
