@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Awaitable, Callable
 
@@ -240,3 +241,36 @@ async def test_firewall_accepting_established_keeps_the_open_session_only(
         # the session that made the change still works: only a fresh connection shows it
         assert "name: r001" in (await conn.run("/system identity print")).stdout
         await assert_times_out(sim_router)
+
+
+async def test_moving_the_ssh_service_moves_the_listener(
+    sim_fleet_factory: Callable[..., Awaitable[SimFleet]],
+) -> None:
+    fleet = await sim_fleet_factory(1, distinct_hosts=True)
+    dev = fleet[0]
+    old_port = dev.port
+    with socket.socket() as probe:  # a port free on the router's address
+        probe.bind((dev.host, 0))
+        wanted = probe.getsockname()[1]
+    async with await connect(dev) as conn:
+        await conn.run(f"/ip service set ssh port={wanted}", check=True)
+        assert dev.port == wanted  # the handle follows
+        # the session that moved it stays open, as on RouterOS
+        assert f"port={wanted}" in str((await conn.run("/ip service export")).stdout)
+    with pytest.raises(ConnectionRefusedError):  # nothing listens on the old port
+        await asyncio.open_connection(dev.host, old_port)
+    assert f"name: {dev.name}" in await run(dev, "/system identity print")
+    path = fleet.inventory_path
+    assert path is not None and f"{dev.host},{wanted}," in path.read_text()
+
+
+async def test_moving_ssh_to_a_taken_port_listens_on_a_free_one(
+    sim_fleet_factory: Callable[..., Awaitable[SimFleet]],
+) -> None:
+    fleet = await sim_fleet_factory(2)
+    first, second = fleet[0], fleet[1]
+    taken = second.port  # on one shared address another router holds it
+    await run(first, f"/ip service set ssh port={taken}")
+    assert first.port not in (taken, 0) and first.router.ssh_port() == taken
+    assert f"name: {first.name}" in await run(first, "/system identity print")
+    assert f"name: {second.name}" in await run(second, "/system identity print")

@@ -350,11 +350,16 @@ class SimFleet:
                 raise
             server = DeviceServer(router, hostkeys=keys, options=options, host=host, port=0)
             server.start()
+        server.on_moved = self._moved
         site = f"site-{index // self.devices_per_site + 1:02d}"
         tags = ("sim", f"ros{self.version}")
         dev = SimDevice(name, self.username, self.password, site, tags, router, server)
         self.devices.append(dev)
         self._by_name[name] = dev
+
+    def _moved(self, server: DeviceServer) -> None:
+        """A router moved its SSH service (``/ip service set ssh port=``): new inventory."""
+        self.write_inventory()
 
     # -- time -------------------------------------------------------------------------
     async def advance(self, device_seconds: float) -> None:

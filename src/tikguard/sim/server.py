@@ -24,6 +24,12 @@ the SSH service leaves open sessions alone): from then on nothing reaches the cl
 the client notices by its own timeouts, as with a real router. When the router is
 back up, or the path opens again, a cut connection is reset (the router no longer
 knows it). ``drop-connections`` resets every session at once.
+
+The endpoint's port stands for the router's SSH port (22 by default). When
+``/ip service set ssh port=N`` moves the service, the endpoint moves too, as RouterOS
+re-listens: it binds port N on its host if that is free, else any free port, stops
+listening on the old one (new connections there are refused; open sessions stay), and
+calls ``on_moved`` (the fleet rewrites its inventory).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import asyncio
 import contextlib
 import functools
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import asyncssh
@@ -193,6 +200,7 @@ class DeviceServer:
         "host",
         "hostkeys",
         "live",
+        "on_moved",
         "port",
         "random_disconnects",
         "router",
@@ -216,6 +224,8 @@ class DeviceServer:
         self.router_port = router.ssh_port()
         self.live: set[SimConnection] = set()
         self.random_disconnects: RandomDisconnects | None = None
+        #: Called after the listener moved to a new port (``/ip service ssh port=``).
+        self.on_moved: Callable[[DeviceServer], None] | None = None
         self._base = options
         self._options: asyncssh.SSHServerConnectionOptions | None = None
         self._sock: socket.socket | None = None
@@ -228,16 +238,7 @@ class DeviceServer:
     def start(self) -> None:
         """Bind and listen (synchronous: thousands of routers start in one loop turn)."""
         self._loop = asyncio.get_running_loop()
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setblocking(False)
-            sock.bind((self.host, self.port))
-            sock.listen(BACKLOG)
-        except BaseException:
-            sock.close()
-            raise
+        sock = self._bind(self.port)
         self._sock = sock
         self.port = sock.getsockname()[1]
         self.router.add_listener(self._on_event)
@@ -245,6 +246,39 @@ class DeviceServer:
             self._loop.add_reader(sock.fileno(), self._on_acceptable)
         else:
             self._pause()
+
+    def _bind(self, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setblocking(False)
+            sock.bind((self.host, port))
+            sock.listen(0 if self._paused else BACKLOG)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _move(self, router_port: int) -> None:
+        """Listen for the router's SSH service on its new port (see the module doc)."""
+        old = self._sock
+        if old is None or self._loop is None:
+            return
+        try:
+            sock = self._bind(router_port)
+        except OSError:  # taken (another router, another program) or privileged
+            sock = self._bind(0)
+        if not self._paused:
+            self._loop.remove_reader(old.fileno())
+        old.close()
+        self._sock = sock
+        self.port = sock.getsockname()[1]
+        self.router_port = router_port
+        if not self._paused:
+            self._loop.add_reader(sock.fileno(), self._on_acceptable)
+        if self.on_moved is not None:
+            self.on_moved(self)
 
     async def close(self) -> None:
         """Stop listening and reset every connection."""
@@ -286,7 +320,10 @@ class DeviceServer:
     # -- events from the router ---------------------------------------------------
     def _on_event(self, event: str) -> None:
         if event == "config-changed":
-            self._reevaluate()
+            self._reevaluate()  # held connections came in on the old port: refused
+            wanted = self.router.ssh_port()
+            if wanted != self.router_port:
+                self._move(wanted)
         elif event in ("rebooting", "powered-off"):
             for conn in list(self.live):
                 conn.blackhole()
