@@ -10,6 +10,7 @@ as before.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,10 +18,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 from tests.api.world import TenantWorld, api_settings, build_tenant
 
 from tikguard.api.app import create_app
+from tikguard.ops import backup_schedule
 from tikguard.settings import Settings
 from tikguard.store.db import Database
 from tikguard.store.models import (
@@ -63,6 +65,8 @@ BY_ID: dict[tuple[str, str], Body] = {
     ("DELETE", "/api/v1/tokens/{token_id}"): None,
     ("PUT", "/api/v1/users/{user_id}/password"): lambda i: {"password": "pwned-password-1"},
     ("DELETE", "/api/v1/users/{user_id}"): None,
+    # beta has a schedule for this tag; alpha has none: not found, beta's kept
+    ("DELETE", "/api/v1/schedules?tag={tag}"): None,
 }
 #: Endpoints without ids: they must list only the caller's tenant.
 LISTS: dict[tuple[str, str], str] = {
@@ -73,12 +77,14 @@ LISTS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/tokens"): "",
     ("GET", "/api/v1/me"): "",
     ("GET", "/api/v1/operations?device={device_id}"): "",
+    ("GET", "/api/v1/schedules"): "",
 }
 #: Endpoints that create rows in the caller's own tenant (checked not to touch others).
 CREATES: dict[tuple[str, str], Callable[[Ids], Any]] = {
     ("POST", "/api/v1/devices"): lambda i: {"name": "created-here", "host": "192.0.2.50"},
     ("POST", "/api/v1/users"): lambda i: {"username": "newbie", "password": "long-enough-pw"},
     ("POST", "/api/v1/tokens"): lambda i: {"name": "t", "role": "viewer"},
+    ("POST", "/api/v1/schedules"): lambda i: {"tag": "created-here", "cron": "0 4 * * *"},
 }
 PUBLIC = {("GET", "/api/v1/health")}
 
@@ -108,7 +114,14 @@ def beta(db: Database) -> TenantWorld:
 
 
 @pytest.fixture(scope="module")
-def app(settings: Settings, db: Database) -> FastAPI:
+def app(settings: Settings, db: Database, alpha: TenantWorld, beta: TenantWorld) -> FastAPI:
+    async def schedules() -> None:  # each tenant has one of its own
+        for world in (alpha, beta):
+            await backup_schedule.change_schedule(
+                db, settings, world.id, tag=f"{world.name}-core", actor="test"
+            )
+
+    asyncio.run(schedules())
     return create_app(settings, db=db, engine=False)
 
 
@@ -121,7 +134,12 @@ def routes(app: FastAPI) -> set[tuple[str, str]]:
 
 
 def test_every_endpoint_is_in_the_matrix(app: FastAPI) -> None:
-    covered = set(BY_ID) | {(m, p.split("?")[0]) for m, p in LISTS} | set(CREATES) | PUBLIC
+    covered = (
+        {(m, p.split("?")[0]) for m, p in BY_ID}
+        | {(m, p.split("?")[0]) for m, p in LISTS}
+        | set(CREATES)
+        | PUBLIC
+    )
     missing = routes(app) - covered
     assert not missing, f"endpoints without an isolation case: {sorted(missing)}"
 
@@ -161,7 +179,27 @@ def snapshot(db: Database, tenant_id: int) -> dict[str, Any]:
             ),
             "sessions": rows(LoginSession, LoginSession.id, LoginSession.token_hash),
             "tokens": rows(ApiToken, ApiToken.id, ApiToken.revoked_at),
+            "schedules": schedules_of(db, tenant_id),
         }
+
+
+def schedules_of(db: Database, tenant_id: int) -> list[tuple[Any, ...]]:
+    """The tenant's backup schedules, read straight from the engine's database."""
+    engine = create_engine(db.settings.dbos_database_url())
+    try:
+        with engine.connect() as conn:
+            return [
+                tuple(r)
+                for r in conn.execute(
+                    text(
+                        "SELECT schedule_name, schedule, cron_timezone FROM workflow_schedules "
+                        "WHERE schedule_name LIKE :p ORDER BY schedule_name"
+                    ),
+                    {"p": f"backup:{tenant_id}:%"},
+                )
+            ]
+    finally:
+        engine.dispose()
 
 
 def target_ids(world: TenantWorld) -> list[Ids]:
@@ -171,6 +209,7 @@ def target_ids(world: TenantWorld) -> list[Ids]:
         "op_id": world.op_id,
         "token_id": world.token_id,
         "user_id": world.user_id,
+        "tag": f"{world.name}-core",
         "ref": "1",
         "device_name": world.device_name,
     }
@@ -179,6 +218,7 @@ def target_ids(world: TenantWorld) -> list[Ids]:
         "op_id": "0" * 32,
         "token_id": 987654,
         "user_id": 987654,
+        "tag": "ghost",
         "ref": "-1",
         "device_name": "ghost",
     }

@@ -288,3 +288,18 @@ class NewTokenOut(BaseModel):
     role: str
     token: str = Field(description="shown once; store it now")
     expires_at: datetime | None
+
+
+class ScheduleIn(Strict):
+    #: None: the whole tenant; else the devices with this tag.
+    tag: str | None = Field(default=None, min_length=1, max_length=64)
+    #: Cron expression (5 fields, or 6 with seconds first); default daily at 03:00.
+    cron: str = Field(default="0 3 * * *", min_length=1, max_length=120)
+    #: IANA time zone of the expression (default UTC).
+    time_zone: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class ScheduleOut(BaseModel):
+    tag: str | None
+    cron: str
+    time_zone: str | None

@@ -6,21 +6,34 @@ selected devices; if a worker dies mid-run, the step runs again on recovery, whi
 safe (an unchanged router only records the check time).
 
 Schedule names are ``backup:<tenant id>:<tag or *>``.
+
+The process that runs the engine changes schedules through DBOS itself; any other
+process (the CLI beside a running server, an API process without the engine) passes a
+client from :func:`schedule_client`, which writes the same rows. The engine polls its
+schedules, so a change made elsewhere takes effect there within its polling interval.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dbos import DBOS
+from dbos import DBOS, DBOSClient
+from dbos._error import DBOSException  # dbos exports no public name for it
 
 from tikguard.ops import engine
 from tikguard.ops.backup import BackupStatus, backup
 from tikguard.settings import Settings
+from tikguard.store._util import check_text
+from tikguard.store.audit import audit
 from tikguard.store.db import Database, sqlite_file
+from tikguard.store.errors import InvalidInput, NotFound
 from tikguard.store.models import Trigger
 from tikguard.store.tenants import list_tenants
 
@@ -72,35 +85,111 @@ class BackupSchedule:
     tenant_id: int
     tag: str | None
     cron: str
+    #: IANA time zone of the cron expression (None: UTC).
+    time_zone: str | None = None
+
+
+#: DBOS's registered name of the scheduled workflow (what a client names).
+WORKFLOW_NAME = "tikguard.backup.scheduled"
+
+
+def check_schedule(tag: str | None, cron: str, time_zone: str | None) -> None:
+    """Refuse a tag, cron expression or time zone DBOS could not use (InvalidInput)."""
+    if tag is not None:
+        check_text(tag, "tag", max_len=64)
+        if tag == "*" or "," in tag or tag != tag.strip():
+            raise InvalidInput(f"tag {tag!r} is not a tag name")
+    check_text(cron, "cron expression", max_len=120)
+    fields = cron.split()
+    if not cron.startswith("@") and len(fields) not in (5, 6):
+        raise InvalidInput(
+            f"cron expression {cron!r} needs 5 fields (minute hour day month weekday), "
+            "or 6 with seconds first"
+        )
+    if time_zone is not None:
+        check_text(time_zone, "time zone", max_len=64)
+        try:
+            ZoneInfo(time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(f"unknown time zone {time_zone!r} (e.g. Europe/Amsterdam)") from None
+
+
+def _first_error(exc: DBOSException) -> InvalidInput:
+    return InvalidInput(str(exc).removeprefix("DBOS Error: ").strip() or "invalid schedule")
 
 
 async def set_schedule(
-    tenant_id: int, *, tag: str | None = None, cron: str = DAILY, time_zone: str | None = None
+    tenant_id: int,
+    *,
+    tag: str | None = None,
+    cron: str = DAILY,
+    time_zone: str | None = None,
+    client: DBOSClient | None = None,
 ) -> BackupSchedule:
-    """Create or change the backup schedule of a tenant (or of one tag in it)."""
+    """Create or change the backup schedule of a tenant (or of one tag in it).
+
+    Without ``client`` this process must run the engine.
+    """
+    check_schedule(tag, cron, time_zone)
     name = schedule_name(tenant_id, tag)
-    await DBOS.apply_schedules_async(
-        [
-            {
-                "schedule_name": name,
-                "workflow_fn": scheduled_backup,
-                "schedule": cron,
-                "context": {"tenant_id": tenant_id, "tag": tag},
-                "cron_timezone": time_zone,
-            }
-        ]
-    )
-    return BackupSchedule(name, tenant_id, tag, cron)
+    context = {"tenant_id": tenant_id, "tag": tag}
+    try:
+        if client is None:
+            await DBOS.apply_schedules_async(
+                [
+                    {
+                        "schedule_name": name,
+                        "workflow_fn": scheduled_backup,
+                        "schedule": cron,
+                        "context": context,
+                        "cron_timezone": time_zone,
+                    }
+                ]
+            )
+        else:
+            await client.apply_schedules_async(
+                [
+                    {
+                        "schedule_name": name,
+                        "workflow_name": WORKFLOW_NAME,
+                        "schedule": cron,
+                        "context": context,
+                        "cron_timezone": time_zone,
+                        "application_name": engine.APP_NAME,
+                    }
+                ]
+            )
+    except DBOSException as exc:  # an expression croniter refuses ("Invalid cron ...")
+        raise _first_error(exc) from None
+    return BackupSchedule(name, tenant_id, tag, cron, time_zone)
 
 
-async def remove_schedule(tenant_id: int, *, tag: str | None = None) -> None:
-    await DBOS.delete_schedule_async(schedule_name(tenant_id, tag))
+async def remove_schedule(
+    tenant_id: int, *, tag: str | None = None, client: DBOSClient | None = None
+) -> bool:
+    """Remove a backup schedule; False when there was none."""
+    name = schedule_name(tenant_id, tag)
+    existing = {s.name for s in await list_schedules(tenant_id, client=client)}
+    if name not in existing:
+        return False
+    if client is None:
+        await DBOS.delete_schedule_async(name)
+    else:
+        await client.delete_schedule_async(name)
+    return True
 
 
-async def list_schedules(tenant_id: int | None = None) -> list[BackupSchedule]:
-    """The backup schedules (of one tenant, or all)."""
+async def list_schedules(
+    tenant_id: int | None = None, *, client: DBOSClient | None = None
+) -> list[BackupSchedule]:
+    """The backup schedules (of one tenant, or all), tenant-wide first, then by tag."""
     prefix = PREFIX if tenant_id is None else f"{PREFIX}{tenant_id}:"
-    found = await DBOS.list_schedules_async(schedule_name_prefix=prefix)
+    if client is None:
+        found = await DBOS.list_schedules_async(schedule_name_prefix=prefix)
+    else:
+        found = await client.list_schedules_async(
+            schedule_name_prefix=prefix, application_name=engine.APP_NAME
+        )
     out: list[BackupSchedule] = []
     for s in found:
         context = s["context"] if isinstance(s["context"], dict) else {}
@@ -110,9 +199,43 @@ async def list_schedules(tenant_id: int | None = None) -> list[BackupSchedule]:
                 tenant_id=int(context.get("tenant_id", 0)),
                 tag=context.get("tag"),
                 cron=s["schedule"],
+                time_zone=s.get("cron_timezone"),
             )
         )
+    out.sort(key=lambda b: (b.tenant_id, b.tag is not None, b.tag or ""))
     return out
+
+
+_migrated: set[str] = set()
+_migrated_lock = threading.Lock()
+
+
+def _ensure_system_database(settings: Settings) -> None:
+    """Create (or migrate) the engine's system database, once per process and URL."""
+    url = settings.dbos_database_url()
+    with _migrated_lock:
+        if url in _migrated:
+            return
+        if url.startswith("sqlite"):
+            settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        DBOS.migrate(url)
+        _migrated.add(url)
+
+
+@contextlib.asynccontextmanager
+async def schedule_client(settings: Settings) -> AsyncIterator[DBOSClient | None]:
+    """What to pass as ``client``: None in the process that runs the engine, else a
+    client on the engine's system database (created if no engine ran there yet)."""
+    try:
+        running = engine.current()
+    except RuntimeError:
+        running = None
+    if running is not None and running.settings == settings:
+        yield None
+        return
+    await asyncio.to_thread(_ensure_system_database, settings)
+    async with engine.submitter(settings) as client:
+        yield client
 
 
 @engine.on_launch
@@ -132,3 +255,57 @@ async def ensure_default_schedules(eng: engine.Engine) -> None:
     for tenant_id in tenant_ids:
         if tenant_id not in existing:
             await set_schedule(tenant_id)
+
+
+# -- what the CLI, API and UI call: one tenant's schedules, changes audited ----------------
+
+
+async def tenant_schedules(settings: Settings, tenant_id: int) -> list[BackupSchedule]:
+    """The backup schedules of one tenant (from any process)."""
+    async with schedule_client(settings) as client:
+        return await list_schedules(tenant_id, client=client)
+
+
+async def change_schedule(
+    db: Database,
+    settings: Settings,
+    tenant_id: int,
+    *,
+    tag: str | None = None,
+    cron: str = DAILY,
+    time_zone: str | None = None,
+    actor: str,
+) -> BackupSchedule:
+    """Create or change a schedule of the tenant, and say so in the audit log."""
+    check_schedule(tag, cron, time_zone)
+    async with schedule_client(settings) as client:
+        found = await set_schedule(
+            tenant_id, tag=tag, cron=cron, time_zone=time_zone, client=client
+        )
+    details: dict[str, Any] = {"cron": cron, "time_zone": time_zone}
+    await asyncio.to_thread(_audit, db, tenant_id, actor, "schedule.set", tag, details)
+    return found
+
+
+async def drop_schedule(
+    db: Database, settings: Settings, tenant_id: int, *, tag: str | None = None, actor: str
+) -> None:
+    """Remove a schedule of the tenant (NotFound when there is none), audited."""
+    async with schedule_client(settings) as client:
+        removed = await remove_schedule(tenant_id, tag=tag, client=client)
+    if not removed:
+        what = f"tag {tag!r}" if tag else "the whole tenant"
+        raise NotFound(f"there is no backup schedule for {what}")
+    await asyncio.to_thread(_audit, db, tenant_id, actor, "schedule.remove", tag, {})
+
+
+def _audit(
+    db: Database,
+    tenant_id: int,
+    actor: str,
+    action: str,
+    tag: str | None,
+    details: dict[str, Any],
+) -> None:
+    with db.transaction() as session:
+        audit(session, tenant_id, actor=actor, action=action, target=tag or "*", details=details)

@@ -19,7 +19,15 @@ from tikguard.api.deps import need_engine
 from tikguard.api.errors import ApiError
 from tikguard.api.routes.history import check_ref
 from tikguard.api.sessions import COOKIE
-from tikguard.ops import accounts, backup_ops, compare, history, inventory, operations_view
+from tikguard.ops import (
+    accounts,
+    backup_ops,
+    backup_schedule,
+    compare,
+    history,
+    inventory,
+    operations_view,
+)
 from tikguard.ops import fleet as fleet_ops
 from tikguard.ops import push as push_ops
 from tikguard.web.common import (
@@ -380,6 +388,47 @@ async def operation_confirm(request: Request, op_id: str, state: StateDep, user:
     return RedirectResponse(f"/operations/{op_id}", status_code=303)
 
 
+# -- backup schedules ----------------------------------------------------------------------
+
+
+async def schedules_page(request: Request, state: StateDep, user: User) -> Response:
+    tenant = user.principal.tenant_id
+    found = await backup_schedule.tenant_schedules(state.settings, tenant)
+    tags, _ = await asyncio.to_thread(fleet_ops.facets, state.db, tenant)
+    return await render(request, "schedules.html", user, schedules=found, tags=tags)
+
+
+def _text(value: Any) -> str | None:
+    text = str(value or "").strip()
+    return text or None
+
+
+async def schedule_set(request: Request, state: StateDep, user: User) -> Response:
+    form = await check_form(request, user, "admin")
+    await backup_schedule.change_schedule(
+        state.db,
+        state.settings,
+        user.principal.tenant_id,
+        tag=_text(form.get("tag")),
+        cron=_text(form.get("cron")) or backup_schedule.DAILY,
+        time_zone=_text(form.get("time_zone")),
+        actor=user.principal.actor,
+    )
+    return RedirectResponse("/schedules", status_code=303)
+
+
+async def schedule_remove(request: Request, state: StateDep, user: User) -> Response:
+    form = await check_form(request, user, "admin")
+    await backup_schedule.drop_schedule(
+        state.db,
+        state.settings,
+        user.principal.tenant_id,
+        tag=_text(form.get("tag")),
+        actor=user.principal.actor,
+    )
+    return RedirectResponse("/schedules", status_code=303)
+
+
 ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/login", login_page, ["GET"]),
     ("/login", login, ["POST"]),
@@ -395,4 +444,7 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/operations", operations_page, ["GET"]),
     ("/operations/{op_id}", operation_page, ["GET"]),
     ("/operations/{op_id}/confirm", operation_confirm, ["POST"]),
+    ("/schedules", schedules_page, ["GET"]),
+    ("/schedules", schedule_set, ["POST"]),
+    ("/schedules/remove", schedule_remove, ["POST"]),
 ]
