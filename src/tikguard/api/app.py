@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, FastAPI
 
 from tikguard import __version__
+from tikguard.api import docs as api_docs
 from tikguard.api import errors
 from tikguard.api.deps import AppState
 from tikguard.api.events import EventHub
@@ -92,12 +93,13 @@ def create_app(
             "`Authorization: Bearer <token>` (`tikguard token create`)."
         ),
         lifespan=lifespan,
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served from local files by api.docs (no CDN)
         redoc_url=None,
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
     app.state.tikguard = state
     app.include_router(api_router())
+    api_docs.install(app, API_PREFIX)
     if ui:
         from tikguard.web.routes import install as install_ui
 
