@@ -319,6 +319,9 @@ class ConfigVersion(Base):
         UniqueConstraint("device_id", "seq"),
         Index(None, "device_id", "sha256"),
         Index(None, "tenant_id", "mirror_commit"),
+        #: Covers "the newest version's seq and trigger" per device (the fleet's drift
+        #: column) without reading the wide rows that hold the configuration text.
+        Index(None, "device_id", "seq", "trigger"),
         {"sqlite_autoincrement": True},
     )
     _repr_fields = ("id", "tenant_id", "device_id", "seq", "sha256", "trigger")

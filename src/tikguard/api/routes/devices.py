@@ -6,7 +6,7 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import TypeAdapter
+from pydantic_core import to_json
 
 from tikguard.api.deps import Admin, Operator, State, Viewer
 from tikguard.api.schemas import (
@@ -23,7 +23,6 @@ from tikguard.ops import inventory
 from tikguard.ops.devices import DeviceView, probe_device
 
 router = APIRouter(tags=["devices"])
-_FLEET = TypeAdapter(list[DeviceSummary])
 
 
 def detail(v: DeviceView) -> DeviceDetail:
@@ -69,6 +68,30 @@ def summary(r: fleet_ops.FleetRow) -> DeviceSummary:
     )
 
 
+def summary_dict(r: fleet_ops.FleetRow) -> dict[str, Any]:
+    """:func:`summary` as a plain dict in the model's field order (no validation: the
+    row comes from the store), for serialising a whole fleet at once."""
+    return {
+        "id": r.id,
+        "name": r.name,
+        "host": r.host,
+        "port": r.port,
+        "site": r.site,
+        "tags": r.tags,
+        "ros_version": r.ros_version,
+        "model": r.model,
+        "last_backup_at": r.last_backup_at,
+        "last_backup_status": r.last_backup_status,
+        "versions": r.versions,
+        "latest_version": r.latest_seq,
+        "drift": r.drift,
+        "last_push_operation": r.last_push_id,
+        "last_push_outcome": r.last_push_outcome,
+        "last_push_at": r.last_push_at,
+        "host_key_pending": r.host_key_pending,
+    }
+
+
 @router.get("/devices", response_model=list[DeviceSummary])
 async def list_devices(
     state: State,
@@ -83,9 +106,10 @@ async def list_devices(
 
     def run() -> bytes:
         rows = fleet_ops.fleet(state.db, who.tenant_id, tag=tag, site=site)
-        return _FLEET.dump_json([summary(r) for r in rows[offset : offset + limit]])
+        return to_json([summary_dict(r) for r in rows[offset : offset + limit]])
 
-    # Serialised once here (the models are built from trusted rows, no second validation).
+    # Serialised once here, straight from the rows: building 1,000 validated models first
+    # cost more than the query (tests/api check the JSON equals the models' own dump).
     return Response(await asyncio.to_thread(run), media_type="application/json")
 
 
