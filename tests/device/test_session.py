@@ -7,6 +7,7 @@ commands each end in their own typed error with a message that says what to do.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import Awaitable, Callable
 
@@ -108,8 +109,12 @@ async def test_slow_command_times_out(sim_router: SimDevice) -> None:
 
 
 async def test_connection_dropped_mid_command(sim_router: SimDevice) -> None:
-    async with await connect(target(sim_router), SETTINGS) as session:
-        sim_router.inject("random-disconnects", probability=1.0)
+    # The drop comes when the answer is due, not after a wait: a command limit far
+    # beyond any load (an hour of device time) keeps a slow machine from turning it
+    # into a DeviceTimeout. Probability 1 with a fixed seed: every answer is reset.
+    patient = dataclasses.replace(SETTINGS, command_timeout=3600.0)
+    async with await connect(target(sim_router), patient) as session:
+        sim_router.inject("random-disconnects", probability=1.0, seed=3)
         with pytest.raises(ConnectionLost) as caught:
             await session.run("/system identity print")
         assert caught.value.hint
