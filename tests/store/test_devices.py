@@ -14,6 +14,7 @@ from tikguard.store.devices import (
     get_device,
     get_device_by_name,
     get_password,
+    list_access,
     list_devices,
     record_backup_result,
     record_probe,
@@ -207,3 +208,21 @@ def test_remove_device_removes_its_versions(db: Database, tenant: Tenant) -> Non
         assert list_versions(s, tenant.id, d.id) == []
         with pytest.raises(NotFound):
             get_device(s, tenant.id, d.id)
+
+
+def test_list_access_is_list_devices_with_passwords(db: Database, tenant: Tenant) -> None:
+    with db.transaction() as s:
+        a = add_device(
+            s, tenant.id, name="a", host="10.0.0.1", username="u", password="pä$$", tags=["x"]
+        )
+        b = add_device(s, tenant.id, name="b", host="10.0.0.2", username="u", port=2222)
+        add_device(s, tenant.id, name="c", host="10.0.0.3", username="u", tags=["x"])
+    with db.session() as s:
+        assert [d.name for d in list_access(s, tenant.id)] == ["a", "b", "c"]
+        assert [d.name for d in list_access(s, tenant.id, tag="x")] == ["a", "c"]
+        assert [d.name for d in list_access(s, tenant.id, names=["b", "zz"])] == ["b"]
+        (only,) = list_access(s, tenant.id, ids=[a.id])
+        assert (only.id, only.host, only.username, only.password) == (a.id, "10.0.0.1", "u", "pä$$")
+        assert "pä$$" not in repr(only)
+        (other,) = list_access(s, tenant.id, ids=[b.id])
+        assert (other.port, other.password, other.host_key) == (2222, None, None)

@@ -78,13 +78,13 @@ class BackupJob:
     known_version: str | None
 
 
-def _job(session: Session, device: Device) -> BackupJob:
+def _job(device: store_devices.DeviceAccess) -> BackupJob:
     target = Target(
         name=device.name,
         host=device.host,
         port=device.port,
         username=device.username,
-        password=store_devices.decrypt_password(session, device) or "",
+        password=device.password or "",
         host_key=device.host_key,
     )
     return BackupJob(device.id, target, device.ros_version)
@@ -105,12 +105,11 @@ def load_jobs(
     wanted = list(names) if names is not None else None
     with db.session() as session:
         query_names = wanted if wanted else None
-        devices = store_devices.list_devices(
-            session, tenant_id, tag=tag, names=query_names, with_passwords=True
+        wanted_ids = set(device_ids) if device_ids is not None else None
+        devices = store_devices.list_access(
+            session, tenant_id, tag=tag, names=query_names, ids=wanted_ids
         )
-        if device_ids is not None:
-            wanted_ids = set(device_ids)
-            devices = [d for d in devices if d.id in wanted_ids]
+        if wanted_ids is not None:
             missing_ids = wanted_ids - {d.id for d in devices}
             if missing_ids:
                 raise NotFound(f"device {min(missing_ids)} does not exist")
@@ -118,7 +117,7 @@ def load_jobs(
             missing = sorted(set(wanted) - {d.name for d in devices})
             if missing:
                 raise NotFound(f"no device named {', '.join(missing)}")
-        return [_job(session, d) for d in devices]
+        return [_job(d) for d in devices]
 
 
 Outcome = Snapshot | DeviceError

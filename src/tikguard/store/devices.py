@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, undefer
 
 from tikguard.store._util import check_text, vault_of
@@ -117,8 +118,16 @@ def list_devices(
     query = select(Device).where(Device.tenant_id == tenant_id).order_by(Device.name)
     if with_passwords:
         query = query.options(undefer(Device.password_enc))
+    return list(session.scalars(query.where(*_filters(tenant_id, tag, site, names))))
+
+
+def _filters(
+    tenant_id: int, tag: str | None, site: str | None, names: Iterable[str] | None
+) -> list[ColumnElement[bool]]:
+    """The conditions of :func:`list_devices`' filters (tenant aside)."""
+    conditions: list[ColumnElement[bool]] = []
     if tag is not None:
-        query = query.where(
+        conditions.append(
             Device.id.in_(
                 select(DeviceTag.device_id).where(
                     DeviceTag.tenant_id == tenant_id, DeviceTag.tag == tag
@@ -126,10 +135,71 @@ def list_devices(
             )
         )
     if site is not None:
-        query = query.where(Device.site == site)
+        conditions.append(Device.site == site)
     if names is not None:
-        query = query.where(Device.name.in_(list(names)))
-    return list(session.scalars(query))
+        conditions.append(Device.name.in_(list(names)))
+    return conditions
+
+
+@dataclass(frozen=True)
+class DeviceAccess:
+    """What a connection to one device needs, its password decrypted (never log it)."""
+
+    id: int
+    name: str
+    host: str
+    port: int
+    username: str
+    password: str | None = field(repr=False)
+    host_key: str | None
+    ros_version: str | None
+
+
+def list_access(
+    session: Session,
+    tenant_id: int,
+    *,
+    tag: str | None = None,
+    names: Iterable[str] | None = None,
+    ids: Iterable[int] | None = None,
+) -> list[DeviceAccess]:
+    """:func:`list_devices`' devices (by name, same filters, or by id) with only what
+    connecting needs, in one lean query: for fleet jobs, where loading whole rows costs
+    more than the rest of the preparation."""
+    query = select(
+        Device.id,
+        Device.name,
+        Device.host,
+        Device.port,
+        Device.username,
+        Device.password_enc,
+        Device.host_key,
+        Device.ros_version,
+    ).where(Device.tenant_id == tenant_id, *_filters(tenant_id, tag, None, names))
+    if ids is not None:
+        query = query.where(Device.id.in_(list(ids)))
+    query = query.order_by(Device.name)
+    vault = vault_of(session)
+    out = []
+    for row in session.execute(query):
+        password = None
+        if row.password_enc is not None:
+            password = vault.decrypt(
+                session, tenant_id, PASSWORD_PURPOSE, row.id, row.password_enc
+            ).decode("utf-8", "surrogateescape")
+        out.append(
+            DeviceAccess(
+                row.id,
+                row.name,
+                row.host,
+                row.port,
+                row.username,
+                password,
+                row.host_key,
+                row.ros_version,
+            )
+        )
+    return out
 
 
 def update_device(session: Session, tenant_id: int, device_id: int, **changes: Any) -> Device:
