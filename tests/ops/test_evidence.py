@@ -32,6 +32,8 @@ def evidence(draw: st.DrawFn) -> Evidence:
         converged=draw(maybe_bool),
         checks_ok=draw(maybe_bool),
         import_ok=draw(maybe_bool),
+        commit_attempted=draw(st.booleans()),
+        read_after_deadline=draw(maybe_bool),
         revert_fired_by_us=draw(st.booleans()),
     )
 
@@ -59,11 +61,17 @@ GOOD = Evidence(
 def test_committed_only_with_full_proof(ev: Evidence) -> None:
     out = classify(ev)
     if out.kind == "committed":
-        assert ev.timer_removed_by_us is True and ev.timer_present is False
+        assert ev.timer_present is False
         assert ev.reachable_fresh is True and ev.converged is True
         assert ev.checks_ok is not False and ev.import_ok is not False
-        assert ev.rebooted() is False
         assert ev.target_hash is None or ev.after_hash == ev.target_hash
+        if ev.timer_removed_by_us is True and ev.rebooted() is False:
+            return
+        # else only the proof after a restart: read after the deadline, not pre-push
+        assert ev.commit_attempted and ev.read_after_deadline is True
+        assert ev.import_ok is True
+        assert ev.after_hash is not None and ev.pre_hash is not None
+        assert ev.after_hash != ev.pre_hash
 
 
 @settings(max_examples=800)
@@ -167,3 +175,53 @@ def test_reboot_detection() -> None:
     assert Evidence(boot_before=10, boot_after=60).rebooted() is True
     assert Evidence(boot_before=100, boot_after=10).rebooted() is None
     assert Evidence().rebooted() is None
+
+
+#: Power lost right after the commit removed the timer, before its read-back: the proof
+#: is read again after the deadline on a fresh connection, the router having restarted.
+AFTER_RESTART = Evidence(
+    pre_hash=PRE,
+    after_hash=OTHER,
+    applied=True,
+    uptime_before=1000,
+    uptime_after=30,
+    boot_before=5000,
+    boot_after=6300,
+    timer_present=False,
+    reachable_fresh=True,
+    converged=True,
+    import_ok=True,
+    commit_attempted=True,
+    read_after_deadline=True,
+)
+
+
+def test_commit_whose_read_back_was_lost_is_proven_after_the_deadline() -> None:
+    out = classify(AFTER_RESTART, failure="commit: connection lost")
+    assert out.kind == "committed" and "revert point was never loaded" in out.reason
+    assert classify(Evidence(**{**AFTER_RESTART.__dict__, "target_hash": OTHER})).kind == (
+        "committed"
+    )
+
+
+def test_anything_weaker_than_the_restart_proof_stays_uncertain() -> None:
+    for change in (
+        {"commit_attempted": False},
+        {"timer_present": None},
+        {"timer_present": True},
+        {"reachable_fresh": False},
+        {"read_after_deadline": None},
+        {"read_after_deadline": False},
+        {"converged": None},
+        {"converged": False},
+        {"after_hash": None},
+        {"pre_hash": None},
+        {"target_hash": TARGET},
+        {"checks_ok": False},
+        {"import_ok": None},
+    ):
+        ev = Evidence(**{**AFTER_RESTART.__dict__, **change})
+        assert classify(ev).kind == "uncertain", change
+    # config == pre-push after the restart is a revert, never a commit
+    back = Evidence(**{**AFTER_RESTART.__dict__, "after_hash": PRE})
+    assert classify(back).kind == "reverted"

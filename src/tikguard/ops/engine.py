@@ -42,7 +42,7 @@ APP_NAME = "tikguard"
 PUSH_QUEUE = "tikguard-push"
 #: Bumped whenever a workflow's step sequence changes incompatibly: workflows recorded by
 #: another revision are not resumed by this one (DBOS keys recovery on the version).
-WORKFLOW_REVISION = "1"
+WORKFLOW_REVISION = "2"
 #: Modules that define workflows; imported before launch so recovery can find them.
 WORKFLOW_MODULES = (
     "tikguard.ops.push_workflow",

@@ -5,6 +5,12 @@ The outcome vocabulary is tikguard's promise (DESIGN.md, "The core promise"):
 * ``committed``: the running config is the target (read back and compared), the device
   answered on a fresh connection, and we removed the revert timer and read back that it
   is gone -- and the device did not reboot meanwhile.
+  Or, when the commit's own read-back was lost (the router lost power right after we
+  removed the timer): read back on a fresh connection after the revert deadline, the
+  running config is the target and not the pre-push one, and the timer is absent. The
+  revert point holds the pre-push config, so a router that had loaded it would run
+  that; one whose timer were still there would have fired by the deadline. So the timer
+  was removed without a revert, by our commit (verification had passed).
 * ``reverted``: the device rebooted (uptime), the revert timer is absent (read back),
   and the running config hash equals the pre-push hash.
 * ``failed``: nothing was applied, and a read-back shows the running config is still
@@ -69,6 +75,11 @@ class Evidence:
     checks_ok: bool | None = None
     #: The import reported success (``False``: it reported an error).
     import_ok: bool | None = None
+    #: Verification passed and the commit step went to remove the timer, but did not
+    #: read back its removal (the session or the router went away).
+    commit_attempted: bool = False
+    #: The final read-back was taken after the revert deadline.
+    read_after_deadline: bool | None = None
     #: What the controller did that matters for the verdict (for the reason text).
     revert_fired_by_us: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -129,6 +140,32 @@ def _is_committed(ev: Evidence) -> tuple[bool, list[str]]:
     return not missing, missing
 
 
+def _is_committed_after_restart(ev: Evidence) -> tuple[bool, list[str]]:
+    """The commit's removal landed but its read-back was lost (see the module notes)."""
+    missing: list[str] = []
+    if not ev.commit_attempted:
+        missing.append("no verified commit was under way")
+    if ev.timer_present is not False:
+        missing.append("revert timer absence not read back")
+    if ev.reachable_fresh is not True:
+        missing.append("no fresh connection after the change")
+    if ev.read_after_deadline is not True:
+        missing.append("not read back after the revert deadline")
+    if ev.converged is not True:
+        missing.append("running config not read back equal to the target")
+    if ev.target_hash is not None and ev.after_hash != ev.target_hash:
+        missing.append("running config hash differs from the target hash")
+    if ev.pre_hash is None or ev.after_hash is None:
+        missing.append("running config hash not read back")
+    elif ev.after_hash == ev.pre_hash:
+        missing.append("running config equals the pre-push config (a revert looks the same)")
+    if ev.checks_ok is False:
+        missing.append("a health check failed")
+    if ev.import_ok is not True:
+        missing.append("the import did not report success")
+    return not missing, missing
+
+
 def _is_reverted(ev: Evidence) -> tuple[bool, list[str]]:
     missing: list[str] = []
     if ev.rebooted() is not True:
@@ -175,6 +212,14 @@ def classify(ev: Evidence, *, failure: str | None = None) -> Outcome:
     ok, _ = _is_committed(ev)
     if ok:
         return Outcome("committed", "target config running, fresh connection, timer removed")
+    ok, _ = _is_committed_after_restart(ev)
+    if ok:
+        reason = (
+            "target config running (not the pre-push one) on a fresh connection after the "
+            "revert deadline, timer gone: our removal landed and the revert point was "
+            "never loaded"
+        )
+        return Outcome("committed", f"{failure}; then {reason}" if failure else reason)
     if ev.applied is False:  # nothing applied: "failed" says more than a reboot would
         ok, _ = _is_failed(ev)
         if ok:
@@ -192,6 +237,8 @@ def classify(ev: Evidence, *, failure: str | None = None) -> Outcome:
         _, missing = _is_failed(ev)
     elif ev.timer_removed_by_us is True:
         _, missing = _is_committed(ev)
+    elif ev.commit_attempted and ev.pre_hash is not None and ev.after_hash != ev.pre_hash:
+        _, missing = _is_committed_after_restart(ev)
     else:
         _, missing = _is_reverted(ev)
     reason = "; ".join(missing)

@@ -111,9 +111,25 @@ async def device_session(
 
 
 async def forget_session(req: dict[str, Any]) -> None:
+    _exports.pop(req["op_id"], None)
     session = _sessions.pop(req["op_id"], None)
     if session is not None:
         await session.close()
+
+
+#: The export the preflight read and prepared (redacted, secrets, version, model), per
+#: running push in this process: the pre-push version is stored from it, so one read
+#: and one parse serve both (after a crash it is simply read again).
+Prepared = tuple[str, dict[str, str], str | None, str | None]
+_exports: dict[str, Prepared] = {}
+
+
+def keep_export(req: dict[str, Any], prepared: Prepared) -> None:
+    _exports[req["op_id"]] = prepared
+
+
+def take_export(req: dict[str, Any]) -> Prepared | None:
+    return _exports.pop(req["op_id"], None)
 
 
 def decrypt_script(req: dict[str, Any], blob: str) -> str:
@@ -145,3 +161,10 @@ def uptime_json(up: dev.Uptime) -> dict[str, float]:
 def hash_of_export(raw: str) -> tuple[str, str]:
     redacted, _secrets, _version, _model = prepare(raw)
     return store_versions.hash_text(redacted), redacted
+
+
+def prepared_export(raw: str) -> tuple[str, Prepared]:
+    """``(hash, prepared)`` of a raw export: :func:`prepare` once, for the hash and the
+    version to store."""
+    prepared = prepare(raw)
+    return store_versions.hash_text(prepared[0]), prepared

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import re
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from dbos import DBOS
@@ -20,6 +21,7 @@ from tikguard.device.probe import probe
 from tikguard.device.session import DeviceSession
 from tikguard.ops import push_device as dev
 from tikguard.ops.push_context import (
+    Prepared,
     connect_device,
     current_settings,
     database,
@@ -28,8 +30,11 @@ from tikguard.ops.push_context import (
     encrypt_script,
     forget_session,
     hash_of_export,
+    keep_export,
     margin,
     names_for,
+    prepared_export,
+    take_export,
     uptime_json,
 )
 from tikguard.ops.push_plan import (
@@ -70,33 +75,75 @@ async def durable_sleep(seconds: float) -> None:
 _STATE_AFTER = {"preflight": "running", "waiting-confirm": "waiting", "confirmed": "running"}
 
 
-@DBOS.step(name="tikguard.push.emit")
-async def emit(
-    req: dict[str, Any], stage: str, message: str, level: str = "info", data: Any = None
-) -> None:
-    """A durable event row (a step, so a resumed workflow does not write it twice)."""
+#: Events a workflow has noted but not yet written, per operation: they are written
+#: with the next event that is not deferred (or the outcome), in one step and one
+#: transaction. Replay-safe: a resumed workflow notes the same events again, and a batch
+#: already recorded is not written twice.
+_pending: dict[str, list[dict[str, Any]]] = {}
 
-    def write(session: Any) -> None:
+
+async def emit(
+    req: dict[str, Any],
+    stage: str,
+    message: str,
+    level: str = "info",
+    data: Any = None,
+    *,
+    defer: bool = False,
+) -> None:
+    """A durable event row; ``defer``: written with the next one (fewer writes, the
+    same rows, each with the time it was noted)."""
+    pending = _pending.setdefault(req["op_id"], [])
+    pending.append(
+        {"stage": stage, "message": message, "level": level, "data": data or {}, "at": time.time()}
+    )
+    if defer:
+        return
+    batch = list(pending)
+    pending.clear()
+    await write_events(req, batch)
+
+
+def forget_events(req: dict[str, Any]) -> None:
+    """Drop what an earlier, abandoned run of this workflow noted in this process."""
+    _pending.pop(req["op_id"], None)
+
+
+def _append(session: Any, req: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    for event in events:
         store_ops.append_event(
             session,
             req["tenant_id"],
             req["op_id"],
-            stage=stage,
-            message=message,
-            level=level,
-            data=data or {},
+            stage=event["stage"],
+            message=event["message"],
+            level=event["level"],
+            data=event["data"],
+            at=datetime.fromtimestamp(event["at"], UTC),
         )
-        state = _STATE_AFTER.get(stage)
+        state = _STATE_AFTER.get(event["stage"])
         if state is not None:
             with contextlib.suppress(StoreError):  # a finished operation keeps its state
                 store_ops.set_state(session, req["tenant_id"], req["op_id"], state)
 
-    await database().run_async(write)
+
+@DBOS.step(name="tikguard.push.emit")
+async def write_events(req: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    """Event rows in one transaction (a step, so a resumed workflow does not write them
+    twice)."""
+    await database().run_async(lambda session: _append(session, req, events))
 
 
 @DBOS.step(name="tikguard.push.finish")
-async def finish(req: dict[str, Any], outcome: str, reason: str, evidence: dict[str, Any]) -> None:
+async def _finish(
+    req: dict[str, Any],
+    outcome: str,
+    reason: str,
+    evidence: dict[str, Any],
+    events: list[dict[str, Any]],
+) -> None:
     def write(session: Any) -> None:
+        _append(session, req, events)
         store_ops.append_event(
             session,
             req["tenant_id"],
@@ -118,6 +165,12 @@ async def finish(req: dict[str, Any], outcome: str, reason: str, evidence: dict[
     await database().run_async(write)
 
 
+async def finish(req: dict[str, Any], outcome: str, reason: str, evidence: dict[str, Any]) -> None:
+    """The outcome (and any deferred events before it) in one transaction."""
+    events = _pending.pop(req["op_id"], [])
+    await _finish(req, outcome, reason, evidence, events)
+
+
 # -- steps ---------------------------------------------------------------------
 
 
@@ -129,7 +182,8 @@ async def step_preflight(req: dict[str, Any]) -> dict[str, Any]:
         async with device_session(req) as session:
             facts = await probe(session)
             raw = await read_export(session, settings, facts.version)
-            running_hash, redacted = hash_of_export(raw)
+            running_hash, prepared = prepared_export(raw)
+            redacted = prepared[0]
             names = names_for(req, bool(facts.has_flash))
             timer = await dev.scheduler_state(session, names)
             plan, script = await asyncio.to_thread(_plan, req, raw, redacted)
@@ -146,6 +200,7 @@ async def step_preflight(req: dict[str, Any]) -> dict[str, Any]:
                 problems += _window_problems(req, settings, dry["seconds"] * settings.time_scale)
     except DeviceError as exc:
         return {"ok": False, "reason": f"preflight: {exc}", "wrote": False}
+    keep_export(req, prepared)
     drift = await asyncio.to_thread(_drift, req, running_hash)
     return {
         "ok": not problems,
@@ -245,35 +300,78 @@ def _drift(req: dict[str, Any], running_hash: str) -> bool | None:
 
 @DBOS.step(name="tikguard.push.step_pre_push_backup")
 async def step_pre_push_backup(req: dict[str, Any]) -> dict[str, Any]:
-    """Store the running config as a version (trigger pre-push) and read the uptime."""
-    from tikguard.ops.backup import backup_device
+    """Store the running config as a version (trigger pre-push) and read the uptime.
 
+    The config is the one the preflight just read (nothing was written since); after a
+    controller restart it is read again. Both over the push's session.
+    """
     settings = current_settings()
-    result = await backup_device(
-        database(),
-        settings,
-        req["tenant_id"],
-        req["device_id"],
-        trigger=Trigger.PRE_PUSH.value,
-        operation_id=req["op_id"],
-    )
-    if not result.ok or result.version_id is None:
-        return {"ok": False, "reason": f"pre-push backup failed: {result.message}"}
-    with database().session() as session:
-        version = store_versions.get_version(session, req["tenant_id"], result.version_id)
-        pre_hash = version.sha256
+    prepared = take_export(req)
     try:
         async with device_session(req) as session:
+            if prepared is None:
+                raw = await read_export(session, settings, None)
+                prepared = (await asyncio.to_thread(prepared_export, raw))[1]
             up = await dev.read_uptime(session)
     except DeviceError as exc:
-        return {"ok": False, "reason": f"reading uptime: {exc}"}
+        return {"ok": False, "reason": f"pre-push backup: {exc}"}
+    except ValueError as exc:
+        return {"ok": False, "reason": f"pre-push backup: the export cannot be read: {exc}"}
+    try:
+        seq, version_id, pre_hash = await _store_version(req, prepared, Trigger.PRE_PUSH)
+    except StoreError as exc:
+        return {"ok": False, "reason": f"pre-push backup failed: {exc}"}
     return {
         "ok": True,
-        "version": result.version,
-        "version_id": result.version_id,
+        "version": seq,
+        "version_id": version_id,
         "pre_hash": pre_hash,
         "uptime": uptime_json(up),
     }
+
+
+async def _store_version(
+    req: dict[str, Any], prepared: Prepared, trigger: Trigger
+) -> tuple[int, int, str]:
+    """Record a config read over the push's session (pinned key) as a version, as a
+    backup does: ``(seq, id, hash)``; a new version is mirrored to git."""
+    from tikguard.ops.backup import BackupStatus, mirror_in_background
+    from tikguard.store import devices as store_devices
+    from tikguard.store.models import utcnow
+
+    redacted, secrets, ros_version, model = prepared
+    db = database()
+
+    def write() -> tuple[int, int, str, bool]:
+        now = utcnow()
+        with db.transaction() as session:
+            version, created = store_versions.record_backup(
+                session,
+                req["tenant_id"],
+                req["device_id"],
+                normalised_redacted_text=redacted,
+                secrets=secrets,
+                ros_version=ros_version,
+                trigger=trigger.value,
+                operation_id=req["op_id"],
+                now=now,
+            )
+            device = store_devices.get_device(session, req["tenant_id"], req["device_id"])
+            device.host_key_last_verified = now
+            if ros_version:
+                device.ros_version = ros_version
+            if model:
+                device.model = model
+            status = BackupStatus.CHANGED if created else BackupStatus.UNCHANGED
+            device.last_backup_status = status.value
+            device.last_backup_error = None
+            device.last_backup_at = now
+            return version.seq, version.id, version.sha256, created
+
+    seq, version_id, sha, created = await asyncio.to_thread(write)
+    if created:
+        mirror_in_background(db, req["tenant_id"])
+    return seq, version_id, sha
 
 
 @DBOS.step(name="tikguard.push.step_revert_point")
@@ -519,33 +617,31 @@ def _claim(session: Any, req: dict[str, Any], key: str) -> bool:
 
 @DBOS.step(name="tikguard.push.step_after_commit")
 async def step_after_commit(req: dict[str, Any], prep: dict[str, Any]) -> dict[str, Any]:
-    """Remove the revert and script files, read uptime, store the post-push version."""
-    from tikguard.ops.backup import backup_device
-
+    """Remove the revert and script files, read uptime, store the post-push version
+    (read over the commit's session)."""
+    settings = current_settings()
     names = names_for(req, prep["on_flash"])
     out: dict[str, Any] = {}
+    prepared: Prepared | None = None
     try:
         async with device_session(req) as session:
             await dev.remove_file(session, names.backup_file)
             await dev.remove_file(session, names.script_file)
             out["uptime"] = uptime_json(await dev.read_uptime(session))
             out["timer_present"] = (await dev.scheduler_state(session, names)).present
+            raw = await read_export(session, settings, prep.get("version"))
+        prepared = (await asyncio.to_thread(prepared_export, raw))[1]
     except DeviceError as exc:
         out["reason"] = f"after commit: {exc}"
-    result = await backup_device(
-        database(),
-        current_settings(),
-        req["tenant_id"],
-        req["device_id"],
-        trigger=Trigger.POST_PUSH.value,
-        operation_id=req["op_id"],
-    )
-    if result.ok and result.version_id is not None:
-        with database().session() as session:
-            version = store_versions.get_version(session, req["tenant_id"], result.version_id)
-            out.update(post_version=version.seq, after_hash=version.sha256)
-    else:
-        out["post_push_error"] = result.message
+        out["post_push_error"] = str(exc)
+    except ValueError as exc:
+        out["post_push_error"] = f"the export cannot be read: {exc}"
+    if prepared is not None:
+        try:
+            seq, _version_id, sha = await _store_version(req, prepared, Trigger.POST_PUSH)
+            out.update(post_version=seq, after_hash=sha)
+        except StoreError as exc:
+            out["post_push_error"] = str(exc)
     return out
 
 
@@ -557,6 +653,7 @@ async def step_prove(
     *,
     fire_after: float | None = None,
     disarm: bool = False,
+    check_target: bool = False,
 ) -> dict[str, Any]:
     """Reconnect until the router answers with our timer gone (or ``until`` passes).
 
@@ -565,6 +662,8 @@ async def step_prove(
     Past ``fire_after`` a timer still armed means the router restarted its interval
     (a reboot restarts it): we load the revert point ourselves, as the timer would.
     With ``disarm`` (arming failed, nothing applied) our scheduler is removed instead.
+    With ``check_target`` the read-back config is also compared with the target
+    (``converged``), and ``read_at`` says when it was read.
     """
     settings = current_settings()
     names = names_for(req, prep["on_flash"])
@@ -573,6 +672,7 @@ async def step_prove(
     while True:
         try:
             async with device_session(req, fresh=True) as session:
+                read_at = time.time()  # no read of this proof is older
                 up = await dev.read_uptime(session)
                 state = await dev.scheduler_state(session, names)
                 if state.present and disarm:
@@ -591,8 +691,14 @@ async def step_prove(
                 }
                 if not state.present or time.time() > until:
                     raw = await read_export(session, settings, prep.get("version"))
+                    last["read_at"] = read_at
                     try:
-                        last["after_hash"] = hash_of_export(raw)[0]
+                        last["after_hash"], redacted = hash_of_export(raw)
+                        if check_target:
+                            last["converged"], why = await asyncio.to_thread(
+                                _converged, req, prep, redacted
+                            )
+                            last["convergence"] = why[:2000]
                     except ValueError as exc:
                         last["export_error"] = str(exc)
                     if not state.present:

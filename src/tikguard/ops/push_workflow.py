@@ -33,6 +33,7 @@ from tikguard.ops.push_steps import (
     durable_sleep,
     emit,
     finish,
+    forget_events,
     step_after_commit,
     step_apply,
     step_arm,
@@ -90,6 +91,7 @@ async def push_workflow(req: dict[str, Any]) -> dict[str, Any]:
     after arming still waits for the router's timer and proves what happened.
     """
     state: dict[str, Any] = {}
+    forget_events(req)
     try:
         return await _guarded_push(req, state)
     except Exception as exc:
@@ -122,7 +124,8 @@ async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str,
             timer_present=prep.get("timer_present"),
         )
         return await _end(req, classify(ev, failure=prep["reason"]), ev, prep)
-    await emit(req, "plan", "change planned", data={"plan": prep["plan"], "drift": prep["drift"]})
+    planned = {"plan": prep["plan"], "drift": prep["drift"]}
+    await emit(req, "plan", "change planned", data=planned, defer=True)
 
     pre = await step_pre_push_backup(req)
     if not pre["ok"]:
@@ -134,7 +137,9 @@ async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str,
     if not rp["ok"]:
         ev = Evidence(wrote_nothing=True, applied=False)
         return await _end(req, classify(ev, failure=rp["reason"]), ev, prep)
-    await emit(req, "revert-point", f"revert point {rp['file']} saved ({rp['size']} bytes)")
+    await emit(
+        req, "revert-point", f"revert point {rp['file']} saved ({rp['size']} bytes)", defer=True
+    )
 
     state.update(prep=prep, pre=pre, arming=True)
     arm = await step_arm(req, prep["on_flash"])
@@ -210,9 +215,14 @@ async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str,
         if not resumed_gone:
             why = commit.get("reason") or "revert timer already gone: the router is reverting"
             await emit(req, "commit", why, level="error")
-            return await _revert_and_prove(req, prep, pre, deadline, why, fire=False)
+            # a commit that lost its session may have removed the timer: the proof then
+            # also compares the read-back config with the target
+            lost = not commit.get("already_gone") and not commit.get("late")
+            return await _revert_and_prove(
+                req, prep, pre, deadline, why, fire=False, committing=verify if lost else None
+            )
         commit = {**commit, "removed": True, "timer_present": False}
-    await emit(req, "commit", "revert timer removed and read back gone")
+    await emit(req, "commit", "revert timer removed and read back gone", defer=True)
     post = await step_after_commit(req, prep)
     # "stayed up" is judged up to the commit's own uptime read: once the timer is
     # removed (read back), a later reboot cannot revert anything
@@ -229,7 +239,9 @@ async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str,
         import_ok=True,
     )
     if post.get("post_version"):
-        await emit(req, "post-push-backup", f"post-push version {post['post_version']} stored")
+        await emit(
+            req, "post-push-backup", f"post-push version {post['post_version']} stored", defer=True
+        )
     return await _end(req, classify(ev), ev, prep, extra={"post": post, "verify": verify})
 
 
@@ -241,7 +253,15 @@ async def _revert_and_prove(
     why: str,
     *,
     fire: bool,
+    committing: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Wait for the revert (or fire it) and classify from what the router shows.
+
+    ``committing``: the passed verification of a commit that lost its read-back; the
+    proof then also judges the read-back config against the target, so a timer our
+    removal took away (config == target, not pre-push, after the deadline) is proven
+    committed rather than left uncertain.
+    """
     settings = current_settings()
     fired: dict[str, Any] = {"fired": False}
     if fire and await clock() < deadline:
@@ -255,10 +275,25 @@ async def _revert_and_prove(
     await durable_sleep(start_proving - await clock())
     until = max(deadline, start_proving) + settings.seconds(settings.push_boot_wait)
     fire_after = deadline + settings.seconds(settings.push_settle)
-    proof = await step_prove(req, prep, until, fire_after=fire_after)
+    proof = await step_prove(
+        req, prep, until, fire_after=fire_after, check_target=committing is not None
+    )
     await emit(req, "prove", _proof_text(proof), data=proof)
     by_us = bool(fired["fired"] or proof.get("fired_late"))
-    ev = build_evidence(settings, pre, proof, applied=True, revert_fired_by_us=by_us)
+    extra_fields: dict[str, Any] = {}
+    if committing is not None:
+        read_at = proof.get("read_at")
+        extra_fields = {
+            "commit_attempted": True,
+            "reachable_fresh": bool(proof.get("reachable")),
+            "converged": proof.get("converged"),
+            "read_after_deadline": None if read_at is None else float(read_at) > deadline,
+            "checks_ok": committing.get("checks_ok"),
+            "import_ok": True,
+        }
+    ev = build_evidence(
+        settings, pre, proof, applied=True, revert_fired_by_us=by_us, **extra_fields
+    )
     return await _end(req, classify(ev, failure=why), ev, prep, extra={"proof": proof})
 
 
