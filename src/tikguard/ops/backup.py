@@ -5,7 +5,9 @@ none of them may hold up or hide the others. Each device runs under its own time
 inside a bounded pool (``Settings.backup_concurrency``); each ends as exactly one
 :class:`BackupResult` -- ``changed`` (a new version), ``unchanged`` (same config: only
 the check time moves) or ``failed`` with a reason and what to do next. Results are
-written in batches, one savepoint per device, so one bad row never loses the rest.
+written in batches, a few statements per batch (:func:`store_versions.record_backups`);
+if a batch fails, it is written again one savepoint per device, so one bad row never
+loses the rest. The git mirror follows in the background once the results are recorded.
 """
 
 from __future__ import annotations
