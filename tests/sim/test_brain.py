@@ -578,3 +578,39 @@ async def test_export_cache_follows_every_change_and_the_clock() -> None:
     uncached = make(export_cache=False)
     await run(uncached, "/ip address add address=10.1.1.1/24 interface=ether1")
     assert (await run(uncached, "/export")).splitlines()[1:] == third.splitlines()[1:]
+
+
+async def test_v7_print_is_a_table_with_columns_as_routeros_prints_it() -> None:
+    r = make()
+    await run(r, "/ip address add address=10.0.2.100/24 interface=ether1 comment=uplink")
+    await run(r, "/ip address add address=192.168.100.1/24 interface=ether2 disabled=yes")
+    assert await run(r, "/ip address print") == (
+        "Flags: X - DISABLED\n"
+        "Columns: ADDRESS, NETWORK, INTERFACE\n"
+        "#   ADDRESS           NETWORK        INTERFACE\n"
+        ";;; uplink\n"
+        "0   10.0.2.100/24     10.0.2.0       ether1   \n"
+        "1 X 192.168.100.1/24  192.168.100.0  ether2   \n"
+    )
+    # no flagged item: no Flags line and no flag column (corpus: ip_address_print_4)
+    await run(r, "/ip address remove 1")
+    assert (await run(r, "/ip address print")).splitlines()[:3] == [
+        "Columns: ADDRESS, NETWORK, INTERFACE",
+        "# ADDRESS        NETWORK   INTERFACE",
+        ";;; uplink",
+    ]
+    # the other forms keep their shapes; numbers still select from the table
+    assert "address=10.0.2.100/24 interface=ether1 network=10.0.2.0" in (
+        await run(r, "/ip address print detail")
+    )
+    assert await run(r, "/ip address print terse") == (
+        " 0   comment=uplink address=10.0.2.100/24 interface=ether1 network=10.0.2.0\n"
+    )
+    assert await run(r, "/ip address print as-value") == (
+        ".id=*1;address=10.0.2.100/24;comment=uplink;disabled=false;interface=ether1;"
+        "network=10.0.2.0\n"
+    )
+    assert await run(r, "/ip address print count-only") == "1\n"
+    old = make(version="6.49")
+    await run(old, "/ip address add address=10.0.2.100/24 interface=ether1")
+    assert "Columns:" not in await run(old, "/ip address print")

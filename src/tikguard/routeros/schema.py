@@ -1253,6 +1253,33 @@ def defaults_for(schema: MenuSchema, ros_version: str | None) -> dict[str, str]:
     return {**schema.defaults, **schema.legacy_defaults}
 
 
+#: The columns RouterOS 7's plain ``print`` shows for a menu, as its ``Columns:`` line
+#: names them. Confirmed by the corpus transcripts: ``/ip address``, ``/ip arp``,
+#: ``/ip dhcp-server lease`` and ``/system history``; the others as RouterOS 7.16 prints
+#: them on a CHR. A menu not listed prints its items as ``key=value`` lines.
+PRINT_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
+    "/ip address": ("address", "network", "interface"),
+    "/ip arp": ("address", "mac-address", "interface", "status"),
+    "/ip dhcp-server lease": (
+        "address",
+        "mac-address",
+        "host-name",
+        "server",
+        "status",
+        "last-seen",
+    ),
+    "/ip pool": ("name", "ranges"),
+    "/ip route": ("dst-address", "gateway", "routing-table", "distance"),
+    "/ip service": ("name", "port", "certificate"),
+    "/interface list": ("name",),
+    "/interface list member": ("list", "interface"),
+    "/interface bridge port": ("interface", "bridge", "horizon"),
+    "/user": ("name", "group", "address", "last-logged-in"),
+    "/user group": ("name", "policy"),
+    "/system history": ("action", "by", "policy", "time"),
+}
+
+
 def derived_values(path: str, values: Mapping[str, str | None]) -> dict[str, str]:
     """Values RouterOS computes from an item's other values when they are not given.
 

@@ -132,8 +132,15 @@ def print_menu(
     inv: Invocation,
     session: Session,
     extra: dict[int, dict[str, str]] | None = None,
+    *,
+    columns: Sequence[str] = (),
 ) -> str:
-    """``print`` output; ``extra`` adds read-only values per item id (run-count, ...)."""
+    """``print`` output; ``extra`` adds read-only values per item id (run-count, ...).
+
+    ``columns`` (RouterOS 7, menus with a column table): a plain ``print`` is a table
+    under ``Flags:`` and ``Columns:`` lines; ``detail``, ``terse``, ``as-value``,
+    ``count-only`` and ``proplist=`` keep their own forms.
+    """
     state = db.read(inv.path)
     options = {w.value for w in inv.words}
     if state is None or (not state.items and (engine.is_singleton(inv.path, state))):
@@ -149,6 +156,10 @@ def print_menu(
         return str(len(shown))
     proplist = inv.values.get("proplist")
     keys = [k.strip() for k in proplist.split(",")] if proplist else None
+    if "as-value" in options:
+        return as_value(shown, extra, keys)
+    if columns and keys is None and not options & {"detail", "terse"}:
+        return table(shown, numbers, columns, extra)
     terse = "terse" in options
     lines: list[str] = [] if terse else ["Flags: X - disabled"]
     for item in shown:
@@ -157,6 +168,78 @@ def print_menu(
         if extra and item.id in extra:
             values.update(extra[item.id])
         lines.extend(_item_lines(numbers[item.id], item, values, keys, terse, session.width))
+    return "\n".join(lines)
+
+
+def _values(item: Item, extra: dict[int, dict[str, str]] | None) -> dict[str, str]:
+    values = item.effective()
+    values.pop("password", None)  # print never shows user passwords
+    if extra and item.id in extra:
+        values.update(extra[item.id])
+    return values
+
+
+def as_value(
+    items: Sequence[Item], extra: dict[int, dict[str, str]] | None, keys: Sequence[str] | None
+) -> str:
+    """``print as-value``: the items as one RouterOS array (``.id=*1;address=...;...``)."""
+    parts: list[str] = []
+    for item in items:
+        values = _values(item, extra)
+        values["disabled"] = "true" if item.disabled else "false"
+        if not values.get("comment"):
+            values.pop("comment", None)
+        chosen = sorted(values) if keys is None else [k for k in keys if k in values]
+        parts.append(f".id={item.id_text()}")
+        parts.extend(f"{k}={values[k]}" for k in chosen)
+    return ";".join(parts)
+
+
+def table(
+    items: Sequence[Item],
+    numbers: dict[int, int],
+    columns: Sequence[str],
+    extra: dict[int, dict[str, str]] | None,
+) -> str:
+    """RouterOS 7's table ``print`` (as the corpus transcripts show it)::
+
+        Flags: X - DISABLED
+        Columns: ADDRESS, NETWORK, INTERFACE
+        #   ADDRESS        NETWORK    INTERFACE
+        ;;; uplink
+        0   10.0.2.100/24  10.0.2.0   ether1
+        1 X 10.9.9.1/24    10.9.9.0   ether2
+
+    The ``Flags:`` line names the flags some item shows (none: no line, no flag
+    column); each column is as wide as its widest value or title, two spaces apart;
+    a comment stands on its own line before its item.
+    """
+    rows: list[tuple[str, str, str | None, list[str]]] = []
+    for item in items:
+        values = _values(item, extra)
+        flags = ("X" if item.disabled else "") + ("D" if item.dynamic else "")
+        cells = [values.get(c, "") for c in columns]
+        rows.append((str(numbers[item.id]), flags, values.get("comment") or None, cells))
+    used = [f for f in ("X", "D") if any(f in r[1] for r in rows)]
+    names = {"X": "DISABLED", "D": "DYNAMIC"}
+    lines: list[str] = []
+    if used:
+        lines.append("Flags: " + ", ".join(f"{f} - {names[f]}" for f in used))
+    lines.append("Columns: " + ", ".join(c.upper() for c in columns))
+    num_w = max([1, *(len(r[0]) for r in rows)])
+    flag_w = max([0, *(len(r[1]) for r in rows)])
+    titles = [c.upper() for c in columns]
+    widths = [max([len(t), *(len(r[3][i]) for r in rows)]) for i, t in enumerate(titles)]
+
+    def line(num: str, flags: str, cells: Sequence[str]) -> str:
+        head = f"{num:>{num_w}} " + (f"{flags:<{flag_w}} " if flag_w else "")
+        return head + "  ".join(f"{c:<{w}}" for c, w in zip(cells, widths, strict=True))
+
+    lines.append(line("#", "", titles))
+    for num, flags, comment, cells in rows:
+        if comment is not None:
+            lines.append(f";;; {comment}")
+        lines.append(line(num, flags, cells))
     return "\n".join(lines)
 
 

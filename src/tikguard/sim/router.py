@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tikguard.routeros import schema
 from tikguard.sim import backupfile, engine, generic, system
 from tikguard.sim.clock import SimClock, TimerHandle
 from tikguard.sim.configdb import ConfigDB, Item, MenuState
@@ -327,7 +328,8 @@ class SimRouter:
             return self.export_text(inv, session)
         if inv.verb == "print":
             extra = self.scheduler.runtime_values() if inv.path == "/system scheduler" else None
-            return generic.print_menu(self.db, inv, session, extra)
+            columns = schema.PRINT_COLUMNS.get(inv.path, ()) if self.profile.is_v7 else ()
+            return generic.print_menu(self.db, inv, session, extra, columns=columns)
         if inv.verb == "find":
             generic.find_ids(self.db, inv, session)
             return ""
