@@ -1255,8 +1255,9 @@ def defaults_for(schema: MenuSchema, ros_version: str | None) -> dict[str, str]:
 
 #: The columns RouterOS 7's plain ``print`` shows for a menu, as its ``Columns:`` line
 #: names them. Confirmed by the corpus transcripts: ``/ip address``, ``/ip arp``,
-#: ``/ip dhcp-server lease`` and ``/system history``; the others as RouterOS 7.16 prints
-#: them on a CHR. A menu not listed prints its items as ``key=value`` lines.
+#: ``/ip dhcp-server lease`` and ``/system history``; the others are RouterOS 7's column
+#: sets as remembered, not captured in the corpus (docs/simulator.md says so). A menu
+#: not listed prints its items as ``key=value`` lines.
 PRINT_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "/ip address": ("address", "network", "interface"),
     "/ip arp": ("address", "mac-address", "interface", "status"),
