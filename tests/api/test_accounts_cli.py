@@ -126,5 +126,6 @@ def test_user_passwd_and_remove_end_sessions(env: Path) -> None:
             accounts.principal_for_session(db, who.user_id, session_id)
         r = runner.invoke(app, ["user", "remove", "carol"])
         assert r.exit_code == 1 and "does not exist" in r.output
+        assert "tikguard user list" in r.output
     finally:
         db.dispose()

@@ -8,6 +8,8 @@ is printed once, at creation; the store keeps only its hash.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -118,6 +120,14 @@ def user_list(tenant: TenantOpt = None) -> None:
     console.print(table)
 
 
+@contextlib.contextmanager
+def _known_user() -> Iterator[None]:
+    try:
+        yield
+    except NotFound as exc:
+        fail(str(exc), "see `tikguard user list` (and --tenant) for the users there are")
+
+
 @user_app.command("passwd")
 def user_passwd(
     username: Annotated[str, typer.Argument(help="Login name.")],
@@ -138,7 +148,7 @@ def user_passwd(
             password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
-        with ctx.db.transaction() as session:
+        with _known_user(), ctx.db.transaction() as session:
             accounts.set_password(session, tenant_id, username, password, actor="cli")
     console.print(f"password of [bold]{username}[/] changed; its sessions ended", highlight=False)
     if generate:
@@ -153,7 +163,7 @@ def user_remove(
     """Remove a user, their web sessions and the API tokens they created."""
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
-        with ctx.db.transaction() as session:
+        with _known_user(), ctx.db.transaction() as session:
             accounts.remove_user(session, tenant_id, username, actor="cli")
     console.print(f"user [bold]{username}[/] removed", highlight=False)
 
