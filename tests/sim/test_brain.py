@@ -614,3 +614,33 @@ async def test_v7_print_is_a_table_with_columns_as_routeros_prints_it() -> None:
     old = make(version="6.49")
     await run(old, "/ip address add address=10.0.2.100/24 interface=ether1")
     assert "Columns:" not in await run(old, "/ip address print")
+
+
+async def test_if_foreach_set_and_len_as_scheduler_scripts_use_them() -> None:
+    r = make()
+    await run(r, "/ip address add address=10.0.2.1/24 interface=ether1 comment=uplink")
+    await run(r, "/ip address add address=10.0.3.1/24 interface=ether1")
+    assert await run(r, ":put [:len [/ip address find]]") == "2\n"
+    assert await run(r, ":put [:len [/ip address find where comment=none]]") == "0\n"
+    assert await run(r, ':put [:len "uplink"]') == "6\n"
+    check = ':local n [:len [/ip address find]]; :if ($n = 2) do={:put two} else={:put "not two"}'
+    assert await run(r, check) == "two\n"
+    assert await run(r, check.replace("$n = 2", "$n != 2")) == "not two\n"
+    both = ":if ([:len [/ip address find where comment=uplink]] > 0 && 1 < 2) do={ :put yes }"
+    assert await run(r, both) == "yes\n"
+    loop = ":foreach i in=[/ip address find] do={\n:put [/ip address get $i address]\n}"
+    assert await run(r, loop) == "10.0.2.1/24\n10.0.3.1/24\n"
+    multi = (
+        ':local found "no"\n'
+        ":foreach i in=[/ip address find] do={\n"
+        '  :if ([/ip address get $i comment] = "uplink") do={ :set found "yes" }\n'
+        "}\n"
+        ":if ($found = yes) do={\n"
+        "  /ip address set [find comment=uplink] disabled=yes\n"
+        "} else={ :put missing }\n"
+    )
+    assert await run(r, multi) == ""
+    assert " 0 X ;;; uplink" in await run(r, "/ip address print detail where comment=uplink")
+    # an error inside a block ends the whole run with RouterOS's text
+    out = await run(r, ":if (1 = 1) do={ /nope }\n:put after")
+    assert out.startswith("bad command name nope") and "after" not in out

@@ -10,7 +10,7 @@ generic menu verbs through :mod:`tikguard.sim.engine`, special commands
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -210,9 +210,24 @@ class Console:
             return exc.render(1) + "\n"
         depth: list[dict[str, str]] = []
         generation = self.router.generation
-        for statement in statements:
+        pending = _Pending(statements)
+        for statement in pending:
             if self.router.generation != generation:
                 break  # power lost or rebooted: nothing more runs
+            if statement.kind == "cmd" and _CONTROL.match(statement.text):
+                source = _whole_block(statement, pending)
+                try:
+                    result = await self._control(source, statement, session)
+                except ConsoleError as exc:
+                    out.append(located(exc, statement))
+                    break
+                except Interrupted:
+                    break
+                if result:
+                    out.append(result.rstrip("\n"))
+                if _ERROR_END.search(result):
+                    break  # an error inside the block ends the run, as RouterOS does
+                continue
             if statement.kind == "open":
                 depth.append(dict(session.variables))
                 continue
@@ -460,12 +475,96 @@ class Console:
                 # Globals live in the router's environment until it reboots.
                 self.router.globals[var] = value
             return ""
+        if name == "len":  # an array's element count (a find's ids), a string's length
+            value = await self._value(args, statement, session, text)
+            array = ";" in value or _IDS.fullmatch(value) is not None
+            return str(len(_elements(value)) if array else len(value))
         if name == "log":
             message = " ".join(w.value or "" for w in args[1:] if w.kind == "word")
             message = message or next((w.value or "" for w in args if w.key == "message"), "")
             self.router.log(message, topic=(args[0].value or "info") if args else "info")
             return ""
         raise syntax_error(f"bad command name {name}", words[0].offset + 2)
+
+    # -- control flow (the scripting subset scheduler scripts and checks use) ---------
+    async def _control(self, source: str, statement: Statement, session: Session) -> str:
+        """``:if (cond) do={...} [else={...}]`` and ``:foreach v in=X do={...}``."""
+        m = _CONTROL.match(source)
+        assert m is not None
+        kind = m.group(1)
+        rest = source[m.end() :]
+        do_at = _top_level(rest, "do={")
+        if do_at < 0:
+            raise syntax_error("syntax error", len(source) + 1)
+        body_end = _closing_brace(rest, do_at + 3)
+        body = rest[do_at + 4 : body_end]
+        tail = rest[body_end + 1 :].strip()
+        if kind == "if":
+            head = rest[:do_at].strip()
+            if not (head.startswith("(") and head.endswith(")")):
+                raise syntax_error("syntax error", m.end() + 1)
+            other = ""
+            if tail:
+                if not tail.startswith("else={"):
+                    raise syntax_error("expected end of command", len(source) - len(tail) + 1)
+                other = tail[6 : _closing_brace(tail, 5)]
+            chosen = body if await self._condition(head[1:-1], statement, session) else other
+            return await self.run(chosen, session) if chosen.strip() else ""
+        if tail:
+            raise syntax_error("expected end of command", len(source) - len(tail) + 1)
+        head = rest[:do_at].strip()
+        var, _, expr = head.partition(" in=")
+        if not var.strip() or not expr.strip():
+            raise syntax_error("syntax error", m.end() + 1)
+        value = await self._operand(expr.strip(), statement, session)
+        out: list[str] = []
+        for element in _elements(value):
+            session.variables[var.strip()] = element
+            text = await self.run(body, session)
+            out.append(text)
+            if _ERROR_END.search(text):
+                break
+        return "".join(out)
+
+    async def _condition(self, text: str, statement: Statement, session: Session) -> bool:
+        """``a = b``, ``!=``, ``<``, ``>``, ``<=``, ``>=``, joined by ``&&``/``and``,
+        ``||``/``or``; a bare value is true when it is ``true`` or ``yes``."""
+        for joiner, combine in ((r"\s(?:\|\||or)\s", any), (r"\s(?:&&|and)\s", all)):
+            parts = _split_top(text, joiner)
+            if len(parts) > 1:
+                results = [await self._condition(p.strip(), statement, session) for p in parts]
+                return bool(combine(results))
+        text = text.strip()
+        if text.startswith("(") and text.endswith(")"):
+            return await self._condition(text[1:-1], statement, session)
+        m = _split_comparison(text)
+        if m is None:
+            return (await self._operand(text, statement, session)) in ("true", "yes")
+        left, op, right = m
+        a = await self._operand(left, statement, session)
+        b = await self._operand(right, statement, session)
+        if op in ("=", "!="):
+            return (a == b) == (op == "=")
+        try:
+            x: float | str = float(a)
+            y: float | str = float(b)
+        except ValueError:
+            x, y = a, b
+        return {"<": x < y, ">": x > y, "<=": x <= y, ">=": x >= y}[op]  # type: ignore[operator]
+
+    async def _operand(self, text: str, statement: Statement, session: Session) -> str:
+        """A value: ``$var``, ``[command]``, a quoted string, a number or a word."""
+        text = text.strip()
+        if text.startswith("$"):
+            known = {**self.router.globals, **session.variables}
+            m = _VAR.fullmatch(text)
+            if m is not None:
+                return known.get(m.group(1) if m.group(1) is not None else m.group(2), "")
+        if text.startswith("[") and text.endswith("]"):
+            inner = Statement("cmd", text[1:-1].strip(), statement.logical, statement.start)
+            return await self.evaluate(inner, session)
+        words = split_words(substitute(text, {**self.router.globals, **session.variables}))
+        return " ".join((w.value or "") if w.kind == "word" else w.raw for w in words)
 
     async def _value(
         self, args: list[Word], statement: Statement, session: Session, text: str
@@ -568,6 +667,153 @@ def substitute(text: str, variables: dict[str, str]) -> str:
         out.append(ch)
         i += 1
     return "".join(out)
+
+
+#: A control statement: ``:if`` or ``:foreach`` (runs its blocks itself).
+_CONTROL = re.compile(r":(if|foreach)\b\s*")
+#: Output whose last line is a RouterOS error (ends the enclosing run too).
+_ERROR_END = re.compile(
+    r"(?:^|\n)(?:syntax error|expected |bad command|failure: |no such item|input does not)"
+    r"[^\n]*\n?$"
+)
+_IDS = re.compile(r"\*[0-9A-Fa-f]+(?:;\*[0-9A-Fa-f]+)*")
+
+
+def _elements(value: str) -> list[str]:
+    """A value as RouterOS array elements: ``;``-separated ids (a ``find``), else itself."""
+    if not value:
+        return []
+    if ";" in value or _IDS.fullmatch(value):
+        return [v for v in value.split(";") if v]
+    return [value]
+
+
+class _Pending:
+    """The statements still to run; a control statement takes its block's lines."""
+
+    def __init__(self, statements: list[Statement]) -> None:
+        self._items = statements
+        self._at = 0
+
+    def __iter__(self) -> Iterator[Statement]:
+        return self
+
+    def __next__(self) -> Statement:
+        if self._at >= len(self._items):
+            raise StopIteration
+        self._at += 1
+        return self._items[self._at - 1]
+
+    def peek(self) -> Statement | None:
+        return self._items[self._at] if self._at < len(self._items) else None
+
+
+def _whole_block(first: Statement, rest: _Pending) -> str:
+    """The statement's text with following statements until its braces balance
+    (an ``else={`` right after the closing brace belongs to it too)."""
+    parts = [first.text]
+    balance = _brace_balance(first.text)
+    while True:
+        if balance <= 0:
+            nxt = rest.peek()
+            if nxt is None or nxt.kind != "cmd" or not nxt.text.startswith("else="):
+                return "\n".join(parts)
+            parts[-1] += " "  # "} else={" continues the :if
+        step = next(rest, None)
+        if step is None:
+            raise ConsoleError("syntax error (expected closing brace)", syntax=True)
+        text = "{" if step.kind == "open" else "}" if step.kind == "close" else step.text
+        if text.startswith("else=") and parts[-1].endswith(" "):
+            parts[-1] += text
+        else:
+            parts.append(text)
+        balance += _brace_balance(text)
+
+
+def _brace_balance(text: str) -> int:
+    depth = 0
+    in_quote = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == '"':
+            in_quote = not in_quote
+        elif not in_quote and ch == "{":
+            depth += 1
+        elif not in_quote and ch == "}":
+            depth -= 1
+        i += 1
+    return depth
+
+
+def _top_level(text: str, needle: str) -> int:
+    """Index of ``needle`` outside quotes, brackets and parentheses (-1: none)."""
+    depth = 0
+    in_quote = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == '"':
+            in_quote = not in_quote
+        elif not in_quote:
+            if ch in "([{":
+                if depth == 0 and text.startswith(needle, i):
+                    return i
+                depth += 1
+            elif ch in ")]}":
+                depth -= 1
+            elif depth == 0 and text.startswith(needle, i):
+                return i
+        i += 1
+    return -1
+
+
+def _closing_brace(text: str, start: int) -> int:
+    """Index of the ``}`` closing the ``{`` at ``start``."""
+    depth = 0
+    in_quote = False
+    i = start
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == '"':
+            in_quote = not in_quote
+        elif not in_quote and ch == "{":
+            depth += 1
+        elif not in_quote and ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise syntax_error("expected closing brace", start + 1)
+
+
+def _split_top(text: str, pattern: str) -> list[str]:
+    """``text`` split at ``pattern`` matches outside quotes, brackets and parentheses."""
+    parts: list[str] = []
+    last = 0
+    for m in re.finditer(pattern, text):
+        if _top_level(text[last:], m.group(0)) == m.start() - last:
+            parts.append(text[last : m.start()])
+            last = m.end()
+    parts.append(text[last:])
+    return parts
+
+
+def _split_comparison(text: str) -> tuple[str, str, str] | None:
+    for op in ("!=", "<=", ">=", "=", "<", ">"):
+        at = _top_level(text, op)
+        if at > 0:
+            return text[:at], op, text[at + len(op) :]
+    return None
 
 
 def _path(segs: list[str]) -> str:
