@@ -53,9 +53,11 @@ def env(tmp_path: Path) -> dict[str, str]:
     return {
         "TIKGUARD_DATA_DIR": str(tmp_path / "data"),
         "TIKGUARD_TIME_SCALE": str(SIM_TIME_SCALE),
-        "TIKGUARD_CONNECT_TIMEOUT": "100",
-        "TIKGUARD_COMMAND_TIMEOUT": "100",
-        "TIKGUARD_BACKUP_TIMEOUT": "150",
+        # network limits in real time (30 s, 60 s) whatever the clock scale: an SSH
+        # handshake on a loaded machine takes what it takes
+        "TIKGUARD_CONNECT_TIMEOUT": str(30 * SIM_TIME_SCALE),
+        "TIKGUARD_COMMAND_TIMEOUT": str(30 * SIM_TIME_SCALE),
+        "TIKGUARD_BACKUP_TIMEOUT": str(60 * SIM_TIME_SCALE),
         "COLUMNS": "200",
     }
 

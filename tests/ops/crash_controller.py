@@ -115,9 +115,10 @@ async def main(rows: list[dict[str, str]]) -> None:
         data_dir=DATA,
         time_scale=SCALE,
         engine_polling_interval=0.05,
-        connect_timeout=100.0,
-        command_timeout=100.0,
-        backup_timeout=150.0,
+        # network limits in real time (30 s, 60 s) on a loaded machine, whatever the scale
+        connect_timeout=30 * SCALE,
+        command_timeout=30 * SCALE,
+        backup_timeout=60 * SCALE,
         push_window=WINDOW,
         push_settle=5.0,
         push_margin_min=15.0,

@@ -100,7 +100,7 @@ async def test_management_cut_reverts_by_itself(tmp_path: Path, cut: str, versio
     async with environment(tmp_path, version=version) as env:
         before = _config(env)
         script = CUTS[cut].format(host=env.fleet[0].host)
-        [op] = await env.push(_merge(env, script))
+        [op] = await env.push(_merge(env, script, window=WINDOW))
         assert op.outcome == "reverted", op.evidence.get("reason")
         assert op.evidence["rebooted"] is True
         assert op.evidence["pre_hash"] == op.evidence["after_hash"]
@@ -126,7 +126,7 @@ async def test_import_error_reverts_at_once(tmp_path: Path) -> None:
         assert "line" in op.evidence["reason"]
         assert _config(env) == before
         # fired by tikguard right away, not after the window
-        assert took < WINDOW / SCALE + 2.0
+        assert took < env.settings.push_window / SCALE + 2.0
 
 
 async def test_dry_run_refuses_a_failing_script_before_any_write(tmp_path: Path) -> None:
@@ -204,7 +204,10 @@ async def test_manual_confirm_commits_and_missing_confirm_reverts(tmp_path: Path
 
         before = _config(env)
         req = _merge(
-            env, "/ip address add address=10.85.0.1/24 interface=ether2\n", confirm="manual"
+            env,
+            "/ip address add address=10.85.0.1/24 interface=ether2\n",
+            confirm="manual",
+            window=WINDOW,
         )
         [op] = await env.push(req)
         assert op.outcome == "reverted", op.evidence.get("reason")
@@ -259,7 +262,7 @@ async def test_router_that_never_comes_back_is_uncertain(tmp_path: Path) -> None
 
         task = asyncio.create_task(cut_when_applied())
         [op] = await env.push(
-            _merge(env, "/ip address add address=10.89.0.1/24 interface=ether2\n")
+            _merge(env, "/ip address add address=10.89.0.1/24 interface=ether2\n", window=WINDOW)
         )
         await task
         assert op.outcome == "uncertain", op.evidence.get("reason")
@@ -277,7 +280,7 @@ async def test_power_loss_after_apply_router_reverts_on_its_own(tmp_path: Path) 
 
         task = asyncio.create_task(blink())
         [op] = await env.push(
-            _merge(env, "/ip address add address=10.90.0.1/24 interface=ether2\n")
+            _merge(env, "/ip address add address=10.90.0.1/24 interface=ether2\n", window=WINDOW)
         )
         await task
         # a power cycle during verification wipes nothing (the change was saved) but the
@@ -297,7 +300,7 @@ async def test_connection_dropped_during_import_reverts(tmp_path: Path) -> None:
             "/ip address add address=10.91.0.1/24 interface=ether2\n"
             "/ip address add address=10.91.1.1/24 interface=ether2\n"
         )
-        [op] = await env.push(_merge(env, script))
+        [op] = await env.push(_merge(env, script, window=WINDOW))
         assert op.outcome == "reverted", op.evidence.get("reason")
         assert "during apply" in op.evidence["reason"]
         assert _config(env) == before
@@ -363,7 +366,7 @@ async def test_read_back_differing_from_the_target_reverts(tmp_path: Path) -> No
 async def test_window_shorter_than_the_measured_import_is_refused(tmp_path: Path) -> None:
     async with environment(tmp_path, version="7.16") as env:
         script = "/ip dns set servers=9.9.9.9\n:delay 90s\n"  # the dry-run takes 90 s too
-        [op] = await env.push(_merge(env, script))
+        [op] = await env.push(_merge(env, script, window=WINDOW))
         assert op.outcome == "failed", op.evidence.get("reason")
         assert "window is too short" in op.evidence["reason"]
         assert "9.9.9.9" not in _config(env)

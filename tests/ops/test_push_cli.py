@@ -69,11 +69,14 @@ def _cli(data: Path, *args: str, stdin: str | None = None) -> subprocess.Complet
         **os.environ,
         "TIKGUARD_DATA_DIR": str(data),
         "TIKGUARD_TIME_SCALE": "50",
-        "TIKGUARD_CONNECT_TIMEOUT": "250",
-        "TIKGUARD_COMMAND_TIMEOUT": "250",
-        "TIKGUARD_BACKUP_TIMEOUT": "250",
+        # network limits 30 s in real time at the scale of 50, on a loaded machine too
+        "TIKGUARD_CONNECT_TIMEOUT": "1500",
+        "TIKGUARD_COMMAND_TIMEOUT": "1500",
+        "TIKGUARD_BACKUP_TIMEOUT": "1500",
         "TIKGUARD_ENGINE_POLLING_INTERVAL": "0.05",
-        "TIKGUARD_PUSH_BOOT_WAIT": "120",
+        "TIKGUARD_PUSH_BOOT_WAIT": "500",
+        # room (30 s) to verify and commit; the cut below gives its own short window
+        "TIKGUARD_PUSH_WINDOW": "1500",
         "COLUMNS": "200",
     }
     return subprocess.run(
@@ -113,7 +116,7 @@ def test_push_dry_run_commit_and_revert_from_the_cli(tmp_path: Path) -> None:
 
         cut = tmp_path / "cut.rsc"
         cut.write_text("/ip service set ssh disabled=yes\n")
-        bad = _cli(data, "push", "r001", "--file", str(cut), "--yes", "--window", "120")
+        bad = _cli(data, "push", "r001", "--file", str(cut), "--yes", "--window", "240")
         assert bad.returncode == 2, bad.stdout + bad.stderr
         assert "reverted" in bad.stdout
     finally:

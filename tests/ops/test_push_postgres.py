@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from tikguard.ops import push as push_ops
 
-from .pushkit import environment, push_settings
+from .pushkit import WINDOW, environment, push_settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(120)]
 
@@ -53,6 +53,8 @@ async def test_push_on_postgresql(tmp_path: Path, pg_url: str) -> None:
         again = await push_ops.submit(env.db, env.settings, env.tenant_id, good)
         assert again[0].op_id == op.id and not again[0].created
 
-        cut = push_ops.PushRequest([name], script="/ip service set ssh disabled=yes\n")
+        cut = push_ops.PushRequest(
+            [name], script="/ip service set ssh disabled=yes\n", window=WINDOW
+        )
         [op] = await env.push(cut)
         assert op.outcome == "reverted", op.evidence.get("reason")

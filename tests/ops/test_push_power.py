@@ -21,7 +21,7 @@ import pytest
 from tikguard.ops import push as push_ops
 from tikguard.ops import push_device
 
-from .pushkit import environment, until
+from .pushkit import WINDOW, environment, until
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
@@ -41,7 +41,8 @@ async def test_power_loss_after_each_command(tmp_path: Path, after: int) -> None
             await dev.power_on()
 
         power = asyncio.create_task(restore_power())
-        [op] = await env.push(push_ops.PushRequest([dev.name], script=CHANGE))
+        # the short window: whatever the outcome, it must agree with the router
+        [op] = await env.push(push_ops.PushRequest([dev.name], script=CHANGE, window=WINDOW))
         if not power.done():
             power.cancel()  # the push finished before the k-th command
         await dev.wait_up(within=30)

@@ -29,6 +29,9 @@ from tikguard.routeros.quoting import quote
 from tikguard.settings import Settings
 
 DEMO_ROUTERS = 3
+#: The cut's revert window (device seconds): the demo waits it out until the router
+#: reverts; it holds the /import dry-run the preflight measures with room to spare.
+CUT_WINDOW = 240.0
 #: Quotes, ``$``, brackets, ``;`` and non-ASCII pass every step unchanged.
 DEMO_COMMENT = 'change "42": $5 [ok]; grüße'
 
@@ -64,7 +67,9 @@ def demo(
         connect_timeout=wall * time_scale,
         command_timeout=wall * time_scale,
         backup_timeout=2 * wall * time_scale,
-        push_window=120.0,
+        # room to verify and commit in real time on a busy machine (30 s); a committed
+        # push never waits it out, and the cut below has a window of its own
+        push_window=3 * wall * time_scale,
         push_settle=10.0,
         push_boot_wait=120.0,
     )
@@ -133,6 +138,7 @@ async def _run(settings: Settings, count: int, version: str) -> list[dict[str, A
                 cut = push_ops.PushRequest(
                     [victim.name],
                     script=f'/ip address\nremove [ find address~"^{victim.host}/" ]\n',
+                    window=CUT_WINDOW,
                     requested_by="demo",
                 )
                 rows += await _push(ctx, "remove the management address", cut, "reverted", _follow)
