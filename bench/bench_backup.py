@@ -3,7 +3,8 @@
 The simulated routers run in their own process (``tikguard sim run``); this process is
 the controller. For each concurrency, in the same run and against the same routers:
 
-* floor: a bare asyncssh loop that connects, runs ``/export show-sensitive``, closes;
+* floor: a bare asyncssh loop that connects (with tikguard's cipher order), runs
+  ``/export show-sensitive``, closes;
 * tikguard, first backup: TOFU pinning, normalise, split secrets, store a version;
 * tikguard, unchanged: the daily case, a backup that finds nothing new.
 
@@ -34,6 +35,7 @@ from pathlib import Path
 import asyncssh
 from sqlalchemy import func, select
 
+from tikguard.device.session import PREFERRED_CIPHERS
 from tikguard.ops import backup as backup_ops
 from tikguard.ops import devices as device_ops
 from tikguard.settings import Settings
@@ -106,6 +108,9 @@ async def floor(rows: list[dict[str, str]], concurrency: int) -> int:
                     client_keys=None,
                     agent_path=None,
                     config=None,
+                    # The same cipher order tikguard's sessions offer, so the floor
+                    # differs from tikguard only in what tikguard does on top of SSH.
+                    encryption_algs=list(PREFERRED_CIPHERS),
                 ) as conn:
                     result = await conn.run("/export show-sensitive", check=False)
                     if result.stdout:
