@@ -644,3 +644,21 @@ async def test_if_foreach_set_and_len_as_scheduler_scripts_use_them() -> None:
     # an error inside a block ends the whole run with RouterOS's text
     out = await run(r, ":if (1 = 1) do={ /nope }\n:put after")
     assert out.startswith("bad command name nope") and "after" not in out
+
+
+async def test_import_runs_an_if_whose_blocks_span_lines() -> None:
+    r = make()
+    r.files.write(
+        "check.rsc",
+        b":if ([:len [/ip address find]] = 0) do={\n"
+        b"/system identity set name=empty\n"
+        b"} else={\n"
+        b":put no\n"
+        b"}\n"
+        b"/ip address add address=10.0.0.1/24 interface=ether1\n",
+    )
+    assert await run(r, "/import file-name=check.rsc") == (
+        "Script file loaded and executed successfully\n"
+    )
+    assert r.identity == "empty"
+    assert "10.0.0.1/24" in await run(r, "/ip address export")

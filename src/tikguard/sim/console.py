@@ -210,14 +210,13 @@ class Console:
             return exc.render(1) + "\n"
         depth: list[dict[str, str]] = []
         generation = self.router.generation
-        pending = _Pending(statements)
+        pending = Pending(statements)
         for statement in pending:
             if self.router.generation != generation:
                 break  # power lost or rebooted: nothing more runs
-            if statement.kind == "cmd" and _CONTROL.match(statement.text):
-                source = _whole_block(statement, pending)
+            if is_control(statement):
                 try:
-                    result = await self._control(source, statement, session)
+                    result = await self.run_control(statement, pending, session)
                 except ConsoleError as exc:
                     out.append(located(exc, statement))
                     break
@@ -487,6 +486,10 @@ class Console:
         raise syntax_error(f"bad command name {name}", words[0].offset + 2)
 
     # -- control flow (the scripting subset scheduler scripts and checks use) ---------
+    async def run_control(self, first: Statement, pending: Pending, session: Session) -> str:
+        """Run a control statement, taking its block's statements from ``pending``."""
+        return await self._control(whole_block(first, pending), first, session)
+
     async def _control(self, source: str, statement: Statement, session: Session) -> str:
         """``:if (cond) do={...} [else={...}]`` and ``:foreach v in=X do={...}``."""
         m = _CONTROL.match(source)
@@ -688,7 +691,17 @@ def _elements(value: str) -> list[str]:
     return [value]
 
 
-class _Pending:
+def ends_in_error(output: str) -> bool:
+    """Whether a block's output ends with a RouterOS error (which ends the run)."""
+    return _ERROR_END.search(output) is not None
+
+
+def is_control(statement: Statement) -> bool:
+    """``:if`` / ``:foreach``: runs its own blocks (:meth:`Console.run_control`)."""
+    return statement.kind == "cmd" and _CONTROL.match(statement.text) is not None
+
+
+class Pending:
     """The statements still to run; a control statement takes its block's lines."""
 
     def __init__(self, statements: list[Statement]) -> None:
@@ -708,7 +721,7 @@ class _Pending:
         return self._items[self._at] if self._at < len(self._items) else None
 
 
-def _whole_block(first: Statement, rest: _Pending) -> str:
+def whole_block(first: Statement, rest: Pending) -> str:
     """The statement's text with following statements until its braces balance
     (an ``else={`` right after the closing brace belongs to it too)."""
     parts = [first.text]

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tikguard.sim.console import Invocation, Session, located
+from tikguard.sim.console import (
+    Invocation,
+    Pending,
+    Session,
+    ends_in_error,
+    is_control,
+    located,
+    whole_block,
+)
 from tikguard.sim.errors import ConsoleError, Interrupted, syntax_error
 from tikguard.sim.faults import DROP_CONNECTIONS
 from tikguard.sim.files import FileStoreError
@@ -67,7 +75,14 @@ async def run_import(router: SimRouter, inv: Invocation, session: Session) -> st
 def _check(router: SimRouter, statements: list[Statement], session: Session) -> str | None:
     """Parse every command (tracking the current menu) without running any."""
     probe = Session(session.user, session.policies, width=session.width)
-    for statement in statements:
+    pending = Pending(statements)
+    for statement in pending:
+        if is_control(statement):
+            try:  # its blocks run (and are checked) when it runs
+                whole_block(statement, pending)
+            except ConsoleError as exc:
+                return located(exc, statement)
+            continue
         if statement.kind != "cmd":
             continue
         try:
@@ -95,7 +110,8 @@ async def _execute(
     drop_at = router.faults.drop_after_import_line
     dropped = False
     generation = router.generation
-    for statement in statements:
+    pending = Pending(statements)
+    for statement in pending:
         if statement.kind != "cmd":
             continue
         if router.generation != generation:
@@ -103,7 +119,10 @@ async def _execute(
         if verbose:
             out.append(statement.text)
         try:
-            result = await router.console.run_statement(statement, run)
+            if is_control(statement):
+                result = await router.console.run_control(statement, pending, run)
+            else:
+                result = await router.console.run_statement(statement, run)
         except Interrupted:
             return "\n".join(out)
         except ConsoleError as exc:
@@ -112,6 +131,9 @@ async def _execute(
             return "\n".join(out)
         if result:
             out.append(result.rstrip("\n"))
+        if is_control(statement) and ends_in_error(result):
+            out.append(stopped_at(name, statement.line))
+            return "\n".join(out)
         if not dry_run and not dropped and drop_at is not None and statement.line >= drop_at:
             dropped = True
             router.emit(DROP_CONNECTIONS)
