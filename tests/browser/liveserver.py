@@ -45,9 +45,10 @@ def live_settings(data_dir: Path, **overrides: Any) -> Settings:
         data_dir=data_dir,
         time_scale=SCALE,
         engine_polling_interval=0.05,
-        connect_timeout=100.0,
-        command_timeout=100.0,
-        backup_timeout=150.0,
+        # network limits in real time (30 s, 60 s) on a loaded machine, whatever the scale
+        connect_timeout=30 * SCALE,
+        command_timeout=30 * SCALE,
+        backup_timeout=60 * SCALE,
         push_window=120.0,
         push_settle=5.0,
         push_boot_wait=120.0,
