@@ -25,21 +25,33 @@ class Context:
     tenant_id: int
 
 
+def settings_from_env() -> Settings:
+    """The settings, or a clear message naming the environment variable that is wrong."""
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        fail(str(exc), "fix the TIKGUARD_* environment variable it names")
+
+
+@contextlib.contextmanager
+def open_database(settings: Settings | None = None) -> Iterator[Database]:
+    """The migrated store, closed again when the command is done."""
+    with user_errors():
+        db = Database.open(settings or settings_from_env())
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
 @contextlib.contextmanager
 def store_context() -> Iterator[Context]:
     """Settings from the environment, the migrated store and the default tenant."""
-    try:
-        settings = Settings.from_env()
-    except ValueError as exc:
-        fail(str(exc), "fix the TIKGUARD_* environment variable it names")
-    with user_errors():
-        db = Database.open(settings)
-    try:
+    settings = settings_from_env()
+    with open_database(settings) as db:
         with user_errors():
             tenant_id = default_tenant_id(db)
         yield Context(settings, db, tenant_id)
-    finally:
-        db.dispose()
 
 
 @contextlib.contextmanager

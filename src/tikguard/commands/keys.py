@@ -15,9 +15,8 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from tikguard.commands._context import user_errors
+from tikguard.commands._context import open_database, user_errors
 from tikguard.commands._ui import console, fail
-from tikguard.settings import Settings
 from tikguard.store import rotation
 from tikguard.store.db import Database
 from tikguard.store.errors import VaultError
@@ -37,19 +36,11 @@ def register(app: typer.Typer) -> None:
 
 @contextlib.contextmanager
 def _database() -> Iterator[Database]:
-    try:
-        settings = Settings.from_env()
-    except ValueError as exc:
-        fail(str(exc), "fix the TIKGUARD_* environment variable it names")
-    with user_errors():
-        db = Database.open(settings)
-    try:
-        with user_errors():
-            if rotation.finish_interrupted_rotation(db):
-                console.print("[yellow]finished an interrupted master-key rotation[/]")
-            yield db
-    finally:
-        db.dispose()
+    """The store, after finishing a master-key rotation an earlier command left half done."""
+    with open_database() as db, user_errors():
+        if rotation.finish_interrupted_rotation(db):
+            console.print("[yellow]finished an interrupted master-key rotation[/]")
+        yield db
 
 
 @keys_app.command("status")

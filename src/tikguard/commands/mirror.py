@@ -6,19 +6,15 @@ went wrong last, and bring it up to date (and push it) on demand.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Annotated
 
 import typer
 from rich.table import Table
 from sqlalchemy import func, select
 
-from tikguard.commands._context import user_errors
+from tikguard.commands._context import open_database, user_errors
 from tikguard.commands._ui import console, fail
-from tikguard.settings import Settings
 from tikguard.store import mirror
-from tikguard.store.db import Database
 from tikguard.store.models import ConfigVersion, MirrorState, Tenant
 from tikguard.store.tenants import get_tenant_by_name
 
@@ -33,20 +29,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(mirror_app, name="mirror")
 
 
-@contextlib.contextmanager
-def _database() -> Iterator[Database]:
-    try:
-        settings = Settings.from_env()
-    except ValueError as exc:
-        fail(str(exc), "fix the TIKGUARD_* environment variable it names")
-    with user_errors():
-        db = Database.open(settings)
-    try:
-        yield db
-    finally:
-        db.dispose()
-
-
 def _when(value: object) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if hasattr(value, "strftime") else "-"
 
@@ -54,7 +36,7 @@ def _when(value: object) -> str:
 @mirror_app.command("status")
 def status() -> None:
     """Each tenant's mirror: repository, head, versions not yet mirrored, last errors."""
-    with _database() as db, db.session() as session:
+    with open_database() as db, db.session() as session:
         pending = dict(
             session.execute(
                 select(ConfigVersion.tenant_id, func.count())
@@ -88,7 +70,7 @@ def sync(
     push: Annotated[bool, typer.Option("--push/--no-push", help="Push to the remote.")] = True,
 ) -> None:
     """Mirror every version not yet in git now (and push, if a remote is configured)."""
-    with _database() as db:
+    with open_database() as db:
         if tenant is not None:
             with user_errors(), db.session() as session:
                 reports = [
