@@ -95,17 +95,11 @@ def push(
     idempotency_key: Key = None,
 ) -> None:
     """Merge a RouterOS script into routers, guarded by an on-device revert timer."""
-    req = push_ops.PushRequest(
-        devices=names,
-        mode="merge",
-        script=_read_file(file),
-        window=window,
-        confirm=confirm_mode,
-        checks=_checks(check),
-        idempotency_key=idempotency_key,
-        requested_by="cli",
+    _run(
+        _request("merge", names, window, confirm_mode, check, idempotency_key, _read_file(file)),
+        dry_run=dry_run,
+        yes=yes,
     )
-    _run(req, dry_run=dry_run, yes=yes)
 
 
 def restore(
@@ -119,16 +113,7 @@ def restore(
     idempotency_key: Key = None,
 ) -> None:
     """Make a router's running config equal to a stored version (secrets put back)."""
-    req = push_ops.PushRequest(
-        devices=[name],
-        mode="restore",
-        version=version,
-        window=window,
-        confirm=confirm_mode,
-        checks=_checks(check),
-        idempotency_key=idempotency_key,
-        requested_by="cli",
-    )
+    req = _request("restore", [name], window, confirm_mode, check, idempotency_key, version=version)
     _run(req, dry_run=dry_run, yes=yes)
 
 
@@ -143,17 +128,35 @@ def replace(
     idempotency_key: Key = None,
 ) -> None:
     """Replace a router's whole config (reset-configuration + the file), guarded."""
-    req = push_ops.PushRequest(
-        devices=[name],
-        mode="replace",
-        script=_read_file(file),
+    _run(
+        _request("replace", [name], window, confirm_mode, check, idempotency_key, _read_file(file)),
+        dry_run=dry_run,
+        yes=yes,
+    )
+
+
+def _request(
+    mode: str,
+    devices: list[str],
+    window: float | None,
+    confirm_mode: str,
+    check: list[str] | None,
+    idempotency_key: str | None,
+    script: str | None = None,
+    version: int | None = None,
+) -> push_ops.PushRequest:
+    """The push request the three guarded commands share (options as typed)."""
+    return push_ops.PushRequest(
+        devices=devices,
+        mode=mode,
+        script=script,
+        version=version,
         window=window,
         confirm=confirm_mode,
         checks=_checks(check),
         idempotency_key=idempotency_key,
         requested_by="cli",
     )
-    _run(req, dry_run=dry_run, yes=yes)
 
 
 def confirm(
