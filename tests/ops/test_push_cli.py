@@ -103,6 +103,7 @@ def test_push_dry_run_commit_and_revert_from_the_cli(tmp_path: Path) -> None:
         assert dry.returncode == 0, dry.stderr
         assert "dry run" in dry.stdout and "10.95.0.1/24" in dry.stdout
         assert "risk" in dry.stdout  # an address change is a management-access risk
+        assert "scheduler allowed" in dry.stdout  # the preflight, one fact a row
 
         args = ("push", "r001", "--file", str(change), "--yes", "--idempotency-key", "chg-1")
         done = _cli(data, *args, "--check", "/system identity print => name: r001")

@@ -290,7 +290,18 @@ def _print_preview(preview: push_ops.Preview) -> None:
         console.print("[green]no management-access risk tags[/]")
     for problem in plan.unsupported:
         console.print(f"[red]cannot express[/] {problem} (use `tikguard replace`)")
-    console.print("[bold]preflight[/]", preview.preflight, highlight=False)
+    console.print(_preflight_table(preview.preflight))
+
+
+def _preflight_table(preflight: dict[str, Any]) -> Table:
+    """What the read-only preflight found, one fact a row (lists joined, so policies fit)."""
+    table = Table(title="preflight (read-only)", title_justify="left", show_header=False)
+    table.add_column("fact", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in preflight.items():
+        shown = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        table.add_row(key.replace("_", " "), shown)
+    return table
 
 
 def _find_op(ctx: Context, op: str) -> Operation:
