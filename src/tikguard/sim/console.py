@@ -743,53 +743,8 @@ def whole_block(first: Statement, rest: Pending) -> str:
         balance += _brace_balance(text)
 
 
-def _brace_balance(text: str) -> int:
-    depth = 0
-    in_quote = False
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == '"':
-            in_quote = not in_quote
-        elif not in_quote and ch == "{":
-            depth += 1
-        elif not in_quote and ch == "}":
-            depth -= 1
-        i += 1
-    return depth
-
-
-def _top_level(text: str, needle: str) -> int:
-    """Index of ``needle`` outside quotes, brackets and parentheses (-1: none)."""
-    depth = 0
-    in_quote = False
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == '"':
-            in_quote = not in_quote
-        elif not in_quote:
-            if ch in "([{":
-                if depth == 0 and text.startswith(needle, i):
-                    return i
-                depth += 1
-            elif ch in ")]}":
-                depth -= 1
-            elif depth == 0 and text.startswith(needle, i):
-                return i
-        i += 1
-    return -1
-
-
-def _closing_brace(text: str, start: int) -> int:
-    """Index of the ``}`` closing the ``{`` at ``start``."""
-    depth = 0
+def _unquoted(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
+    """Each character outside double quotes, with its index; escaped characters skipped."""
     in_quote = False
     i = start
     while i < len(text):
@@ -799,13 +754,40 @@ def _closing_brace(text: str, start: int) -> int:
             continue
         if ch == '"':
             in_quote = not in_quote
-        elif not in_quote and ch == "{":
+        elif not in_quote:
+            yield i, ch
+        i += 1
+
+
+def _brace_balance(text: str) -> int:
+    return sum(1 if ch == "{" else -1 for _, ch in _unquoted(text) if ch in "{}")
+
+
+def _top_level(text: str, needle: str) -> int:
+    """Index of ``needle`` outside quotes, brackets and parentheses (-1: none)."""
+    depth = 0
+    for i, ch in _unquoted(text):
+        if ch in "([{":
+            if depth == 0 and text.startswith(needle, i):
+                return i
             depth += 1
-        elif not in_quote and ch == "}":
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and text.startswith(needle, i):
+            return i
+    return -1
+
+
+def _closing_brace(text: str, start: int) -> int:
+    """Index of the ``}`` closing the ``{`` at ``start``."""
+    depth = 0
+    for i, ch in _unquoted(text, start):
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
             depth -= 1
             if depth == 0:
                 return i
-        i += 1
     raise syntax_error("expected closing brace", start + 1)
 
 
