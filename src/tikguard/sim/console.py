@@ -1,8 +1,9 @@
 """The RouterOS console language, as scripts, exports and tikguard use it.
 
-A :class:`Session` is one console (an SSH shell, an exec channel, a script run): its
-current menu, variables and print numbering. :class:`Console` parses statements into
-``(menu path, verb, selector, properties, words)`` and runs them against the router:
+A :class:`~tikguard.sim.context.Session` is one console (an SSH shell, an exec channel,
+a script run): its current menu, variables and print numbering. :class:`Console`
+parses statements into ``(menu path, verb, selector, properties, words)`` and runs
+them against the router:
 generic menu verbs through :mod:`tikguard.sim.engine`, special commands
 (``/system backup save``, ``/import``, ...) through the shared table in :mod:`system`.
 """
@@ -10,9 +11,7 @@ generic menu verbs through :mod:`tikguard.sim.engine`, special commands
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
 
 from tikguard.routeros import schema as schema_mod
 from tikguard.routeros.errors import ParseError
@@ -21,12 +20,10 @@ from tikguard.routeros.quoting import quote
 from tikguard.routeros.values import parse_duration
 from tikguard.sim import engine
 from tikguard.sim.configdb import Value
+from tikguard.sim.context import Handler, Invocation, Pending, RouterHost, Session
 from tikguard.sim.errors import NOT_ENOUGH_PERMISSIONS, ConsoleError, Interrupted, syntax_error
 from tikguard.sim.findexpr import compile_where
 from tikguard.sim.statements import Statement, split_statements
-
-if TYPE_CHECKING:
-    from tikguard.sim.router import SimRouter
 
 #: Verbs every menu has.
 GENERIC_VERBS = frozenset(
@@ -146,53 +143,12 @@ _ONE_ITEM = frozenset({"place-before", "destination", "copy-from", "numbers"})
 _VAR = re.compile(r"\$(?:\"([^\"]*)\"|([A-Za-z_][A-Za-z0-9_\-]*))")
 
 
-@dataclass
-class Session:
-    """One console: who, where, and what it remembers between commands."""
-
-    user: str
-    policies: frozenset[str]
-    path: str = ""
-    width: int = 80
-    variables: dict[str, str] = field(default_factory=dict)
-    numbering: dict[str, list[int]] = field(default_factory=dict)
-    #: Set while ``/import`` runs a file (for messages and faults).
-    importing: bool = False
-
-
-@dataclass
-class Invocation:
-    """A parsed command ready to run."""
-
-    path: str
-    verb: str
-    selection: engine.Selection
-    values: dict[str, Value]
-    words: list[Word]  # bare words after the verb (print options, flags, file names)
-    statement: Statement
-    verb_column: int
-    where: list[Word] = field(default_factory=list)
-    #: ``[ ... ]`` substitutions still to evaluate: (property key, or "" for the
-    #: selector; the command text inside the brackets).
-    pending: list[tuple[str, str]] = field(default_factory=list)
-
-    def value(self, key: str, default: str | None = None) -> str | None:
-        v = self.values.get(key, default)
-        return default if v is None else v
-
-    def flag(self, name: str) -> bool:
-        return any(w.value == name for w in self.words) or self.values.get(name) == "yes"
-
-
-Handler = Callable[["SimRouter", Invocation, Session], Awaitable[str]]
-
-
 class Console:
     """Parses and runs console statements for one router."""
 
     __slots__ = ("handlers", "router")
 
-    def __init__(self, router: SimRouter, handlers: dict[tuple[str, str], Handler]) -> None:
+    def __init__(self, router: RouterHost, handlers: dict[tuple[str, str], Handler]) -> None:
         self.router = router
         #: Special commands; a table shared by all routers (no per-router closures).
         self.handlers = handlers
@@ -699,26 +655,6 @@ def ends_in_error(output: str) -> bool:
 def is_control(statement: Statement) -> bool:
     """``:if`` / ``:foreach``: runs its own blocks (:meth:`Console.run_control`)."""
     return statement.kind == "cmd" and _CONTROL.match(statement.text) is not None
-
-
-class Pending:
-    """The statements still to run; a control statement takes its block's lines."""
-
-    def __init__(self, statements: list[Statement]) -> None:
-        self._items = statements
-        self._at = 0
-
-    def __iter__(self) -> Iterator[Statement]:
-        return self
-
-    def __next__(self) -> Statement:
-        if self._at >= len(self._items):
-            raise StopIteration
-        self._at += 1
-        return self._items[self._at - 1]
-
-    def peek(self) -> Statement | None:
-        return self._items[self._at] if self._at < len(self._items) else None
 
 
 def whole_block(first: Statement, rest: Pending) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from tikguard.routeros.quoting import is_bare, quote
 from tikguard.sim import engine
 from tikguard.sim.configdb import ConfigDB, Item, MenuState
-from tikguard.sim.console import Invocation, Session
+from tikguard.sim.context import Invocation, Session
 from tikguard.sim.errors import NO_SUCH_ITEM, ConsoleError, syntax_error
 from tikguard.sim.findexpr import compile_where
 

@@ -9,24 +9,12 @@ the configuration and throws the copy away. ``verbose=yes`` echoes each command.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from tikguard.sim.console import (
-    Invocation,
-    Pending,
-    Session,
-    ends_in_error,
-    is_control,
-    located,
-    whole_block,
-)
+from tikguard.sim.console import ends_in_error, is_control, located, whole_block
+from tikguard.sim.context import Invocation, Pending, RouterHost, Session
 from tikguard.sim.errors import ConsoleError, Interrupted, syntax_error
 from tikguard.sim.faults import DROP_CONNECTIONS
 from tikguard.sim.files import FileStoreError
 from tikguard.sim.statements import Statement, split_statements
-
-if TYPE_CHECKING:
-    from tikguard.sim.router import SimRouter
 
 SUCCESS = "Script file loaded and executed successfully"
 
@@ -36,7 +24,7 @@ def stopped_at(name: str, line: int) -> str:
     return f"Script Error: import of {name} stopped at line {line}"
 
 
-async def run_import(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def run_import(router: RouterHost, inv: Invocation, session: Session) -> str:
     name = inv.value("file-name")
     bare = [w for w in inv.words if w.value not in ("dry-run", "verbose")]
     if name is None and bare:
@@ -72,7 +60,7 @@ async def run_import(router: SimRouter, inv: Invocation, session: Session) -> st
     return await _execute(router, statements, session, name, verbose, dry_run=False)
 
 
-def _check(router: SimRouter, statements: list[Statement], session: Session) -> str | None:
+def _check(router: RouterHost, statements: list[Statement], session: Session) -> str | None:
     """Parse every command (tracking the current menu) without running any."""
     probe = Session(session.user, session.policies, width=session.width)
     pending = Pending(statements)
@@ -97,7 +85,7 @@ def _check(router: SimRouter, statements: list[Statement], session: Session) -> 
 
 
 async def _execute(
-    router: SimRouter,
+    router: RouterHost,
     statements: list[Statement],
     session: Session,
     name: str,

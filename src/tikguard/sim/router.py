@@ -16,7 +16,6 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,8 @@ from tikguard.routeros import schema
 from tikguard.sim import backupfile, engine, generic, system
 from tikguard.sim.clock import SimClock, TimerHandle
 from tikguard.sim.configdb import ConfigDB, Item, MenuState
-from tikguard.sim.console import Console, Invocation, Session
+from tikguard.sim.console import Console
+from tikguard.sim.context import HistoryEntry, Invocation, Session
 from tikguard.sim.defaults import Builtins, factory_config, parse_policy, with_builtins
 from tikguard.sim.errors import ConsoleError, Interrupted, syntax_error
 from tikguard.sim.exporter import (
@@ -76,14 +76,6 @@ DEFAULT_REQUIRED_POLICIES: dict[str, frozenset[str]] = {
     "reboot": frozenset({"reboot"}),
     "user-admin": frozenset({"policy", "write"}),
 }
-
-
-@dataclass
-class HistoryEntry:
-    when: datetime
-    action: str
-    by: str
-    policy: str
 
 
 class RouterConsole:

@@ -22,14 +22,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING
 
 from tikguard.routeros.values import parse_date, parse_duration
 from tikguard.sim.clock import TimerHandle
 from tikguard.sim.configdb import Item
-
-if TYPE_CHECKING:
-    from tikguard.sim.router import SimRouter
+from tikguard.sim.context import RouterHost
 
 PATH = "/system scheduler"
 
@@ -58,7 +55,7 @@ class Scheduler:
     __slots__ = ("_runs", "_tasks", "booted_at", "enabled", "router", "startup_delay")
 
     def __init__(
-        self, router: SimRouter, *, startup_delay: float = 3.0, enabled: bool = True
+        self, router: RouterHost, *, startup_delay: float = 3.0, enabled: bool = True
     ) -> None:
         self.router = router
         self.startup_delay = startup_delay

@@ -1,26 +1,22 @@
 """Commands that are more than menu data: backups, reboot, reset, files, import, status.
 
-Each handler takes the parsed :class:`~tikguard.sim.console.Invocation` and the
+Each handler takes the parsed :class:`~tikguard.sim.context.Invocation` and the
 session, and returns the text RouterOS prints.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from tikguard.routeros import schema
 from tikguard.routeros.values import parse_date, parse_duration
 from tikguard.sim import importer
 from tikguard.sim.backupfile import BackupError
 from tikguard.sim.configdb import ConfigDB, Item, MenuState
-from tikguard.sim.console import Handler, Invocation, Session, require
+from tikguard.sim.console import require
+from tikguard.sim.context import Handler, Invocation, RouterHost, Session
 from tikguard.sim.defaults import defconf_script
 from tikguard.sim.errors import NOT_ENOUGH_PERMISSIONS, ConsoleError, syntax_error
 from tikguard.sim.files import FileStoreError
 from tikguard.sim.generic import print_menu, singleton_lines
-
-if TYPE_CHECKING:
-    from tikguard.sim.router import SimRouter
 
 #: What RouterOS prints (unconfirmed wording is documented in docs/simulator.md).
 BACKUP_SAVED = "Configuration backup saved"
@@ -68,7 +64,7 @@ def scheduler_values(inv: Invocation) -> None:
     inv.values["interval"] = duration_text(seconds)
 
 
-def scheduler_add_defaults(router: SimRouter, inv: Invocation) -> None:
+def scheduler_add_defaults(router: RouterHost, inv: Invocation) -> None:
     """RouterOS fills in when an interval-only item starts and the default policy."""
     if not router.scheduler_allowed():
         raise ConsoleError("failure: scheduler is not allowed by device-mode")
@@ -80,7 +76,7 @@ def scheduler_add_defaults(router: SimRouter, inv: Invocation) -> None:
     values.setdefault("policy", "ftp,reboot,read,write,policy,test,password,sniff,sensitive,romon")
 
 
-def script_add_defaults(router: SimRouter, inv: Invocation, session: Session) -> None:
+def script_add_defaults(router: RouterHost, inv: Invocation, session: Session) -> None:
     """RouterOS records who added a script and gives it the default policy."""
     if router.profile.script_owner:
         inv.values.setdefault("owner", session.user)
@@ -93,7 +89,7 @@ def script_add_defaults(router: SimRouter, inv: Invocation, session: Session) ->
 HANDLERS: dict[tuple[str, str], Handler] = {}
 
 
-def needs(router: SimRouter, session: Session, key: str) -> None:
+def needs(router: RouterHost, session: Session, key: str) -> None:
     wanted = router.required_policies.get(key, frozenset())
     if "full" in session.policies:
         return
@@ -101,7 +97,7 @@ def needs(router: SimRouter, session: Session, key: str) -> None:
         raise ConsoleError(NOT_ENOUGH_PERMISSIONS)
 
 
-async def backup_save(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def backup_save(router: RouterHost, inv: Invocation, session: Session) -> str:
     if router.dry_run:
         return ""  # checked, not done
     needs(router, session, "backup-save")
@@ -121,7 +117,7 @@ async def backup_save(router: SimRouter, inv: Invocation, session: Session) -> s
     return BACKUP_SAVED
 
 
-async def backup_load(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def backup_load(router: RouterHost, inv: Invocation, session: Session) -> str:
     if router.dry_run:
         return ""  # checked, not done
     needs(router, session, "backup-load")
@@ -143,13 +139,13 @@ async def backup_load(router: SimRouter, inv: Invocation, session: Session) -> s
     return "Restore and reboot? [y/N]: \nconfiguration restored, rebooting..."
 
 
-async def reboot(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def reboot(router: RouterHost, inv: Invocation, session: Session) -> str:
     needs(router, session, "reboot")
     router.reboot_soon()
     return "Reboot, yes? [y/N]: \nsystem will reboot shortly"
 
 
-async def shutdown(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def shutdown(router: RouterHost, inv: Invocation, session: Session) -> str:
     if router.dry_run:
         return ""  # checked, not done
     needs(router, session, "reboot")
@@ -157,7 +153,7 @@ async def shutdown(router: SimRouter, inv: Invocation, session: Session) -> str:
     return ""
 
 
-async def reset_configuration(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def reset_configuration(router: RouterHost, inv: Invocation, session: Session) -> str:
     if router.dry_run:
         return ""  # checked, not done
     needs(router, session, "reboot")
@@ -182,7 +178,7 @@ async def reset_configuration(router: SimRouter, inv: Invocation, session: Sessi
     return "Dangerous! Reset anyway? [y/N]: \nsystem configuration will be reset"
 
 
-async def resource_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def resource_print(router: RouterHost, inv: Invocation, session: Session) -> str:
     m = router.model
     free = router.files.free_space()
     values = {
@@ -205,7 +201,7 @@ async def resource_print(router: SimRouter, inv: Invocation, session: Session) -
     return singleton_lines(values)
 
 
-async def clock_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def clock_print(router: RouterHost, inv: Invocation, session: Session) -> str:
     now = router.clock.now()
     state = router.db.read("/system clock")
     zone = (state.singleton_get("time-zone-name") if state else None) or "manual"
@@ -221,7 +217,7 @@ async def clock_print(router: SimRouter, inv: Invocation, session: Session) -> s
     )
 
 
-async def clock_set(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def clock_set(router: RouterHost, inv: Invocation, session: Session) -> str:
     require(session, "write")
 
     now = router.clock.now()
@@ -242,7 +238,7 @@ async def clock_set(router: SimRouter, inv: Invocation, session: Session) -> str
     return ""
 
 
-async def routerboard_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def routerboard_print(router: RouterHost, inv: Invocation, session: Session) -> str:
     m = router.model
     if not m.routerboard:
         return singleton_lines({"routerboard": "no"})
@@ -260,13 +256,13 @@ async def routerboard_print(router: SimRouter, inv: Invocation, session: Session
     )
 
 
-async def device_mode_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def device_mode_print(router: RouterHost, inv: Invocation, session: Session) -> str:
     if not router.profile.has_device_mode:
         raise _bad(inv, "device-mode")
     return singleton_lines(router.device_mode_settings())
 
 
-async def device_mode_update(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def device_mode_update(router: RouterHost, inv: Invocation, session: Session) -> str:
     if not router.profile.has_device_mode:
         raise _bad(inv, "device-mode")
     # A real router waits for a button press or a power cycle; the simulator
@@ -276,7 +272,7 @@ async def device_mode_update(router: SimRouter, inv: Invocation, session: Sessio
     return ""
 
 
-async def history_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def history_print(router: RouterHost, inv: Invocation, session: Session) -> str:
     lines = ["Flags: U - undoable, R - redoable, F - floating-undo"]
     for n, entry in enumerate(reversed(router.history)):
         lines.append(
@@ -286,7 +282,7 @@ async def history_print(router: SimRouter, inv: Invocation, session: Session) ->
     return "\n".join(lines)
 
 
-async def file_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def file_print(router: RouterHost, inv: Invocation, session: Session) -> str:
     require(session, "read")
 
     state = MenuState()
@@ -319,7 +315,7 @@ async def file_print(router: SimRouter, inv: Invocation, session: Session) -> st
     return print_menu(db, inv, session)
 
 
-async def file_remove(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def file_remove(router: RouterHost, inv: Invocation, session: Session) -> str:
     require(session, "write")
     names = [r for ref in inv.selection.refs for r in ref.split(",")]
     if inv.selection.predicate is not None:
@@ -334,7 +330,7 @@ async def file_remove(router: SimRouter, inv: Invocation, session: Session) -> s
     return ""
 
 
-async def interface_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def interface_print(router: RouterHost, inv: Invocation, session: Session) -> str:
     """``/interface print``: every interface of every kind, with its type."""
     require(session, "read")
     state = MenuState()
@@ -350,7 +346,7 @@ async def interface_print(router: SimRouter, inv: Invocation, session: Session) 
     return print_menu(ConfigDB({"/interface": state}), inv, session)
 
 
-async def package_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def package_print(router: RouterHost, inv: Invocation, session: Session) -> str:
     v = router.profile.version
     if router.profile.is_v7:
         return f"Columns: NAME, VERSION\n # NAME      VERSION\n 0 routeros  {v}"
@@ -358,18 +354,18 @@ async def package_print(router: SimRouter, inv: Invocation, session: Session) ->
     return f"Flags: X - disabled\n #   NAME      VERSION\n 0   {name} {v}"
 
 
-async def package_update_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def package_update_print(router: RouterHost, inv: Invocation, session: Session) -> str:
     v = router.profile.version
     return singleton_lines({"channel": "stable", "installed-version": v})
 
 
-async def log_print(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def log_print(router: RouterHost, inv: Invocation, session: Session) -> str:
     return "\n".join(
         f"{when:%H:%M:%S} {topic} {message}" for when, topic, message in router.log_lines
     )
 
 
-async def script_run(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def script_run(router: RouterHost, inv: Invocation, session: Session) -> str:
     require(session, "read")
     ref = inv.selection.refs[0] if inv.selection.refs else (inv.words[0].value if inv.words else "")
     state = router.db.read("/system script")
@@ -382,12 +378,12 @@ async def script_run(router: SimRouter, inv: Invocation, session: Session) -> st
     return "no such item"
 
 
-async def user_write(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def user_write(router: RouterHost, inv: Invocation, session: Session) -> str:
     needs(router, session, "user-admin")
     return await router.generic(inv, session)
 
 
-async def do_import(router: SimRouter, inv: Invocation, session: Session) -> str:
+async def do_import(router: RouterHost, inv: Invocation, session: Session) -> str:
     require(session, "write")
     return await importer.run_import(router, inv, session)
 
