@@ -9,7 +9,6 @@ read pass ``engine=False``.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, FastAPI
@@ -23,12 +22,13 @@ from tikguard.api.limits import BodyLimit
 from tikguard.api.routes import admin, devices, history, operations, schedules
 from tikguard.api.sessions import SessionSigner, load_secret
 from tikguard.api.throttle import LoginThrottle
+from tikguard.logs import get_logger
 from tikguard.ops import engine as engine_ops
 from tikguard.settings import Settings
 from tikguard.store.db import Database
 
 API_PREFIX = "/api/v1"
-log = logging.getLogger("tikguard.serve")
+log = get_logger("tikguard.serve")
 
 
 def api_router() -> APIRouter:

@@ -9,7 +9,6 @@ never to the client).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -20,10 +19,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tikguard.api.limits import BodyTooLarge
 from tikguard.device.errors import DeviceError
+from tikguard.logs import get_logger
 from tikguard.ops.accounts import AuthError
 from tikguard.store.errors import AlreadyExists, InvalidInput, NotFound, StateError, StoreError
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _CODES = {
     400: "bad_request",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -27,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from tikguard.device.errors import DeviceError, DeviceTimeout, HostKeyChanged
 from tikguard.device.session import Target, fingerprint
+from tikguard.logs import get_logger
 from tikguard.ops.snapshot import Snapshot, take_snapshot
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
@@ -36,7 +36,7 @@ from tikguard.store.db import Database
 from tikguard.store.errors import NotFound
 from tikguard.store.models import Device, Trigger, utcnow
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: Results written per database transaction.
 WRITE_BATCH = 200

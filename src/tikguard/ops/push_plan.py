@@ -26,7 +26,7 @@ from tikguard.routeros.items import HIDDEN
 from tikguard.routeros.model import Command, Config, ExportMeta, Menu, Prop, Selector
 from tikguard.routeros.parse import parse
 from tikguard.routeros.patch import diff_and_patch
-from tikguard.routeros.risk import assess
+from tikguard.routeros.risk import assess, assess_script, merge_tags
 from tikguard.routeros.secrets import hide_script_secrets, split_secrets
 from tikguard.routeros.serialise import serialise
 
@@ -221,12 +221,12 @@ def plan_merge(running_text: str, snippet: str) -> Plan:
         shown_script=shown_script(script),
         diff_text=change.to_text(),
         diff_summary=change.summary(),
-        risk=[tag.as_json() for tag in assess(running, target, change)]
-        + (
-            [{"tag": "unanalysed", "title": "lines not analysed", "items": skipped}]
-            if skipped
-            else []
-        ),
+        risk=[
+            tag.as_json()
+            for tag in merge_tags(
+                assess_script(extra, skipped, snippet), assess(running, target, change)
+            )
+        ],
         unsupported=[],
     )
 

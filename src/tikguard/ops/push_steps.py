@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec
 
 from dbos import DBOS
 
@@ -45,11 +47,33 @@ from tikguard.ops.push_plan import (
     plan_restore,
 )
 from tikguard.ops.snapshot import read_export
+from tikguard.routeros.secrets import redact_data
 from tikguard.settings import Settings
 from tikguard.store import operations as store_ops
 from tikguard.store import versions as store_versions
 from tikguard.store.errors import StoreError
 from tikguard.store.models import Trigger
+
+_P = ParamSpec("_P")
+
+
+def redacted_output(
+    step: Callable[_P, Awaitable[dict[str, Any]]],
+) -> Callable[_P, Awaitable[dict[str, Any]]]:
+    """A step whose recorded output (DBOS keeps it in its system database) has every
+    text redacted like stored configs: an import's verbose echo, a device error quoting
+    a command. ``script_enc`` (ciphertext) is kept as it is."""
+
+    @functools.wraps(step)
+    async def run(*args: _P.args, **kwargs: _P.kwargs) -> dict[str, Any]:
+        out = await step(*args, **kwargs)
+        kept = {k: v for k, v in out.items() if k == "script_enc"}
+        cleaned = redact_data({k: v for k, v in out.items() if k not in kept})
+        assert isinstance(cleaned, dict)
+        return {**cleaned, **kept}
+
+    return run
+
 
 # -- time inside the workflow ------------------------------------------------------
 # Workflow code must take the same branches when DBOS replays it after a crash, so it
@@ -175,6 +199,7 @@ async def finish(req: dict[str, Any], outcome: str, reason: str, evidence: dict[
 
 
 @DBOS.step(name="tikguard.push.step_preflight")
+@redacted_output
 async def step_preflight(req: dict[str, Any]) -> dict[str, Any]:
     """Read-only: key, version, flash, clock, policies, device-mode, plan, dry-run, drift."""
     settings = current_settings()
@@ -299,6 +324,7 @@ def _drift(req: dict[str, Any], running_hash: str) -> bool | None:
 
 
 @DBOS.step(name="tikguard.push.step_pre_push_backup")
+@redacted_output
 async def step_pre_push_backup(req: dict[str, Any]) -> dict[str, Any]:
     """Store the running config as a version (trigger pre-push) and read the uptime.
 
@@ -375,6 +401,7 @@ async def _store_version(
 
 
 @DBOS.step(name="tikguard.push.step_revert_point")
+@redacted_output
 async def step_revert_point(req: dict[str, Any], on_flash: bool) -> dict[str, Any]:
     names = names_for(req, on_flash)
     settings = current_settings()
@@ -387,6 +414,7 @@ async def step_revert_point(req: dict[str, Any], on_flash: bool) -> dict[str, An
 
 
 @DBOS.step(name="tikguard.push.step_arm")
+@redacted_output
 async def step_arm(req: dict[str, Any], on_flash: bool) -> dict[str, Any]:
     """Add the revert timer and read it back; on a bad read-back, disarm and say so."""
     settings = current_settings()
@@ -430,6 +458,7 @@ def _arm_problem(state: dev.SchedulerState, window: float) -> str | None:
 
 
 @DBOS.step(name="tikguard.push.step_apply")
+@redacted_output
 async def step_apply(req: dict[str, Any], prep: dict[str, Any], commit_by: float) -> dict[str, Any]:
     """Upload and import the script (or reset-configuration for replace), at most once."""
     if time.time() > commit_by:
@@ -472,6 +501,7 @@ def _claim_apply(session: Any, req: dict[str, Any]) -> bool:
 
 
 @DBOS.step(name="tikguard.push.step_fire_revert")
+@redacted_output
 async def step_fire_revert(req: dict[str, Any], on_flash: bool) -> dict[str, Any]:
     """Load the revert point now (do not wait for the timer)."""
     await forget_session(req)  # the session that applied the change may be dead
@@ -490,6 +520,7 @@ async def step_fire_revert(req: dict[str, Any], on_flash: bool) -> dict[str, Any
 
 
 @DBOS.step(name="tikguard.push.step_wait_up")
+@redacted_output
 async def step_wait_up(req: dict[str, Any], commit_by: float) -> dict[str, Any]:
     """After a reset-configuration: wait until the router answers again (or the margin)."""
     settings = current_settings()
@@ -510,6 +541,7 @@ async def step_wait_up(req: dict[str, Any], commit_by: float) -> dict[str, Any]:
 
 
 @DBOS.step(name="tikguard.push.step_verify")
+@redacted_output
 async def step_verify(req: dict[str, Any], prep: dict[str, Any]) -> dict[str, Any]:
     """Fresh connection, health checks, convergence (read back and compare)."""
     settings = current_settings()
@@ -572,6 +604,7 @@ def _converged(req: dict[str, Any], prep: dict[str, Any], after_redacted: str) -
 
 
 @DBOS.step(name="tikguard.push.step_commit")
+@redacted_output
 async def step_commit(
     req: dict[str, Any], prep: dict[str, Any], commit_by: float
 ) -> dict[str, Any]:
@@ -616,6 +649,7 @@ def _claim(session: Any, req: dict[str, Any], key: str) -> bool:
 
 
 @DBOS.step(name="tikguard.push.step_after_commit")
+@redacted_output
 async def step_after_commit(req: dict[str, Any], prep: dict[str, Any]) -> dict[str, Any]:
     """Remove the revert and script files, read uptime, store the post-push version
     (read over the commit's session)."""
@@ -646,6 +680,7 @@ async def step_after_commit(req: dict[str, Any], prep: dict[str, Any]) -> dict[s
 
 
 @DBOS.step(name="tikguard.push.step_prove")
+@redacted_output
 async def step_prove(
     req: dict[str, Any],
     prep: dict[str, Any],

@@ -37,6 +37,7 @@ from tikguard.routeros import schema as schema_mod
 from tikguard.routeros.model import Command, Config, Prop, Selector
 from tikguard.routeros.quoting import quote
 from tikguard.routeros.schema import MenuSchema
+from tikguard.routeros.secrets import HIDDEN as HIDDEN
 from tikguard.routeros.secrets import is_placeholder
 
 KeyKind = Literal["singleton", "default", "ref", "natural", "content"]
@@ -252,9 +253,6 @@ def _universal_default(prop: str, builtin: bool) -> str | None:
 
 
 #: How a secret value is shown where it must not appear (labels, messages, diffs).
-HIDDEN: Final = "(hidden)"
-
-
 def shown_value(key: str, value: str, sensitive: frozenset[str]) -> str:
     """``value``, or :data:`HIDDEN` for a sensitive property that is not a placeholder."""
     if key in sensitive and value and not is_placeholder(value):

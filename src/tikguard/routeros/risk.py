@@ -9,13 +9,16 @@ armed regardless).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
 from tikguard.routeros.diff import Diff, ItemDiff, diff
 from tikguard.routeros.items import collect, prop_text
-from tikguard.routeros.model import Config
+from tikguard.routeros.model import Command, Config, ExportMeta, Menu
+from tikguard.routeros.secrets import redact_text
+from tikguard.routeros.serialise import serialise
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,11 @@ class RiskTag:
 
 
 TITLES: Final = {
+    "runs-commands": (
+        "UNANALYSED, MAY LOCK OUT: runs commands the preview cannot see into "
+        "(:execute, :parse, script run, import, reset, reboot)"
+    ),
+    "unanalysed": "UNANALYSED, MAY LOCK OUT: lines the preview cannot analyse",
     "address": "IP addresses (the management address may move or vanish)",
     "interface": "interfaces disabled, renamed or removed",
     "bridge-vlan": "bridge ports, bridge VLANs and VLAN interfaces",
@@ -83,9 +91,70 @@ def assess(old: Config, new: Config, change: Diff | None = None) -> list[RiskTag
     return [RiskTag(tag, TITLES[tag], tuple(found[tag])) for tag in TITLES if tag in found]
 
 
-def _tags(
-    path: str, item: ItemDiff, firewall_lists: set[str], address_lists: set[str]
-) -> Iterable[str]:
+#: Script text that runs other commands (or restarts the router): the preview cannot
+#: know what they do.
+_RUNS: Final = re.compile(
+    r"(?i)(?::execute|:parse|/import\b|^\s*import\s|\bscript[\s/]+run\b|^\s*run\s"
+    r"|reset-configuration|backup[\s/]+load|\b(?:reboot|shutdown)\b|\[\s*/)"
+)
+
+
+def assess_script(snippet: Config, skipped: Iterable[str], text: str) -> list[RiskTag]:
+    """Risk tags a merge script (``text``, parsed as ``snippet`` with ``skipped`` lines
+    left out) raises by itself, whatever the diff shows.
+
+    The diff of a merge only sees what the planner can apply to its copy of the config;
+    ``/user remove admin`` (users are never exported) or ``:execute "..."`` change
+    nothing there. So every command but ``add`` (which the diff shows in full) on a
+    management menu is tagged by its menu, every line that runs other commands is
+    ``runs-commands``, and every other line the parser left out is ``unanalysed``.
+    Items are shown redacted.
+    """
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if _RUNS.search(line):
+            found.setdefault("runs-commands", []).append(redact_text(line.strip()))
+    for menu in snippet.menus:
+        for command in menu.commands:
+            if command.verb == "add" or command.verb.startswith(":"):
+                continue
+            for tag in _path_tags(menu.path, command.verb):
+                found.setdefault(tag, []).append(_command_text(menu.path, command))
+    for line in skipped:
+        if not _RUNS.search(line):
+            found.setdefault("unanalysed", []).append(redact_text(line.strip()))
+    return [RiskTag(tag, TITLES[tag], tuple(found[tag])) for tag in TITLES if tag in found]
+
+
+def merge_tags(*groups: Iterable[RiskTag]) -> list[RiskTag]:
+    """Risk tags of several assessments, one per tag (items in order, no repeats)."""
+    found: dict[str, list[str]] = {}
+    for group in groups:
+        for tag in group:
+            items = found.setdefault(tag.tag, [])
+            items += [i for i in tag.items if i not in items]
+    return [RiskTag(tag, TITLES[tag], tuple(found[tag])) for tag in TITLES if tag in found]
+
+
+def _command_text(path: str, command: Command) -> str:
+    config = Config(menus=[Menu(path, [command])], meta=ExportMeta())
+    lines = serialise(config, include_header=False, width=None).splitlines()
+    return redact_text(f"{path} {lines[-1].strip()}" if lines else path)
+
+
+def _path_tags(path: str, verb: str) -> Iterable[str]:
+    """Tags a command raises by its menu alone (the conservative reading of a script)."""
+    yield from _menu_tags(path)
+    if path.startswith("/interface") and verb in ("remove", "disable", "set"):
+        yield "interface"
+    if path in (*_FILTER_MENUS, *_RAW_MENUS) or path.endswith("firewall address-list"):
+        yield "firewall-input"
+    if path in _MGMT_LIST_MENUS or path.startswith("/interface list"):
+        yield "interface-list"
+
+
+def _menu_tags(path: str) -> Iterable[str]:
+    """Tags every change in the menu raises, whatever it changes."""
     if path in _ADDRESS_MENUS:
         yield "address"
     if path in ("/ip service", "/ip service webserver"):
@@ -98,6 +167,12 @@ def _tags(
         yield "routes"
     if path in _BRIDGE_MENUS or path.startswith("/interface ethernet switch"):
         yield "bridge-vlan"
+
+
+def _tags(
+    path: str, item: ItemDiff, firewall_lists: set[str], address_lists: set[str]
+) -> Iterable[str]:
+    yield from _menu_tags(path)
     if path.startswith("/interface") and _touches_interface(path, item):
         yield "interface"
     if path == "/interface list member" and _values(item, "list") & firewall_lists:

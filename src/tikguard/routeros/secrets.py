@@ -58,6 +58,8 @@ from tikguard.routeros.model import Command, Config, Menu, Prop
 from tikguard.routeros.schema import SENSITIVE_EVERYWHERE, lookup
 
 PREFIX = "tikguard-secret:"
+#: What screens, events and logs show instead of a secret value.
+HIDDEN: Final = "(hidden)"
 
 #: An inline placeholder in script text: keyed (24 hex digits) or keyless (a place
 #: without spaces, ``/system/script[3].source#1``).
@@ -73,10 +75,12 @@ _ARG_NAME: Final = re.compile(
 )
 _VAR: Final = re.compile(
     r":(?:local|global|set)\s+(?P<name>[\w-]+)\s+(?P<value>"
-    + r"""(?:"(?:[^"\\\n]|\\.)*"|[^\s;\]\)}"(\[${=]++(?![={]))"""
+    + r"""(?:"(?:[^"\\\n]|\\.)*"|\\"(?:[^"\\\n]|\\[^"])*\\"|[^\s;\]\)}"\\(\[${=]++(?![={]))"""
     + ")"
 )
-_VAR_NAME: Final = re.compile(r"(?i)(?:pass|password|passwd|passphrase|pwd|secret|token|psk|key)$")
+_VAR_NAME: Final = re.compile(
+    r"(?i)(?:pass|password|passwd|passphrase|pwd|pw|secret|token|psk|key)$"
+)
 _TELEGRAM: Final = re.compile(r"(?:(?<=bot)|(?<![\w:]))[0-9]{6,}:[A-Za-z0-9_-]{30,}(?![\w-])")
 _URL_PASSWORD: Final = re.compile(r"://[^\s:/@\"\\]+:(?P<value>[^\s@/\"\\]+)@")
 
@@ -156,6 +160,87 @@ def hide_script_secrets(text: str, shown: str) -> str:
         at = end
     parts.append(text[at:])
     return "".join(parts)
+
+
+#: A line that names a menu (``/ppp secret``, ``/snmp community add ...``,
+#: ``/ip/firewall/filter``), possibly behind an import's echo prefix.
+_MENU_WORDS: Final = re.compile(
+    r"^\s*(?:#line \d+:\s*)?/(?P<words>[^\s=\[\]\"]*(?:\s+[a-z][a-z0-9-]*)*)"
+)
+_VERBS: Final = frozenset(
+    [
+        "add",
+        "set",
+        "remove",
+        "print",
+        "enable",
+        "disable",
+        "move",
+        "unset",
+        "export",
+        "edit",
+        "find",
+        "reset",
+        "get",
+        "comment",
+    ]
+)
+
+
+def _menu_of(line: str, current: str) -> str:
+    """The menu a line of RouterOS text is in: its own path, or the one before it."""
+    match = _MENU_WORDS.match(line)
+    if match is None:
+        return current
+    words = match.group("words").replace("/", " ").split()
+    path: list[str] = []
+    for word in words:
+        if word in _VERBS:
+            break
+        path.append(word)
+    return "/" + " ".join(path)
+
+
+def redact_text(text: str, shown: str = HIDDEN) -> str:
+    """Free text that may quote RouterOS lines (an import's verbose output, a script, a
+    device's error message) with every secret value as ``shown``.
+
+    The same rules as stored configs: sensitive properties of any menu and credentials
+    written in script text (:func:`script_secrets`), plus the confidential properties
+    (``/snmp community name``) of the menu each line is in. Placeholders stay.
+    """
+    if not text or ("=" not in text and ":" not in text):
+        return text
+    out: list[str] = []
+    menu = ""
+    for line in text.splitlines(keepends=True):
+        menu = _menu_of(line, menu)
+        line = hide_script_secrets(line, shown)
+        confidential = lookup(menu).confidential if menu else frozenset()
+        if confidential:
+            line = _hide_args(line, confidential, shown)
+        out.append(line)
+    return "".join(out)
+
+
+def _hide_args(line: str, names: frozenset[str], shown: str) -> str:
+    spans = [_content(m, "value") for m in _ARG.finditer(line) if m.group("name").lower() in names]
+    for start, end in reversed(spans):
+        if _literal(line[start:end]) and not is_placeholder(line[start:end]):
+            line = line[:start] + shown + line[end:]
+    return line
+
+
+def redact_data(value: object, shown: str = HIDDEN) -> object:
+    """JSON-like data (event data, evidence, a step's recorded output) with every string
+    passed through :func:`redact_text`; keys and other values unchanged."""
+    if isinstance(value, str):
+        return redact_text(value, shown)
+    if isinstance(value, dict):
+        return {k: redact_data(v, shown) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(v, shown) for v in value]
+    return value
 
 
 def redact_script(text: str, *, key: bytes | None, where: str) -> tuple[str, dict[str, str]]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import logging
 import re
 import socket
 import time
@@ -31,10 +30,11 @@ import pygit2
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from tikguard.logs import get_logger
 from tikguard.store.db import Database
 from tikguard.store.models import ConfigVersion, Device, MirrorState, Tenant, utcnow
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 BRANCH = "refs/heads/main"
 AUTHOR_NAME = "tikguard"

@@ -4,6 +4,11 @@ An operation is one push/restore/replace/backup of one device. Its events are ro
 with a per-operation sequence number handed out atomically, so the API can stream
 "everything after seq N" (Server-Sent Events) and a reconnecting client misses
 nothing. A finished operation's outcome never changes.
+
+This module is the one way into event rows, evidence and an operation's error, so it
+is where secrets are kept out of them: every text goes through the same redaction as
+stored configs (:func:`tikguard.routeros.secrets.redact_text`) before it is written.
+Router output quoting a pushed ``password=...`` reaches a viewer as ``(hidden)``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tikguard.routeros.secrets import redact_data, redact_text
 from tikguard.store._util import check_text
 from tikguard.store.devices import get_device
 from tikguard.store.errors import InvalidInput, NotFound, StateError
@@ -151,9 +157,16 @@ def merge_evidence(
 ) -> Operation:
     """Add keys to an operation's evidence (JSON); existing keys are overwritten."""
     op = get_operation(session, tenant_id, operation_id)
-    op.evidence = {**op.evidence, **evidence}
+    op.evidence = {**op.evidence, **_redacted(evidence)}
     session.flush()
     return op
+
+
+def _redacted(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with every secret value in its texts hidden (see the module notes)."""
+    cleaned = redact_data(data)
+    assert isinstance(cleaned, dict)
+    return cleaned
 
 
 def finish_operation(
@@ -180,8 +193,8 @@ def finish_operation(
     op.state = OperationState.DONE.value
     op.outcome = outcome
     if evidence:
-        op.evidence = {**op.evidence, **evidence}
-    op.error = error
+        op.evidence = {**op.evidence, **_redacted(evidence)}
+    op.error = None if error is None else redact_text(error)
     op.finished_at = at or utcnow()
     session.flush()
     return op
@@ -217,8 +230,8 @@ def append_event(
         at=at or utcnow(),
         stage=stage,
         level=level,
-        message=message,
-        data=dict(data or {}),
+        message=redact_text(message),
+        data=_redacted(dict(data or {})),
     )
     session.add(event)
     session.flush()

@@ -1,0 +1,129 @@
+"""Security walls against a real server and simulated routers over real SSH.
+
+* Secrets pushed to a router (a PPP secret's password, a ``:local pw "..."`` in a
+  script) never reach event rows, evidence, DBOS's recorded step outputs, the
+  preview or a viewer's ``GET /operations/{id}/events``: the import's verbose echo
+  carries them, and the event write path redacts it.
+* Preview tags what it cannot analyse (``:execute``, ``/user remove admin``) loudly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.api.test_api_live import read_sse
+from tests.api.world import TenantWorld, build_tenant
+from tests.browser.liveserver import LiveServer
+
+from tikguard.sim.fleet import SimFleet
+from tikguard.store.db import Database
+
+pytestmark = pytest.mark.timeout(180)
+
+PPP = "TOPSECRET-PPP-7f3a"
+VAR = "TOPSECRET-VAR-91bc"
+SCRIPT = f"""/ppp secret
+add name=u1 password={PPP} service=pppoe
+/system script
+add name=notify source=":local pw \\"{VAR}\\"; :log info \\$pw"
+"""
+
+
+@pytest.fixture
+async def live(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[httpx.AsyncClient, TenantWorld, SimFleet, LiveServer]]:
+    server = LiveServer(tmp_path, routers=1).start()
+    db = Database.open(server.settings)
+    try:
+        world = await asyncio.to_thread(build_tenant, db, "alpha")
+        assert server.fleet is not None
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            yield client, world, server.fleet, server
+    finally:
+        db.dispose()
+        server.stop()
+
+
+async def _device(client: httpx.AsyncClient, world: TenantWorld, fleet: SimFleet) -> int:
+    dev = fleet[0]
+    body = {
+        "name": "edge1",
+        "host": dev.host,
+        "port": dev.port,
+        "username": dev.username,
+        "password": dev.password,
+    }
+    r = await client.post("/api/v1/devices", json=body, headers=world.auth("admin"))
+    assert r.status_code == 201, r.text
+    device_id: int = r.json()["id"]
+    r = await client.post(f"/api/v1/devices/{device_id}/backup", headers=world.auth("operator"))
+    (op,) = r.json()["operations"]
+    _, end = await read_sse(client, f"/api/v1/operations/{op}/stream", world.auth("operator"))
+    assert end is not None and end["outcome"] == "succeeded", end
+    return device_id
+
+
+def _no_secret(where: str, text: Any) -> None:
+    shown = str(text)
+    assert PPP not in shown and VAR not in shown, f"a pushed secret in {where}"
+
+
+async def test_pushed_secrets_stay_out_of_events_steps_and_versions(
+    live: tuple[httpx.AsyncClient, TenantWorld, SimFleet, LiveServer],
+) -> None:
+    client, world, fleet, server = live
+    device_id = await _device(client, world, fleet)
+    operator, viewer = world.auth("operator"), world.auth("viewer")
+
+    r = await client.post(
+        "/api/v1/preview", json={"device": device_id, "script": SCRIPT}, headers=operator
+    )
+    assert r.status_code == 200, r.text
+    _no_secret("the preview", r.json())
+
+    r = await client.post(
+        "/api/v1/push", json={"devices": [device_id], "script": SCRIPT}, headers=operator
+    )
+    assert r.status_code == 202, r.text
+    (op_id,) = r.json()["operations"]
+    streamed, end = await read_sse(client, f"/api/v1/operations/{op_id}/stream", viewer)
+    assert end is not None and end["outcome"] == "committed", (streamed, end)
+    _no_secret("the event stream", streamed)
+
+    r = await client.get(f"/api/v1/operations/{op_id}/events", headers=viewer)
+    events = r.json()
+    _no_secret("the events", events)
+    (apply,) = [e for e in events if e["stage"] == "apply"]
+    # the router echoed the lines as sent; the echo is kept, the values are not
+    assert "password=(hidden)" in apply["data"]["output"], apply
+    _no_secret("the operation", (await client.get(f"/api/v1/operations/{op_id}")).text)
+
+    r = await client.get(f"/api/v1/devices/{device_id}/versions/latest", headers=viewer)
+    assert r.status_code == 200, r.text
+    assert ":local pw" in r.json()["text"]
+    _no_secret("the stored version", r.json())
+
+    for path in sorted(server.settings.data_dir.glob("*.sqlite*")):
+        _no_secret(path.name, path.read_bytes().decode("latin-1"))
+
+
+async def test_preview_tags_what_it_cannot_analyse(
+    live: tuple[httpx.AsyncClient, TenantWorld, SimFleet, LiveServer],
+) -> None:
+    client, world, fleet, _server = live
+    device_id = await _device(client, world, fleet)
+    script = ':execute "/ip service set ssh disabled=yes"\n/user remove admin\n'
+    r = await client.post(
+        "/api/v1/preview", json={"device": device_id, "script": script}, headers=world.auth()
+    )
+    assert r.status_code == 200, r.text
+    risk = {tag["tag"]: tag for tag in r.json()["risk"]}
+    assert risk["runs-commands"]["title"].startswith("UNANALYSED, MAY LOCK OUT")
+    assert risk["runs-commands"]["items"] == [':execute "/ip service set ssh disabled=yes"']
+    assert risk["users"]["items"] == ["/user remove admin"]
