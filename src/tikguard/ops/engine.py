@@ -49,6 +49,7 @@ WORKFLOW_MODULES = (
     "tikguard.ops.backup",
     "tikguard.ops.backup_schedule",
     "tikguard.ops.backup_ops",
+    "tikguard.ops.rollout.workflow",
 )
 
 LaunchHook = Callable[["Engine"], Awaitable[None]]

@@ -231,6 +231,9 @@ class Device(Base):
     last_backup_status: Mapped[str | None] = mapped_column(String(32))
     last_backup_error: Mapped[str | None] = mapped_column(Text)
 
+    #: Per-device variables for rollout templates (``device set NAME --var KEY=VALUE``).
+    vars: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -407,3 +410,69 @@ class LoginSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+
+class Rollout(Base):
+    """One change to many routers in canary and waves: a parent of guarded pushes.
+
+    The operator's script or template is kept encrypted (``source_enc``, vault purpose
+    ``rollout-source`` bound to this id); ``policy`` holds canary, waves, soak, gate and
+    halt settings; ``state`` is pending, running, waiting (a manual gate), halted (a
+    failure stopped it before the next wave), aborted or completed.
+    """
+
+    __tablename__ = "rollouts"
+    __table_args__ = (Index(None, "tenant_id", "created_at"),)
+    _repr_fields = ("id", "tenant_id", "state", "current_wave")
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    template: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_enc: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    #: How the routers were chosen (tag, site, all, names, match), as given.
+    selector: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Routers per wave, canary first.
+    waves: Mapped[list[Any]] = mapped_column(default=list)
+    current_wave: Mapped[int] = mapped_column(Integer, default=0)
+    abort_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Failures an operator has seen and continued past (they no longer halt).
+    acknowledged_failures: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RolloutTarget(Base):
+    """One router of a rollout: its wave, its rendered change and its push's outcome.
+
+    ``status``: pending, skipped (nothing to do), submitted, done, or not-started (the
+    rollout halted or was aborted before it).
+    """
+
+    __tablename__ = "rollout_targets"
+    __table_args__ = (
+        UniqueConstraint("rollout_id", "device_id"),
+        Index(None, "rollout_id", "wave"),
+    )
+    _repr_fields = ("rollout_id", "device_name", "wave", "status", "outcome")
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    rollout_id: Mapped[str] = mapped_column(ForeignKey("rollouts.id", ondelete="CASCADE"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    device_name: Mapped[str] = mapped_column(String(128))
+    position: Mapped[int] = mapped_column(Integer)
+    wave: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    #: The rendered change, encrypted (vault purpose ``rollout-script``, bound to
+    #: ``<rollout id>:<device id>``); NULL when the change is empty.
+    script_enc: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    script_sha: Mapped[str | None] = mapped_column(String(64))
+    op_id: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
