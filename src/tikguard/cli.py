@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "accounts",
     "mirror",
     "schedule",
+    "rollout",
 )
 
 

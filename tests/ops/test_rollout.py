@@ -179,3 +179,22 @@ async def test_abort_mid_wave_lets_in_flight_finish(tmp_path: Path) -> None:
         started = [t for t in view.targets if t.op_id]
         assert started and all(t.outcome == "committed" for t in started)
         assert all(t.status == "not-started" for t in view.targets if not t.op_id)
+
+
+async def test_health_check_failure_in_wave_2_halts_before_wave_3(tmp_path: Path) -> None:
+    async with environment(tmp_path, 4) as env:
+        names = [d.name for d in env.fleet]
+        # every router but the third answers the check (its identity is its name)
+        check = ("/system identity print", "name: (" + "|".join(names[:2] + names[3:]) + ")")
+        req = _request(GOOD, canary=1, waves=["2", "3", "100%"], checks=[check], window=WINDOW)
+        view = await _run(env, req, {"halted", "completed"})
+        assert view.state == "halted" and view.current_wave == 2
+        outcomes = [t.outcome for t in view.targets]
+        assert outcomes[:2] == ["committed", "committed"]
+        assert outcomes[2] == "reverted" and "health check" in (view.targets[2].reason or "")
+        assert view.targets[3].status == "pending" and view.targets[3].op_id is None
+        assert not _has(env, 2, "10.66.0.1/24") and not _has(env, 3, "10.66.0.1/24")
+        # continue past the failure: the last wave runs
+        await rollouts.continue_(env.db, env.settings, env.tenant_id, view.id, "test")
+        view = await _wait(env, view.id, {"completed"})
+        assert view.targets[3].outcome == "committed" and _has(env, 3, "10.66.0.1/24")
