@@ -54,7 +54,7 @@ def serve(
     if bool(settings.tls_certfile) != bool(settings.tls_keyfile):
         fail("TLS needs both a certificate and a key file", "set --tls-cert and --tls-key")
     with user_errors():
-        db = Database.open(settings)
+        db = Database.shared(settings)  # the one its workflows use too
         first = ensure_first_admin(db)
     scheme = "https" if settings.tls_certfile else "http"
     url = f"{scheme}://{settings.bind_host}:{settings.bind_port}/"

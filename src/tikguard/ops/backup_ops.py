@@ -17,22 +17,12 @@ from dbos import DBOS
 
 from tikguard.ops import engine
 from tikguard.ops.backup import BackupResult, BackupStatus, backup
-from tikguard.settings import Settings
 from tikguard.store import operations as store_ops
 from tikguard.store.audit import audit
 from tikguard.store.db import Database
 from tikguard.store.models import OperationKind, OperationState, Outcome, Trigger
 
 WORKFLOW_NAME = "tikguard.backup.operations"
-_databases: dict[str, Database] = {}
-
-
-def _db(settings: Settings) -> Database:
-    url = settings.app_database_url()
-    db = _databases.get(url)
-    if db is None:
-        db = _databases[url] = Database(settings)
-    return db
 
 
 def create_operations(
@@ -117,7 +107,7 @@ def _record(db: Database, tenant_id: int, op_id: str, result: BackupResult) -> N
 @DBOS.step(name="tikguard.backup.operations.run")
 async def _run(payload: dict[str, Any]) -> dict[str, str]:
     settings = engine.current().settings
-    db = _db(settings)
+    db = Database.shared(settings)
     tenant_id = int(payload["tenant_id"])
     ops = {int(dev): str(op_id) for op_id, dev in payload["ops"]}
 

@@ -30,6 +30,7 @@ from dbos._error import DBOSException  # dbos exports no public name for it
 from tikguard.ops import engine
 from tikguard.ops.backup import BackupStatus, backup
 from tikguard.settings import Settings
+from tikguard.store import sqlite_files
 from tikguard.store._util import check_text
 from tikguard.store.audit import audit
 from tikguard.store.db import Database, sqlite_file
@@ -41,19 +42,6 @@ from tikguard.store.tenants import list_tenants
 DAILY = "0 3 * * *"
 PREFIX = "backup:"
 
-_databases: dict[Settings, Database] = {}
-_databases_lock = threading.Lock()
-
-
-def _database(settings: Settings) -> Database:
-    """One Database per settings in this worker process (opened on first use)."""
-    with _databases_lock:
-        db = _databases.get(settings)
-        if db is None:
-            db = Database.open(settings)
-            _databases[settings] = db
-        return db
-
 
 def schedule_name(tenant_id: int, tag: str | None) -> str:
     return f"{PREFIX}{tenant_id}:{tag or '*'}"
@@ -63,7 +51,7 @@ def schedule_name(tenant_id: int, tag: str | None) -> str:
 async def _backup_step(tenant_id: int, tag: str | None) -> dict[str, int]:
     settings = engine.current().settings
     results = await backup(
-        _database(settings), settings, tenant_id, tag=tag, trigger=Trigger.SCHEDULED.value
+        Database.shared(settings), settings, tenant_id, tag=tag, trigger=Trigger.SCHEDULED.value
     )
     return {s.value: sum(1 for r in results if r.status is s) for s in BackupStatus}
 
@@ -216,8 +204,7 @@ def _ensure_system_database(settings: Settings) -> None:
     with _migrated_lock:
         if url in _migrated:
             return
-        if url.startswith("sqlite"):
-            settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        sqlite_files.prepare(url)
         DBOS.migrate(url)
         _migrated.add(url)
 
@@ -248,7 +235,7 @@ async def ensure_default_schedules(eng: engine.Engine) -> None:
     database_file = sqlite_file(eng.settings)
     if database_file is not None and not database_file.exists():
         return
-    db = _database(eng.settings)
+    db = Database.shared(eng.settings)
     with db.session() as session:
         tenant_ids = [t.id for t in list_tenants(session)]
     existing = {s.tenant_id for s in await list_schedules()}

@@ -35,6 +35,7 @@ from dbos import DBOS, DBOSClient, DBOSConfig
 
 from tikguard import __version__
 from tikguard.settings import Settings
+from tikguard.store import sqlite_files
 
 #: DBOS application name (3+ lowercase characters).
 APP_NAME = "tikguard"
@@ -103,8 +104,7 @@ def sqlite_system_engine(url: str) -> sa.Engine:
 def dbos_config(settings: Settings) -> DBOSConfig:
     """The DBOS configuration for ``settings``: no Conductor, explicit version."""
     url = settings.dbos_database_url()
-    if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    sqlite_files.prepare(url)  # owner-only, like the app database; checked at each start
     poll = settings.engine_polling_interval
     config = DBOSConfig(
         name=APP_NAME,
@@ -269,7 +269,9 @@ async def running(settings: Settings) -> AsyncIterator[Engine]:
 @contextlib.asynccontextmanager
 async def submitter(settings: Settings) -> AsyncIterator[DBOSClient]:
     """A DBOS client for a process that is not the worker: enqueue, send, read status."""
-    client = await asyncio.to_thread(DBOSClient, system_database_url=settings.dbos_database_url())
+    url = settings.dbos_database_url()
+    await asyncio.to_thread(sqlite_files.prepare, url)
+    client = await asyncio.to_thread(DBOSClient, system_database_url=url)
     try:
         yield client
     finally:

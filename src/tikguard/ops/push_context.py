@@ -26,7 +26,6 @@ from tikguard.store import versions as store_versions
 from tikguard.store.db import Database
 
 SCRIPT_PURPOSE = "push-script"
-_databases: dict[str, Database] = {}
 
 
 # -- context -------------------------------------------------------------------
@@ -37,12 +36,7 @@ def current_settings() -> Settings:
 
 
 def database() -> Database:
-    settings = current_settings()
-    url = settings.app_database_url()
-    db = _databases.get(url)
-    if db is None:
-        db = _databases[url] = Database(settings)
-    return db
+    return Database.shared(current_settings())
 
 
 def margin(settings: Settings, window: float) -> float:

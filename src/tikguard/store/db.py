@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from tikguard.settings import Settings
-from tikguard.store import scope
+from tikguard.store import scope, sqlite_files
 from tikguard.store.errors import StoreError
 from tikguard.store.vault import Vault
 
@@ -60,11 +59,9 @@ def create_app_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url`` with tikguard's SQLite pragmas when it is SQLite."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            path = Path(parsed.database)
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            # Owner-only from the start (SQLite gives -wal and -shm the same mode).
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        # Owner-only files, made without closing a descriptor of a live database
+        # (that would drop this process's SQLite locks; see sqlite_files).
+        sqlite_files.prepare(url)
         engine = create_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
         _install_sqlite_pragmas(engine)
         return engine
@@ -134,6 +131,10 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+_shared: dict[Settings, Database] = {}
+_shared_lock = threading.Lock()
+
+
 class Database:
     """The app database: an engine, session factories and the vault that goes with it.
 
@@ -164,6 +165,19 @@ class Database:
         else:
             db.check_schema()
         return db
+
+    @classmethod
+    def shared(cls, settings: Settings) -> Database:
+        """This process's one database for ``settings``, opened (and migrated) on first use.
+
+        The server, its workflows and its schedules share it: one connection pool and
+        one vault per process instead of one per module.
+        """
+        with _shared_lock:
+            db = _shared.get(settings)
+            if db is None:
+                db = _shared[settings] = cls.open(settings)
+            return db
 
     def check_schema(self) -> None:
         """Refuse to run against a database whose schema is not this tikguard's."""
@@ -222,7 +236,4 @@ def migrate(settings: Settings) -> None:
 
 def sqlite_file(settings: Settings) -> Path | None:
     """The SQLite file of the app database, or None when it is not SQLite."""
-    url = make_url(settings.app_database_url())
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    return Path(os.path.abspath(url.database))
+    return sqlite_files.sqlite_path(settings.app_database_url())
