@@ -76,6 +76,14 @@ def normalise_command(
             help="Print the parsed configuration re-serialised (RouterOS layout) instead.",
         ),
     ] = False,
+    compact: Annotated[
+        bool,
+        typer.Option(
+            "--compact",
+            help="Print the compact form: what RouterOS's compact export prints for this"
+            " configuration (a verbose export's defaults and !key markers left out).",
+        ),
+    ] = False,
 ) -> None:
     """Print FILE normalised for versioning.
 
@@ -83,11 +91,15 @@ def normalise_command(
     status comments go; everything else stays as RouterOS printed it. The input is
     parsed too, so a malformed export fails here with its file, line and column.
     """
+    from tikguard.routeros.compact import compact_form
     from tikguard.routeros.normalise import normalise
     from tikguard.routeros.serialise import serialise
 
     text = read_export(file)
     config = parse_text(text, file)
+    if compact:
+        _write(serialise(compact_form(config), include_date=False))
+        return
     _write(serialise(config, include_date=False) if reformat else normalise(text))
 
 

@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from tikguard.routeros import defaults as defaults_mod
 from tikguard.routeros import schema as schema_mod
 from tikguard.routeros.model import Command, Config, Prop, Selector
 from tikguard.routeros.quoting import quote
@@ -136,6 +137,16 @@ class MenuItems:
     #: the canonical default (:func:`version_fill`): ``{"disabled": "yes"}`` for a 6.x
     #: DHCP client.
     fill: dict[str, str] = field(default_factory=dict)
+    #: The config's RouterOS version, for its factory values (:mod:`.defaults`).
+    ros_version: str | None = None
+
+    def factory(self, item: Item | None = None, key: Key | None = None) -> dict[str, str]:
+        """The factory values an item of this menu has beyond the schema's defaults:
+        a built-in item's own (by ``key``), else the menu's for every item."""
+        key = key if key is not None else (item.key if item is not None else None)
+        if key is not None and key.builtin:
+            return defaults_mod.item_defaults(self.path, key.parts, self.ros_version)
+        return dict(defaults_mod.menu_factory(self.path, self.ros_version).every)
 
 
 def effective(
@@ -144,10 +155,11 @@ def effective(
     *,
     builtin: bool = False,
     fill: dict[str, str] | None = None,
+    factory: dict[str, str] | None = None,
 ) -> tuple[dict[str, str], frozenset[str]]:
     """Normalised ``(props, unset)`` for a command's properties, last value winning."""
     values, unset = _written(props)
-    return strip_defaults(values, schema, builtin=builtin, fill=fill), unset
+    return strip_defaults(values, schema, builtin=builtin, fill=fill, factory=factory), unset
 
 
 def version_fill(schema: MenuSchema, ros_version: str | None) -> dict[str, str]:
@@ -155,11 +167,14 @@ def version_fill(schema: MenuSchema, ros_version: str | None) -> dict[str, str]:
     ones (``schema.defaults``, else ``comment=""`` / ``disabled=no``).
 
     Empty on 7.x and for most menus; ``{"disabled": "yes"}`` for the menus where 6.x
-    adds items disabled (see :func:`schema.defaults_for`, the one source of this).
+    adds items disabled (see :func:`schema.defaults_for`, the one source of this);
+    the values :data:`defaults.IMPLIED` gives an item that leaves them out (a route's
+    ``dst-address=0.0.0.0/0``).
     """
+    implied = defaults_mod.IMPLIED.get(schema.path)
     if not schema.legacy_defaults:
-        return {}
-    fill: dict[str, str] = {}
+        return dict(implied) if implied else {}
+    fill: dict[str, str] = dict(implied) if implied else {}
     for key, value in schema_mod.defaults_for(schema, ros_version).items():
         canonical = schema.defaults.get(key)
         if canonical is None:
@@ -204,19 +219,25 @@ def strip_defaults(
     *,
     builtin: bool = False,
     fill: dict[str, str] | None = None,
+    factory: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """``values`` without the properties whose value is known to be the canonical default
     (or the value RouterOS derives from the others: :func:`schema.derived_values`).
 
     ``fill`` (:func:`version_fill`, added items only): the version's own defaults where
     they differ from the canonical ones; an item that does not set such a property has
-    that value, so it is spelled out.
+    that value, so it is spelled out. ``factory``: the item's factory values on the
+    config's version (:meth:`MenuItems.factory`), which count as defaults too.
     """
     defaults = schema.defaults
     derived = schema_mod.derived_values(schema.path, values)
     out: dict[str, str] = {}
     for key, value in values.items():
-        default = derived.get(key) or defaults.get(key)
+        default = derived.get(key)
+        if default is None and factory:
+            default = factory.get(key)
+        if default is None:
+            default = defaults.get(key)
         if default is None and (key == "comment" or key == "disabled"):
             default = _universal_default(key, builtin)
         if default != value:
@@ -232,15 +253,20 @@ def default_of(schema: MenuSchema, item: Item | None, prop: str) -> str | None:
     """The value ``prop`` takes when not set, if known.
 
     The schema's defaults first; a built-in interface's ``name`` defaults to its
-    ``default-name``; ``comment`` is empty everywhere, and ``disabled`` is ``no`` for
+    ``default-name`` (an item found by ``name=`` keeps that name); ``comment`` is empty
+    everywhere, and ``disabled`` is ``no`` for
     added items (built-in ones such as wireless interfaces can start disabled).
     """
     if prop in schema.defaults:
         return schema.defaults[prop]
     if item is not None and prop == "name":
         for sel in item.selector:
-            if sel.key == "default-name" and sel.value is not None:
+            if sel.key in ("default-name", "name") and sel.value is not None:
                 return sel.value
+        if item.key.kind == "default":
+            for key, value in item.key.parts:
+                if key == "name":
+                    return value  # ``set telnet``: the built-in item named so
     return _universal_default(prop, item is not None and item.builtin)
 
 
@@ -293,8 +319,9 @@ def collect(config: Config) -> dict[str, MenuItems]:
         items = menus.get(menu.path)
         if items is None:
             schema = schema_mod.lookup(menu.path)
+            version = config.meta.ros_version
             items = menus[menu.path] = MenuItems(
-                menu.path, schema, fill=version_fill(schema, config.meta.ros_version)
+                menu.path, schema, fill=version_fill(schema, version), ros_version=version
             )
         for command in menu.commands:
             _absorb(items, command, block)
@@ -312,7 +339,7 @@ def _absorb(menu: MenuItems, command: Command, block: int) -> None:
             Item(
                 menu.path,
                 Key("content"),
-                strip_defaults(written, schema, fill=menu.fill),
+                strip_defaults(written, schema, fill=menu.fill, factory=menu.factory()),
                 unset,
                 block=block,
                 position=len(menu.items),
@@ -385,7 +412,7 @@ def _merge(
     if target is not None:
         _merge_into(target, raw, menu)
         return
-    props, unset = effective(raw, menu.schema, builtin=key.builtin)
+    props, unset = effective(raw, menu.schema, builtin=key.builtin, factory=menu.factory(key=key))
     item = Item(
         menu.path,
         key,
@@ -404,7 +431,13 @@ def _merge(
 def _merge_into(item: Item, raw: list[Prop], menu: MenuItems) -> None:
     merged = [Prop(k, v, flag=v == FLAG) for k, v in item.shown.items()]
     merged += [Prop(k, None) for k in item.unset]
-    props, unset = effective([*merged, *raw], menu.schema, builtin=item.builtin, fill=menu.fill)
+    props, unset = effective(
+        [*merged, *raw],
+        menu.schema,
+        builtin=item.builtin,
+        fill=menu.fill,
+        factory=menu.factory(item),
+    )
     item.props = props
     item.unset = unset
     item.shown = explicit([*merged, *raw])

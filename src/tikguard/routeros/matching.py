@@ -28,6 +28,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Final
 
+from tikguard.routeros import defaults as defaults_mod
 from tikguard.routeros.items import (
     Item,
     MenuItems,
@@ -398,16 +399,23 @@ def prop_changes(m: MenuMatch, i: int, j: int) -> list[PropChange]:
     if old == new:
         return []
     item = new_item or old_item
+    # A hardware-reported value (a port's MAC address) that only one side shows is that
+    # port's factory value as far as anyone can tell (see defaults.REPORTED).
+    reported = defaults_mod.reported(m.path) if item is not None and item.builtin else None
     changes: list[PropChange] = []
     for key, value in new.items():
         if old.get(key) != value:
             before = old.get(key)
+            if before is None and reported and key in reported:
+                continue
             default = default_of(m.schema, item, key) if before is None else None
             if before is None and default == value:
                 continue
             changes.append(PropChange(key, before, value, default))
     for key, value in old.items():
         if key not in new:
+            if reported and key in reported:
+                continue
             default = default_of(m.schema, item, key)
             if default == value:
                 continue

@@ -1288,7 +1288,13 @@ def derived_values(path: str, values: Mapping[str, str | None]) -> dict[str, str
     ``10.0.2.0``; a /32 without a peer gets the address itself), and every export
     prints it. An item whose value equals the derived one is the same item with or
     without it, so normalisation drops it and the simulator fills it in.
+
+    ``/interface ethernet``: ``mac-address`` is the port's ``orig-mac-address`` unless
+    changed (a verbose export prints both).
     """
+    if path == "/interface ethernet":
+        orig = values.get("orig-mac-address")
+        return {"mac-address": orig} if orig else {}
     if path != "/ip address":
         return {}
     address = values.get("address")

@@ -54,6 +54,7 @@ import re
 from dataclasses import replace
 from typing import Final
 
+from tikguard.routeros import defaults
 from tikguard.routeros.model import Command, Config, Menu, Prop
 from tikguard.routeros.schema import SENSITIVE_EVERYWHERE, lookup
 
@@ -296,6 +297,14 @@ def restore_script(text: str, secrets: dict[str, str], where: str) -> str:
     return restored
 
 
+def factory_values(path: str, command: Command, ros_version: str | None) -> dict[str, str]:
+    """What the item a command configures has from the factory (:mod:`.defaults`)."""
+    if command.verb == "add":
+        return dict(defaults.menu_factory(path, ros_version).every)
+    found = defaults.parts_of(command)
+    return defaults.item_defaults(path, found[0], ros_version) if found else {}
+
+
 def split_secrets(config: Config, *, key: bytes | None = None) -> tuple[Config, dict[str, str]]:
     """``(redacted config, {placeholder: secret})``; ``config`` is not changed."""
     secrets: dict[str, str] = {}
@@ -310,9 +319,13 @@ def split_secrets(config: Config, *, key: bytes | None = None) -> tuple[Config, 
                 commands.append(command)
                 continue
             props: list[Prop] = []
+            factory = factory_values(menu.path, command, config.meta.ros_version)
             for prop in command.props:
                 where = f"{menu.path}[{index}].{prop.key}"
                 if prop.key in sensitive and prop.value and not prop.flag:
+                    if factory.get(prop.key) == prop.value:
+                        props.append(prop)  # a factory value (``public``) is no secret
+                        continue
                     tag = placeholder(prop.value, key=key, where=where)
                     secrets[tag] = prop.value
                     props.append(replace(prop, value=tag))

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import lru_cache
 
+from tikguard.routeros import defaults as routeros_defaults
+from tikguard.routeros import schema as schema_mod
 from tikguard.routeros.model import Config, Selector
 from tikguard.routeros.quoting import quote
 from tikguard.sim.configdb import Item, MenuState
@@ -38,17 +40,17 @@ POLICIES_V6 = (
 )
 POLICIES_V7 = (*POLICIES_V6[:-1], "rest-api")
 
-#: /ip service: name, port, disabled in the factory config.
-SERVICES = (
-    ("telnet", "23", "no"),
-    ("ftp", "21", "no"),
-    ("www", "80", "no"),
-    ("ssh", "22", "no"),
-    ("www-ssl", "443", "yes"),
-    ("api", "8728", "no"),
-    ("winbox", "8291", "no"),
-    ("api-ssl", "8729", "no"),
-)
+
+def services(profile: Profile) -> list[tuple[str, str, str]]:
+    """/ip service: ``(name, port, disabled)`` of each factory service, as RouterOS's
+    factory table (:mod:`tikguard.routeros.defaults`) has them on this version."""
+    factory = routeros_defaults.menu_factory("/ip service", profile.version)
+    schema = schema_mod.lookup("/ip service")
+    out = []
+    for parts, values in factory.items.items():
+        disabled = values.get("disabled", schema.defaults.get("disabled", "no"))
+        out.append((factory.refs[parts], values["port"], disabled))
+    return out
 
 
 def policies(profile: Profile) -> tuple[str, ...]:
@@ -56,7 +58,12 @@ def policies(profile: Profile) -> tuple[str, ...]:
 
 
 def group_policy(profile: Profile, group: str) -> str:
-    """A factory group's policy string (``read``, ``write``, ``full``)."""
+    """A factory group's policy string (``read``, ``write``, ``full``): RouterOS's
+    factory table where it knows the group on this version, else built from
+    :func:`policies`."""
+    known = routeros_defaults.item_defaults("/user group", (("name", group),), profile.version)
+    if "policy" in known:
+        return known["policy"]
     every = policies(profile)
     if group == "full":
         return ",".join(every)
@@ -114,7 +121,7 @@ def factory_config(
     base["/ip service"] = _items(
         [
             (name, {"name": name, "port": port, "address": "", "disabled": disabled})
-            for name, port, disabled in SERVICES
+            for name, port, disabled in services(profile)
         ]
     )
     base["/user group"] = _items(
