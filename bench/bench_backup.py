@@ -13,20 +13,23 @@ database included) and the ratios to the floor. The git mirror follows a backup 
 background once its results are recorded; its catch-up after the first backup (one
 commit per new version) is measured on its own row, before the next phase starts.
 
-Usage: ``python bench/bench_backup.py [--routers 1000] [--concurrency 50,200]``
-(``--routers 10000`` for the full fleet).
+Two fleets, one table each (``--fleets tiny,corpus``): ``tiny`` routers are blank (an
+export of a few hundred bytes: the figures are mostly handshakes); ``corpus`` routers
+are seeded with the test corpus's real exports in turn (``tikguard sim run
+--config-from``, about 21 KB of export each). The ``KiB`` column is the average export.
+
+Usage: ``python bench/bench_backup.py [--routers 1000] [--concurrency 50,200]
+[--fleets tiny,corpus]`` (``--routers 10000`` for the full fleet).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -35,6 +38,7 @@ from pathlib import Path
 import asyncssh
 from sqlalchemy import func, select
 
+from simfleet import FLEETS, export_command, start_simulator
 from tikguard.device.session import PREFERRED_CIPHERS
 from tikguard.ops import backup as backup_ops
 from tikguard.ops import devices as device_ops
@@ -51,52 +55,17 @@ class Row:
     cpu: float
     ok: int
     total: int
+    kib: float = 0.0
 
 
-def start_simulator(
-    count: int, state_dir: Path
-) -> tuple[subprocess.Popen[bytes], list[dict[str, str]]]:
-    """``tikguard sim run`` in its own process; returns it and the inventory rows."""
-    inventory = state_dir / "inventory.csv"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tikguard.cli",
-            "sim",
-            "run",
-            "--devices",
-            str(count),
-            "--state-dir",
-            str(state_dir),
-            "--time-scale",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60 + count / 50
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise SystemExit(f"the simulator exited: {err}")
-        if inventory.exists():
-            rows = list(csv.DictReader(inventory.open()))
-            if len(rows) == count:
-                return proc, rows
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the simulator did not start in time")
-
-
-async def floor(rows: list[dict[str, str]], concurrency: int) -> int:
-    """The least any backup must do: connect, run the export, close."""
+async def floor(rows: list[dict[str, str]], concurrency: int) -> tuple[int, int]:
+    """The least any backup must do: connect, run the export, close. Returns the
+    routers exported and the bytes they sent."""
     sem = asyncio.Semaphore(concurrency)
-    ok = 0
+    ok = size = 0
 
     async def one(row: dict[str, str]) -> None:
-        nonlocal ok
+        nonlocal ok, size
         async with sem:
             try:
                 async with asyncssh.connect(
@@ -112,22 +81,26 @@ async def floor(rows: list[dict[str, str]], concurrency: int) -> int:
                     # differs from tikguard only in what tikguard does on top of SSH.
                     encryption_algs=list(PREFERRED_CIPHERS),
                 ) as conn:
-                    result = await conn.run("/export show-sensitive", check=False)
+                    result = await conn.run(export_command(row), check=True)
                     if result.stdout:
                         ok += 1
+                        size += len(str(result.stdout))
             except (OSError, asyncssh.Error):
                 pass
 
     await asyncio.gather(*(one(r) for r in rows))
-    return ok
+    return ok, size
 
 
 def measure(label: str, concurrency: int, total: int, fn: object) -> Row:
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    ok = asyncio.run(fn)  # type: ignore[arg-type]
-    return Row(
+    result = asyncio.run(fn)  # type: ignore[arg-type]
+    ok, size = result if isinstance(result, tuple) else (result, 0)
+    row = Row(
         concurrency, label, time.perf_counter() - wall0, time.process_time() - cpu0, ok, total
     )
+    row.kib = size / max(ok, 1) / 1024
+    return row
 
 
 async def tikguard_backup(db: Database, settings: Settings, tenant_id: int) -> int:
@@ -152,15 +125,9 @@ async def mirror_catch_up(db: Database, tenant_id: int) -> int:
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--routers", type=int, default=1000)
-    parser.add_argument("--concurrency", default="50,200")
-    args = parser.parse_args()
-    levels = [int(c) for c in args.concurrency.split(",")]
-
-    work = Path(tempfile.mkdtemp(prefix="tg-bench-backup-"))
-    proc, inventory = start_simulator(args.routers, work / "sim")
+def run_fleet(fleet: str, routers: int, levels: list[int], work: Path) -> list[Row]:
+    """Every phase at every concurrency against one simulated fleet."""
+    proc, inventory = start_simulator(routers, work / "sim", fleet=fleet)
     rows: list[Row] = []
     try:
         for level in levels:
@@ -215,14 +182,16 @@ def main() -> None:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-        shutil.rmtree(work, ignore_errors=True)
+    return rows
 
+
+def print_table(fleet: str, routers: int, rows: list[Row]) -> None:
     print(
-        f"\nbackup of {args.routers} simulated routers (simulator in its own process, "
-        f"{os.cpu_count()} CPUs)"
+        f"\nbackup of {routers} simulated routers, {fleet} fleet (simulator in its own "
+        f"process, {os.cpu_count()} CPUs)"
     )
     print(
-        f"{'conc':>5} {'phase':<30} {'ok':>7} {'wall s':>8} {'CPU ms/router':>14} "
+        f"{'conc':>5} {'phase':<30} {'ok':>7} {'KiB':>6} {'wall s':>8} {'CPU ms/router':>14} "
         f"{'wall x':>7} {'CPU x':>6}"
     )
     base: dict[int, Row] = {}
@@ -230,10 +199,29 @@ def main() -> None:
         if r.phase.startswith("floor"):
             base[r.concurrency] = r
         b = base[r.concurrency]
+        kib = f"{r.kib:6.1f}" if r.kib else f"{'':>6}"
         print(
-            f"{r.concurrency:>5} {r.phase:<30} {r.ok:>7} {r.wall:>8.2f} "
+            f"{r.concurrency:>5} {r.phase:<30} {r.ok:>7} {kib} {r.wall:>8.2f} "
             f"{1000 * r.cpu / r.total:>14.2f} {r.wall / b.wall:>7.2f} {r.cpu / b.cpu:>6.2f}"
         )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--routers", type=int, default=1000)
+    parser.add_argument("--concurrency", default="50,200")
+    parser.add_argument("--fleets", default=",".join(FLEETS))
+    args = parser.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
+    tables: list[tuple[str, list[Row]]] = []
+    for fleet in args.fleets.split(","):
+        work = Path(tempfile.mkdtemp(prefix=f"tg-bench-backup-{fleet}-"))
+        try:
+            tables.append((fleet, run_fleet(fleet, args.routers, levels, work)))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    for fleet, rows in tables:
+        print_table(fleet, args.routers, rows)
 
 
 if __name__ == "__main__":

@@ -11,25 +11,27 @@ Reported: wall time of each, the ratio fleet/baseline (goal: at most 1.3), contr
 CPU seconds per push (process time, all threads: SSH, database, engine), and the
 outcomes (every push must be ``committed``).
 
-Usage: ``python bench/bench_push.py [--routers 100] [--time-scale 20]``
+Two fleets, one table each (``--fleets tiny,corpus``): blank routers, and routers
+seeded with the test corpus's real exports in turn (``tikguard sim run --config-from``),
+whose pre-push backup, verify export and post-push backup move tens of kilobytes.
+
+Usage: ``python bench/bench_push.py [--routers 100] [--time-scale 20] [--fleets tiny,corpus]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from simfleet import FLEETS, start_simulator
 from tikguard.ops import engine
 from tikguard.ops import push as push_ops
 from tikguard.ops.backup import backup
@@ -38,49 +40,15 @@ from tikguard.store import devices as store_devices
 from tikguard.store.db import Database
 from tikguard.store.tenants import ensure_tenant
 
-
-def start_simulator(count: int, state_dir: Path, scale: float) -> tuple[Any, list[dict[str, str]]]:
-    inventory = state_dir / "inventory.csv"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tikguard.cli",
-            "sim",
-            "run",
-            "--devices",
-            str(count),
-            "--state-dir",
-            str(state_dir),
-            "--time-scale",
-            str(scale),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise SystemExit(f"the simulator exited: {err}")
-        if inventory.exists():
-            with inventory.open() as f:
-                rows = list(csv.DictReader(f))
-            if len(rows) == count:
-                return proc, rows
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the simulator did not start in time")
-
-
 SCRIPT = (
     '/ip firewall address-list add list=bench address=192.0.2.1 comment="bench $1 [x]"\n'
     "/ip dns set servers=9.9.9.9\n"
 )
 
 
-async def run(routers: int, scale: float, data: Path, rows: list[dict[str, str]]) -> None:
+async def run(
+    fleet: str, routers: int, scale: float, data: Path, rows: list[dict[str, str]]
+) -> None:
     wall = 10.0  # network limits in real seconds
     settings = Settings(
         data_dir=data,
@@ -133,7 +101,10 @@ async def run(routers: int, scale: float, data: Path, rows: list[dict[str, str]]
                 trace(db, tenant_id, [s.op_id for s in subs], t0)
     db.dispose()
     base = table[0][1]
-    print(f"\nguarded push, window 300 s (device), time scale x{scale:g}, SQLite, one process")
+    print(
+        f"\nguarded push, {fleet} fleet, window 300 s (device), time scale x{scale:g}, SQLite,"
+        " one process"
+    )
     print(f"{'run':<22} {'wall s':>8} {'ratio':>6} {'CPU s/push':>11}  outcomes")
     for label, took, cpu, outcomes in table:
         print(f"{label:<22} {took:8.2f} {took / base:6.2f} {cpu:11.3f}  {dict(outcomes)}")
@@ -157,16 +128,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routers", type=int, default=100)
     parser.add_argument("--time-scale", type=float, default=20.0)
+    parser.add_argument("--fleets", default=",".join(FLEETS))
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="tikguard-bench-push-"))
     os.environ["TIKGUARD_TIME_SCALE"] = str(args.time_scale)
-    proc, rows = start_simulator(args.routers + 1, tmp / "sim", args.time_scale)
-    try:
-        asyncio.run(run(args.routers, args.time_scale, tmp / "data", rows))
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
-        shutil.rmtree(tmp, ignore_errors=True)
+    for fleet in args.fleets.split(","):
+        tmp = Path(tempfile.mkdtemp(prefix=f"tikguard-bench-push-{fleet}-"))
+        proc, rows = start_simulator(
+            args.routers + 1, tmp / "sim", scale=args.time_scale, fleet=fleet
+        )
+        try:
+            asyncio.run(run(fleet, args.routers, args.time_scale, tmp / "data", rows))
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(10)
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

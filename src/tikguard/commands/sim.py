@@ -51,6 +51,14 @@ def run(
         bool, typer.Option(help="One loopback address per router (127.1.0.x).")
     ] = False,
     password: Annotated[str, typer.Option(help="Every router's admin password.")] = SIM_PASSWORD,
+    config_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--config-from",
+            help="Seed the routers with real /export files: a file, or a folder of .rsc"
+            " files used in turn (each router runs its export's RouterOS version).",
+        ),
+    ] = None,
 ) -> None:
     """Start N routers, write inventory.csv, and serve until Ctrl-C."""
     if not (host.startswith("127.") or host == "::1"):
@@ -63,7 +71,17 @@ def run(
         fail("--time-scale must be a positive number")
     try:
         asyncio.run(
-            _serve(devices, ros_version, model, scale, state_dir, host, distinct_hosts, password)
+            _serve(
+                devices,
+                ros_version,
+                model,
+                scale,
+                state_dir,
+                host,
+                distinct_hosts,
+                password,
+                config_from,
+            )
         )
     except OSError as exc:
         fail(f"cannot start the simulated routers: {exc}", "raise the open-files limit (ulimit -n)")
@@ -80,6 +98,7 @@ async def _serve(
     host: str,
     distinct_hosts: bool,
     password: str,
+    config_from: Path | None = None,
 ) -> None:
     from tikguard.sim.fleet import SimFleet
 
@@ -92,11 +111,14 @@ async def _serve(
         host=host,
         distinct_hosts=distinct_hosts,
         password=password,
+        config_from=config_from,
     )
     started = time.perf_counter()
     with console.status(f"starting {count} simulated routers..."):
         await fleet.start()
     elapsed = time.perf_counter() - started
+    if fleet.seeds is not None:
+        _print_seeds(fleet.seeds)
     try:
         _print_summary(fleet, elapsed)
         await _wait_for_stop()
@@ -110,12 +132,14 @@ def _print_summary(fleet: object, elapsed: float) -> None:
     from tikguard.sim.fleet import SimFleet
 
     assert isinstance(fleet, SimFleet)
-    table = Table(title=f"{len(fleet)} simulated routers (RouterOS {fleet.version}, {fleet.model})")
-    for column in ("name", "host", "port", "user", "site", "host key"):
+    kind = "seeded from exports" if fleet.seeds is not None else f"RouterOS {fleet.version}"
+    table = Table(title=f"{len(fleet)} simulated routers ({kind}, {fleet.model})")
+    for column in ("name", "host", "port", "user", "site", "RouterOS", "host key"):
         table.add_column(column)
     for dev in list(fleet)[:TABLE_ROWS]:
         key = dev.host_key_fingerprint
-        table.add_row(dev.name, dev.host, str(dev.port), dev.username, dev.site, key)
+        version = dev.router.profile.version
+        table.add_row(dev.name, dev.host, str(dev.port), dev.username, dev.site, version, key)
     console.print(table)
     if len(fleet) > TABLE_ROWS:
         console.print(f"... and {len(fleet) - TABLE_ROWS} more (see the inventory)")
@@ -126,6 +150,19 @@ def _print_summary(fleet: object, elapsed: float) -> None:
     console.print(f"inventory: [bold]{fleet.inventory_path}[/]")
     console.print(f"next: tikguard device import {fleet.inventory_path}")
     console.print("press Ctrl-C to stop")
+
+
+def _print_seeds(seeds: object) -> None:
+    from tikguard.sim.seed import SeedSet
+
+    assert isinstance(seeds, SeedSet)
+    sizes = [s.export_bytes for s in seeds.seeds]
+    console.print(
+        f"seeded from {len(seeds.seeds)} export files (average export"
+        f" {sum(sizes) / len(sizes) / 1024:.1f} KiB), in turn"
+    )
+    for skipped in seeds.skipped:
+        console.print(f"[yellow]skipped[/] {skipped.source}: {skipped.reason}")
 
 
 async def _wait_for_stop() -> None:

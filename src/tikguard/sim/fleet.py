@@ -8,6 +8,11 @@ The Python API tests use::
         dev.router                          # the SimRouter: read its state directly
         await dev.power_cycle(); dev.inject("full-flash"); dev.change_host_key()
 
+Realistic fleets: ``SimFleet(count=1000, config_from=Path("exports/"))`` seeds the
+routers with real exports, the files in turn (see :mod:`tikguard.sim.seed`); each
+seeded router runs the RouterOS version its export names. ``fleet.seeds.skipped`` says
+which files could not be used and why.
+
 With a state directory the fleet writes ``inventory.csv`` there (for ``tikguard
 device import``), keeps each router's host key under ``devices/<name>/ssh/`` and its
 configuration and ``flash/`` files (saved on stop) under ``devices/<name>/``, and on a
@@ -20,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +37,7 @@ from tikguard.sim.clock import SimClock
 from tikguard.sim.hostkeys import HostKeyStore
 from tikguard.sim.network import RandomDisconnects
 from tikguard.sim.router import SimRouter
+from tikguard.sim.seed import SeedSet, load_seeds, seed_files
 from tikguard.sim.server import DeviceServer, base_options
 
 INVENTORY_COLUMNS = ("name", "host", "port", "username", "password", "tags", "site")
@@ -237,9 +243,13 @@ class SimFleet:
         devices_per_site: int = 100,
         host_key_algorithm: str = "ssh-ed25519",
         router_settings: dict[str, Any] | None = None,
+        config_from: Path | Sequence[Path] | None = None,
     ) -> None:
         if count < 0:
             raise ValueError("count must not be negative")
+        #: Export files (or a folder of them) to seed the routers with, in turn.
+        self.config_from = config_from
+        self.seeds: SeedSet | None = None
         self.count = count
         self.version = version
         self.model = model
@@ -292,6 +302,8 @@ class SimFleet:
     async def start(self) -> None:
         """Create the routers and open their sockets; writes the inventory."""
         _raise_fd_limit(self.count + FD_HEADROOM)
+        if self.config_from is not None and self.seeds is None:
+            self.seeds = await self._load_seeds(self.config_from)
         options = base_options()
         previous = self._previous_ports()
         width = max(3, len(str(self.count)))
@@ -324,14 +336,33 @@ class SimFleet:
         for _ in range(3):  # let the reset connections finish their clean-up callbacks
             await asyncio.sleep(0)
 
+    @staticmethod
+    async def _load_seeds(spec: Path | Sequence[Path]) -> SeedSet:
+        files = seed_files(spec) if isinstance(spec, Path) else list(spec)
+        seeds = await load_seeds(files)
+        if not seeds.seeds:
+            reasons = "; ".join(f"{Path(s.source).name}: {s.reason}" for s in seeds.skipped[:5])
+            raise ValueError(f"none of the {len(files)} export files can seed a router ({reasons})")
+        return seeds
+
     def _add(self, index: int, name: str, options: Any, port: int | None) -> None:
         device_dir = None if self.state_dir is None else self.state_dir / "devices" / name
         clock = SimClock(self.time_scale, self.clock_start, manual=self.manual_clock)
         host = _distinct_host(index) if self.distinct_hosts else self.host
-        settings = {"management_address": host, **self.router_settings}
+        settings: dict[str, Any] = {"management_address": host, **self.router_settings}
+        version = self.version
+        if self.seeds is not None:
+            seed = self.seeds.for_index(index)
+            version = seed.version
+            settings.update(
+                interfaces=seed.interfaces,
+                extra_builtins=seed.builtins,
+                seed_base=seed.base,
+                check_references=False,
+            )
         router = SimRouter(
             name=name,
-            version=self.version,
+            version=version,
             model=self.model,
             clock=clock,
             state_dir=device_dir,
@@ -352,7 +383,7 @@ class SimFleet:
             server.start()
         server.on_moved = self._moved
         site = f"site-{index // self.devices_per_site + 1:02d}"
-        tags = ("sim", f"ros{self.version}")
+        tags = ("sim", f"ros{version}")
         dev = SimDevice(name, self.username, self.password, site, tags, router, server)
         self.devices.append(dev)
         self._by_name[name] = dev

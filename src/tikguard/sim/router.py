@@ -108,6 +108,7 @@ class SimRouter:
         boot_seconds: float = 20.0,
         interfaces: tuple[str, ...] | None = None,
         extra_builtins: Builtins | None = None,
+        seed_base: Mapping[str, MenuState] | None = None,
         **settings: Any,
     ) -> None:
         self.name = name
@@ -128,7 +129,9 @@ class SimRouter:
             faults=self.faults,
         )
         self.extra_builtins = extra_builtins
-        self.db = ConfigDB(self._factory(no_defaults=True))
+        # A seeded router (sim/seed.py) starts from a real configuration, shared
+        # copy-on-write with every router seeded from the same export.
+        self.db = ConfigDB(seed_base if seed_base is not None else self._factory(no_defaults=True))
         # A router built to match an export (ports or built-ins given) cannot know the
         # board's unconfigured ports, so it does not check references by default.
         matching = interfaces is not None or extra_builtins is not None
