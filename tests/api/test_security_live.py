@@ -127,3 +127,24 @@ async def test_preview_tags_what_it_cannot_analyse(
     assert risk["runs-commands"]["title"].startswith("UNANALYSED, MAY LOCK OUT")
     assert risk["runs-commands"]["items"] == [':execute "/ip service set ssh disabled=yes"']
     assert risk["users"]["items"] == ["/user remove admin"]
+
+
+async def test_a_backtracking_health_check_fails_the_check_not_the_server(
+    live: tuple[httpx.AsyncClient, TenantWorld, SimFleet, LiveServer],
+) -> None:
+    client, world, fleet, _server = live
+    device_id = await _device(client, world, fleet)
+    operator = world.auth("operator")
+    # (a|aa)+$ against a run of a's ending in b backtracks exponentially: Python's re
+    # would hold the event loop (and the GIL) for longer than the universe has left
+    check = [f':put "{"a" * 900}b"', "(a|aa)+$"]
+    script = "/ip address\nadd address=10.92.0.1/24 interface=ether2\n"
+    # a window long enough (in device time) to outlast the bounded match
+    body = {"devices": [device_id], "script": script, "checks": [check], "window": 400}
+    r = await client.post("/api/v1/push", json=body, headers=operator)
+    assert r.status_code == 202, r.text
+    (op_id,) = r.json()["operations"]
+    events, end = await read_sse(client, f"/api/v1/operations/{op_id}/stream", operator)
+    assert end is not None and end["outcome"] == "reverted", (events, end)
+    (verify,) = [e for e in events if e["stage"] == "verify"]
+    assert "gave up matching" in verify["data"]["checks"][0], (verify["message"], verify["data"])

@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tikguard import healthcheck
 
 
 class Strict(BaseModel):
@@ -173,8 +175,21 @@ class PushBase(Strict):
         default=None, gt=0, le=86_400, description="revert window, seconds"
     )
     confirm: Literal["auto", "manual"] = "auto"
-    checks: list[tuple[str, str]] = Field(default_factory=list, max_length=20)
+    checks: list[tuple[str, str]] = Field(
+        default_factory=list,
+        max_length=healthcheck.MAX_CHECKS,
+        description="health checks: [RouterOS command, regular expression its output must match]",
+    )
     idempotency_key: str | None = Field(default=None, max_length=150)
+
+    @field_validator("checks")
+    @classmethod
+    def _valid_checks(cls, checks: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """A pattern that does not compile is refused now, with the regex error."""
+        bad = healthcheck.problems(checks)
+        if bad:
+            raise ValueError("; ".join(bad))
+        return checks
 
 
 class PushIn(PushBase):

@@ -19,6 +19,7 @@ from typing import Any
 from dbos import DBOS, DBOSClient, EnqueueOptions
 from sqlalchemy import select
 
+from tikguard import healthcheck
 from tikguard.device.errors import DeviceError
 from tikguard.device.probe import probe
 from tikguard.device.session import Target, connect
@@ -80,6 +81,9 @@ def check_request(req: PushRequest, settings: Settings) -> float:
         raise InvalidInput(f"a {req.mode} needs a script (--file)")
     if req.confirm not in ("auto", "manual"):
         raise InvalidInput("--confirm is auto or manual")
+    bad_checks = healthcheck.problems(req.checks)
+    if bad_checks:
+        raise InvalidInput("; ".join(bad_checks))
     window = float(req.window if req.window is not None else settings.push_window)
     budget = settings.push_settle + margin(settings, window) + 10.0
     if window < budget:

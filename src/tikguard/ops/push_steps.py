@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from typing import Any, ParamSpec
 
 from dbos import DBOS
 
+from tikguard import healthcheck
 from tikguard.device.errors import DeviceError
 from tikguard.device.probe import probe
 from tikguard.device.session import DeviceSession
@@ -578,8 +578,15 @@ async def _checks(session: DeviceSession, checks: list[list[str]]) -> tuple[bool
             ok = False
             notes.append(f"{command}: {exc}")
             continue
-        if re.search(pattern, out):
+        found = await healthcheck.matches(pattern, out)
+        if found:
             notes.append(f"{command}: matched {pattern!r}")
+        elif found is None:
+            ok = False
+            notes.append(
+                f"{command}: gave up matching {pattern!r} after "
+                f"{healthcheck.MATCH_SECONDS:g} s (the pattern backtracks too much)"
+            )
         else:
             ok = False
             notes.append(f"{command}: no match for {pattern!r}")
