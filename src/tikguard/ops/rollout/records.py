@@ -96,6 +96,36 @@ def failures(session: Session, tenant_id: int, rollout_id: str) -> int:
     )
 
 
+def status_counts(session: Session, tenant_id: int, rollout_id: str) -> dict[str, int]:
+    """Routers of the rollout per status."""
+    rows = session.execute(
+        select(RolloutTarget.status, func.count())
+        .where(RolloutTarget.tenant_id == tenant_id, RolloutTarget.rollout_id == rollout_id)
+        .group_by(RolloutTarget.status)
+    ).all()
+    return {str(status): int(n) for status, n in rows}
+
+
+def pending_in_wave(
+    session: Session, tenant_id: int, rollout_id: str, wave: int, limit: int
+) -> list[int]:
+    """Ids of the wave's routers not pushed yet, in order (at most ``limit``; at least
+    one, so a caller learns whether any is left)."""
+    return list(
+        session.scalars(
+            select(RolloutTarget.id)
+            .where(
+                RolloutTarget.tenant_id == tenant_id,
+                RolloutTarget.rollout_id == rollout_id,
+                RolloutTarget.wave == wave,
+                RolloutTarget.status == "pending",
+            )
+            .order_by(RolloutTarget.position)
+            .limit(max(1, limit))
+        )
+    )
+
+
 @dataclass(frozen=True)
 class Finished:
     """A push of the rollout that ended since the last look."""

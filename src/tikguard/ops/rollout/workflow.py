@@ -172,28 +172,26 @@ def _admission_for(req: dict[str, Any], window: float) -> Admission:
     return found
 
 
-def _look(req: dict[str, Any], wave: int) -> dict[str, Any]:
-    """Outcomes in, then what the wave has left and whether the rollout must stop."""
+def _look(req: dict[str, Any], wave: int, room_hint: int) -> dict[str, Any]:
+    """Outcomes in, then what the wave has left and whether the rollout must stop.
+
+    Counts and at most ``room_hint`` pending routers, not whole rows: this runs every
+    poll of a wave of any size."""
     tenant_id, rollout_id = req["tenant_id"], req["rollout_id"]
     with database().transaction() as session:
         finished = records.sync_outcomes(session, tenant_id, rollout_id)
         rollout = records.get(session, tenant_id, rollout_id)
-        rows = records.targets(session, tenant_id, rollout_id)
+        counts = records.status_counts(session, tenant_id, rollout_id)
         failures = records.failures(session, tenant_id, rollout_id)
-        total = sum(1 for t in rows if t.status != "skipped")
         return {
             "finished": finished,
             "policy": dict(rollout.policy),
             "abort": rollout.abort_requested,
             "failures": failures,
             "fresh_failures": failures - rollout.acknowledged_failures,
-            "total": total,
-            "in_flight": [t.op_id for t in rows if t.status == "submitted"],
-            "pending": [
-                (t.id, t.device_id, t.device_name)
-                for t in rows
-                if t.wave == wave and t.status == "pending"
-            ],
+            "total": sum(n for status, n in counts.items() if status != "skipped"),
+            "in_flight": counts.get("submitted", 0),
+            "pending": records.pending_in_wave(session, tenant_id, rollout_id, wave, room_hint),
         }
 
 
@@ -250,24 +248,24 @@ async def step_run_wave(req: dict[str, Any], wave: int) -> dict[str, Any]:
     Stops admitting at an abort or when the halt policy is exceeded.
     """
     settings = current_settings()
-    poll = max(0.05, settings.engine_polling_interval)
+    poll = max(0.1, 2 * settings.engine_polling_interval)
     admitted_with: dict[str, int] = {}
-    adm: Admission | None = None
+    adm = _admission.get(req["rollout_id"])
     while True:
-        look = await asyncio.to_thread(_look, req, wave)
+        look = await asyncio.to_thread(_look, req, wave, adm.limit if adm else 1)
         policy = look["policy"]
         if adm is None:
             adm = _admission_for(req, float(policy["window"]))
         for done in look["finished"]:
             if done.armed_at is not None and done.finished_at is not None:
                 took = (done.finished_at - done.armed_at).total_seconds()
-                adm.observe(admitted_with.get(done.op_id, len(look["in_flight"]) + 1), took)
+                adm.observe(admitted_with.get(done.op_id, look["in_flight"] + 1), took)
         halt = HaltPolicy(int(policy.get("max_failures") or 0), policy.get("max_failure_percent"))
         halted = halt.halts(look["fresh_failures"], look["total"])
         stop = look["abort"] or halted
-        in_flight = len(look["in_flight"])
+        in_flight = int(look["in_flight"])
         if not stop:
-            for target_id, _device_id, _name in look["pending"][: adm.room(in_flight)]:
+            for target_id in look["pending"][: adm.room(in_flight)]:
                 in_flight += 1
                 op_id = await _submit_one(req, target_id, policy)
                 admitted_with[op_id] = in_flight
