@@ -25,6 +25,12 @@ def test_simulator_inventory_and_defaults() -> None:
     assert (second.username, second.password, second.tags, second.site) == ("admin", None, (), None)
 
 
+def test_extra_columns_are_template_variables() -> None:
+    first, second = parse_inventory("name,host,dns,vlan\nr1,10.0.0.1,9.9.9.9,10\nr2,10.0.0.2,,\n")
+    assert first.vars == {"dns": "9.9.9.9", "vlan": "10"}
+    assert second.vars == {}  # an empty cell sets no variable
+
+
 def test_only_name_and_host_are_required() -> None:
     (row,) = parse_inventory("host,name\n10.0.0.1,gw\n")
     assert (row.name, row.host, row.port) == ("gw", "10.0.0.1", 22)
@@ -34,7 +40,7 @@ def test_only_name_and_host_are_required() -> None:
     ("text", "message"),
     [
         ("name,address\nr1,10.0.0.1\n", "missing: host"),
-        ("name,host,colour\nr1,10.0.0.1,red\n", "unknown column"),
+        ("name,host,dns-server\nr1,10.0.0.1,9.9.9.9\n", "column variable name 'dns-server'"),
         ("name,host,port\nr1,10.0.0.1,ssh\n", "inventory.csv:2: port 'ssh'"),
         ("name,host\nr1,10.0.0.1\nr1,10.0.0.2\n", "appears twice"),
         ("name,host\nr1,\n", "needs a name and a host"),

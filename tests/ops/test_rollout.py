@@ -198,3 +198,32 @@ async def test_health_check_failure_in_wave_2_halts_before_wave_3(tmp_path: Path
         await rollouts.continue_(env.db, env.settings, env.tenant_id, view.id, "test")
         view = await _wait(env, view.id, {"completed"})
         assert view.targets[3].outcome == "committed" and _has(env, 3, "10.66.0.1/24")
+
+
+async def test_vars_from_device_set_and_csv_quoted_in_templates(tmp_path: Path) -> None:
+    from tikguard.ops import devices as devices_ops
+
+    async with environment(tmp_path, 3, launch=False) as env:
+        a, b, c = (d for d in env.fleet)
+        csv_text = "name,host,port,dns,note\n" + "".join(
+            f"{d.name},{d.host},{d.port},{dns},{note}\n"
+            for d, dns, note in ((a, "9.9.9.9", "plain"), (b, "1.1.1.1", 'say "hi"; $x'))
+        )
+        rows = devices_ops.parse_inventory(csv_text)
+        devices_ops.import_rows(env.db, env.tenant_id, rows, update=True)
+        devices_ops.set_vars(env.db, env.tenant_id, c.name, {"dns": "8.8.8.8", "note": "n"})
+        view = devices_ops.set_vars(env.db, env.tenant_id, c.name, {}, ["note"])
+        assert view.vars == {"dns": "8.8.8.8"}
+        source = (
+            "/ip dns set servers={{ vars.dns }}\n"
+            "/system note set note={{ vars.note | default('none') }} "
+            "show-at-login={{ 'yes' | raw }}\n"
+        )
+        plan = await rollouts.plan(
+            env.db, env.settings, env.tenant_id, _request(source, template=True)
+        )
+        diffs = {r: g.diff for g in plan.groups for r in g.routers}
+        assert "9.9.9.9" in diffs[a.name] and "1.1.1.1" in diffs[b.name]
+        assert "8.8.8.8" in diffs[c.name] and "none" in diffs[c.name]
+        # the quoting function quoted the value: it stays one argument
+        assert 'say \\"hi\\"; \\$x' in diffs[b.name]

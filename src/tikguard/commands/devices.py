@@ -117,6 +117,7 @@ def import_(
                 row.tags,
                 row.site,
                 row.line,
+                row.vars,
             )
         completed.append(row)
     with store_context() as ctx, user_errors():
@@ -130,6 +131,34 @@ def import_(
             else ""
         )
     )
+
+
+def _var(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        fail(f"bad --var {item!r}", "write it as KEY=VALUE")
+    return key.strip(), value
+
+
+@device_app.command("set")
+def set_(
+    name: Annotated[str, typer.Argument(help="Device name.")],
+    var: Annotated[
+        list[str] | None,
+        typer.Option("--var", help="A template variable KEY=VALUE (repeatable)."),
+    ] = None,
+    unset_var: Annotated[
+        list[str] | None, typer.Option("--unset-var", help="Remove a variable (repeatable).")
+    ] = None,
+) -> None:
+    """Set a router's template variables (used by `tikguard rollout --template`)."""
+    if not var and not unset_var:
+        fail("nothing to set", "give --var KEY=VALUE or --unset-var KEY")
+    values = dict(_var(item) for item in var or [])
+    with store_context() as ctx, user_errors():
+        view = svc.set_vars(ctx.db, ctx.tenant_id, name, values, unset_var or [])
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(view.vars.items())) or "(none)"
+    console.print(f"{view.name} variables: {shown}", highlight=False)
 
 
 @device_app.command("list")
@@ -176,6 +205,7 @@ def show(name: Annotated[str, typer.Argument(help="Device name.")]) -> None:
         ("password", "stored (encrypted)" if v.has_password else "none"),
         ("tags", ", ".join(v.tags) or "-"),
         ("site", v.site or "-"),
+        ("variables", ", ".join(f"{k}={val}" for k, val in sorted(v.vars.items())) or "-"),
         ("host key", v.host_key_fingerprint or "not pinned yet (pinned on first connection)"),
         ("pinned since", _when(v.host_key_first_seen)),
         ("last verified", _when(v.host_key_last_verified)),

@@ -57,6 +57,8 @@ class DeviceView:
     last_backup_at: datetime | None
     last_backup_status: str | None
     last_backup_error: str | None
+    #: Template variables of rollouts (``device set NAME --var KEY=VALUE``).
+    vars: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, d: Device, has_password: bool) -> DeviceView:
@@ -79,6 +81,7 @@ class DeviceView:
             last_backup_at=d.last_backup_at,
             last_backup_status=d.last_backup_status,
             last_backup_error=d.last_backup_error,
+            vars=dict(d.vars or {}),
         )
 
 
@@ -138,6 +141,24 @@ def show(db: Database, tenant_id: int, name: str) -> DeviceView:
         return DeviceView.of(device, has_password)
 
 
+def set_vars(
+    db: Database,
+    tenant_id: int,
+    name: str,
+    values: dict[str, str],
+    unset: list[str] | None = None,
+) -> DeviceView:
+    """Set (and remove) a router's template variables; the others stay."""
+    with db.transaction() as session:
+        device = store_devices.get_device_by_name(session, tenant_id, name)
+        missing = [k for k in unset or [] if k not in device.vars]
+        if missing:
+            raise InvalidInput(f"{name} has no variable {', '.join(missing)}")
+        kept = {k: v for k, v in device.vars.items() if k not in (unset or [])}
+        store_devices.update_device(session, tenant_id, device.id, vars={**kept, **values})
+        return DeviceView.of(device, True)
+
+
 def remove(db: Database, tenant_id: int, name: str) -> None:
     """Delete a device and its stored versions."""
     with db.transaction() as session:
@@ -158,6 +179,8 @@ class InventoryRow:
     tags: tuple[str, ...]
     site: str | None
     line: int
+    #: Extra columns: the router's template variables.
+    vars: dict[str, str] = field(default_factory=dict)
 
 
 def parse_inventory(text: str, source: str = "inventory.csv") -> list[InventoryRow]:
@@ -165,6 +188,8 @@ def parse_inventory(text: str, source: str = "inventory.csv") -> list[InventoryR
 
     Required: ``name``, ``host``. Optional: ``port`` (22), ``username`` (admin),
     ``password`` (empty: ask), ``tags`` (separated by ``;``, ``|`` or spaces), ``site``.
+    Any other column is a template variable of each router (``dns`` -> ``vars.dns``);
+    an empty cell sets none.
     """
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
@@ -174,9 +199,11 @@ def parse_inventory(text: str, source: str = "inventory.csv") -> list[InventoryR
             f"{source}: the header line must name the columns "
             f"({', '.join(INVENTORY_COLUMNS)}); missing: {', '.join(missing)}"
         )
-    unknown = [h for h in header if h and h not in INVENTORY_COLUMNS]
-    if unknown:
-        raise InvalidInput(f"{source}: unknown column(s) {', '.join(unknown)}")
+    extra = [h for h in header if h and h not in INVENTORY_COLUMNS]
+    try:
+        store_devices.check_vars(dict.fromkeys(extra, ""))
+    except InvalidInput as exc:
+        raise InvalidInput(f"{source}: column {exc} (extra columns are variables)") from None
     rows: list[InventoryRow] = []
     seen: set[str] = set()
     for record in reader:
@@ -210,6 +237,7 @@ def parse_inventory(text: str, source: str = "inventory.csv") -> list[InventoryR
                 tags=tuple(t for t in tags_text.split(";") if t),
                 site=values.get("site") or None,
                 line=line,
+                vars={k: values[k] for k in extra if values.get(k)},
             )
         )
     return rows
@@ -243,6 +271,7 @@ def import_rows(
                         port=row.port,
                         tags=row.tags,
                         site=row.site,
+                        vars=row.vars,
                     )
                 added.append(row.name)
             except AlreadyExists:
@@ -259,6 +288,7 @@ def import_rows(
                     username=row.username,
                     site=row.site,
                     tags=list(row.tags),
+                    vars={**device.vars, **row.vars},
                 )
                 if row.password is not None:
                     store_devices.set_password(session, tenant_id, device.id, row.password)

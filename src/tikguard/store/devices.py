@@ -8,7 +8,8 @@ tenant id; a device of another tenant is "not found", by id and by name.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from tikguard.store.errors import AlreadyExists, InvalidInput, NotFound
 from tikguard.store.models import Device, DeviceTag, utcnow
 
 PASSWORD_PURPOSE = "device-password"
-_UPDATABLE = frozenset({"name", "host", "port", "username", "site"})
+_UPDATABLE = frozenset({"name", "host", "port", "username", "site", "vars"})
 
 
 def check_device_name(name: str) -> str:
@@ -48,6 +49,25 @@ def _check_tags(tags: Iterable[str]) -> list[str]:
     return clean
 
 
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def check_vars(values: Mapping[str, str]) -> dict[str, str]:
+    """Template variables: names as in a template (``site_dns``), values short text."""
+    clean: dict[str, str] = {}
+    for key, value in values.items():
+        if not isinstance(key, str) or not _VAR_NAME.fullmatch(key):
+            raise InvalidInput(
+                f"variable name {key!r}: letters, digits and '_', not starting with a digit"
+            )
+        if not isinstance(value, str):
+            raise InvalidInput(f"variable {key}: the value must be text")
+        clean[key] = check_text(value, f"variable {key}", max_len=1024, allow_empty=True)
+    if len(clean) > 200:
+        raise InvalidInput("a device has at most 200 variables")
+    return clean
+
+
 def add_device(
     session: Session,
     tenant_id: int,
@@ -59,6 +79,7 @@ def add_device(
     port: int = 22,
     tags: Iterable[str] = (),
     site: str | None = None,
+    vars: Mapping[str, str] | None = None,
 ) -> Device:
     """Add a router; its password is stored encrypted. AlreadyExists on a duplicate name."""
     check_device_name(name)
@@ -71,7 +92,13 @@ def add_device(
     if _find_by_name(session, tenant_id, name) is not None:
         raise AlreadyExists(f"device {name!r} already exists")
     device = Device(
-        tenant_id=tenant_id, name=name, host=host, port=port, username=username, site=site
+        tenant_id=tenant_id,
+        name=name,
+        host=host,
+        port=port,
+        username=username,
+        site=site,
+        vars=check_vars(vars or {}),
     )
     device.tag_rows = [DeviceTag(tag=t, tenant_id=tenant_id) for t in clean_tags]
     session.add(device)
@@ -203,7 +230,8 @@ def list_access(
 
 
 def update_device(session: Session, tenant_id: int, device_id: int, **changes: Any) -> Device:
-    """Change name/host/port/username/site; ``tags=[...]`` replaces the tags."""
+    """Change name/host/port/username/site; ``tags=[...]`` replaces the tags,
+    ``vars={...}`` the template variables."""
     device = get_device(session, tenant_id, device_id)
     tags = changes.pop("tags", None)
     unknown = set(changes) - _UPDATABLE
@@ -221,6 +249,8 @@ def update_device(session: Session, tenant_id: int, device_id: int, **changes: A
         _check_port(changes["port"])
     if changes.get("site") is not None:
         check_text(changes["site"], "site", max_len=128)
+    if "vars" in changes:
+        changes["vars"] = check_vars(changes["vars"] or {})
     for key, value in changes.items():
         setattr(device, key, value)
     if tags is not None:

@@ -1,0 +1,232 @@
+"""Fleet rollout benchmark: N routers in waves 1, 10%, 100%, against the ideal and a floor.
+
+The simulated routers run in their own process (``tikguard sim run``, clock scaled by
+``--time-scale`` on both sides); this process is the controller (engine, store, DBOS on
+SQLite, the embedded default). In one run:
+
+* baseline: one guarded push to one router alone, start to outcome (its SSH connections,
+  commands and file transfers are recorded);
+* floor: a bare asyncssh client replaying exactly that recording (same connections,
+  commands, SFTP upload and downloads, tikguard's cipher order) against spare routers:
+  the controller CPU a push cannot go below;
+* rollout: canary 1, then 10%, then the rest, admission-controlled.
+
+Reported: every push's outcome (all must be ``committed``: no deadline missed), wall
+time against the ideal (one push per wave at the measured per-push time), controller
+CPU per push (process time, all threads) against the floor's, and the final in-flight
+limit admission control reached.
+
+Usage: ``python bench/bench_rollout.py [--routers 1000] [--time-scale 20]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from bench_push import SCRIPT, start_simulator
+from tikguard.device import session as device_session
+from tikguard.ops import engine
+from tikguard.ops import push as push_ops
+from tikguard.ops.backup import backup
+from tikguard.ops.rollout import service as rollouts
+from tikguard.ops.rollout.targets import Selector
+from tikguard.ops.rollout.workflow import _admission
+from tikguard.settings import Settings
+from tikguard.store import devices as store_devices
+from tikguard.store.db import Database
+from tikguard.store.models import Operation
+from tikguard.store.tenants import ensure_tenant
+
+WINDOW = 300.0
+FLOOR_RUNS = 5
+
+
+def record_sessions(name: str) -> list[tuple[Any, ...]]:
+    """Record what every DeviceSession of router ``name`` does, in order."""
+    log: list[tuple[Any, ...]] = []
+    cls = device_session.DeviceSession
+    init, run, upload, download = cls.__init__, cls.run, cls.upload, cls.download
+
+    def init_(self: Any, target: Any, *a: Any, **k: Any) -> None:
+        init(self, target, *a, **k)
+        if target.name == name:
+            log.append(("connect", id(self)))
+
+    async def run_(self: Any, command: str, **k: Any) -> str:
+        if self.name == name:
+            log.append(("run", id(self), command))
+        return await run(self, command, **k)
+
+    async def upload_(self: Any, path: str, data: bytes, **k: Any) -> None:
+        if self.name == name:
+            log.append(("upload", id(self), path, data))
+        await upload(self, path, data, **k)
+
+    async def download_(self: Any, path: str, **k: Any) -> bytes:
+        if self.name == name:
+            log.append(("download", id(self), path))
+        return await download(self, path, **k)
+
+    cls.__init__ = init_  # type: ignore[method-assign]
+    cls.run = run_  # type: ignore[method-assign]
+    cls.upload = upload_  # type: ignore[method-assign]
+    cls.download = download_  # type: ignore[method-assign]
+    return log
+
+
+async def replay(log: list[tuple[Any, ...]], row: dict[str, str]) -> None:
+    """The recorded connections, commands and transfers over bare asyncssh."""
+    conns: dict[int, asyncssh.SSHClientConnection] = {}
+    sftps: dict[int, asyncssh.SFTPClient] = {}
+    try:
+        for entry in log:
+            kind, key = entry[0], entry[1]
+            if kind == "connect":
+                conns[key] = await asyncssh.connect(
+                    row["host"],
+                    port=int(row["port"]),
+                    username=row["username"] + "+" + device_session.DEFAULT_LOGIN_OPTIONS,
+                    password=row["password"],
+                    known_hosts=None,
+                    encryption_algs=list(device_session.PREFERRED_CIPHERS),
+                )
+            elif kind == "run":
+                await conns[key].run(entry[2], check=False)
+            else:
+                if key not in sftps:
+                    sftps[key] = await conns[key].start_sftp_client()
+                mode = "wb" if kind == "upload" else "rb"
+                try:
+                    async with sftps[key].open(entry[2], mode) as handle:
+                        if kind == "upload":
+                            await handle.write(entry[3])
+                        else:
+                            await handle.read()
+                except asyncssh.SFTPError:
+                    pass  # the file of the recorded push is gone: the request was made
+    finally:
+        for conn in conns.values():
+            conn.close()
+
+
+async def run(routers: int, scale: float, data: Path, rows: list[dict[str, str]]) -> None:
+    wall = 10.0  # network limits in real seconds
+    settings = Settings(
+        data_dir=data,
+        time_scale=scale,
+        engine_polling_interval=0.1,
+        connect_timeout=wall * scale,
+        command_timeout=wall * scale,
+        backup_timeout=3 * wall * scale,
+        push_window=WINDOW,
+        push_settle=10.0,
+        push_boot_wait=120.0,
+        push_concurrency=max(100, routers),
+        backup_concurrency=max(50, routers),
+    )
+    db = Database.open(settings)
+
+    def setup(session: Any) -> int:
+        tenant = ensure_tenant(session)
+        for i, row in enumerate(rows):
+            store_devices.add_device(
+                session,
+                tenant.id,
+                name=row["name"],
+                host=row["host"],
+                port=int(row["port"]),
+                username=row["username"],
+                password=row["password"],
+                tags=["fleet"] if i > FLOOR_RUNS else ["spare"],
+            )
+        return tenant.id
+
+    tenant_id = await db.run_async(setup)
+    results = await backup(db, settings, tenant_id)
+    assert all(r.ok for r in results), [r for r in results if not r.ok][:3]
+    log = record_sessions(rows[0]["name"])
+    async with engine.running(settings):
+        req = push_ops.PushRequest([rows[0]["name"]], script=SCRIPT, window=WINDOW)
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        subs = await push_ops.submit(db, settings, tenant_id, req)
+        [one] = await push_ops.wait(db, tenant_id, [s.op_id for s in subs])
+        base_wall, base_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        assert one.outcome == "committed", one.evidence.get("reason")
+        recorded = list(log)
+        log.clear()
+
+        cpu0 = time.process_time()
+        for row in rows[1 : FLOOR_RUNS + 1]:
+            await replay(recorded, row)
+        floor_cpu = (time.process_time() - cpu0) / FLOOR_RUNS
+
+        plan = rollouts.RolloutRequest(
+            selector=Selector(tag="fleet"),
+            source=SCRIPT,
+            canary=1,
+            waves=["10%", "100%"],
+            window=WINDOW,
+        )
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        rollout_id = await rollouts.start(db, settings, tenant_id, plan)
+        view = rollouts.get(db, tenant_id, rollout_id)
+        while view.state not in ("completed", "halted", "aborted"):
+            await asyncio.sleep(0.5)
+            view = await asyncio.to_thread(rollouts.get, db, tenant_id, rollout_id)
+        took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        limit = _admission.get(rollout_id)
+    with db.session() as s:
+        ops = [s.get(Operation, t.op_id) for t in view.targets if t.op_id]
+    db.dispose()
+    outcomes = Counter(t.outcome or t.status for t in view.targets)
+    late = [o for o in ops if o is not None and "deadline" in str(o.evidence.get("reason"))]
+    pushes = len(view.targets)
+    ideal = len(view.waves) * base_wall
+    connects = sum(1 for e in recorded if e[0] == "connect")
+    commands = sum(1 for e in recorded if e[0] == "run")
+    transfers = len(recorded) - connects - commands
+    print(f"\nrollout of {pushes} routers, waves {view.waves}, window {WINDOW:g} s (device), ")
+    print(f"time scale x{scale:g}, SQLite, one controller process; state {view.state}")
+    print(f"outcomes: {dict(outcomes)}; deadline misses: {len(late)}")
+    print(f"{'':<34} {'wall s':>8} {'CPU s/push':>11}")
+    print(f"{'one guarded push alone':<34} {base_wall:8.2f} {base_cpu:11.3f}")
+    print(
+        f"{'floor: bare asyncssh replay':<34} {'':>8} {floor_cpu:11.3f}"
+        f"   ({connects} connections, {commands} commands, {transfers} transfers)"
+    )
+    print(f"{'rollout':<34} {took:8.2f} {cpu / pushes:11.3f}")
+    print(f"wall time / ideal ({len(view.waves)} waves x one push): {took / ideal:.2f}")
+    print(f"CPU per push / floor: {cpu / pushes / floor_cpu:.2f}")
+    if limit is not None:
+        print(f"admission control's in-flight limit at the end: {limit.limit}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--routers", type=int, default=1000)
+    parser.add_argument("--time-scale", type=float, default=20.0)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="tikguard-bench-rollout-"))
+    os.environ["TIKGUARD_TIME_SCALE"] = str(args.time_scale)
+    proc, rows = start_simulator(args.routers + 1 + FLOOR_RUNS, tmp / "sim", args.time_scale)
+    try:
+        asyncio.run(run(args.routers, args.time_scale, tmp / "data", rows))
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
