@@ -41,7 +41,7 @@ from tikguard.ops import push as push_ops
 from tikguard.ops.backup import backup
 from tikguard.ops.rollout import service as rollouts
 from tikguard.ops.rollout.targets import Selector
-from tikguard.ops.rollout.workflow import _admission
+from tikguard.ops.rollout.workflow import final_limits
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store.db import Database
@@ -185,7 +185,7 @@ async def run(routers: int, scale: float, data: Path, rows: list[dict[str, str]]
             await asyncio.sleep(0.5)
             view = await asyncio.to_thread(rollouts.get, db, tenant_id, rollout_id)
         took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-        limit = _admission.get(rollout_id)
+        limit = final_limits.get(rollout_id)
     with db.session() as s:
         ops = [s.get(Operation, t.op_id) for t in view.targets if t.op_id]
     db.dispose()
@@ -209,7 +209,7 @@ async def run(routers: int, scale: float, data: Path, rows: list[dict[str, str]]
     print(f"wall time / ideal ({len(view.waves)} waves x one push): {took / ideal:.2f}")
     print(f"CPU per push / floor: {cpu / pushes / floor_cpu:.2f}")
     if limit is not None:
-        print(f"admission control's in-flight limit at the end: {limit.limit}")
+        print(f"admission control's in-flight limit at the end: {limit}")
 
 
 def main() -> None:

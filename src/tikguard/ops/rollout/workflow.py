@@ -39,6 +39,8 @@ GATE_POLL = 600.0
 
 #: Admission state per running rollout in this process (measured again after a restart).
 _admission: dict[str, Admission] = {}
+#: The in-flight limit each rollout of this process ended with (for benchmarks and logs).
+final_limits: dict[str, int] = {}
 
 
 @engine.on_launch
@@ -154,7 +156,9 @@ async def step_end(req: dict[str, Any], state: str, reason: str | None) -> dict[
             )
             return {"state": state, "counts": view.counts()}
 
-    _admission.pop(req["rollout_id"], None)
+    adm = _admission.pop(req["rollout_id"], None)
+    if adm is not None:
+        final_limits[req["rollout_id"]] = adm.limit
     return await asyncio.to_thread(write)
 
 
