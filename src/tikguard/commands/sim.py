@@ -59,6 +59,12 @@ def run(
             " files used in turn (each router runs its export's RouterOS version).",
         ),
     ] = None,
+    api: Annotated[
+        bool,
+        typer.Option(
+            "--api", help="Also serve the RouterOS API (8728) and API-SSL (8729) on each router."
+        ),
+    ] = False,
 ) -> None:
     """Start N routers, write inventory.csv, and serve until Ctrl-C."""
     if not (host.startswith("127.") or host == "::1"):
@@ -81,6 +87,7 @@ def run(
                 distinct_hosts,
                 password,
                 config_from,
+                api,
             )
         )
     except OSError as exc:
@@ -99,6 +106,7 @@ async def _serve(
     distinct_hosts: bool,
     password: str,
     config_from: Path | None = None,
+    api: bool = False,
 ) -> None:
     from tikguard.sim.fleet import SimFleet
 
@@ -112,6 +120,7 @@ async def _serve(
         distinct_hosts=distinct_hosts,
         password=password,
         config_from=config_from,
+        api=api,
     )
     started = time.perf_counter()
     with console.status(f"starting {count} simulated routers..."):
@@ -134,12 +143,15 @@ def _print_summary(fleet: object, elapsed: float) -> None:
     assert isinstance(fleet, SimFleet)
     kind = "seeded from exports" if fleet.seeds is not None else f"RouterOS {fleet.version}"
     table = Table(title=f"{len(fleet)} simulated routers ({kind}, {fleet.model})")
-    for column in ("name", "host", "port", "user", "site", "RouterOS", "host key"):
+    api = ("api", "api-ssl") if fleet.api else ()
+    for column in ("name", "host", "port", *api, "user", "site", "RouterOS", "host key"):
         table.add_column(column)
     for dev in list(fleet)[:TABLE_ROWS]:
         key = dev.host_key_fingerprint
         version = dev.router.profile.version
-        table.add_row(dev.name, dev.host, str(dev.port), dev.username, dev.site, version, key)
+        ports = [str(e.port) for e in (dev.api, dev.api_ssl) if e is not None]
+        row = (dev.name, dev.host, str(dev.port), *ports, dev.username, dev.site, version, key)
+        table.add_row(*row)
     console.print(table)
     if len(fleet) > TABLE_ROWS:
         console.print(f"... and {len(fleet) - TABLE_ROWS} more (see the inventory)")

@@ -13,6 +13,9 @@ routers with real exports, the files in turn (see :mod:`tikguard.sim.seed`); eac
 seeded router runs the RouterOS version its export names. ``fleet.seeds.skipped`` says
 which files could not be used and why.
 
+The RouterOS API: ``SimFleet(api=True)`` serves it beside SSH (``dev.api.port``,
+``dev.api_ssl.port``; see :mod:`tikguard.sim.apiserver`).
+
 With a state directory the fleet writes ``inventory.csv`` there (for ``tikguard
 device import``), keeps each router's host key under ``devices/<name>/ssh/`` and its
 configuration and ``flash/`` files (saved on stop) under ``devices/<name>/``, and on a
@@ -33,6 +36,7 @@ from types import TracebackType
 from typing import Any
 
 from tikguard.settings import time_scale_from_env
+from tikguard.sim.apiserver import ApiServer, self_signed_context
 from tikguard.sim.clock import SimClock
 from tikguard.sim.hostkeys import HostKeyStore
 from tikguard.sim.network import RandomDisconnects
@@ -73,6 +77,9 @@ class SimDevice:
     tags: tuple[str, ...]
     router: SimRouter
     server: DeviceServer
+    #: The RouterOS API endpoints (``SimFleet(api=True)``): plain (8728) and TLS (8729).
+    api: ApiServer | None = None
+    api_ssl: ApiServer | None = None
     _power_tasks: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     @property
@@ -244,12 +251,15 @@ class SimFleet:
         host_key_algorithm: str = "ssh-ed25519",
         router_settings: dict[str, Any] | None = None,
         config_from: Path | Sequence[Path] | None = None,
+        api: bool = False,
     ) -> None:
         if count < 0:
             raise ValueError("count must not be negative")
         #: Export files (or a folder of them) to seed the routers with, in turn.
         self.config_from = config_from
         self.seeds: SeedSet | None = None
+        #: Serve the RouterOS API (plain and TLS) beside SSH on each router.
+        self.api = api
         self.count = count
         self.version = version
         self.model = model
@@ -313,10 +323,23 @@ class SimFleet:
                 self._add(i, name, options, previous.get(name))
                 if i % 500 == 499:
                     await asyncio.sleep(0)  # keep the loop responsive on big fleets
+            if self.api:
+                await self._start_api()
         except BaseException:
             await self.stop()
             raise
         self.write_inventory()
+
+    async def _start_api(self) -> None:
+        """An API and an API-SSL endpoint per router (one self-signed certificate)."""
+        tls = self_signed_context()
+        for i, dev in enumerate(self.devices):
+            dev.api = ApiServer(dev.router, host=dev.host)
+            dev.api_ssl = ApiServer(dev.router, host=dev.host, tls=tls)
+            await dev.api.start()
+            await dev.api_ssl.start()
+            if i % 200 == 199:
+                await asyncio.sleep(0)
 
     async def stop(self) -> None:
         """Close every router's socket and connection, then save each router's state.
@@ -329,6 +352,9 @@ class SimFleet:
         self._by_name = {}
         for dev in devices:
             await dev.server.close()
+            for endpoint in (dev.api, dev.api_ssl):
+                if endpoint is not None:
+                    await endpoint.close()
         for i, dev in enumerate(devices):
             dev.router.save_state()
             if i % 500 == 499:

@@ -1,11 +1,12 @@
 """Whether the router's configuration lets a management client in.
 
-A client reaches SSH only while: the local address is configured on an enabled
-interface, ``/ip service ssh`` is enabled on that port with ``address=`` allowing the
-client, and no enabled input-chain rule in ``/ip firewall raw`` (prerouting) or
-``/ip firewall filter`` (input) drops or rejects a new connection from it. A service
-that is off or moved answers with a reset (``refuse``); everything else just loses the
-packets (``drop``), like a dropped SYN.
+The same rules hold for SSH and the RouterOS API (``api``, ``api-ssl``), each with its
+own ``/ip service`` item. A client reaches SSH only while: the local address is
+configured on an enabled interface, ``/ip service ssh`` is enabled on that port with
+``address=`` allowing the client, and no enabled input-chain rule in ``/ip firewall
+raw`` (prerouting) or ``/ip firewall filter`` (input) drops or rejects a new connection
+from it. A service that is off or moved answers with a reset (``refuse``); everything
+else just loses the packets (``drop``), like a dropped SYN.
 """
 
 from __future__ import annotations
@@ -19,20 +20,35 @@ from tikguard.sim.engine import INTERFACE_MENUS
 Verdict = Literal["accept", "refuse", "drop"]
 
 
-def ssh_service(db: ConfigDB) -> Item | None:
+#: The port of each management service when ``/ip service`` does not say.
+SERVICE_PORTS = {"ssh": 22, "api": 8728, "api-ssl": 8729}
+
+
+def service_item(db: ConfigDB, name: str) -> Item | None:
+    """The ``/ip service`` item called ``name`` (``ssh``, ``api``, ``api-ssl``)."""
     state = db.read("/ip service")
     for item in state.items if state is not None else []:
-        if item.get("name") == "ssh":
+        if item.get("name") == name:
             return item
     return None
 
 
-def ssh_port(db: ConfigDB) -> int:
-    item = ssh_service(db)
+def ssh_service(db: ConfigDB) -> Item | None:
+    return service_item(db, "ssh")
+
+
+def service_port(db: ConfigDB, name: str) -> int:
+    """The port ``/ip service`` gives the service ``name``."""
+    item = service_item(db, name)
+    default = SERVICE_PORTS.get(name, 0)
     try:
-        return int(item.get("port") or 22) if item is not None else 22
+        return int(item.get("port") or default) if item is not None else default
     except ValueError:
-        return 22
+        return default
+
+
+def ssh_port(db: ConfigDB) -> int:
+    return service_port(db, "ssh")
 
 
 def _in_networks(ip: str, spec: str) -> bool:
@@ -163,16 +179,23 @@ def _chain_verdict(
 
 
 def verdict(
-    db: ConfigDB, *, client_ip: str, local_ip: str, port: int, established: bool = False
+    db: ConfigDB,
+    *,
+    client_ip: str,
+    local_ip: str,
+    port: int,
+    established: bool = False,
+    service_name: str = "ssh",
 ) -> Verdict:
-    """What SSH traffic from ``client_ip`` to ``local_ip:port`` meets.
+    """What traffic from ``client_ip`` to ``local_ip:port`` meets, for the management
+    service ``service_name`` (``ssh``; the RouterOS API: ``api``, ``api-ssl``).
 
     ``established`` asks about an open session: firewall rules then see
     ``connection-state=established`` instead of ``new``.
     """
     conn = "established" if established else "new"
-    service = ssh_service(db)
-    if service is None or service.disabled or ssh_port(db) != port:
+    service = service_item(db, service_name)
+    if service is None or service.disabled or service_port(db, service_name) != port:
         return "refuse"
     iface = _local_interface(db, local_ip)
     if iface is None:

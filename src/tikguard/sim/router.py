@@ -443,13 +443,25 @@ class SimRouter:
 
     # -- reachability -----------------------------------------------------------
     def management_verdict(
-        self, *, client_ip: str, local_ip: str, port: int, established: bool = False
+        self,
+        *,
+        client_ip: str,
+        local_ip: str,
+        port: int,
+        established: bool = False,
+        service: str = "ssh",
     ) -> Verdict:
-        """``accept``, ``refuse`` (TCP reset) or ``drop`` (silence) for SSH from a client."""
+        """``accept``, ``refuse`` (TCP reset) or ``drop`` (silence) for SSH (or another
+        management service: ``api``, ``api-ssl``) from a client."""
         if not self.is_up:
             return "drop"
         return verdict(
-            self.db, client_ip=client_ip, local_ip=local_ip, port=port, established=established
+            self.db,
+            client_ip=client_ip,
+            local_ip=local_ip,
+            port=port,
+            established=established,
+            service_name=service,
         )
 
     def allows_management(self, *, client_ip: str, local_ip: str, port: int) -> bool:
