@@ -19,7 +19,7 @@ from tikguard.api import errors
 from tikguard.api.deps import AppState
 from tikguard.api.events import EventHub
 from tikguard.api.limits import BodyLimit
-from tikguard.api.routes import admin, devices, history, operations, schedules
+from tikguard.api.routes import admin, devices, history, operations, rollouts, schedules
 from tikguard.api.sessions import SessionSigner, load_secret
 from tikguard.api.throttle import LoginThrottle
 from tikguard.logs import get_logger
@@ -41,7 +41,7 @@ def api_router() -> APIRouter:
             422: {"model": dict, "description": "invalid request"},
         },
     )
-    for module in (admin, devices, history, operations, schedules):
+    for module in (admin, devices, history, operations, rollouts, schedules):
         router.include_router(module.router)
     return router
 

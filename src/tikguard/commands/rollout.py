@@ -113,14 +113,9 @@ def plan(
 
 
 def _print_plan(fleet: rollouts.FleetPlan) -> None:
-    parts = [f"{len(g.routers)}: diff {_letter(i)}" for i, g in enumerate(fleet.groups)]
-    if fleet.skipped:
-        parts.append(f"{len(fleet.skipped)}: nothing to do")
-    if fleet.refused:
-        parts.append(f"{len(fleet.refused)} cannot be planned")
-    console.print(f"[bold]{fleet.total} routers[/]: " + "; ".join(parts), highlight=False)
+    console.print(Text(fleet.headline(), style="bold"))
     for i, group in enumerate(fleet.groups):
-        console.rule(f"diff {_letter(i)}: {describe(group.routers)}")
+        console.rule(f"diff {rollouts.letter(i)}: {describe(group.routers)}")
         console.print(group.diff or "(no change in the stored config)", highlight=False)
         if group.risk:
             for risk in group.risk:
@@ -132,11 +127,6 @@ def _print_plan(fleet: rollouts.FleetPlan) -> None:
     for name, why in fleet.refused:
         console.print(f"[red]cannot be planned[/] {name}: {why}", highlight=False)
     console.print(f"waves: {' -> '.join(str(n) for n in fleet.waves) or '(none)'}")
-
-
-def _letter(index: int) -> str:
-    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    return letters[index] if index < len(letters) else f"#{index + 1}"
 
 
 @rollout_app.command("start")

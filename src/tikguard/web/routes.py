@@ -30,6 +30,7 @@ from tikguard.ops import (
 )
 from tikguard.ops import fleet as fleet_ops
 from tikguard.ops import push as push_ops
+from tikguard.web import rollouts as rollout_pages
 from tikguard.web.common import (
     HERE,
     LoginRequired,
@@ -48,7 +49,7 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_exception_handler(LoginRequired, login_redirect)
     errors.install(app, html=render_error)
-    for path, endpoint, methods in ROUTES:
+    for path, endpoint, methods in [*ROUTES, *rollout_pages.ROUTES]:
         app.add_api_route(
             path, endpoint, methods=methods, include_in_schema=False, response_class=HTMLResponse
         )

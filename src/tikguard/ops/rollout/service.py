@@ -188,6 +188,15 @@ class FleetPlan:
     def total(self) -> int:
         return sum(len(g.routers) for g in self.groups) + len(self.skipped) + len(self.refused)
 
+    def headline(self) -> str:
+        """ "300 routers: 284: diff A; 12: diff B; 1: nothing to do; 3 cannot be planned"."""
+        parts = [f"{len(g.routers)}: diff {letter(i)}" for i, g in enumerate(self.groups)]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)}: nothing to do")
+        if self.refused:
+            parts.append(f"{len(self.refused)} cannot be planned")
+        return f"{self.total} routers: " + "; ".join(parts)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "total": self.total,
@@ -196,6 +205,11 @@ class FleetPlan:
             "refused": [{"router": n, "reason": r} for n, r in self.refused],
             "waves": self.waves,
         }
+
+
+def letter(index: int) -> str:
+    """The name of the ``index``-th diff group: A, B, ... Z, then #27, #28, ..."""
+    return chr(ord("A") + index) if index < 26 else f"#{index + 1}"
 
 
 def _plan_changes(changes: list[RouterChange], req: RolloutRequest) -> FleetPlan:
