@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tikguard.ops import push as push_ops
-from tikguard.ops import push_device
+from tikguard.ops import push_boot, push_device
 
 from .pushkit import WINDOW, environment, until
 
@@ -62,9 +62,9 @@ async def test_power_loss_after_each_command(tmp_path: Path, after: int) -> None
 async def test_power_lost_right_after_the_commit_removed_the_timer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The commit's removal lands, then the router goes dark before the read-back: on
-    its return the config is the change, the timer is gone and the deadline has passed
-    without a revert, which proves ``committed``."""
+    """The commit's removals land (interval timer, then boot item), then the router goes
+    dark before the read-back: on its return the config is the change, the timers are
+    gone and the deadline has passed without a revert, which proves ``committed``."""
     async with environment(tmp_path, version="7.12") as env:
         dev = env.fleet[0]
         before = dev.router.config_text()
@@ -73,8 +73,8 @@ async def test_power_lost_right_after_the_commit_removed_the_timer(
 
         async def remove(session: object, names: push_device.Names) -> None:
             await real_remove(session, names)  # type: ignore[arg-type]
-            if not cut:
-                cut.append(True)
+            if not cut and isinstance(names, push_boot.BootNames):
+                cut.append(True)  # both items removed (interval timer, then boot item)
                 await dev.power_loss()  # before the commit reads the removal back
 
         monkeypatch.setattr(push_device, "remove_scheduler", remove)

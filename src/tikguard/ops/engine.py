@@ -43,7 +43,7 @@ APP_NAME = "tikguard"
 PUSH_QUEUE = "tikguard-push"
 #: Bumped whenever a workflow's step sequence changes incompatibly: workflows recorded by
 #: another revision are not resumed by this one (DBOS keys recovery on the version).
-WORKFLOW_REVISION = "2"
+WORKFLOW_REVISION = "3"
 #: Modules that define workflows; imported before launch so recovery can find them.
 WORKFLOW_MODULES = (
     "tikguard.ops.push_workflow",

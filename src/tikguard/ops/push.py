@@ -23,7 +23,7 @@ from tikguard import healthcheck
 from tikguard.device.errors import DeviceError
 from tikguard.device.probe import probe
 from tikguard.device.session import Target, connect
-from tikguard.ops import engine
+from tikguard.ops import engine, revert_key
 from tikguard.ops.push_context import encrypt_script, margin
 from tikguard.ops.push_plan import MODES, Plan, plan_merge, plan_replace, plan_restore
 from tikguard.ops.push_workflow import CONFIRM_TOPIC, WORKFLOW_NAME
@@ -158,6 +158,9 @@ async def submit(
             wf["script_enc"] = await asyncio.to_thread(
                 encrypt_script, db, tenant_id, sub.op_id, req.script
             )
+        wf[revert_key.FIELD] = await asyncio.to_thread(
+            revert_key.new_revert_key, db, tenant_id, sub.op_id
+        )
         await _enqueue(settings, wf)
     return [sub for sub, _ in rows]
 

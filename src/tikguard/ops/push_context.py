@@ -126,21 +126,26 @@ def take_export(req: dict[str, Any]) -> Prepared | None:
     return _exports.pop(req["op_id"], None)
 
 
-def decrypt_script(req: dict[str, Any], blob: str) -> str:
+def decrypt_script(
+    req: dict[str, Any], blob: str, *, purpose: str = SCRIPT_PURPOSE, db: Database | None = None
+) -> str:
+    """A text a push carries encrypted (its script, its revert-point password)."""
+    store = db or database()
+
     def run(session: Any) -> bytes:
         raw = base64.b64decode(blob)
-        data: bytes = database().vault.decrypt(
-            session, req["tenant_id"], SCRIPT_PURPOSE, req["op_id"], raw
-        )
+        data: bytes = store.vault.decrypt(session, req["tenant_id"], purpose, req["op_id"], raw)
         return data
 
-    with database().session() as session:
+    with store.session() as session:
         return run(session).decode("utf-8")
 
 
-def encrypt_script(db: Database, tenant_id: int, op_id: str, script: str) -> str:
+def encrypt_script(
+    db: Database, tenant_id: int, op_id: str, script: str, *, purpose: str = SCRIPT_PURPOSE
+) -> str:
     with db.session() as session:
-        blob = db.vault.encrypt(session, tenant_id, SCRIPT_PURPOSE, op_id, script.encode())
+        blob = db.vault.encrypt(session, tenant_id, purpose, op_id, script.encode())
     return base64.b64encode(blob).decode("ascii")
 
 

@@ -108,15 +108,20 @@ async def file_size(session: DeviceSession, name: str) -> int | None:
     return None
 
 
-async def save_revert_point(session: DeviceSession, names: Names, device_timeout: float) -> int:
-    """``/system backup save`` without encryption; return the size read back.
+async def save_revert_point(
+    session: DeviceSession, names: Names, device_timeout: float, password: str | None = None
+) -> int:
+    """``/system backup save``, encrypted with the push's own ``password`` (without one:
+    not encrypted); return the size read back.
 
     Raises :class:`RouterOSCommandError` when RouterOS refuses (full flash) or the file
     is missing or implausibly small afterwards.
     """
+    crypt = f"password={quote(password)}" if password else "dont-encrypt=yes"
     await session.run(
-        f"/system backup save name={quote(names.backup_name)} dont-encrypt=yes",
+        f"/system backup save name={quote(names.backup_name)} {crypt}",
         device_timeout=device_timeout,
+        secrets=[password or ""],
     )
     size = await file_size(session, names.backup_file)
     if size is None or size < MIN_BACKUP_BYTES:
@@ -138,18 +143,24 @@ class SchedulerState:
     disabled: bool = False
 
 
-def on_event(names: Names) -> str:
+def on_event(names: Names, password: str | None = None) -> str:
     """The revert script: load the pre-push backup (the router reboots into it)."""
-    return f'/system backup load name={quote(names.backup_file)} password=""'
+    return f"/system backup load name={quote(names.backup_file)} password={quote(password or '')}"
 
 
-async def arm(session: DeviceSession, names: Names, window: float) -> None:
+def arm_command(names: Names, window: float, password: str | None = None) -> str:
     """Add the revert scheduler: interval only (first run one window from now)."""
-    await session.run(
+    return (
         f"/system scheduler add name={quote(names.scheduler)} "
         f"comment={quote(names.marker)} interval={int(window)}s "
-        f"policy={REVERT_POLICY} on-event={quote(on_event(names))}"
+        f"policy={REVERT_POLICY} on-event={quote(on_event(names, password))}"
     )
+
+
+async def arm(
+    session: DeviceSession, names: Names, window: float, password: str | None = None
+) -> None:
+    await session.run(arm_command(names, window, password), secrets=[password or ""])
 
 
 async def scheduler_state(session: DeviceSession, names: Names) -> SchedulerState:
@@ -222,23 +233,22 @@ async def dry_run_import(session: DeviceSession, file_name: str) -> ImportResult
     return read_import_output(text)
 
 
-async def load_revert_point(session: DeviceSession, names: Names) -> None:
+async def load_revert_point(
+    session: DeviceSession, names: Names, password: str | None = None
+) -> None:
     """Fire the revert ourselves: the router loads the backup and reboots."""
-    await session.run(on_event(names), check=False)
+    await session.run(on_event(names, password), check=False, secrets=[password or ""])
 
 
-def reset_script(names: Names, window: float, target_script: str) -> str:
+def reset_script(
+    names: Names, window: float, target_script: str, password: str | None = None
+) -> str:
     """``run-after-reset`` script of a replace: re-arm the revert timer, then apply.
 
     The reset wipes the scheduler, so the first thing the fresh config does is add it
     again (same name, marker and window); only then is the target applied.
     """
-    rearm = (
-        f"/system scheduler add name={quote(names.scheduler)} "
-        f"comment={quote(names.marker)} interval={int(window)}s "
-        f"policy={REVERT_POLICY} on-event={quote(on_event(names))}"
-    )
-    return f"{rearm}\n{target_script}"
+    return f"{arm_command(names, window, password)}\n{target_script}"
 
 
 async def reset_configuration(session: DeviceSession, script_file: str) -> None:

@@ -27,6 +27,7 @@ from tikguard.routeros.model import Command, Config, ExportMeta, Menu, Prop, Sel
 from tikguard.routeros.parse import parse
 from tikguard.routeros.patch import diff_and_patch
 from tikguard.routeros.risk import assess, assess_script, merge_tags
+from tikguard.routeros.schema import NEVER_EXPORTED
 from tikguard.routeros.secrets import hide_script_secrets, split_secrets
 from tikguard.routeros.serialise import serialise
 
@@ -246,27 +247,31 @@ def plan_replace(running_text: str, target_text: str) -> Plan:
     )
 
 
-def without_scheduler(config: Config, name: str | None) -> Config:
-    """``config`` without the push's own revert scheduler (armed while verifying)."""
+def without_scheduler(config: Config, name: str | tuple[str, ...] | None) -> Config:
+    """``config`` without the push's own revert scheduler items (armed while verifying)."""
     if name is None:
         return config
+    ours = {name} if isinstance(name, str) else set(name)
     menus = []
     for menu in config.menus:
         commands = menu.commands
         if menu.path == "/system scheduler":
-            commands = [c for c in commands if c.get("name") != name]
+            commands = [c for c in commands if c.get("name") not in ours]
         if commands or menu.path != "/system scheduler":
             menus.append(Menu(menu.path, list(commands)))
     return Config(menus=menus, meta=config.meta)
 
 
 def converged_to(
-    after_text: str, target_text: str, *, ignore_scheduler: str | None = None
+    after_text: str, target_text: str, *, ignore_scheduler: str | tuple[str, ...] | None = None
 ) -> tuple[bool, str]:
     """Restore/replace: the read-back config equals the target (semantically), apart
     from the push's own revert scheduler."""
     after = without_scheduler(parse(after_text), ignore_scheduler)
-    remaining = remaining_differences(after, parse(target_text))
+    target = parse(target_text)
+    # menus an export never has are verified by a print (push_unexported)
+    target = Config([m for m in target.menus if m.path not in NEVER_EXPORTED], target.meta)
+    remaining = remaining_differences(after, target)
     if not remaining:
         return True, "running config equals the target"
     shown = remaining[:20] + ([f"... {len(remaining) - 20} more"] if len(remaining) > 20 else [])
@@ -291,6 +296,8 @@ def merge_converged(after_text: str, snippet: str) -> tuple[bool, str]:
     extra, skipped = parse_snippet(snippet)
     missing: list[str] = []
     for menu in extra.menus:
+        if menu.path in NEVER_EXPORTED:
+            continue  # never in an export: verified by a print (push_unexported)
         have = after.commands_in(menu.path)
         singleton: dict[str, str | None] = {}
         for i, cmd in enumerate(menu.commands):

@@ -21,7 +21,9 @@ from tikguard import healthcheck
 from tikguard.device.errors import DeviceError
 from tikguard.device.probe import probe
 from tikguard.device.session import DeviceSession
+from tikguard.ops import push_boot as boot
 from tikguard.ops import push_device as dev
+from tikguard.ops import push_unexported as unexported
 from tikguard.ops.push_context import (
     Prepared,
     connect_device,
@@ -42,10 +44,12 @@ from tikguard.ops.push_context import (
 from tikguard.ops.push_plan import (
     converged_to,
     merge_converged,
+    parse_snippet,
     plan_merge,
     plan_replace,
     plan_restore,
 )
+from tikguard.ops.revert_key import revert_password
 from tikguard.ops.snapshot import read_export
 from tikguard.routeros.secrets import redact_data
 from tikguard.settings import Settings
@@ -210,7 +214,8 @@ async def step_preflight(req: dict[str, Any]) -> dict[str, Any]:
             running_hash, prepared = prepared_export(raw)
             redacted = prepared[0]
             names = names_for(req, bool(facts.has_flash))
-            timer = await dev.scheduler_state(session, names)
+            timer = await boot.timers(session, names)
+            clock_source = await boot.clock_source(session)
             plan, script = await asyncio.to_thread(_plan, req, raw, redacted)
             problems = _preflight_problems(req, facts, plan, timer)
             dry: dict[str, Any] | None = None
@@ -240,6 +245,7 @@ async def step_preflight(req: dict[str, Any]) -> dict[str, Any]:
         "script_enc": encrypt_script(database(), req["tenant_id"], req["op_id"], script),
         "free_bytes": facts.resource.free_bytes,
         "clock": facts.clock.isoformat() if facts.clock else None,
+        "clock_source": clock_source,
         "dry_run": dry,
     }
 
@@ -266,7 +272,7 @@ def _plan(req: dict[str, Any], raw: str, redacted: str) -> tuple[Any, str]:
 
 
 def _preflight_problems(
-    req: dict[str, Any], facts: Any, plan: Any, timer: dev.SchedulerState
+    req: dict[str, Any], facts: Any, plan: Any, timer: boot.Timers
 ) -> list[str]:
     problems: list[str] = []
     missing = [p for p in dev.REQUIRED_POLICIES if facts.policies is not None]
@@ -407,7 +413,9 @@ async def step_revert_point(req: dict[str, Any], on_flash: bool) -> dict[str, An
     settings = current_settings()
     try:
         async with device_session(req) as session:
-            size = await dev.save_revert_point(session, names, settings.backup_timeout)
+            size = await dev.save_revert_point(
+                session, names, settings.backup_timeout, revert_password(req)
+            )
     except DeviceError as exc:
         return {"ok": False, "reason": f"revert point: {exc}", "file": names.backup_file}
     return {"ok": True, "file": names.backup_file, "size": size}
@@ -422,15 +430,19 @@ async def step_arm(req: dict[str, Any], on_flash: bool) -> dict[str, Any]:
     window = float(req["window"])
     started = time.time()
     deadline = started + settings.seconds(window)
+    password = revert_password(req)
     try:
         async with device_session(req) as session:
-            if (await dev.scheduler_state(session, names)).present:
-                # an earlier run of this step added it, then the controller stopped
+            if (await boot.timers(session, names)).present:
+                # an earlier run of this step added them, then the controller stopped
                 # before recording: nothing is applied yet, so start the window afresh
-                await dev.remove_scheduler(session, names)
-            await dev.arm(session, names, window)
+                await boot.remove_timers(session, names)
+            await dev.arm(session, names, window, password)
+            await boot.arm_boot(session, names, password)
             state = await dev.scheduler_state(session, names)
-            problem = _arm_problem(state, window)
+            problem = _arm_problem(state, window) or boot.boot_problem(
+                await boot.boot_state(session, names)
+            )
             if problem is None:
                 return {
                     "ok": True,
@@ -438,8 +450,7 @@ async def step_arm(req: dict[str, Any], on_flash: bool) -> dict[str, Any]:
                     "next_run": state.next_run,
                     "interval": state.interval,
                 }
-            await dev.remove_scheduler(session, names)
-            gone = not (await dev.scheduler_state(session, names)).present
+            gone = not (await boot.remove_timers(session, names)).present
             return {"ok": False, "reason": problem, "disarmed": gone, "deadline": deadline}
     except DeviceError as exc:
         return {"ok": False, "reason": f"arming: {exc}", "disarmed": None, "deadline": deadline}
@@ -471,7 +482,9 @@ async def step_apply(req: dict[str, Any], prep: dict[str, Any], commit_by: float
     try:
         async with device_session(req) as session:
             if req["mode"] == "replace":
-                body = dev.reset_script(names, float(req["window"]), script)
+                password = revert_password(req)
+                body = dev.reset_script(names, float(req["window"]), script, password)
+                body += "\n" + boot.boot_rearm_script(names, password)
                 await session.upload(names.script_file, body.encode("utf-8"))
                 with contextlib.suppress(DeviceError):  # the reset reboots: the session ends
                     await dev.reset_configuration(session, names.script_file)
@@ -510,7 +523,7 @@ async def step_fire_revert(req: dict[str, Any], on_flash: bool) -> dict[str, Any
     except DeviceError as exc:
         return {"fired": False, "note": f"could not connect to fire the revert: {exc}"}
     try:
-        await dev.load_revert_point(session, names_for(req, on_flash))
+        await dev.load_revert_point(session, names_for(req, on_flash), revert_password(req))
     except DeviceError as exc:
         # the load reboots the router, which often drops the session mid-command
         return {"fired": True, "note": str(exc)}
@@ -542,13 +555,26 @@ async def step_wait_up(req: dict[str, Any], commit_by: float) -> dict[str, Any]:
 
 @DBOS.step(name="tikguard.push.step_verify")
 @redacted_output
-async def step_verify(req: dict[str, Any], prep: dict[str, Any]) -> dict[str, Any]:
-    """Fresh connection, health checks, convergence (read back and compare)."""
+async def step_verify(
+    req: dict[str, Any], prep: dict[str, Any], since: dict[str, float] | None = None
+) -> dict[str, Any]:
+    """Fresh connection, the router stayed up since ``since`` (a boot inside the window
+    means it is reverting at boot), health checks, convergence (read back and compare)."""
     settings = current_settings()
     try:
         async with device_session(req, fresh=True) as session:
+            up = uptime_json(await dev.read_uptime(session))
+            if since and not boot.stayed_up(since, up, settings.time_scale):
+                return {
+                    "reachable": True,
+                    "converged": False,
+                    "rebooted": True,
+                    "uptime": up,
+                    "convergence": "the router rebooted inside the window: it reverts at boot",
+                }
             checks_ok, check_notes = await _checks(session, req.get("checks") or [])
             raw = await read_export(session, settings, prep.get("version"))
+            extra = await _unexported(session, req, prep)
     except DeviceError as exc:
         return {"reachable": False, "reason": f"fresh connection failed: {exc}"}
     try:
@@ -556,6 +582,8 @@ async def step_verify(req: dict[str, Any], prep: dict[str, Any]) -> dict[str, An
         converged, why = await asyncio.to_thread(_converged, req, prep, redacted)
     except ValueError as exc:  # an export or a target that cannot be read
         return {"reachable": True, "converged": False, "convergence": f"cannot compare: {exc}"}
+    if not extra.ok:
+        converged, why = False, "; ".join(extra.missing) + f"; {why}"
     return {
         "reachable": True,
         "checks_ok": checks_ok,
@@ -563,7 +591,18 @@ async def step_verify(req: dict[str, Any], prep: dict[str, Any]) -> dict[str, An
         "converged": converged,
         "convergence": why[:4000],
         "after_hash": after_hash,
+        "unexported": extra.as_json(),
     }
+
+
+async def _unexported(
+    session: DeviceSession, req: dict[str, Any], prep: dict[str, Any]
+) -> unexported.Unexported:
+    """What the script puts into menus an export never has, read back with a print."""
+    if req["mode"] == "restore":  # a stored version holds only what an export holds
+        return unexported.Unexported()
+    script = decrypt_script(req, prep["script_enc"])
+    return await unexported.verify_unexported(session, parse_snippet(script)[0])
 
 
 async def _checks(session: DeviceSession, checks: list[list[str]]) -> tuple[bool | None, list[str]]:
@@ -597,7 +636,8 @@ def _converged(req: dict[str, Any], prep: dict[str, Any], after_redacted: str) -
     from tikguard.ops.snapshot import split_secrets
     from tikguard.routeros.normalise import normalise
 
-    ours = names_for(req, prep["on_flash"]).scheduler
+    names = names_for(req, prep["on_flash"])
+    ours = (names.scheduler, boot.boot_names(names).scheduler)
     if req["mode"] == "restore":
         with database().session() as session:
             version = store_versions.get_version(session, req["tenant_id"], req["version_id"])
@@ -613,17 +653,46 @@ def _converged(req: dict[str, Any], prep: dict[str, Any], after_redacted: str) -
 @DBOS.step(name="tikguard.push.step_commit")
 @redacted_output
 async def step_commit(
-    req: dict[str, Any], prep: dict[str, Any], commit_by: float
+    req: dict[str, Any],
+    prep: dict[str, Any],
+    commit_by: float,
+    since: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Remove the timer (name + marker) and read back that it is gone, before the margin."""
+    """Remove both timers (name + marker) and read back that they are gone, before the
+    margin. ``since``: the uptime read the router must have stayed up from."""
     names = names_for(req, prep["on_flash"])
     if time.time() > commit_by:
         return {"committed": False, "late": True, "reason": "past deadline minus margin"}
     claimed = await database().run_async(lambda s: _claim(s, req, "commit_started_at"))
     try:
         async with device_session(req) as session:
-            state = await dev.scheduler_state(session, names)
+            timers = await boot.timers(session, names)
+            state = timers.interval
             up = await dev.read_uptime(session)
+            rebooted = since is not None and not boot.stayed_up(
+                since, uptime_json(up), current_settings().time_scale
+            )
+            if rebooted and timers.present:
+                # a boot inside the window: the boot item is reverting the router
+                return {
+                    "committed": False,
+                    "rebooted": True,
+                    "reason": "the router rebooted inside the window: it reverts at boot",
+                    "uptime": uptime_json(up),
+                }
+            if not state.present and timers.boot.present and not claimed and since:
+                # an earlier run of this step removed the interval timer, then stopped
+                # before the boot item: if the router stayed up since verification, the
+                # removal was ours, so finish it
+                stayed = boot.stayed_up(since, uptime_json(up), current_settings().time_scale)
+                if stayed and time.time() <= commit_by:
+                    after = await boot.remove_timers(session, names)
+                    return {
+                        "committed": not after.present,
+                        "removed": not after.present,
+                        "timer_present": after.present,
+                        "uptime": uptime_json(up),
+                    }
             if not state.present:
                 # gone before we removed it: the router is reverting, unless an earlier
                 # run of this very step removed it (and the router has not rebooted)
@@ -635,8 +704,7 @@ async def step_commit(
                 }
             if time.time() > commit_by:
                 return {"committed": False, "late": True, "reason": "past deadline minus margin"}
-            await dev.remove_scheduler(session, names)
-            after = await dev.scheduler_state(session, names)
+            after = await boot.remove_timers(session, names)
             return {
                 "committed": not after.present,
                 "removed": not after.present,
@@ -669,7 +737,7 @@ async def step_after_commit(req: dict[str, Any], prep: dict[str, Any]) -> dict[s
             await dev.remove_file(session, names.backup_file)
             await dev.remove_file(session, names.script_file)
             out["uptime"] = uptime_json(await dev.read_uptime(session))
-            out["timer_present"] = (await dev.scheduler_state(session, names)).present
+            out["timer_present"] = (await boot.timers(session, names)).present
             raw = await read_export(session, settings, prep.get("version"))
         prepared = (await asyncio.to_thread(prepared_export, raw))[1]
     except DeviceError as exc:
@@ -716,14 +784,13 @@ async def step_prove(
             async with device_session(req, fresh=True) as session:
                 read_at = time.time()  # no read of this proof is older
                 up = await dev.read_uptime(session)
-                state = await dev.scheduler_state(session, names)
+                state = await boot.timers(session, names)
                 if state.present and disarm:
-                    await dev.remove_scheduler(session, names)
-                    state = await dev.scheduler_state(session, names)
+                    state = await boot.remove_timers(session, names)
                 elif state.present and not fired and time.time() > (fire_after or until + 1):
                     fired = True
                     last = {**last, "fired_late": True}
-                    await dev.load_revert_point(session, names)
+                    await dev.load_revert_point(session, names, revert_password(req))
                     continue
                 last = {
                     **last,

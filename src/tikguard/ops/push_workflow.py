@@ -180,7 +180,7 @@ async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str,
         await emit(req, "boot", up["note"])
         if up.get("uptime"):
             stayed_up_since = {**pre, "uptime": up["uptime"]}
-    verify = await step_verify(req, prep)
+    verify = await step_verify(req, prep, stayed_up_since.get("uptime"))
     if not verify["reachable"] or not verify["converged"] or verify.get("checks_ok") is False:
         why = verify.get("reason") or (
             "health check failed: " + "; ".join(verify.get("checks", []))
@@ -204,7 +204,7 @@ async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str,
             )
         await emit(req, "confirmed", f"confirmed by {got}")
 
-    commit = await step_commit(req, prep, commit_by)
+    commit = await step_commit(req, prep, commit_by, stayed_up_since.get("uptime"))
     if not commit.get("committed"):
         resumed_gone = bool(commit.get("already_gone") and commit.get("resumed"))
         if resumed_gone:
@@ -217,7 +217,7 @@ async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str,
             await emit(req, "commit", why, level="error")
             # a commit that lost its session may have removed the timer: the proof then
             # also compares the read-back config with the target
-            lost = not commit.get("already_gone") and not commit.get("late")
+            lost = not (commit.get("already_gone") or commit.get("late") or commit.get("rebooted"))
             return await _revert_and_prove(
                 req, prep, pre, deadline, why, fire=False, committing=verify if lost else None
             )
@@ -316,7 +316,9 @@ async def _end(
         **ev.as_dict(),
         "outcome_unknowns": list(outcome.unknowns),
         "plan": prep.get("plan"),
-        "preflight": {k: prep.get(k) for k in ("version", "free_bytes", "clock", "drift")},
+        "preflight": {
+            k: prep.get(k) for k in ("version", "free_bytes", "clock", "clock_source", "drift")
+        },
         **(extra or {}),
     }
     await finish(req, outcome.kind, outcome.reason, evidence)

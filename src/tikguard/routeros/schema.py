@@ -1343,3 +1343,11 @@ ARGUMENTS: Final[dict[str, frozenset[str]]] = {
 def arguments(path: str) -> frozenset[str] | None:
     """The arguments ``add``/``set`` accept in ``path``, or None when not checked."""
     return ARGUMENTS.get(path)
+
+
+#: Menus RouterOS never puts in an export (users, their SSH keys): a change to them
+#: cannot be verified by reading an export back; tikguard reads them with ``print``.
+NEVER_EXPORTED: Final = frozenset({"/user", "/user ssh-keys"})
+#: Properties that neither an export nor a ``print`` ever shows (a user's password):
+#: recorded as "not verifiable from the router" in a push's evidence.
+NEVER_SHOWN: Final = {"/user": frozenset({"password"})}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from tikguard.routeros.lexer import Word
 from tikguard.sim import engine
@@ -141,6 +141,8 @@ class RouterHost(Protocol):
     history: list[HistoryEntry]
     log_lines: list[tuple[datetime, str, str]]
     required_policies: dict[str, frozenset[str]]
+    #: The router's simulator settings (``rtc``, ``ntp_reachable``, ...).
+    settings: dict[str, Any]
 
     @property
     def console(self) -> ConsoleHost: ...
@@ -163,6 +165,8 @@ class RouterHost(Protocol):
     def device_mode_settings(self) -> dict[str, str]: ...
 
     def scheduler_allowed(self) -> bool: ...
+
+    def ntp_status(self) -> str: ...
 
     def uptime(self) -> float: ...
 

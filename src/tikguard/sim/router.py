@@ -16,7 +16,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +147,11 @@ class SimRouter:
         self._powered = True
         self._up = True
         self._booted_at = clock.monotonic()
+        #: Where a board without a battery-backed clock (setting ``rtc=False``) restarts
+        #: its clock at each boot, and the true time NTP would give it back.
+        self._clock_floor = clock.now()
+        self._true_time: tuple[datetime, float] | None = None
+        self._ntp_synced = True
         self._generation = 0
         self._export_cache: tuple[ConfigDB, int, ExportOptions, str, str] | None = None
         self._boot_timer: TimerHandle | None = None
@@ -544,6 +549,7 @@ class SimRouter:
             return
         self._booted_at = self.clock.monotonic()
         self._up = True
+        self._boot_clock()
         self.scheduler.on_boot(self._booted_at)
         script = self._after_boot_script
         self._after_boot_script = None
@@ -554,6 +560,43 @@ class SimRouter:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         self.emit("up")
+
+    def _boot_clock(self) -> None:
+        """Settings ``rtc`` (default True: the clock keeps time across boots) and
+        ``ntp_reachable`` (default True): without a battery-backed clock the clock
+        restarts at boot from where it first started; an enabled NTP client sets it
+        right ``ntp_sync_seconds`` (default 5) after the boot if its server answers."""
+        self._ntp_synced = False
+        if not self.settings.get("rtc", True):
+            true_now = self._true_now()
+            self._true_time = (true_now, self.clock.monotonic())
+            self.clock.set_time(self._clock_floor)
+        state = self.db.read("/system ntp client")
+        enabled = state is not None and state.singleton_get("enabled") == "yes"
+        if enabled and self.settings.get("ntp_reachable", True):
+            delay = float(self.settings.get("ntp_sync_seconds", 5.0))
+            generation = self._generation
+            self.clock.call_later(delay, lambda: self._ntp_sync(generation))
+
+    def _true_now(self) -> datetime:
+        if self._true_time is None:
+            return self.clock.now()
+        when, at = self._true_time
+        return when + timedelta(seconds=self.clock.monotonic() - at)
+
+    def _ntp_sync(self, generation: int) -> None:
+        if generation != self._generation or not self._up:
+            return
+        self.clock.set_time(self._true_now())
+        self._true_time = None
+        self._ntp_synced = True
+
+    def ntp_status(self) -> str:
+        """``/system ntp client`` status (7.x): synchronized once the server answered."""
+        state = self.db.read("/system ntp client")
+        if state is None or state.singleton_get("enabled") != "yes":
+            return "stopped"
+        return "synchronized" if self._ntp_synced else "waiting"
 
     def run_after_boot(self, source: str) -> None:
         self._after_boot_script = source

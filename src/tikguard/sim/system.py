@@ -217,6 +217,25 @@ async def clock_print(router: RouterHost, inv: Invocation, session: Session) -> 
     )
 
 
+async def ntp_client_print(router: RouterHost, inv: Invocation, session: Session) -> str:
+    """The NTP client's settings with their defaults, and on 7.x its ``status``."""
+    state = router.db.read("/system ntp client")
+    values = {"enabled": "no", **(state.singleton_effective() if state else {})}
+    if router.profile.major >= 7:
+        values["status"] = router.ntp_status()
+    return singleton_lines(values)
+
+
+async def cloud_print(router: RouterHost, inv: Invocation, session: Session) -> str:
+    """``/ip cloud``: ``update-time`` (default yes) and a status; the simulated cloud
+    answers only when the ``cloud_reachable`` setting says so."""
+    state = router.db.read("/ip cloud")
+    values = {"update-time": "yes", **(state.singleton_effective() if state else {})}
+    reachable = bool(router.settings.get("cloud_reachable", False))
+    values["status"] = "updated" if reachable else '"Error: request timed out"'
+    return singleton_lines(values)
+
+
 async def clock_set(router: RouterHost, inv: Invocation, session: Session) -> str:
     require(session, "write")
 
@@ -396,6 +415,8 @@ HANDLERS[("/system", "reset-configuration")] = reset_configuration
 HANDLERS[("/system resource", "print")] = resource_print
 HANDLERS[("/system clock", "print")] = clock_print
 HANDLERS[("/system clock", "set")] = clock_set
+HANDLERS[("/system ntp client", "print")] = ntp_client_print
+HANDLERS[("/ip cloud", "print")] = cloud_print
 HANDLERS[("/system routerboard", "print")] = routerboard_print
 HANDLERS[("/system device-mode", "print")] = device_mode_print
 HANDLERS[("/system device-mode", "update")] = device_mode_update

@@ -1,0 +1,35 @@
+"""The revert point's password: one per push, kept by the controller only.
+
+The ``.backup`` a push leaves on the router while it is armed holds the whole
+configuration, secrets included. It is encrypted with a random password made at
+submit time, carried in the push request encrypted with the tenant's key (like the
+script), and put on the router only inside the revert commands. It never appears in a
+step result, an event or a log (commands that carry it mask it in error texts).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Final
+
+from tikguard.ops.push_context import decrypt_script, encrypt_script
+from tikguard.store.db import Database
+
+PURPOSE: Final = "revert-point"
+#: The request key holding the encrypted password.
+FIELD: Final = "revert_key_enc"
+
+
+def new_revert_key(db: Database, tenant_id: int, op_id: str) -> str:
+    """A fresh password for one push's revert point, encrypted for the request."""
+    password = secrets.token_urlsafe(18)
+    return encrypt_script(db, tenant_id, op_id, password, purpose=PURPOSE)
+
+
+def revert_password(req: dict[str, Any], db: Database | None = None) -> str | None:
+    """The push's revert-point password (None: a request made without one, whose revert
+    point is not encrypted)."""
+    blob = req.get(FIELD)
+    if not blob:
+        return None
+    return decrypt_script(req, str(blob), purpose=PURPOSE, db=db)
