@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "mirror",
     "schedule",
     "rollout",
+    "lifecycle",
 )
 
 

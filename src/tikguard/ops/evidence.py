@@ -80,6 +80,10 @@ class Evidence:
     commit_attempted: bool = False
     #: The final read-back was taken after the revert deadline.
     read_after_deadline: bool | None = None
+    #: The evidence was read by ``tikguard ops recheck``/``revert`` after the push's own
+    #: workflow ended or was abandoned: a target config running with no timer after the
+    #: deadline proves ``committed`` without a commit of ours (see the module notes).
+    rechecked: bool = False
     #: What the controller did that matters for the verdict (for the reason text).
     revert_fired_by_us: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -143,7 +147,7 @@ def _is_committed(ev: Evidence) -> tuple[bool, list[str]]:
 def _is_committed_after_restart(ev: Evidence) -> tuple[bool, list[str]]:
     """The commit's removal landed but its read-back was lost (see the module notes)."""
     missing: list[str] = []
-    if not ev.commit_attempted:
+    if not (ev.commit_attempted or ev.rechecked):
         missing.append("no verified commit was under way")
     if ev.timer_present is not False:
         missing.append("revert timer absence not read back")
@@ -161,7 +165,7 @@ def _is_committed_after_restart(ev: Evidence) -> tuple[bool, list[str]]:
         missing.append("running config equals the pre-push config (a revert looks the same)")
     if ev.checks_ok is False:
         missing.append("a health check failed")
-    if ev.import_ok is not True:
+    if ev.import_ok is False or (ev.import_ok is None and not ev.rechecked):
         missing.append("the import did not report success")
     return not missing, missing
 
@@ -237,7 +241,11 @@ def classify(ev: Evidence, *, failure: str | None = None) -> Outcome:
         _, missing = _is_failed(ev)
     elif ev.timer_removed_by_us is True:
         _, missing = _is_committed(ev)
-    elif ev.commit_attempted and ev.pre_hash is not None and ev.after_hash != ev.pre_hash:
+    elif (
+        (ev.commit_attempted or ev.rechecked)
+        and ev.pre_hash is not None
+        and ev.after_hash != ev.pre_hash
+    ):
         _, missing = _is_committed_after_restart(ev)
     else:
         _, missing = _is_reverted(ev)

@@ -49,6 +49,8 @@ from tikguard.ops.push_steps import (
 from tikguard.settings import Settings
 
 CONFIRM_TOPIC = "confirm"
+#: A message on the confirm topic that asks a waiting push to revert instead.
+REVERT_MESSAGE = "revert:"
 #: The push workflow's durable name (recovery and enqueueing find it by this name).
 WORKFLOW_NAME = "tikguard.push.push_workflow"
 
@@ -202,6 +204,9 @@ async def _guarded_push(req: dict[str, Any], state: dict[str, Any]) -> dict[str,
             return await _revert_and_prove(
                 req, prep, pre, deadline, "no confirm before the margin", fire=True
             )
+        if str(got).startswith(REVERT_MESSAGE):  # tikguard revert OP
+            why = f"revert requested by {str(got).removeprefix(REVERT_MESSAGE)}"
+            return await _revert_and_prove(req, prep, pre, deadline, why, fire=True)
         await emit(req, "confirmed", f"confirmed by {got}")
 
     commit = await step_commit(req, prep, commit_by, stayed_up_since.get("uptime"))

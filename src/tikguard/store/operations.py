@@ -200,6 +200,30 @@ def finish_operation(
     return op
 
 
+def resolve_uncertain(
+    session: Session,
+    tenant_id: int,
+    operation_id: str,
+    outcome: str,
+    *,
+    reason: str,
+    evidence: dict[str, Any],
+) -> Operation:
+    """An ``uncertain`` operation takes the outcome a later read-back proved
+    (``tikguard ops recheck``/``revert``); the earlier verdict stays in the evidence.
+    Only ``uncertain`` moves: every other outcome is final."""
+    outcome = _enum_value(Outcome, outcome, "outcome")
+    op = get_operation(session, tenant_id, operation_id)
+    if op.outcome != "uncertain":
+        raise StateError(f"operation {operation_id} ended {op.outcome}; only uncertain moves")
+    previous = {"outcome": op.outcome, "reason": op.evidence.get("reason"), "error": op.error}
+    op.evidence = {**op.evidence, **evidence, "reason": reason, "previously": previous}
+    op.outcome = outcome
+    op.error = None if outcome == "committed" else reason
+    session.flush()
+    return op
+
+
 def append_event(
     session: Session,
     tenant_id: int,

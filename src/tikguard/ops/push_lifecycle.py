@@ -1,0 +1,617 @@
+"""No dead ends: re-check, revert now, disarm (DESIGN.md, "A router that reboots inside
+the window").
+
+* :func:`recheck` re-proves an ``uncertain`` or unfinished push from the router now,
+  with the rules of :mod:`tikguard.ops.evidence`: a verdict the evidence proves
+  replaces ``uncertain``; otherwise the reason says what is still unknown.
+* :func:`revert_now` fires the revert point of an armed push: a push waiting for its
+  confirm is told to revert; an ``uncertain`` (or abandoned) push whose timer is still
+  on the router is reverted here and proven like any revert.
+* :func:`disarm` removes a tikguard timer left on a router with no live operation
+  behind it, after saying what it would do; audited and read back.
+
+A push whose workflow still runs (this controller's revision, pending) is its own
+authority: these refuse it with a clear message, except a revert of one waiting for
+its confirm. Workflows recorded by another revision are not resumed by this one
+(:func:`mark_stale`); recheck is their way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbos import DBOS
+from sqlalchemy import select
+
+from tikguard.device.errors import DeviceError
+from tikguard.device.session import DeviceSession, Target, connect
+from tikguard.ops import engine
+from tikguard.ops import push_boot as boot
+from tikguard.ops import push_device as dev
+from tikguard.ops.evidence import Evidence, classify
+from tikguard.ops.push_context import decrypt_script, hash_of_export, uptime_json
+from tikguard.ops.push_plan import converged_to, merge_converged
+from tikguard.ops.revert_key import revert_password
+from tikguard.ops.snapshot import read_export, split_secrets
+from tikguard.routeros.normalise import normalise
+from tikguard.routeros.output import parse_detail
+from tikguard.routeros.quoting import quote
+from tikguard.settings import Settings
+from tikguard.store import devices as store_devices
+from tikguard.store import operations as store_ops
+from tikguard.store import versions as store_versions
+from tikguard.store.audit import audit
+from tikguard.store.db import Database
+from tikguard.store.errors import InvalidInput, StateError
+from tikguard.store.models import Operation
+
+PUSH_KINDS = frozenset({"push", "restore", "replace"})
+_MARKER_PREFIXES = ("tikguard revert point of operation ", "tikguard revert at boot of operation ")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a lifecycle command did: the operation's outcome now, and why."""
+
+    op_id: str
+    outcome: str | None
+    reason: str
+    changed: bool = False
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+# -- the operation and its workflow -------------------------------------------------
+
+
+async def _workflow(settings: Settings, op_id: str) -> Any:
+    """The DBOS status of the push's workflow (with its input), or None."""
+    try:
+        engine.current()
+    except RuntimeError:
+        async with engine.submitter(settings) as client:
+            rows = await client.list_workflows_async(workflow_ids=[op_id], load_output=False)
+    else:
+        rows = await DBOS.list_workflows_async(workflow_ids=[op_id], load_output=False)
+    return rows[0] if rows else None
+
+
+def _live(status: Any) -> bool:
+    return (
+        status is not None
+        and status.status in ("PENDING", "ENQUEUED")
+        and status.app_version == engine.application_version()
+    )
+
+
+def _request(status: Any, op: Operation) -> dict[str, Any]:
+    args = (status.input or {}).get("args") if status is not None else None
+    if args:
+        return dict(args[0])
+    return {"op_id": op.id, "tenant_id": op.tenant_id, "device_id": op.device_id}
+
+
+def _load(db: Database, tenant_id: int, op_id: str) -> tuple[Operation, Target]:
+    with db.session() as session:
+        op = store_ops.get_operation(session, tenant_id, op_id)
+        if op.kind not in PUSH_KINDS:
+            raise InvalidInput(f"operation {op_id} is a {op.kind}, not a push")
+        if op.device_id is None:
+            raise StateError(f"the device of operation {op_id} no longer exists")
+        device = store_devices.get_device(session, tenant_id, op.device_id)
+        password = store_devices.get_password(session, tenant_id, device.id) or ""
+        target = Target(
+            device.name, device.host, device.port, device.username, password, device.host_key
+        )
+        session.expunge(op)
+    return op, target
+
+
+def _refuse_finished(op: Operation, what: str) -> None:
+    if op.outcome is not None and op.outcome != "uncertain":
+        raise StateError(
+            f"operation {op.id} ended {op.outcome}: {what} is for uncertain or "
+            "unfinished operations"
+        )
+
+
+def _refuse_live(op: Operation, status: Any, what: str) -> None:
+    if op.outcome is None and _live(status):
+        raise StateError(
+            f"operation {op.id} is still running ({op.state}): it ends committed or reverted "
+            f"by itself before its deadline; {what} is for uncertain or abandoned operations"
+            + (" (to revert it now: tikguard revert)" if op.state == "waiting" else "")
+        )
+
+
+async def _session(target: Target, settings: Settings) -> DeviceSession:
+    if not target.host_key:
+        raise DeviceError(target.name, f"{target.name} has no pinned host key")
+    return await connect(target, settings)
+
+
+def _deadline(db: Database, tenant_id: int, op_id: str) -> float | None:
+    with db.session() as session:
+        for event in store_ops.list_events(session, tenant_id, op_id):
+            if event.stage == "armed" and isinstance(event.data, dict):
+                value = event.data.get("deadline")
+                return float(value) if value is not None else None
+    return None
+
+
+async def _step_output(settings: Settings, op_id: str, step: str) -> dict[str, Any]:
+    try:
+        engine.current()
+    except RuntimeError:
+        async with engine.submitter(settings) as client:
+            steps = await client.list_workflow_steps_async(op_id)
+    else:
+        steps = await DBOS.list_workflow_steps_async(op_id)
+    for info in steps:
+        if info["function_name"] == step and isinstance(info["output"], dict):
+            return dict(info["output"])
+    return {}
+
+
+# -- reading the router now ---------------------------------------------------------
+
+
+@dataclass
+class RouterNow:
+    uptime: dict[str, float]
+    timers: boot.Timers
+    names: dev.Names
+    files: list[str]
+    raw: str | None = None
+    read_at: float = 0.0
+
+
+async def _files(session: DeviceSession, stem: str) -> list[str]:
+    text = await session.run("/file print detail")
+    return [
+        str(item.props.get("name"))
+        for item in parse_detail(text)
+        if stem in str(item.props.get("name", ""))
+    ]
+
+
+async def _read(session: DeviceSession, op_id: str, settings: Settings, export: bool) -> RouterNow:
+    names = dev.Names(op_id, False)
+    files = await _files(session, names.stem)
+    names = dev.Names(op_id, any(f.startswith("flash/") for f in files))
+    now = RouterNow(
+        uptime=uptime_json(await dev.read_uptime(session)),
+        timers=await boot.timers(session, names),
+        names=names,
+        files=files,
+        read_at=time.time(),
+    )
+    if export:
+        now.raw = await read_export(session, settings, None)
+    return now
+
+
+async def _cleanup(session: DeviceSession, now: RouterNow) -> list[str]:
+    """With no timer of the push left, its revert point and script serve nothing."""
+    if now.timers.present:
+        return []
+    for name in now.files:
+        await dev.remove_file(session, name)
+    return list(now.files)
+
+
+def _converged(
+    db: Database, op: Operation, req: dict[str, Any], redacted: str, names: dev.Names
+) -> tuple[bool | None, str]:
+    ours = (names.scheduler, boot.boot_names(names).scheduler)
+    if op.kind == "restore":
+        seq = int(op.parameters.get("version") or 0)
+        assert op.device_id is not None
+        with db.session() as session:
+            version = store_versions.get_version_by_seq(session, op.tenant_id, op.device_id, seq)
+            target = store_versions.version_text(version)
+        return converged_to(redacted, target, ignore_scheduler=ours)
+    if not req.get("script_enc"):
+        return None, "the push's script is not on record"
+    script = split_secrets(normalise(decrypt_script(req, req["script_enc"], db=db)))[0]
+    if op.kind == "replace":
+        return converged_to(redacted, script, ignore_scheduler=ours)
+    return merge_converged(redacted, script)
+
+
+def _boot(up: dict[str, Any] | None, scale: float) -> tuple[float | None, float]:
+    if not up:
+        return None, 0.0
+    return dev.Uptime(**up).boot(scale)
+
+
+# -- recording ---------------------------------------------------------------------
+
+
+def _record(
+    db: Database,
+    op: Operation,
+    stage: str,
+    kind: str,
+    reason: str,
+    evidence: dict[str, Any],
+    actor: str,
+) -> Result:
+    """The verdict on the operation: an unfinished one finishes, an uncertain one takes
+    a proven outcome; the event, the evidence and the audit entry say who asked."""
+    with db.transaction() as session:
+        current = store_ops.get_operation(session, op.tenant_id, op.id)
+        changed = current.outcome != kind
+        record = {f"{stage}_at": time.time(), f"{stage}_by": actor, f"{stage}": evidence}
+        if current.outcome is None:
+            store_ops.finish_operation(
+                session,
+                op.tenant_id,
+                op.id,
+                kind,
+                evidence={**evidence, "reason": reason, **record},
+                error=None if kind == "committed" else reason,
+            )
+        elif changed:
+            store_ops.resolve_uncertain(
+                session, op.tenant_id, op.id, kind, reason=reason, evidence=record
+            )
+        else:
+            store_ops.merge_evidence(session, op.tenant_id, op.id, record)
+        store_ops.append_event(
+            session,
+            op.tenant_id,
+            op.id,
+            stage=stage,
+            message=f"{stage} by {actor}: {kind}: {reason}",
+            level="info" if kind in ("committed", "reverted", "failed") else "warning",
+            data={"outcome": kind},
+        )
+        audit(
+            session,
+            op.tenant_id,
+            actor=actor,
+            action=f"operation.{stage}",
+            target=op.id,
+            details={"outcome": kind, "previous": current.outcome if not changed else op.outcome},
+        )
+    return Result(op.id, kind, reason, changed, evidence)
+
+
+def _pre(op: Operation, steps: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "pre_hash": op.evidence.get("pre_hash") or steps.get("pre_hash"),
+        "uptime": steps.get("uptime"),
+        "boot_before": op.evidence.get("boot_before"),
+    }
+
+
+async def recheck(
+    db: Database, settings: Settings, tenant_id: int, op_id: str, *, actor: str
+) -> Result:
+    """Re-prove an uncertain or unfinished push from the router now."""
+    op, target = await asyncio.to_thread(_load, db, tenant_id, op_id)
+    _refuse_finished(op, "recheck")
+    status = await _workflow(settings, op_id)
+    _refuse_live(op, status, "recheck")
+    req = _request(status, op)
+    steps = await _step_output(settings, op_id, "tikguard.push.step_pre_push_backup")
+    pre = _pre(op, steps)
+    deadline = await asyncio.to_thread(_deadline, db, tenant_id, op_id)
+    async with await _session(target, settings) as session:
+        now = await _read(session, op_id, settings, export=True)
+        removed = await _cleanup(session, now)
+    assert now.raw is not None
+    after_hash, redacted = hash_of_export(now.raw)
+    converged, why = await asyncio.to_thread(_converged, db, op, req, redacted, now.names)
+    ev = _evidence(op, pre, now, settings, after_hash=after_hash, converged=converged)
+    ev = Evidence(
+        **{
+            **ev.__dict__,
+            "read_after_deadline": None if deadline is None else now.read_at > deadline,
+        }
+    )
+    outcome = classify(ev, failure="re-proved from the router now")
+    evidence = {
+        **ev.as_dict(),
+        "outcome_unknowns": list(outcome.unknowns),
+        "convergence": why[:2000],
+        "timers": _timer_text(now.timers),
+        "files_removed": removed,
+    }
+    reason = outcome.reason
+    if outcome.kind == "uncertain" and now.timers.present:
+        reason += f"; the revert timer is still armed: tikguard revert {op_id} fires it now"
+    return await asyncio.to_thread(
+        _record, db, op, "recheck", outcome.kind, reason, evidence, actor
+    )
+
+
+def _evidence(
+    op: Operation,
+    pre: dict[str, Any],
+    now: RouterNow,
+    settings: Settings,
+    **fields: Any,
+) -> Evidence:
+    boot_after, half = _boot(now.uptime, settings.time_scale)
+    boot_before = pre.get("boot_before")
+    slack = half + 2.0
+    if boot_before is None and pre.get("uptime"):
+        boot_before, half_before = _boot(pre["uptime"], settings.time_scale)
+        slack += half_before
+    else:
+        slack += float(op.evidence.get("boot_slack") or 3.0)
+    return Evidence(
+        pre_hash=pre.get("pre_hash"),
+        applied=None if op.evidence.get("apply_started_at") else False,
+        uptime_after=now.uptime.get("uptime"),
+        boot_before=boot_before,
+        boot_after=boot_after,
+        boot_slack=slack,
+        timer_present=now.timers.present,
+        reachable_fresh=True,
+        import_ok=op.evidence.get("import_ok"),
+        checks_ok=op.evidence.get("checks_ok"),
+        rechecked=True,
+        **fields,
+    )
+
+
+def _timer_text(timers: boot.Timers) -> str:
+    if not timers.present:
+        return "no tikguard timer of this operation"
+    parts = []
+    if timers.interval.present:
+        parts.append(f"interval timer (next run {timers.interval.next_run})")
+    if timers.boot.present:
+        parts.append("boot-time revert item")
+    return " and ".join(parts) + " still armed"
+
+
+async def revert_now(
+    db: Database, settings: Settings, tenant_id: int, op_id: str, *, actor: str
+) -> Result:
+    """Fire the revert point of an armed push now, and prove the revert."""
+    op, target = await asyncio.to_thread(_load, db, tenant_id, op_id)
+    _refuse_finished(op, "revert")
+    status = await _workflow(settings, op_id)
+    if op.outcome is None and _live(status):
+        if op.state != "waiting":
+            _refuse_live(op, status, "revert")
+        await _send(settings, op_id, actor)
+        await asyncio.to_thread(_audit_only, db, op, actor, "operation.revert")
+        return Result(op_id, None, "the push was told to revert: it loads its revert point now")
+    req = _request(status, op)
+    steps = await _step_output(settings, op_id, "tikguard.push.step_pre_push_backup")
+    pre = _pre(op, steps)
+    async with await _session(target, settings) as session:
+        before = await _read(session, op_id, settings, export=False)
+        if not before.timers.present:
+            raise StateError(
+                f"operation {op_id} is not armed: no tikguard timer of it on {target.name} "
+                f"(tikguard ops recheck {op_id} proves where the router stands)"
+            )
+        await dev.load_revert_point(session, before.names, revert_password(req, db))
+    if pre.get("boot_before") is None and pre.get("uptime") is None:
+        pre = {**pre, "uptime": before.uptime}  # at least: it rebooted after this read
+    now = await _prove(target, settings, op_id)
+    if now is None:
+        evidence: dict[str, Any] = {"revert_fired_by_us": True, "reachable": False}
+        reason = "revert point loaded; the router did not come back in time to prove it"
+        return await asyncio.to_thread(
+            _record, db, op, "revert", "uncertain", reason, evidence, actor
+        )
+    assert now.raw is not None
+    after_hash, _ = hash_of_export(now.raw)
+    ev = _evidence(op, pre, now, settings, after_hash=after_hash, revert_fired_by_us=True)
+    outcome = classify(ev, failure=f"revert requested by {actor}")
+    evidence = {**ev.as_dict(), "outcome_unknowns": list(outcome.unknowns)}
+    return await asyncio.to_thread(
+        _record, db, op, "revert", outcome.kind, outcome.reason, evidence, actor
+    )
+
+
+async def _prove(target: Target, settings: Settings, op_id: str) -> RouterNow | None:
+    """Reconnect until the router answers with no timer of the push (or boot_wait)."""
+    await asyncio.sleep(settings.seconds(2.0))
+    until = time.time() + settings.seconds(settings.push_boot_wait)
+    while time.time() < until:
+        try:
+            async with await _session(target, settings) as session:
+                now = await _read(session, op_id, settings, export=False)
+                if not now.timers.present:
+                    now.raw = await read_export(session, settings, None)
+                    await _cleanup(session, now)
+                    return now
+        except DeviceError:
+            pass
+        await asyncio.sleep(settings.seconds(2.0))
+    return None
+
+
+async def _send(settings: Settings, op_id: str, actor: str) -> None:
+    """Tell a push waiting for its confirm to revert instead."""
+    from tikguard.ops.push_workflow import CONFIRM_TOPIC, REVERT_MESSAGE
+
+    message = f"{REVERT_MESSAGE}{actor}"
+    try:
+        engine.current()
+    except RuntimeError:
+        async with engine.submitter(settings) as client:
+            await client.send_async(op_id, message, CONFIRM_TOPIC)
+        return
+    await DBOS.send_async(op_id, message, CONFIRM_TOPIC)
+
+
+def _audit_only(db: Database, op: Operation, actor: str, action: str) -> None:
+    with db.transaction() as session:
+        audit(session, op.tenant_id, actor=actor, action=action, target=op.id)
+
+
+# -- disarm ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Disarm:
+    """A tikguard timer on a router: what disarming it would remove (or removed)."""
+
+    device: str
+    name: str
+    comment: str
+    operation: str | None
+    operation_state: str
+    details: dict[str, str]
+    removed: bool = False
+
+
+def operation_of(comment: str | None) -> str | None:
+    """The operation id in a tikguard timer's marker comment (None: not ours)."""
+    for prefix in _MARKER_PREFIXES:
+        if comment and comment.startswith(prefix):
+            return comment[len(prefix) :].strip() or None
+    return None
+
+
+async def disarm(
+    db: Database,
+    settings: Settings,
+    tenant_id: int,
+    device: str,
+    name: str,
+    *,
+    actor: str,
+    apply: bool,
+) -> Disarm:
+    """Show (``apply=False``) or remove a leftover tikguard timer, read back gone."""
+
+    def load() -> Target:
+        with db.session() as session:
+            row = store_devices.get_device_by_name(session, tenant_id, device)
+            password = store_devices.get_password(session, tenant_id, row.id) or ""
+            return Target(row.name, row.host, row.port, row.username, password, row.host_key)
+
+    target = await asyncio.to_thread(load)
+    if not name.startswith("tikguard-"):
+        raise InvalidInput(f"{name!r} is not a tikguard timer name (tikguard-...)")
+    async with await _session(target, settings) as session:
+        item = await _scheduler_item(session, name)
+        if item is None:
+            raise InvalidInput(f"no scheduler item {name!r} on {device}")
+        op_id = operation_of(item.comment)
+        if op_id is None:
+            raise InvalidInput(
+                f"{name!r} on {device} has no tikguard marker comment: not ours, left alone"
+            )
+        state = await _operation_state(db, settings, tenant_id, op_id)
+        plan = Disarm(
+            device,
+            name,
+            item.comment or "",
+            op_id,
+            state,
+            {k: v for k, v in item.props.items() if k in ("start-time", "interval", "next-run")},
+        )
+        if state.startswith("running"):
+            raise StateError(
+                f"{name} belongs to operation {op_id}, which is {state}: it removes its timers "
+                f"itself (tikguard confirm {op_id} or tikguard revert {op_id})"
+            )
+        if not apply:
+            return plan
+        await session.run(
+            f"/system scheduler remove [ find name={quote(name)} comment={quote(item.comment)} ]"
+        )
+        gone = await _scheduler_item(session, name) is None
+    await asyncio.to_thread(_audit_disarm, db, tenant_id, actor, plan, gone)
+    if not gone:
+        raise StateError(f"{name} is still on {device} after removing it")
+    return Disarm(**{**plan.__dict__, "removed": True})
+
+
+async def _scheduler_item(session: DeviceSession, name: str) -> Any:
+    text = await session.run(f"/system scheduler print detail where name={quote(name)}")
+    for item in parse_detail(text):
+        if item.props.get("name") == name:
+            return item
+    return None
+
+
+async def _operation_state(db: Database, settings: Settings, tenant_id: int, op_id: str) -> str:
+    def read() -> Operation | None:
+        with db.session() as session:
+            try:
+                return store_ops.get_operation(session, tenant_id, op_id)
+            except Exception:
+                return None
+
+    op = await asyncio.to_thread(read)
+    if op is None:
+        return "unknown to this controller"
+    if op.outcome is not None:
+        return f"ended {op.outcome}"
+    if _live(await _workflow(settings, op_id)):
+        return f"running ({op.state})"
+    return f"abandoned ({op.state})"
+
+
+def _audit_disarm(db: Database, tenant_id: int, actor: str, plan: Disarm, gone: bool) -> None:
+    with db.transaction() as session:
+        audit(
+            session,
+            tenant_id,
+            actor=actor,
+            action="device.disarm",
+            target=f"{plan.device}/{plan.name}",
+            details={"operation": plan.operation, "removed": gone},
+        )
+
+
+# -- leftovers and stale revisions ----------------------------------------------------
+
+
+def leftovers_in(
+    db: Database, tenant_id: int, timers: list[tuple[str, str | None]], files: list[str]
+) -> list[dict[str, str]]:
+    """tikguard timers ``(name, comment)`` and files on a router with no live operation
+    behind them (an operation that ended, or one this controller does not know)."""
+    found: list[dict[str, str]] = []
+    ops: dict[str, Operation | None] = {}
+
+    def state(op_id: str) -> str | None:
+        if op_id not in ops:
+            with db.session() as session:
+                try:
+                    ops[op_id] = store_ops.get_operation(session, tenant_id, op_id)
+                except Exception:
+                    ops[op_id] = None
+        op = ops[op_id]
+        if op is not None and op.outcome is None:
+            return None  # live: its own workflow cleans up
+        return "unknown operation" if op is None else f"operation ended {op.outcome}"
+
+    for name, comment in timers:
+        op_id = operation_of(comment)
+        if op_id is None or not name.startswith("tikguard-"):
+            continue
+        why = state(op_id)
+        if why is not None:
+            found.append({"kind": "timer", "name": name, "operation": op_id, "why": why})
+    for name in files:
+        base = name.rsplit("/", 1)[-1]
+        if not base.startswith("tikguard-") or not base.endswith((".backup", ".rsc")):
+            continue
+        prefix = base.removeprefix("tikguard-").split(".")[0].split("-")[0]
+        with db.session() as session:
+            live = session.scalar(
+                select(Operation.id).where(
+                    Operation.tenant_id == tenant_id,
+                    Operation.id.startswith(prefix),
+                    Operation.outcome.is_(None),
+                )
+            )
+        if live is None:
+            found.append({"kind": "file", "name": name, "operation": prefix, "why": "no live push"})
+    return found
