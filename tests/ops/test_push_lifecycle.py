@@ -152,3 +152,46 @@ async def test_a_user_with_a_password_commits_and_the_password_is_not_verifiable
         assert any("password" in n for n in unexported["not_verifiable"])
         assert "Sup3r-secret" not in str(op.evidence)
         assert await asyncio.to_thread(dev.router.authenticate, "ops1", "Sup3r-secret")
+
+
+async def test_every_backup_reports_leftovers_and_removes_files_of_ended_pushes(
+    tmp_path: Path,
+) -> None:
+    from tikguard.ops import fleet
+    from tikguard.ops.backup import backup
+
+    async with environment(tmp_path) as env:
+        dev = env.fleet[0]
+        [op] = await env.push(push_ops.PushRequest([dev.name], script=CHANGE))
+        assert op.outcome == "committed", op.evidence.get("reason")
+        names = push_device.Names(op.id, False)
+        # what an interrupted push leaves: its timer, its revert point; and a file of a
+        # push this controller does not know (left alone, reported)
+        await dev.router.execute(
+            f'/system scheduler add name={names.scheduler} comment="{names.marker}" '
+            'interval=1d on-event=":log info x"',
+            user=dev.username,
+        )
+        await dev.router.execute(f"/system backup save name={names.stem}", user=dev.username)
+        await dev.router.execute(
+            "/system backup save name=tikguard-0123456789abcdef01234567", user=dev.username
+        )
+        [result] = await backup(env.db, env.settings, env.tenant_id, names=[dev.name])
+        assert result.ok
+        assert result.removed == (f"{names.stem}.backup",)
+        kinds = {(x["kind"], x["name"]) for x in result.leftovers}
+        assert kinds == {
+            ("timer", names.scheduler),
+            ("file", "tikguard-0123456789abcdef01234567.backup"),
+        }
+        files = [f.name for f in dev.router.files.list()]
+        assert f"{names.stem}.backup" not in files
+        assert "tikguard-0123456789abcdef01234567.backup" in files
+        [row] = fleet.fleet(env.db, env.tenant_id)
+        assert {x["name"] for x in row.leftovers} == {n for _, n in kinds}
+        # once disarmed, the next backup reports only the unknown file
+        await life.disarm(
+            env.db, env.settings, env.tenant_id, dev.name, names.scheduler, actor="t", apply=True
+        )
+        [result] = await backup(env.db, env.settings, env.tenant_id, names=[dev.name])
+        assert [x["kind"] for x in result.leftovers] == ["file"]

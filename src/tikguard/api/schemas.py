@@ -76,6 +76,9 @@ class DeviceSummary(BaseModel):
     last_push_outcome: str | None
     last_push_at: datetime | None
     host_key_pending: bool
+    #: tikguard timers and files the newest backup found with no live push behind them
+    #: (kind, name, operation, why): remove a timer with ``tikguard disarm``.
+    leftovers: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class DeviceDetail(BaseModel):

@@ -15,6 +15,7 @@ from tikguard.commands._context import store_context, user_errors
 from tikguard.commands._ui import console, err_console, fail
 from tikguard.ops import backup as backup_ops
 from tikguard.ops import history as history_ops
+from tikguard.ops import leftovers
 from tikguard.ops.backup import BackupResult, BackupStatus
 
 #: Above this many devices the summary lists only the failures.
@@ -111,6 +112,14 @@ def _summary(results: list[BackupResult]) -> None:
                 why,
             )
         console.print(table)
+    for r in results:
+        if r.removed:
+            console.print(f"{r.device}: removed files of ended pushes: {', '.join(r.removed)}")
+        if r.leftovers:
+            console.print(
+                f"[yellow]{r.device}: {leftovers.summary(list(r.leftovers))}[/] "
+                f"(tikguard disarm {r.device} NAME removes a timer)"
+            )
     total = {s: sum(1 for r in results if r.status is s) for s in BackupStatus}
     console.print(
         f"{len(results)} device(s): [green]{total[BackupStatus.CHANGED]} changed[/], "

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 from tikguard.device.errors import DeviceError, DeviceTimeout, HostKeyChanged
 from tikguard.device.session import Target, fingerprint
 from tikguard.logs import get_logger
+from tikguard.ops import leftovers
 from tikguard.ops.snapshot import Snapshot, take_snapshot
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
@@ -65,6 +67,10 @@ class BackupResult:
     message: str | None = None
     hint: str | None = None
     seconds: float = 0.0
+    #: What tikguard left on the router with no live operation behind it (timers,
+    #: files), and the files of ended operations this backup removed.
+    leftovers: tuple[dict[str, Any], ...] = ()
+    removed: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -189,13 +195,29 @@ def _apply(
         device.ros_version = outcome.ros_version
     if outcome.model:
         device.model = outcome.model
+    left: list[dict[str, Any]] = []
+    if outcome.tikguard is not None:
+        left = leftovers.report(session, device.tenant_id, outcome.tikguard)
+        device.leftovers = left
     status = BackupStatus.CHANGED if created else BackupStatus.UNCHANGED
     device.last_backup_status = status.value
     device.last_backup_error = None
     device.last_backup_at = now
     return BackupResult(
-        device.name, device.id, status, version=version.seq, version_id=version.id, seconds=seconds
+        device.name,
+        device.id,
+        status,
+        version=version.seq,
+        version_id=version.id,
+        seconds=seconds,
+        leftovers=tuple(left),
+        removed=tuple(outcome.tikguard.removed if outcome.tikguard else ()),
     )
+
+
+def _left(row: dict[str, object]) -> list[dict[str, Any]]:
+    found = row.get("leftovers")
+    return found if isinstance(found, list) else []
 
 
 def check_trigger(trigger: str) -> str:
@@ -330,6 +352,8 @@ class _ResultWriter:
                 row["ros_version"] = outcome.ros_version
             if outcome.model:
                 row["model"] = outcome.model
+            if outcome.tikguard is not None:
+                row["leftovers"] = leftovers.report(session, self._tenant_id, outcome.tikguard)
             changes[job.device_id] = row
             to_store.append((index, job, seconds))
             inputs.append(
@@ -347,6 +371,8 @@ class _ResultWriter:
         )
         for index, job, seconds in to_store:
             rec = recorded.get(job.device_id)
+            found = batch[index][1]
+            assert isinstance(found, Snapshot)
             name = pinned[job.device_id][0]
             if rec is None:  # removed after the key check: impossible under the row lock
                 gone = NotFound(f"device {name!r} was removed during the backup")
@@ -364,6 +390,8 @@ class _ResultWriter:
                 version=rec.seq,
                 version_id=rec.version_id,
                 seconds=seconds,
+                leftovers=tuple(_left(changes[job.device_id])),
+                removed=tuple(found.tikguard.removed if found.tikguard else ()),
             )
         if changes:
             session.execute(update(Device), list(changes.values()))
@@ -400,14 +428,20 @@ class _ResultWriter:
         )
 
 
-async def _read_one(job: BackupJob, settings: Settings, binary: bool) -> Outcome:
+async def _read_one(
+    job: BackupJob, settings: Settings, binary: bool, ended: leftovers.EndedLookup | None = None
+) -> Outcome:
     """One device's snapshot or the error that stopped it; never raises DeviceError."""
     name = job.target.name
     limit = settings.seconds(settings.backup_timeout)
     try:
         async with asyncio.timeout(limit):
             return await take_snapshot(
-                job.target, settings, known_version=job.known_version, binary=binary
+                job.target,
+                settings,
+                known_version=job.known_version,
+                binary=binary,
+                ended=ended,
             )
     except DeviceError as exc:
         return exc
@@ -438,10 +472,17 @@ async def run_backups(
     semaphore = asyncio.Semaphore(max(1, settings.backup_concurrency))
     writer = _ResultWriter(db, tenant_id, trigger, operation_id, len(jobs))
 
+    async def ended(prefixes: list[str]) -> set[str]:
+        def read() -> set[str]:
+            with db.session() as session:
+                return leftovers.ended_prefixes(session, tenant_id, prefixes)
+
+        return await asyncio.to_thread(read)
+
     async def one(job: BackupJob) -> BackupResult:
         async with semaphore:
             started = time.monotonic()
-            outcome = await _read_one(job, settings, binary)
+            outcome = await _read_one(job, settings, binary, ended)
             seconds = time.monotonic() - started
         result = await writer.submit(job, outcome, seconds)
         if on_result is not None:

@@ -59,6 +59,8 @@ class FleetRow:
     last_push_state: str | None
     last_push_at: datetime | None
     host_key_pending: bool
+    #: tikguard timers/files left on the router with no live push (newest backup).
+    leftovers: tuple[dict[str, Any], ...] = ()
 
 
 def _latest_pushes(session: Session, tenant_id: int) -> dict[int, Any]:
@@ -117,6 +119,7 @@ def _devices(
         Device.last_backup_status,
         Device.last_backup_error,
         Device.host_key_pending.is_not(None).label("pending"),
+        Device.leftovers,
         _newest(ConfigVersion.seq).label("latest_seq"),
         _newest(ConfigVersion.trigger).label("latest_trigger"),
         select(func.count())
@@ -170,6 +173,7 @@ def fleet(
         backup_status,
         backup_error,
         pending,
+        left,
         seq,
         trigger,
         count,
@@ -199,6 +203,7 @@ def fleet(
                 push.state if push else None,
                 push.created_at if push else None,
                 bool(pending),
+                tuple(left) if left else (),
             )
         )
     return out

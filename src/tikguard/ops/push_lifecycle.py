@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbos import DBOS
-from sqlalchemy import select
 
 from tikguard.device.errors import DeviceError
 from tikguard.device.session import DeviceSession, Target, connect
@@ -32,6 +31,7 @@ from tikguard.ops import engine
 from tikguard.ops import push_boot as boot
 from tikguard.ops import push_device as dev
 from tikguard.ops.evidence import Evidence, classify
+from tikguard.ops.leftovers import file_operation, operation_of, tikguard_files
 from tikguard.ops.push_context import decrypt_script, hash_of_export, uptime_json
 from tikguard.ops.push_plan import converged_to, merge_converged
 from tikguard.ops.revert_key import revert_password
@@ -49,7 +49,6 @@ from tikguard.store.errors import InvalidInput, StateError
 from tikguard.store.models import Operation
 
 PUSH_KINDS = frozenset({"push", "restore", "replace"})
-_MARKER_PREFIXES = ("tikguard revert point of operation ", "tikguard revert at boot of operation ")
 
 
 @dataclass(frozen=True)
@@ -168,18 +167,13 @@ class RouterNow:
     read_at: float = 0.0
 
 
-async def _files(session: DeviceSession, stem: str) -> list[str]:
-    text = await session.run("/file print detail")
-    return [
-        str(item.props.get("name"))
-        for item in parse_detail(text)
-        if stem in str(item.props.get("name", ""))
-    ]
+async def _files(session: DeviceSession, op_id: str) -> list[str]:
+    return [f for f in await tikguard_files(session) if op_id.startswith(str(file_operation(f)))]
 
 
 async def _read(session: DeviceSession, op_id: str, settings: Settings, export: bool) -> RouterNow:
     names = dev.Names(op_id, False)
-    files = await _files(session, names.stem)
+    files = await _files(session, op_id)
     names = dev.Names(op_id, any(f.startswith("flash/") for f in files))
     now = RouterNow(
         uptime=uptime_json(await dev.read_uptime(session)),
@@ -467,14 +461,6 @@ class Disarm:
     removed: bool = False
 
 
-def operation_of(comment: str | None) -> str | None:
-    """The operation id in a tikguard timer's marker comment (None: not ours)."""
-    for prefix in _MARKER_PREFIXES:
-        if comment and comment.startswith(prefix):
-            return comment[len(prefix) :].strip() or None
-    return None
-
-
 async def disarm(
     db: Database,
     settings: Settings,
@@ -567,51 +553,3 @@ def _audit_disarm(db: Database, tenant_id: int, actor: str, plan: Disarm, gone: 
             target=f"{plan.device}/{plan.name}",
             details={"operation": plan.operation, "removed": gone},
         )
-
-
-# -- leftovers and stale revisions ----------------------------------------------------
-
-
-def leftovers_in(
-    db: Database, tenant_id: int, timers: list[tuple[str, str | None]], files: list[str]
-) -> list[dict[str, str]]:
-    """tikguard timers ``(name, comment)`` and files on a router with no live operation
-    behind them (an operation that ended, or one this controller does not know)."""
-    found: list[dict[str, str]] = []
-    ops: dict[str, Operation | None] = {}
-
-    def state(op_id: str) -> str | None:
-        if op_id not in ops:
-            with db.session() as session:
-                try:
-                    ops[op_id] = store_ops.get_operation(session, tenant_id, op_id)
-                except Exception:
-                    ops[op_id] = None
-        op = ops[op_id]
-        if op is not None and op.outcome is None:
-            return None  # live: its own workflow cleans up
-        return "unknown operation" if op is None else f"operation ended {op.outcome}"
-
-    for name, comment in timers:
-        op_id = operation_of(comment)
-        if op_id is None or not name.startswith("tikguard-"):
-            continue
-        why = state(op_id)
-        if why is not None:
-            found.append({"kind": "timer", "name": name, "operation": op_id, "why": why})
-    for name in files:
-        base = name.rsplit("/", 1)[-1]
-        if not base.startswith("tikguard-") or not base.endswith((".backup", ".rsc")):
-            continue
-        prefix = base.removeprefix("tikguard-").split(".")[0].split("-")[0]
-        with db.session() as session:
-            live = session.scalar(
-                select(Operation.id).where(
-                    Operation.tenant_id == tenant_id,
-                    Operation.id.startswith(prefix),
-                    Operation.outcome.is_(None),
-                )
-            )
-        if live is None:
-            found.append({"kind": "file", "name": name, "operation": prefix, "why": "no live push"})
-    return found

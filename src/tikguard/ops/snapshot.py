@@ -17,6 +17,7 @@ from typing import Final
 from tikguard.device.errors import DeviceError, RouterOSCommandError
 from tikguard.device.probe import resource
 from tikguard.device.session import DeviceSession, Target, connect
+from tikguard.ops.leftovers import EndedLookup, Found, read_on_router
 from tikguard.routeros import secrets as ros_secrets
 from tikguard.routeros.errors import ParseError
 from tikguard.routeros.normalise import DATE_LINE, normalise
@@ -47,6 +48,8 @@ class Snapshot:
     host_key: str
     first_use: bool
     binary: bytes | None = field(default=None, repr=False)
+    #: tikguard's own timers and files found on the router (None: not looked).
+    tikguard: Found | None = None
 
 
 def export_command(ros_version: str) -> str:
@@ -154,11 +157,19 @@ async def take_snapshot(
     *,
     known_version: str | None = None,
     binary: bool = False,
+    ended: EndedLookup | None = None,
 ) -> Snapshot:
-    """Connect (pinned key), export with secrets, prepare; optionally the binary backup."""
+    """Connect (pinned key), export with secrets, prepare; optionally the binary backup.
+
+    With ``ended``, also look for what tikguard left on the router (and remove the files
+    of operations that have ended: :mod:`tikguard.ops.leftovers`).
+    """
+    found: Found | None = None
     async with await connect(target, settings) as session:
         raw = await read_export(session, settings, known_version)
         data = await save_binary_backup(session, settings) if binary else None
+        if ended is not None:
+            found = await read_on_router(session, raw, ended)
         host_key, first_use = session.host_key, session.first_use
     try:
         redacted, secrets, version, model = prepare(raw)
@@ -177,4 +188,5 @@ async def take_snapshot(
         host_key=host_key,
         first_use=first_use,
         binary=data,
+        tikguard=found,
     )

@@ -230,6 +230,9 @@ class Device(Base):
     last_backup_at: Mapped[datetime | None]
     last_backup_status: Mapped[str | None] = mapped_column(String(32))
     last_backup_error: Mapped[str | None] = mapped_column(Text)
+    #: tikguard timers and files the newest backup found on the router with no live
+    #: operation behind them (:mod:`tikguard.ops.leftovers`); None: not looked at yet.
+    leftovers: Mapped[list[Any] | None]
 
     #: Per-device variables for rollout templates (``device set NAME --var KEY=VALUE``).
     vars: Mapped[dict[str, Any]] = mapped_column(default=dict)

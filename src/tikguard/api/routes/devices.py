@@ -65,6 +65,7 @@ def summary(r: fleet_ops.FleetRow) -> DeviceSummary:
         last_push_outcome=r.last_push_outcome,
         last_push_at=r.last_push_at,
         host_key_pending=r.host_key_pending,
+        leftovers=list(r.leftovers),
     )
 
 
@@ -89,6 +90,7 @@ def summary_dict(r: fleet_ops.FleetRow) -> dict[str, Any]:
         "last_push_outcome": r.last_push_outcome,
         "last_push_at": r.last_push_at,
         "host_key_pending": r.host_key_pending,
+        "leftovers": list(r.leftovers),
     }
 
 
