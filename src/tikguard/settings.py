@@ -89,6 +89,13 @@ class Settings:
     tls_keyfile: str = ""
     #: How long a UI login lasts (hours).
     session_hours: float = 12.0
+    #: Addresses or networks (comma-separated, ``10.0.0.5, 192.0.2.0/24``) of reverse
+    #: proxies whose ``X-Forwarded-For`` is believed. Empty: the header is ignored, the
+    #: peer's address is the client's (login throttling counts per address).
+    trusted_proxies: str = ""
+    #: Set when a TLS-terminating proxy serves tikguard over HTTPS: cookies get
+    #: ``Secure`` even though tikguard itself speaks plain HTTP behind it.
+    behind_tls_proxy: bool = False
 
     def seconds(self, device_seconds: float) -> float:
         """Wall-clock seconds for a duration measured in device time."""

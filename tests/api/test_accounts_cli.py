@@ -26,7 +26,7 @@ def test_user_and_token_commands(env: Path) -> None:
     assert r.exit_code == 0, r.output
     password = r.output.split("password (shown once):")[1].split()[0]
     r = runner.invoke(app, ["user", "add", "alice", "--generate"])
-    assert r.exit_code == 1 and "already exists" in r.output
+    assert r.exit_code == 1 and "is not available" in r.output
     r = runner.invoke(app, ["user", "add", "bob", "--role", "root", "--generate"])
     assert r.exit_code == 1 and "unknown role" in r.output
     r = runner.invoke(app, ["token", "create", "ci", "--role", "viewer", "--days", "30"])

@@ -125,6 +125,7 @@ class LiveServer:
                 access_log=False,
                 lifespan="on",
                 timeout_graceful_shutdown=5,
+                proxy_headers=False,  # as `tikguard serve` runs it
             )
             self._server = uvicorn.Server(config)
             serving = asyncio.create_task(self._server.serve())

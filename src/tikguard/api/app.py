@@ -16,8 +16,9 @@ from fastapi import APIRouter, FastAPI
 from tikguard import __version__
 from tikguard.api import docs as api_docs
 from tikguard.api import errors
-from tikguard.api.deps import AppState
+from tikguard.api.deps import AppState, trusted_networks
 from tikguard.api.events import EventHub
+from tikguard.api.headers import SecurityHeaders
 from tikguard.api.limits import BodyLimit
 from tikguard.api.routes import admin, devices, history, operations, rollouts, schedules
 from tikguard.api.sessions import SessionSigner, load_secret
@@ -54,6 +55,7 @@ def create_app(
     ui: bool = True,
 ) -> FastAPI:
     """The app for ``settings``; ``db`` defaults to the settings' (migrated) database."""
+    trusted_networks(settings.trusted_proxies)  # a bad setting stops the start, not a login
     database = db or Database.open(settings)
     state = AppState(
         settings=settings,
@@ -107,4 +109,5 @@ def create_app(
     else:
         errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(SecurityHeaders, docs_prefix=f"{API_PREFIX}/docs")
     return app

@@ -78,6 +78,8 @@ def serve(
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=5,
+            # tikguard reads X-Forwarded-For itself, from TIKGUARD_TRUSTED_PROXIES only
+            proxy_headers=False,
         )
     finally:
         db.dispose()

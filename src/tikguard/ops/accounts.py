@@ -72,17 +72,28 @@ def _check_username(username: str) -> str:
     return username
 
 
+def check_password(password: str, username: str) -> None:
+    """The password policy: long enough, not the username, not one character repeated."""
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"password must be at least {MIN_PASSWORD} characters")
+    if password.casefold() == username.casefold():
+        raise InvalidInput("password must not be the username")
+    if len(set(password)) == 1:
+        raise InvalidInput("password must not be one character repeated")
+
+
 def create_user(
     session: Session, tenant_id: int, username: str, password: str, role: str, *, actor: str
 ) -> User:
-    """A new user (usernames are unique across tenants: login needs no tenant name)."""
+    """A new user. Usernames are unique across tenants (login needs no tenant name), so
+    a taken name is refused with the same words whichever tenant has it: an admin learns
+    that the name is not available, never that another tenant uses it."""
     _check_username(username)
     check_role(role)
-    if len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"password must be at least {MIN_PASSWORD} characters")
+    check_password(password, username)
     store_tenants.get_tenant(session, tenant_id)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AlreadyExists(f"user {username!r} already exists")
+        raise AlreadyExists(f"username {username!r} is not available: choose another")
     user = User(
         tenant_id=tenant_id, username=username, password_hash=_hasher.hash(password), role=role
     )
@@ -208,9 +219,8 @@ def set_password(
     session: Session, tenant_id: int, user: int | str, password: str, *, actor: str
 ) -> User:
     """A new password for a user of the tenant; ends every session the user had."""
-    if len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"password must be at least {MIN_PASSWORD} characters")
     row = _tenant_user(session, tenant_id, user)
+    check_password(password, row.username)
     row.password_hash = _hasher.hash(password)
     ended = end_user_sessions(session, row.id)
     audit(

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import UploadFile
 
 from tikguard.api import errors
-from tikguard.api.deps import need_engine
+from tikguard.api.deps import client_address, need_engine
 from tikguard.api.errors import ApiError
 from tikguard.api.routes.history import check_ref
 from tikguard.api.sessions import COOKIE
@@ -75,7 +75,7 @@ async def login(
     password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
-    keys = (f"user:{username}", f"addr:{request.client.host if request.client else '?'}")
+    keys = (username, client_address(request, state.settings))
     wait = state.throttle.retry_after(*keys)
     if wait:
         refused = await render(
@@ -84,7 +84,7 @@ async def login(
             None,
             status=429,
             next=_safe_next(next),
-            error=f"too many wrong passwords: try again in {wait // 60 + 1} min",
+            error=f"too many wrong passwords: try again in {wait} s",
         )
         refused.headers["Retry-After"] = str(wait)
         return refused
@@ -95,7 +95,7 @@ async def login(
         return await render(
             request, "login.html", None, status=401, next=_safe_next(next), error=str(exc)
         )
-    state.throttle.succeeded(keys[0])
+    state.throttle.succeeded(*keys)
     assert who.user_id is not None
     session_id = await asyncio.to_thread(
         accounts.open_session, state.db, who.user_id, state.signer.lifetime
@@ -107,7 +107,7 @@ async def login(
         max_age=int(state.signer.lifetime),
         httponly=True,
         samesite="lax",
-        secure=bool(state.settings.tls_certfile),
+        secure=bool(state.settings.tls_certfile) or state.settings.behind_tls_proxy,
         path="/",
     )
     return response
