@@ -134,3 +134,14 @@ def test_simulator_services_come_from_the_same_table() -> None:
             assert port == SERVICE_PORTS[name]
             assert item_defaults("/ip service", (("name", name),), version)["port"] == port
             assert disabled == ("yes" if name == "www-ssl" else "no")
+
+
+def test_built_in_item_addressed_by_a_moved_print_number_keeps_its_own_defaults() -> None:
+    head = "# jan/02/2022 00:00:00 by RouterOS 6.48.1\n/queue type\n"
+    blank = parse(head)
+    # One queue type more before it: pcq-upload-default is number 6 here, 5 in the table.
+    shifted = "set 6 kind=pcq name=pcq-upload-default pcq-classifier={} pcq-rate=0\n"
+    assert diff(blank, parse(head + shifted.format("src-address"))).empty
+    changed = diff(blank, parse(head + shifted.format("dst-address")))
+    [item] = changed.menus[0].items
+    assert [(c.prop, c.new) for c in item.changes] == [("pcq-classifier", "dst-address")]

@@ -63,7 +63,7 @@ def _compact(path: str, command: Command, version: str | None) -> Command | None
             return command
         parts, _ = found
         defaults = {**schema.defaults, "comment": ""}
-        defaults.update(defaults_mod.item_defaults(path, parts, version))
+        defaults.update(defaults_mod.item_defaults(path, parts, version, values.get("name")))
         for key, value in parts:
             if key in ("name", "default-name"):
                 defaults["name"] = value

@@ -422,15 +422,26 @@ def menu_factory(path: str, ros_version: str | None) -> MenuFactory:
     return _table(major(ros_version)).get(path, _EMPTY)
 
 
-def item_defaults(path: str, parts: Parts, ros_version: str | None) -> dict[str, str]:
+def item_defaults(
+    path: str, parts: Parts, ros_version: str | None, name: str | None = None
+) -> dict[str, str]:
     """What a built-in item (or, with ``parts=()``, a singleton) has when not set.
 
     The menu's ``add`` line, then the item's own line. (An item found by ``name=`` or
     ``default-name=`` is also named so: :func:`tikguard.routeros.items.default_of`.)
+
+    Exports address some built-in items by print number (``/queue type set 6``), and
+    numbers move when items are added before them: when the export gives the item's
+    ``name``, the factory item of that name is the one (``set 6 name=pcq-upload-default``
+    is the factory's ``5`` on a router with one more queue type), and a number whose
+    factory item has another name gets no item values at all.
     """
     factory = menu_factory(path, ros_version)
     out = dict(factory.every)
-    out.update(factory.items.get(parts, {}))
+    own = factory.items.get(parts)
+    if name is not None and (own is None or own.get("name", name) != name):
+        own = next((v for v in factory.items.values() if v.get("name") == name), None)
+    out.update(own or {})
     return out
 
 

@@ -12,8 +12,12 @@ so this is the one place that decides it, asking :func:`schema.lookup` for each 
   the n-th duplicate by its occurrence number.
 
 Property maps are normalised: ``!key`` (verbose "not set") and values equal to the
-schema default count as absent, so compact and verbose exports compare equal where
-the schema knows the defaults.
+schema default, or to the factory value of the config's RouterOS version
+(:mod:`tikguard.routeros.defaults`: per built-in item, such as ``/ip service www-ssl``
+``disabled=yes port=443``), count as absent, so compact and verbose exports compare
+equal where the defaults are known. A route without ``dst-address`` gets the implied
+``0.0.0.0/0`` (its identity), and a hardware-reported value that only one side shows
+is not a change (:func:`tikguard.routeros.matching.prop_changes`).
 
 Normalised properties are version-independent: they say what the item *is*, relative
 to the canonical defaults (``schema.defaults``, ``comment=""``, ``disabled=no`` on added
@@ -140,12 +144,17 @@ class MenuItems:
     #: The config's RouterOS version, for its factory values (:mod:`.defaults`).
     ros_version: str | None = None
 
-    def factory(self, item: Item | None = None, key: Key | None = None) -> dict[str, str]:
+    def factory(
+        self, item: Item | None = None, key: Key | None = None, name: str | None = None
+    ) -> dict[str, str]:
         """The factory values an item of this menu has beyond the schema's defaults:
-        a built-in item's own (by ``key``), else the menu's for every item."""
+        a built-in item's own (by ``key``, and ``name`` where the export gives it),
+        else the menu's for every item."""
         key = key if key is not None else (item.key if item is not None else None)
+        if name is None and item is not None:
+            name = item.shown.get("name")
         if key is not None and key.builtin:
-            return defaults_mod.item_defaults(self.path, key.parts, self.ros_version)
+            return defaults_mod.item_defaults(self.path, key.parts, self.ros_version, name)
         return dict(defaults_mod.menu_factory(self.path, self.ros_version).every)
 
 
@@ -412,7 +421,8 @@ def _merge(
     if target is not None:
         _merge_into(target, raw, menu)
         return
-    props, unset = effective(raw, menu.schema, builtin=key.builtin, factory=menu.factory(key=key))
+    factory = menu.factory(key=key, name=explicit(raw).get("name"))
+    props, unset = effective(raw, menu.schema, builtin=key.builtin, factory=factory)
     item = Item(
         menu.path,
         key,
@@ -436,7 +446,7 @@ def _merge_into(item: Item, raw: list[Prop], menu: MenuItems) -> None:
         menu.schema,
         builtin=item.builtin,
         fill=menu.fill,
-        factory=menu.factory(item),
+        factory=menu.factory(item, name=explicit([*merged, *raw]).get("name")),
     )
     item.props = props
     item.unset = unset

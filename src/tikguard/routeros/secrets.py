@@ -302,7 +302,8 @@ def factory_values(path: str, command: Command, ros_version: str | None) -> dict
     if command.verb == "add":
         return dict(defaults.menu_factory(path, ros_version).every)
     found = defaults.parts_of(command)
-    return defaults.item_defaults(path, found[0], ros_version) if found else {}
+    name = command.get("name")
+    return defaults.item_defaults(path, found[0], ros_version, name) if found else {}
 
 
 def split_secrets(config: Config, *, key: bytes | None = None) -> tuple[Config, dict[str, str]]:
