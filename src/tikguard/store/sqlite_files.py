@@ -21,7 +21,6 @@ intact:
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import stat
 import threading
@@ -29,9 +28,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from tikguard.logs import get_logger
 from tikguard.store.errors import StoreError
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: The files SQLite keeps beside a database (WAL mode, then the rollback journal).
 SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
