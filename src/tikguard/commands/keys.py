@@ -15,8 +15,9 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from tikguard.commands._context import open_database, user_errors
+from tikguard.commands._context import open_database, settings_from_env, user_errors
 from tikguard.commands._ui import console, fail
+from tikguard.ops import engine
 from tikguard.store import rotation
 from tikguard.store.db import Database
 from tikguard.store.errors import VaultError
@@ -41,6 +42,22 @@ def _database() -> Iterator[Database]:
         if rotation.finish_interrupted_rotation(db):
             console.print("[yellow]finished an interrupted master-key rotation[/]")
         yield db
+
+
+@contextlib.contextmanager
+def _no_server() -> Iterator[None]:
+    """Refuse to rotate beside a running server: it keeps the old keys in memory and
+    would wrap new keys with the old master key (unreadable after its restart)."""
+    settings = settings_from_env()
+    try:
+        with engine.no_worker(settings):
+            yield
+    except engine.EngineBusy:
+        fail(
+            f"a tikguard server is running on {settings.data_dir}; keys are rotated with it "
+            "stopped",
+            "stop `tikguard serve`, run `tikguard keys rotate`, then start it again",
+        )
 
 
 @keys_app.command("status")
@@ -101,7 +118,7 @@ def rotate(
     """Rotate the master key (default) or the tenants' data keys, losing nothing."""
     if tenant is not None and not data_keys:
         fail("--tenant only applies with --data-keys", "add --data-keys")
-    with _database() as db:
+    with _no_server(), _database() as db:
         if data_keys:
             _rotate_data_keys(db, tenant)
             return

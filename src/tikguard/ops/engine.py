@@ -25,7 +25,7 @@ import contextlib
 import fcntl
 import importlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -170,23 +170,53 @@ def _import_workflow_modules() -> None:
             # that part of tikguard is not built yet
 
 
-def _take_lock(settings: Settings) -> IO[str]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    path = Path(settings.data_dir) / f"engine-{settings.executor_id}.lock"
+def _lock_path(settings: Settings, executor_id: str) -> Path:
+    return Path(settings.data_dir) / f"engine-{executor_id}.lock"
+
+
+def _lock_file(path: Path) -> IO[str]:
+    """Hold ``path``'s exclusive flock (writing our pid into it) or raise EngineBusy."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a+")
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
+        executor = path.stem.removeprefix("engine-")
         raise EngineBusy(
             f"another tikguard process is already the worker for executor "
-            f"{settings.executor_id!r} in {settings.data_dir}"
+            f"{executor!r} in {path.parent}"
         ) from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return handle
+
+
+def _take_lock(settings: Settings) -> IO[str]:
+    return _lock_file(_lock_path(settings, settings.executor_id))
+
+
+@contextlib.contextmanager
+def no_worker(settings: Settings) -> Iterator[None]:
+    """Hold every worker lock of the data directory: no engine runs here, and none starts
+    until the block ends. Raises :class:`EngineBusy` when one is running.
+
+    For work a running server would undo or be broken by (a master-key rotation: the
+    server keeps the old key in memory). It sees workers on this machine's data
+    directory only, which is every worker of the embedded default.
+    """
+    paths = {_lock_path(settings, settings.executor_id)}
+    paths |= set(Path(settings.data_dir).glob("engine-*.lock"))
+    held: list[IO[str]] = []
+    try:
+        for path in sorted(paths):
+            held.append(_lock_file(path))
+        yield
+    finally:
+        for handle in held:
+            handle.close()
 
 
 async def register_push_queue(settings: Settings) -> None:
