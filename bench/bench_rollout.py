@@ -34,7 +34,8 @@ from typing import Any
 
 import asyncssh
 
-from bench_push import SCRIPT, start_simulator
+from bench_push import SCRIPT
+from simfleet import start_simulator
 from tikguard.device import session as device_session
 from tikguard.ops import engine
 from tikguard.ops import push as push_ops
@@ -219,7 +220,7 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tikguard-bench-rollout-"))
     os.environ["TIKGUARD_TIME_SCALE"] = str(args.time_scale)
-    proc, rows = start_simulator(args.routers + 1 + FLOOR_RUNS, tmp / "sim", args.time_scale)
+    proc, rows = start_simulator(args.routers + 1 + FLOOR_RUNS, tmp / "sim", scale=args.time_scale)
     try:
         asyncio.run(run(args.routers, args.time_scale, tmp / "data", rows))
     finally:

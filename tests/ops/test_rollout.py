@@ -211,9 +211,11 @@ async def test_vars_from_device_set_and_csv_quoted_in_templates(tmp_path: Path) 
         )
         rows = devices_ops.parse_inventory(csv_text)
         devices_ops.import_rows(env.db, env.tenant_id, rows, update=True)
-        devices_ops.set_vars(env.db, env.tenant_id, c.name, {"dns": "8.8.8.8", "note": "n"})
-        view = devices_ops.set_vars(env.db, env.tenant_id, c.name, {}, ["note"])
-        assert view.vars == {"dns": "8.8.8.8"}
+        devices_ops.set_fields(
+            env.db, env.tenant_id, c.name, values={"dns": "8.8.8.8", "note": "n"}, site="x"
+        )
+        view = devices_ops.set_fields(env.db, env.tenant_id, c.name, unset=["note"])
+        assert view.vars == {"dns": "8.8.8.8"} and view.site == "x"
         source = (
             "/ip dns set servers={{ vars.dns }}\n"
             "/system note set note={{ vars.note | default('none') }} "

@@ -143,6 +143,10 @@ def _var(item: str) -> tuple[str, str]:
 @device_app.command("set")
 def set_(
     name: Annotated[str, typer.Argument(help="Device name.")],
+    site: Annotated[str | None, typer.Option(help="Site name ('' clears it).")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", "-t", help="Tags: replace them (repeatable).")
+    ] = None,
     var: Annotated[
         list[str] | None,
         typer.Option("--var", help="A template variable KEY=VALUE (repeatable)."),
@@ -151,14 +155,20 @@ def set_(
         list[str] | None, typer.Option("--unset-var", help="Remove a variable (repeatable).")
     ] = None,
 ) -> None:
-    """Set a router's template variables (used by `tikguard rollout --template`)."""
-    if not var and not unset_var:
-        fail("nothing to set", "give --var KEY=VALUE or --unset-var KEY")
+    """Change a router's site, tags or template variables (`rollout --template` uses them)."""
+    if site is None and not tag and not var and not unset_var:
+        fail("nothing to change", "give --site, --tag, --var KEY=VALUE or --unset-var KEY")
     values = dict(_var(item) for item in var or [])
     with store_context() as ctx, user_errors():
-        view = svc.set_vars(ctx.db, ctx.tenant_id, name, values, unset_var or [])
+        view = svc.set_fields(
+            ctx.db, ctx.tenant_id, name, site=site, tags=tag, values=values, unset=unset_var
+        )
     shown = ", ".join(f"{k}={v}" for k, v in sorted(view.vars.items())) or "(none)"
-    console.print(f"{view.name} variables: {shown}", highlight=False)
+    console.print(
+        f"{view.name}: site {view.site or '-'}, tags {','.join(view.tags) or '-'}, "
+        f"variables {shown}",
+        highlight=False,
+    )
 
 
 @device_app.command("list")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -214,8 +215,16 @@ async def _start_and_follow(
         err_console.print(f"rollout {rollout_id}")
         return await _follow(ctx, rollout_id, quiet=quiet)
     finally:
-        if eng is not None:
-            await engine.shutdown()
+        await _stop(eng)
+
+
+async def _stop(eng: engine.Engine | None) -> None:
+    """Stop the engine this command launched. A rollout waiting at a gate stays pending
+    (the next launch resumes it): DBOS's note that it cancelled its task is not news."""
+    if eng is None:
+        return
+    logging.getLogger("dbos").setLevel(logging.ERROR)
+    await engine.shutdown()
 
 
 async def _launch(ctx: Context) -> engine.Engine | None:
@@ -363,5 +372,4 @@ async def _gate(ctx: Context, rollout: str, action: str, *, quiet: bool) -> Roll
                 view = await asyncio.to_thread(rollouts.get, ctx.db, ctx.tenant_id, rollout_id)
         return await _follow(ctx, rollout_id, quiet=quiet)
     finally:
-        if eng is not None:
-            await engine.shutdown()
+        await _stop(eng)

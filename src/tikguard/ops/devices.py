@@ -141,21 +141,32 @@ def show(db: Database, tenant_id: int, name: str) -> DeviceView:
         return DeviceView.of(device, has_password)
 
 
-def set_vars(
+def set_fields(
     db: Database,
     tenant_id: int,
     name: str,
-    values: dict[str, str],
+    *,
+    site: str | None = None,
+    tags: list[str] | None = None,
+    values: dict[str, str] | None = None,
     unset: list[str] | None = None,
 ) -> DeviceView:
-    """Set (and remove) a router's template variables; the others stay."""
+    """Change a router's site, tags (replaced) or template variables (set and removed;
+    the others stay). ``None`` leaves a field as it is."""
     with db.transaction() as session:
         device = store_devices.get_device_by_name(session, tenant_id, name)
         missing = [k for k in unset or [] if k not in device.vars]
         if missing:
             raise InvalidInput(f"{name} has no variable {', '.join(missing)}")
-        kept = {k: v for k, v in device.vars.items() if k not in (unset or [])}
-        store_devices.update_device(session, tenant_id, device.id, vars={**kept, **values})
+        changes: dict[str, Any] = {}
+        if site is not None:
+            changes["site"] = site or None
+        if tags is not None:
+            changes["tags"] = tags
+        if values or unset:
+            kept = {k: v for k, v in device.vars.items() if k not in (unset or [])}
+            changes["vars"] = {**kept, **(values or {})}
+        store_devices.update_device(session, tenant_id, device.id, **changes)
         return DeviceView.of(device, True)
 
 
