@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "schedule",
     "rollout",
     "lifecycle",
+    "workers",
 )
 
 

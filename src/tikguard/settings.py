@@ -56,8 +56,9 @@ class Settings:
     #: ``{tenant}`` is replaced by the tenant name. Empty: no push.
     git_remote: str = field(default="", repr=False)  # may carry a token
     #: "on": this process keeps the git mirror (data_dir/git); "off": it leaves it to
-    #: another. With workers on several machines, exactly one should have it on.
-    git_mirror: str = "on"
+    #: another; "auto": on with the embedded default, and on PostgreSQL only in the
+    #: cluster's elected writer (the live worker that has run longest).
+    git_mirror: str = "auto"
     time_scale: float = 1.0
 
     # Device sessions
@@ -72,13 +73,21 @@ class Settings:
     push_margin_fraction: float = 0.25
     push_margin_min: float = 15.0
     push_boot_wait: float = 180.0
-    push_concurrency: int = 100
+    #: Pushes one worker runs at once; N workers run N times as many, spread evenly.
+    #: 0: 100 on the embedded default (one worker), 20 per worker on PostgreSQL.
+    push_concurrency: int = 0
 
     # Durable-workflow engine (DBOS)
     #: Seconds between the engine's queue/notification polls (tests use ~0.05).
     engine_polling_interval: float = 1.0
     #: This worker's identity: pending workflows of this id resume when it starts again.
-    executor_id: str = "local"
+    #: Empty: "local" on the embedded default; on PostgreSQL a generated id kept in
+    #: ``data_dir/executor-id``. Two live workers never share one.
+    executor_id: str = ""
+    #: A worker whose heartbeat is older than this (device seconds) is dead, and one
+    #: survivor takes its pending workflows over. Well inside the default window's
+    #: margin (30 s of 120 s), so a taken-over push still commits in time.
+    worker_lease: float = 10.0
 
     # API / UI
     bind_host: str = "127.0.0.1"
@@ -112,6 +121,12 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'dbos.sqlite'}"
+
+    def push_slots(self) -> int:
+        """Pushes this worker runs at once (see ``push_concurrency``)."""
+        if self.push_concurrency > 0:
+            return self.push_concurrency
+        return 20 if self.dbos_database_url().startswith("postgresql") else 100
 
     def master_key_path(self) -> Path:
         return Path(self.master_key_file) if self.master_key_file else self.data_dir / "master.key"

@@ -76,6 +76,10 @@ async def test_roles(client: httpx.AsyncClient, alpha: TenantWorld) -> None:
     assert r.status_code == 200 and r.json()["with_secrets"] is True
     r = await client.get("/api/v1/users", headers=alpha.auth("operator"))
     assert r.status_code == 403
+    r = await client.get("/api/v1/workers", headers=alpha.auth("operator"))
+    assert r.status_code == 403
+    r = await client.get("/api/v1/workers", headers=alpha.auth())
+    assert r.status_code == 200 and r.json() == []  # no engine ran on this database
 
 
 async def test_versions_and_diff(client: httpx.AsyncClient, alpha: TenantWorld) -> None:

@@ -44,7 +44,7 @@ async def test_application_version_is_explicit(tmp_path: Path) -> None:
 async def test_second_worker_for_same_executor_is_refused(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     # flock conflicts between open file descriptions, so this stands in for another process
-    with (tmp_path / f"engine-{settings.executor_id}.lock").open("a+") as held:
+    with (tmp_path / "engine-local.lock").open("a+") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
         with pytest.raises(engine.EngineBusy):
             await engine.launch(settings)

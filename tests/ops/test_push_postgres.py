@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tikguard.ops import push as push_ops
+from tikguard.store.vault import MasterKey
 
 from .pushkit import WINDOW, environment, push_settings
 
@@ -39,7 +40,8 @@ def pg_url() -> Iterator[str]:
 
 
 async def test_push_on_postgresql(tmp_path: Path, pg_url: str) -> None:
-    settings = push_settings(tmp_path / "data", database_url=pg_url)
+    key = MasterKey.generate().encoded()  # on PostgreSQL a worker is always given the key
+    settings = push_settings(tmp_path / "data", database_url=pg_url, master_key=key)
     assert settings.dbos_database_url() == pg_url
     async with environment(tmp_path, settings=settings) as env:
         name = env.fleet[0].name

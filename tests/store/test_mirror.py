@@ -301,7 +301,7 @@ def test_mirror_can_be_off_in_a_process(
     assert report.skipped and report.committed == 0
     assert not repo_path(db.settings.data_dir, tenant.name).exists()
     db.settings = db.settings.with_(git_mirror="maybe")
-    assert "on or off" in (sync_tenant(db, tenant.id).error or "")
+    assert "on, off or auto" in (sync_tenant(db, tenant.id).error or "")
 
 
 def test_a_second_mirroring_machine_is_reported(

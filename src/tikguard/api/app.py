@@ -25,6 +25,7 @@ from tikguard.api.sessions import SessionSigner, load_secret
 from tikguard.api.throttle import LoginThrottle
 from tikguard.logs import get_logger
 from tikguard.ops import engine as engine_ops
+from tikguard.ops.cluster import ClusterError
 from tikguard.settings import Settings
 from tikguard.store.db import Database
 
@@ -76,6 +77,9 @@ def create_app(
                     "%s: stop it (or wait for its push to end), then start the server again",
                     exc,
                 )
+                raise
+            except ClusterError as exc:
+                log.error("%s", exc)
                 raise
         try:
             yield

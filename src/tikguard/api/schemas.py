@@ -262,6 +262,22 @@ class AuditOut(BaseModel):
     details: dict[str, Any]
 
 
+class WorkerOut(BaseModel):
+    """A worker of the cluster sharing this database (see docs/scale-out.md)."""
+
+    id: str
+    host: str
+    pid: int
+    version: str
+    started_at: datetime
+    heartbeat_at: datetime
+    heartbeat_age: float
+    alive: bool
+    stopped: bool
+    pushes_in_flight: int
+    taken_over_by: str | None
+
+
 # -- accounts --------------------------------------------------------------------------------
 
 

@@ -1,9 +1,11 @@
 """``tikguard push|restore|replace|confirm`` and ``tikguard ops list|show``: guarded change.
 
-When no ``tikguard serve`` is running for this data directory, the command itself is
-the worker: it launches the engine (resuming any push an earlier, killed command left
-behind), runs the pushes and stays until each has its outcome. Otherwise it hands the
-pushes to the running server through the queue and follows their events.
+On the embedded default, when no ``tikguard serve`` is running for this data directory,
+the command itself is the worker: it launches the engine (resuming any push an earlier,
+killed command left behind), runs the pushes and stays until each has its outcome.
+Otherwise it hands the pushes to the running server through the queue and follows
+their events. On a shared PostgreSQL the command never becomes a worker unless asked
+(``--worker``): it submits to the cluster's queues and follows.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from rich.table import Table
 
 from tikguard.commands._context import Context, store_context, user_errors
 from tikguard.commands._ui import console, err_console, fail
-from tikguard.ops import engine
+from tikguard.ops import cluster, engine
 from tikguard.ops import push as push_ops
 from tikguard.store import operations as store_ops
+from tikguard.store import workers as store_workers
 from tikguard.store.errors import NotFound
 from tikguard.store.models import Operation, OperationEvent
 
@@ -54,6 +57,14 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before pushin
 Key = Annotated[
     str | None,
     typer.Option("--idempotency-key", help="Same key, same push: never runs twice."),
+]
+AsWorker = Annotated[
+    bool,
+    typer.Option(
+        "--worker",
+        help="On a shared PostgreSQL: run the pushes in this process as a worker of the "
+        "cluster instead of handing them to its workers.",
+    ),
 ]
 
 
@@ -93,12 +104,14 @@ def push(
     dry_run: DryRun = False,
     yes: Yes = False,
     idempotency_key: Key = None,
+    worker: AsWorker = False,
 ) -> None:
     """Merge a RouterOS script into routers, guarded by an on-device revert timer."""
     _run(
         _request("merge", names, window, confirm_mode, check, idempotency_key, _read_file(file)),
         dry_run=dry_run,
         yes=yes,
+        worker=worker,
     )
 
 
@@ -111,10 +124,11 @@ def restore(
     dry_run: DryRun = False,
     yes: Yes = False,
     idempotency_key: Key = None,
+    worker: AsWorker = False,
 ) -> None:
     """Make a router's running config equal to a stored version (secrets put back)."""
     req = _request("restore", [name], window, confirm_mode, check, idempotency_key, version=version)
-    _run(req, dry_run=dry_run, yes=yes)
+    _run(req, dry_run=dry_run, yes=yes, worker=worker)
 
 
 def replace(
@@ -126,12 +140,14 @@ def replace(
     dry_run: DryRun = False,
     yes: Yes = False,
     idempotency_key: Key = None,
+    worker: AsWorker = False,
 ) -> None:
     """Replace a router's whole config (reset-configuration + the file), guarded."""
     _run(
         _request("replace", [name], window, confirm_mode, check, idempotency_key, _read_file(file)),
         dry_run=dry_run,
         yes=yes,
+        worker=worker,
     )
 
 
@@ -171,7 +187,7 @@ def confirm(
         console.print(f"confirm sent to {found.id}")
 
 
-def _run(req: push_ops.PushRequest, *, dry_run: bool, yes: bool) -> None:
+def _run(req: push_ops.PushRequest, *, dry_run: bool, yes: bool, worker: bool = False) -> None:
     with store_context() as ctx, user_errors():
         push_ops.check_request(req, ctx.settings)
         if dry_run:
@@ -184,18 +200,44 @@ def _run(req: push_ops.PushRequest, *, dry_run: bool, yes: bool) -> None:
             f"{req.mode} to {len(req.devices)} device(s), guarded by a revert timer?"
         ):
             raise typer.Exit(1)
-        ops = asyncio.run(_submit_and_follow(ctx, req))
+        ops = asyncio.run(_submit_and_follow(ctx, req, worker))
         _print_summary(ops)
         if any(op.outcome != "committed" for op in ops):
             raise typer.Exit(2)
 
 
-async def _submit_and_follow(ctx: Context, req: push_ops.PushRequest) -> list[Operation]:
+async def _become_worker(ctx: Context, worker: bool) -> engine.Engine | None:
+    """Launch the engine here when this command is to be the worker; None when it
+    hands its work to others (a server on this data directory, or the cluster)."""
+    if store_workers.shared(ctx.settings) and not worker:
+        await _announce_cluster(ctx)
+        return None
     try:
-        eng: engine.Engine | None = await engine.launch(ctx.settings)
+        return await engine.launch(ctx.settings)
     except engine.EngineBusy:
-        eng = None
         err_console.print("[dim]a tikguard server runs the pushes; following its progress[/]")
+        return None
+    except cluster.ClusterError as exc:
+        fail(str(exc))
+
+
+async def _announce_cluster(ctx: Context) -> None:
+    live = [w for w in await cluster.workers(ctx.settings, ctx.db) if w.alive]
+    if live:
+        err_console.print(
+            f"[dim]handed to the cluster ({len(live)} live worker(s)); following its progress[/]"
+        )
+    else:
+        err_console.print(
+            "[yellow]no live worker in the cluster: the pushes wait in its queue until one "
+            "starts (`tikguard serve`), or run this command with --worker[/]"
+        )
+
+
+async def _submit_and_follow(
+    ctx: Context, req: push_ops.PushRequest, worker: bool = False
+) -> list[Operation]:
+    eng = await _become_worker(ctx, worker)
     try:
         subs = await push_ops.submit(ctx.db, ctx.settings, ctx.tenant_id, req)
         for sub in subs:
@@ -366,7 +408,7 @@ def ops_show(
 
 
 @ops_app.command("resume")
-def ops_resume() -> None:
+def ops_resume(worker: AsWorker = False) -> None:
     """Finish pushes a stopped tikguard left behind (each ends with its proven outcome)."""
     with store_context() as ctx, user_errors():
         with ctx.db.session() as s:
@@ -378,15 +420,17 @@ def ops_resume() -> None:
         if not open_ops:
             console.print("no unfinished operations")
             return
-        ops = asyncio.run(_resume(ctx, [op.id for op in open_ops]))
+        ops = asyncio.run(_resume(ctx, [op.id for op in open_ops], worker))
         _print_summary(ops)
 
 
-async def _resume(ctx: Context, op_ids: list[str]) -> list[Operation]:
-    try:
-        eng = await engine.launch(ctx.settings)
-    except engine.EngineBusy:
-        err_console.print("[dim]a tikguard server is running them; following its progress[/]")
+async def _resume(ctx: Context, op_ids: list[str], worker: bool = False) -> list[Operation]:
+    if store_workers.shared(ctx.settings):
+        # say who holds each push and whether that worker is alive
+        for holder in await cluster.holders(ctx.settings, ctx.db, op_ids):
+            err_console.print(f"{holder.op_id[:12]}: {holder.describe()}", highlight=False)
+    eng = await _become_worker(ctx, worker)
+    if eng is None:
         return await _follow(ctx, op_ids)
     try:
         for op_id in await push_ops.close_orphans(ctx.db, ctx.tenant_id, op_ids):

@@ -35,6 +35,7 @@ def serve(
 
     from tikguard.api.app import create_app
     from tikguard.ops.accounts import ensure_first_admin
+    from tikguard.ops.cluster import ClusterError, first_start_lock, preflight
     from tikguard.settings import Settings
     from tikguard.store.db import Database
 
@@ -55,7 +56,13 @@ def serve(
         fail("TLS needs both a certificate and a key file", "set --tls-cert and --tls-key")
     with user_errors():
         db = Database.shared(settings)  # the one its workflows use too
-        first = ensure_first_admin(db)
+        try:
+            preflight(settings, db)
+        except ClusterError as exc:
+            db.dispose()
+            fail(str(exc))
+        with first_start_lock(settings):  # workers starting at once: one at a time
+            first = ensure_first_admin(db)
     scheme = "https" if settings.tls_certfile else "http"
     url = f"{scheme}://{settings.bind_host}:{settings.bind_port}/"
     if first is not None:

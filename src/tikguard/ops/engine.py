@@ -34,8 +34,10 @@ import sqlalchemy as sa
 from dbos import DBOS, DBOSClient, DBOSConfig
 
 from tikguard import __version__
+from tikguard.ops import cluster
 from tikguard.settings import Settings
 from tikguard.store import sqlite_files
+from tikguard.store import workers as store_workers
 
 #: DBOS application name (3+ lowercase characters).
 APP_NAME = "tikguard"
@@ -110,7 +112,7 @@ def dbos_config(settings: Settings) -> DBOSConfig:
         name=APP_NAME,
         system_database_url=url,
         application_version=application_version(),
-        executor_id=settings.executor_id,
+        executor_id=store_workers.executor_id(settings),
         log_level="WARNING",
         notification_listener_polling_interval_sec=poll,
         scheduler_polling_interval_sec=max(poll, 0.1),
@@ -128,6 +130,8 @@ class Engine:
 
     settings: Settings
     _lock: IO[str] | None = field(default=None, repr=False)
+    #: This process's membership of the cluster (heartbeat, takeover of dead workers).
+    member: cluster.Member | None = field(default=None, repr=False)
     #: The SQLite system database engine we made for DBOS (disposed at shutdown).
     system_engine: sa.Engine | None = field(default=None, repr=False)
 
@@ -195,7 +199,7 @@ def _lock_file(path: Path) -> IO[str]:
 
 
 def _take_lock(settings: Settings) -> IO[str]:
-    return _lock_file(_lock_path(settings, settings.executor_id))
+    return _lock_file(_lock_path(settings, store_workers.executor_id(settings)))
 
 
 @contextlib.contextmanager
@@ -207,7 +211,7 @@ def no_worker(settings: Settings) -> Iterator[None]:
     server keeps the old key in memory). It sees workers on this machine's data
     directory only, which is every worker of the embedded default.
     """
-    paths = {_lock_path(settings, settings.executor_id)}
+    paths = {_lock_path(settings, store_workers.executor_id(settings))}
     paths |= set(Path(settings.data_dir).glob("engine-*.lock"))
     held: list[IO[str]] = []
     try:
@@ -230,7 +234,7 @@ async def register_push_queue(settings: Settings) -> None:
     """
     await DBOS.register_queue_async(
         PUSH_QUEUE,
-        worker_concurrency=settings.push_concurrency,
+        worker_concurrency=settings.push_slots(),
         partition_concurrency=1,
         polling_interval_sec=settings.engine_polling_interval,
         on_conflict="always_update",
@@ -252,20 +256,33 @@ async def launch(settings: Settings) -> Engine:
     asyncio.get_running_loop()  # launch only from inside the loop workflows will use
     _import_workflow_modules()
     lock = _take_lock(settings)
+    member: cluster.Member | None = None
     try:
-        config = dbos_config(settings)
-        DBOS(config=config)
-        DBOS.launch()
-        engine = Engine(
-            settings=settings, _lock=lock, system_engine=config.get("system_database_engine")
-        )
-        _current = engine
-        await register_push_queue(settings)
-        for hook in list(_launch_hooks):
-            await hook(engine)
+        # join first: a live worker holding this executor id, or a missing master key
+        # on PostgreSQL, stops the start before DBOS's recovery touches any workflow
+        member = await cluster.join(settings, application_version())
+        async with cluster.first_start(settings):
+            config = dbos_config(settings)
+            DBOS(config=config)
+            DBOS.launch()
+            engine = Engine(
+                settings=settings,
+                _lock=lock,
+                member=member,
+                system_engine=config.get("system_database_engine"),
+            )
+            _current = engine
+            await register_push_queue(settings)
+            for hook in list(_launch_hooks):
+                await hook(engine)
+        member.engine_ready = True
     except BaseException:
         _current = None
         DBOS.destroy(destroy_registry=False)
+        if member is not None:
+            await member.halt()
+            asyncio.get_running_loop().set_default_executor(concurrent.futures.ThreadPoolExecutor())
+            await member.stop()
         lock.close()
         raise
     return engine
@@ -276,12 +293,16 @@ async def shutdown() -> None:
     global _current
     engine, _current = _current, None
     loop = asyncio.get_running_loop()
+    if engine is not None and engine.member is not None:
+        await engine.member.halt()
     await asyncio.to_thread(DBOS.destroy, destroy_registry=False)
     if engine is not None and engine.system_engine is not None:
         engine.system_engine.dispose()
     # DBOS made its (now shut down) thread pool this loop's default executor; give the
     # loop a fresh one so the caller's later asyncio.to_thread calls keep working
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor())
+    if engine is not None and engine.member is not None:
+        await engine.member.stop()
     if engine is not None and engine._lock is not None:
         engine._lock.close()
 

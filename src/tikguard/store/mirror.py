@@ -22,7 +22,7 @@ import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -31,6 +31,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from tikguard.logs import get_logger
+from tikguard.store import workers as store_workers
 from tikguard.store.db import Database
 from tikguard.store.models import ConfigVersion, Device, MirrorState, Tenant, utcnow
 
@@ -404,6 +405,24 @@ def remote_url(template: str, tenant_name: str) -> str:
     return template.replace("{tenant}", tenant_name)
 
 
+def cluster_writer(db: Database) -> str | None:
+    """The worker that keeps the mirror when that is not this process, else None.
+
+    On PostgreSQL with ``auto``, one writer per cluster: the live worker that has run
+    longest (it changes only when that worker stops). With no live worker (no cluster
+    running), whoever syncs writes.
+    """
+    settings = db.settings
+    if not store_workers.shared(settings):
+        return None
+    lease = timedelta(seconds=settings.seconds(settings.worker_lease))
+    with db.session() as session:
+        leader = store_workers.oldest_alive(session, lease)
+    if leader is None or leader == store_workers.executor_id(settings):
+        return None
+    return leader
+
+
 def sync_tenant(db: Database, tenant_id: int, *, push: bool = True) -> MirrorReport:
     """Mirror the tenant's unmirrored versions into git, then push if a remote is set.
 
@@ -420,8 +439,15 @@ def sync_tenant(db: Database, tenant_id: int, *, push: bool = True) -> MirrorRep
     if switch == "off":
         report.skipped = "the git mirror is off in this process (TIKGUARD_GIT_MIRROR=off)"
         return report
-    if switch != "on":
-        report.error = f"TIKGUARD_GIT_MIRROR must be on or off, not {db.settings.git_mirror!r}"
+    if switch == "auto":
+        writer = cluster_writer(db)
+        if writer is not None:
+            report.skipped = f"the git mirror is kept by worker {writer} (TIKGUARD_GIT_MIRROR=auto)"
+            return report
+    elif switch != "on":
+        report.error = (
+            f"TIKGUARD_GIT_MIRROR must be on, off or auto, not {db.settings.git_mirror!r}"
+        )
         return report
     path = repo_path(db.settings.data_dir, name)
     try:

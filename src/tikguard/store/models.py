@@ -479,3 +479,27 @@ class RolloutTarget(Base):
     op_id: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Worker(Base):
+    """A ``tikguard serve`` worker of a cluster sharing one database (cluster-wide, no
+    tenant): who it is, where it runs, and its heartbeat. A worker whose heartbeat is
+    older than the lease is dead; a survivor takes its pending workflows over."""
+
+    __tablename__ = "workers"
+    _repr_fields = ("id", "host", "pid", "heartbeat_at")
+
+    #: The DBOS executor id: the workflows this worker runs are recorded under it.
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    data_dir: Mapped[str] = mapped_column(String(1024))
+    version: Mapped[str] = mapped_column(String(64))
+    #: A random token per start: a heartbeat only counts for the start that wrote it.
+    incarnation: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    #: Set by a clean stop; a killed worker never sets it.
+    stopped_at: Mapped[datetime | None]
+    taken_over_by: Mapped[str | None] = mapped_column(String(200))
+    taken_over_at: Mapped[datetime | None]

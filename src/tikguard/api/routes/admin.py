@@ -19,8 +19,9 @@ from tikguard.api.schemas import (
     TokenOut,
     UserIn,
     UserOut,
+    WorkerOut,
 )
-from tikguard.ops import accounts, operations_view
+from tikguard.ops import accounts, cluster, operations_view
 
 router = APIRouter()
 
@@ -49,6 +50,13 @@ async def audit_log(
         operations_view.audit_entries, state.db, who.tenant_id, action=action, limit=limit
     )
     return [AuditOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.get("/workers", response_model=list[WorkerOut], tags=["meta"])
+async def list_workers(state: State, who: Admin) -> list[WorkerOut]:
+    """The workers sharing this database: alive or not, pushes each holds now."""
+    rows = await cluster.workers(state.settings, state.db)
+    return [WorkerOut.model_validate(w, from_attributes=True) for w in rows]
 
 
 @router.get("/users", response_model=list[UserOut], tags=["accounts"])
