@@ -170,9 +170,7 @@ def _admission_for(req: dict[str, Any], window: float) -> Admission:
     found = _admission.get(req["rollout_id"])
     if found is None:
         budget = settings.seconds(window - margin(settings, window))
-        found = _admission[req["rollout_id"]] = Admission(
-            budget=budget, cap=max(1, settings.push_concurrency)
-        )
+        found = _admission[req["rollout_id"]] = Admission(budget=budget, cap=settings.push_slots())
     return found
 
 
