@@ -424,7 +424,15 @@ def menu_factory(path: str, ros_version: str | None) -> MenuFactory:
 
 def item_defaults(
     path: str, parts: Parts, ros_version: str | None, name: str | None = None
-) -> dict[str, str]:
+) -> Mapping[str, str]:
+    """See :func:`_item_defaults` (cached; never change the result)."""
+    return _item_defaults(path, parts, major(ros_version), name)
+
+
+@lru_cache(maxsize=8192)
+def _item_defaults(
+    path: str, parts: Parts, version_major: int, name: str | None
+) -> Mapping[str, str]:
     """What a built-in item (or, with ``parts=()``, a singleton) has when not set.
 
     The menu's ``add`` line, then the item's own line. (An item found by ``name=`` or
@@ -436,7 +444,7 @@ def item_defaults(
     is the factory's ``5`` on a router with one more queue type), and a number whose
     factory item has another name gets no item values at all.
     """
-    factory = menu_factory(path, ros_version)
+    factory = _table(version_major).get(path, _EMPTY)
     out = dict(factory.every)
     own = factory.items.get(parts)
     if name is not None and (own is None or own.get("name", name) != name):

@@ -33,7 +33,7 @@ without ``disabled=no`` compares as disabled, which it is.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -143,19 +143,21 @@ class MenuItems:
     fill: dict[str, str] = field(default_factory=dict)
     #: The config's RouterOS version, for its factory values (:mod:`.defaults`).
     ros_version: str | None = None
+    #: The factory values every item of this menu has on that version (shared).
+    every: Mapping[str, str] = field(default_factory=dict)
 
     def factory(
         self, item: Item | None = None, key: Key | None = None, name: str | None = None
-    ) -> dict[str, str]:
+    ) -> Mapping[str, str]:
         """The factory values an item of this menu has beyond the schema's defaults:
         a built-in item's own (by ``key``, and ``name`` where the export gives it),
-        else the menu's for every item."""
+        else the menu's for every item. Shared: never change the result."""
         key = key if key is not None else (item.key if item is not None else None)
         if name is None and item is not None:
             name = item.shown.get("name")
         if key is not None and key.builtin:
             return defaults_mod.item_defaults(self.path, key.parts, self.ros_version, name)
-        return dict(defaults_mod.menu_factory(self.path, self.ros_version).every)
+        return self.every
 
 
 def effective(
@@ -164,7 +166,7 @@ def effective(
     *,
     builtin: bool = False,
     fill: dict[str, str] | None = None,
-    factory: dict[str, str] | None = None,
+    factory: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], frozenset[str]]:
     """Normalised ``(props, unset)`` for a command's properties, last value winning."""
     values, unset = _written(props)
@@ -228,7 +230,7 @@ def strip_defaults(
     *,
     builtin: bool = False,
     fill: dict[str, str] | None = None,
-    factory: dict[str, str] | None = None,
+    factory: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """``values`` without the properties whose value is known to be the canonical default
     (or the value RouterOS derives from the others: :func:`schema.derived_values`).
@@ -330,7 +332,11 @@ def collect(config: Config) -> dict[str, MenuItems]:
             schema = schema_mod.lookup(menu.path)
             version = config.meta.ros_version
             items = menus[menu.path] = MenuItems(
-                menu.path, schema, fill=version_fill(schema, version), ros_version=version
+                menu.path,
+                schema,
+                fill=version_fill(schema, version),
+                ros_version=version,
+                every=defaults_mod.menu_factory(menu.path, version).every,
             )
         for command in menu.commands:
             _absorb(items, command, block)
@@ -421,7 +427,7 @@ def _merge(
     if target is not None:
         _merge_into(target, raw, menu)
         return
-    factory = menu.factory(key=key, name=explicit(raw).get("name"))
+    factory = menu.factory(key=key, name=_last_name(raw))
     props, unset = effective(raw, menu.schema, builtin=key.builtin, factory=factory)
     item = Item(
         menu.path,
@@ -446,11 +452,19 @@ def _merge_into(item: Item, raw: list[Prop], menu: MenuItems) -> None:
         menu.schema,
         builtin=item.builtin,
         fill=menu.fill,
-        factory=menu.factory(item, name=explicit([*merged, *raw]).get("name")),
+        factory=menu.factory(item, name=_last_name(raw) or item.shown.get("name")),
     )
     item.props = props
     item.unset = unset
     item.shown = explicit([*merged, *raw])
+
+
+def _last_name(props: list[Prop]) -> str | None:
+    """The ``name`` a command's properties give, if any (the last one wins)."""
+    for prop in reversed(props):
+        if prop.key == "name":
+            return prop.value
+    return None
 
 
 def _finish(menu: MenuItems) -> None:

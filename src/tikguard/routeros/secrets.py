@@ -51,6 +51,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Final
 
@@ -297,10 +298,10 @@ def restore_script(text: str, secrets: dict[str, str], where: str) -> str:
     return restored
 
 
-def factory_values(path: str, command: Command, ros_version: str | None) -> dict[str, str]:
+def factory_values(path: str, command: Command, ros_version: str | None) -> Mapping[str, str]:
     """What the item a command configures has from the factory (:mod:`.defaults`)."""
     if command.verb == "add":
-        return dict(defaults.menu_factory(path, ros_version).every)
+        return defaults.menu_factory(path, ros_version).every
     found = defaults.parts_of(command)
     name = command.get("name")
     return defaults.item_defaults(path, found[0], ros_version, name) if found else {}
