@@ -229,3 +229,20 @@ async def test_vars_from_device_set_and_csv_quoted_in_templates(tmp_path: Path) 
         assert "8.8.8.8" in diffs[c.name] and "none" in diffs[c.name]
         # the quoting function quoted the value: it stays one argument
         assert 'say \\"hi\\"; \\$x' in diffs[b.name]
+
+
+async def test_a_router_removed_after_the_start_counts_as_failed(tmp_path: Path) -> None:
+    async with environment(tmp_path, 2) as env:
+        req = _request(GOOD, approve=True)
+        rollout_id = await rollouts.start(env.db, env.settings, env.tenant_id, req)
+        view = await _wait(env, rollout_id, {"waiting"})
+        with env.db.transaction() as s:
+            gone = store_devices.get_device_by_name(s, env.tenant_id, env.fleet[1].name)
+            store_devices.remove_device(s, env.tenant_id, gone.id)
+        await rollouts.continue_(env.db, env.settings, env.tenant_id, rollout_id, "test")
+        view = await _wait(env, rollout_id, {"halted", "completed"})
+        assert view.state == "halted"
+        assert view.targets[1].outcome == "failed"
+        assert "removed" in (view.targets[1].reason or "")
+        await rollouts.abort(env.db, env.settings, env.tenant_id, rollout_id, "test")
+        await _wait(env, rollout_id, {"aborted"})

@@ -29,6 +29,8 @@ from tikguard.ops.push_context import current_settings, database, margin
 from tikguard.ops.rollout import records
 from tikguard.ops.rollout.admission import Admission
 from tikguard.ops.rollout.waves import HaltPolicy
+from tikguard.store import devices as store_devices
+from tikguard.store.errors import StoreError
 from tikguard.store.models import RolloutTarget
 
 WORKFLOW_NAME = "tikguard.rollout.workflow"
@@ -55,7 +57,17 @@ async def _register_queue(eng: engine.Engine) -> None:
 
 @DBOS.workflow(name=WORKFLOW_NAME)
 async def rollout_workflow(req: dict[str, Any]) -> dict[str, Any]:
-    """One rollout: canary, waves, gates. ``req`` holds the rollout and tenant ids."""
+    """One rollout: canary, waves, gates. ``req`` holds the rollout and tenant ids.
+
+    An unexpected error ends the rollout as aborted (no new push starts; those in
+    flight end with their own proof), with the error as its reason."""
+    try:
+        return await _waves(req)
+    except Exception as exc:
+        return await step_end(req, "aborted", f"internal error: {type(exc).__name__}: {exc}")
+
+
+async def _waves(req: dict[str, Any]) -> dict[str, Any]:
     info = await step_begin(req)
     waves, soak, approve = int(info["waves"]), float(info["soak"]), bool(info["approve"])
     wave = int(info["wave"])
@@ -197,15 +209,28 @@ def _look(req: dict[str, Any], wave: int, room_hint: int) -> dict[str, Any]:
         }
 
 
-def _script(req: dict[str, Any], target_id: int) -> tuple[str, str]:
+def _script(req: dict[str, Any], target_id: int) -> tuple[str | None, str]:
+    """The router's current name and its rendered change (None: the router is gone)."""
     with database().session() as session:
         target = session.get(RolloutTarget, target_id)
         assert target is not None and target.script_enc is not None
-        ref = records.script_ref(req["rollout_id"], int(target.device_id or 0))
+        if target.device_id is None:
+            _mark_unstarted(req, target_id, "not started: the router was removed")
+            return None, ""
+        ref = records.script_ref(req["rollout_id"], target.device_id)
         text = records.decrypt(
             session, req["tenant_id"], records.SCRIPT_PURPOSE, ref, target.script_enc
         )
-        return target.device_name, text
+        name = store_devices.get_device(session, req["tenant_id"], target.device_id).name
+        return name, text
+
+
+def _mark_unstarted(req: dict[str, Any], target_id: int, why: str) -> None:
+    """Nothing was sent to the router: it counts as failed (and so can halt)."""
+    with database().transaction() as session:
+        target = session.get(RolloutTarget, target_id)
+        assert target is not None and target.tenant_id == req["tenant_id"]
+        target.status, target.outcome, target.reason = "done", "failed", why
 
 
 def _mark_submitted(req: dict[str, Any], target_id: int, op_id: str) -> None:
@@ -216,13 +241,15 @@ def _mark_submitted(req: dict[str, Any], target_id: int, op_id: str) -> None:
         target.op_id = op_id
 
 
-async def _submit_one(req: dict[str, Any], target_id: int, policy: dict[str, Any]) -> str:
+async def _submit_one(req: dict[str, Any], target_id: int, policy: dict[str, Any]) -> str | None:
     """One guarded push through the push service, keyed so it never runs twice.
 
     Submitted from a fresh context: the push is its own workflow on the push queue
     (partitioned by router), not a child DBOS would tie to this step.
     """
     name, script = await asyncio.to_thread(_script, req, target_id)
+    if name is None:
+        return None
     push = push_ops.PushRequest(
         devices=[name],
         mode="merge",
@@ -237,7 +264,11 @@ async def _submit_one(req: dict[str, Any], target_id: int, policy: dict[str, Any
         push_ops.submit(database(), settings, req["tenant_id"], push),
         context=contextvars.Context(),
     )
-    [sub] = await task
+    try:
+        [sub] = await task
+    except StoreError as exc:  # the router was removed or renamed since the rollout began
+        await asyncio.to_thread(_mark_unstarted, req, target_id, f"not started: {exc}")
+        return None
     await asyncio.to_thread(_mark_submitted, req, target_id, sub.op_id)
     return sub.op_id
 
@@ -270,6 +301,9 @@ async def step_run_wave(req: dict[str, Any], wave: int) -> dict[str, Any]:
             for target_id in look["pending"][: adm.room(in_flight)]:
                 in_flight += 1
                 op_id = await _submit_one(req, target_id, policy)
+                if op_id is None:
+                    in_flight -= 1
+                    continue
                 admitted_with[op_id] = in_flight
         if in_flight == 0 and (stop or not look["pending"]):
             reason = None
