@@ -17,7 +17,7 @@ import pytest
 from tests.api.world import TenantWorld, build_tenant
 from tests.browser.liveserver import LiveServer
 
-from tikguard.sim.fleet import SimFleet
+from tikguard.sim.fleet import SimDevice, SimFleet
 from tikguard.store.db import Database
 
 pytestmark = pytest.mark.timeout(120)
@@ -128,33 +128,47 @@ async def test_backup_diff_push_revert_over_the_api(
     assert r.json() and r.json()[0]["actor"] == "token:alpha-operator"
 
 
-async def test_manual_confirm_commits(
-    live: tuple[httpx.AsyncClient, TenantWorld, SimFleet],
-) -> None:
-    client, world, fleet = live
-    dev = fleet[0]
+async def add_and_back_up(
+    client: httpx.AsyncClient, world: TenantWorld, dev: SimDevice, name: str
+) -> int:
+    """Add the simulated router as ``name`` (admin) and back it up (operator): its key
+    is pinned, so it can be pushed to."""
     admin, op_h = world.auth("admin"), world.auth("operator")
     body = {
-        "name": "edge2",
+        "name": name,
         "host": dev.host,
         "port": dev.port,
         "username": dev.username,
         "password": dev.password,
     }
-    device_id = (await client.post("/api/v1/devices", json=body, headers=admin)).json()["id"]
-    (backup_op,) = (await client.post(f"/api/v1/devices/{device_id}/backup", headers=op_h)).json()[
-        "operations"
-    ]
+    device_id = int((await client.post("/api/v1/devices", json=body, headers=admin)).json()["id"])
+    r = await client.post(f"/api/v1/devices/{device_id}/backup", headers=op_h)
+    (backup_op,) = r.json()["operations"]
     _, end = await read_sse(client, f"/api/v1/operations/{backup_op}/stream", op_h)
     assert end is not None and end["outcome"] == "succeeded"
+    return device_id
 
-    script = "/ip address\nadd address=10.91.0.1/24 interface=ether2\n"
-    r = await client.post(
-        "/api/v1/push",
-        json={"devices": [device_id], "script": script, "confirm": "manual", "window": 600},
-        headers=op_h,
-    )
+
+async def manual_push(
+    client: httpx.AsyncClient, headers: dict[str, str], device_id: int, address: str
+) -> str:
+    """A manual-confirm push adding ``address`` on ether2; its operation id."""
+    script = f"/ip address\nadd address={address} interface=ether2\n"
+    body = {"devices": [device_id], "script": script, "confirm": "manual", "window": 600}
+    r = await client.post("/api/v1/push", json=body, headers=headers)
     (op_id,) = r.json()["operations"]
+    return str(op_id)
+
+
+async def test_manual_confirm_commits(
+    live: tuple[httpx.AsyncClient, TenantWorld, SimFleet],
+) -> None:
+    client, world, fleet = live
+    dev = fleet[0]
+    op_h = world.auth("operator")
+    device_id = await add_and_back_up(client, world, dev, "edge2")
+
+    op_id = await manual_push(client, op_h, device_id, "10.91.0.1/24")
     r = await client.post(f"/api/v1/operations/{op_id}/confirm", headers=world.auth("viewer"))
     assert r.status_code == 403
     events, _ = await read_sse(
@@ -220,3 +234,37 @@ async def test_changed_host_key_is_accepted_by_fingerprint(
     assert (await backup() or {}).get("outcome") == "succeeded"
     r = await client.get("/api/v1/audit?action=device.accept-host-key", headers=op_h)
     assert r.json()[0]["details"]["new"] == offer["offered_fingerprint"]
+
+
+async def test_recheck_and_revert_over_the_api(
+    live: tuple[httpx.AsyncClient, TenantWorld, SimFleet],
+) -> None:
+    """A push waiting for its confirm: recheck refuses it (still running), revert makes
+    it revert; once it ended, both refuse it saying why; a viewer may do neither."""
+    client, world, fleet = live
+    dev = fleet[0]
+    op_h = world.auth("operator")
+    device_id = await add_and_back_up(client, world, dev, "edge3")
+    before = dev.router.config_text()
+    op_id = await manual_push(client, op_h, device_id, "10.92.0.1/24")
+    await read_sse(
+        client,
+        f"/api/v1/operations/{op_id}/stream",
+        op_h,
+        stop_after=99,
+        until_stage="waiting-confirm",
+    )
+    for action in ("recheck", "revert"):
+        r = await client.post(f"/api/v1/operations/{op_id}/{action}", headers=world.auth("viewer"))
+        assert r.status_code == 403
+    r = await client.post(f"/api/v1/operations/{op_id}/recheck", headers=op_h)
+    assert r.status_code == 409 and "still running" in r.text
+    r = await client.post(f"/api/v1/operations/{op_id}/revert", headers=op_h)
+    assert r.status_code == 200, r.text
+    _, end = await read_sse(client, f"/api/v1/operations/{op_id}/stream", op_h)
+    assert end is not None and end["outcome"] == "reverted", end
+    await dev.wait_up(within=30)
+    assert dev.router.config_text() == before
+    for action in ("recheck", "revert"):
+        r = await client.post(f"/api/v1/operations/{op_id}/{action}", headers=op_h)
+        assert r.status_code == 409 and "ended reverted" in r.text

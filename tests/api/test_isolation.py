@@ -62,6 +62,8 @@ BY_ID: dict[tuple[str, str], Body] = {
     ("GET", "/api/v1/operations/{op_id}/events"): None,
     ("GET", "/api/v1/operations/{op_id}/stream"): None,
     ("POST", "/api/v1/operations/{op_id}/confirm"): None,
+    ("POST", "/api/v1/operations/{op_id}/recheck"): None,
+    ("POST", "/api/v1/operations/{op_id}/revert"): None,
     ("DELETE", "/api/v1/tokens/{token_id}"): None,
     ("PUT", "/api/v1/users/{user_id}/password"): lambda i: {"password": "pwned-password-1"},
     ("DELETE", "/api/v1/users/{user_id}"): None,

@@ -160,6 +160,7 @@ async def test_uncertain_alert_and_confirm_button(
     await login(client, alpha.users["viewer"])
     page = (await client.get(f"/operations/{alpha.op_id}")).text
     assert "Confirm and commit" not in page  # viewers cannot confirm
+    assert "Recheck from the router" not in page
     await client.post("/logout", data={"csrf_token": await login(client, alpha.users["viewer"])})
     await login(client, alpha.users["operator"])
     page = (await client.get(f"/operations/{alpha.op_id}")).text
@@ -179,6 +180,9 @@ async def test_uncertain_alert_and_confirm_button(
     page = (await client.get(f"/operations/{alpha.op_id}")).text
     assert "Confirm and commit" not in page and "no answer after reboot" in page
     assert "Not known: timer state." in page
+    # a way out of uncertain for operators: recheck and revert buttons
+    assert 'action="/operations/' + alpha.op_id + '/recheck"' in page
+    assert 'action="/operations/' + alpha.op_id + '/revert"' in page
 
 
 async def test_uploaded_snippet_is_previewed(client: httpx.AsyncClient, alpha: TenantWorld) -> None:

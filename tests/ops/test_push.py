@@ -224,6 +224,7 @@ async def test_full_flash_fails_cleanly(tmp_path: Path) -> None:
         assert op.outcome == "failed", op.evidence.get("reason")
         assert "revert point" in op.evidence["reason"]
         assert _config(env) == before
+        assert not [f for f in env.fleet[0].router.files.list() if "tikguard" in f.name]
 
 
 async def test_scheduler_forbidden_by_device_mode_is_refused(tmp_path: Path) -> None:

@@ -195,3 +195,42 @@ async def test_every_backup_reports_leftovers_and_removes_files_of_ended_pushes(
         )
         [result] = await backup(env.db, env.settings, env.tenant_id, names=[dev.name])
         assert [x["kind"] for x in result.leftovers] == ["file"]
+
+
+async def test_a_push_of_an_older_workflow_revision_is_refused_clearly_and_rechecked(
+    tmp_path: Path,
+) -> None:
+    """A push recorded by another revision is not resumed: its operation says so and
+    names the way out; recheck then proves it from the router."""
+    from dbos import EnqueueOptions
+
+    from tikguard.ops import engine
+    from tikguard.ops.push_workflow import WORKFLOW_NAME
+    from tikguard.store import devices as store_devices
+    from tikguard.store import operations as store_ops
+
+    async with environment(tmp_path, launch=False) as env:
+        dev = env.fleet[0]
+        with env.db.transaction() as s:
+            device = store_devices.get_device_by_name(s, env.tenant_id, dev.name)
+            op, _ = store_ops.create_operation(
+                s, env.tenant_id, kind="push", device_id=device.id, parameters={"mode": "merge"}
+            )
+            op_id, device_id = op.id, device.id
+        req = {"op_id": op_id, "tenant_id": env.tenant_id, "device_id": device_id}
+        options = EnqueueOptions(
+            workflow_name=WORKFLOW_NAME,
+            queue_name="tikguard-old-revision",  # a queue this revision never polls
+            workflow_id=op_id,
+            app_version="0.0.1+wf1",
+        )
+        async with engine.running(env.settings):
+            pass  # the system database exists from the first launch on
+        async with engine.submitter(env.settings) as client:
+            await client.enqueue_async(options, req)
+        async with engine.running(env.settings):
+            stale = [e for e in env.events(op_id) if e.stage == "stale-revision"]
+            assert len(stale) == 1 and f"tikguard ops recheck {op_id}" in stale[0].message
+            done = await life.recheck(env.db, env.settings, env.tenant_id, op_id, actor="t")
+        assert done.outcome == "failed", done.reason
+        assert "apply never started" in done.reason

@@ -52,6 +52,7 @@ WORKFLOW_MODULES = (
     "tikguard.ops.backup",
     "tikguard.ops.backup_schedule",
     "tikguard.ops.backup_ops",
+    "tikguard.ops.push_lifecycle",  # refuses workflows of other revisions clearly
     "tikguard.ops.rollout.workflow",
 )
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tikguard.ops import push as push_ops
+from tikguard.ops import push_lifecycle
 from tikguard.ops.accounts import Principal
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
@@ -192,6 +193,20 @@ async def confirm(db: Database, settings: Settings, who: Principal, op_id: str) 
         audit(session, who.tenant_id, actor=who.actor, action="push.confirm", target=op.id)
 
     await db.run_async(write)
+    return await asyncio.to_thread(get_op, db, who.tenant_id, op_id)
+
+
+async def recheck(db: Database, settings: Settings, who: Principal, op_id: str) -> OperationInfo:
+    """Re-prove an uncertain or abandoned push from the router now (audited)."""
+    await asyncio.to_thread(get_op, db, who.tenant_id, op_id)  # scoped: unknown is 404
+    await push_lifecycle.recheck(db, settings, who.tenant_id, op_id, actor=who.actor)
+    return await asyncio.to_thread(get_op, db, who.tenant_id, op_id)
+
+
+async def revert(db: Database, settings: Settings, who: Principal, op_id: str) -> OperationInfo:
+    """Fire the revert point of an armed push now (audited)."""
+    await asyncio.to_thread(get_op, db, who.tenant_id, op_id)
+    await push_lifecycle.revert_now(db, settings, who.tenant_id, op_id, actor=who.actor)
     return await asyncio.to_thread(get_op, db, who.tenant_id, op_id)
 
 

@@ -45,7 +45,7 @@ from tikguard.store import operations as store_ops
 from tikguard.store import versions as store_versions
 from tikguard.store.audit import audit
 from tikguard.store.db import Database
-from tikguard.store.errors import InvalidInput, StateError
+from tikguard.store.errors import InvalidInput, StateError, StoreError
 from tikguard.store.models import Operation
 
 PUSH_KINDS = frozenset({"push", "restore", "replace"})
@@ -86,7 +86,8 @@ def _live(status: Any) -> bool:
 
 
 def _request(status: Any, op: Operation) -> dict[str, Any]:
-    args = (status.input or {}).get("args") if status is not None else None
+    inputs: dict[str, Any] = dict(status.input or {}) if status is not None else {}
+    args = inputs.get("args")
     if args:
         return dict(args[0])
     return {"op_id": op.id, "tenant_id": op.tenant_id, "device_id": op.device_id}
@@ -300,14 +301,23 @@ async def recheck(
     assert now.raw is not None
     after_hash, redacted = hash_of_export(now.raw)
     converged, why = await asyncio.to_thread(_converged, db, op, req, redacted, now.names)
-    ev = _evidence(op, pre, now, settings, after_hash=after_hash, converged=converged)
-    ev = Evidence(
-        **{
-            **ev.__dict__,
-            "read_after_deadline": None if deadline is None else now.read_at > deadline,
-        }
+    # the apply marker is set before anything is uploaded: without it, and with no
+    # timer of the push left, the push changed nothing that is still there
+    untouched = not op.evidence.get("apply_started_at") and not now.timers.present
+    ev = _evidence(
+        op,
+        pre,
+        now,
+        settings,
+        after_hash=after_hash,
+        converged=converged,
+        read_after_deadline=None if deadline is None else now.read_at > deadline,
+        wrote_nothing=untouched,
     )
-    outcome = classify(ev, failure="re-proved from the router now")
+    failure = "re-proved from the router now" + (
+        ": the apply never started and no timer of the push is left" if untouched else ""
+    )
+    outcome = classify(ev, failure=failure)
     evidence = {
         **ev.as_dict(),
         "outcome_unknowns": list(outcome.unknowns),
@@ -552,4 +562,54 @@ def _audit_disarm(db: Database, tenant_id: int, actor: str, plan: Disarm, gone: 
             action="device.disarm",
             target=f"{plan.device}/{plan.name}",
             details={"operation": plan.operation, "removed": gone},
+        )
+
+
+# -- workflows of another revision -------------------------------------------------------
+
+
+@engine.on_launch
+async def mark_stale(eng: engine.Engine) -> None:
+    """Say on each unfinished push recorded by another workflow revision that this
+    controller will not resume it, and what to do (once per operation)."""
+    from tikguard.ops.push_context import database
+    from tikguard.ops.push_workflow import WORKFLOW_NAME
+
+    rows = await DBOS.list_workflows_async(
+        name=WORKFLOW_NAME, status=["PENDING", "ENQUEUED"], load_output=False
+    )
+    mine = engine.application_version()
+    for row in rows:
+        inputs: dict[str, Any] = dict(row.input or {})
+        args = inputs.get("args")
+        if row.app_version == mine or not args or not isinstance(args[0], dict):
+            continue
+        req = args[0]
+        await asyncio.to_thread(_note_stale, database(), req, str(row.app_version), mine)
+
+
+def _note_stale(db: Database, req: dict[str, Any], theirs: str, mine: str) -> None:
+    op_id, tenant_id = str(req.get("op_id")), int(req.get("tenant_id") or 0)
+    with db.transaction() as session:
+        try:
+            op = store_ops.get_operation(session, tenant_id, op_id)
+        except StoreError:
+            return
+        if op.outcome is not None:
+            return
+        if any(
+            e.stage == "stale-revision" for e in store_ops.list_events(session, tenant_id, op_id)
+        ):
+            return
+        store_ops.append_event(
+            session,
+            tenant_id,
+            op_id,
+            stage="stale-revision",
+            level="warning",
+            message=(
+                f"recorded by tikguard {theirs}; this controller runs {mine} and does not "
+                f"resume it: `tikguard ops recheck {op_id}` proves from the router where it "
+                f"stands (`tikguard revert {op_id}` if its timer is still armed)"
+            ),
         )

@@ -417,6 +417,11 @@ async def step_revert_point(req: dict[str, Any], on_flash: bool) -> dict[str, An
                 session, names, settings.backup_timeout, revert_password(req)
             )
     except DeviceError as exc:
+        # a partial or refused revert point serves nothing: leave no file behind (if the
+        # router is gone, the next backup removes it: tikguard.ops.leftovers)
+        with contextlib.suppress(DeviceError):
+            async with device_session(req) as session:
+                await dev.remove_file(session, names.backup_file)
         return {"ok": False, "reason": f"revert point: {exc}", "file": names.backup_file}
     return {"ok": True, "file": names.backup_file, "size": size}
 

@@ -389,6 +389,18 @@ async def operation_confirm(request: Request, op_id: str, state: StateDep, user:
     return RedirectResponse(f"/operations/{op_id}", status_code=303)
 
 
+async def operation_recheck(request: Request, op_id: str, state: StateDep, user: User) -> Response:
+    await check_form(request, user, "operator")
+    await operations_view.recheck(state.db, state.settings, user.principal, op_id)
+    return RedirectResponse(f"/operations/{op_id}", status_code=303)
+
+
+async def operation_revert(request: Request, op_id: str, state: StateDep, user: User) -> Response:
+    await check_form(request, user, "operator")
+    await operations_view.revert(state.db, state.settings, user.principal, op_id)
+    return RedirectResponse(f"/operations/{op_id}", status_code=303)
+
+
 # -- backup schedules ----------------------------------------------------------------------
 
 
@@ -445,6 +457,8 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/operations", operations_page, ["GET"]),
     ("/operations/{op_id}", operation_page, ["GET"]),
     ("/operations/{op_id}/confirm", operation_confirm, ["POST"]),
+    ("/operations/{op_id}/recheck", operation_recheck, ["POST"]),
+    ("/operations/{op_id}/revert", operation_revert, ["POST"]),
     ("/schedules", schedules_page, ["GET"]),
     ("/schedules", schedule_set, ["POST"]),
     ("/schedules/remove", schedule_remove, ["POST"]),

@@ -151,6 +151,22 @@ async def confirm(op_id: str, state: State, who: Operator) -> OperationOut:
     return op_out(await operations_view.confirm(state.db, state.settings, who, op_id))
 
 
+@router.post("/operations/{op_id}/recheck", response_model=OperationOut)
+async def recheck(op_id: str, state: State, who: Operator) -> OperationOut:
+    """Re-prove an ``uncertain`` or abandoned push from the router now, with the same
+    evidence rules; a proven outcome replaces ``uncertain`` (409 for a push still
+    running or one that ended otherwise)."""
+    return op_out(await operations_view.recheck(state.db, state.settings, who, op_id))
+
+
+@router.post("/operations/{op_id}/revert", response_model=OperationOut)
+async def revert(op_id: str, state: State, who: Operator) -> OperationOut:
+    """Fire the revert point of an armed push now: one waiting for its confirm is told to
+    revert; an ``uncertain`` one whose timer is still on the router is reverted and
+    proven (409 when nothing is armed)."""
+    return op_out(await operations_view.revert(state.db, state.settings, who, op_id))
+
+
 @router.get("/operations", response_model=list[OperationOut])
 async def list_operations(
     state: State,
