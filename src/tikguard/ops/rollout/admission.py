@@ -8,8 +8,8 @@ measures, for every push that ends, how long it took from arming to its outcome 
 many pushes were in flight meanwhile. The limit is the in-flight count at which that
 time stays within half the budget (the other half is the safety margin), assuming the
 time grows in proportion to the load (the pessimistic case: the controller's CPU is the
-bottleneck). It at most doubles per measurement (slow start) and halves at once when a
-push came close to its budget.
+bottleneck). It doubles per measurement up to 4 (slow start), then grows by one per
+measurement, and halves at once when a push came close to its budget.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ class Admission:
         # the worst recent time per push in flight, scaled to the target
         per_push = max(t / n for n, t in self.samples[-max(4, self.limit) :])
         fits = int(self.target * self.budget / per_push) if per_push > 0 else self.cap
-        self.limit = max(1, min(self.cap, 2 * max(self.limit, in_flight), fits))
+        base = max(self.limit, in_flight)
+        grown = 2 * base if base < 4 else base + 1
+        self.limit = max(1, min(self.cap, grown, fits))
 
     def room(self, in_flight: int) -> int:
         """How many more pushes may start now."""
