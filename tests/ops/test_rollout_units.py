@@ -134,3 +134,14 @@ def test_match_is_bounded() -> None:
     with pytest.raises(InvalidInput, match="took longer"):
         matches(compile_match("(x+x+)+y"), "x" * 5000, "r1")
     assert matches(compile_match(r"^/ip dns$"), "/system\n/ip dns\nset x=1\n", "r1")
+
+
+def test_admission_says_when_a_push_alone_is_too_slow() -> None:
+    adm = Admission(budget=10.0, cap=10)
+    adm.observe(3, 8.0)  # late with others in flight: back off, not a verdict
+    assert adm.slow_reason() is None and adm.limit == 1
+    adm.observe(1, 6.0)  # past half: back off
+    assert adm.slow_reason() is None
+    adm.observe(1, 8.0)  # past three quarters alone: the window cannot be kept
+    reason = adm.slow_reason()
+    assert reason is not None and "longer --window" in reason

@@ -29,6 +29,11 @@ class Admission:
     #: Fraction of the budget a push may use; the rest is the safety margin.
     target: float = 0.5
     samples: list[tuple[int, float]] = field(default_factory=list)
+    #: Fraction of the budget a push alone may use before the rollout halts: no
+    #: in-flight limit makes the window safe then.
+    alone: float = 0.75
+    #: Set when a push alone (nothing else in flight) used more than ``alone``.
+    too_slow: float | None = None
 
     def observe(self, in_flight: int, armed_to_end: float) -> None:
         """A push that ran with ``in_flight`` pushes in flight took ``armed_to_end`` s
@@ -36,6 +41,8 @@ class Admission:
         in_flight = max(1, in_flight)
         self.samples.append((in_flight, armed_to_end))
         del self.samples[:-20]
+        if in_flight == 1 and armed_to_end > self.alone * self.budget:
+            self.too_slow = armed_to_end
         if armed_to_end > self.target * self.budget:
             self.limit = max(1, min(self.limit, in_flight) // 2)
             return
@@ -45,6 +52,16 @@ class Admission:
         base = max(self.limit, in_flight)
         grown = 2 * base if base < 4 else base + 1
         self.limit = max(1, min(self.cap, grown, fits))
+
+    def slow_reason(self) -> str | None:
+        if self.too_slow is None:
+            return None
+        return (
+            f"halted: a push alone took {self.too_slow:.1f} s from arming to its outcome, "
+            f"more than {self.alone:.0%} of the {self.budget:.1f} s its window leaves before "
+            "the margin (real time): this controller cannot keep the window's promise; "
+            "start again with a longer --window"
+        )
 
     def room(self, in_flight: int) -> int:
         """How many more pushes may start now."""

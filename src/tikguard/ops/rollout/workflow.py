@@ -284,6 +284,8 @@ async def step_run_wave(req: dict[str, Any], wave: int) -> dict[str, Any]:
     poll = max(0.1, 2 * settings.engine_polling_interval)
     admitted_with: dict[str, int] = {}
     adm = _admission.get(req["rollout_id"])
+    if adm is not None:
+        adm.too_slow = None  # an operator continued past it: measure again
     while True:
         look = await asyncio.to_thread(_look, req, wave, adm.limit if adm else 1)
         policy = look["policy"]
@@ -295,7 +297,8 @@ async def step_run_wave(req: dict[str, Any], wave: int) -> dict[str, Any]:
                 adm.observe(admitted_with.get(done.op_id, look["in_flight"] + 1), took)
         halt = HaltPolicy(int(policy.get("max_failures") or 0), policy.get("max_failure_percent"))
         halted = halt.halts(look["fresh_failures"], look["total"])
-        stop = look["abort"] or halted
+        slow = adm.slow_reason()
+        stop = look["abort"] or halted or slow is not None
         in_flight = int(look["in_flight"])
         if not stop:
             for target_id in look["pending"][: adm.room(in_flight)]:
@@ -306,7 +309,7 @@ async def step_run_wave(req: dict[str, Any], wave: int) -> dict[str, Any]:
                     continue
                 admitted_with[op_id] = in_flight
         if in_flight == 0 and (stop or not look["pending"]):
-            reason = None
+            reason = slow
             if halted:
                 reason = (
                     f"halted: {look['failures']} router(s) ended other than committed "
@@ -314,7 +317,7 @@ async def step_run_wave(req: dict[str, Any], wave: int) -> dict[str, Any]:
                 )
             return {
                 "aborted": bool(look["abort"]),
-                "halted": bool(halted and not look["abort"]),
+                "halted": bool((halted or slow) and not look["abort"]),
                 "reason": reason,
                 "failures": look["failures"],
                 "admission": adm.as_json(),
