@@ -68,11 +68,24 @@ def test_compact_form_of_the_verbose_export_is_routeros_compact_export() -> None
     assert blocks(result.output) == blocks(want)
 
 
-VERBOSE = [p for p in corpus_exports() if load(p).meta.style == "verbose"]
+#: The corpus's verbose exports (its MANIFEST: "verbose: 4"); the 5.7 one prints every
+#: default but no ``!key`` marker, so it is named here rather than detected.
+VERBOSE = (
+    "ros5.7_rb493g_verbose-indexed.rsc",
+    "ros6.43.8_rb941_verbose_routerlab-b3.rsc",
+    "ros6.48.1_rb952_verbose_unset-bang-props.rsc",
+    "ros6.49.7_951ui_verbose.rsc",
+)
 
 
-@pytest.mark.parametrize("path", VERBOSE, ids=lambda p: p.name)
-def test_every_verbose_export_normalises_to_its_compact_form(path: Path) -> None:
+def test_every_verbose_export_is_listed() -> None:
+    detected = {p.name for p in corpus_exports() if load(p).meta.style == "verbose"}
+    assert detected <= set(VERBOSE)
+
+
+@pytest.mark.parametrize("name", VERBOSE)
+def test_every_verbose_export_normalises_to_its_compact_form(name: str) -> None:
+    path = corpus_file(name)
     verbose = load(path)
     compact = compact_form(verbose)
     assert diff(verbose, compact).empty
