@@ -118,3 +118,16 @@ def test_query_stack() -> None:
     assert not matches(row, ["name=ether2", "mtu=1500", "#&"])
     assert matches(row, ["<mtu=9000", "comment", "#!", "#&", "-comment"])
     assert Request.parse(["/ip/address/print", "=.proplist=a,b", ".tag=x"]).proplist == ["a", "b"]
+
+
+async def test_a_reboot_ends_api_sessions(sim_fleet_factory: Fleet) -> None:
+    fleet = await sim_fleet_factory(1, api=True)
+    dev = fleet[0]
+    api = await connect(dev)
+    assert [row async for row in api.path("system", "identity")]
+    await dev.power_cycle()
+    with pytest.raises((ConnectionClosed, ConnectionError)):
+        [row async for row in api.path("system", "identity")]
+    again = await connect(dev)
+    assert [row async for row in again.path("system", "identity")] == [{"name": dev.name}]
+    await again.close()

@@ -25,6 +25,8 @@ configuration, console and reachability rules as its SSH side:
   ``no such item``) and reachability, history and exports follow as over SSH.
 * ``/cancel`` answers ``!done``; ``/quit`` answers ``!fatal`` and closes.
 
+A reboot, a power cut or ``drop-connections`` ends every API session at once.
+
 Reachability: a connection is served only while ``/ip service api`` (``api-ssl`` for
 TLS) is enabled on the port the endpoint stands for, its ``address=`` allows the
 client, and the firewall lets it in (:mod:`tikguard.sim.reachability`); a refused
@@ -333,8 +335,16 @@ class ApiServer:
             self._serve, self.host, self.port, ssl=self.tls, reuse_address=True
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        self.router.add_listener(self._on_event)
+
+    def _on_event(self, event: str) -> None:
+        """A reboot or power cut ends every API session (the router forgets them)."""
+        if event in ("rebooting", "powered-off", "drop-connections"):
+            for writer in list(self._writers):
+                writer.transport.abort()
 
     async def close(self) -> None:
+        self.router.remove_listener(self._on_event)
         if self._server is not None:
             self._server.close()
         for writer in list(self._writers):
