@@ -120,6 +120,18 @@ def test_push_dry_run_commit_and_revert_from_the_cli(tmp_path: Path) -> None:
         bad = _cli(data, "push", "r001", "--file", str(cut), "--yes", "--window", "240")
         assert bad.returncode == 2, bad.stdout + bad.stderr
         assert "reverted" in bad.stdout
+
+        # no dead ends, and clear refusals where there is nothing to do
+        listed = _cli(data, "ops", "list").stdout
+        op = re.search(r"^│ ([0-9a-f]{12}) .*reverted", listed, re.MULTILINE)
+        assert op, listed
+        for args in (("ops", "recheck", op.group(1)), ("revert", op.group(1))):
+            refused = _cli(data, *args)
+            assert refused.returncode != 0
+            assert "ended reverted" in refused.stdout + refused.stderr
+        gone = _cli(data, "disarm", "r001", "tikguard-nothing-revert", "--yes")
+        assert gone.returncode != 0
+        assert "no scheduler item" in gone.stdout + gone.stderr
     finally:
         proc.terminate()
         proc.wait(10)

@@ -234,3 +234,37 @@ async def test_a_push_of_an_older_workflow_revision_is_refused_clearly_and_reche
             done = await life.recheck(env.db, env.settings, env.tenant_id, op_id, actor="t")
         assert done.outcome == "failed", done.reason
         assert "apply never started" in done.reason
+
+
+async def test_revert_fires_the_revert_point_of_an_uncertain_push_still_armed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A router whose scheduler does not run (its timers stay), dark past the proof's
+    patience after the import: uncertain, change running, both timers still there.
+    recheck says so and names revert; revert loads the revert point and proves it."""
+    settings = push_settings(tmp_path / "data", push_boot_wait=wall(2))
+    async with environment(tmp_path, settings=settings) as env:
+        dev = env.fleet[0]
+        before = dev.router.config_text()
+        real = push_device.run_import
+
+        async def import_then_cut(*args: Any, **kwargs: Any) -> Any:
+            result = await real(*args, **kwargs)
+            dev.router.scheduler.enabled = False  # armed and read back; now it stops
+            dev.router.scheduler.stop()
+            await dev.power_loss()
+            return result
+
+        monkeypatch.setattr(push_device, "run_import", import_then_cut)
+        [op] = await env.push(push_ops.PushRequest([dev.name], script=CHANGE, window=240.0))
+        assert op.outcome == "uncertain", op.evidence.get("reason")
+        await dev.power_on()
+        await dev.wait_up(within=30)
+        assert "10.95.0.1/24" in dev.router.config_text()
+        checked = await life.recheck(env.db, env.settings, env.tenant_id, op.id, actor="t")
+        assert checked.outcome == "uncertain" and f"tikguard revert {op.id}" in checked.reason
+        done = await life.revert_now(env.db, env.settings, env.tenant_id, op.id, actor="t")
+        assert done.outcome == "reverted" and done.changed, done.reason
+        assert dev.router.config_text() == before
+        sched, files = await leftovers(dev)
+        assert "tikguard" not in sched and not files

@@ -19,6 +19,7 @@ its confirm. Workflows recorded by another revision are not resumed by this one
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -398,7 +399,8 @@ async def revert_now(
                 f"operation {op_id} is not armed: no tikguard timer of it on {target.name} "
                 f"(tikguard ops recheck {op_id} proves where the router stands)"
             )
-        await dev.load_revert_point(session, before.names, revert_password(req, db))
+        with contextlib.suppress(DeviceError):  # the load reboots: the session may drop
+            await dev.load_revert_point(session, before.names, revert_password(req, db))
     if pre.get("boot_before") is None and pre.get("uptime") is None:
         pre = {**pre, "uptime": before.uptime}  # at least: it rebooted after this read
     now = await _prove(target, settings, op_id)
