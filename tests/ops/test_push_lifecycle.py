@@ -69,6 +69,31 @@ async def test_a_push_waiting_for_confirm_reverts_on_request(tmp_path: Path) -> 
                 await call(env.db, env.settings, env.tenant_id, op.id, actor="t")
 
 
+async def uncertain_after_the_import(
+    env: Env, monkeypatch: pytest.MonkeyPatch, *, stop_scheduler: bool
+) -> Any:
+    """A push whose router loses power right after the import and stays dark past the
+    proof's patience (``push_boot_wait``): it ends uncertain; then the power returns.
+    ``stop_scheduler``: the router's scheduler stops after arming (its timers stay)."""
+    dev = env.fleet[0]
+    real = push_device.run_import
+
+    async def import_then_cut(*args: Any, **kwargs: Any) -> Any:
+        result = await real(*args, **kwargs)
+        if stop_scheduler:
+            dev.router.scheduler.enabled = False
+            dev.router.scheduler.stop()
+        await dev.power_loss()
+        return result
+
+    monkeypatch.setattr(push_device, "run_import", import_then_cut)
+    [op] = await env.push(push_ops.PushRequest([dev.name], script=CHANGE, window=240.0))
+    assert op.outcome == "uncertain", op.evidence.get("reason")
+    await dev.power_on()
+    await dev.wait_up(within=30)
+    return op
+
+
 async def test_recheck_proves_an_uncertain_push_reverted_after_the_router_returns(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -78,18 +103,7 @@ async def test_recheck_proves_an_uncertain_push_reverted_after_the_router_return
     async with environment(tmp_path, settings=settings) as env:
         dev = env.fleet[0]
         before = dev.router.config_text()
-        real = push_device.run_import
-
-        async def import_then_cut(*args: Any, **kwargs: Any) -> Any:
-            result = await real(*args, **kwargs)
-            await dev.power_loss()
-            return result
-
-        monkeypatch.setattr(push_device, "run_import", import_then_cut)
-        [op] = await env.push(push_ops.PushRequest([dev.name], script=CHANGE, window=240.0))
-        assert op.outcome == "uncertain", op.evidence.get("reason")
-        await dev.power_on()
-        await dev.wait_up(within=30)
+        op = await uncertain_after_the_import(env, monkeypatch, stop_scheduler=False)
         await until(lambda: dev.router.config_text() == before, within=30)  # reverted at boot
         await dev.wait_up(within=30)
         done = await life.recheck(env.db, env.settings, env.tenant_id, op.id, actor="t")
@@ -246,20 +260,7 @@ async def test_revert_fires_the_revert_point_of_an_uncertain_push_still_armed(
     async with environment(tmp_path, settings=settings) as env:
         dev = env.fleet[0]
         before = dev.router.config_text()
-        real = push_device.run_import
-
-        async def import_then_cut(*args: Any, **kwargs: Any) -> Any:
-            result = await real(*args, **kwargs)
-            dev.router.scheduler.enabled = False  # armed and read back; now it stops
-            dev.router.scheduler.stop()
-            await dev.power_loss()
-            return result
-
-        monkeypatch.setattr(push_device, "run_import", import_then_cut)
-        [op] = await env.push(push_ops.PushRequest([dev.name], script=CHANGE, window=240.0))
-        assert op.outcome == "uncertain", op.evidence.get("reason")
-        await dev.power_on()
-        await dev.wait_up(within=30)
+        op = await uncertain_after_the_import(env, monkeypatch, stop_scheduler=True)
         assert "10.95.0.1/24" in dev.router.config_text()
         checked = await life.recheck(env.db, env.settings, env.tenant_id, op.id, actor="t")
         assert checked.outcome == "uncertain" and f"tikguard revert {op.id}" in checked.reason
