@@ -150,6 +150,7 @@ def run_fleet(fleet: str, routers: int, levels: list[int], work: Path) -> list[R
                 db,
                 tenant_id,
                 device_ops.parse_inventory((work / "sim" / "inventory.csv").read_text()),
+                actor="bench",
             )
             rows.append(
                 measure(

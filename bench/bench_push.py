@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from simfleet import FLEETS, start_simulator
-from tikguard.ops import engine
 from tikguard.ops import push as push_ops
+from tikguard.ops import runtime
 from tikguard.ops.backup import backup
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
@@ -84,7 +84,7 @@ async def run(
     assert all(r.ok for r in results), [r for r in results if not r.ok][:3]
     names = [row["name"] for row in rows]
     table = []
-    async with engine.running(settings):
+    async with runtime.running(settings):
         for label, group in (
             ("baseline: 1 router", names[:1]),
             (f"fleet: {routers} routers", names[1:]),

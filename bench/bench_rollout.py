@@ -37,8 +37,8 @@ import asyncssh
 from bench_push import SCRIPT
 from simfleet import start_simulator
 from tikguard.device import session as device_session
-from tikguard.ops import engine
 from tikguard.ops import push as push_ops
+from tikguard.ops import runtime
 from tikguard.ops.backup import backup
 from tikguard.ops.rollout import service as rollouts
 from tikguard.ops.rollout.targets import Selector
@@ -159,7 +159,7 @@ async def run(routers: int, scale: float, data: Path, rows: list[dict[str, str]]
     results = await backup(db, settings, tenant_id)
     assert all(r.ok for r in results), [r for r in results if not r.ok][:3]
     log = record_sessions(rows[0]["name"])
-    async with engine.running(settings):
+    async with runtime.running(settings):
         req = push_ops.PushRequest([rows[0]["name"]], script=SCRIPT, window=WINDOW)
         cpu0, t0 = time.process_time(), time.perf_counter()
         subs = await push_ops.submit(db, settings, tenant_id, req)

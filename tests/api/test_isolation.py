@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, select, text
 from tests.api.world import TenantWorld, api_settings, build_tenant
 
 from tikguard.api.app import create_app
-from tikguard.ops import backup_schedule
+from tikguard.ops import backup as backup_ops
 from tikguard.settings import Settings
 from tikguard.store.db import Database
 from tikguard.store.models import (
@@ -119,7 +119,7 @@ def beta(db: Database) -> TenantWorld:
 def app(settings: Settings, db: Database, alpha: TenantWorld, beta: TenantWorld) -> FastAPI:
     async def schedules() -> None:  # each tenant has one of its own
         for world in (alpha, beta):
-            await backup_schedule.change_schedule(
+            await backup_ops.change_schedule(
                 db, settings, world.id, tag=f"{world.name}-core", actor="test"
             )
 

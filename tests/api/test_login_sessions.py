@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from tests.api.test_ui_pages import login
 from tests.api.world import PASSWORD, TenantWorld
 
-from tikguard.api.sessions import COOKIE
 from tikguard.ops import accounts
+from tikguard.server.sessions import COOKIE
 from tikguard.store.db import Database
 from tikguard.store.models import ApiToken, LoginSession
 

@@ -13,7 +13,7 @@ from tests.api.world import TenantWorld
 from typer.testing import CliRunner
 
 from tikguard.cli import app as cli_app
-from tikguard.ops import backup_schedule
+from tikguard.ops import backup as backup_ops
 
 
 async def test_admin_sets_viewer_reads(
@@ -134,7 +134,7 @@ def test_schedule_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert r.exit_code == 1 and "time zone" in r.output
     r = runner.invoke(cli_app, ["schedule", "list"])
     assert r.exit_code == 0
-    assert "all" in r.output and backup_schedule.DAILY in r.output and "tag core" in r.output
+    assert "all" in r.output and backup_ops.DAILY in r.output and "tag core" in r.output
     r = runner.invoke(cli_app, ["schedule", "remove", "--tag", "core"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(cli_app, ["schedule", "remove", "--tag", "core"])

@@ -11,7 +11,7 @@ import pytest
 from tests.browser.liveserver import LiveServer
 from tests.browser.test_browser import login
 
-from tikguard.api.sessions import COOKIE
+from tikguard.server.sessions import COOKIE
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 

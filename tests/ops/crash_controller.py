@@ -22,8 +22,8 @@ from typing import Any
 
 from crashpoints import install_crash
 
-from tikguard.ops import engine
 from tikguard.ops import push as push_ops
+from tikguard.ops import runtime
 from tikguard.ops.backup import backup
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
@@ -82,7 +82,7 @@ async def main(rows: list[dict[str, str]]) -> None:
         results = await backup(db, settings, tenant_id)
         assert all(r.ok for r in results), results
     install_crash(CRASH_AT)
-    async with engine.running(settings):
+    async with runtime.running(settings):
         req = push_ops.PushRequest(
             devices=[rows[0]["name"]], script=SCRIPT, idempotency_key="crash-matrix"
         )

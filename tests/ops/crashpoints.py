@@ -16,8 +16,8 @@ from typing import Any
 
 from dbos import DBOS
 
-from tikguard.ops import push_device as dev
-from tikguard.ops import push_steps as wf
+from tikguard.device import guard as dev
+from tikguard.ops.push import steps as wf
 
 _died: Path | None = None
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dbos import DBOS, SetWorkflowID
 
-from tikguard.ops import engine
+from tikguard.ops import runtime
 from tikguard.settings import Settings
 
 DATA = Path(sys.argv[1])
@@ -41,7 +41,7 @@ async def flow(x: int) -> int:
 
 async def main() -> None:
     settings = Settings(data_dir=DATA, engine_polling_interval=0.05)
-    async with engine.running(settings) as eng:
+    async with runtime.running(settings) as eng:
         if sys.argv[2] == "start":
             with SetWorkflowID("crash-1"):
                 await DBOS.start_workflow_async(flow, 10)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tikguard.ops import engine
 from tikguard.ops import push as push_ops
+from tikguard.ops import runtime
 from tikguard.ops.backup import backup
 from tikguard.settings import Settings
 from tikguard.sim.fleet import SimFleet
@@ -118,7 +118,7 @@ async def environment(
             tenant_id = await register_fleet(db, settings, fleet)
             env = Env(fleet, db, settings, tenant_id)
             if launch:
-                async with engine.running(settings) as eng:
+                async with runtime.running(settings) as eng:
                     yield env
                     async with asyncio.timeout(30):
                         await eng.wait_idle()  # let finished pushes record their results

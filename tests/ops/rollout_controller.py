@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tikguard.ops import engine
+from tikguard.ops import runtime
 from tikguard.ops.backup import backup
 from tikguard.ops.rollout import service as rollouts
 from tikguard.ops.rollout.targets import Selector
@@ -77,7 +77,7 @@ async def main(rows: list[dict[str, str]]) -> None:
     if MODE == "start":
         results = await backup(db, settings, tenant_id)
         assert all(r.ok for r in results), results
-    async with engine.running(settings):
+    async with runtime.running(settings):
         if MODE == "start":
             req = rollouts.RolloutRequest(
                 selector=Selector(all=True), source=SCRIPT, canary=0, waves=["100%"]

@@ -21,7 +21,7 @@ from tikguard.ops import backup as backup_ops
 from tikguard.ops import devices as device_ops
 from tikguard.ops import history
 from tikguard.ops.backup import BackupStatus
-from tikguard.ops.snapshot import ExportUnreadable, prepare
+from tikguard.ops.backup.snapshot import ExportUnreadable, prepare
 from tikguard.settings import Settings
 from tikguard.sim.fleet import SimDevice, SimFleet
 from tikguard.store import devices as store_devices
@@ -79,7 +79,7 @@ def tenant_id(db: Database) -> int:
 
 def add_fleet(db: Database, tenant_id: int, fleet: SimFleet) -> None:
     rows = device_ops.parse_inventory(fleet.inventory_csv())
-    device_ops.import_rows(db, tenant_id, rows)
+    device_ops.import_rows(db, tenant_id, rows, actor="test")
 
 
 async def test_unchanged_twice_is_one_version_and_a_change_is_two(
@@ -117,7 +117,7 @@ async def test_unchanged_twice_is_one_version_and_a_change_is_two(
     drift = await history.diff_versions(db, settings, tenant_id, name, "1", "live")
     assert "edge-gw-1" in drift.unified
 
-    view = device_ops.show(db, tenant_id, name)
+    view = device_ops.get(db, tenant_id, device_ops.id_of(db, tenant_id, name))
     assert view.last_backup_status == "changed"
     assert view.ros_version == "7.16"
     assert view.host_key_fingerprint == fleet[0].host_key_fingerprint
@@ -195,15 +195,18 @@ async def test_fleet_reports_every_outcome_and_completes_the_rest(
         assert "wrong-password" not in (result.message or "")
 
     # The rows say so, the changed key waits for an operator, nothing was lost.
-    rekeyed_view = device_ops.show(db, tenant_id, rekeyed.name)
+    rekeyed_view = device_ops.get(db, tenant_id, device_ops.id_of(db, tenant_id, rekeyed.name))
     assert rekeyed_view.last_backup_status == "failed"
     assert rekeyed_view.pending_host_key_fingerprint == rekeyed.host_key_fingerprint
     for dev in fleet:
         assert len(history.list_history(db, tenant_id, dev.name)) == 1
 
-    offer = await device_ops.host_key_offer(db, settings, tenant_id, rekeyed.name)
+    rekeyed_id = device_ops.id_of(db, tenant_id, rekeyed.name)
+    offer = await device_ops.host_key_offer(db, settings, tenant_id, rekeyed_id)
     assert offer.recorded and offer.new_fingerprint == rekeyed.host_key_fingerprint
-    device_ops.accept_host_key(db, tenant_id, offer)
+    await device_ops.accept_host_key(
+        db, settings, tenant_id, rekeyed_id, offer.new_fingerprint, actor="test"
+    )
     (after,) = await backup_ops.backup(db, settings, tenant_id, names=[rekeyed.name])
     assert after.status is BackupStatus.UNCHANGED, after
 
@@ -297,7 +300,10 @@ async def test_export_form_follows_the_router_version(
         version = store_versions.get_version(session, tenant_id, result.version_id or 0)
         assert version.ros_version == actual
         assert store_versions.get_secrets(session, tenant_id, version) != {}
-    assert device_ops.show(db, tenant_id, dev.name).ros_version == actual
+    assert (
+        device_ops.get(db, tenant_id, device_ops.id_of(db, tenant_id, dev.name)).ros_version
+        == actual
+    )
     assert "Sesame-42" in history.show_version(db, tenant_id, dev.name, with_secrets=True).text
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from tests.conftest import SIM_TIME_SCALE
 
-from tikguard.ops import backup_schedule, engine, history
+from tikguard.ops import backup as backup_ops
 from tikguard.ops import devices as device_ops
+from tikguard.ops import history, runtime
 from tikguard.settings import Settings
 from tikguard.sim.fleet import SimFleet
 from tikguard.store.db import Database
@@ -30,13 +31,15 @@ async def test_schedule_runs_backups_and_default_is_daily(
     )
     db = Database.open(settings)
     tenant_id = device_ops.default_tenant_id(db)
-    device_ops.import_rows(db, tenant_id, device_ops.parse_inventory(fleet.inventory_csv()))
+    device_ops.import_rows(
+        db, tenant_id, device_ops.parse_inventory(fleet.inventory_csv()), actor="test"
+    )
 
-    async with engine.running(settings):
-        schedules = await backup_schedule.list_schedules(tenant_id)
-        assert [(s.tag, s.cron) for s in schedules] == [(None, backup_schedule.DAILY)]
+    async with runtime.running(settings):
+        schedules = await backup_ops.list_schedules(tenant_id)
+        assert [(s.tag, s.cron) for s in schedules] == [(None, backup_ops.DAILY)]
 
-        await backup_schedule.set_schedule(tenant_id, tag="sim", cron="* * * * * *")
+        await backup_ops.set_schedule(tenant_id, tag="sim", cron="* * * * * *")
         deadline = time.monotonic() + 20
         while True:
             versions = history.list_history(db, tenant_id, fleet[0].name)
@@ -45,7 +48,7 @@ async def test_schedule_runs_backups_and_default_is_daily(
             assert time.monotonic() < deadline, "the schedule never ran a backup"
             await asyncio.sleep(0.1)
         assert versions[0].trigger == "scheduled"
-        await backup_schedule.remove_schedule(tenant_id, tag="sim")
-        names = [s.name for s in await backup_schedule.list_schedules(tenant_id)]
-        assert names == [backup_schedule.schedule_name(tenant_id, None)]
+        await backup_ops.remove_schedule(tenant_id, tag="sim")
+        names = [s.name for s in await backup_ops.list_schedules(tenant_id)]
+        assert names == [backup_ops.schedule_name(tenant_id, None)]
     db.dispose()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from dbos import DBOS
 
-from tikguard.ops import engine
+from tikguard.ops import runtime
 from tikguard.settings import Settings
 
 CHILD = Path(__file__).with_name("engine_child.py")
@@ -26,19 +26,19 @@ def _settings(tmp_path: Path) -> Settings:
 async def test_launch_shutdown_twice_in_one_process(tmp_path: Path) -> None:
     for sub in ("a", "b"):
         settings = _settings(tmp_path / sub)
-        async with engine.running(settings) as eng:
-            assert engine.current() is eng
-            queue = await DBOS.retrieve_queue_async(engine.PUSH_QUEUE)
+        async with runtime.running(settings) as eng:
+            assert runtime.current() is eng
+            queue = await DBOS.retrieve_queue_async(runtime.PUSH_QUEUE)
             assert queue is not None
             assert (settings.data_dir / "dbos.sqlite").exists()
         with pytest.raises(RuntimeError):
-            engine.current()
+            runtime.current()
 
 
 async def test_application_version_is_explicit(tmp_path: Path) -> None:
-    async with engine.running(_settings(tmp_path)):
-        assert DBOS.application_version == engine.application_version()
-    assert engine.application_version().startswith("0.")
+    async with runtime.running(_settings(tmp_path)):
+        assert DBOS.application_version == runtime.application_version()
+    assert runtime.application_version().startswith("0.")
 
 
 async def test_second_worker_for_same_executor_is_refused(tmp_path: Path) -> None:
@@ -46,14 +46,15 @@ async def test_second_worker_for_same_executor_is_refused(tmp_path: Path) -> Non
     # flock conflicts between open file descriptions, so this stands in for another process
     with (tmp_path / "engine-local.lock").open("a+") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
-        with pytest.raises(engine.EngineBusy):
-            await engine.launch(settings)
-    async with engine.running(settings):
+        with pytest.raises(runtime.EngineBusy):
+            await runtime.launch(settings)
+    async with runtime.running(settings):
         pass
 
 
 def test_sigkill_mid_sleep_resumes_without_rerunning_steps(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(CHILD.parent)}
+    path = [str(CHILD.parent), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
     child = subprocess.Popen([sys.executable, str(CHILD), str(tmp_path), "start"], env=env)
     log = tmp_path / "steps.log"
     deadline = time.monotonic() + 30

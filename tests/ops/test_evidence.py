@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tikguard.ops.evidence import Evidence, classify
+from tikguard.ops.push.evidence import Evidence, classify
 
 PRE, TARGET, OTHER = "pre", "target", "other"
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from tikguard.device import guard as push_device
 from tikguard.ops import push as push_ops
-from tikguard.ops import push_device
-from tikguard.ops import push_lifecycle as life
+from tikguard.ops.push import lifecycle as life
 from tikguard.sim.fleet import SimDevice
 from tikguard.store.audit import list_audit
 from tikguard.store.errors import StateError
@@ -218,8 +218,8 @@ async def test_a_push_of_an_older_workflow_revision_is_refused_clearly_and_reche
     names the way out; recheck then proves it from the router."""
     from dbos import EnqueueOptions
 
-    from tikguard.ops import engine
-    from tikguard.ops.push_workflow import WORKFLOW_NAME
+    from tikguard.ops import runtime
+    from tikguard.ops.push.workflow import WORKFLOW_NAME
     from tikguard.store import devices as store_devices
     from tikguard.store import operations as store_ops
 
@@ -238,11 +238,11 @@ async def test_a_push_of_an_older_workflow_revision_is_refused_clearly_and_reche
             workflow_id=op_id,
             app_version="0.0.1+wf1",
         )
-        async with engine.running(env.settings):
+        async with runtime.running(env.settings):
             pass  # the system database exists from the first launch on
-        async with engine.submitter(env.settings) as client:
+        async with runtime.submitter(env.settings) as client:
             await client.enqueue_async(options, req)
-        async with engine.running(env.settings):
+        async with runtime.running(env.settings):
             stale = [e for e in env.events(op_id) if e.stage == "stale-revision"]
             assert len(stale) == 1 and f"tikguard ops recheck {op_id}" in stale[0].message
             done = await life.recheck(env.db, env.settings, env.tenant_id, op_id, actor="t")

@@ -3,8 +3,8 @@ as the intended result."""
 
 from __future__ import annotations
 
-from tikguard.ops.push_device import Names, read_import_output, reset_script
-from tikguard.ops.push_plan import (
+from tikguard.device.guard import Names, read_import_output, reset_script
+from tikguard.ops.push.plan import (
     converged_to,
     merge_converged,
     parse_snippet,

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from tikguard.device import guard as push_device
 from tikguard.ops import push as push_ops
-from tikguard.ops import push_boot, push_device
+from tikguard.ops.push import boot as push_boot
 
 from .pushkit import WINDOW, environment, until
 

@@ -13,11 +13,11 @@ import pytest
 
 from tikguard.ops import push as push_ops
 from tikguard.ops.backup import backup
-from tikguard.ops.history import merge_secrets
 from tikguard.routeros.diff import diff
 from tikguard.routeros.normalise import normalise
 from tikguard.routeros.parse import parse
 from tikguard.routeros.quoting import quote
+from tikguard.routeros.secrets import merge_text_secrets
 from tikguard.store import versions as store_versions
 
 from .pushkit import Env, environment
@@ -71,7 +71,7 @@ def _matches_version(env: Env, seq: int) -> str:
     with env.db.session() as s:
         device_id = _device_id(env)
         version = store_versions.get_version_by_seq(s, env.tenant_id, device_id, seq)
-        text = merge_secrets(
+        text = merge_text_secrets(
             store_versions.version_text(version),
             store_versions.get_secrets(s, env.tenant_id, version),
         )
@@ -102,7 +102,7 @@ async def test_replace_whole_config(tmp_path: Path) -> None:
         await _build_history(env)
         with env.db.session() as s:
             version = store_versions.get_version_by_seq(s, env.tenant_id, _device_id(env), 1)
-            target = merge_secrets(
+            target = merge_text_secrets(
                 store_versions.version_text(version),
                 store_versions.get_secrets(s, env.tenant_id, version),
             )

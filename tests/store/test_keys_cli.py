@@ -98,12 +98,12 @@ def test_mirror_sync_and_status(data_dir: Path) -> None:
 
 
 def test_rotation_is_refused_while_a_server_runs_on_the_data_directory(data_dir: Path) -> None:
-    from tikguard.ops import engine
+    from tikguard.ops import runtime
 
     old_id = read_key_file(data_dir / "master.key").key_id
     runner = CliRunner()
     # a worker's lock, as `tikguard serve` holds it for its whole life
-    with engine.no_worker(Settings(data_dir=data_dir)):
+    with runtime.no_worker(Settings(data_dir=data_dir)):
         out = runner.invoke(app, ["keys", "rotate"])
         assert out.exit_code == 1, out.output
         assert "server is running" in out.output and "stop `tikguard serve`" in out.output

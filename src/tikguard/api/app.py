@@ -15,17 +15,18 @@ from fastapi import APIRouter, FastAPI
 
 from tikguard import __version__
 from tikguard.api import docs as api_docs
-from tikguard.api import errors
-from tikguard.api.deps import AppState, trusted_networks
-from tikguard.api.events import EventHub
 from tikguard.api.headers import SecurityHeaders
-from tikguard.api.limits import BodyLimit
 from tikguard.api.routes import admin, devices, history, operations, rollouts, schedules
-from tikguard.api.sessions import SessionSigner, load_secret
-from tikguard.api.throttle import LoginThrottle
 from tikguard.logs import get_logger
-from tikguard.ops import engine as engine_ops
+from tikguard.ops import runtime
 from tikguard.ops.cluster import ClusterError
+from tikguard.server import errors
+from tikguard.server.clients import trusted_networks
+from tikguard.server.events import EventHub
+from tikguard.server.limits import BodyLimit
+from tikguard.server.sessions import SessionSigner, load_secret
+from tikguard.server.state import AppState
+from tikguard.server.throttle import LoginThrottle
 from tikguard.settings import Settings
 from tikguard.store.db import Database
 
@@ -71,8 +72,8 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if engine:
             try:
-                await engine_ops.launch(settings)
-            except engine_ops.EngineBusy as exc:
+                await runtime.launch(settings)
+            except runtime.EngineBusy as exc:
                 log.error(
                     "%s: stop it (or wait for its push to end), then start the server again",
                     exc,
@@ -86,7 +87,7 @@ def create_app(
         finally:
             await state.hub.close()
             if engine:
-                await engine_ops.shutdown()
+                await runtime.shutdown()
             if db is None:
                 database.dispose()
 

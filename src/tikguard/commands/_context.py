@@ -7,6 +7,9 @@ service; the first command creates the database and the ``default`` tenant.
 from __future__ import annotations
 
 import contextlib
+import getpass
+import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,11 +21,26 @@ from tikguard.store.db import Database
 from tikguard.store.errors import AlreadyExists, InvalidInput, NotFound, StoreError, VaultError
 
 
+def cli_actor() -> str:
+    """Who a CLI change is by, for the audit log: ``cli:<OS user>@<host>``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        user = f"uid{os.getuid()}"
+    return f"cli:{user}@{socket.gethostname()}"
+
+
 @dataclass
 class Context:
     settings: Settings
     db: Database
     tenant_id: int
+    #: The audit actor of every change this command makes.
+    actor: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.actor:
+            self.actor = cli_actor()
 
 
 def settings_from_env() -> Settings:

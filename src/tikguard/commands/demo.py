@@ -82,8 +82,8 @@ def demo(
 
 async def _run(settings: Settings, count: int, version: str) -> list[dict[str, Any]]:
     from tikguard.commands.push import _follow
-    from tikguard.ops import engine
     from tikguard.ops import push as push_ops
+    from tikguard.ops import runtime
     from tikguard.ops.backup import backup
     from tikguard.ops.devices import default_tenant_id
     from tikguard.sim.fleet import SimFleet
@@ -124,7 +124,7 @@ async def _run(settings: Settings, count: int, version: str) -> list[dict[str, A
 
             ctx = Context(settings, db, tenant_id)
             rows: list[dict[str, Any]] = []
-            async with engine.running(settings):
+            async with runtime.running(settings):
                 names = [d.name for d in fleet]
                 good = push_ops.PushRequest(
                     names,

@@ -64,6 +64,7 @@ def add(
         view = svc.add(
             ctx.db,
             ctx.tenant_id,
+            actor=ctx.actor,
             name=name,
             host=host,
             username=username,
@@ -121,7 +122,7 @@ def import_(
             )
         completed.append(row)
     with store_context() as ctx, user_errors():
-        report = svc.import_rows(ctx.db, ctx.tenant_id, completed, update=update)
+        report = svc.import_rows(ctx.db, ctx.tenant_id, completed, actor=ctx.actor, update=update)
     console.print(
         f"imported {len(report.added)} device(s)"
         + (f", updated {len(report.updated)}" if report.updated else "")
@@ -161,7 +162,14 @@ def set_(
     values = dict(_var(item) for item in var or [])
     with store_context() as ctx, user_errors():
         view = svc.set_fields(
-            ctx.db, ctx.tenant_id, name, site=site, tags=tag, values=values, unset=unset_var
+            ctx.db,
+            ctx.tenant_id,
+            svc.id_of(ctx.db, ctx.tenant_id, name),
+            site=site,
+            tags=tag,
+            values=values,
+            unset=unset_var,
+            actor=ctx.actor,
         )
     shown = ", ".join(f"{k}={v}" for k, v in sorted(view.vars.items())) or "(none)"
     console.print(
@@ -206,7 +214,7 @@ def list_(
 def show(name: Annotated[str, typer.Argument(help="Device name.")]) -> None:
     """Show one router: address, host key, what the last probe and backup saw."""
     with store_context() as ctx, user_errors():
-        v = svc.show(ctx.db, ctx.tenant_id, name)
+        v = svc.get(ctx.db, ctx.tenant_id, svc.id_of(ctx.db, ctx.tenant_id, name))
     table = Table(show_header=False, box=None)
     rows: list[tuple[str, str]] = [
         ("name", v.name),
@@ -241,7 +249,8 @@ def show(name: Annotated[str, typer.Argument(help="Device name.")]) -> None:
 def probe(name: Annotated[str, typer.Argument(help="Device name.")]) -> None:
     """Connect and read what the router is: version, board, storage, clock, policies."""
     with store_context() as ctx, user_errors():
-        facts = asyncio.run(svc.probe_device(ctx.db, ctx.settings, ctx.tenant_id, name))
+        device_id = svc.id_of(ctx.db, ctx.tenant_id, name)
+        facts = asyncio.run(svc.probe_device(ctx.db, ctx.settings, ctx.tenant_id, device_id))
     res = facts.resource
     table = Table(show_header=False, box=None)
     free = f"{res.free_bytes / 1048576:.1f} MiB" if res.free_bytes is not None else "?"
@@ -270,7 +279,7 @@ def remove(
     if not yes and not typer.confirm(f"Remove {name} and its stored versions?"):
         raise typer.Exit(1)
     with store_context() as ctx, user_errors():
-        svc.remove(ctx.db, ctx.tenant_id, name)
+        svc.remove(ctx.db, ctx.tenant_id, svc.id_of(ctx.db, ctx.tenant_id, name), actor=ctx.actor)
     console.print(f"removed {name}")
 
 
@@ -281,7 +290,8 @@ def accept_hostkey(
 ) -> None:
     """Pin the router's new host key, after showing its fingerprint."""
     with store_context() as ctx, user_errors():
-        offer = asyncio.run(svc.host_key_offer(ctx.db, ctx.settings, ctx.tenant_id, name))
+        device_id = svc.id_of(ctx.db, ctx.tenant_id, name)
+        offer = asyncio.run(svc.host_key_offer(ctx.db, ctx.settings, ctx.tenant_id, device_id))
         console.print(f"device:       {offer.device}")
         console.print(f"pinned key:   {offer.old_fingerprint or '(none)'}")
         source = "presented during an operation" if offer.recorded else "presented just now"
@@ -291,5 +301,14 @@ def accept_hostkey(
             return
         if not yes and not typer.confirm("Trust the new key?"):
             raise typer.Exit(1)
-        svc.accept_host_key(ctx.db, ctx.tenant_id, offer)
+        asyncio.run(
+            svc.accept_host_key(
+                ctx.db,
+                ctx.settings,
+                ctx.tenant_id,
+                device_id,
+                offer.new_fingerprint,
+                actor=ctx.actor,
+            )
+        )
     console.print(f"pinned {offer.new_fingerprint} for {name}")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from tikguard.commands._context import open_database, settings_from_env, user_errors
 from tikguard.commands._ui import console, fail
-from tikguard.ops import engine
+from tikguard.ops import runtime
 from tikguard.store import rotation
 from tikguard.store.db import Database
 from tikguard.store.errors import VaultError
@@ -50,9 +50,9 @@ def _no_server() -> Iterator[None]:
     would wrap new keys with the old master key (unreadable after its restart)."""
     settings = settings_from_env()
     try:
-        with engine.no_worker(settings):
+        with runtime.no_worker(settings):
             yield
-    except engine.EngineBusy:
+    except runtime.EngineBusy:
         fail(
             f"a tikguard server is running on {settings.data_dir}; keys are rotated with it "
             "stopped",

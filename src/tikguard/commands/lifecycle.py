@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
+import tikguard.ops.push.lifecycle as life
 from tikguard.commands._context import store_context, user_errors
 from tikguard.commands._ui import console, fail
 from tikguard.commands.push import OUTCOME_STYLE, _find_op, ops_app
-from tikguard.ops import push_lifecycle as life
 from tikguard.store.errors import StoreError
 
 Op = Annotated[str, typer.Argument(help="Operation id (a unique prefix is enough).")]

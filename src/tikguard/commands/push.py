@@ -22,7 +22,7 @@ from rich.table import Table
 
 from tikguard.commands._context import Context, store_context, user_errors
 from tikguard.commands._ui import console, err_console, fail
-from tikguard.ops import cluster, engine
+from tikguard.ops import cluster, runtime
 from tikguard.ops import push as push_ops
 from tikguard.store import operations as store_ops
 from tikguard.store import workers as store_workers
@@ -206,15 +206,15 @@ def _run(req: push_ops.PushRequest, *, dry_run: bool, yes: bool, worker: bool = 
             raise typer.Exit(2)
 
 
-async def _become_worker(ctx: Context, worker: bool) -> engine.Engine | None:
+async def _become_worker(ctx: Context, worker: bool) -> runtime.Engine | None:
     """Launch the engine here when this command is to be the worker; None when it
     hands its work to others (a server on this data directory, or the cluster)."""
     if store_workers.shared(ctx.settings) and not worker:
         await _announce_cluster(ctx)
         return None
     try:
-        return await engine.launch(ctx.settings)
-    except engine.EngineBusy:
+        return await runtime.launch(ctx.settings)
+    except runtime.EngineBusy:
         err_console.print("[dim]a tikguard server runs the pushes; following its progress[/]")
         return None
     except cluster.ClusterError as exc:
@@ -251,7 +251,7 @@ async def _submit_and_follow(
         return ops
     finally:
         if eng is not None:
-            await engine.shutdown()
+            await runtime.shutdown()
 
 
 async def _follow(ctx: Context, op_ids: list[str]) -> list[Operation]:
@@ -439,7 +439,7 @@ async def _resume(ctx: Context, op_ids: list[str], worker: bool = False) -> list
         await eng.wait_idle()
         return ops
     finally:
-        await engine.shutdown()
+        await runtime.shutdown()
 
 
 def _print_evidence(op: Operation) -> None:

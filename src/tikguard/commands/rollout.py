@@ -25,7 +25,7 @@ from rich.text import Text
 from tikguard.commands._context import Context, store_context, user_errors
 from tikguard.commands._ui import console, err_console, fail
 from tikguard.commands.push import OUTCOME_STYLE, Check, Window, _checks, _read_file
-from tikguard.ops import engine
+from tikguard.ops import runtime
 from tikguard.ops.rollout import service as rollouts
 from tikguard.ops.rollout.records import FINISHED, GATES, RolloutView
 from tikguard.ops.rollout.targets import Selector, describe
@@ -218,19 +218,19 @@ async def _start_and_follow(
         await _stop(eng)
 
 
-async def _stop(eng: engine.Engine | None) -> None:
+async def _stop(eng: runtime.Engine | None) -> None:
     """Stop the engine this command launched. A rollout waiting at a gate stays pending
     (the next launch resumes it): DBOS's note that it cancelled its task is not news."""
     if eng is None:
         return
     logging.getLogger("dbos").setLevel(logging.ERROR)
-    await engine.shutdown()
+    await runtime.shutdown()
 
 
-async def _launch(ctx: Context) -> engine.Engine | None:
+async def _launch(ctx: Context) -> runtime.Engine | None:
     try:
-        return await engine.launch(ctx.settings)
-    except engine.EngineBusy:
+        return await runtime.launch(ctx.settings)
+    except runtime.EngineBusy:
         err_console.print("[dim]a tikguard server runs the rollout; following its progress[/]")
         return None
 

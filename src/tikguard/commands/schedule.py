@@ -16,7 +16,8 @@ from rich.table import Table
 
 from tikguard.commands._context import Context, store_context, user_errors
 from tikguard.commands._ui import console, fail
-from tikguard.ops import accounts, backup_schedule
+from tikguard.ops import accounts
+from tikguard.ops import backup as backup_ops
 from tikguard.store.errors import NotFound
 
 schedule_app = typer.Typer(
@@ -50,7 +51,7 @@ def schedule_list(tenant: TenantOpt = None) -> None:
     """The backup schedules of a tenant."""
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
-        found = asyncio.run(backup_schedule.tenant_schedules(ctx.settings, tenant_id))
+        found = asyncio.run(backup_ops.tenant_schedules(ctx.settings, tenant_id))
     if not found:
         console.print(
             "no backup schedule: nothing is backed up on its own "
@@ -72,7 +73,7 @@ def schedule_set(
         typer.Argument(
             help="Cron expression: minute hour day month weekday (default daily 03:00)."
         ),
-    ] = backup_schedule.DAILY,
+    ] = backup_ops.DAILY,
     tag: TagOpt = None,
     time_zone: Annotated[
         str | None, typer.Option("--time-zone", help="IANA time zone of the expression (UTC).")
@@ -83,7 +84,7 @@ def schedule_set(
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
         found = asyncio.run(
-            backup_schedule.change_schedule(
+            backup_ops.change_schedule(
                 ctx.db,
                 ctx.settings,
                 tenant_id,
@@ -108,7 +109,7 @@ def schedule_remove(tag: TagOpt = None, tenant: TenantOpt = None) -> None:
             tenant_id = _tenant(ctx, tenant)
         try:
             asyncio.run(
-                backup_schedule.drop_schedule(ctx.db, ctx.settings, tenant_id, tag=tag, actor="cli")
+                backup_ops.drop_schedule(ctx.db, ctx.settings, tenant_id, tag=tag, actor="cli")
             )
         except NotFound as exc:
             fail(str(exc), "see `tikguard schedule list`")

@@ -364,10 +364,10 @@ class WorkerView:
 @contextlib.asynccontextmanager
 async def _lister(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
     """``list_workflows_async`` of the engine in this process, else of a client."""
-    from tikguard.ops import engine
+    from tikguard.ops import runtime
 
     try:
-        engine.current()
+        runtime.current()
     except RuntimeError:
         client = await asyncio.to_thread(
             DBOSClient, system_database_url=settings.dbos_database_url()

@@ -10,8 +10,8 @@ import asyncio
 from dataclasses import dataclass
 
 from tikguard.ops import history
-from tikguard.ops.backup import load_jobs
-from tikguard.ops.snapshot import take_snapshot
+from tikguard.ops.backup.service import load_jobs
+from tikguard.ops.backup.snapshot import take_snapshot
 from tikguard.settings import Settings
 from tikguard.store.db import Database
 

@@ -1,9 +1,11 @@
-"""The device inventory as the CLI, API and UI use it.
+"""The device inventory: one service for the CLI, API, UI and benchmarks.
 
-A thin service over :mod:`tikguard.store.devices`: the embedded default's tenant,
-CSV import (the ``inventory.csv`` that ``tikguard sim run`` writes, or one an operator
-exports from their own inventory), and accepting a changed host key after showing
-its fingerprint.
+Every function takes the caller's tenant id and device ids (the CLI resolves a name
+once with :func:`id_of`); a device of another tenant is "not found" exactly like one
+that does not exist. Every change is audited with the caller's actor. Also here: the
+embedded default's tenant, CSV import (the ``inventory.csv`` that ``tikguard sim run``
+writes, or one an operator exports from their own inventory), probing, and accepting
+a changed host key after showing its fingerprint.
 """
 
 from __future__ import annotations
@@ -17,13 +19,39 @@ from typing import Any
 
 from tikguard.device.probe import DeviceFacts, probe
 from tikguard.device.session import connect, fetch_host_key, fingerprint
-from tikguard.ops.backup import load_jobs
+from tikguard.ops.backup.service import load_jobs
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import tenants as store_tenants
+from tikguard.store.audit import audit
 from tikguard.store.db import Database
-from tikguard.store.errors import AlreadyExists, InvalidInput
+from tikguard.store.errors import AlreadyExists, InvalidInput, StateError
 from tikguard.store.models import Device
+
+__all__ = [
+    "INVENTORY_COLUMNS",
+    "DeviceView",
+    "HostKeyOffer",
+    "ImportReport",
+    "InventoryRow",
+    "accept_host_key",
+    "add",
+    "default_tenant_id",
+    "get",
+    "host_key_offer",
+    "id_of",
+    "import_rows",
+    "list_all",
+    "name_of",
+    "names_of",
+    "parse_inventory",
+    "probe_device",
+    "remove",
+    "set_fields",
+    "update",
+]
+
+_UNSET: Any = object()
 
 #: Columns of an inventory CSV; ``name`` and ``host`` are required.
 INVENTORY_COLUMNS = ("name", "host", "port", "username", "password", "tags", "site")
@@ -94,15 +122,42 @@ def _safe_fingerprint(key: str | None) -> str | None:
         return "(unreadable key)"
 
 
-def _has_password(db: Database, tenant_id: int, device_id: int) -> bool:
+def id_of(db: Database, tenant_id: int, name: str) -> int:
+    """The id of the device called ``name`` (how the CLI turns a name into an id, once)."""
     with db.session() as session:
-        return store_devices.get_password(session, tenant_id, device_id) is not None
+        return store_devices.get_device_by_name(session, tenant_id, name).id
+
+
+def get(db: Database, tenant_id: int, device_id: int) -> DeviceView:
+    with db.session() as session:
+        device = store_devices.get_device(session, tenant_id, device_id)
+        has_password = store_devices.get_password(session, tenant_id, device.id) is not None
+        return DeviceView.of(device, has_password)
+
+
+def name_of(db: Database, tenant_id: int, device_id: int) -> str:
+    with db.session() as session:
+        return store_devices.get_device(session, tenant_id, device_id).name
+
+
+def names_of(db: Database, tenant_id: int, device_ids: list[int]) -> list[str]:
+    """Names of the ids, in order; any id not in the tenant is :class:`NotFound`."""
+    with db.session() as session:
+        return [store_devices.get_device(session, tenant_id, i).name for i in device_ids]
+
+
+def list_all(db: Database, tenant_id: int, *, tag: str | None = None) -> list[DeviceView]:
+    with db.session() as session:
+        return [
+            DeviceView.of(d, True) for d in store_devices.list_devices(session, tenant_id, tag=tag)
+        ]
 
 
 def add(
     db: Database,
     tenant_id: int,
     *,
+    actor: str,
     name: str,
     host: str,
     username: str,
@@ -124,40 +179,56 @@ def add(
             tags=tags or [],
             site=site,
         )
+        audit(session, tenant_id, actor=actor, action="device.add", target=device.name)
         return DeviceView.of(device, password is not None)
 
 
-def list_all(db: Database, tenant_id: int, *, tag: str | None = None) -> list[DeviceView]:
-    with db.session() as session:
-        return [
-            DeviceView.of(d, True) for d in store_devices.list_devices(session, tenant_id, tag=tag)
-        ]
-
-
-def show(db: Database, tenant_id: int, name: str) -> DeviceView:
-    with db.session() as session:
-        device = store_devices.get_device_by_name(session, tenant_id, name)
-        has_password = store_devices.get_password(session, tenant_id, device.id) is not None
+def update(
+    db: Database,
+    tenant_id: int,
+    device_id: int,
+    *,
+    actor: str,
+    password: str | None = _UNSET,
+    **changes: Any,
+) -> DeviceView:
+    """Change fields (``tags`` replaces the tags); ``password`` is stored encrypted."""
+    with db.transaction() as session:
+        device = store_devices.update_device(session, tenant_id, device_id, **changes)
+        changed = sorted(changes)
+        if password is not _UNSET:
+            store_devices.set_password(session, tenant_id, device_id, password)
+            changed.append("password")
+        audit(
+            session,
+            tenant_id,
+            actor=actor,
+            action="device.update",
+            target=device.name,
+            details={"fields": changed},
+        )
+        has_password = store_devices.get_password(session, tenant_id, device_id) is not None
         return DeviceView.of(device, has_password)
 
 
 def set_fields(
     db: Database,
     tenant_id: int,
-    name: str,
+    device_id: int,
     *,
     site: str | None = None,
     tags: list[str] | None = None,
     values: dict[str, str] | None = None,
     unset: list[str] | None = None,
+    actor: str,
 ) -> DeviceView:
     """Change a router's site, tags (replaced) or template variables (set and removed;
     the others stay). ``None`` leaves a field as it is."""
     with db.transaction() as session:
-        device = store_devices.get_device_by_name(session, tenant_id, name)
+        device = store_devices.get_device(session, tenant_id, device_id)
         missing = [k for k in unset or [] if k not in device.vars]
         if missing:
-            raise InvalidInput(f"{name} has no variable {', '.join(missing)}")
+            raise InvalidInput(f"{device.name} has no variable {', '.join(missing)}")
         changes: dict[str, Any] = {}
         if site is not None:
             changes["site"] = site or None
@@ -167,14 +238,23 @@ def set_fields(
             kept = {k: v for k, v in device.vars.items() if k not in (unset or [])}
             changes["vars"] = {**kept, **(values or {})}
         store_devices.update_device(session, tenant_id, device.id, **changes)
+        audit(
+            session,
+            tenant_id,
+            actor=actor,
+            action="device.update",
+            target=device.name,
+            details={"fields": sorted(changes)},
+        )
         return DeviceView.of(device, True)
 
 
-def remove(db: Database, tenant_id: int, name: str) -> None:
+def remove(db: Database, tenant_id: int, device_id: int, *, actor: str) -> None:
     """Delete a device and its stored versions."""
     with db.transaction() as session:
-        device = store_devices.get_device_by_name(session, tenant_id, name)
-        store_devices.remove_device(session, tenant_id, device.id)
+        device = store_devices.get_device(session, tenant_id, device_id)
+        store_devices.remove_device(session, tenant_id, device_id)
+        audit(session, tenant_id, actor=actor, action="device.remove", target=device.name)
 
 
 # --- inventory CSV -----------------------------------------------------------
@@ -262,7 +342,7 @@ class ImportReport:
 
 
 def import_rows(
-    db: Database, tenant_id: int, rows: list[InventoryRow], *, update: bool = False
+    db: Database, tenant_id: int, rows: list[InventoryRow], *, actor: str, update: bool = False
 ) -> ImportReport:
     """Add every row in one transaction; existing names are skipped (or updated)."""
     added: list[str] = []
@@ -306,16 +386,24 @@ def import_rows(
                 updated.append(row.name)
             except InvalidInput as exc:
                 raise InvalidInput(f"line {row.line}: {exc}") from None
+        audit(
+            session,
+            tenant_id,
+            actor=actor,
+            action="device.import",
+            target=None,
+            details={"added": added, "updated": updated, "skipped": skipped},
+        )
     return ImportReport(added, updated, skipped)
 
 
 # --- probe -----------------------------------------------------------------------
 
 
-async def probe_device(db: Database, settings: Settings, tenant_id: int, name: str) -> DeviceFacts:
+async def probe_device(
+    db: Database, settings: Settings, tenant_id: int, device_id: int
+) -> DeviceFacts:
     """Connect (pinned key; pinned now on first use), probe, and record what was seen."""
-    with db.session() as session:
-        device_id = store_devices.get_device_by_name(session, tenant_id, name).id
     (job,) = await asyncio.to_thread(load_jobs, db, tenant_id, device_ids=[device_id])
     async with await connect(job.target, settings) as session_:
         facts = await probe(session_)
@@ -364,12 +452,13 @@ class HostKeyOffer:
 
 
 async def host_key_offer(
-    db: Database, settings: Settings, tenant_id: int, name: str
+    db: Database, settings: Settings, tenant_id: int, device_id: int
 ) -> HostKeyOffer:
     """The pending key of a device, or the key it presents now if none is pending."""
     with db.session() as session:
-        device = store_devices.get_device_by_name(session, tenant_id, name)
-        old, pending, host, port = (
+        device = store_devices.get_device(session, tenant_id, device_id)
+        name, old, pending, host, port = (
+            device.name,
             device.host_key,
             device.host_key_pending,
             device.host,
@@ -386,9 +475,34 @@ async def host_key_offer(
     )
 
 
-def accept_host_key(db: Database, tenant_id: int, offer: HostKeyOffer) -> DeviceView:
-    """Pin the offered key (the operator has seen its fingerprint)."""
-    with db.transaction() as session:
-        device = store_devices.get_device_by_name(session, tenant_id, offer.device)
-        store_devices.accept_host_key(session, tenant_id, device.id, offer.new_key)
-        return DeviceView.of(device, True)
+async def accept_host_key(
+    db: Database,
+    settings: Settings,
+    tenant_id: int,
+    device_id: int,
+    fingerprint: str,
+    *,
+    actor: str,
+) -> DeviceView:
+    """Pin the device's new key, if it is the one the operator saw (by fingerprint)."""
+    offer = await host_key_offer(db, settings, tenant_id, device_id)
+    if offer.new_fingerprint != fingerprint.strip():
+        raise StateError(
+            f"{offer.device} now offers {offer.new_fingerprint}, not {fingerprint.strip()}: "
+            "look again before accepting"
+        )
+
+    def write() -> DeviceView:
+        with db.transaction() as session:
+            store_devices.accept_host_key(session, tenant_id, device_id, offer.new_key)
+            audit(
+                session,
+                tenant_id,
+                actor=actor,
+                action="device.accept-host-key",
+                target=offer.device,
+                details={"old": offer.old_fingerprint, "new": offer.new_fingerprint},
+            )
+            return DeviceView.of(store_devices.get_device(session, tenant_id, device_id), True)
+
+    return await asyncio.to_thread(write)

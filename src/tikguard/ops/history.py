@@ -14,13 +14,12 @@ import difflib
 from dataclasses import dataclass
 from datetime import datetime
 
-from tikguard.ops.backup import load_jobs
-from tikguard.ops.snapshot import take_snapshot
+from tikguard.ops.backup.service import load_jobs
+from tikguard.ops.backup.snapshot import take_snapshot
 from tikguard.routeros import secrets as ros_secrets
 from tikguard.routeros.diff import Diff, diff
 from tikguard.routeros.errors import ParseError
 from tikguard.routeros.parse import parse
-from tikguard.routeros.serialise import serialise
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import versions as store_versions
@@ -150,16 +149,10 @@ def show_version(
         version = store_versions.get_version(session, tenant_id, found.id)
         text = store_versions.version_text(version)
         if with_secrets:
-            text = merge_secrets(text, store_versions.get_secrets(session, tenant_id, version))
+            text = ros_secrets.merge_text_secrets(
+                text, store_versions.get_secrets(session, tenant_id, version)
+            )
         return VersionText(name, VersionInfo.of(version), text, with_secrets)
-
-
-def merge_secrets(redacted: str, secrets: dict[str, str]) -> str:
-    """Put a version's secrets back into its redacted text (routeros secrets)."""
-    if not secrets:
-        return redacted
-    merged = ros_secrets.merge_secrets(parse(redacted), secrets)
-    return serialise(merged, include_date=False)
 
 
 def unified(old: str, new: str, old_label: str, new_label: str) -> str:

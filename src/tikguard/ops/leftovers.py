@@ -25,9 +25,9 @@ from typing import Any, Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tikguard.device import guard as dev
 from tikguard.device.errors import RouterOSCommandError
 from tikguard.device.session import DeviceSession
-from tikguard.ops import push_device as dev
 from tikguard.routeros.errors import ParseError
 from tikguard.routeros.output import parse_detail
 from tikguard.routeros.parse import parse

@@ -57,7 +57,9 @@ from typing import Final
 
 from tikguard.routeros import defaults
 from tikguard.routeros.model import Command, Config, Menu, Prop
+from tikguard.routeros.parse import parse
 from tikguard.routeros.schema import SENSITIVE_EVERYWHERE, lookup
+from tikguard.routeros.serialise import serialise
 
 PREFIX = "tikguard-secret:"
 #: What screens, events and logs show instead of a secret value.
@@ -378,3 +380,25 @@ def merge_secrets(redacted: Config, secrets: dict[str, str]) -> Config:
         seen[menu.path] = seen.get(menu.path, 0) + len(menu.commands)
         menus.append(Menu(path=menu.path, commands=commands))
     return Config(menus=menus, meta=redacted.meta)
+
+
+# --- the same on export text -------------------------------------------------------
+
+
+def split_text_secrets(normalised: str) -> tuple[str, dict[str, str]]:
+    """Redacted text and the secrets map of a normalised export (``ParseError`` if bad).
+
+    Without secrets the normalised text is kept exactly as the router printed it;
+    with secrets the redacted config is serialised the way RouterOS wraps exports.
+    """
+    redacted, secrets = split_secrets(parse(normalised))
+    if not secrets:
+        return normalised, {}
+    return serialise(redacted, include_date=False), secrets
+
+
+def merge_text_secrets(redacted: str, secrets: dict[str, str]) -> str:
+    """Put a version's secrets back into its redacted text."""
+    if not secrets:
+        return redacted
+    return serialise(merge_secrets(parse(redacted), secrets), include_date=False)

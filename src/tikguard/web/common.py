@@ -2,7 +2,7 @@
 
 Pages are server-rendered and work without JavaScript; the only script streams live
 operation events. A page that needs a login redirects to ``/login``; every form
-post carries the CSRF token of the session (see :mod:`tikguard.api.sessions`).
+post carries the CSRF token of the session (see :mod:`tikguard.server.sessions`).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from tikguard import __version__
-from tikguard.api.deps import AppState, app_state
-from tikguard.api.errors import ApiError
-from tikguard.api.sessions import COOKIE, CSRF_FIELD, Session
 from tikguard.ops import fleet as fleet_ops
 from tikguard.ops.accounts import AuthError, Principal, principal_for_session
+from tikguard.server.errors import ApiError
+from tikguard.server.sessions import COOKIE, CSRF_FIELD, Session
+from tikguard.server.state import AppState, app_state
 from tikguard.store import scope
 
 HERE = Path(__file__).resolve().parent

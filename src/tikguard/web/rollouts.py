@@ -10,12 +10,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
-from tikguard.api.deps import need_engine
-from tikguard.api.errors import ApiError
 from tikguard.ops import fleet as fleet_ops
 from tikguard.ops.rollout import service as rollouts
 from tikguard.ops.rollout.targets import Selector
 from tikguard.ops.rollout.waves import parse_waves
+from tikguard.server.errors import ApiError
+from tikguard.server.state import need_engine
 from tikguard.store.errors import InvalidInput
 from tikguard.web.common import StateDep, User, check_form, render
 

@@ -14,22 +14,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import UploadFile
 
-from tikguard.api import errors
-from tikguard.api.deps import client_address, need_engine
-from tikguard.api.errors import ApiError
-from tikguard.api.routes.history import check_ref
-from tikguard.api.sessions import COOKIE
-from tikguard.ops import (
-    accounts,
-    backup_ops,
-    backup_schedule,
-    compare,
-    history,
-    inventory,
-    operations_view,
-)
+from tikguard.ops import accounts, compare, history
+from tikguard.ops import backup as backup_ops
+from tikguard.ops import devices as devices_ops
 from tikguard.ops import fleet as fleet_ops
+from tikguard.ops import operations as operations_ops
 from tikguard.ops import push as push_ops
+from tikguard.server import errors
+from tikguard.server.clients import client_address
+from tikguard.server.errors import ApiError
+from tikguard.server.refs import check_ref
+from tikguard.server.sessions import COOKIE
+from tikguard.server.state import need_engine
 from tikguard.web import rollouts as rollout_pages
 from tikguard.web.common import (
     HERE,
@@ -169,12 +165,12 @@ async def fleet_page(
 
 async def device_page(request: Request, device_id: int, state: StateDep, user: User) -> Response:
     tenant = user.principal.tenant_id
-    device = await asyncio.to_thread(inventory.get, state.db, tenant, device_id)
+    device = await asyncio.to_thread(devices_ops.get, state.db, tenant, device_id)
     versions = await asyncio.to_thread(
         history.list_history, state.db, tenant, device.name, limit=200
     )
     ops = await asyncio.to_thread(
-        operations_view.list_ops, state.db, tenant, device=device_id, limit=15
+        operations_ops.list_ops, state.db, tenant, device=device_id, limit=15
     )
     return await render(request, "device.html", user, device=device, versions=versions, ops=ops)
 
@@ -189,7 +185,7 @@ async def diff_page(
 ) -> Response:
     tenant = user.principal.tenant_id
     old, new = check_ref(old), check_ref(new, live=True)
-    device = await asyncio.to_thread(inventory.get, state.db, tenant, device_id)
+    device = await asyncio.to_thread(devices_ops.get, state.db, tenant, device_id)
     versions = await asyncio.to_thread(
         history.list_history, state.db, tenant, device.name, limit=200
     )
@@ -212,7 +208,7 @@ async def device_backup(request: Request, device_id: int, state: StateDep, user:
     await check_form(request, user, "operator")
     need_engine(state)
     tenant = user.principal.tenant_id
-    await asyncio.to_thread(inventory.name_of, state.db, tenant, device_id)
+    await asyncio.to_thread(devices_ops.name_of, state.db, tenant, device_id)
     ops = await backup_ops.start(state.db, tenant, [device_id], requested_by=user.principal.actor)
     return RedirectResponse(f"/operations/{ops[0]}", status_code=303)
 
@@ -221,7 +217,7 @@ async def device_restore(request: Request, device_id: int, state: StateDep, user
     form = await check_form(request, user, "operator")
     need_engine(state)
     tenant = user.principal.tenant_id
-    name = await asyncio.to_thread(inventory.name_of, state.db, tenant, device_id)
+    name = await asyncio.to_thread(devices_ops.name_of, state.db, tenant, device_id)
     req = push_ops.PushRequest(
         devices=[name],
         mode="restore",
@@ -230,7 +226,7 @@ async def device_restore(request: Request, device_id: int, state: StateDep, user
         window=_window(form.get("window")),
         requested_by=user.principal.actor,
     )
-    subs = await operations_view.submit_push(state.db, state.settings, user.principal, req)
+    subs = await operations_ops.submit_push(state.db, state.settings, user.principal, req)
     return RedirectResponse(f"/operations/{subs[0].op_id}", status_code=303)
 
 
@@ -238,7 +234,7 @@ async def device_accept_key(
     request: Request, device_id: int, state: StateDep, user: User
 ) -> Response:
     form = await check_form(request, user, "admin")
-    await inventory.accept_host_key(
+    await devices_ops.accept_host_key(
         state.db,
         state.settings,
         user.principal.tenant_id,
@@ -331,7 +327,7 @@ async def push_submit(request: Request, state: StateDep, user: User) -> Response
             error="choose at least one router and give a script",
             **context,
         )
-    names = await asyncio.to_thread(inventory.names_of, state.db, tenant, ids)
+    names = await asyncio.to_thread(devices_ops.names_of, state.db, tenant, ids)
     req = push_ops.PushRequest(
         devices=names,
         mode="merge",
@@ -342,7 +338,7 @@ async def push_submit(request: Request, state: StateDep, user: User) -> Response
     )
     if form.get("action") == "run":
         need_engine(state)
-        subs = await operations_view.submit_push(state.db, state.settings, user.principal, req)
+        subs = await operations_ops.submit_push(state.db, state.settings, user.principal, req)
         if len(subs) == 1:
             return RedirectResponse(f"/operations/{subs[0].op_id}", status_code=303)
         return RedirectResponse("/operations", status_code=303)
@@ -370,34 +366,34 @@ async def _preview(state: Any, tenant: int, req: push_ops.PushRequest, name: str
 
 async def operations_page(request: Request, state: StateDep, user: User) -> Response:
     ops = await asyncio.to_thread(
-        operations_view.list_ops, state.db, user.principal.tenant_id, limit=200
+        operations_ops.list_ops, state.db, user.principal.tenant_id, limit=200
     )
     return await render(request, "operations.html", user, ops=ops)
 
 
 async def operation_page(request: Request, op_id: str, state: StateDep, user: User) -> Response:
     tenant = user.principal.tenant_id
-    op = await asyncio.to_thread(operations_view.get_op, state.db, tenant, op_id)
-    events = await asyncio.to_thread(operations_view.events, state.db, tenant, op_id)
+    op = await asyncio.to_thread(operations_ops.get_op, state.db, tenant, op_id)
+    events = await asyncio.to_thread(operations_ops.events, state.db, tenant, op_id)
     return await render(request, "operation.html", user, op=op, events=events)
 
 
 async def operation_confirm(request: Request, op_id: str, state: StateDep, user: User) -> Response:
     await check_form(request, user, "operator")
     need_engine(state)
-    await operations_view.confirm(state.db, state.settings, user.principal, op_id)
+    await operations_ops.confirm(state.db, state.settings, user.principal, op_id)
     return RedirectResponse(f"/operations/{op_id}", status_code=303)
 
 
 async def operation_recheck(request: Request, op_id: str, state: StateDep, user: User) -> Response:
     await check_form(request, user, "operator")
-    await operations_view.recheck(state.db, state.settings, user.principal, op_id)
+    await operations_ops.recheck(state.db, state.settings, user.principal, op_id)
     return RedirectResponse(f"/operations/{op_id}", status_code=303)
 
 
 async def operation_revert(request: Request, op_id: str, state: StateDep, user: User) -> Response:
     await check_form(request, user, "operator")
-    await operations_view.revert(state.db, state.settings, user.principal, op_id)
+    await operations_ops.revert(state.db, state.settings, user.principal, op_id)
     return RedirectResponse(f"/operations/{op_id}", status_code=303)
 
 
@@ -406,7 +402,7 @@ async def operation_revert(request: Request, op_id: str, state: StateDep, user: 
 
 async def schedules_page(request: Request, state: StateDep, user: User) -> Response:
     tenant = user.principal.tenant_id
-    found = await backup_schedule.tenant_schedules(state.settings, tenant)
+    found = await backup_ops.tenant_schedules(state.settings, tenant)
     tags, _ = await asyncio.to_thread(fleet_ops.facets, state.db, tenant)
     return await render(request, "schedules.html", user, schedules=found, tags=tags)
 
@@ -418,12 +414,12 @@ def _text(value: Any) -> str | None:
 
 async def schedule_set(request: Request, state: StateDep, user: User) -> Response:
     form = await check_form(request, user, "admin")
-    await backup_schedule.change_schedule(
+    await backup_ops.change_schedule(
         state.db,
         state.settings,
         user.principal.tenant_id,
         tag=_text(form.get("tag")),
-        cron=_text(form.get("cron")) or backup_schedule.DAILY,
+        cron=_text(form.get("cron")) or backup_ops.DAILY,
         time_zone=_text(form.get("time_zone")),
         actor=user.principal.actor,
     )
@@ -432,7 +428,7 @@ async def schedule_set(request: Request, state: StateDep, user: User) -> Respons
 
 async def schedule_remove(request: Request, state: StateDep, user: User) -> Response:
     form = await check_form(request, user, "admin")
-    await backup_schedule.drop_schedule(
+    await backup_ops.drop_schedule(
         state.db,
         state.settings,
         user.principal.tenant_id,

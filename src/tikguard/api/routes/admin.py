@@ -21,7 +21,8 @@ from tikguard.api.schemas import (
     UserOut,
     WorkerOut,
 )
-from tikguard.ops import accounts, cluster, operations_view
+from tikguard.ops import accounts, cluster
+from tikguard.ops import operations as operations_ops
 
 router = APIRouter()
 
@@ -47,7 +48,7 @@ async def audit_log(
     """Who did what, newest first."""
 
     rows = await asyncio.to_thread(
-        operations_view.audit_entries, state.db, who.tenant_id, action=action, limit=limit
+        operations_ops.audit_entries, state.db, who.tenant_id, action=action, limit=limit
     )
     return [AuditOut.model_validate(r, from_attributes=True) for r in rows]
 

@@ -18,8 +18,8 @@ from tikguard.api.schemas import (
     HostKeyOut,
     ProbeResult,
 )
+from tikguard.ops import devices as devices_ops
 from tikguard.ops import fleet as fleet_ops
-from tikguard.ops import inventory
 from tikguard.ops.devices import DeviceView, probe_device
 
 router = APIRouter(tags=["devices"])
@@ -120,7 +120,7 @@ async def add_device(body: DeviceCreate, state: State, who: Admin) -> DeviceDeta
     """Add a router; its password is stored encrypted and never returned."""
     fields: dict[str, Any] = body.model_dump(exclude={"password"})
     view = await asyncio.to_thread(
-        lambda: inventory.add(
+        lambda: devices_ops.add(
             state.db, who.tenant_id, actor=who.actor, password=body.password, **fields
         )
     )
@@ -129,7 +129,7 @@ async def add_device(body: DeviceCreate, state: State, who: Admin) -> DeviceDeta
 
 @router.get("/devices/{device_id}", response_model=DeviceDetail)
 async def get_device(device_id: int, state: State, who: Viewer) -> DeviceDetail:
-    return detail(await asyncio.to_thread(inventory.get, state.db, who.tenant_id, device_id))
+    return detail(await asyncio.to_thread(devices_ops.get, state.db, who.tenant_id, device_id))
 
 
 @router.patch("/devices/{device_id}", response_model=DeviceDetail)
@@ -146,7 +146,7 @@ async def update_device(
     if "password" in given:
         kwargs["password"] = given["password"]
     view = await asyncio.to_thread(
-        lambda: inventory.update(state.db, who.tenant_id, device_id, actor=who.actor, **kwargs)
+        lambda: devices_ops.update(state.db, who.tenant_id, device_id, actor=who.actor, **kwargs)
     )
     return detail(view)
 
@@ -154,7 +154,7 @@ async def update_device(
 @router.delete("/devices/{device_id}", status_code=204)
 async def remove_device(device_id: int, state: State, who: Admin) -> Response:
     await asyncio.to_thread(
-        lambda: inventory.remove(state.db, who.tenant_id, device_id, actor=who.actor)
+        lambda: devices_ops.remove(state.db, who.tenant_id, device_id, actor=who.actor)
     )
     return Response(status_code=204)
 
@@ -162,8 +162,8 @@ async def remove_device(device_id: int, state: State, who: Admin) -> Response:
 @router.post("/devices/{device_id}/probe", response_model=ProbeResult)
 async def probe(device_id: int, state: State, who: Operator) -> ProbeResult:
     """Connect now (pinned host key), read the router's facts and record them."""
-    name = await asyncio.to_thread(inventory.name_of, state.db, who.tenant_id, device_id)
-    facts = await probe_device(state.db, state.settings, who.tenant_id, name)
+    name = await asyncio.to_thread(devices_ops.name_of, state.db, who.tenant_id, device_id)
+    facts = await probe_device(state.db, state.settings, who.tenant_id, device_id)
     return ProbeResult(
         device=name,
         version=facts.version,
@@ -181,7 +181,7 @@ async def probe(device_id: int, state: State, who: Operator) -> ProbeResult:
 @router.get("/devices/{device_id}/host-key", response_model=HostKeyOut)
 async def host_key(device_id: int, state: State, who: Admin) -> HostKeyOut:
     """The key the router presents (or presented during an operation), to compare."""
-    offer = await inventory.host_key_offer(state.db, state.settings, who.tenant_id, device_id)
+    offer = await devices_ops.host_key_offer(state.db, state.settings, who.tenant_id, device_id)
     return HostKeyOut(
         device=offer.device,
         pinned_fingerprint=offer.old_fingerprint,
@@ -195,7 +195,7 @@ async def accept_host_key(
     device_id: int, body: HostKeyAccept, state: State, who: Admin
 ) -> DeviceDetail:
     """Pin the router's new host key; ``fingerprint`` must be the one offered now."""
-    view = await inventory.accept_host_key(
+    view = await devices_ops.accept_host_key(
         state.db, state.settings, who.tenant_id, device_id, body.fingerprint, actor=who.actor
     )
     return detail(view)

@@ -8,27 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from tikguard.api.deps import State, Viewer
-from tikguard.api.errors import ApiError
 from tikguard.api.schemas import DiffOut, VersionOut, VersionTextOut
-from tikguard.ops import history, inventory
+from tikguard.ops import devices as devices_ops
+from tikguard.ops import history
+from tikguard.server.errors import ApiError
+from tikguard.server.refs import check_ref
 from tikguard.store.models import Role
 
 router = APIRouter(tags=["versions"])
+
+
 #: Version numbers beyond this are refused before they reach the database.
-MAX_SEQ = 1_000_000_000
-
-
-def check_ref(ref: str, *, live: bool = False) -> str:
-    """A version reference: a number (negative from the newest), ``latest`` or ``live``."""
-    text = ref.strip().lower()
-    if live and text == history.LIVE:
-        return text
-    seq = history.parse_version_ref(text)
-    if seq is not None and abs(seq) > MAX_SEQ:
-        raise ApiError(422, f"version {ref!r} is out of range")
-    return text
-
-
 def version_out(v: history.VersionInfo) -> VersionOut:
     return VersionOut(
         seq=v.seq,
@@ -55,7 +45,7 @@ async def list_versions(
     """The device's versions, newest first."""
 
     def run() -> list[history.VersionInfo]:
-        name = inventory.name_of(state.db, who.tenant_id, device_id)
+        name = devices_ops.name_of(state.db, who.tenant_id, device_id)
         return history.list_history(state.db, who.tenant_id, name, limit=limit)
 
     return [version_out(v) for v in await asyncio.to_thread(run)]
@@ -76,7 +66,7 @@ async def get_version(
     ref = check_ref(ref)
 
     def run() -> history.VersionText:
-        name = inventory.name_of(state.db, who.tenant_id, device_id)
+        name = devices_ops.name_of(state.db, who.tenant_id, device_id)
         return history.show_version(state.db, who.tenant_id, name, ref, with_secrets=with_secrets)
 
     found = await asyncio.to_thread(run)
@@ -98,7 +88,7 @@ async def diff(
 ) -> DiffOut:
     """Semantic and unified diff between two versions, or a version and the router now."""
     old, new = check_ref(old), check_ref(new, live=True)
-    name = await asyncio.to_thread(inventory.name_of, state.db, who.tenant_id, device_id)
+    name = await asyncio.to_thread(devices_ops.name_of, state.db, who.tenant_id, device_id)
     found = await history.diff_versions(state.db, state.settings, who.tenant_id, name, old, new)
     return diff_out(found)
 

@@ -16,8 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from tikguard.api.deps import Operator, State, Viewer, need_engine
-from tikguard.api.errors import ApiError
+from tikguard.api.deps import Operator, State, Viewer
 from tikguard.api.schemas import (
     Accepted,
     BackupRequest,
@@ -30,10 +29,14 @@ from tikguard.api.schemas import (
     ReplaceIn,
     RestoreIn,
 )
-from tikguard.ops import backup_ops, inventory, operations_view
+from tikguard.ops import backup as backup_ops
+from tikguard.ops import devices as devices_ops
+from tikguard.ops import operations as operations_ops
 from tikguard.ops import push as push_ops
 from tikguard.ops.accounts import Principal
-from tikguard.ops.push_plan import Plan
+from tikguard.ops.push.plan import Plan
+from tikguard.server.errors import ApiError
+from tikguard.server.state import need_engine
 
 router = APIRouter(tags=["operations"])
 #: Seconds between keep-alive comments on an idle event stream.
@@ -44,7 +47,7 @@ KEEPALIVE = 15.0
 async def start_backup(body: BackupRequest, state: State, who: Operator) -> Accepted:
     """Back up devices (ids, a tag, or all); one operation per device."""
     ids = await asyncio.to_thread(
-        operations_view.device_ids, state.db, who.tenant_id, body.devices, body.tag
+        operations_ops.device_ids, state.db, who.tenant_id, body.devices, body.tag
     )
     if not ids:
         raise ApiError(422, "no devices match", "add devices first, or check the tag")
@@ -55,7 +58,7 @@ async def start_backup(body: BackupRequest, state: State, who: Operator) -> Acce
 
 @router.post("/devices/{device_id}/backup", response_model=Accepted, status_code=202)
 async def backup_one(device_id: int, state: State, who: Operator) -> Accepted:
-    await asyncio.to_thread(inventory.name_of, state.db, who.tenant_id, device_id)
+    await asyncio.to_thread(devices_ops.name_of, state.db, who.tenant_id, device_id)
     need_engine(state)
     ops = await backup_ops.start(state.db, who.tenant_id, [device_id], requested_by=who.actor)
     return Accepted(operations=ops)
@@ -63,7 +66,7 @@ async def backup_one(device_id: int, state: State, who: Operator) -> Accepted:
 
 async def _submit(state: Any, who: Principal, req: push_ops.PushRequest) -> Accepted:
     need_engine(state)
-    subs = await operations_view.submit_push(state.db, state.settings, who, req)
+    subs = await operations_ops.submit_push(state.db, state.settings, who, req)
     return Accepted(operations=[s.op_id for s in subs])
 
 
@@ -79,7 +82,7 @@ def _common(body: PushBase) -> dict[str, Any]:
 @router.post("/push", response_model=Accepted, status_code=202)
 async def push(body: PushIn, state: State, who: Operator) -> Accepted:
     """Merge a RouterOS snippet into routers, each guarded by an on-device revert timer."""
-    names = await asyncio.to_thread(inventory.names_of, state.db, who.tenant_id, body.devices)
+    names = await asyncio.to_thread(devices_ops.names_of, state.db, who.tenant_id, body.devices)
     req = push_ops.PushRequest(
         devices=names, mode="merge", script=body.script, requested_by=who.actor, **_common(body)
     )
@@ -89,7 +92,7 @@ async def push(body: PushIn, state: State, who: Operator) -> Accepted:
 @router.post("/restore", response_model=Accepted, status_code=202)
 async def restore(body: RestoreIn, state: State, who: Operator) -> Accepted:
     """Make a router's running config equal to one of its stored versions."""
-    name = await asyncio.to_thread(inventory.name_of, state.db, who.tenant_id, body.device)
+    name = await asyncio.to_thread(devices_ops.name_of, state.db, who.tenant_id, body.device)
     req = push_ops.PushRequest(
         devices=[name],
         mode="restore",
@@ -103,7 +106,7 @@ async def restore(body: RestoreIn, state: State, who: Operator) -> Accepted:
 @router.post("/replace", response_model=Accepted, status_code=202)
 async def replace(body: ReplaceIn, state: State, who: Operator) -> Accepted:
     """Replace a router's whole configuration with the given export, guarded."""
-    name = await asyncio.to_thread(inventory.name_of, state.db, who.tenant_id, body.device)
+    name = await asyncio.to_thread(devices_ops.name_of, state.db, who.tenant_id, body.device)
     req = push_ops.PushRequest(
         devices=[name],
         mode="replace",
@@ -117,7 +120,7 @@ async def replace(body: ReplaceIn, state: State, who: Operator) -> Accepted:
 @router.post("/preview", response_model=PreviewOut)
 async def preview(body: PreviewIn, state: State, who: Operator) -> PreviewOut:
     """Dry run on one router: diff, script and risks. Reads the router, writes nothing."""
-    name = await asyncio.to_thread(inventory.name_of, state.db, who.tenant_id, body.device)
+    name = await asyncio.to_thread(devices_ops.name_of, state.db, who.tenant_id, body.device)
     req = push_ops.PushRequest(
         devices=[name], mode=body.mode, script=body.script, version=body.version
     )
@@ -146,9 +149,9 @@ def _script_for(plan: Plan, who: Principal) -> str:
 @router.post("/operations/{op_id}/confirm", response_model=OperationOut)
 async def confirm(op_id: str, state: State, who: Operator) -> OperationOut:
     """Confirm a manual-confirm push so it commits (if it verified in time)."""
-    await asyncio.to_thread(operations_view.get_op, state.db, who.tenant_id, op_id)
+    await asyncio.to_thread(operations_ops.get_op, state.db, who.tenant_id, op_id)
     need_engine(state)
-    return op_out(await operations_view.confirm(state.db, state.settings, who, op_id))
+    return op_out(await operations_ops.confirm(state.db, state.settings, who, op_id))
 
 
 @router.post("/operations/{op_id}/recheck", response_model=OperationOut)
@@ -156,7 +159,7 @@ async def recheck(op_id: str, state: State, who: Operator) -> OperationOut:
     """Re-prove an ``uncertain`` or abandoned push from the router now, with the same
     evidence rules; a proven outcome replaces ``uncertain`` (409 for a push still
     running or one that ended otherwise)."""
-    return op_out(await operations_view.recheck(state.db, state.settings, who, op_id))
+    return op_out(await operations_ops.recheck(state.db, state.settings, who, op_id))
 
 
 @router.post("/operations/{op_id}/revert", response_model=OperationOut)
@@ -164,7 +167,7 @@ async def revert(op_id: str, state: State, who: Operator) -> OperationOut:
     """Fire the revert point of an armed push now: one waiting for its confirm is told to
     revert; an ``uncertain`` one whose timer is still on the router is reverted and
     proven (409 when nothing is armed)."""
-    return op_out(await operations_view.revert(state.db, state.settings, who, op_id))
+    return op_out(await operations_ops.revert(state.db, state.settings, who, op_id))
 
 
 @router.get("/operations", response_model=list[OperationOut])
@@ -181,7 +184,7 @@ async def list_operations(
 ) -> list[OperationOut]:
     """Newest first. ``?outcome=uncertain`` lists the routers someone has to look at."""
     ops = await asyncio.to_thread(
-        lambda: operations_view.list_ops(
+        lambda: operations_ops.list_ops(
             state.db,
             who.tenant_id,
             device=device,
@@ -196,7 +199,7 @@ async def list_operations(
 
 @router.get("/operations/{op_id}", response_model=OperationOut)
 async def get_operation(op_id: str, state: State, who: Viewer) -> OperationOut:
-    return op_out(await asyncio.to_thread(operations_view.get_op, state.db, who.tenant_id, op_id))
+    return op_out(await asyncio.to_thread(operations_ops.get_op, state.db, who.tenant_id, op_id))
 
 
 @router.get("/operations/{op_id}/events", response_model=list[EventOut])
@@ -206,11 +209,11 @@ async def list_events(
     who: Viewer,
     after: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> list[EventOut]:
-    found = await asyncio.to_thread(operations_view.events, state.db, who.tenant_id, op_id, after)
+    found = await asyncio.to_thread(operations_ops.events, state.db, who.tenant_id, op_id, after)
     return [EventOut.model_validate(e, from_attributes=True) for e in found]
 
 
-def op_out(op: operations_view.OperationInfo) -> OperationOut:
+def op_out(op: operations_ops.OperationInfo) -> OperationOut:
     return OperationOut.model_validate(op, from_attributes=True)
 
 
@@ -236,7 +239,7 @@ async def stream(
 
     Reconnecting clients send ``Last-Event-ID`` and get only what they missed.
     """
-    op = await asyncio.to_thread(operations_view.get_op, state.db, who.tenant_id, op_id)
+    op = await asyncio.to_thread(operations_ops.get_op, state.db, who.tenant_id, op_id)
     start = after
     if last_event_id:
         try:
@@ -264,7 +267,7 @@ async def stream(
                     break
                 pending = None
                 yield sse(event)
-            final = await asyncio.to_thread(operations_view.get_op, state.db, who.tenant_id, op.id)
+            final = await asyncio.to_thread(operations_ops.get_op, state.db, who.tenant_id, op.id)
             end = {"outcome": final.outcome, "state": final.state, "error": final.error}
             yield f"event: end\ndata: {json.dumps(end)}\n\n"
         finally:

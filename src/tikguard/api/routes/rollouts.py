@@ -19,12 +19,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
 from tikguard import healthcheck
-from tikguard.api.deps import Operator, State, Viewer, need_engine
+from tikguard.api.deps import Operator, State, Viewer
 from tikguard.api.schemas import Strict
 from tikguard.ops.accounts import Principal
 from tikguard.ops.rollout import service as rollouts
 from tikguard.ops.rollout.records import FINISHED
 from tikguard.ops.rollout.targets import MAX_PATTERN, Selector
+from tikguard.server.state import need_engine
 
 router = APIRouter(tags=["rollouts"])
 #: Seconds between looks at a rollout for its stream, and between keep-alives.

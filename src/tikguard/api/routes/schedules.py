@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from tikguard.api.deps import Admin, State, Viewer
-from tikguard.api.errors import ApiError
 from tikguard.api.schemas import ScheduleIn, ScheduleOut
-from tikguard.ops import backup_schedule
+from tikguard.ops import backup as backup_ops
+from tikguard.server.errors import ApiError
 
 router = APIRouter()
 
@@ -30,7 +30,7 @@ def engine_database() -> Iterator[None]:
         ) from None
 
 
-def _out(found: backup_schedule.BackupSchedule) -> ScheduleOut:
+def _out(found: backup_ops.BackupSchedule) -> ScheduleOut:
     return ScheduleOut(tag=found.tag, cron=found.cron, time_zone=found.time_zone)
 
 
@@ -38,7 +38,7 @@ def _out(found: backup_schedule.BackupSchedule) -> ScheduleOut:
 async def list_schedules(state: State, who: Viewer) -> list[ScheduleOut]:
     """Scheduled backups: the tenant-wide one (``tag`` null) and those per tag."""
     with engine_database():
-        found = await backup_schedule.tenant_schedules(state.settings, who.tenant_id)
+        found = await backup_ops.tenant_schedules(state.settings, who.tenant_id)
     return [_out(s) for s in found]
 
 
@@ -46,7 +46,7 @@ async def list_schedules(state: State, who: Viewer) -> list[ScheduleOut]:
 async def set_schedule(body: ScheduleIn, state: State, who: Admin) -> ScheduleOut:
     """Create or change the schedule of the tenant (no ``tag``) or of one tag."""
     with engine_database():
-        found = await backup_schedule.change_schedule(
+        found = await backup_ops.change_schedule(
             state.db,
             state.settings,
             who.tenant_id,
@@ -66,7 +66,7 @@ async def remove_schedule(
 ) -> Response:
     """Remove the schedule of one tag, or (no ``tag``) the tenant-wide one."""
     with engine_database():
-        await backup_schedule.drop_schedule(
+        await backup_ops.drop_schedule(
             state.db, state.settings, who.tenant_id, tag=tag, actor=who.actor
         )
     return Response(status_code=204)

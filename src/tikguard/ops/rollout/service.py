@@ -19,9 +19,9 @@ from typing import Any
 from dbos import DBOS, EnqueueOptions
 from sqlalchemy.orm import Session
 
-from tikguard.ops import engine
 from tikguard.ops import push as push_ops
-from tikguard.ops.push_plan import plan_merge
+from tikguard.ops import runtime
+from tikguard.ops.push.plan import plan_merge
 from tikguard.ops.rollout import records
 from tikguard.ops.rollout.render import (
     RenderError,
@@ -347,13 +347,13 @@ async def enqueue(settings: Settings, tenant_id: int, rollout_id: str) -> None:
         workflow_name=WORKFLOW_NAME,
         queue_name=ROLLOUT_QUEUE,
         workflow_id=f"rollout-{rollout_id}",
-        app_version=engine.application_version(),
+        app_version=runtime.application_version(),
     )
     wf = {"rollout_id": rollout_id, "tenant_id": tenant_id}
     try:
-        engine.current()
+        runtime.current()
     except RuntimeError:
-        async with engine.submitter(settings) as client:
+        async with runtime.submitter(settings) as client:
             await client.enqueue_async(options, wf)
         return
     await DBOS.enqueue_workflow_with_options_async(options, wf)
@@ -362,9 +362,9 @@ async def enqueue(settings: Settings, tenant_id: int, rollout_id: str) -> None:
 async def _send(settings: Settings, rollout_id: str, message: str) -> None:
     workflow_id = f"rollout-{rollout_id}"
     try:
-        engine.current()
+        runtime.current()
     except RuntimeError:
-        async with engine.submitter(settings) as client:
+        async with runtime.submitter(settings) as client:
             await client.send_async(workflow_id, message, GATE_TOPIC)
         return
     await DBOS.send_async(workflow_id, message, GATE_TOPIC)

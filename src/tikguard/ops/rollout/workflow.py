@@ -23,9 +23,9 @@ from typing import Any
 
 from dbos import DBOS
 
-from tikguard.ops import engine
 from tikguard.ops import push as push_ops
-from tikguard.ops.push_context import current_settings, database, margin
+from tikguard.ops import runtime
+from tikguard.ops.push.context import current_settings, database, margin
 from tikguard.ops.rollout import records
 from tikguard.ops.rollout.admission import Admission
 from tikguard.ops.rollout.waves import HaltPolicy
@@ -45,8 +45,8 @@ _admission: dict[str, Admission] = {}
 final_limits: dict[str, int] = {}
 
 
-@engine.on_launch
-async def _register_queue(eng: engine.Engine) -> None:
+@runtime.on_launch
+async def _register_queue(eng: runtime.Engine) -> None:
     await DBOS.register_queue_async(
         ROLLOUT_QUEUE,
         worker_concurrency=8,

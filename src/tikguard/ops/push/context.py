@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
 
+from tikguard.device import guard as dev
 from tikguard.device.errors import DeviceError
 from tikguard.device.session import DeviceSession, Target, connect
-from tikguard.ops import push_device as dev
-from tikguard.ops.engine import current
-from tikguard.ops.snapshot import prepare
+from tikguard.ops.backup.snapshot import prepare
+from tikguard.ops.runtime import current
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import versions as store_versions

@@ -17,14 +17,15 @@ from typing import Any, ParamSpec
 
 from dbos import DBOS
 
+import tikguard.ops.push.unexported as unexported
 from tikguard import healthcheck
+from tikguard.device import guard as dev
 from tikguard.device.errors import DeviceError
 from tikguard.device.probe import probe
 from tikguard.device.session import DeviceSession
-from tikguard.ops import push_boot as boot
-from tikguard.ops import push_device as dev
-from tikguard.ops import push_unexported as unexported
-from tikguard.ops.push_context import (
+from tikguard.ops.backup.snapshot import read_export
+from tikguard.ops.push import boot
+from tikguard.ops.push.context import (
     Prepared,
     connect_device,
     current_settings,
@@ -41,7 +42,7 @@ from tikguard.ops.push_context import (
     take_export,
     uptime_json,
 )
-from tikguard.ops.push_plan import (
+from tikguard.ops.push.plan import (
     converged_to,
     merge_converged,
     parse_snippet,
@@ -49,8 +50,7 @@ from tikguard.ops.push_plan import (
     plan_replace,
     plan_restore,
 )
-from tikguard.ops.revert_key import revert_password
-from tikguard.ops.snapshot import read_export
+from tikguard.ops.push.revert_key import revert_password
 from tikguard.routeros.secrets import redact_data
 from tikguard.settings import Settings
 from tikguard.store import operations as store_ops
@@ -251,8 +251,8 @@ async def step_preflight(req: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plan(req: dict[str, Any], raw: str, redacted: str) -> tuple[Any, str]:
-    from tikguard.ops.history import merge_secrets
     from tikguard.routeros.normalise import normalise
+    from tikguard.routeros.secrets import merge_text_secrets
 
     running_full = normalise(raw)
     mode = req["mode"]
@@ -261,7 +261,7 @@ def _plan(req: dict[str, Any], raw: str, redacted: str) -> tuple[Any, str]:
             version = store_versions.get_version(session, req["tenant_id"], req["version_id"])
             text = store_versions.version_text(version)
             secrets = store_versions.get_secrets(session, req["tenant_id"], version)
-        plan = plan_restore(running_full, merge_secrets(text, secrets))
+        plan = plan_restore(running_full, merge_text_secrets(text, secrets))
         return plan, plan.script
     user_script = decrypt_script(req, req["script_enc"])
     if mode == "merge":
@@ -367,7 +367,7 @@ async def _store_version(
 ) -> tuple[int, int, str]:
     """Record a config read over the push's session (pinned key) as a version, as a
     backup does: ``(seq, id, hash)``; a new version is mirrored to git."""
-    from tikguard.ops.backup import BackupStatus, mirror_in_background
+    from tikguard.ops.backup.service import BackupStatus, mirror_in_background
     from tikguard.store import devices as store_devices
     from tikguard.store.models import utcnow
 
@@ -638,8 +638,8 @@ async def _checks(session: DeviceSession, checks: list[list[str]]) -> tuple[bool
 
 
 def _converged(req: dict[str, Any], prep: dict[str, Any], after_redacted: str) -> tuple[bool, str]:
-    from tikguard.ops.snapshot import split_secrets
     from tikguard.routeros.normalise import normalise
+    from tikguard.routeros.secrets import split_text_secrets
 
     names = names_for(req, prep["on_flash"])
     ours = (names.scheduler, boot.boot_names(names).scheduler)
@@ -650,9 +650,9 @@ def _converged(req: dict[str, Any], prep: dict[str, Any], after_redacted: str) -
         return converged_to(after_redacted, target, ignore_scheduler=ours)
     script = decrypt_script(req, prep["script_enc"])
     if req["mode"] == "replace":
-        target, _ = split_secrets(normalise(script))
+        target, _ = split_text_secrets(normalise(script))
         return converged_to(after_redacted, target, ignore_scheduler=ours)
-    return merge_converged(after_redacted, split_secrets(normalise(script))[0])
+    return merge_converged(after_redacted, split_text_secrets(normalise(script))[0])
 
 
 @DBOS.step(name="tikguard.push.step_commit")

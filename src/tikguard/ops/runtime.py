@@ -48,11 +48,11 @@ PUSH_QUEUE = "tikguard-push"
 WORKFLOW_REVISION = "3"
 #: Modules that define workflows; imported before launch so recovery can find them.
 WORKFLOW_MODULES = (
-    "tikguard.ops.push_workflow",
-    "tikguard.ops.backup",
-    "tikguard.ops.backup_schedule",
-    "tikguard.ops.backup_ops",
-    "tikguard.ops.push_lifecycle",  # refuses workflows of other revisions clearly
+    "tikguard.ops.push.workflow",
+    "tikguard.ops.backup.service",
+    "tikguard.ops.backup.schedule",
+    "tikguard.ops.backup.workflow",
+    "tikguard.ops.push.lifecycle",  # refuses workflows of other revisions clearly
     "tikguard.ops.rollout.workflow",
 )
 

@@ -27,8 +27,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dbos import DBOS, DBOSClient
 from dbos._error import DBOSException  # dbos exports no public name for it
 
-from tikguard.ops import engine
-from tikguard.ops.backup import BackupStatus, backup
+from tikguard.ops import runtime
+from tikguard.ops.backup.service import BackupStatus, backup
 from tikguard.settings import Settings
 from tikguard.store import sqlite_files
 from tikguard.store._util import check_text
@@ -49,7 +49,7 @@ def schedule_name(tenant_id: int, tag: str | None) -> str:
 
 @DBOS.step(name="tikguard.backup.fleet")
 async def _backup_step(tenant_id: int, tag: str | None) -> dict[str, int]:
-    settings = engine.current().settings
+    settings = runtime.current().settings
     results = await backup(
         Database.shared(settings), settings, tenant_id, tag=tag, trigger=Trigger.SCHEDULED.value
     )
@@ -143,7 +143,7 @@ async def set_schedule(
                         "schedule": cron,
                         "context": context,
                         "cron_timezone": time_zone,
-                        "application_name": engine.APP_NAME,
+                        "application_name": runtime.APP_NAME,
                     }
                 ]
             )
@@ -176,7 +176,7 @@ async def list_schedules(
         found = await DBOS.list_schedules_async(schedule_name_prefix=prefix)
     else:
         found = await client.list_schedules_async(
-            schedule_name_prefix=prefix, application_name=engine.APP_NAME
+            schedule_name_prefix=prefix, application_name=runtime.APP_NAME
         )
     out: list[BackupSchedule] = []
     for s in found:
@@ -214,19 +214,19 @@ async def schedule_client(settings: Settings) -> AsyncIterator[DBOSClient | None
     """What to pass as ``client``: None in the process that runs the engine, else a
     client on the engine's system database (created if no engine ran there yet)."""
     try:
-        running = engine.current()
+        running = runtime.current()
     except RuntimeError:
         running = None
     if running is not None and running.settings == settings:
         yield None
         return
     await asyncio.to_thread(_ensure_system_database, settings)
-    async with engine.submitter(settings) as client:
+    async with runtime.submitter(settings) as client:
         yield client
 
 
-@engine.on_launch
-async def ensure_default_schedules(eng: engine.Engine) -> None:
+@runtime.on_launch
+async def ensure_default_schedules(eng: runtime.Engine) -> None:
     """Every tenant without a backup schedule gets the daily one.
 
     Runs at each engine launch; a data directory without an app database yet (nothing

@@ -23,10 +23,11 @@ from tikguard import healthcheck
 from tikguard.device.errors import DeviceError
 from tikguard.device.probe import probe
 from tikguard.device.session import Target, connect
-from tikguard.ops import engine, revert_key
-from tikguard.ops.push_context import encrypt_script, margin
-from tikguard.ops.push_plan import MODES, Plan, plan_merge, plan_replace, plan_restore
-from tikguard.ops.push_workflow import CONFIRM_TOPIC, WORKFLOW_NAME
+from tikguard.ops import runtime
+from tikguard.ops.push import revert_key
+from tikguard.ops.push.context import encrypt_script, margin
+from tikguard.ops.push.plan import MODES, Plan, plan_merge, plan_replace, plan_restore
+from tikguard.ops.push.workflow import CONFIRM_TOPIC, WORKFLOW_NAME
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import operations as store_ops
@@ -192,15 +193,15 @@ async def close_orphans(db: Database, tenant_id: int, op_ids: Sequence[str]) -> 
 async def _enqueue(settings: Settings, wf: dict[str, Any]) -> None:
     options = EnqueueOptions(
         workflow_name=workflow_name(),
-        queue_name=engine.PUSH_QUEUE,
+        queue_name=runtime.PUSH_QUEUE,
         workflow_id=wf["op_id"],
         queue_partition_key=str(wf["device_id"]),
-        app_version=engine.application_version(),
+        app_version=runtime.application_version(),
     )
     try:
-        engine.current()
+        runtime.current()
     except RuntimeError:
-        async with engine.submitter(settings) as client:
+        async with runtime.submitter(settings) as client:
             await client.enqueue_async(options, wf)
         return
     await DBOS.enqueue_workflow_with_options_async(options, wf)
@@ -237,10 +238,10 @@ async def wait(
 async def confirm(settings: Settings, op_id: str, by: str = "operator") -> None:
     """Confirm a manual-confirm push (it commits if verification passed in time)."""
     try:
-        engine.current()
+        runtime.current()
     except RuntimeError:
         client: DBOSClient
-        async with engine.submitter(settings) as client:
+        async with runtime.submitter(settings) as client:
             await client.send_async(op_id, by, CONFIRM_TOPIC)
         return
     await DBOS.send_async(op_id, by, CONFIRM_TOPIC)
@@ -257,9 +258,9 @@ async def preview(
     db: Database, settings: Settings, tenant_id: int, req: PushRequest, name: str
 ) -> Preview:
     """Dry run: read the router (read-only), plan, report preflight. Writes nothing."""
-    from tikguard.ops.history import merge_secrets
-    from tikguard.ops.snapshot import read_export
+    from tikguard.ops.backup.snapshot import read_export
     from tikguard.routeros.normalise import normalise
+    from tikguard.routeros.secrets import merge_text_secrets
 
     check_request(req, settings)
 
@@ -270,7 +271,7 @@ async def preview(
         if req.mode == "restore":
             assert req.version is not None
             version = store_versions.get_version_by_seq(session, tenant_id, device.id, req.version)
-            target_text = merge_secrets(
+            target_text = merge_text_secrets(
                 store_versions.version_text(version),
                 store_versions.get_secrets(session, tenant_id, version),
             )

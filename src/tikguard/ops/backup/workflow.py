@@ -15,8 +15,8 @@ from typing import Any
 
 from dbos import DBOS
 
-from tikguard.ops import engine
-from tikguard.ops.backup import BackupResult, BackupStatus, backup
+from tikguard.ops import runtime
+from tikguard.ops.backup.service import BackupResult, BackupStatus, backup
 from tikguard.store import operations as store_ops
 from tikguard.store.audit import audit
 from tikguard.store.db import Database
@@ -64,7 +64,7 @@ async def start(
     pairs = await asyncio.to_thread(
         create_operations, db, tenant_id, device_ids, requested_by=requested_by
     )
-    engine.current()  # raises when no engine runs in this process
+    runtime.current()  # raises when no engine runs in this process
     payload = {"tenant_id": tenant_id, "ops": [[op_id, dev] for op_id, dev in pairs]}
     await DBOS.start_workflow_async(backup_operations, payload)
     return [op_id for op_id, _ in pairs]
@@ -106,7 +106,7 @@ def _record(db: Database, tenant_id: int, op_id: str, result: BackupResult) -> N
 
 @DBOS.step(name="tikguard.backup.operations.run")
 async def _run(payload: dict[str, Any]) -> dict[str, str]:
-    settings = engine.current().settings
+    settings = runtime.current().settings
     db = Database.shared(settings)
     tenant_id = int(payload["tenant_id"])
     ops = {int(dev): str(op_id) for op_id, dev in payload["ops"]}

@@ -21,9 +21,7 @@ from tikguard.ops.leftovers import EndedLookup, Found, read_on_router
 from tikguard.routeros import secrets as ros_secrets
 from tikguard.routeros.errors import ParseError
 from tikguard.routeros.normalise import DATE_LINE, normalise
-from tikguard.routeros.parse import parse
 from tikguard.routeros.quoting import quote
-from tikguard.routeros.serialise import serialise
 from tikguard.routeros.values import version_tuple
 from tikguard.settings import Settings
 
@@ -76,22 +74,6 @@ class MalformedExport(DeviceError):
     reason = "malformed-export"
 
 
-def split_secrets(normalised: str) -> tuple[str, dict[str, str]]:
-    """Redacted text and the secrets map (:mod:`tikguard.routeros.secrets`).
-
-    Without secrets the normalised text is kept exactly as the router printed it;
-    with secrets the redacted config is serialised the way RouterOS wraps exports.
-    """
-    try:
-        config = parse(normalised)
-    except ParseError as exc:
-        raise ExportUnreadable(f"the export could not be parsed: {exc.describe()}") from None
-    redacted, secrets = ros_secrets.split_secrets(config)
-    if not secrets:
-        return normalised, {}
-    return serialise(redacted, include_date=False), secrets
-
-
 def prepare(raw_export: str) -> tuple[str, dict[str, str], str | None, str | None]:
     """(redacted, secrets, version, model) from raw export text; ExportUnreadable if bad."""
     version = header_version(raw_export)
@@ -103,7 +85,10 @@ def prepare(raw_export: str) -> tuple[str, dict[str, str], str | None, str | Non
             "the export has no `# ... by RouterOS x.y` header line (truncated or not an export)"
         )
     model_match = _MODEL_LINE.search(normalised)
-    redacted, secrets = split_secrets(normalised)
+    try:
+        redacted, secrets = ros_secrets.split_text_secrets(normalised)
+    except ParseError as exc:
+        raise ExportUnreadable(f"the export could not be parsed: {exc.describe()}") from None
     return redacted, secrets, version, model_match.group(1).strip() if model_match else None
 
 

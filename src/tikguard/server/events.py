@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tikguard.ops import operations_view
+from tikguard.ops import operations as operations_ops
 from tikguard.store.db import Database
 
 
@@ -40,7 +40,7 @@ class EventHub:
         self, tenant_id: int, op_id: str, after: int
     ) -> tuple[list[dict[str, Any]], bool, str | None]:
         """New events and whether the operation has ended, in one read snapshot."""
-        op, rows = operations_view.snapshot(self.db, tenant_id, op_id, after)
+        op, rows = operations_ops.snapshot(self.db, tenant_id, op_id, after)
         events = [
             {
                 "seq": e.seq,

@@ -29,7 +29,7 @@ from tikguard.device.errors import DeviceError, DeviceTimeout, HostKeyChanged
 from tikguard.device.session import Target, fingerprint
 from tikguard.logs import get_logger
 from tikguard.ops import leftovers
-from tikguard.ops.snapshot import Snapshot, take_snapshot
+from tikguard.ops.backup.snapshot import Snapshot, take_snapshot
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import mirror
@@ -128,8 +128,8 @@ def load_jobs(
         return [_job(d) for d in devices]
 
 
-Outcome = Snapshot | DeviceError
-_Pending = tuple[BackupJob, Outcome, float, object]
+ReadOutcome = Snapshot | DeviceError
+_Pending = tuple[BackupJob, ReadOutcome, float, object]
 
 
 def _failed_result(name: str, device_id: int, error: DeviceError, seconds: float) -> BackupResult:
@@ -154,7 +154,7 @@ def _failed(device: Device, error: DeviceError, seconds: float, now: datetime) -
 def _apply(
     session: Session,
     device: Device,
-    outcome: Outcome,
+    outcome: ReadOutcome,
     seconds: float,
     trigger: str,
     operation_id: str | None,
@@ -244,13 +244,13 @@ class _ResultWriter:
         self._tenant_id = tenant_id
         self._trigger = trigger
         self._operation_id = operation_id
-        self._pending: list[tuple[BackupJob, Outcome, float, asyncio.Future[BackupResult]]] = []
+        self._pending: list[tuple[BackupJob, ReadOutcome, float, asyncio.Future[BackupResult]]] = []
         self._task: asyncio.Task[None] | None = None
         #: Outcomes not yet taken into a batch (read or still being read).
         self._unwritten = expected
         self._full = asyncio.Event()
 
-    async def submit(self, job: BackupJob, outcome: Outcome, seconds: float) -> BackupResult:
+    async def submit(self, job: BackupJob, outcome: ReadOutcome, seconds: float) -> BackupResult:
         future: asyncio.Future[BackupResult] = asyncio.get_running_loop().create_future()
         self._pending.append((job, outcome, seconds, future))
         if len(self._pending) >= min(WRITE_BATCH, self._unwritten):
@@ -430,7 +430,7 @@ class _ResultWriter:
 
 async def _read_one(
     job: BackupJob, settings: Settings, binary: bool, ended: leftovers.EndedLookup | None = None
-) -> Outcome:
+) -> ReadOutcome:
     """One device's snapshot or the error that stopped it; never raises DeviceError."""
     name = job.target.name
     limit = settings.seconds(settings.backup_timeout)

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+import tikguard.ops.push.lifecycle as push_lifecycle
 from tikguard.ops import push as push_ops
-from tikguard.ops import push_lifecycle
 from tikguard.ops.accounts import Principal
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices

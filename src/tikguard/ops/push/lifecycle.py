@@ -2,7 +2,7 @@
 the window").
 
 * :func:`recheck` re-proves an ``uncertain`` or unfinished push from the router now,
-  with the rules of :mod:`tikguard.ops.evidence`: a verdict the evidence proves
+  with the rules of :mod:`tikguard.ops.push.evidence`: a verdict the evidence proves
   replaces ``uncertain``; otherwise the reason says what is still unknown.
 * :func:`revert_now` fires the revert point of an armed push: a push waiting for its
   confirm is told to revert; an ``uncertain`` (or abandoned) push whose timer is still
@@ -26,20 +26,21 @@ from typing import Any
 
 from dbos import DBOS
 
+from tikguard.device import guard as dev
 from tikguard.device.errors import DeviceError
 from tikguard.device.session import DeviceSession, Target, connect
-from tikguard.ops import engine
-from tikguard.ops import push_boot as boot
-from tikguard.ops import push_device as dev
-from tikguard.ops.evidence import Evidence, classify
+from tikguard.ops import runtime
+from tikguard.ops.backup.snapshot import read_export
 from tikguard.ops.leftovers import file_operation, operation_of, tikguard_files
-from tikguard.ops.push_context import decrypt_script, hash_of_export, uptime_json
-from tikguard.ops.push_plan import converged_to, merge_converged
-from tikguard.ops.revert_key import revert_password
-from tikguard.ops.snapshot import read_export, split_secrets
+from tikguard.ops.push import boot
+from tikguard.ops.push.context import decrypt_script, hash_of_export, uptime_json
+from tikguard.ops.push.evidence import Evidence, classify
+from tikguard.ops.push.plan import converged_to, merge_converged
+from tikguard.ops.push.revert_key import revert_password
 from tikguard.routeros.normalise import normalise
 from tikguard.routeros.output import parse_detail
 from tikguard.routeros.quoting import quote
+from tikguard.routeros.secrets import split_text_secrets
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import operations as store_ops
@@ -69,9 +70,9 @@ class Result:
 async def _workflow(settings: Settings, op_id: str) -> Any:
     """The DBOS status of the push's workflow (with its input), or None."""
     try:
-        engine.current()
+        runtime.current()
     except RuntimeError:
-        async with engine.submitter(settings) as client:
+        async with runtime.submitter(settings) as client:
             rows = await client.list_workflows_async(workflow_ids=[op_id], load_output=False)
     else:
         rows = await DBOS.list_workflows_async(workflow_ids=[op_id], load_output=False)
@@ -82,7 +83,7 @@ def _live(status: Any) -> bool:
     return (
         status is not None
         and status.status in ("PENDING", "ENQUEUED")
-        and status.app_version == engine.application_version()
+        and status.app_version == runtime.application_version()
     )
 
 
@@ -144,9 +145,9 @@ def _deadline(db: Database, tenant_id: int, op_id: str) -> float | None:
 
 async def _step_output(settings: Settings, op_id: str, step: str) -> dict[str, Any]:
     try:
-        engine.current()
+        runtime.current()
     except RuntimeError:
-        async with engine.submitter(settings) as client:
+        async with runtime.submitter(settings) as client:
             steps = await client.list_workflow_steps_async(op_id)
     else:
         steps = await DBOS.list_workflow_steps_async(op_id)
@@ -211,7 +212,7 @@ def _converged(
         return converged_to(redacted, target, ignore_scheduler=ours)
     if not req.get("script_enc"):
         return None, "the push's script is not on record"
-    script = split_secrets(normalise(decrypt_script(req, req["script_enc"], db=db)))[0]
+    script = split_text_secrets(normalise(decrypt_script(req, req["script_enc"], db=db)))[0]
     if op.kind == "replace":
         return converged_to(redacted, script, ignore_scheduler=ours)
     return merge_converged(redacted, script)
@@ -440,13 +441,13 @@ async def _prove(target: Target, settings: Settings, op_id: str) -> RouterNow | 
 
 async def _send(settings: Settings, op_id: str, actor: str) -> None:
     """Tell a push waiting for its confirm to revert instead."""
-    from tikguard.ops.push_workflow import CONFIRM_TOPIC, REVERT_MESSAGE
+    from tikguard.ops.push.workflow import CONFIRM_TOPIC, REVERT_MESSAGE
 
     message = f"{REVERT_MESSAGE}{actor}"
     try:
-        engine.current()
+        runtime.current()
     except RuntimeError:
-        async with engine.submitter(settings) as client:
+        async with runtime.submitter(settings) as client:
             await client.send_async(op_id, message, CONFIRM_TOPIC)
         return
     await DBOS.send_async(op_id, message, CONFIRM_TOPIC)
@@ -570,17 +571,17 @@ def _audit_disarm(db: Database, tenant_id: int, actor: str, plan: Disarm, gone: 
 # -- workflows of another revision -------------------------------------------------------
 
 
-@engine.on_launch
-async def mark_stale(eng: engine.Engine) -> None:
+@runtime.on_launch
+async def mark_stale(eng: runtime.Engine) -> None:
     """Say on each unfinished push recorded by another workflow revision that this
     controller will not resume it, and what to do (once per operation)."""
-    from tikguard.ops.push_context import database
-    from tikguard.ops.push_workflow import WORKFLOW_NAME
+    from tikguard.ops.push.context import database
+    from tikguard.ops.push.workflow import WORKFLOW_NAME
 
     rows = await DBOS.list_workflows_async(
         name=WORKFLOW_NAME, status=["PENDING", "ENQUEUED"], load_output=False
     )
-    mine = engine.application_version()
+    mine = runtime.application_version()
     for row in rows:
         inputs: dict[str, Any] = dict(row.input or {})
         args = inputs.get("args")

@@ -21,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tikguard.device import guard as dev
 from tikguard.device.errors import RouterOSCommandError
 from tikguard.device.session import DeviceSession
-from tikguard.ops import push_device as dev
-from tikguard.ops.evidence import Evidence
+from tikguard.ops.push.evidence import Evidence
 from tikguard.routeros.output import parse_detail, parse_properties
 from tikguard.routeros.quoting import quote
 

@@ -1,7 +1,7 @@
 """The RouterOS commands of a guarded push, each with its read-back.
 
 One job: say exactly what the push sends to a router and read back what it did. No
-workflow or database here (:mod:`tikguard.ops.push_workflow` sequences these). Every
+workflow or database here (:mod:`tikguard.ops.push.workflow` sequences these). Every
 name and value goes through :func:`tikguard.routeros.quoting.quote`.
 
 Names are operation-scoped (``tikguard-<op>``), so a leftover of one push can never

@@ -17,10 +17,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tikguard.api.limits import BodyTooLarge
 from tikguard.device.errors import DeviceError
 from tikguard.logs import get_logger
 from tikguard.ops.accounts import AuthError
+from tikguard.server.limits import BodyTooLarge
 from tikguard.store.errors import AlreadyExists, InvalidInput, NotFound, StateError, StoreError
 
 log = get_logger(__name__)

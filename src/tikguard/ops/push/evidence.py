@@ -115,7 +115,7 @@ class Evidence:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Verdict:
     """The verdict and the reason an engineer reads in the summary."""
 
     kind: OutcomeKind
@@ -198,16 +198,16 @@ def _is_failed(ev: Evidence) -> tuple[bool, list[str]]:
     return not missing, missing
 
 
-def _failed(ev: Evidence, failure: str | None) -> Outcome:
+def _failed(ev: Evidence, failure: str | None) -> Verdict:
     reason = (
         "no write command was sent to the device"
         if ev.wrote_nothing
         else "nothing applied; running config == pre-push, no timer armed"
     )
-    return Outcome("failed", f"{failure}; {reason}" if failure else reason)
+    return Verdict("failed", f"{failure}; {reason}" if failure else reason)
 
 
-def classify(ev: Evidence, *, failure: str | None = None) -> Outcome:
+def classify(ev: Evidence, *, failure: str | None = None) -> Verdict:
     """The outcome the evidence proves, or ``uncertain`` naming what is unknown.
 
     ``failure`` is the controller's account of what went wrong (an import error, a
@@ -215,7 +215,7 @@ def classify(ev: Evidence, *, failure: str | None = None) -> Outcome:
     """
     ok, _ = _is_committed(ev)
     if ok:
-        return Outcome("committed", "target config running, fresh connection, timer removed")
+        return Verdict("committed", "target config running, fresh connection, timer removed")
     ok, _ = _is_committed_after_restart(ev)
     if ok:
         reason = (
@@ -223,7 +223,7 @@ def classify(ev: Evidence, *, failure: str | None = None) -> Outcome:
             "revert deadline, timer gone: our removal landed and the revert point was "
             "never loaded"
         )
-        return Outcome("committed", f"{failure}; then {reason}" if failure else reason)
+        return Verdict("committed", f"{failure}; then {reason}" if failure else reason)
     if ev.applied is False:  # nothing applied: "failed" says more than a reboot would
         ok, _ = _is_failed(ev)
         if ok:
@@ -232,7 +232,7 @@ def classify(ev: Evidence, *, failure: str | None = None) -> Outcome:
     if ok:
         why = "revert point loaded by tikguard" if ev.revert_fired_by_us else "device reverted"
         reason = f"{why}: rebooted, timer gone, running config == pre-push"
-        return Outcome("reverted", f"{failure}; {reason}" if failure else reason)
+        return Verdict("reverted", f"{failure}; {reason}" if failure else reason)
     ok, _ = _is_failed(ev)
     if ok:
         return _failed(ev, failure)
@@ -252,4 +252,4 @@ def classify(ev: Evidence, *, failure: str | None = None) -> Outcome:
     reason = "; ".join(missing)
     if failure:
         reason = f"{failure}; {reason}"
-    return Outcome("uncertain", f"not proven: {reason}", tuple(missing))
+    return Verdict("uncertain", f"not proven: {reason}", tuple(missing))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from typing import Any, Final
 
-from tikguard.ops.push_context import decrypt_script, encrypt_script
+from tikguard.ops.push.context import decrypt_script, encrypt_script
 from tikguard.store.db import Database
 
 PURPOSE: Final = "revert-point"

@@ -12,7 +12,7 @@ Safety rules that hold whatever the interleaving of crashes:
 * the apply step runs at most once: a marker in the operation row makes a re-run
   after a crash report "interrupted" (unknown partial state: revert) instead of
   importing again;
-* ``committed`` is only recorded by :func:`tikguard.ops.evidence.classify` from
+* ``committed`` is only recorded by :func:`tikguard.ops.push.evidence.classify` from
   read-backs; every other path ends in "revert and prove".
 
 Step results never contain credentials or scripts in clear: steps load the
@@ -25,10 +25,10 @@ from typing import Any
 
 from dbos import DBOS
 
-from tikguard.ops import push_device as dev
-from tikguard.ops.evidence import Evidence, Outcome, classify
-from tikguard.ops.push_context import current_settings, forget_session, margin
-from tikguard.ops.push_steps import (
+from tikguard.device import guard as dev
+from tikguard.ops.push.context import current_settings, forget_session, margin
+from tikguard.ops.push.evidence import Evidence, Verdict, classify
+from tikguard.ops.push.steps import (
     clock,
     durable_sleep,
     emit,
@@ -312,7 +312,7 @@ def _proof_text(proof: dict[str, Any]) -> str:
 
 async def _end(
     req: dict[str, Any],
-    outcome: Outcome,
+    outcome: Verdict,
     ev: Evidence,
     prep: dict[str, Any],
     extra: dict[str, Any] | None = None,

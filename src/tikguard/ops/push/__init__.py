@@ -1,0 +1,44 @@
+"""The guarded push: plan, preflight, revert point, arm, apply, verify, commit or revert.
+
+The public face every caller (CLI, API, UI, benchmarks) uses. Inside: ``request``
+(check, submit, wait, confirm, preview), ``workflow`` (the durable DBOS workflow),
+``steps`` (its recorded steps), ``context`` (per-push state the steps share), ``plan``
+(the script and its risk, pure), ``evidence`` (the verdict from what was read back).
+See docs/push.md.
+"""
+
+from tikguard.ops.push.evidence import Evidence, Verdict, classify
+from tikguard.ops.push.plan import MODES, Plan
+from tikguard.ops.push.request import (
+    Preview,
+    PushRequest,
+    Submitted,
+    check_request,
+    close_orphans,
+    confirm,
+    preview,
+    submit,
+    wait,
+    workflow_name,
+)
+from tikguard.ops.push.workflow import CONFIRM_TOPIC, WORKFLOW_NAME
+
+__all__ = [
+    "CONFIRM_TOPIC",
+    "MODES",
+    "WORKFLOW_NAME",
+    "Evidence",
+    "Plan",
+    "Preview",
+    "PushRequest",
+    "Submitted",
+    "Verdict",
+    "check_request",
+    "classify",
+    "close_orphans",
+    "confirm",
+    "preview",
+    "submit",
+    "wait",
+    "workflow_name",
+]
