@@ -51,7 +51,13 @@ def _sim(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
     state = tmp_path / "sim"
     proc = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("sim_process.py")), str(state), "1"],
-        env={**os.environ, "TIKGUARD_TIME_SCALE": "50", "PYTHONPATH": str(Path(__file__).parent)},
+        env={
+            **os.environ,
+            "TIKGUARD_TIME_SCALE": "50",
+            "PYTHONPATH": os.pathsep.join(
+                [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+            ).rstrip(os.pathsep),
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

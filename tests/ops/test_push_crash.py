@@ -33,7 +33,13 @@ SHORT_WINDOW = 120.0
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "TIKGUARD_TIME_SCALE": str(SCALE), "PYTHONPATH": str(HERE)}
+    return {
+        **os.environ,
+        "TIKGUARD_TIME_SCALE": str(SCALE),
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        ),
+    }
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ def _size(value: Any) -> str:
     return f"{int(value)} B"
 
 
-#: The evidence an outcome rests on (DESIGN.md, "The core promise"), in reading order.
+#: The evidence an outcome rests on (docs/push.md, the four outcomes), in reading order.
 EVIDENCE_KEYS = (
     ("rebooted", "router rebooted"),
     ("timer_present", "revert timer still present"),

@@ -1,6 +1,6 @@
 """Deciding a push's outcome from evidence read back from the device (pure, no I/O).
 
-The outcome vocabulary is tikguard's promise (DESIGN.md, "The core promise"):
+The outcome vocabulary is tikguard's promise (docs/push.md, the four outcomes):
 
 * ``committed``: the running config is the target (read back and compared), the device
   answered on a fresh connection, and we removed the revert timer and read back that it

@@ -1,4 +1,4 @@
-"""The guarded push as a durable DBOS workflow (DESIGN.md, "The guarded push protocol").
+"""The guarded push as a durable DBOS workflow (docs/push.md, "The protocol").
 
 Each device interaction is a step whose result DBOS records, each wait a durable
 sleep, so a controller killed at any point resumes where it stopped; the router's own
