@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 
+from tikguard.device import guard as push_device
 from tikguard.ops import push as push_ops
-from tikguard.ops import push_boot, push_device, push_steps
+from tikguard.ops.push import boot as push_boot
+from tikguard.ops.push import steps as push_steps
 from tikguard.sim.fleet import SimDevice
 
 from .pushkit import environment

@@ -1,5 +1,5 @@
-"""The revert at boot, and the router's clock source (DESIGN.md, "A router that reboots
-inside the window").
+"""The revert at boot, and the router's clock source (docs/push.md: a router that reboots
+inside the window).
 
 Beside the interval timer, a push arms a second scheduler item with
 ``start-time=startup`` and no interval: RouterOS runs it 3 s after the console starts,

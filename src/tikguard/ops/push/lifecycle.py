@@ -1,5 +1,5 @@
-"""No dead ends: re-check, revert now, disarm (DESIGN.md, "A router that reboots inside
-the window").
+"""No dead ends: re-check, revert now, disarm (docs/push.md: a router that reboots inside
+the window).
 
 * :func:`recheck` re-proves an ``uncertain`` or unfinished push from the router now,
   with the rules of :mod:`tikguard.ops.push.evidence`: a verdict the evidence proves
