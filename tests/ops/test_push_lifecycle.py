@@ -158,13 +158,19 @@ async def test_a_user_with_a_password_commits_and_the_password_is_not_verifiable
 ) -> None:
     async with environment(tmp_path) as env:
         dev = env.fleet[0]
-        script = "/user add name=ops1 group=read password=Sup3r-secret\n"
+        script = (
+            "/user add name=ops1 group=read password=first-one\n"
+            "/user set [ find name=ops1 ] group=write password=Sup3r-secret\n"
+        )
         [op] = await env.push(push_ops.PushRequest([dev.name], script=script, window=COMMIT_WINDOW))
         assert op.outcome == "committed", op.evidence.get("reason")
         unexported = op.evidence["verify"]["unexported"]
         assert unexported["checked"] == ["/user ops1"]
         assert any("password" in n for n in unexported["not_verifiable"])
-        assert "Sup3r-secret" not in str(op.evidence)
+        assert "Sup3r-secret" not in str(op.evidence) and "first-one" not in str(op.evidence)
+        assert "group=write" in await dev.router.execute(
+            "/user print detail where name=ops1", user=dev.username
+        )
         assert await asyncio.to_thread(dev.router.authenticate, "ops1", "Sup3r-secret")
 
 

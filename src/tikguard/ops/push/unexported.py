@@ -56,10 +56,12 @@ def _item_name(cmd: Command) -> str | None:
     if cmd.get("name"):
         return cmd.get("name")
     if cmd.selector is not None:
-        text = str(cmd.selector)
-        for word in text.replace("[", " ").replace("]", " ").split():
-            if word.startswith("name="):
-                return word[5:].strip('"')
+        for prop in cmd.selector.find or ():
+            if prop.key == "name" and not prop.flag:
+                return prop.value
+        ref = cmd.selector.ref
+        if ref is not None and not ref.startswith("*") and not ref.isdigit():
+            return ref  # a name (``set admin ...``); ids and numbers say nothing to read
     if cmd.args:
         return cmd.args[0]
     return None
@@ -67,8 +69,10 @@ def _item_name(cmd: Command) -> str | None:
 
 async def verify_unexported(session: DeviceSession, config: Config) -> Unexported:
     """Read back, with ``print detail``, every named item the push adds or sets in a
-    menu that is never exported; compare what a print shows; name what it cannot."""
+    menu that is never exported; compare what a print shows (the last value the script
+    gives each property); name what it cannot."""
     result = Unexported()
+    wanted: dict[tuple[str, str], dict[str, str | None]] = {}
     for path, cmd in unexported_commands(config):
         name = _item_name(cmd)
         hidden = NEVER_SHOWN.get(path, frozenset())
@@ -79,6 +83,12 @@ async def verify_unexported(session: DeviceSession, config: Config) -> Unexporte
         if name is None:
             result.not_verifiable.append(f"{what}: no name to read it back by")
             continue
+        props = wanted.setdefault((path, name), {})
+        props.update({p.key: p.value for p in cmd.props if p.key not in hidden})
+        if "name" in props:  # a rename: read it back by its new name
+            wanted[(path, str(props["name"]))] = wanted.pop((path, name))
+    for (path, name), props in wanted.items():
+        what = f"{path} {name}"
         try:
             text = await session.run(f"{path} print detail where name={quote(name)}")
         except DeviceError as exc:
@@ -90,9 +100,9 @@ async def verify_unexported(session: DeviceSession, config: Config) -> Unexporte
             continue
         shown = items[0].props
         wrong = [
-            f"{p.key}={shown.get(p.key)!r}, not {p.value!r}"
-            for p in cmd.props
-            if p.key not in hidden and p.key in shown and shown[p.key] != p.value
+            f"{key}={shown.get(key)!r}, not {value!r}"
+            for key, value in props.items()
+            if key in shown and shown[key] != value
         ]
         if wrong:
             result.missing.append(f"{what}: " + "; ".join(wrong))
