@@ -37,6 +37,7 @@ import asyncssh
 from bench_push import SCRIPT
 from simfleet import start_simulator
 from tikguard.device import session as device_session
+from tikguard.ops import devices as devices_ops
 from tikguard.ops import push as push_ops
 from tikguard.ops import runtime
 from tikguard.ops.backup import backup
@@ -44,10 +45,8 @@ from tikguard.ops.rollout import service as rollouts
 from tikguard.ops.rollout.targets import Selector
 from tikguard.ops.rollout.workflow import final_limits
 from tikguard.settings import Settings
-from tikguard.store import devices as store_devices
 from tikguard.store.db import Database
 from tikguard.store.models import Operation
-from tikguard.store.tenants import ensure_tenant
 
 #: Revert window (device seconds): 30 s of real time at x20, room for a push that takes
 #: 9 s alone on a shared 2-core machine at load 25.
@@ -140,22 +139,9 @@ async def run(routers: int, scale: float, data: Path, rows: list[dict[str, str]]
     )
     db = Database.open(settings)
 
-    def setup(session: Any) -> int:
-        tenant = ensure_tenant(session)
-        for i, row in enumerate(rows):
-            store_devices.add_device(
-                session,
-                tenant.id,
-                name=row["name"],
-                host=row["host"],
-                port=int(row["port"]),
-                username=row["username"],
-                password=row["password"],
-                tags=["fleet"] if i > FLOOR_RUNS else ["spare"],
-            )
-        return tenant.id
-
-    tenant_id = await db.run_async(setup)
+    tenant_id = devices_ops.default_tenant_id(db)
+    inventory = "\n".join([",".join(rows[0]), *(",".join(row.values()) for row in rows)])
+    devices_ops.import_rows(db, tenant_id, devices_ops.parse_inventory(inventory), actor="bench")
     results = await backup(db, settings, tenant_id)
     assert all(r.ok for r in results), [r for r in results if not r.ok][:3]
     log = record_sessions(rows[0]["name"])
@@ -175,7 +161,7 @@ async def run(routers: int, scale: float, data: Path, rows: list[dict[str, str]]
         floor_cpu = (time.process_time() - cpu0) / FLOOR_RUNS
 
         plan = rollouts.RolloutRequest(
-            selector=Selector(tag="fleet"),
+            selector=Selector(names=[row["name"] for row in rows[FLOOR_RUNS + 1 :]]),
             source=SCRIPT,
             canary=1,
             waves=["10%", "100%"],

@@ -11,14 +11,13 @@ and prints the finished rollout and the number of push operations per router as 
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
 
+from tikguard.ops import devices as devices_ops
 from tikguard.ops import runtime
 from tikguard.ops.backup import backup
 from tikguard.ops.rollout import service as rollouts
@@ -27,7 +26,6 @@ from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import operations as store_ops
 from tikguard.store.db import Database
-from tikguard.store.tenants import ensure_tenant
 
 DATA, INVENTORY, MODE = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 SCALE = float(os.environ["TIKGUARD_TIME_SCALE"])
@@ -43,7 +41,7 @@ async def until_submitted(db: Database, tenant_id: int, rollout_id: str) -> None
     raise SystemExit("no push was submitted within 60 s")
 
 
-async def main(rows: list[dict[str, str]]) -> None:
+async def main(rows: list[devices_ops.InventoryRow]) -> None:
     settings = Settings(
         data_dir=DATA,
         time_scale=SCALE,
@@ -58,22 +56,8 @@ async def main(rows: list[dict[str, str]]) -> None:
     )
     db = Database.open(settings)
 
-    def setup(session: Any) -> int:
-        tenant = ensure_tenant(session)
-        if not store_devices.list_devices(session, tenant.id):
-            for row in rows:
-                store_devices.add_device(
-                    session,
-                    tenant.id,
-                    name=row["name"],
-                    host=row["host"],
-                    port=int(row["port"]),
-                    username=row["username"],
-                    password=row["password"],
-                )
-        return tenant.id
-
-    tenant_id = await db.run_async(setup)
+    tenant_id = devices_ops.default_tenant_id(db)
+    devices_ops.import_rows(db, tenant_id, rows, actor="test")  # existing ones are kept
     if MODE == "start":
         results = await backup(db, settings, tenant_id)
         assert all(r.ok for r in results), results
@@ -100,6 +84,4 @@ async def main(rows: list[dict[str, str]]) -> None:
     db.dispose()
 
 
-with INVENTORY.open() as inventory:
-    ROWS = list(csv.DictReader(inventory))
-asyncio.run(main(ROWS))
+asyncio.run(main(devices_ops.parse_inventory(INVENTORY.read_text(), str(INVENTORY))))
