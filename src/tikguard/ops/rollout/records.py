@@ -136,9 +136,8 @@ class Finished:
     finished_at: datetime | None
 
 
-def sync_outcomes(session: Session, tenant_id: int, rollout_id: str) -> list[Finished]:
-    """Copy the outcomes of the rollout's ended pushes into its targets; return those."""
-    rows = session.execute(
+def _ended(tenant_id: int, rollout_id: str) -> Any:
+    return (
         select(RolloutTarget, Operation)
         .join(Operation, Operation.id == RolloutTarget.op_id)
         .where(
@@ -147,7 +146,18 @@ def sync_outcomes(session: Session, tenant_id: int, rollout_id: str) -> list[Fin
             RolloutTarget.status == "submitted",
             Operation.outcome.is_not(None),
         )
-    ).all()
+    )
+
+
+def any_ended(session: Session, tenant_id: int, rollout_id: str) -> bool:
+    """Whether a push of the rollout has ended that its target does not show yet (a
+    read: the write transaction of :func:`sync_outcomes` is taken only then)."""
+    return session.execute(_ended(tenant_id, rollout_id).limit(1)).first() is not None
+
+
+def sync_outcomes(session: Session, tenant_id: int, rollout_id: str) -> list[Finished]:
+    """Copy the outcomes of the rollout's ended pushes into its targets; return those."""
+    rows = session.execute(_ended(tenant_id, rollout_id)).all()
     if not rows:
         return []
     armed = dict(

@@ -267,14 +267,17 @@ def create(db: Database, settings: Settings, tenant_id: int, req: RolloutRequest
     """
     window = check(req, settings)
     rollout_id = uuid.uuid4().hex
-    with db.transaction() as session:
+    # rendered in a read session: the write lock (which running pushes need too) is
+    # held only for the inserts, not while a thousand templates render
+    with db.session() as session:
         changes = prepare(session, tenant_id, req)
-        refused = [(rc.name, rc.refusal) for rc in changes if rc.refusal is not None]
-        if refused:
-            raise InvalidInput(
-                f"{len(refused)} of {len(changes)} router(s) cannot be planned; nothing was "
-                f"started:\n{_refusals_text(refused)}"
-            )
+    refused = [(rc.name, rc.refusal) for rc in changes if rc.refusal is not None]
+    if refused:
+        raise InvalidInput(
+            f"{len(refused)} of {len(changes)} router(s) cannot be planned; nothing was "
+            f"started:\n{_refusals_text(refused)}"
+        )
+    with db.transaction() as session:
         pushable = [rc for rc in changes if not rc.empty]
         sizes = wave_sizes(len(pushable), req.canary, parse_waves(list(req.waves)))
         wave_of: dict[int, int] = {}

@@ -190,10 +190,16 @@ def _look(req: dict[str, Any], wave: int, room_hint: int) -> dict[str, Any]:
     """Outcomes in, then what the wave has left and whether the rollout must stop.
 
     Counts and at most ``room_hint`` pending routers, not whole rows: this runs every
-    poll of a wave of any size."""
+    poll of a wave of any size. The write lock (which the pushes need too) is taken only
+    when an outcome is there to copy."""
     tenant_id, rollout_id = req["tenant_id"], req["rollout_id"]
-    with database().transaction() as session:
-        finished = records.sync_outcomes(session, tenant_id, rollout_id)
+    finished: list[records.Finished] = []
+    with database().session() as session:
+        ended = records.any_ended(session, tenant_id, rollout_id)
+    if ended:
+        with database().transaction() as session:
+            finished = records.sync_outcomes(session, tenant_id, rollout_id)
+    with database().session() as session:
         rollout = records.get(session, tenant_id, rollout_id)
         counts = records.status_counts(session, tenant_id, rollout_id)
         failures = records.failures(session, tenant_id, rollout_id)
