@@ -99,7 +99,7 @@ async def test_recheck_proves_an_uncertain_push_reverted_after_the_router_return
 ) -> None:
     """Power lost after the import, the router dark past the proof's patience: the push
     ends uncertain. Back on, the router reverts at boot; recheck proves it."""
-    settings = push_settings(tmp_path / "data", push_boot_wait=wall(2))
+    settings = push_settings(tmp_path / "data", push_boot_wait=wall(2), connect_timeout=wall(10))
     async with environment(tmp_path, settings=settings) as env:
         dev = env.fleet[0]
         before = dev.router.config_text()
@@ -262,7 +262,7 @@ async def test_revert_fires_the_revert_point_of_an_uncertain_push_still_armed(
     """A router whose scheduler does not run (its timers stay), dark past the proof's
     patience after the import: uncertain, change running, both timers still there.
     recheck says so and names revert; revert loads the revert point and proves it."""
-    settings = push_settings(tmp_path / "data", push_boot_wait=wall(2))
+    settings = push_settings(tmp_path / "data", push_boot_wait=wall(2), connect_timeout=wall(10))
     async with environment(tmp_path, settings=settings) as env:
         dev = env.fleet[0]
         before = dev.router.config_text()
