@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
@@ -16,6 +19,7 @@ from tikguard.store.db import Database, current_revision, head_revision
 from tikguard.store.devices import add_device
 from tikguard.store.errors import StoreError
 from tikguard.store.models import Base, Tenant
+from tikguard.store.tenants import ensure_tenant
 from tikguard.store.versions import list_versions, record_backup
 
 TABLES = {
@@ -152,3 +156,46 @@ def test_database_errors_carry_no_values(db: Database, tenant: Tenant) -> None:
             {"t": tenant.id, "d": device.id, "c": b"VERY-SECRET-BYTES", "now": "2026-01-01"},
         )
     assert "VERY-SECRET-BYTES" not in str(err.value) and "hidden" in str(err.value)
+
+
+def test_migrations_beside_writers_and_each_other_never_fail(tmp_path: Path) -> None:
+    """A newer tikguard's first commands migrate (in their own processes, at once) while
+    a server keeps writing: each waits its turn, none fails with "database is locked"."""
+    settings = Settings(data_dir=tmp_path)
+    live = Database.open(settings)
+    with live.transaction() as s:
+        tenant_id = ensure_tenant(s).id
+    command.downgrade(store_db._alembic_config(live.engine), "0007")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        update = text("UPDATE tenants SET name = name WHERE id = :t")
+        try:
+            while not stop.is_set():
+                with live.transaction() as s:
+                    s.execute(update, {"t": tenant_id})
+        except BaseException as exc:
+            errors.append(exc)
+
+    w = threading.Thread(target=writer)
+    w.start()
+    code = (
+        "import sys; from pathlib import Path; from tikguard.settings import Settings; "
+        "from tikguard.store.db import Database; "
+        "Database.open(Settings(data_dir=Path(sys.argv[1]))).dispose()"
+    )
+    try:
+        migrators = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(tmp_path)], stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(3)
+        ]
+        failed = [err for p in migrators if (err := p.communicate(timeout=120)[1]) or p.returncode]
+    finally:
+        stop.set()
+        w.join(60)
+    assert failed == [] and errors == []
+    assert current_revision(live.engine) == head_revision()
+    live.dispose()

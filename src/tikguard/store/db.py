@@ -118,6 +118,13 @@ def upgrade(engine: Engine) -> None:
             f"the database schema is at {at}, which this tikguard does not know: it was "
             "upgraded by a newer tikguard; run that version (or restore a backup)"
         )
+    if engine.dialect.name == "sqlite":
+        # The write lock from the first statement: a deferred transaction that read the
+        # schema version and then writes fails at once ("database is locked", no busy
+        # wait) when another process wrote in between, as a server or a second command
+        # migrating at the same time does. Taken up front, the second migrator waits
+        # and then finds the schema already at head.
+        engine = engine.execution_options(**{_IMMEDIATE: True})
     cfg = _alembic_config(engine)
     if engine.dialect.name == "postgresql":
         with engine.connect() as lock_conn:
