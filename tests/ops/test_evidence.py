@@ -33,6 +33,7 @@ def evidence(draw: st.DrawFn) -> Evidence:
         checks_ok=draw(maybe_bool),
         import_ok=draw(maybe_bool),
         commit_attempted=draw(st.booleans()),
+        rechecked=draw(st.booleans()),
         read_after_deadline=draw(maybe_bool),
         revert_fired_by_us=draw(st.booleans()),
     )
@@ -67,9 +68,10 @@ def test_committed_only_with_full_proof(ev: Evidence) -> None:
         assert ev.target_hash is None or ev.after_hash == ev.target_hash
         if ev.timer_removed_by_us is True and ev.rebooted() is False:
             return
-        # else only the proof after a restart: read after the deadline, not pre-push
-        assert ev.commit_attempted and ev.read_after_deadline is True
-        assert ev.import_ok is True
+        # else only the proof after a restart (or a later recheck): read after the
+        # deadline, not pre-push
+        assert (ev.commit_attempted or ev.rechecked) and ev.read_after_deadline is True
+        assert ev.import_ok is True or (ev.rechecked and ev.import_ok is None)
         assert ev.after_hash is not None and ev.pre_hash is not None
         assert ev.after_hash != ev.pre_hash
 
@@ -225,3 +227,20 @@ def test_anything_weaker_than_the_restart_proof_stays_uncertain() -> None:
     # config == pre-push after the restart is a revert, never a commit
     back = Evidence(**{**AFTER_RESTART.__dict__, "after_hash": PRE})
     assert classify(back).kind == "reverted"
+
+
+def test_a_recheck_proves_committed_only_like_the_restart_proof() -> None:
+    """``tikguard ops recheck`` has no commit of its own to point at: the target config
+    (not the pre-push one) with no timer, read after the deadline, proves it; an import
+    the push never heard back from (None) does not block it, an error does."""
+    rechecked = Evidence(**{**AFTER_RESTART.__dict__, "commit_attempted": False, "rechecked": True})
+    assert classify(rechecked).kind == "committed"
+    assert classify(Evidence(**{**rechecked.__dict__, "import_ok": None})).kind == "committed"
+    for change in (
+        {"import_ok": False},
+        {"read_after_deadline": None},
+        {"timer_present": True},
+        {"after_hash": PRE},
+        {"converged": None},
+    ):
+        assert classify(Evidence(**{**rechecked.__dict__, **change})).kind != "committed"
