@@ -14,6 +14,7 @@ from tests.api.world import PASSWORD, TenantWorld
 from tikguard.api.app import create_app
 from tikguard.settings import Settings
 from tikguard.store.db import Database
+from tikguard.store.reach import set_reach
 
 
 @pytest.mark.parametrize(
@@ -161,3 +162,70 @@ async def test_cookies_are_secure_behind_a_tls_proxy(
             r = await _login(c, alpha.users["viewer"], PASSWORD)
             assert r.status_code == 303
             assert ("secure" in r.headers["set-cookie"].lower()) is secure
+
+
+def _reach(db: Database, world: TenantWorld, networks: str, share: bool = False) -> None:
+    with db.transaction() as s:
+        set_reach(s, world.id, networks=networks, share_hosts=share)
+
+
+def _device(host: str, port: int = 22, name: str = "") -> dict[str, object]:
+    return {"name": name or f"r-{host}-{port}", "host": host, "port": port, "username": "admin"}
+
+
+async def test_devices_only_in_the_tenants_management_networks(
+    client: httpx.AsyncClient, db: Database, alpha: TenantWorld, beta: TenantWorld
+) -> None:
+    admin = alpha.auth("admin")
+    _reach(db, alpha, "")  # two tenants, no networks set: nowhere
+    r = await client.post("/api/v1/devices", json=_device("192.0.2.7"), headers=admin)
+    assert r.status_code == 422 and "no management networks" in r.text, r.text
+    _reach(db, alpha, "192.0.2.0/24, 2001:db8::/32")
+    for host in ("192.0.2.7", "2001:db8::7"):
+        r = await client.post("/api/v1/devices", json=_device(host), headers=admin)
+        assert r.status_code == 201, r.text
+    for host in ("198.51.100.1", "127.0.0.1", "localhost", "::1"):
+        r = await client.post("/api/v1/devices", json=_device(host), headers=admin)
+        assert r.status_code == 422 and "outside tenant alpha" in r.text, (host, r.text)
+    # moving a device out of the networks is refused the same way
+    device_id = (await client.get("/api/v1/devices", headers=admin)).json()[0]["id"]
+    r = await client.patch(f"/api/v1/devices/{device_id}", json={"host": "10.0.0.1"}, headers=admin)
+    assert r.status_code == 422, r.text
+
+
+async def test_the_whole_world_only_in_a_single_tenant_install(
+    client: httpx.AsyncClient, db: Database, alpha: TenantWorld
+) -> None:
+    _reach(db, alpha, "")
+    r = await client.post("/api/v1/devices", json=_device("203.0.113.9"), headers=alpha.auth())
+    assert r.status_code == 201, r.text
+
+
+async def test_a_host_another_tenant_manages_needs_the_operators_word(
+    client: httpx.AsyncClient, db: Database, alpha: TenantWorld, beta: TenantWorld
+) -> None:
+    _reach(db, alpha, "127.0.0.0/8", share=False)
+    theirs = _device("127.0.0.1", 9, "mine-now")  # beta's router
+    r = await client.post("/api/v1/devices", json=theirs, headers=alpha.auth())
+    assert r.status_code == 409 and "another tenant" in r.text, r.text
+    r = await client.post("/api/v1/devices", json=_device("127.0.0.1", 10), headers=alpha.auth())
+    assert r.status_code == 201, r.text
+    _reach(db, alpha, "127.0.0.0/8", share=True)
+    r = await client.post("/api/v1/devices", json=theirs, headers=alpha.auth())
+    assert r.status_code == 201, r.text
+
+
+async def test_device_adds_and_probes_are_rate_limited(
+    client: httpx.AsyncClient, alpha: TenantWorld, beta: TenantWorld
+) -> None:
+    codes = []
+    for n in range(22):
+        r = await client.post(
+            "/api/v1/devices", json=_device("192.0.2.1", 2000 + n), headers=alpha.auth()
+        )
+        codes.append(r.status_code)
+    assert codes[:20] == [201] * 20 and codes[20:] == [429, 429]
+    assert int(r.headers["retry-after"]) >= 1
+    # another tenant's budget is its own
+    r = await client.post("/api/v1/devices", json=_device("192.0.2.1", 2999), headers=beta.auth())
+    assert r.status_code == 201, r.text

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from tests.api.test_api_live import read_sse
 from tests.api.world import TenantWorld, build_tenant
-from tests.browser.liveserver import LiveServer
+from tests.browser.liveserver import LiveServer, free_port
 
 from tikguard.sim.fleet import SimFleet
 from tikguard.store.db import Database
@@ -148,3 +148,26 @@ async def test_a_backtracking_health_check_fails_the_check_not_the_server(
     assert end is not None and end["outcome"] == "reverted", (events, end)
     (verify,) = [e for e in events if e["stage"] == "verify"]
     assert "gave up matching" in verify["data"]["checks"][0], (verify["message"], verify["data"])
+
+
+async def test_probe_errors_of_unverified_devices_are_uniform(
+    live: tuple[httpx.AsyncClient, TenantWorld, SimFleet, LiveServer],
+) -> None:
+    client, world, fleet, _server = live
+    dev = fleet[0]
+    admin = world.auth("admin")
+    # an SSH router refusing the login and a closed port read the same
+    targets = {
+        "wrong-password": (dev.port, "not-the-password"),
+        "closed-port": (free_port(), "x"),
+    }
+    answers = {}
+    for name, (port, password) in targets.items():
+        body = {"name": name, "host": dev.host, "port": port, "username": dev.username}
+        r = await client.post("/api/v1/devices", json={**body, "password": password}, headers=admin)
+        assert r.status_code == 201, r.text
+        r = await client.post(f"/api/v1/devices/{r.json()['id']}/probe", headers=admin)
+        assert r.status_code == 502, r.text
+        answers[name] = {k: str(v).replace(name, "X") for k, v in r.json().items()}
+    assert answers["wrong-password"] == answers["closed-port"]
+    assert answers["closed-port"]["reason"] == "unverified"

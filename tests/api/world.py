@@ -15,6 +15,7 @@ from tikguard.store import operations as store_ops
 from tikguard.store import versions as store_versions
 from tikguard.store.audit import audit
 from tikguard.store.db import Database
+from tikguard.store.reach import set_reach
 from tikguard.store.tenants import create_tenant
 
 CONFIG_V1 = """/system identity
@@ -61,8 +62,14 @@ class TenantWorld:
 
 
 def build_tenant(db: Database, name: str) -> TenantWorld:
+    """A tenant with users, tokens, a device, versions and an operation.
+
+    Its admins may add devices anywhere, also where another tenant has one (the worlds
+    share the simulator's loopback routers); tests/api/test_security.py narrows that.
+    """
     with db.transaction() as s:
         tenant = create_tenant(s, name)
+        set_reach(s, tenant.id, networks="any", share_hosts=True)
         world = TenantWorld(name, tenant.id)
         for role in ("viewer", "operator", "admin"):
             username = f"{name}-{role}"

@@ -24,6 +24,7 @@ from tikguard.server import errors
 from tikguard.server.clients import trusted_networks
 from tikguard.server.events import EventHub
 from tikguard.server.limits import BodyLimit
+from tikguard.server.ratelimit import RateLimits
 from tikguard.server.sessions import SessionSigner, load_secret
 from tikguard.server.state import AppState
 from tikguard.server.throttle import LoginThrottle
@@ -65,6 +66,7 @@ def create_app(
         signer=SessionSigner(load_secret(settings.data_dir), settings.session_hours * 3600),
         hub=EventHub(database),
         throttle=LoginThrottle(),
+        limits=RateLimits(),
         engine=engine,
     )
 

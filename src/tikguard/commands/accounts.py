@@ -60,6 +60,37 @@ def tenant_add(
     console.print(f"tenant [bold]{name}[/] added", highlight=False)
 
 
+@tenant_app.command("set")
+def tenant_set(
+    name: Annotated[str, typer.Argument(help="The tenant.")],
+    networks: Annotated[
+        str | None,
+        typer.Option(
+            "--networks",
+            help="Where its routers may be: comma-separated CIDRs, or 'any' (the API and UI "
+            "refuse devices elsewhere; empty: anywhere only while it is the only tenant).",
+        ),
+    ] = None,
+    share_hosts: Annotated[
+        bool | None,
+        typer.Option(
+            "--share-hosts/--no-share-hosts",
+            help="May add a host:port another tenant already manages.",
+        ),
+    ] = None,
+) -> None:
+    """Set where a tenant's admins may point the controller (see docs/security.md)."""
+    with store_context() as ctx, user_errors():
+        now, share = accounts.set_tenant_reach(
+            ctx.db, name, networks=networks, share_hosts=share_hosts
+        )
+    shown = now or "(none: anywhere only while it is the only tenant)"
+    console.print(
+        f"tenant [bold]{name}[/]: networks {shown}; shares hosts: {'yes' if share else 'no'}",
+        highlight=False,
+    )
+
+
 @tenant_app.command("list")
 def tenant_list() -> None:
     """Every tenant with its number of users and devices."""

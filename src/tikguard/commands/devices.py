@@ -72,6 +72,7 @@ def add(
             port=port,
             tags=tag or [],
             site=site,
+            as_operator=True,  # the controller's operator: not bound by tenant networks
         )
     console.print(
         f"added [bold]{view.name}[/] ({view.username}@{view.host}:{view.port}); "

@@ -7,11 +7,24 @@ contains a password or a configuration secret.
 
 from __future__ import annotations
 
+#: What a tenant is told about any failure to reach a router tikguard has never
+#: verified (no pinned host key): a closed port, a non-SSH service, a refused login and
+#: a silent address all read the same, so the controller is no scanner for tenants.
+UNVERIFIED_MESSAGE = (
+    "could not verify a RouterOS router there: no SSH login has succeeded at this address yet"
+)
+UNVERIFIED_HINT = (
+    "check the address, port, username and password, and that /ip service ssh allows "
+    "this controller (the controller's log has the details)"
+)
+
 
 class DeviceError(Exception):
     """Something went wrong talking to one router."""
 
     reason = "error"
+    #: Raised while connecting to a router whose host key is not pinned yet.
+    first_contact = False
 
     def __init__(self, device: str, message: str, hint: str | None = None) -> None:
         self.device = device
@@ -21,6 +34,12 @@ class DeviceError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def for_tenant(self) -> tuple[str, str, str | None]:
+        """``(reason, message, hint)`` as a tenant may see them: uniform on first contact."""
+        if self.first_contact:
+            return "unverified", f"{self.device}: {UNVERIFIED_MESSAGE}", UNVERIFIED_HINT
+        return self.reason, self.message, self.hint
 
 
 class Unreachable(DeviceError):

@@ -319,6 +319,16 @@ async def connect(
                 f"{target.name}: the pinned host key is not a readable public key",
                 hint=f"run: tikguard device accept-hostkey {target.name}",
             ) from None
+    try:
+        return await _connect(target, settings, pinned, login_options, limit)
+    except DeviceError as exc:
+        exc.first_contact = pinned is None
+        raise
+
+
+async def _connect(
+    target: Target, settings: Settings, pinned: Any, login_options: str | None, limit: float
+) -> DeviceSession:
     client = _PinningClient(trust_on_first_use=pinned is None)
     username = target.username + (f"+{login_options}" if login_options else "")
     try:

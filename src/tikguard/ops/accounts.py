@@ -365,6 +365,21 @@ def add_tenant(db: Database, name: str, display_name: str = "") -> int:
         return tenant.id
 
 
+def set_tenant_reach(
+    db: Database, name: str, *, networks: str | None, share_hosts: bool | None
+) -> tuple[str, bool]:
+    """The operator's word on where a tenant's routers may be (audited); returns the
+    tenant's (networks, share_hosts) as now stored."""
+    from tikguard.store.reach import set_reach
+
+    with db.transaction() as session:
+        tenant = store_tenants.get_tenant_by_name(session, name)
+        set_reach(session, tenant.id, networks=networks, share_hosts=share_hosts)
+        details = {"networks": tenant.management_networks, "share_hosts": tenant.share_hosts}
+        audit(session, tenant.id, actor="cli", action="tenant.reach", target=name, details=details)
+        return tenant.management_networks, tenant.share_hosts
+
+
 def tenant_id(db: Database, name: str) -> int:
     with db.session() as session:
         return store_tenants.get_tenant_by_name(session, name).id

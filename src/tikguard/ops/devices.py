@@ -27,6 +27,7 @@ from tikguard.store.audit import audit
 from tikguard.store.db import Database
 from tikguard.store.errors import AlreadyExists, InvalidInput, StateError
 from tikguard.store.models import Device
+from tikguard.store.reach import check_reach
 
 __all__ = [
     "INVENTORY_COLUMNS",
@@ -165,9 +166,14 @@ def add(
     port: int = 22,
     tags: list[str] | None = None,
     site: str | None = None,
+    as_operator: bool = False,
 ) -> DeviceView:
-    """Add one router (password stored encrypted)."""
+    """Add one router (password stored encrypted). A tenant's admin must keep to the
+    tenant's management networks (:mod:`tikguard.store.reach`); the controller's
+    operator (the CLI, ``as_operator``) is not bound by them."""
     with db.transaction() as session:
+        if not as_operator:
+            check_reach(session, tenant_id, host, port)
         device = store_devices.add_device(
             session,
             tenant_id,
@@ -190,10 +196,16 @@ def update(
     *,
     actor: str,
     password: str | None = _UNSET,
+    as_operator: bool = False,
     **changes: Any,
 ) -> DeviceView:
-    """Change fields (``tags`` replaces the tags); ``password`` is stored encrypted."""
+    """Change fields (``tags`` replaces the tags); ``password`` is stored encrypted. A
+    new host or port is checked like :func:`add` does."""
     with db.transaction() as session:
+        if not as_operator and ("host" in changes or "port" in changes):
+            device = store_devices.get_device(session, tenant_id, device_id)
+            host, port = changes.get("host", device.host), changes.get("port", device.port)
+            check_reach(session, tenant_id, host, port, device_id=device_id)
         device = store_devices.update_device(session, tenant_id, device_id, **changes)
         changed = sorted(changes)
         if password is not _UNSET:

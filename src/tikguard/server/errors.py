@@ -46,10 +46,17 @@ _CODES = {
 class ApiError(Exception):
     """Raise from a route to answer with ``status`` and a clear message."""
 
-    def __init__(self, status: int, message: str, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        hint: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.status = status
         self.message = message
         self.hint = hint
+        self.headers = headers
         super().__init__(message)
 
 
@@ -104,7 +111,7 @@ def install(app: FastAPI, html: HtmlRenderer | None = None) -> None:
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> Response:
-        return respond(request, exc.status, exc.message, exc.hint)
+        return respond(request, exc.status, exc.message, exc.hint, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -147,7 +154,10 @@ def install(app: FastAPI, html: HtmlRenderer | None = None) -> None:
 
     @app.exception_handler(DeviceError)
     async def _device(request: Request, exc: DeviceError) -> Response:
-        return respond(request, 502, exc.message, exc.hint, reason=exc.reason)
+        if exc.first_contact:
+            log.info("first contact with %s failed: %s", exc.device, exc.message)
+        reason, message, hint = exc.for_tenant()
+        return respond(request, 502, message, hint, reason=reason)
 
     @app.exception_handler(Exception)
     async def _any(request: Request, exc: Exception) -> Response:

@@ -12,6 +12,7 @@ from fastapi import Request
 
 from tikguard.server.errors import ApiError
 from tikguard.server.events import EventHub
+from tikguard.server.ratelimit import RateLimits
 from tikguard.server.sessions import SessionSigner
 from tikguard.server.throttle import LoginThrottle
 from tikguard.settings import Settings
@@ -27,6 +28,8 @@ class AppState:
     signer: SessionSigner
     hub: EventHub
     throttle: LoginThrottle
+    #: Per-tenant limits on adding and probing devices (the controller as a scanner).
+    limits: RateLimits
     #: True when this process runs the durable-workflow engine (pushes, backups).
     engine: bool
 

@@ -25,6 +25,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import (
+    false as sa_false,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -135,6 +138,12 @@ class Tenant(Base):
     #: The data key version new ciphertexts use (a row in tenant_keys).
     data_key_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Networks its routers may be on (comma-separated CIDRs, set by the controller's
+    #: operator); empty: anywhere in a single-tenant install, nowhere in a multi-tenant
+    #: one (see :mod:`tikguard.store.reach`).
+    management_networks: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: May add a host:port another tenant already manages (the operator allowed it).
+    share_hosts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class TenantKey(Base):

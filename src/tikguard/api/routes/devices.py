@@ -118,6 +118,7 @@ async def list_devices(
 @router.post("/devices", response_model=DeviceDetail, status_code=201)
 async def add_device(body: DeviceCreate, state: State, who: Admin) -> DeviceDetail:
     """Add a router; its password is stored encrypted and never returned."""
+    state.limits.take(who.tenant_id, "device.add")
     fields: dict[str, Any] = body.model_dump(exclude={"password"})
     view = await asyncio.to_thread(
         lambda: devices_ops.add(
@@ -137,6 +138,8 @@ async def update_device(
     device_id: int, body: DeviceUpdate, state: State, who: Admin
 ) -> DeviceDetail:
     """Change a device; fields left out stay as they are (``password: null`` clears it)."""
+    if body.host is not None or body.port is not None:
+        state.limits.take(who.tenant_id, "device.add")
     given = body.model_dump(exclude_unset=True)
     changes = {k: v for k, v in given.items() if k != "password"}
     for key in ("host", "port", "username"):
@@ -163,6 +166,7 @@ async def remove_device(device_id: int, state: State, who: Admin) -> Response:
 async def probe(device_id: int, state: State, who: Operator) -> ProbeResult:
     """Connect now (pinned host key), read the router's facts and record them."""
     name = await asyncio.to_thread(devices_ops.name_of, state.db, who.tenant_id, device_id)
+    state.limits.take(who.tenant_id, "device.probe")
     facts = await probe_device(state.db, state.settings, who.tenant_id, device_id)
     return ProbeResult(
         device=name,

@@ -71,6 +71,13 @@ class BackupResult:
     #: files), and the files of ended operations this backup removed.
     leftovers: tuple[dict[str, Any], ...] = ()
     removed: tuple[str, ...] = ()
+    #: What a tenant sees of a failure: ``(reason, message, hint)``, uniform for a router
+    #: never verified (:meth:`DeviceError.for_tenant`); None: the same as above.
+    tenant_view: tuple[str, str, str | None] | None = None
+
+    def for_tenant(self) -> tuple[str | None, str | None, str | None]:
+        """``(reason, message, hint)`` for the API, the UI and operation events."""
+        return self.tenant_view or (self.reason, self.message, self.hint)
 
     @property
     def ok(self) -> bool:
@@ -141,12 +148,14 @@ def _failed_result(name: str, device_id: int, error: DeviceError, seconds: float
         message=error.message,
         hint=error.hint,
         seconds=seconds,
+        tenant_view=error.for_tenant() if error.first_contact else None,
     )
 
 
 def _failed(device: Device, error: DeviceError, seconds: float, now: datetime) -> BackupResult:
     device.last_backup_status = BackupStatus.FAILED.value
-    device.last_backup_error = f"{error.reason}: {error.message}"
+    reason, message, _hint = error.for_tenant()
+    device.last_backup_error = f"{reason}: {message}"
     device.last_backup_at = now
     return _failed_result(device.name, device.id, error, seconds)
 
@@ -334,9 +343,10 @@ class _ResultWriter:
                 new_key = outcome.new_key if isinstance(outcome, HostKeyChanged) else None
                 if new_key and key is not None and new_key != key:
                     row.update(host_key_pending=new_key, host_key_pending_seen=now)
+                reason, shown, _hint = outcome.for_tenant()
                 row.update(
                     last_backup_status=BackupStatus.FAILED.value,
-                    last_backup_error=f"{outcome.reason}: {outcome.message}",
+                    last_backup_error=f"{reason}: {shown}",
                     last_backup_at=now,
                 )
                 changes[job.device_id] = row

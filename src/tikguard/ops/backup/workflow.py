@@ -71,6 +71,7 @@ async def start(
 
 
 def _record(db: Database, tenant_id: int, op_id: str, result: BackupResult) -> None:
+    reason, shown, hint = result.for_tenant()
     with db.transaction() as session:
         ok = result.status is not BackupStatus.FAILED
         if result.status is BackupStatus.CHANGED:
@@ -78,7 +79,7 @@ def _record(db: Database, tenant_id: int, op_id: str, result: BackupResult) -> N
         elif result.status is BackupStatus.UNCHANGED:
             message = f"configuration unchanged (version {result.version})"
         else:
-            message = result.message or "backup failed"
+            message = shown or "backup failed"
         store_ops.append_event(
             session,
             tenant_id,
@@ -89,8 +90,8 @@ def _record(db: Database, tenant_id: int, op_id: str, result: BackupResult) -> N
             data={
                 "status": result.status.value,
                 "version": result.version,
-                "reason": result.reason,
-                "hint": result.hint,
+                "reason": reason,
+                "hint": hint,
                 "seconds": round(result.seconds, 3),
             },
         )

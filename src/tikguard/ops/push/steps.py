@@ -228,8 +228,8 @@ async def step_preflight(req: dict[str, Any]) -> dict[str, Any]:
                 if not dry["ok"]:
                     problems.append(f"/import dry-run rejects the script: {dry['error']}")
                 problems += _window_problems(req, settings, dry["seconds"] * settings.time_scale)
-    except DeviceError as exc:
-        return {"ok": False, "reason": f"preflight: {exc}", "wrote": False}
+    except DeviceError as exc:  # a router never verified: the tenant's uniform words
+        return {"ok": False, "reason": f"preflight: {exc.for_tenant()[1]}", "wrote": False}
     keep_export(req, prepared)
     drift = await asyncio.to_thread(_drift, req, running_hash)
     return {
