@@ -77,6 +77,10 @@ class Settings:
     #: 0: 100 on the embedded default (one worker), 20 per worker on PostgreSQL.
     push_concurrency: int = 0
 
+    # Backup schedules
+    #: Shortest time (seconds) a backup schedule may leave between two runs.
+    schedule_min_interval: float = 300.0
+
     # Durable-workflow engine (DBOS)
     #: Seconds between the engine's queue/notification polls (tests use ~0.05).
     engine_polling_interval: float = 1.0

@@ -76,6 +76,10 @@ async def test_only_admins_change_schedules(
         ({"tag": "*"}, "tag"),
         ({"tag": "a\nb"}, "tag"),
         ({"cron": "0 3 * * *", "extra": 1}, "extra"),
+        # six fleet backups in 12 s, or one a minute: more often than every 300 s
+        ({"cron": "*/2 * * * * *"}, "runs 2 s apart at times"),
+        ({"cron": "* * * * *"}, "at least 300 s apart"),
+        ({"cron": "0,1 4 * * *"}, "runs 60 s apart"),
     ],
 )
 async def test_bad_schedules_are_422(

@@ -216,8 +216,9 @@ async def test_a_host_another_tenant_manages_needs_the_operators_word(
 
 
 async def test_device_adds_and_probes_are_rate_limited(
-    client: httpx.AsyncClient, alpha: TenantWorld, beta: TenantWorld
+    app: FastAPI, client: httpx.AsyncClient, alpha: TenantWorld, beta: TenantWorld
 ) -> None:
+    app.state.tikguard.limits.clock = Clock()  # no refill while the test runs
     codes = []
     for n in range(22):
         r = await client.post(
@@ -229,3 +230,38 @@ async def test_device_adds_and_probes_are_rate_limited(
     # another tenant's budget is its own
     r = await client.post("/api/v1/devices", json=_device("192.0.2.1", 2999), headers=beta.auth())
     assert r.status_code == 201, r.text
+
+
+#: (method, path, body) with ``{n}`` where an id goes.
+ID_CASES: list[tuple[str, str, dict[str, object] | None]] = [
+    ("GET", "/api/v1/devices/{n}", None),
+    ("PATCH", "/api/v1/devices/{n}", {"site": "x"}),
+    ("POST", "/api/v1/devices/{n}/probe", None),
+    ("GET", "/api/v1/devices/{n}/versions", None),
+    ("GET", "/api/v1/operations?device={n}", None),
+    ("PUT", "/api/v1/users/{n}/password", {"password": "long-enough-pw"}),
+    ("DELETE", "/api/v1/tokens/{n}", None),
+    ("POST", "/api/v1/push", {"devices": ["{n}"], "script": "/ip dns set servers=1.1.1.1"}),
+    ("POST", "/api/v1/restore", {"device": "{n}", "version": 1}),
+    ("POST", "/api/v1/preview", {"device": 1, "version": "{n}", "mode": "restore"}),
+]
+
+
+def _fill(value: object, n: int) -> object:
+    if value == "{n}":
+        return n
+    if isinstance(value, list):
+        return [_fill(v, n) for v in value]
+    return value
+
+
+async def test_ids_out_of_range_are_invalid_not_errors(
+    client: httpx.AsyncClient, alpha: TenantWorld
+) -> None:
+    for n in (2**63, 2**64 + 1, 0):
+        for method, path, body in ID_CASES:
+            sent = None if body is None else {k: _fill(v, n) for k, v in body.items()}
+            r = await client.request(method, path.format(n=n), json=sent, headers=alpha.auth())
+            assert r.status_code == 422, (method, path, n, r.text)
+    # and the connection is still good for the next request
+    assert (await client.get("/api/v1/health")).status_code == 200

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,11 @@ from tikguard.sim.fleet import SimFleet
 from tikguard.store.db import Database
 
 pytestmark = pytest.mark.timeout(180)
+
+#: The revert window (device seconds; 24 s of wall time at the live server's scale):
+#: long enough for a loaded machine and the bounded health-check match, and no slower
+#: when the push commits (a commit does not wait for the window).
+WINDOW = 1200
 
 PPP = "TOPSECRET-PPP-7f3a"
 VAR = "TOPSECRET-VAR-91bc"
@@ -87,9 +93,8 @@ async def test_pushed_secrets_stay_out_of_events_steps_and_versions(
     assert r.status_code == 200, r.text
     _no_secret("the preview", r.json())
 
-    r = await client.post(
-        "/api/v1/push", json={"devices": [device_id], "script": SCRIPT}, headers=operator
-    )
+    body = {"devices": [device_id], "script": SCRIPT, "window": WINDOW}
+    r = await client.post("/api/v1/push", json=body, headers=operator)
     assert r.status_code == 202, r.text
     (op_id,) = r.json()["operations"]
     streamed, end = await read_sse(client, f"/api/v1/operations/{op_id}/stream", viewer)
@@ -139,8 +144,7 @@ async def test_a_backtracking_health_check_fails_the_check_not_the_server(
     # would hold the event loop (and the GIL) for longer than the universe has left
     check = [f':put "{"a" * 900}b"', "(a|aa)+$"]
     script = "/ip address\nadd address=10.92.0.1/24 interface=ether2\n"
-    # a window long enough (in device time) to outlast the bounded match
-    body = {"devices": [device_id], "script": script, "checks": [check], "window": 400}
+    body = {"devices": [device_id], "script": script, "checks": [check], "window": WINDOW}
     r = await client.post("/api/v1/push", json=body, headers=operator)
     assert r.status_code == 202, r.text
     (op_id,) = r.json()["operations"]
@@ -171,3 +175,74 @@ async def test_probe_errors_of_unverified_devices_are_uniform(
         answers[name] = {k: str(v).replace(name, "X") for k, v in r.json().items()}
     assert answers["wrong-password"] == answers["closed-port"]
     assert answers["closed-port"]["reason"] == "unverified"
+
+
+async def test_an_idempotency_key_names_one_request(
+    live: tuple[httpx.AsyncClient, TenantWorld, SimFleet, LiveServer],
+) -> None:
+    client, world, fleet, _server = live
+    device_id = await _device(client, world, fleet)
+    operator = world.auth("operator")
+    script = "/ip address\nadd address=10.93.0.1/24 interface=ether2\n"
+    first = {
+        "devices": [device_id],
+        "script": script,
+        "idempotency_key": "chg-7",
+        "window": WINDOW,
+    }
+    r = await client.post("/api/v1/push", json=first, headers=operator)
+    assert r.status_code == 202, r.text
+    (op_id,) = r.json()["operations"]
+    r = await client.post("/api/v1/push", json=first, headers=operator)
+    assert r.status_code == 202 and r.json()["operations"] == [op_id]  # the same request
+    other = {**first, "script": script.replace("10.93", "10.94")}
+    r = await client.post("/api/v1/push", json=other, headers=operator)
+    assert r.status_code == 409, r.text
+    said = r.json()["message"]
+    assert "'chg-7' was first used for a merge of edge1 with a 2-line script" in said
+    assert op_id in said
+    restore = {"device": device_id, "version": 1, "idempotency_key": "chg-7"}
+    r = await client.post("/api/v1/restore", json=restore, headers=operator)
+    assert r.status_code == 409, r.text
+    _, end = await read_sse(client, f"/api/v1/operations/{op_id}/stream", operator)
+    assert end is not None and end["outcome"] == "committed"
+    r = await client.get(f"/api/v1/operations/{op_id}", headers=world.auth("viewer"))
+    assert "request" not in r.json()["parameters"]
+
+
+async def test_an_open_stream_ends_when_its_token_is_revoked(
+    live: tuple[httpx.AsyncClient, TenantWorld, SimFleet, LiveServer],
+) -> None:
+    client, world, fleet, _server = live
+    device_id = await _device(client, world, fleet)
+    admin, operator = world.auth("admin"), world.auth("operator")
+    r = await client.post("/api/v1/tokens", json={"name": "wall", "role": "viewer"}, headers=admin)
+    assert r.status_code == 201, r.text
+    token, token_id = r.json()["token"], r.json()["id"]
+    script = "/ip address\nadd address=10.95.0.1/24 interface=ether2\n"
+    body = {"devices": [device_id], "script": script, "confirm": "manual", "window": WINDOW}
+    (op_id,) = (await client.post("/api/v1/push", json=body, headers=operator)).json()["operations"]
+
+    seen: list[str] = []
+    ended: dict[str, Any] | None = None
+    url = f"/api/v1/operations/{op_id}/stream"
+    async with client.stream("GET", url, headers={"Authorization": f"Bearer {token}"}) as r:
+        kind = ""
+        async for line in r.aiter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: ") and kind == "end":
+                ended = json.loads(line[6:])
+                break
+            elif line.startswith("data: "):
+                seen.append(json.loads(line[6:])["stage"])
+                if seen[-1] == "waiting-confirm":
+                    r2 = await client.delete(f"/api/v1/tokens/{token_id}", headers=admin)
+                    assert r2.status_code == 204
+                    revoked_at = len(seen)
+                    r2 = await client.post(f"/api/v1/operations/{op_id}/confirm", headers=operator)
+                    assert r2.status_code == 200, r2.text
+    assert ended is not None and "revoked" in ended["error"], (seen, ended)
+    assert len(seen) == revoked_at, seen  # nothing after the revocation
+    _, end = await read_sse(client, url, operator)
+    assert end is not None and end["outcome"] == "committed"

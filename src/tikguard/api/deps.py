@@ -12,8 +12,9 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
+from tikguard.api.schemas import MAX_ID
 from tikguard.ops.accounts import (
     AuthError,
     Principal,
@@ -27,6 +28,10 @@ from tikguard.store import scope
 from tikguard.store.models import Role
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: A row id in a path (``/devices/{device_id}``): 1 .. 2**63-1, else 422 (not a 500 from
+#: the database driver).
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 State = Annotated[AppState, Depends(app_state)]
@@ -53,6 +58,21 @@ async def authenticate(request: Request, state: State) -> Principal:
         raise ApiError(403, "missing or wrong CSRF token", "reload the page and try again")
     scope.set_tenant(principal.tenant_id)
     return principal
+
+
+async def still_allowed(request: Request, state: AppState, who: Principal) -> bool:
+    """Whether the credentials that opened a long request (an event stream) still name
+    the same principal with the same role: a revoked token, an ended session or a
+    changed role ends the stream at its next event or keep-alive."""
+    try:
+        now = await authenticate(request, state)
+    except (AuthError, ApiError):
+        return False
+    return now.tenant_id == who.tenant_id and now.role == who.role and now.actor == who.actor
+
+
+#: What a stream sends before it closes because its credentials no longer hold.
+REVOKED_EVENT = 'event: end\ndata: {"error": "credentials revoked or session ended"}\n\n'
 
 
 def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:

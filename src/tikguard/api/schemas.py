@@ -8,11 +8,17 @@ has a field that could carry one.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tikguard import healthcheck
+
+#: The largest id or number the database holds (a signed 64-bit integer): beyond it a
+#: request is invalid (422), not a 500 from the database driver.
+MAX_ID: Final = 2**63 - 1
+#: A row id or a version number in a request body.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class Strict(BaseModel):
@@ -163,7 +169,7 @@ class DiffOut(BaseModel):
 
 
 class BackupRequest(Strict):
-    devices: list[int] | None = Field(
+    devices: list[Id] | None = Field(
         default=None, max_length=10_000, description="device ids; none: all (or the tag)"
     )
     tag: str | None = Field(default=None, max_length=64)
@@ -196,25 +202,25 @@ class PushBase(Strict):
 
 
 class PushIn(PushBase):
-    devices: list[int] = Field(min_length=1, max_length=10_000)
+    devices: list[Id] = Field(min_length=1, max_length=10_000)
     script: str = Field(min_length=1)
 
 
 class RestoreIn(PushBase):
-    device: int
-    version: int = Field(ge=1)
+    device: Id
+    version: Id
 
 
 class ReplaceIn(PushBase):
-    device: int
+    device: Id
     script: str = Field(min_length=1)
 
 
 class PreviewIn(Strict):
-    device: int
+    device: Id
     mode: Literal["merge", "restore", "replace"] = "merge"
     script: str | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: Id | None = None
 
 
 class PreviewOut(BaseModel):

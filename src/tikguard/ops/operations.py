@@ -66,7 +66,8 @@ def _info(op: Operation, names: dict[int, str]) -> OperationInfo:
         state=op.state,
         outcome=op.outcome,
         requested_by=op.requested_by,
-        parameters=dict(op.parameters or {}),
+        # the request's salted digest (idempotency) stays in the database
+        parameters={k: v for k, v in (op.parameters or {}).items() if k != "request"},
         evidence=dict(op.evidence or {}),
         error=op.error,
         created_at=op.created_at,

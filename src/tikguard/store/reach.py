@@ -54,7 +54,7 @@ def _resolve(host: str) -> list[str]:
         pass
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError:
+    except (OSError, UnicodeError):  # unknown, or not a name at all (a 64+ char label)
         return []
     return sorted({str(info[4][0]) for info in infos})
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from tikguard import __version__
-from tikguard.api.deps import Admin, State, Viewer
+from tikguard.api.deps import Admin, PathId, State, Viewer
 from tikguard.api.schemas import (
     AuditOut,
     Health,
@@ -85,7 +85,7 @@ async def add_user(body: UserIn, state: State, who: Admin) -> UserOut:
 
 
 @router.put("/users/{user_id}/password", status_code=204, tags=["accounts"])
-async def set_password(user_id: int, body: PasswordIn, state: State, who: Admin) -> Response:
+async def set_password(user_id: PathId, body: PasswordIn, state: State, who: Admin) -> Response:
     """A new password for a user; every web session the user had ends at once."""
 
     def run() -> None:
@@ -97,7 +97,7 @@ async def set_password(user_id: int, body: PasswordIn, state: State, who: Admin)
 
 
 @router.delete("/users/{user_id}", status_code=204, tags=["accounts"])
-async def remove_user(user_id: int, state: State, who: Admin) -> Response:
+async def remove_user(user_id: PathId, state: State, who: Admin) -> Response:
     """Remove a user with their web sessions and the API tokens they created."""
 
     def run() -> None:
@@ -138,7 +138,7 @@ async def create_token(body: TokenIn, state: State, who: Admin) -> NewTokenOut:
 
 
 @router.delete("/tokens/{token_id}", status_code=204, tags=["accounts"])
-async def revoke_token(token_id: int, state: State, who: Admin) -> Response:
+async def revoke_token(token_id: PathId, state: State, who: Admin) -> Response:
     def run() -> None:
         with state.db.transaction() as session:
             accounts.revoke_token(session, who.tenant_id, token_id, actor=who.actor)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from tikguard.api.deps import State, Viewer
+from tikguard.api.deps import PathId, State, Viewer
 from tikguard.api.schemas import DiffOut, VersionOut, VersionTextOut
 from tikguard.ops import devices as devices_ops
 from tikguard.ops import history
@@ -37,7 +37,7 @@ def version_out(v: history.VersionInfo) -> VersionOut:
 
 @router.get("/devices/{device_id}/versions", response_model=list[VersionOut])
 async def list_versions(
-    device_id: int,
+    device_id: PathId,
     state: State,
     who: Viewer,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
@@ -53,7 +53,7 @@ async def list_versions(
 
 @router.get("/devices/{device_id}/versions/{ref}", response_model=VersionTextOut)
 async def get_version(
-    device_id: int,
+    device_id: PathId,
     ref: str,
     state: State,
     who: Viewer,
@@ -80,7 +80,7 @@ async def get_version(
 
 @router.get("/devices/{device_id}/diff", response_model=DiffOut)
 async def diff(
-    device_id: int,
+    device_id: PathId,
     state: State,
     who: Viewer,
     old: Annotated[str, Query(max_length=20, description="version number or -1")] = "-2",

@@ -16,8 +16,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from tikguard.api.deps import Operator, State, Viewer
+from tikguard.api.deps import REVOKED_EVENT, Operator, PathId, State, Viewer, still_allowed
 from tikguard.api.schemas import (
+    MAX_ID,
     Accepted,
     BackupRequest,
     EventOut,
@@ -57,7 +58,7 @@ async def start_backup(body: BackupRequest, state: State, who: Operator) -> Acce
 
 
 @router.post("/devices/{device_id}/backup", response_model=Accepted, status_code=202)
-async def backup_one(device_id: int, state: State, who: Operator) -> Accepted:
+async def backup_one(device_id: PathId, state: State, who: Operator) -> Accepted:
     await asyncio.to_thread(devices_ops.name_of, state.db, who.tenant_id, device_id)
     need_engine(state)
     ops = await backup_ops.start(state.db, who.tenant_id, [device_id], requested_by=who.actor)
@@ -174,7 +175,7 @@ async def revert(op_id: str, state: State, who: Operator) -> OperationOut:
 async def list_operations(
     state: State,
     who: Viewer,
-    device: int | None = None,
+    device: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     kind: Annotated[str | None, Query(pattern="^(push|restore|replace|backup)$")] = None,
     outcome: Annotated[
         str | None, Query(pattern="^(committed|reverted|failed|uncertain|succeeded)$")
@@ -256,6 +257,9 @@ async def stream(
                 if pending is None:
                     pending = asyncio.ensure_future(events.__anext__())
                 done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE)
+                if not await still_allowed(request, state, who):
+                    yield REVOKED_EVENT
+                    return
                 if not done:
                     if await request.is_disconnected():
                         return

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -100,6 +101,31 @@ def check_schedule(tag: str | None, cron: str, time_zone: str | None) -> None:
             ZoneInfo(time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidInput(f"unknown time zone {time_zone!r} (e.g. Europe/Amsterdam)") from None
+
+
+def shortest_gap(cron: str, time_zone: str | None, runs: int = 200) -> float | None:
+    """The shortest time (seconds) between two of the next ``runs`` firings of ``cron``
+    (seconds first when it has 6 fields, as DBOS reads it); None if it cannot say."""
+    from croniter import croniter  # type: ignore[import-untyped]
+
+    zone = ZoneInfo(time_zone) if time_zone else UTC
+    try:
+        it = croniter(cron, datetime.now(zone), second_at_beginning=True)
+        times = [float(it.get_next(float)) for _ in range(runs)]
+    except (ValueError, KeyError, TypeError):
+        return None  # DBOS names what is wrong with it
+    return min((b - a for a, b in itertools.pairwise(times)), default=None)
+
+
+def check_interval(cron: str, time_zone: str | None, minimum: float) -> None:
+    """Refuse a schedule that fires more often than every ``minimum`` seconds: a backup
+    of a whole fleet every few seconds is a load test, not a schedule."""
+    gap = shortest_gap(cron, time_zone)
+    if gap is not None and gap < minimum:
+        raise InvalidInput(
+            f"cron expression {cron!r} runs {gap:g} s apart at times; backup schedules "
+            f"must be at least {minimum:g} s apart (TIKGUARD_SCHEDULE_MIN_INTERVAL)"
+        )
 
 
 def _first_error(exc: DBOSException) -> InvalidInput:
@@ -265,6 +291,7 @@ async def change_schedule(
 ) -> BackupSchedule:
     """Create or change a schedule of the tenant, and say so in the audit log."""
     check_schedule(tag, cron, time_zone)
+    await asyncio.to_thread(check_interval, cron, time_zone, settings.schedule_min_interval)
     async with schedule_client(settings) as client:
         found = await set_schedule(
             tenant_id, tag=tag, cron=cron, time_zone=time_zone, client=client

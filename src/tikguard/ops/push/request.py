@@ -12,6 +12,9 @@ executes the workflows; this module only enqueues and reads.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +36,7 @@ from tikguard.store import devices as store_devices
 from tikguard.store import operations as store_ops
 from tikguard.store import versions as store_versions
 from tikguard.store.db import Database
-from tikguard.store.errors import InvalidInput
+from tikguard.store.errors import InvalidInput, StateError
 from tikguard.store.models import Operation, OperationKind
 
 _KIND = {
@@ -100,6 +103,36 @@ def workflow_name() -> str:
     return WORKFLOW_NAME
 
 
+def _request_digest(req: PushRequest, params: dict[str, Any], salt: str) -> str:
+    """What makes two requests the same push, hashed with a per-operation salt (the
+    script may hold secrets: only a salted digest is stored)."""
+    same = {k: params[k] for k in ("mode", "version", "window", "confirm", "checks")}
+    text = json.dumps({**same, "script": req.script or ""}, sort_keys=True)
+    return hashlib.sha256((salt + text).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _same_request(op: Any, req: PushRequest, params: dict[str, Any], device: str) -> None:
+    """An idempotency key names one request: reused for another one is a conflict that
+    says what the key was first used for (never the old operation answered as new)."""
+    first = op.parameters or {}
+    stored = first.get("request")
+    if not isinstance(stored, dict):  # recorded before requests were: cannot compare
+        return
+    if stored.get("digest") == _request_digest(req, params, str(stored.get("salt", ""))):
+        return
+    what = f"a {first.get('mode', op.kind)} of {device}"
+    if first.get("version") is not None:
+        what += f" to version {first['version']}"
+    elif first.get("script_lines") is not None:
+        what += f" with a {first['script_lines']}-line script"
+    raise StateError(
+        f"idempotency key {req.idempotency_key!r} was first used for {what} "
+        f"(operation {op.id}, {op.created_at:%Y-%m-%d %H:%M:%S} UTC, "
+        f"{first.get('window', '?')} s window, {len(first.get('checks') or [])} checks); "
+        "this request differs: send it with a new key"
+    )
+
+
 async def submit(
     db: Database, settings: Settings, tenant_id: int, req: PushRequest
 ) -> list[Submitted]:
@@ -116,7 +149,7 @@ async def submit(
                 version_id = store_versions.get_version_by_seq(
                     session, tenant_id, device.id, req.version
                 ).id
-            params = {
+            params: dict[str, Any] = {
                 "mode": req.mode,
                 "version": req.version,
                 "window": window,
@@ -124,6 +157,8 @@ async def submit(
                 "checks": [list(c) for c in req.checks],
                 "script_lines": len((req.script or "").splitlines()),
             }
+            salt = secrets.token_hex(16)
+            params["request"] = {"salt": salt, "digest": _request_digest(req, params, salt)}
             op, created = store_ops.create_operation(
                 session,
                 tenant_id,
@@ -133,6 +168,8 @@ async def submit(
                 parameters=params,
                 requested_by=req.requested_by,
             )
+            if not created:
+                _same_request(op, req, params, name)
             wf: dict[str, Any] | None = None
             # an existing, unfinished operation is enqueued again: if the process that
             # created it stopped before queueing its workflow, this is what starts it
