@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, field_validator
 
 from tikguard import healthcheck
-from tikguard.api.deps import Operator, State, Viewer
+from tikguard.api.deps import REVOKED_EVENT, Operator, State, Viewer, still_allowed
 from tikguard.api.schemas import Strict
 from tikguard.ops.accounts import Principal
 from tikguard.ops.rollout import service as rollouts
@@ -146,6 +146,9 @@ async def stream(rollout_id: str, request: Request, state: State, who: Viewer) -
         view = first
         while True:
             data = json.dumps(view.as_json(), separators=(",", ":"))
+            if data != last and not await still_allowed(request, state, who):
+                yield REVOKED_EVENT
+                return
             if data != last:
                 last, quiet = data, 0.0
                 yield f"event: rollout\ndata: {data}\n\n"
@@ -156,6 +159,9 @@ async def stream(rollout_id: str, request: Request, state: State, who: Viewer) -
             quiet += STREAM_POLL
             if quiet >= KEEPALIVE:
                 if await request.is_disconnected():
+                    return
+                if not await still_allowed(request, state, who):
+                    yield REVOKED_EVENT
                     return
                 quiet = 0.0
                 yield ": keep-alive\n\n"
