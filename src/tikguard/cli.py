@@ -8,7 +8,9 @@ and render tables, progress bars and clear errors with Rich.
 
 from __future__ import annotations
 
+import errno
 import importlib
+import sys
 
 import typer
 
@@ -66,8 +68,34 @@ def version() -> None:
 _register_all()
 
 
+def _disk_full(exc: BaseException) -> bool:
+    """An error that is the disk running full (OS or SQLite words), anywhere in the chain."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        text = str(seen).lower()
+        if "database or disk is full" in text or "no space left on device" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:
+        if not _disk_full(exc):
+            raise
+        from tikguard.commands._ui import fail
+
+        try:
+            fail(
+                "the disk is full: nothing more could be written",
+                "free space where tikguard keeps its data (TIKGUARD_DATA_DIR) and run it again",
+            )
+        except typer.Exit as done:
+            sys.exit(done.exit_code)
 
 
 if __name__ == "__main__":

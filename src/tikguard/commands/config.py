@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from tikguard.commands._input import read_user_file
 from tikguard.commands._ui import console, err_console, fail
 from tikguard.routeros.errors import ParseError
 from tikguard.routeros.model import Config
@@ -34,11 +35,7 @@ def register(app: typer.Typer) -> None:
 def read_export(path: Path) -> str:
     """An export file's text (``-`` reads standard input), as :mod:`tikguard.routeros.lexer`
     expects it: bytes that are not UTF-8 survive as surrogate escapes."""
-    try:
-        raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
-    except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror or exc}", "check the path and permissions")
-    return raw.decode("utf-8", "surrogateescape")
+    return read_user_file(path, keep_invalid=True)
 
 
 def _source(path: Path) -> str:

@@ -16,6 +16,7 @@ from rich import box
 from rich.table import Table
 
 from tikguard.commands._context import store_context, user_errors
+from tikguard.commands._input import read_user_file
 from tikguard.commands._ui import console, fail
 from tikguard.ops import devices as svc
 
@@ -90,10 +91,7 @@ def import_(
     ] = False,
 ) -> None:
     """Import routers from a CSV (e.g. the inventory.csv `tikguard sim run` writes)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror or exc}", "check the path and permissions")
+    text = read_user_file(path)
     with user_errors():
         rows = svc.parse_inventory(text, source=str(path))
     if not rows:

@@ -11,7 +11,6 @@ their events. On a shared PostgreSQL the command never becomes a worker unless a
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -21,6 +20,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from tikguard.commands._context import Context, store_context, user_errors
+from tikguard.commands._input import read_user_file
 from tikguard.commands._ui import console, err_console, fail
 from tikguard.ops import cluster, runtime
 from tikguard.ops import push as push_ops
@@ -87,12 +87,7 @@ def _checks(raw: list[str] | None) -> list[tuple[str, str]]:
 
 
 def _read_file(path: Path) -> str:
-    if str(path) == "-":
-        return sys.stdin.read()
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror}")
+    return read_user_file(path)
 
 
 def push(
