@@ -59,7 +59,7 @@ from tikguard.store.models import Operation
 from tikguard.store.vault import MasterKey
 
 #: Real seconds: generous on a loaded machine.
-LEASE = 4.0
+LEASE = 5.0
 SCRIPT = (
     '/ip firewall address-list add list=bench address=192.0.2.1 comment="bench $1 [x]"\n'
     "/ip dns set servers=9.9.9.9\n"
