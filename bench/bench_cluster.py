@@ -185,7 +185,7 @@ def main() -> None:
             for size, kill in ((1, False), (2, False), (3, False), (3, True)):
                 with cluster(tmp, url, key, values) as c:
                     ws = [c.start(f"w{i}") for i in range(size)]
-                    c.wait_ready(*ws)
+                    c.wait_ready(*ws, within=900)  # a loaded machine starts slowly
                     cpu0 = sum(cpu_seconds(w) for w in ws)
                     victim = ws[-1] if kill else None
                     result = asyncio.run(
