@@ -43,6 +43,7 @@ from clusterkit import (
     Cluster,
     WorkerProc,
     cluster,
+    entry_script,
     fresh_database,
     overlapping,
     records,
@@ -60,10 +61,6 @@ from tikguard.store.vault import MasterKey
 
 #: Real seconds: generous on a loaded machine.
 LEASE = 5.0
-SCRIPT = (
-    '/ip firewall address-list add list=bench address=192.0.2.1 comment="bench $1 [x]"\n'
-    "/ip dns set servers=9.9.9.9\n"
-)
 
 
 def cpu_seconds(w: WorkerProc) -> float:
@@ -88,16 +85,18 @@ async def run_pushes(
     tenant_id: int,
     names: list[str],
     pushes: int,
+    first: int,
     kill_after: WorkerProc | None = None,
 ) -> dict[str, Any]:
     settings = c.settings()
     t0 = time.perf_counter()
-    req = push_ops.PushRequest([names[i % len(names)] for i in range(pushes // 2)], script=SCRIPT)
-    again = push_ops.PushRequest(
-        [names[i % len(names)] for i in range(pushes // 2, pushes)], script=SCRIPT
-    )
-    subs = await push_ops.submit(db, settings, tenant_id, req)
-    subs += await push_ops.submit(db, settings, tenant_id, again)
+    # every push its own change (a second push of the same entry would fail its dry
+    # run); ``first`` numbers them apart from the other runs' pushes
+    subs = []
+    for i in range(pushes):
+        script = entry_script(first + i, pause=False)
+        req = push_ops.PushRequest([names[i % len(names)]], script=script)
+        subs += await push_ops.submit(db, settings, tenant_id, req)
     ids = [s.op_id for s in subs]
     killed: dict[str, Any] = {}
     if kill_after is not None:
@@ -182,14 +181,15 @@ def main() -> None:
             db = Database.open(c0.settings())
             tenant_id = asyncio.run(register(db, c0.settings(), rows))
             names = [r["name"] for r in rows]
-            for size, kill in ((1, False), (2, False), (3, False), (3, True)):
+            sizes = ((1, False), (2, False), (3, False), (3, True))
+            for run, (size, kill) in enumerate(sizes):
                 with cluster(tmp, url, key, values) as c:
                     ws = [c.start(f"w{i}") for i in range(size)]
                     c.wait_ready(*ws, within=900)  # a loaded machine starts slowly
                     cpu0 = sum(cpu_seconds(w) for w in ws)
                     victim = ws[-1] if kill else None
                     result = asyncio.run(
-                        run_pushes(c, db, tenant_id, names, args.pushes, kill_after=victim)
+                        run_pushes(c, db, tenant_id, names, args.pushes, run * args.pushes, victim)
                     )
                     alive = [w for w in ws if w.proc.poll() is None]
                     cpu = sum(cpu_seconds(w) for w in alive) - cpu0

@@ -265,13 +265,14 @@ async def register(db: Database, settings: Settings, rows: list[dict[str, str]])
     return tenant_id
 
 
-def entry_script(n: int) -> str:
-    """Push number ``n``: one address-list entry (the router shows whether it stayed)
-    and a pause, so a kill during the import lands inside it."""
-    return (
+def entry_script(n: int, pause: bool = True) -> str:
+    """Push number ``n``: one address-list entry of its own (the router shows whether
+    it stayed) and a pause, so a kill during the import lands inside it."""
+    entry = (
         f"/ip firewall address-list add list=cluster address=198.18.{n // 250}.{n % 250 + 1}"
-        f" comment=push{n}\n:delay 20s\n"
+        f" comment=push{n}\n"
     )
+    return entry + (":delay 20s\n" if pause else "")
 
 
 async def router_state(row: dict[str, str]) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec
 
 from dbos import DBOS
+from sqlalchemy import select
 
 import tikguard.ops.push.unexported as unexported
 from tikguard import healthcheck
@@ -56,7 +57,7 @@ from tikguard.settings import Settings
 from tikguard.store import operations as store_ops
 from tikguard.store import versions as store_versions
 from tikguard.store.errors import StoreError
-from tikguard.store.models import Trigger
+from tikguard.store.models import Operation, Trigger
 
 _P = ParamSpec("_P")
 
@@ -137,8 +138,40 @@ def forget_events(req: dict[str, Any]) -> None:
     _pending.pop(req["op_id"], None)
 
 
-def _append(session: Any, req: dict[str, Any], events: list[dict[str, Any]]) -> None:
+#: Event data key naming the workflow step that wrote the event (see :func:`_append`).
+STEP_KEY = "_step"
+
+
+def _already_written(session: Any, req: dict[str, Any], step: int) -> bool:
+    """Whether this step's events are stored already: a process killed after the step's
+    transaction committed, but before DBOS recorded the step, runs it again on resume
+    (in this or another worker) and must not write its events twice."""
+    last = session.scalar(
+        select(Operation.last_event_seq).where(
+            Operation.tenant_id == req["tenant_id"], Operation.id == req["op_id"]
+        )
+    )
+    recent = store_ops.list_events(
+        session, req["tenant_id"], req["op_id"], after_seq=max(0, int(last or 0) - 50)
+    )
+    return any(e.data.get(STEP_KEY) == step for e in recent)
+
+
+def _append(
+    session: Any, req: dict[str, Any], events: list[dict[str, Any]], step: int | None = None
+) -> bool:
+    """Write ``events`` (once per workflow step: False when they were already there)."""
+    if step is not None and _already_written(session, req, step):
+        return False
+    _write(session, req, events, step)
+    return True
+
+
+def _write(
+    session: Any, req: dict[str, Any], events: list[dict[str, Any]], step: int | None
+) -> None:
     for event in events:
+        data = event["data"] if step is None else {**event["data"], STEP_KEY: step}
         store_ops.append_event(
             session,
             req["tenant_id"],
@@ -146,7 +179,7 @@ def _append(session: Any, req: dict[str, Any], events: list[dict[str, Any]]) -> 
             stage=event["stage"],
             message=event["message"],
             level=event["level"],
-            data=event["data"],
+            data=data,
             at=datetime.fromtimestamp(event["at"], UTC),
         )
         state = _STATE_AFTER.get(event["stage"])
@@ -159,7 +192,8 @@ def _append(session: Any, req: dict[str, Any], events: list[dict[str, Any]]) -> 
 async def write_events(req: dict[str, Any], events: list[dict[str, Any]]) -> None:
     """Event rows in one transaction (a step, so a resumed workflow does not write them
     twice)."""
-    await database().run_async(lambda session: _append(session, req, events))
+    step = DBOS.step_id
+    await database().run_async(lambda session: _append(session, req, events, step))
 
 
 @DBOS.step(name="tikguard.push.finish")
@@ -170,8 +204,12 @@ async def _finish(
     evidence: dict[str, Any],
     events: list[dict[str, Any]],
 ) -> None:
+    step = DBOS.step_id
+
     def write(session: Any) -> None:
-        _append(session, req, events)
+        if step is not None and _already_written(session, req, step):
+            return  # an earlier run of this step recorded the outcome already
+        _write(session, req, events, step)
         store_ops.append_event(
             session,
             req["tenant_id"],
@@ -179,7 +217,7 @@ async def _finish(
             stage="outcome",
             message=f"{outcome}: {reason}",
             level="info" if outcome in ("committed", "reverted") else "warning",
-            data={"outcome": outcome},
+            data={"outcome": outcome, STEP_KEY: step},
         )
         store_ops.finish_operation(
             session,
