@@ -90,12 +90,12 @@ async def run_pushes(
 ) -> dict[str, Any]:
     settings = c.settings()
     t0 = time.perf_counter()
-    # every push its own change (a second push of the same entry would fail its dry
-    # run); ``first`` numbers them apart from the other runs' pushes
+    # two rounds over the routers, each with a change of its own (the same entry pushed
+    # twice would fail its dry run); ``first`` numbers them apart from the other runs'
     subs = []
-    for i in range(pushes):
-        script = entry_script(first + i, pause=False)
-        req = push_ops.PushRequest([names[i % len(names)]], script=script)
+    for r in range(2):
+        group = [names[i % len(names)] for i in range(r * pushes // 2, (r + 1) * pushes // 2)]
+        req = push_ops.PushRequest(group, script=entry_script(first + r, pause=False))
         subs += await push_ops.submit(db, settings, tenant_id, req)
     ids = [s.op_id for s in subs]
     killed: dict[str, Any] = {}
@@ -189,7 +189,7 @@ def main() -> None:
                     cpu0 = sum(cpu_seconds(w) for w in ws)
                     victim = ws[-1] if kill else None
                     result = asyncio.run(
-                        run_pushes(c, db, tenant_id, names, args.pushes, run * args.pushes, victim)
+                        run_pushes(c, db, tenant_id, names, args.pushes, 2 * run, victim)
                     )
                     alive = [w for w in ws if w.proc.poll() is None]
                     cpu = sum(cpu_seconds(w) for w in alive) - cpu0
