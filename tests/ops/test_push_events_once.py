@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tikguard.ops import push_steps
+from tikguard.ops.push import steps as push_steps
 from tikguard.settings import Settings
 from tikguard.store import operations as store_ops
 from tikguard.store.db import Database
