@@ -207,7 +207,7 @@ class Cluster:
         self.workers[name] = worker
         return worker
 
-    def wait_ready(self, *workers: WorkerProc, within: float = 120.0) -> None:
+    def wait_ready(self, *workers: WorkerProc, within: float = 600.0) -> None:
         deadline = time.monotonic() + within
         waiting = list(workers)
         while waiting:

@@ -33,7 +33,7 @@ from .clusterkit import (
     tuning,
 )
 
-pytestmark = [pytest.mark.postgres, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.postgres, pytest.mark.timeout(900)]
 
 SCALE = 50.0
 #: Heartbeat lease in real seconds: generous for a loaded machine (a worker whose event
@@ -86,12 +86,12 @@ def test_workers_start_together_and_refuse_duplicates(tmp_path: Path, pg: str) -
         twin = c.start("twin", TIKGUARD_EXECUTOR_ID=ids[0])
         keyless = c.start("keyless", TIKGUARD_MASTER_KEY="")
         other = c.start("other", TIKGUARD_MASTER_KEY=MasterKey.generate().encoded())
-        assert twin.proc.wait(120) != 0
+        assert twin.proc.wait(600) != 0
         assert "TIKGUARD_EXECUTOR_ID" in twin.output() and ids[0] in twin.output()
-        assert keyless.proc.wait(120) != 0
+        assert keyless.proc.wait(600) != 0
         assert "TIKGUARD_MASTER_KEY" in keyless.output()
         assert not (keyless.data_dir / "master.key").exists(), "it must not make its own"
-        assert other.proc.wait(120) != 0
+        assert other.proc.wait(600) != 0
         assert "same master key" in other.output()
         assert all(w.proc.poll() is None for w in trio), "the live workers are unharmed"
 
