@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.api.test_api_live import read_sse
-from tests.api.world import TenantWorld, build_tenant
+from tests.api.world import PASSWORD, TenantWorld, build_tenant
 from tests.browser.liveserver import LiveServer, free_port
 
 from tikguard.sim.fleet import SimFleet
@@ -210,39 +211,68 @@ async def test_an_idempotency_key_names_one_request(
     assert "request" not in r.json()["parameters"]
 
 
-async def test_an_open_stream_ends_when_its_token_is_revoked(
-    live: tuple[httpx.AsyncClient, TenantWorld, SimFleet, LiveServer],
+async def _login(client: httpx.AsyncClient, username: str) -> str:
+    """Log in like a browser (cookie in ``client``); returns the page's CSRF token."""
+    r = await client.post("/login", data={"username": username, "password": PASSWORD})
+    assert r.status_code == 303, r.text
+    page = await client.get("/")
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, page.text
+    return match.group(1)
+
+
+@pytest.mark.parametrize("how", ["token revoked", "logout"])
+async def test_an_open_stream_ends_when_its_credentials_do(
+    live: tuple[httpx.AsyncClient, TenantWorld, SimFleet, LiveServer], how: str
 ) -> None:
-    client, world, fleet, _server = live
+    client, world, fleet, server = live
     device_id = await _device(client, world, fleet)
     admin, operator = world.auth("admin"), world.auth("operator")
-    r = await client.post("/api/v1/tokens", json={"name": "wall", "role": "viewer"}, headers=admin)
-    assert r.status_code == 201, r.text
-    token, token_id = r.json()["token"], r.json()["id"]
     script = "/ip address\nadd address=10.95.0.1/24 interface=ether2\n"
     body = {"devices": [device_id], "script": script, "confirm": "manual", "window": WINDOW}
     (op_id,) = (await client.post("/api/v1/push", json=body, headers=operator)).json()["operations"]
 
-    seen: list[str] = []
-    ended: dict[str, Any] | None = None
-    url = f"/api/v1/operations/{op_id}/stream"
-    async with client.stream("GET", url, headers={"Authorization": f"Bearer {token}"}) as r:
-        kind = ""
-        async for line in r.aiter_lines():
-            if line.startswith("event: "):
-                kind = line[7:]
-            elif line.startswith("data: ") and kind == "end":
-                ended = json.loads(line[6:])
-                break
-            elif line.startswith("data: "):
-                seen.append(json.loads(line[6:])["stage"])
-                if seen[-1] == "waiting-confirm":
-                    r2 = await client.delete(f"/api/v1/tokens/{token_id}", headers=admin)
-                    assert r2.status_code == 204
-                    revoked_at = len(seen)
-                    r2 = await client.post(f"/api/v1/operations/{op_id}/confirm", headers=operator)
-                    assert r2.status_code == 200, r2.text
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as viewer:
+        if how == "logout":
+            csrf = await _login(viewer, world.users["viewer"])
+            headers: dict[str, str] = {}
+
+            async def end_credentials() -> None:
+                r = await viewer.post("/logout", data={"csrf_token": csrf})
+                assert r.status_code == 303, r.text
+
+        else:
+            new = {"name": "wall", "role": "viewer"}
+            r = await client.post("/api/v1/tokens", json=new, headers=admin)
+            assert r.status_code == 201, r.text
+            headers = {"Authorization": f"Bearer {r.json()['token']}"}
+            token_id = r.json()["id"]
+
+            async def end_credentials() -> None:
+                r = await client.delete(f"/api/v1/tokens/{token_id}", headers=admin)
+                assert r.status_code == 204
+
+        seen: list[str] = []
+        ended: dict[str, Any] | None = None
+        url = f"/api/v1/operations/{op_id}/stream"
+        async with viewer.stream("GET", url, headers=headers) as r:
+            assert r.status_code == 200
+            kind = ""
+            async for line in r.aiter_lines():
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: ") and kind == "end":
+                    ended = json.loads(line[6:])
+                    break
+                elif line.startswith("data: "):
+                    seen.append(json.loads(line[6:])["stage"])
+                    if seen[-1] == "waiting-confirm":
+                        await end_credentials()
+                        revoked_at = len(seen)
+                        confirm = f"/api/v1/operations/{op_id}/confirm"
+                        r2 = await client.post(confirm, headers=operator)
+                        assert r2.status_code == 200, r2.text
     assert ended is not None and "revoked" in ended["error"], (seen, ended)
-    assert len(seen) == revoked_at, seen  # nothing after the revocation
+    assert len(seen) == revoked_at, seen  # nothing after the credentials ended
     _, end = await read_sse(client, url, operator)
     assert end is not None and end["outcome"] == "committed"
