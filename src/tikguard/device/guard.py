@@ -257,9 +257,3 @@ async def reset_configuration(session: DeviceSession, script_file: str) -> None:
         f"run-after-reset={quote(script_file)}",
         check=False,
     )
-
-
-def parse_window(text: str) -> float:
-    """A window given as ``120``, ``120s`` or ``2m`` in device seconds."""
-    text = text.strip()
-    return float(text) if text.replace(".", "", 1).isdigit() else parse_duration(text)

@@ -135,15 +135,6 @@ def authenticate(db: Database, username: str, password: str) -> Principal:
     return Principal(user.tenant_id, user.role, f"user:{user.username}", user_id=user.id)
 
 
-def principal_for_user(db: Database, user_id: int) -> Principal:
-    """The principal of a logged-in user (a session cookie names the user id)."""
-    with db.session() as session:
-        user = session.get(User, user_id)
-        if user is None or user.disabled:
-            raise AuthError("the session's user no longer exists")
-        return Principal(user.tenant_id, user.role, f"user:{user.username}", user_id=user.id)
-
-
 # -- login sessions ---------------------------------------------------------------------
 #
 # A UI login is a row: the signed cookie carries a random session id, the table keeps its

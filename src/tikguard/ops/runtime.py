@@ -328,14 +328,3 @@ async def submitter(settings: Settings) -> AsyncIterator[DBOSClient]:
         yield client
     finally:
         await asyncio.to_thread(client.destroy)
-
-
-def workflow_status_row(status: Any) -> dict[str, Any]:
-    """The parts of a DBOS workflow status the CLI shows (id, name, status, times)."""
-    return {
-        "workflow_id": status.workflow_id,
-        "name": status.name,
-        "status": status.status,
-        "created_at": status.created_at,
-        "updated_at": status.updated_at,
-    }

@@ -364,15 +364,6 @@ def accept_host_key(
     return device
 
 
-def forget_host_key(session: Session, tenant_id: int, device_id: int) -> None:
-    """Unpin: the next connection pins whatever key the device presents."""
-    device = get_device(session, tenant_id, device_id)
-    device.host_key = device.host_key_pending = None
-    device.host_key_first_seen = device.host_key_last_verified = None
-    device.host_key_pending_seen = None
-    session.flush()
-
-
 # --- probe and backup results --------------------------------------------------
 
 

@@ -429,17 +429,6 @@ def list_versions(
     return list(session.scalars(query))
 
 
-def count_versions(session: Session, tenant_id: int, device_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(ConfigVersion)
-            .where(ConfigVersion.tenant_id == tenant_id, ConfigVersion.device_id == device_id)
-        )
-        or 0
-    )
-
-
 def get_version(session: Session, tenant_id: int, version_id: int) -> ConfigVersion:
     """A version by its id, in this tenant only."""
     version = session.scalar(
@@ -469,23 +458,6 @@ def get_version_by_seq(session: Session, tenant_id: int, device_id: int, seq: in
     if version is None:
         raise NotFound(f"device {device_id} has no version {seq}")
     return version
-
-
-def find_versions_by_hash(
-    session: Session, tenant_id: int, device_id: int, sha256: str
-) -> list[ConfigVersion]:
-    """The device's versions whose redacted text has this hash, newest first."""
-    return list(
-        session.scalars(
-            select(ConfigVersion)
-            .where(
-                ConfigVersion.tenant_id == tenant_id,
-                ConfigVersion.device_id == device_id,
-                ConfigVersion.sha256 == sha256,
-            )
-            .order_by(ConfigVersion.seq.desc())
-        )
-    )
 
 
 @dataclass(frozen=True)

@@ -594,26 +594,3 @@ async def backup(
         binary=binary,
         on_result=on_result,
     )
-
-
-async def backup_device(
-    db: Database,
-    settings: Settings,
-    tenant_id: int,
-    device_id: int,
-    *,
-    trigger: str,
-    operation_id: str | None = None,
-    binary: bool = False,
-) -> BackupResult:
-    """Back up one device (``pre-push``, ``post-push``, ``checkpoint``, ...)."""
-    results = await backup(
-        db,
-        settings,
-        tenant_id,
-        device_ids=[device_id],
-        trigger=trigger,
-        operation_id=operation_id,
-        binary=binary,
-    )
-    return results[0]
