@@ -128,7 +128,7 @@ def user_add(
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
         with ctx.db.transaction() as session:
-            accounts.create_user(session, tenant_id, username, password, role, actor="cli")
+            accounts.create_user(session, tenant_id, username, password, role, actor=ctx.actor)
     console.print(f"user [bold]{username}[/] added ({role})", highlight=False)
     if generate:
         console.print(f"password (shown once): [bold]{password}[/]", highlight=False)
@@ -180,7 +180,7 @@ def user_passwd(
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
         with _known_user(), ctx.db.transaction() as session:
-            accounts.set_password(session, tenant_id, username, password, actor="cli")
+            accounts.set_password(session, tenant_id, username, password, actor=ctx.actor)
     console.print(f"password of [bold]{username}[/] changed; its sessions ended", highlight=False)
     if generate:
         console.print(f"password (shown once): [bold]{password}[/]", highlight=False)
@@ -195,7 +195,7 @@ def user_remove(
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
         with _known_user(), ctx.db.transaction() as session:
-            accounts.remove_user(session, tenant_id, username, actor="cli")
+            accounts.remove_user(session, tenant_id, username, actor=ctx.actor)
     console.print(f"user [bold]{username}[/] removed", highlight=False)
 
 
@@ -214,7 +214,7 @@ def token_create(
         tenant_id = _tenant(ctx, tenant)
         with ctx.db.transaction() as session:
             new = accounts.create_token(
-                session, tenant_id, name, role, actor="cli", expires_at=expires
+                session, tenant_id, name, role, actor=ctx.actor, expires_at=expires
             )
     console.print(f"token [bold]{name}[/] ({role}); shown once, store it now:", highlight=False)
     typer.echo(new.token)
@@ -251,5 +251,5 @@ def token_revoke(
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
         with ctx.db.transaction() as session:
-            accounts.revoke_token(session, tenant_id, token_id, actor="cli")
+            accounts.revoke_token(session, tenant_id, token_id, actor=ctx.actor)
     console.print(f"token {token_id} revoked")

@@ -37,7 +37,7 @@ def recheck(op: Op) -> None:
         found = _find_op(ctx, op)
         try:
             result = asyncio.run(
-                life.recheck(ctx.db, ctx.settings, ctx.tenant_id, found.id, actor="cli")
+                life.recheck(ctx.db, ctx.settings, ctx.tenant_id, found.id, actor=ctx.actor)
             )
         except StoreError as exc:
             fail(str(exc))
@@ -51,7 +51,7 @@ def revert(op: Op) -> None:
         found = _find_op(ctx, op)
         try:
             result = asyncio.run(
-                life.revert_now(ctx.db, ctx.settings, ctx.tenant_id, found.id, actor="cli")
+                life.revert_now(ctx.db, ctx.settings, ctx.tenant_id, found.id, actor=ctx.actor)
             )
         except StoreError as exc:
             fail(str(exc))
@@ -69,7 +69,7 @@ def disarm(
         def run(apply: bool) -> life.Disarm:
             return asyncio.run(
                 life.disarm(
-                    ctx.db, ctx.settings, ctx.tenant_id, device, name, actor="cli", apply=apply
+                    ctx.db, ctx.settings, ctx.tenant_id, device, name, actor=ctx.actor, apply=apply
                 )
             )
 

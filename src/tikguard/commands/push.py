@@ -19,10 +19,11 @@ import typer
 from rich.syntax import Syntax
 from rich.table import Table
 
-from tikguard.commands._context import Context, store_context, user_errors
+from tikguard.commands._context import Context, cli_actor, store_context, user_errors
 from tikguard.commands._input import read_user_file
 from tikguard.commands._ui import console, err_console, fail
 from tikguard.ops import cluster, runtime
+from tikguard.ops import operations as operations_ops
 from tikguard.ops import push as push_ops
 from tikguard.store import operations as store_ops
 from tikguard.store import workers as store_workers
@@ -166,7 +167,7 @@ def _request(
         confirm=confirm_mode,
         checks=_checks(check),
         idempotency_key=idempotency_key,
-        requested_by="cli",
+        requested_by=cli_actor(),
     )
 
 
@@ -176,9 +177,7 @@ def confirm(
     """Confirm a manual-confirm push so it commits (before its margin runs out)."""
     with store_context() as ctx, user_errors():
         found = _find_op(ctx, op)
-        if found.outcome is not None:
-            fail(f"operation {found.id} already ended: {found.outcome}")
-        asyncio.run(push_ops.confirm(ctx.settings, found.id, by="cli"))
+        asyncio.run(operations_ops.confirm(ctx.db, ctx.settings, ctx, found.id))
         console.print(f"confirm sent to {found.id}")
 
 
@@ -234,7 +233,7 @@ async def _submit_and_follow(
 ) -> list[Operation]:
     eng = await _become_worker(ctx, worker)
     try:
-        subs = await push_ops.submit(ctx.db, ctx.settings, ctx.tenant_id, req)
+        subs = await operations_ops.submit_push(ctx.db, ctx.settings, ctx, req)
         for sub in subs:
             if not sub.created:
                 err_console.print(

@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from tikguard.commands._context import Context, store_context, user_errors
+from tikguard.commands._context import Context, cli_actor, store_context, user_errors
 from tikguard.commands._ui import console, err_console, fail
 from tikguard.commands.push import OUTCOME_STYLE, Check, Window, _checks, _read_file
 from tikguard.ops import runtime
@@ -83,7 +83,7 @@ def _request(
         selector=selector,
         source=source,
         template=template is not None,
-        requested_by="cli",
+        requested_by=cli_actor(),
         **policy,
     )
 
@@ -360,10 +360,12 @@ async def _gate(ctx: Context, rollout: str, action: str, *, quiet: bool) -> Roll
     try:
         if action == "continue":
             rollout_id = await rollouts.continue_(
-                ctx.db, ctx.settings, ctx.tenant_id, rollout, "cli"
+                ctx.db, ctx.settings, ctx.tenant_id, rollout, ctx.actor
             )
         else:
-            rollout_id = await rollouts.abort(ctx.db, ctx.settings, ctx.tenant_id, rollout, "cli")
+            rollout_id = await rollouts.abort(
+                ctx.db, ctx.settings, ctx.tenant_id, rollout, ctx.actor
+            )
         # the state still shows the gate until the workflow has read the message
         view = await asyncio.to_thread(rollouts.get, ctx.db, ctx.tenant_id, rollout_id)
         async with asyncio.timeout(60):

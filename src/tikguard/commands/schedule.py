@@ -91,7 +91,7 @@ def schedule_set(
                 tag=tag,
                 cron=cron,
                 time_zone=time_zone,
-                actor="cli",
+                actor=ctx.actor,
             )
         )
     what = f"routers tagged [bold]{found.tag}[/]" if found.tag else "every router"
@@ -109,7 +109,7 @@ def schedule_remove(tag: TagOpt = None, tenant: TenantOpt = None) -> None:
             tenant_id = _tenant(ctx, tenant)
         try:
             asyncio.run(
-                backup_ops.drop_schedule(ctx.db, ctx.settings, tenant_id, tag=tag, actor="cli")
+                backup_ops.drop_schedule(ctx.db, ctx.settings, tenant_id, tag=tag, actor=ctx.actor)
             )
         except NotFound as exc:
             fail(str(exc), "see `tikguard schedule list`")

@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
 import tikguard.ops.push.lifecycle as push_lifecycle
 from tikguard.ops import push as push_ops
-from tikguard.ops.accounts import Principal
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import operations as store_ops
@@ -83,6 +82,17 @@ def _names(session: Any, tenant_id: int, ids: set[int]) -> dict[int, str]:
         select(Device.id, Device.name).where(Device.tenant_id == tenant_id, Device.id.in_(ids))
     )
     return {r.id: r.name for r in rows}
+
+
+class Caller(Protocol):
+    """Who asks (an API principal, a UI user's principal, the CLI's context): their
+    tenant, and the actor every change they make is audited under."""
+
+    @property
+    def tenant_id(self) -> int: ...
+
+    @property
+    def actor(self) -> str: ...
 
 
 def list_ops(
@@ -154,7 +164,7 @@ def device_ids(db: Database, tenant_id: int, ids: list[int] | None, tag: str | N
 
 
 async def submit_push(
-    db: Database, settings: Settings, who: Principal, req: push_ops.PushRequest
+    db: Database, settings: Settings, who: Caller, req: push_ops.PushRequest
 ) -> list[push_ops.Submitted]:
     """Submit a push for the caller and record it in the audit log."""
     subs = await push_ops.submit(db, settings, who.tenant_id, req)
@@ -179,15 +189,21 @@ async def submit_push(
     return subs
 
 
-async def confirm(db: Database, settings: Settings, who: Principal, op_id: str) -> OperationInfo:
+def check_confirmable(op: OperationInfo) -> None:
+    """Refuse (``StateError``) to confirm an operation that is not a waiting manual push:
+    the one rule every caller's confirm goes through."""
+    if op.outcome is not None:
+        raise StateError(f"operation {op.id} already ended: {op.outcome}")
+    if not op.manual_confirm:
+        raise StateError(f"operation {op.id} confirms itself (confirm mode auto)")
+    if op.state == OperationState.PENDING.value:
+        raise StateError(f"operation {op.id} has not started yet; confirm after it verifies")
+
+
+async def confirm(db: Database, settings: Settings, who: Caller, op_id: str) -> OperationInfo:
     """Send the operator's confirm to a manual-confirm push still waiting for it."""
     op = await asyncio.to_thread(get_op, db, who.tenant_id, op_id)
-    if op.outcome is not None:
-        raise StateError(f"operation {op_id} already ended: {op.outcome}")
-    if not op.manual_confirm:
-        raise StateError(f"operation {op_id} confirms itself (confirm mode auto)")
-    if op.state == OperationState.PENDING.value:
-        raise StateError(f"operation {op_id} has not started yet; confirm after it verifies")
+    check_confirmable(op)
     await push_ops.confirm(settings, op.id, by=who.actor)
 
     def write(session: Any) -> None:
@@ -197,14 +213,14 @@ async def confirm(db: Database, settings: Settings, who: Principal, op_id: str) 
     return await asyncio.to_thread(get_op, db, who.tenant_id, op_id)
 
 
-async def recheck(db: Database, settings: Settings, who: Principal, op_id: str) -> OperationInfo:
+async def recheck(db: Database, settings: Settings, who: Caller, op_id: str) -> OperationInfo:
     """Re-prove an uncertain or abandoned push from the router now (audited)."""
     await asyncio.to_thread(get_op, db, who.tenant_id, op_id)  # scoped: unknown is 404
     await push_lifecycle.recheck(db, settings, who.tenant_id, op_id, actor=who.actor)
     return await asyncio.to_thread(get_op, db, who.tenant_id, op_id)
 
 
-async def revert(db: Database, settings: Settings, who: Principal, op_id: str) -> OperationInfo:
+async def revert(db: Database, settings: Settings, who: Caller, op_id: str) -> OperationInfo:
     """Fire the revert point of an armed push now (audited)."""
     await asyncio.to_thread(get_op, db, who.tenant_id, op_id)
     await push_lifecycle.revert_now(db, settings, who.tenant_id, op_id, actor=who.actor)

@@ -150,7 +150,8 @@ def _script_for(plan: Plan, who: Principal) -> str:
 @router.post("/operations/{op_id}/confirm", response_model=OperationOut)
 async def confirm(op_id: str, state: State, who: Operator) -> OperationOut:
     """Confirm a manual-confirm push so it commits (if it verified in time)."""
-    await asyncio.to_thread(operations_ops.get_op, state.db, who.tenant_id, op_id)
+    op = await asyncio.to_thread(operations_ops.get_op, state.db, who.tenant_id, op_id)
+    operations_ops.check_confirmable(op)  # the same refusals with or without an engine
     need_engine(state)
     return op_out(await operations_ops.confirm(state.db, state.settings, who, op_id))
 

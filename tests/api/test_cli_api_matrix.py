@@ -1,0 +1,125 @@
+"""The same change through the CLI and through the API: the same audit row shape with a
+real actor, and the same state checks.
+
+One store serves both: the API's tenant is the CLI's default tenant, so a row either
+front end writes can be compared with the other's. The CLI's actor is
+``cli:<OS user>@<host>``; the API's is its principal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import socket
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from tests.api.world import TenantWorld, build_tenant
+from typer.testing import CliRunner
+
+from tikguard.api.app import create_app
+from tikguard.cli import app as cli_app
+from tikguard.settings import Settings
+from tikguard.store.audit import list_audit
+from tikguard.store.db import Database
+
+CLI_ACTOR = f"cli:{getpass.getuser()}@{socket.gethostname()}"
+
+
+@pytest.fixture
+def world(db: Database) -> TenantWorld:
+    return build_tenant(db, "default")  # the tenant the CLI works in
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database, world: TenantWorld) -> FastAPI:
+    return create_app(settings, db=db, engine=False)
+
+
+async def _cli(settings: Settings, *args: str, stdin: str | None = None) -> Any:
+    """The CLI as a shell runs it (its own ``asyncio.run``), off this test's loop."""
+    env = {
+        "TIKGUARD_DATA_DIR": str(settings.data_dir),
+        "TIKGUARD_TIME_SCALE": str(settings.time_scale),
+    }
+    runner = CliRunner()
+    return await asyncio.to_thread(runner.invoke, cli_app, list(args), env=env, input=stdin)
+
+
+def _last(db: Database, tenant_id: int, action: str) -> dict[str, Any]:
+    with db.session() as session:
+        (row,) = list_audit(session, tenant_id, action=action, limit=1)
+        return {
+            "actor": row.actor,
+            "action": row.action,
+            "target": row.target,
+            "keys": sorted(row.details),
+        }
+
+
+async def _api_add(client: httpx.AsyncClient, world: TenantWorld, name: str) -> int:
+    body = {"name": name, "host": "127.0.0.1", "port": 9, "username": "admin", "password": "pw"}
+    r = await client.post("/api/v1/devices", json=body, headers=world.auth())
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+async def test_device_add_and_remove_leave_the_same_audit_rows(
+    client: httpx.AsyncClient, world: TenantWorld, db: Database, settings: Settings
+) -> None:
+    rows: dict[str, dict[str, dict[str, Any]]] = {"cli": {}, "api": {}}
+
+    run = await _cli(
+        settings,
+        "device",
+        "add",
+        "via-cli",
+        "127.0.0.1",
+        "--port",
+        "9",
+        "--password-stdin",
+        stdin="pw\n",
+    )
+    assert run.exit_code == 0, run.output
+    rows["cli"]["device.add"] = _last(db, world.id, "device.add")
+    run = await _cli(settings, "device", "remove", "via-cli", "--yes")
+    assert run.exit_code == 0, run.output
+    rows["cli"]["device.remove"] = _last(db, world.id, "device.remove")
+
+    device_id = await _api_add(client, world, "via-api")
+    rows["api"]["device.add"] = _last(db, world.id, "device.add")
+    r = await client.delete(f"/api/v1/devices/{device_id}", headers=world.auth())
+    assert r.status_code == 204, r.text
+    rows["api"]["device.remove"] = _last(db, world.id, "device.remove")
+
+    for action in ("device.add", "device.remove"):
+        cli, api = rows["cli"][action], rows["api"][action]
+        assert cli["actor"] == CLI_ACTOR, cli
+        assert api["actor"].startswith("token:") or ":" in api["actor"], api
+        assert (cli["action"], cli["keys"]) == (api["action"], api["keys"])
+        assert (cli["target"], api["target"]) == ("via-cli", "via-api")
+
+
+@pytest.mark.parametrize("front", ["cli", "api"])
+async def test_confirming_an_operation_that_is_not_waiting_is_refused_by_both(
+    front: str, client: httpx.AsyncClient, world: TenantWorld, db: Database, settings: Settings
+) -> None:
+    # the world's push has only been planned: it is not waiting for a confirm
+    expected = f"operation {world.op_id} has not started yet"
+    if front == "cli":
+        run = await _cli(settings, "confirm", world.op_id)
+        assert run.exit_code != 0 and expected in run.output, run.output
+    else:
+        r = await client.post(f"/api/v1/operations/{world.op_id}/confirm", headers=world.auth())
+        assert r.status_code == 409 and expected in r.json()["message"], r.text
+    with db.session() as session:
+        assert not list_audit(session, world.id, action="push.confirm", limit=1)
+
+
+def test_the_cli_actor_names_the_os_user_and_host(tmp_path: Path) -> None:
+    from tikguard.commands._context import cli_actor
+
+    assert cli_actor() == CLI_ACTOR
