@@ -56,7 +56,7 @@ def tenant_add(
 ) -> None:
     """Add a tenant; then give it an admin with `tikguard user add NAME --tenant ...`."""
     with store_context() as ctx, user_errors():
-        accounts.add_tenant(ctx.db, name, display_name)
+        accounts.add_tenant(ctx.db, name, display_name, actor=ctx.actor)
     console.print(f"tenant [bold]{name}[/] added", highlight=False)
 
 

@@ -348,11 +348,11 @@ def ensure_first_admin(
 # -- tenants ------------------------------------------------------------------------
 
 
-def add_tenant(db: Database, name: str, display_name: str = "") -> int:
+def add_tenant(db: Database, name: str, display_name: str = "", *, actor: str) -> int:
     """A new tenant (a customer of an MSP, a team) with its own data key."""
     with db.transaction() as session:
         tenant = store_tenants.create_tenant(session, name, display_name)
-        audit(session, tenant.id, actor="cli", action="tenant.add", target=name)
+        audit(session, tenant.id, actor=actor, action="tenant.add", target=name)
         return tenant.id
 
 
