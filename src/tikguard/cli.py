@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import errno
 import importlib
+import os
 import sys
+from typing import Annotated
 
 import typer
 
@@ -53,8 +55,20 @@ def _register_all() -> None:
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            "--tenant",
+            envvar="TIKGUARD_TENANT",
+            help="Tenant to work in (default: the default tenant).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     """Safe change for MikroTik RouterOS fleets: versioned backups, diffs and guarded pushes."""
+    if tenant:
+        os.environ["TIKGUARD_TENANT"] = tenant
 
 
 @app.command()

@@ -19,6 +19,7 @@ from tikguard.ops.devices import default_tenant_id
 from tikguard.settings import Settings
 from tikguard.store.db import Database
 from tikguard.store.errors import AlreadyExists, InvalidInput, NotFound, StoreError, VaultError
+from tikguard.store.tenants import DEFAULT_TENANT
 
 
 def cli_actor() -> str:
@@ -62,34 +63,69 @@ def open_database(settings: Settings | None = None) -> Iterator[Database]:
         db.dispose()
 
 
+#: The environment variable (and ``tikguard --tenant``) naming the tenant commands work in.
+TENANT_ENV = "TIKGUARD_TENANT"
+
+
+def tenant_name() -> str | None:
+    """The tenant asked for (``--tenant`` or ``TIKGUARD_TENANT``); None: the default."""
+    return os.environ.get(TENANT_ENV) or None
+
+
+def _tenant_id(db: Database, name: str | None) -> int:
+    """The default tenant (created on first use), or an existing one by name (never
+    created here: a mistyped name must not start an empty tenant)."""
+    if name is None or name == DEFAULT_TENANT:
+        return default_tenant_id(db)
+    from tikguard.ops import accounts
+
+    return accounts.tenant_id(db, name)
+
+
 @contextlib.contextmanager
 def store_context() -> Iterator[Context]:
-    """Settings from the environment, the migrated store and the default tenant."""
+    """Settings from the environment, the migrated store and the tenant to work in:
+    ``--tenant``/``TIKGUARD_TENANT`` (which must exist) or the ``default`` one."""
     settings = settings_from_env()
     with open_database(settings) as db:
+        name = tenant_name()
         with user_errors():
-            tenant_id = default_tenant_id(db)
+            try:
+                tenant_id = _tenant_id(db, name)
+            except NotFound:
+                fail(
+                    f"tenant {name!r} does not exist",
+                    "see `tikguard tenant list`, or unset TIKGUARD_TENANT for the default one",
+                )
         yield Context(settings, db, tenant_id)
 
 
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn expected errors into a clear message and a hint, never a traceback."""
+def user_errors(code: int = 1) -> Iterator[None]:
+    """Turn expected errors into a clear message and a hint (exit ``code``), never a
+    traceback."""
     try:
         yield
     except NotFound as exc:
-        fail(str(exc), "see `tikguard device list` for the devices there are")
+        fail(
+            str(exc), exc.hint or "see `tikguard device list` for the devices there are", code=code
+        )
     except AlreadyExists as exc:
-        fail(str(exc), "pick another name, or remove the old one with `tikguard device remove`")
+        fail(
+            str(exc),
+            "pick another name, or remove the old one with `tikguard device remove`",
+            code=code,
+        )
     except InvalidInput as exc:
-        fail(str(exc))
+        fail(str(exc), exc.hint, code=code)
     except VaultError as exc:
         fail(
             str(exc),
             "check TIKGUARD_MASTER_KEY / TIKGUARD_MASTER_KEY_FILE point at this data "
             "directory's key",
+            code=code,
         )
     except StoreError as exc:
-        fail(str(exc))
+        fail(str(exc), exc.hint, code=code)
     except DeviceError as exc:
-        fail(exc.message, exc.hint)
+        fail(exc.message, exc.hint, code=code)

@@ -10,9 +10,10 @@ from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
+from rich.text import Text
 
 from tikguard.commands._context import store_context, user_errors
-from tikguard.commands._ui import console, err_console, fail
+from tikguard.commands._ui import JsonOut, cell, console, err_console, fail, print_json, rule
 from tikguard.ops import backup as backup_ops
 from tikguard.ops import history as history_ops
 from tikguard.ops import leftovers
@@ -28,11 +29,18 @@ _STYLE = {
 }
 
 
+#: ``show r001 -1`` and ``diff r001 -2 -1``: a negative version is a version, not an option.
+NEGATIVE_REFS = {"ignore_unknown_options": True}
+
+#: ``tikguard diff`` exits as diff(1) does.
+DIFF_SAME, DIFF_DIFFERENT, DIFF_TROUBLE = 0, 1, 2
+
+
 def register(app: typer.Typer) -> None:
     app.command("backup")(backup)
     app.command("history")(history)
-    app.command("show")(show)
-    app.command("diff")(diff)
+    app.command("show", context_settings=NEGATIVE_REFS)(show)
+    app.command("diff", context_settings=NEGATIVE_REFS)(diff)
 
 
 def backup(
@@ -186,24 +194,38 @@ def diff(
         str | None, typer.Argument(help="New version number, or `live` (default: newest).")
     ] = None,
     unified_only: Annotated[bool, typer.Option("--unified", help="Only the line diff.")] = False,
+    as_json: JsonOut = False,
 ) -> None:
-    """Semantic and line diff between two versions, or a version and the live router."""
-    with store_context() as ctx, user_errors():
-        result = asyncio.run(
-            history_ops.diff_versions(ctx.db, ctx.settings, ctx.tenant_id, name, old, new)
-        )
+    """Semantic and line diff between two versions, or a version and the live router.
+
+    Exits as diff(1): 0 when they are the same, 1 when they differ, 2 on trouble (an
+    unknown device or version, an unreachable router)."""
+    try:
+        with store_context() as ctx, user_errors(code=DIFF_TROUBLE):
+            result = asyncio.run(
+                history_ops.diff_versions(ctx.db, ctx.settings, ctx.tenant_id, name, old, new)
+            )
+    except typer.Exit as exc:  # a bad setting or store: trouble too, not "different"
+        raise typer.Exit(DIFF_TROUBLE) from exc
+    if as_json:
+        from tikguard.api.schemas import DiffOut
+
+        print_json(DiffOut(**result.fields()).model_dump(mode="json"))
+        raise typer.Exit(DIFF_SAME if result.empty else DIFF_DIFFERENT)
     if result.empty:
-        console.print(f"no differences between {result.old_label} and {result.new_label}")
-        return
+        console.print(cell(f"no differences between {result.old_label} and {result.new_label}"))
+        raise typer.Exit(DIFF_SAME)
     if not unified_only:
-        console.rule(f"{result.old_label} -> {result.new_label}")
+        rule(f"{result.old_label} -> {result.new_label}")
         if result.semantic is not None:
             console.out(result.semantic.to_text(), end="", highlight=False)
         else:
-            err_console.print(f"[yellow]no semantic diff:[/] {result.semantic_error}")
-        console.rule("lines")
+            err_console.print(
+                Text.assemble(("no semantic diff:", "yellow"), " ", result.semantic_error or "")
+            )
+        rule("lines")
     if console.is_terminal:
         console.print(Syntax(result.unified, "diff", theme="ansi_dark", word_wrap=True))
     else:
         console.out(result.unified, end="", highlight=False)
-    raise typer.Exit(0)
+    raise typer.Exit(DIFF_DIFFERENT)

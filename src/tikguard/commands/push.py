@@ -11,6 +11,7 @@ their events. On a shared PostgreSQL the command never becomes a worker unless a
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -18,10 +19,11 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.syntax import Syntax
 from rich.table import Table
+from rich.text import Text
 
 from tikguard.commands._context import Context, cli_actor, store_context, user_errors
 from tikguard.commands._input import read_user_file
-from tikguard.commands._ui import console, err_console, fail
+from tikguard.commands._ui import JsonOut, cell, console, err_console, fail, print_json
 from tikguard.ops import cluster, runtime
 from tikguard.ops import operations as operations_ops
 from tikguard.ops import push as push_ops
@@ -293,7 +295,15 @@ def _print_event(device: str, event: OperationEvent) -> None:
     style = {"error": "red", "warning": "yellow"}.get(event.level, "cyan")
     first = event.message.splitlines()[0] if event.message else ""
     err_console.print(
-        f"[dim]{event.at:%H:%M:%S}[/] [bold]{device}[/] [{style}]{event.stage}[/] {first}",
+        Text.assemble(
+            (f"{event.at:%H:%M:%S}", "dim"),
+            " ",
+            (device, "bold"),
+            " ",
+            (event.stage, style),
+            " ",
+            first,
+        ),
         highlight=False,
     )
 
@@ -307,8 +317,8 @@ def _print_summary(ops: list[Operation]) -> None:
         table.add_row(
             op.id[:12],
             op.kind,
-            f"[{OUTCOME_STYLE.get(outcome, '')}]{outcome}[/]",
-            str(op.evidence.get("reason", op.error or "")),
+            outcome_cell(outcome),
+            cell(op.evidence.get("reason", op.error or "")),
         )
     console.print(table)
 
@@ -358,36 +368,99 @@ def _find_op(ctx: Context, op: str) -> Operation:
 @ops_app.command("list")
 def ops_list(
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 30,
+    device: Annotated[str | None, typer.Option("--device", "-d", help="Only this device.")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Only this kind: push, restore, replace or backup.")
+    ] = None,
+    outcome: Annotated[
+        str | None,
+        typer.Option(help="Only this outcome (committed, reverted, failed, uncertain, ...)."),
+    ] = None,
+    unfinished: Annotated[
+        bool, typer.Option("--unfinished", help="Only what is running or waiting now.")
+    ] = False,
+    as_json: JsonOut = False,
 ) -> None:
-    """Recent operations with their outcome."""
+    """Recent operations with their outcome (``--json``: the API's list of operations)."""
+    from tikguard.ops import devices as devices_ops
+    from tikguard.ops import operations as operations_ops
+
     with store_context() as ctx, user_errors():
-        with ctx.db.session() as s:
-            ops = store_ops.list_operations(s, ctx.tenant_id, limit=limit)
-        table = Table()
-        for col in ("operation", "device", "kind", "state", "outcome", "created", "reason"):
-            table.add_column(col)
-        for op in ops:
-            outcome = op.outcome or ""
-            table.add_row(
-                op.id[:12],
-                _device_name(ctx, op),
-                op.kind,
-                op.state,
-                f"[{OUTCOME_STYLE.get(outcome, '')}]{outcome}[/]",
-                f"{op.created_at:%Y-%m-%d %H:%M:%S}",
-                str(op.evidence.get("reason", ""))[:80],
-            )
-        console.print(table)
+        device_id = devices_ops.id_of(ctx.db, ctx.tenant_id, device) if device else None
+        ops = operations_ops.list_ops(
+            ctx.db,
+            ctx.tenant_id,
+            device=device_id,
+            kind=kind,
+            outcome=outcome,
+            unfinished=unfinished,
+            limit=limit,
+        )
+    if as_json:
+        print_json([operation_json(o) for o in ops])
+        return
+    if not ops:
+        console.print(
+            "no operations match"
+            if device or kind or outcome or unfinished
+            else "no operations yet"
+        )
+        return
+    table = Table()
+    for col in ("operation", "device", "kind", "state", "outcome", "created", "reason"):
+        table.add_column(col)
+    for op in ops:
+        table.add_row(
+            op.id[:12],
+            cell(op.device or "-"),
+            op.kind,
+            op.state,
+            outcome_cell(op.outcome or ""),
+            f"{op.created_at:%Y-%m-%d %H:%M:%S}",
+            cell(str(op.evidence.get("reason", op.error or ""))[:80]),
+        )
+    console.print(table)
+
+
+def outcome_cell(outcome: str) -> Text:
+    """An outcome in its colour (any text, even one no style is known for)."""
+    return cell(outcome, OUTCOME_STYLE.get(outcome, ""))
+
+
+def operation_json(op: Any) -> dict[str, Any]:
+    """An operation as ``GET /api/v1/operations/{id}`` returns it."""
+    from tikguard.api.schemas import OperationOut
+
+    return OperationOut.model_validate(op, from_attributes=True).model_dump(mode="json")
 
 
 @ops_app.command("show")
 def ops_show(
     op: Annotated[str, typer.Argument(help="Operation id (a unique prefix is enough).")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Stream events live.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='Print the operation as the API does, its events under "events".',
+        ),
+    ] = False,
 ) -> None:
     """One operation: every stage as a durable event, then its outcome and evidence."""
+    from tikguard.ops import operations as operations_ops
+
     with store_context() as ctx, user_errors():
         found = _find_op(ctx, op)
+        if as_json:
+            from tikguard.api.schemas import EventOut
+
+            doc = operation_json(operations_ops.get_op(ctx.db, ctx.tenant_id, found.id))
+            doc["events"] = [
+                EventOut.model_validate(e, from_attributes=True).model_dump(mode="json")
+                for e in operations_ops.events(ctx.db, ctx.tenant_id, found.id)
+            ]
+            print_json(doc)
+            return
         name = _device_name(ctx, found)
         if follow:
             asyncio.run(_follow(ctx, [found.id]))
@@ -450,10 +523,19 @@ def _print_evidence(op: Operation) -> None:
         "checks_ok",
         "outcome_unknowns",
     )
+    if not any(key in op.evidence for key in keys):
+        return
     table = Table(title="evidence", show_header=False)
     table.add_column("what")
     table.add_column("value")
     for key in keys:
         if key in op.evidence:
-            table.add_row(key, str(op.evidence[key]))
+            table.add_row(key, cell(evidence_text(op.evidence[key])))
     console.print(table)
+
+
+def evidence_text(value: Any) -> str:
+    """An evidence value as JSON (``true``, ``null``, ``["a"]``), as the API shows it."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)

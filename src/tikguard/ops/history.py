@@ -13,6 +13,7 @@ import asyncio
 import difflib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from tikguard.ops.backup.service import load_jobs
 from tikguard.ops.backup.snapshot import take_snapshot
@@ -24,7 +25,7 @@ from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import versions as store_versions
 from tikguard.store.db import Database
-from tikguard.store.errors import InvalidInput
+from tikguard.store.errors import InvalidInput, NotFound
 from tikguard.store.models import ConfigVersion
 
 #: What ``diff NAME V1 live`` compares against.
@@ -96,6 +97,19 @@ class VersionDiff:
     def empty(self) -> bool:
         return not self.unified
 
+    def fields(self) -> dict[str, Any]:
+        """The diff as the API's ``DiffOut`` and ``tikguard diff --json`` show it."""
+        return {
+            "device": self.device,
+            "old": self.old_label,
+            "new": self.new_label,
+            "empty": self.empty,
+            "semantic": self.semantic.to_text() if self.semantic is not None else None,
+            "summary": self.semantic.summary() if self.semantic is not None else None,
+            "semantic_error": self.semantic_error,
+            "unified": self.unified,
+        }
+
 
 def parse_version_ref(ref: str | int | None) -> int | None:
     """``3`` / ``-1`` (newest) / ``latest`` / None (newest) -> seq, negative from newest."""
@@ -111,7 +125,7 @@ def parse_version_ref(ref: str | int | None) -> int | None:
     except ValueError:
         raise InvalidInput(
             f"{ref!r} is not a version: give its number (see `tikguard history`), "
-            "-1 for the newest, or `live`"
+            "-1 or latest for the newest, or `live`"
         ) from None
     if value == 0:
         raise InvalidInput("versions are numbered from 1 (or -1 for the newest)")
@@ -145,7 +159,7 @@ def show_version(
     seq = parse_version_ref(ref)
     with db.session() as session:
         device = store_devices.get_device_by_name(session, tenant_id, name)
-        found = store_versions.get_version_by_seq(session, tenant_id, device.id, seq or -1)
+        found = _by_seq(session, tenant_id, device.id, name, seq or -1)
         version = store_versions.get_version(session, tenant_id, found.id)
         text = store_versions.version_text(version)
         if with_secrets:
@@ -179,9 +193,24 @@ def compare(device: str, old: str, new: str, old_label: str, new_label: str) -> 
     )
 
 
-def _text_of(db: Database, tenant_id: int, device_id: int, seq: int) -> tuple[int, str]:
+def _by_seq(session: Any, tenant_id: int, device_id: int, name: str, seq: int) -> ConfigVersion:
+    """A version by number, or NotFound naming the device as a person knows it."""
+    try:
+        return store_versions.get_version_by_seq(session, tenant_id, device_id, seq)
+    except NotFound:
+        count = len(store_versions.list_versions(session, tenant_id, device_id))
+        what = f"version {seq}" if seq > 0 else f"{-seq} versions back (it has {count})"
+        raise NotFound(
+            f"{name} has no {what}" if count else f"{name} has no versions yet",
+            hint=f"see `tikguard history {name}`; -1 or latest is the newest"
+            if count
+            else f"back it up first: `tikguard backup {name}`",
+        ) from None
+
+
+def _text_of(db: Database, tenant_id: int, device_id: int, name: str, seq: int) -> tuple[int, str]:
     with db.session() as session:
-        found = store_versions.get_version_by_seq(session, tenant_id, device_id, seq)
+        found = _by_seq(session, tenant_id, device_id, name, seq)
         version = store_versions.get_version(session, tenant_id, found.id)
         return version.seq, store_versions.version_text(version)
 
@@ -197,7 +226,7 @@ async def diff_versions(
     """Diff two versions (default new: the newest), or a version and ``live`` (drift)."""
     device_id = await asyncio.to_thread(_device_id, db, tenant_id, name)
     old_seq, old_text = await asyncio.to_thread(
-        _text_of, db, tenant_id, device_id, parse_version_ref(old_ref) or -1
+        _text_of, db, tenant_id, device_id, name, parse_version_ref(old_ref) or -1
     )
     old_label = f"{name}@{old_seq}"
     if isinstance(new_ref, str) and new_ref.strip().lower() == LIVE:
@@ -206,6 +235,6 @@ async def diff_versions(
         snapshot = await take_snapshot(job.target, settings, known_version=job.known_version)
         return compare(name, old_text, snapshot.redacted, old_label, f"{name}@live")
     new_seq, new_text = await asyncio.to_thread(
-        _text_of, db, tenant_id, device_id, parse_version_ref(new_ref) or -1
+        _text_of, db, tenant_id, device_id, name, parse_version_ref(new_ref) or -1
     )
     return compare(name, old_text, new_text, old_label, f"{name}@{new_seq}")

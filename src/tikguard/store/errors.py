@@ -4,7 +4,12 @@ from __future__ import annotations
 
 
 class StoreError(Exception):
-    """Base of every error the store raises on purpose."""
+    """Base of every error the store raises on purpose; ``hint`` says what to do next
+    when the layer raising it knows better than a generic hint."""
+
+    def __init__(self, *args: object, hint: str | None = None) -> None:
+        super().__init__(*args)
+        self.hint = hint
 
 
 class NotFound(StoreError, LookupError):

@@ -94,13 +94,4 @@ async def diff(
 
 
 def diff_out(found: history.VersionDiff) -> DiffOut:
-    return DiffOut(
-        device=found.device,
-        old=found.old_label,
-        new=found.new_label,
-        empty=found.empty,
-        semantic=found.semantic.to_text() if found.semantic is not None else None,
-        summary=found.semantic.summary() if found.semantic is not None else None,
-        semantic_error=found.semantic_error,
-        unified=found.unified,
-    )
+    return DiffOut(**found.fields())
