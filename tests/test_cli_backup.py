@@ -93,9 +93,10 @@ def test_import_backup_history_show_diff(fleet: ThreadedFleet, env: dict[str, st
     shown = run(env, "show", dev.name, "2")
     assert "set name=core-1" in shown.output
     diff = run(env, "diff", dev.name, "1", "2")
-    assert diff.exit_code == 0, diff.output
+    assert diff.exit_code == 1, diff.output  # as diff(1): they differ
     assert "+set name=core-1" in diff.output
     live = run(env, "diff", dev.name, "2", "live")
+    assert live.exit_code == 0, live.output
     assert "no differences" in live.output
 
     probed = run(env, "device", "probe", dev.name)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import importlib
-import os
 import sys
 from typing import Annotated
 
@@ -67,8 +66,9 @@ def _root(
     ] = None,
 ) -> None:
     """Safe change for MikroTik RouterOS fleets: versioned backups, diffs and guarded pushes."""
-    if tenant:
-        os.environ["TIKGUARD_TENANT"] = tenant
+    from tikguard.commands import _context
+
+    _context.chosen_tenant = tenant or None
 
 
 @app.command()

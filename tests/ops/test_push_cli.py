@@ -44,7 +44,7 @@ def test_demo_then_ops_list_and_show(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     for stage in ("preflight", "revert-point", "armed", "apply", "prove", "outcome"):
         assert stage in shown.stderr  # events stream on stderr, tables on stdout
-    assert "rebooted" in shown.stdout and "True" in shown.stdout
+    assert "rebooted" in shown.stdout and "true" in shown.stdout  # evidence as JSON
 
 
 def _sim(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:

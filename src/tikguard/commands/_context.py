@@ -67,9 +67,13 @@ def open_database(settings: Settings | None = None) -> Iterator[Database]:
 TENANT_ENV = "TIKGUARD_TENANT"
 
 
+#: ``tikguard --tenant`` (or ``TIKGUARD_TENANT``) of this command, set by the root command.
+chosen_tenant: str | None = None
+
+
 def tenant_name() -> str | None:
     """The tenant asked for (``--tenant`` or ``TIKGUARD_TENANT``); None: the default."""
-    return os.environ.get(TENANT_ENV) or None
+    return chosen_tenant
 
 
 def _tenant_id(db: Database, name: str | None) -> int:

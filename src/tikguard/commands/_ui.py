@@ -7,7 +7,6 @@ output with :func:`cell` / :class:`rich.text.Text`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from typing import Annotated, Any, Final, NoReturn
@@ -56,14 +55,11 @@ def rule(title: str) -> None:
 
 
 def print_json(doc: Any) -> None:
-    """A command's ``--json`` output: one JSON document on stdout (datetimes ISO 8601)."""
-    typer.echo(json.dumps(doc, indent=2, ensure_ascii=False, default=_json_default))
+    """A command's ``--json`` output: one JSON document on stdout, serialised as the API
+    serialises its answers (datetimes ISO 8601 with ``Z``)."""
+    from pydantic_core import to_json
 
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON")
+    typer.echo(to_json(doc, indent=2).decode())
 
 
 #: C0 controls but newline and tab, DEL and C1 controls: what a terminal would obey.

@@ -140,10 +140,21 @@ def _summary(results: list[BackupResult]) -> None:
 def history(
     name: Annotated[str, typer.Argument(help="Device name.")],
     limit: Annotated[int | None, typer.Option(help="Only the newest N versions.")] = None,
+    as_json: JsonOut = False,
 ) -> None:
     """List a device's configuration versions, newest first."""
     with store_context() as ctx, user_errors():
         versions = history_ops.list_history(ctx.db, ctx.tenant_id, name, limit=limit)
+    if as_json:
+        from tikguard.api.schemas import VersionOut
+
+        print_json(
+            [
+                VersionOut.model_validate(v, from_attributes=True).model_dump(mode="json")
+                for v in versions
+            ]
+        )
+        return
     if not versions:
         console.print(f"{name} has no versions yet: run `tikguard backup {name}`")
         return

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from tikguard.commands._context import store_context, user_errors
 from tikguard.commands._input import read_user_file
-from tikguard.commands._ui import console, fail
+from tikguard.commands._ui import JsonOut, cell, console, fail, print_json
 from tikguard.ops import devices as svc
 
 device_app = typer.Typer(
@@ -183,37 +183,55 @@ def list_(
     tag: Annotated[
         str | None, typer.Option("--tag", "-t", help="Only devices with this tag.")
     ] = None,
+    site: Annotated[str | None, typer.Option("--site", help="Only devices at this site.")] = None,
+    as_json: JsonOut = False,
 ) -> None:
-    """List the routers with their version and last backup."""
+    """List the routers with their version and last backup (``--json``: the API's fleet)."""
+    from tikguard.ops import fleet as fleet_ops
+
     with store_context() as ctx, user_errors():
-        views = svc.list_all(ctx.db, ctx.tenant_id, tag=tag)
-    if not views:
-        console.print("no devices yet: add one with `tikguard device add` or `device import`")
+        rows = fleet_ops.fleet(ctx.db, ctx.tenant_id, tag=tag, site=site)
+    if as_json:
+        print_json([r.fields() for r in rows])
+        return
+    if not rows:
+        if tag is not None or site is not None:
+            console.print("no device matches", highlight=False)
+        else:
+            console.print("no devices yet: add one with `tikguard device add` or `device import`")
         return
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("name", "address", "RouterOS", "last backup", "status"):
+    for column in ("name", "address", "site", "RouterOS", "last backup", "status"):
         table.add_column(column, no_wrap=True)
     table.add_column("tags", overflow="fold")
-    for v in views:
-        status = v.last_backup_status or "-"
-        if v.pending_host_key_fingerprint:
+    for r in rows:
+        status = r.last_backup_status or "-"
+        if r.host_key_pending:
             status += " (host key changed)"
         table.add_row(
-            v.name,
-            f"{v.host}:{v.port}",
-            v.ros_version or "-",
-            _when(v.last_backup_at),
-            status,
-            ",".join(v.tags),
+            cell(r.name),
+            cell(f"{r.host}:{r.port}"),
+            cell(r.site or "-"),
+            cell(r.ros_version or "-"),
+            _when(r.last_backup_at),
+            cell(status),
+            cell(",".join(r.tags)),
         )
     console.print(table)
 
 
 @device_app.command("show")
-def show(name: Annotated[str, typer.Argument(help="Device name.")]) -> None:
+def show(
+    name: Annotated[str, typer.Argument(help="Device name.")], as_json: JsonOut = False
+) -> None:
     """Show one router: address, host key, what the last probe and backup saw."""
     with store_context() as ctx, user_errors():
         v = svc.get(ctx.db, ctx.tenant_id, svc.id_of(ctx.db, ctx.tenant_id, name))
+    if as_json:
+        from tikguard.api.schemas import DeviceDetail
+
+        print_json(DeviceDetail.model_validate(v, from_attributes=True).model_dump(mode="json"))
+        return
     table = Table(show_header=False, box=None)
     rows: list[tuple[str, str]] = [
         ("name", v.name),
@@ -235,7 +253,7 @@ def show(name: Annotated[str, typer.Argument(help="Device name.")]) -> None:
     if v.pending_host_key_fingerprint:
         rows.append(("NEW host key", f"{v.pending_host_key_fingerprint} (not accepted)"))
     for key, value in rows:
-        table.add_row(f"[bold]{key}[/]", value)
+        table.add_row(cell(key, "bold"), cell(value))
     console.print(table)
     if v.pending_host_key_fingerprint:
         console.print(
@@ -265,7 +283,7 @@ def probe(name: Annotated[str, typer.Argument(help="Device name.")]) -> None:
         ("policies", ",".join(sorted(facts.policies)) if facts.policies else "unknown"),
     ]
     for key, value in rows:
-        table.add_row(f"[bold]{key}[/]", value)
+        table.add_row(cell(key, "bold"), cell(value))
     console.print(table)
 
 

@@ -62,6 +62,30 @@ class FleetRow:
     #: tikguard timers/files left on the router with no live push (newest backup).
     leftovers: tuple[dict[str, Any], ...] = ()
 
+    def fields(self) -> dict[str, Any]:
+        """The row as the API's ``DeviceSummary`` (and ``device list --json``) shows it,
+        in the model's field order."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "host": self.host,
+            "port": self.port,
+            "site": self.site,
+            "tags": list(self.tags),
+            "ros_version": self.ros_version,
+            "model": self.model,
+            "last_backup_at": self.last_backup_at,
+            "last_backup_status": self.last_backup_status,
+            "versions": self.versions,
+            "latest_version": self.latest_seq,
+            "drift": self.drift,
+            "last_push_operation": self.last_push_id,
+            "last_push_outcome": self.last_push_outcome,
+            "last_push_at": self.last_push_at,
+            "host_key_pending": self.host_key_pending,
+            "leftovers": list(self.leftovers),
+        }
+
 
 def _latest_pushes(session: Session, tenant_id: int) -> dict[int, Any]:
     ranked = (

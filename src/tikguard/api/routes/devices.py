@@ -47,51 +47,7 @@ def detail(v: DeviceView) -> DeviceDetail:
 
 
 def summary(r: fleet_ops.FleetRow) -> DeviceSummary:
-    return DeviceSummary(
-        id=r.id,
-        name=r.name,
-        host=r.host,
-        port=r.port,
-        site=r.site,
-        tags=list(r.tags),
-        ros_version=r.ros_version,
-        model=r.model,
-        last_backup_at=r.last_backup_at,
-        last_backup_status=r.last_backup_status,
-        versions=r.versions,
-        latest_version=r.latest_seq,
-        drift=r.drift,
-        last_push_operation=r.last_push_id,
-        last_push_outcome=r.last_push_outcome,
-        last_push_at=r.last_push_at,
-        host_key_pending=r.host_key_pending,
-        leftovers=list(r.leftovers),
-    )
-
-
-def summary_dict(r: fleet_ops.FleetRow) -> dict[str, Any]:
-    """:func:`summary` as a plain dict in the model's field order (no validation: the
-    row comes from the store), for serialising a whole fleet at once."""
-    return {
-        "id": r.id,
-        "name": r.name,
-        "host": r.host,
-        "port": r.port,
-        "site": r.site,
-        "tags": r.tags,
-        "ros_version": r.ros_version,
-        "model": r.model,
-        "last_backup_at": r.last_backup_at,
-        "last_backup_status": r.last_backup_status,
-        "versions": r.versions,
-        "latest_version": r.latest_seq,
-        "drift": r.drift,
-        "last_push_operation": r.last_push_id,
-        "last_push_outcome": r.last_push_outcome,
-        "last_push_at": r.last_push_at,
-        "host_key_pending": r.host_key_pending,
-        "leftovers": list(r.leftovers),
-    }
+    return DeviceSummary(**r.fields())
 
 
 @router.get("/devices", response_model=list[DeviceSummary])
@@ -108,7 +64,7 @@ async def list_devices(
 
     def run() -> bytes:
         rows = fleet_ops.fleet(state.db, who.tenant_id, tag=tag, site=site)
-        return to_json([summary_dict(r) for r in rows[offset : offset + limit]])
+        return to_json([r.fields() for r in rows[offset : offset + limit]])
 
     # Serialised once here, straight from the rows: building 1,000 validated models first
     # cost more than the query (tests/api check the JSON equals the models' own dump).
