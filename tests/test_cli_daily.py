@@ -50,7 +50,8 @@ def env(settings: Settings) -> dict[str, str]:
 
 
 def run(env: dict[str, str], *args: str) -> Any:
-    return CliRunner().invoke(app, list(args), env=env)
+    """The CLI as a script runs it: output to a pipe, no COLUMNS (not wrapped)."""
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": None, **env})
 
 
 def every_state_and_outcome(db: Database, world: TenantWorld) -> list[str]:
