@@ -78,7 +78,7 @@ def simulator(
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a loaded machine
         while not (state / "ready").exists():
             assert proc.poll() is None, "the simulator exited"
             assert time.monotonic() < deadline, "the simulator did not start"

@@ -119,7 +119,7 @@ class SimControl:
             stdout=subprocess.DEVNULL,
             stderr=(state.parent / "sim.log").open("wb"),
         )
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # a loaded machine
         while not (state / "ready").exists():
             assert self.proc.poll() is None, "the simulator exited"
             assert time.monotonic() < deadline, "the simulator did not start"
@@ -384,7 +384,10 @@ class Soak:
         routers = self.sim(cmd="state")["routers"]
         with _database(self.ctl.data) as db, db.session() as s:
             ops = {o.id: o for o in s.scalars(select(Operation))}
-            by_key = {o.idempotency_key: o for o in ops.values() if o.idempotency_key}
+            # the key of each device's operation is "<request key>:<device>"
+            by_key = {
+                o.idempotency_key.rsplit(":", 1)[0]: o for o in ops.values() if o.idempotency_key
+            }
             for o in ops.values():
                 rep.operations[f"{o.kind} {o.outcome or 'open'}"] += 1
                 rep.checked["operation ended"] += 1

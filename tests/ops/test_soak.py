@@ -13,8 +13,8 @@ pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
 
 def test_soak_small(tmp_path: Path) -> None:
-    report = run_soak(tmp_path, SoakConfig(routers=3, actions=30, seed=7, pause=1.0))
+    report = run_soak(tmp_path, SoakConfig(routers=2, actions=14, seed=7, pause=0.5))
     print(report.summary())
-    assert sum(report.faults.values()) >= 5
-    assert report.checked["outcome matches router"] >= 5
+    assert sum(report.faults.values()) >= 3
+    assert report.checked["outcome matches router"] >= 3
     assert report.violations == [], report.summary()
