@@ -225,6 +225,13 @@ class Soak:
         self.device_ids = {d["name"]: d["id"] for d in devices}
 
     def _act(self, i: int) -> None:
+        # every run, however small, has a controller crash and a power cut
+        if i == self.cfg.actions // 2:
+            self._kill_server()
+            return
+        if i == self.cfg.actions // 4:
+            self._power_cycle()
+            return
         roll = self.rng.random()
         choices: list[tuple[float, Callable[[], None]]] = [
             (0.30, self._api_push),
