@@ -106,6 +106,7 @@ class Controller:
     logs: list[Path] = field(default_factory=list)
     cli_runs: list[tuple[list[str], subprocess.CompletedProcess[str]]] = field(default_factory=list)
     _runs_lock: threading.Lock = field(default_factory=threading.Lock)
+    _live: set[subprocess.Popen[str]] = field(default_factory=set)
 
     @property
     def url(self) -> str:
@@ -118,18 +119,39 @@ class Controller:
         self, *args: str, stdin: str | None = None, timeout: float = 180
     ) -> subprocess.CompletedProcess[str]:
         """Run ``tikguard ARGS`` as its own process; every run is kept for the log check."""
-        out = subprocess.run(
-            [sys.executable, "-m", "tikguard.cli", *args],
+        argv = [sys.executable, "-m", "tikguard.cli", *args]
+        proc = subprocess.Popen(
+            argv,
             env=self.env(),
-            input=stdin,
-            capture_output=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
-            check=False,
         )
+        with self._runs_lock:
+            self._live.add(proc)
+        try:
+            stdout, stderr = proc.communicate(stdin, timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            with self._runs_lock:
+                self._live.discard(proc)
+        out = subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
         with self._runs_lock:
             self.cli_runs.append((list(args), out))
         return out
+
+    def close(self) -> None:
+        """Kill the server and every CLI run still going (a failed test leaves none)."""
+        if self.running:
+            self.stop(signal.SIGKILL)
+        with self._runs_lock:
+            live = list(self._live)
+        for proc in live:
+            proc.kill()
+            proc.wait()
 
     def start(self, timeout: float = 300) -> None:
         """Start ``tikguard serve`` and wait until it answers."""

@@ -203,8 +203,7 @@ class Soak:
             self.report.violations += [f"database files: {v}" for v in watch.violations]
             self._check()
         finally:
-            if self.ctl.running:
-                self.ctl.stop(signal.SIGKILL)
+            self.ctl.close()
             self.sim.stop()
         self.report.seconds = time.monotonic() - started
         return self.report

@@ -126,7 +126,7 @@ def test_a_busy_server_and_many_cli_runs_share_the_store(tmp_path: Path) -> None
     ctl = Controller(data, SCALE)
     change = tmp_path / "change.rsc"
     change.write_text(_push_script("cli", 200))
-    with simulator(tmp_path / "sim", ROUTERS, SCALE) as (_, inventory):
+    with simulator(tmp_path / "sim", ROUTERS, SCALE) as (_, inventory), contextlib.closing(ctl):
         assert ctl.cli("device", "import", str(inventory)).returncode == 0
         backed = ctl.cli("backup", "--all")
         assert backed.returncode == 0, backed.stderr
