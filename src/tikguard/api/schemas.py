@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tikguard import healthcheck
 
@@ -179,26 +179,32 @@ class Accepted(BaseModel):
     operations: list[str]
 
 
+def _valid_checks(checks: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A pattern that does not compile is refused now, with the regex error."""
+    bad = healthcheck.problems(checks)
+    if bad:
+        raise ValueError("; ".join(bad))
+    return checks
+
+
+#: Health checks of a push or a rollout, checked when the request arrives.
+HealthChecks = Annotated[
+    list[tuple[str, str]],
+    Field(
+        max_length=healthcheck.MAX_CHECKS,
+        description="health checks: [RouterOS command, regular expression its output must match]",
+    ),
+    AfterValidator(_valid_checks),
+]
+
+
 class PushBase(Strict):
     window: float | None = Field(
         default=None, gt=0, le=86_400, description="revert window, seconds"
     )
     confirm: Literal["auto", "manual"] = "auto"
-    checks: list[tuple[str, str]] = Field(
-        default_factory=list,
-        max_length=healthcheck.MAX_CHECKS,
-        description="health checks: [RouterOS command, regular expression its output must match]",
-    )
+    checks: HealthChecks = Field(default_factory=list)
     idempotency_key: str | None = Field(default=None, max_length=150)
-
-    @field_validator("checks")
-    @classmethod
-    def _valid_checks(cls, checks: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """A pattern that does not compile is refused now, with the regex error."""
-        bad = healthcheck.problems(checks)
-        if bad:
-            raise ValueError("; ".join(bad))
-        return checks
 
 
 class PushIn(PushBase):

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import sqlalchemy as sa
-from dbos import DBOS, DBOSClient, DBOSConfig
+from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
 
 from tikguard import __version__
 from tikguard.ops import cluster
@@ -328,3 +328,26 @@ async def submitter(settings: Settings) -> AsyncIterator[DBOSClient]:
         yield client
     finally:
         await asyncio.to_thread(client.destroy)
+
+
+async def enqueue(settings: Settings, options: EnqueueOptions, *args: Any) -> None:
+    """Queue a workflow: through this process's DBOS when it runs the engine, otherwise
+    through a client of the system database (a running worker picks it up)."""
+    try:
+        current()
+    except RuntimeError:
+        async with submitter(settings) as client:
+            await client.enqueue_async(options, *args)
+        return
+    await DBOS.enqueue_workflow_with_options_async(options, *args)
+
+
+async def send(settings: Settings, workflow_id: str, message: Any, topic: str) -> None:
+    """Send a workflow a message (a confirm, a rollout's continue), in process or not."""
+    try:
+        current()
+    except RuntimeError:
+        async with submitter(settings) as client:
+            await client.send_async(workflow_id, message, topic)
+        return
+    await DBOS.send_async(workflow_id, message, topic)

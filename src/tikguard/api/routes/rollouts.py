@@ -16,11 +16,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from tikguard import healthcheck
 from tikguard.api.deps import REVOKED_EVENT, Operator, State, Viewer, still_allowed
-from tikguard.api.schemas import Strict
+from tikguard.api.schemas import HealthChecks, Strict
 from tikguard.ops.accounts import Principal
 from tikguard.ops.rollout import service as rollouts
 from tikguard.ops.rollout.records import FINISHED
@@ -50,15 +49,7 @@ class RolloutIn(Strict):
     max_failures: int = Field(default=0, ge=0)
     max_failure_percent: float | None = Field(default=None, ge=0, le=100)
     window: float | None = Field(default=None, gt=0, le=86_400)
-    checks: list[tuple[str, str]] = Field(default_factory=list, max_length=healthcheck.MAX_CHECKS)
-
-    @field_validator("checks")
-    @classmethod
-    def _valid_checks(cls, checks: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        bad = healthcheck.problems(checks)
-        if bad:
-            raise ValueError("; ".join(bad))
-        return checks
+    checks: HealthChecks = Field(default_factory=list)
 
     def request(self, who: Principal) -> rollouts.RolloutRequest:
         return rollouts.RolloutRequest(

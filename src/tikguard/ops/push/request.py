@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbos import DBOS, DBOSClient, EnqueueOptions
+from dbos import DBOS, EnqueueOptions
 from sqlalchemy import select
 
 from tikguard import healthcheck
@@ -235,13 +235,7 @@ async def _enqueue(settings: Settings, wf: dict[str, Any]) -> None:
         queue_partition_key=str(wf["device_id"]),
         app_version=runtime.application_version(),
     )
-    try:
-        runtime.current()
-    except RuntimeError:
-        async with runtime.submitter(settings) as client:
-            await client.enqueue_async(options, wf)
-        return
-    await DBOS.enqueue_workflow_with_options_async(options, wf)
+    await runtime.enqueue(settings, options, wf)
 
 
 async def wait(
@@ -274,14 +268,7 @@ async def wait(
 
 async def confirm(settings: Settings, op_id: str, by: str = "operator") -> None:
     """Confirm a manual-confirm push (it commits if verification passed in time)."""
-    try:
-        runtime.current()
-    except RuntimeError:
-        client: DBOSClient
-        async with runtime.submitter(settings) as client:
-            await client.send_async(op_id, by, CONFIRM_TOPIC)
-        return
-    await DBOS.send_async(op_id, by, CONFIRM_TOPIC)
+    await runtime.send(settings, op_id, by, CONFIRM_TOPIC)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbos import DBOS, EnqueueOptions
+from dbos import EnqueueOptions
 from sqlalchemy.orm import Session
 
 from tikguard.ops import push as push_ops
@@ -352,25 +352,11 @@ async def enqueue(settings: Settings, tenant_id: int, rollout_id: str) -> None:
         workflow_id=f"rollout-{rollout_id}",
         app_version=runtime.application_version(),
     )
-    wf = {"rollout_id": rollout_id, "tenant_id": tenant_id}
-    try:
-        runtime.current()
-    except RuntimeError:
-        async with runtime.submitter(settings) as client:
-            await client.enqueue_async(options, wf)
-        return
-    await DBOS.enqueue_workflow_with_options_async(options, wf)
+    await runtime.enqueue(settings, options, {"rollout_id": rollout_id, "tenant_id": tenant_id})
 
 
 async def _send(settings: Settings, rollout_id: str, message: str) -> None:
-    workflow_id = f"rollout-{rollout_id}"
-    try:
-        runtime.current()
-    except RuntimeError:
-        async with runtime.submitter(settings) as client:
-            await client.send_async(workflow_id, message, GATE_TOPIC)
-        return
-    await DBOS.send_async(workflow_id, message, GATE_TOPIC)
+    await runtime.send(settings, f"rollout-{rollout_id}", message, GATE_TOPIC)
 
 
 def get(db: Database, tenant_id: int, rollout: str) -> records.RolloutView:
