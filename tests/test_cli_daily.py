@@ -187,3 +187,36 @@ def test_device_list_filters_say_nothing_matches(alpha: TenantWorld, env: dict[s
     site = run(env, "device", "list", "--site", "alpha-site")
     assert alpha.device_name in site.output
     assert alpha.device_name not in run(env, "device", "list", "--site", "elsewhere").output
+
+
+def test_device_set_edits_access_and_audits_it(
+    db: Database, alpha: TenantWorld, env: dict[str, str]
+) -> None:
+    from tikguard.store.audit import list_audit
+
+    name = alpha.device_name
+    out = CliRunner().invoke(
+        app,
+        [
+            "device",
+            "set",
+            name,
+            "--port",
+            "2222",
+            "--user",
+            "ops",
+            "--password-stdin",
+            "--site",
+            "lab",
+        ],
+        env={"COLUMNS": None, **env},
+        input="new-secret\n",
+    )
+    assert out.exit_code == 0, out.output
+    assert "new-secret" not in out.output
+    shown = json.loads(run(env, "device", "show", name, "--json").stdout)
+    assert (shown["port"], shown["username"], shown["site"]) == (2222, "ops", "lab")
+    with db.session() as s:
+        actions = [e.action for e in list_audit(s, alpha.id)]
+    assert actions.count("device.update") >= 1
+    assert run(env, "device", "set", name).exit_code == 1

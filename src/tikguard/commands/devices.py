@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich import box
@@ -154,26 +154,53 @@ def set_(
     unset_var: Annotated[
         list[str] | None, typer.Option("--unset-var", help="Remove a variable (repeatable).")
     ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="New management address.")] = None,
+    port: Annotated[int | None, typer.Option("--port", "-p", help="New SSH port.")] = None,
+    username: Annotated[str | None, typer.Option("--user", "-u", help="New SSH user.")] = None,
+    password: Annotated[
+        bool, typer.Option("--password", help="Ask for a new password (not echoed).")
+    ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read a new password from stdin.")
+    ] = False,
 ) -> None:
-    """Change a router's site, tags or template variables (`rollout --template` uses them)."""
-    if site is None and not tag and not var and not unset_var:
-        fail("nothing to change", "give --site, --tag, --var KEY=VALUE or --unset-var KEY")
+    """Change a router's address, port, user, password, site, tags or template variables
+    (`rollout --template` uses them); each change is in the audit log."""
+    access: dict[str, Any] = {
+        k: v for k, v in (("host", host), ("port", port), ("username", username)) if v is not None
+    }
+    fields = site is not None or bool(tag or var or unset_var)
+    if not access and not fields and not (password or password_stdin):
+        fail(
+            "nothing to change",
+            "give --host, --port, --user, --password, --site, --tag, --var KEY=VALUE or "
+            "--unset-var KEY",
+        )
+    if password or password_stdin:
+        access["password"] = _read_password(f"New password for {name}", password_stdin)
     values = dict(_var(item) for item in var or [])
     with store_context() as ctx, user_errors():
-        view = svc.set_fields(
-            ctx.db,
-            ctx.tenant_id,
-            svc.id_of(ctx.db, ctx.tenant_id, name),
-            site=site,
-            tags=tag,
-            values=values,
-            unset=unset_var,
-            actor=ctx.actor,
-        )
+        device_id = svc.id_of(ctx.db, ctx.tenant_id, name)
+        view = svc.get(ctx.db, ctx.tenant_id, device_id)
+        if access:
+            view = svc.update(ctx.db, ctx.tenant_id, device_id, actor=ctx.actor, **access)
+        if fields:
+            view = svc.set_fields(
+                ctx.db,
+                ctx.tenant_id,
+                device_id,
+                site=site,
+                tags=tag,
+                values=values,
+                unset=unset_var,
+                actor=ctx.actor,
+            )
     shown = ", ".join(f"{k}={v}" for k, v in sorted(view.vars.items())) or "(none)"
     console.print(
-        f"{view.name}: site {view.site or '-'}, tags {','.join(view.tags) or '-'}, "
-        f"variables {shown}",
+        cell(
+            f"{view.name}: {view.username}@{view.host}:{view.port}, site {view.site or '-'}, "
+            f"tags {','.join(view.tags) or '-'}, variables {shown}"
+        ),
         highlight=False,
     )
 
