@@ -158,6 +158,21 @@ def test_dead_workers_pushes_are_taken_over(
             else:
                 assert rec.op.evidence.get("outcome_unknowns"), rec.op.evidence
 
+        # one push per router at a time; no event or version written twice
+        by_device: dict[int, list] = {}
+        for rec in recs.values():
+            by_device.setdefault(rec.op.device_id or 0, []).append(rec)
+        assert not overlapping(by_device)
+        for rec in recs.values():
+            stages = Counter(e.stage for e in rec.events)
+            twice = {s: k for s, k in stages.items() if k > 1 and s != "takeover"}
+            assert not twice, f"{rec.op.id}: events written twice: {twice}\n" + "\n".join(
+                f"{e.seq} {e.at:%H:%M:%S.%f} {e.stage} {e.message[:100]} {e.data}"
+                for e in rec.events
+            )
+            versions = Counter(trigger for trigger, _ in rec.versions)
+            assert all(k == 1 for k in versions.values()), versions
+
         # a survivor took the victims' pushes over, within the lease plus a small bound
         taken = [e for r in recs.values() for e in r.events if e.stage == "takeover"]
         assert taken, "no push was taken over"
@@ -169,18 +184,3 @@ def test_dead_workers_pushes_are_taken_over(
             since = min(e.at.timestamp() - t for t in died if e.at.timestamp() >= t)
             assert since <= LEASE + BOUND, f"takeover {since:.1f} s after the kill"
             assert "stopped heartbeating" in e.message
-
-        # one push per router at a time; no event or version written twice
-        by_device: dict[int, list] = {}
-        for rec in recs.values():
-            by_device.setdefault(rec.op.device_id or 0, []).append(rec)
-        assert not overlapping(by_device)
-        for rec in recs.values():
-            stages = Counter(e.stage for e in rec.events)
-            twice = {s: k for s, k in stages.items() if k > 1}
-            assert not twice, f"{rec.op.id}: events written twice: {twice}\n" + "\n".join(
-                f"{e.seq} {e.at:%H:%M:%S.%f} {e.stage} {e.message[:100]} {e.data}"
-                for e in rec.events
-            )
-            versions = Counter(trigger for trigger, _ in rec.versions)
-            assert all(k == 1 for k in versions.values()), versions
