@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
+from tikguard.routeros.commands import command_tree
 from tikguard.routeros.diff import Diff, diff
 from tikguard.routeros.items import depends
 from tikguard.routeros.model import Command, Config, Menu, Prop
@@ -183,9 +184,18 @@ def mutate(config: Config, rng: random.Random, edits: int = 4) -> Config:
             plain_set = command.verb == "set" and command.selector is None and not command.args
             if command.verb not in ("add", "set") or plain_set or schema.singleton:
                 continue
+            if not _takes_comment(menu.path):
+                continue  # RouterOS refuses ``comment=`` there (``/queue type``, ``/port``)
             value = rng.choice([None, f"edited {rng.randrange(1000)}", 'odd "$[;]" ü'])
             menu.commands[n] = _with(command, "comment", value)
     return Config([m for m in menus if m.commands], config.meta)
+
+
+def _takes_comment(path: str) -> bool:
+    """Whether RouterOS's ``set`` in ``path`` has a ``comment`` argument (or is not known)."""
+    node = command_tree().menu(path)
+    args = node.arguments("set") if node is not None else None
+    return args is None or "comment" in args
 
 
 def _with(command: Command, key: str, value: str | None) -> Command:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -211,45 +210,7 @@ async def test_slow_flash_makes_save_take_device_time() -> None:
     assert (await task) == "Configuration backup saved\n"
 
 
-# -- scheduler ---------------------------------------------------------------------------
-async def test_interval_only_first_runs_one_interval_after_add() -> None:
-    r = make()
-    await run(
-        r, '/system scheduler add name=t interval=2m on-event="/system identity set name=fired"'
-    )
-    assert r.scheduler.next_run_in("t") == pytest.approx(120)
-    await r.clock.advance(119)
-    assert r.identity == "gw1"
-    await r.clock.advance(2)
-    assert r.identity == "fired" and r.scheduler.run_count("t") == 1
-    out = await run(r, "/system scheduler print detail")
-    assert "run-count=1" in out and "next-run=" in out
-
-
-async def test_startup_with_interval_counts_from_boot() -> None:
-    r = make()
-    await r.clock.advance(100)
-    await run(
-        r, '/system scheduler add name=s start-time=startup interval=60s on-event=":log info x"'
-    )
-    # boot at 0 + 3 s startup delay: runs at 3, 63, 123 -> next is 123, 23 s from now.
-    assert r.scheduler.next_run_in("s") == pytest.approx(23)
-
-
-async def test_startup_alone_runs_once_after_next_boot_and_run_counts_reset() -> None:
-    r = make(boot_seconds=10.0)
-    await r.clock.advance(10)
-    await run(
-        r,
-        "/system scheduler add name=boot start-time=startup"
-        ' on-event="/system identity set name=booted"',
-    )
-    assert r.scheduler.next_run_in("boot") is None
-    await run(r, "/system reboot")
-    await r.clock.advance(10 + 4)
-    assert r.identity == "booted" and r.scheduler.run_count("boot") == 1
-
-
+# -- scheduler (timing rules: tests/sim/test_scheduler.py) ------------------------------
 async def test_on_event_fails_without_policy_right() -> None:
     r = make()
     await run(
@@ -524,22 +485,6 @@ async def test_interface_print_lists_every_kind() -> None:
     out = await run(r, "/interface print terse where type=bridge")
     assert "name=br1" in out and "ether1" not in out
     assert "name=ether8" in await run(r, "/interface print detail")
-
-
-async def test_absolute_start_with_interval_runs_on_its_grid() -> None:
-    r = make()  # the clock starts at 2024-02-09 08:47:35
-    await run(
-        r,
-        "/system scheduler add name=g start-date=2024-02-09 start-time=08:00:00 interval=1h"
-        ' on-event=":log info g"',
-    )
-    assert r.scheduler.next_run_in("g") == pytest.approx(12 * 60 + 25)
-    await run(
-        r,
-        "/system scheduler add name=once start-date=2024-02-09 start-time=08:00:00"
-        ' on-event=":log info once"',
-    )
-    assert r.scheduler.next_run_in("once") is None  # in the past, no interval: never
 
 
 async def test_reset_without_defaults_removes_the_management_address() -> None:

@@ -14,128 +14,20 @@ import re
 from collections.abc import Iterator
 
 from tikguard.routeros import schema as schema_mod
+from tikguard.routeros.commands import GENERIC_COMMANDS
 from tikguard.routeros.errors import ParseError
 from tikguard.routeros.lexer import Word, split_words
 from tikguard.routeros.quoting import quote
 from tikguard.routeros.values import parse_duration
-from tikguard.sim import engine
+from tikguard.sim import engine, names
 from tikguard.sim.configdb import Value
 from tikguard.sim.context import Handler, Invocation, Pending, RouterHost, Session
 from tikguard.sim.errors import NOT_ENOUGH_PERMISSIONS, ConsoleError, Interrupted, syntax_error
 from tikguard.sim.findexpr import compile_where
 from tikguard.sim.statements import Statement, split_statements
 
-#: Verbs every menu has.
-GENERIC_VERBS = frozenset(
-    {
-        "add",
-        "set",
-        "remove",
-        "move",
-        "unset",
-        "enable",
-        "disable",
-        "print",
-        "find",
-        "export",
-        "get",
-        "comment",
-        "edit",
-    }
-)
 #: Verbs that change the configuration (need the ``write`` policy).
 WRITE_VERBS = frozenset({"add", "set", "remove", "move", "unset", "enable", "disable", "comment"})
-
-#: Top-level menus and commands (RouterOS 6.49-7.x); anything else is a bad command name.
-TOP_LEVEL = frozenset(
-    [
-        "app",
-        "caps-man",
-        "certificate",
-        "console",
-        "container",
-        "disk",
-        "dude",
-        "file",
-        "interface",
-        "iot",
-        "ip",
-        "ipv6",
-        "lcd",
-        "log",
-        "mpls",
-        "partitions",
-        "port",
-        "ppp",
-        "queue",
-        "radius",
-        "routing",
-        "snmp",
-        "special-login",
-        "system",
-        "task",
-        "tool",
-        "user",
-        "zerotier",
-        "driver",
-        "store",
-        "beep",
-        "blink",
-        "delay",
-        "do",
-        "environment",
-        "error",
-        "execute",
-        "find",
-        "for",
-        "foreach",
-        "global",
-        "if",
-        "import",
-        "export",
-        "local",
-        "nothing",
-        "parse",
-        "password",
-        "ping",
-        "put",
-        "quit",
-        "redo",
-        "resolve",
-        "retry",
-        "return",
-        "rxor",
-        "set",
-        "setup",
-        "terminal",
-        "time",
-        "timing",
-        "toarray",
-        "tobool",
-        "toid",
-        "toip",
-        "toip6",
-        "tonum",
-        "tostr",
-        "totime",
-        "typeof",
-        "undo",
-        "while",
-        "len",
-        "pick",
-        "ssh",
-        "ssh-exec",
-        "telnet",
-        "traceroute",
-        "flood-ping",
-        "mac-ping",
-        "sniffer",
-        "certificate",
-        "user-manager",
-        "hotspot",
-        "dhcp-server",
-    ]
-)
 
 #: Properties naming one item: a list of ids from ``find`` names its first.
 _ONE_ITEM = frozenset({"place-before", "destination", "copy-from", "numbers"})
@@ -146,15 +38,14 @@ _VAR = re.compile(r"\$(?:\"([^\"]*)\"|([A-Za-z_][A-Za-z0-9_\-]*))")
 class Console:
     """Parses and runs console statements for one router."""
 
-    __slots__ = ("handlers", "router")
+    __slots__ = ("handlers", "router", "tree")
 
     def __init__(self, router: RouterHost, handlers: dict[tuple[str, str], Handler]) -> None:
         self.router = router
         #: Special commands; a table shared by all routers (no per-router closures).
         self.handlers = handlers
-
-    def is_verb(self, path: str, word: str) -> bool:
-        return word in GENERIC_VERBS or (path, word) in self.handlers
+        #: RouterOS's names, plus the special commands' (shared by all routers too).
+        self.tree = names.tree_with(frozenset(handlers))
 
     # -- running text ----------------------------------------------------------------
     async def run(self, text: str, session: Session) -> str:
@@ -262,16 +153,14 @@ class Console:
                     if segs:
                         segs.pop()
                     continue
-                path = _path(segs)
-                if self.is_verb(path, part):
-                    verb = part
+                kind, name = names.resolve_name(self.tree, _path(segs), part, column)
+                if kind == "command":
+                    verb = name
                     verb_column = column
                     if n != len(parts) - 1:
                         raise syntax_error("expected end of command", pos + 1)
                     continue
-                if not segs and part not in TOP_LEVEL:
-                    raise syntax_error(f"bad command name {part}", column)
-                segs.append(part)
+                segs.append(name)
             i += 1
         path = _path(segs)
         if verb is None:
@@ -304,7 +193,7 @@ class Console:
             if not inner:
                 raise syntax_error("syntax error", rest[0].offset + 1)
             if inner[0].kind == "word" and inner[0].raw in ("find", "/find"):
-                selection.predicate = compile_where(inner[1:])
+                selection.predicate = compile_where(self._query(path, inner[1:]))
             else:  # ``remove [ :pick [ find dynamic=no ] 0 ]``: evaluated when run
                 pending.append(("", text[rest[0].offset + 1 : rest[close].offset]))
             i = close + 1
@@ -331,13 +220,18 @@ class Console:
                     if not prefix:
                         raise syntax_error("expected end of command", w.offset + 1)
                     key = prefix + key  # 7.x shorthand: ``local.address=... .role=ibgp``
-                elif "." in key[1:]:
+                if verb == "find":
+                    key = names.resolve_property(self.tree, path, key)
+                else:
+                    key = names.resolve_argument(self.tree, path, verb, key, w.offset + 1)
+                if "." in key[1:]:
                     prefix = key[: key.rindex(".")]
                 values[key] = w.value or ""
             elif w.kind == "unset" and w.key is not None:
-                values[w.key] = None
+                key = names.resolve_argument(self.tree, path, verb, w.key, w.offset + 1)
+                values[key] = None
             elif w.kind == "word" and w.raw == "where":
-                where = rest[i + 1 :]
+                where = self._query(path, rest[i + 1 :])
                 break
             elif w.kind in ("open", "close"):
                 raise syntax_error("syntax error", w.offset + 1)
@@ -362,11 +256,42 @@ class Console:
             for key in ("numbers",):
                 if key in values and values[key] is not None:
                     selection.refs.append(values.pop(key) or "")
+        bare = self._flags(path, verb, bare)
         if verb in ("add", "set"):
-            _check_arguments(path, verb, values, bare, rest)
+            _check_arguments(path, verb, bare)
         return Invocation(
             path, verb, selection, values, bare, statement, verb_column, where, pending
         )
+
+    def _query(self, path: str, words: list[Word]) -> list[Word]:
+        """Property names in a query spelled out (``find comm=x`` -> ``comment``)."""
+        return [
+            w._replace(key=names.resolve_property(self.tree, path, w.key))
+            if w.kind == "prop" and w.key
+            else w
+            for w in words
+        ]
+
+    def _flags(self, path: str, verb: str, bare: list[Word]) -> list[Word]:
+        """Bare words naming arguments, spelled out (``print det`` -> ``detail``).
+
+        ``print`` and ``export`` take nothing else: any other word there is an error.
+        Other commands keep a word that names no argument as a value (a file name).
+        """
+        out: list[Word] = []
+        for w in bare:
+            name = (
+                names.resolve_flag(self.tree, path, verb, w.value or "")
+                if w.kind == "word"
+                else None
+            )
+            if name is not None:
+                out.append(w._replace(value=name))
+                continue
+            if verb in ("print", "export") and w.value not in names.LEGACY_PRINT_WORDS:
+                raise syntax_error("expected end of command", w.offset + 1)
+            out.append(w)
+        return out
 
     # -- running -------------------------------------------------------------------
     async def resolve_pending(self, inv: Invocation, session: Session) -> None:
@@ -391,6 +316,9 @@ class Console:
         handler = self.handlers.get((inv.path, inv.verb))
         if handler is not None:
             return await handler(self.router, inv, session)
+        if inv.verb not in GENERIC_COMMANDS or not (inv.path or inv.verb == "export"):
+            # RouterOS has it, the simulator does not: say so rather than do nothing.
+            raise ConsoleError(f"failure: {_command_text(inv)} is not simulated")
         if inv.verb in WRITE_VERBS:
             require(session, "write")
         else:
@@ -563,24 +491,15 @@ class Console:
         return await self.router.value_of(inv, session)
 
 
-def _check_arguments(
-    path: str, verb: str, values: dict[str, Value], bare: list[Word], words: list[Word]
-) -> None:
-    """Unknown arguments of a checked menu are syntax errors, as on RouterOS."""
+def _check_arguments(path: str, verb: str, bare: list[Word]) -> None:
+    """What the name resolution leaves: ``add`` where items are fixed, bare words on ``add``.
+
+    (Unknown argument names are refused while resolving them.)
+    """
     schema = schema_mod.lookup(path)
     if verb == "add" and schema.fixed:
         raise syntax_error("bad command name add", 1)
-    allowed = schema_mod.arguments(path)
-    if allowed is None:
-        return
-    if schema.ordered:
-        allowed = allowed | {"place-before"}
-    for word in words:
-        if word.kind in ("prop", "unset") and word.key is not None:
-            key = word.key
-            if key not in allowed and not (key.startswith(".") and key in values):
-                raise syntax_error("expected end of command", word.offset + 1)
-    if bare and verb == "add":
+    if bare and verb == "add" and schema_mod.arguments(path) is not None:
         raise syntax_error("expected end of command", bare[0].offset + 1)
 
 
@@ -745,6 +664,10 @@ def _split_comparison(text: str) -> tuple[str, str, str] | None:
         if at > 0:
             return text[:at], op, text[at + len(op) :]
     return None
+
+
+def _command_text(inv: Invocation) -> str:
+    return f"{inv.path} {inv.verb}" if inv.path else f"/{inv.verb}"
 
 
 def _path(segs: list[str]) -> str:

@@ -16,7 +16,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,9 @@ DEVICE_MODE = {
     "zerotier": "yes",
     "container": "no",
 }
+
+#: Where a board without a battery-backed clock or NTP starts its clock at boot.
+BOARD_EPOCH = datetime(1970, 1, 2, tzinfo=UTC)
 
 #: The router's saved state inside its state directory.
 STATE_FILE = "router-state.json"
@@ -149,7 +152,7 @@ class SimRouter:
         self._booted_at = clock.monotonic()
         #: Where a board without a battery-backed clock (setting ``rtc=False``) restarts
         #: its clock at each boot, and the true time NTP would give it back.
-        self._clock_floor = clock.now()
+        self._clock_floor = BOARD_EPOCH
         self._true_time: tuple[datetime, float] | None = None
         self._ntp_synced = True
         self._generation = 0
@@ -540,6 +543,7 @@ class SimRouter:
         self.files.on_reboot()
         self.globals = {}
         self._up = False
+        self._boot_clock()
         if self._boot_timer is not None:
             self._boot_timer.cancel()
         self._boot_timer = self.clock.call_later(self.boot_seconds, self._boot_done)
@@ -562,12 +566,14 @@ class SimRouter:
         self.emit("up")
 
     def _boot_clock(self) -> None:
-        """Settings ``rtc`` (default True: the clock keeps time across boots) and
-        ``ntp_reachable`` (default True): without a battery-backed clock the clock
-        restarts at boot from where it first started; an enabled NTP client sets it
-        right ``ntp_sync_seconds`` (default 5) after the boot if its server answers."""
+        """The wall clock as the board starts (Manual:System/Time: "Startup date and time is
+        jan/02/1970 00:00:00 [+|-]gmt-offset. If router has a battery (for example RB230),
+        then BIOS stored time is used as a startup time"; the corpus's RouterBOARD exports
+        dated in 1970 agree). Settings: ``rtc`` (default: CHR yes, RouterBOARDs no) keeps
+        the clock across boots; ``ntp_reachable`` (default True): an enabled NTP client
+        sets it right ``ntp_sync_seconds`` (default 5) after the boot."""
         self._ntp_synced = False
-        if not self.settings.get("rtc", True):
+        if not self.has_rtc:
             true_now = self._true_now()
             self._true_time = (true_now, self.clock.monotonic())
             self.clock.set_time(self._clock_floor)
@@ -577,6 +583,11 @@ class SimRouter:
             delay = float(self.settings.get("ntp_sync_seconds", 5.0))
             generation = self._generation
             self.clock.call_later(delay, lambda: self._ntp_sync(generation))
+
+    @property
+    def has_rtc(self) -> bool:
+        """A clock that runs while the board is off: CHR's (its host's), or setting ``rtc``."""
+        return bool(self.settings.get("rtc", not self.model.routerboard))
 
     def _true_now(self) -> datetime:
         if self._true_time is None:

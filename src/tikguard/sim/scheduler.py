@@ -1,18 +1,25 @@
 """``/system scheduler`` timing, on the router's device clock.
 
-The rules (RouterOS scheduler manual; where it is silent, the most widely reported
-behaviour, and a setting where it matters):
+Each rule below is the MikroTik Scheduler manual's (help.mikrotik.com/docs/display/ROS/
+Scheduler, quoted in ``tests/sim/test_scheduler.py``) or marked *assumed* where the
+manual is silent; docs/simulator.md has the table with sources.
 
 * ``interval`` without ``start-time``: the add records the current date and time as
-  ``start-date``/``start-time``, so the first run is one interval after the add, then
-  every interval.
-* absolute ``start-date``/``start-time`` with an interval: runs at start + k * interval
-  (the first such moment after now); without one: once at that moment, if still ahead.
-* ``start-time=startup``: counted from boot (``startup_delay`` seconds after it, 3 s
-  by default); with an interval it then repeats every interval *from boot*, so an item
-  added mid-uptime can fire at any moment of its first interval; alone, it runs once
-  per boot and never on the boot during which it was added.
-* run counts reset on reboot; a disabled item never runs.
+  ``start-date``/``start-time`` (as exports show), and the first run is one interval
+  after the add, then every interval (*assumed*).
+* absolute ``start-date``/``start-time``: "time of the first script execution"; with
+  an interval it then runs "repeatedly at the time interval" (start + k * interval, the
+  first such moment after now); with interval 0 "only executed at its start time",
+  never if that moment has passed.
+* ``start-time=startup`` "behaves as if start-time and start-date were set to time 3
+  seconds after console starts up" (``startup_delay``): with interval 0 it runs once at
+  every boot, 3 s after the console is up (never in the boot it was added in: that
+  moment has passed); "if the interval is set to value other than 0 scheduler will not
+  run at startup": it runs first one interval after that moment, then every interval.
+* "Rebooting the router will reset the run-count counter"; next runs are computed
+  afresh from the rules at every boot (*assumed*), on the clock as it is after the boot.
+* Items due at the same moment run "in the order they appear in the scheduler
+  configuration". A disabled item never runs.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from tikguard.sim.configdb import Item
 from tikguard.sim.context import RouterHost
 
 PATH = "/system scheduler"
+#: Timers due within this many device seconds of each other are one moment.
+_SAME_MOMENT = 1e-6
 
 
 @dataclass
@@ -104,6 +113,8 @@ class Scheduler:
 
     def rearm(self) -> None:
         """Recompute every next run (the wall clock moved), keeping run counts."""
+        if not self.router.is_up:
+            return  # booting: the boot arms everything afresh
         for run in self._runs.values():
             run.signature = ()
         self.resync()
@@ -150,11 +161,9 @@ class Scheduler:
         start_time = item.get("start-time") or ""
         if start_time == "startup":
             base = self.booted_at + self.startup_delay
-            if now < base:
-                return base
             if interval <= 0:
-                return None
-            return _next_after(base, interval, now)
+                return base if now < base else None
+            return _next_after(base + interval, interval, now)
         start = self._absolute_start(item)
         if start is None:
             return now + interval if interval > 0 else None
@@ -186,25 +195,35 @@ class Scheduler:
             run = self._runs.get(ident)
             if run is None or not self.router.is_up:
                 return
+            now = self.router.clock.monotonic()
+            if run.next_run is None or run.next_run > now + _SAME_MOMENT:
+                return  # already run with an item due at the same moment
             state = self.router.db.read(PATH)
-            item = state.by_id(ident) if state is not None else None
-            if item is None:
-                return
-            run.run_count += 1
-            interval = interval_seconds(item)
-            if interval > 0 and run.next_run is not None:
-                run.next_run = _next_after(run.next_run, interval, self.router.clock.monotonic())
-                self._arm(ident, run)
-            else:
-                run.next_run = None
-                run.timer = None
-            task = asyncio.ensure_future(self._execute(item))
-            if self._tasks is None:
-                self._tasks = set()
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            # Every item due now, in configuration order (the manual's rule).
+            for item in state.items if state is not None else []:
+                due = self._runs.get(item.id)
+                when = due.next_run if due is not None else None
+                if due is not None and when is not None and when <= now + _SAME_MOMENT:
+                    self._run_now(item, due, now)
 
         return fire
+
+    def _run_now(self, item: Item, run: _Run, now: float) -> None:
+        run.run_count += 1
+        interval = interval_seconds(item)
+        if run.timer is not None:
+            run.timer.cancel()
+        if interval > 0 and run.next_run is not None:
+            run.next_run = _next_after(run.next_run, interval, now)
+            self._arm(item.id, run)
+        else:
+            run.next_run = None
+            run.timer = None
+        task = asyncio.ensure_future(self._execute(item))
+        if self._tasks is None:
+            self._tasks = set()
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _execute(self, item: Item) -> None:
         source = item.get("on-event") or ""
