@@ -11,7 +11,6 @@ generic menu verbs through :mod:`tikguard.sim.engine`, special commands
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 from tikguard.routeros import schema as schema_mod
 from tikguard.routeros.commands import GENERIC_COMMANDS
@@ -22,7 +21,15 @@ from tikguard.routeros.values import parse_duration
 from tikguard.sim import engine, names
 from tikguard.sim.configdb import Value
 from tikguard.sim.context import Handler, Invocation, Pending, RouterHost, Session
-from tikguard.sim.errors import NOT_ENOUGH_PERMISSIONS, ConsoleError, Interrupted, syntax_error
+from tikguard.sim.control import Block, Control, is_control, parse_control, whole_block
+from tikguard.sim.errors import (
+    NOT_ENOUGH_PERMISSIONS,
+    BlockFailed,
+    ConsoleError,
+    Interrupted,
+    syntax_error,
+)
+from tikguard.sim.expressions import evaluate, is_true, parse_expression
 from tikguard.sim.findexpr import compile_where
 from tikguard.sim.statements import Statement, split_statements
 
@@ -38,7 +45,7 @@ _VAR = re.compile(r"\$(?:\"([^\"]*)\"|([A-Za-z_][A-Za-z0-9_\-]*))")
 class Console:
     """Parses and runs console statements for one router."""
 
-    __slots__ = ("handlers", "router", "tree")
+    __slots__ = ("handlers", "loop_limit", "router", "tree")
 
     def __init__(self, router: RouterHost, handlers: dict[tuple[str, str], Handler]) -> None:
         self.router = router
@@ -46,34 +53,28 @@ class Console:
         self.handlers = handlers
         #: RouterOS's names, plus the special commands' (shared by all routers too).
         self.tree = names.tree_with(frozenset(handlers))
+        #: The most iterations one ``:for``/``:while``/``:do`` may run.
+        self.loop_limit = LOOP_LIMIT
 
     # -- running text ----------------------------------------------------------------
     async def run(self, text: str, session: Session) -> str:
         """Run console text; RouterOS errors end the run and become the output's last line."""
+        return (await self.run_checked(text, session))[0]
+
+    async def run_checked(self, text: str, session: Session) -> tuple[str, bool]:
+        """The output of running ``text``, and whether an error ended it."""
         out: list[str] = []
         try:
             statements = split_statements(text)
         except ConsoleError as exc:
-            return exc.render(1) + "\n"
+            return exc.render(1) + "\n", True
         depth: list[dict[str, str]] = []
         generation = self.router.generation
         pending = Pending(statements)
+        failed = False
         for statement in pending:
             if self.router.generation != generation:
                 break  # power lost or rebooted: nothing more runs
-            if is_control(statement):
-                try:
-                    result = await self.run_control(statement, pending, session)
-                except ConsoleError as exc:
-                    out.append(located(exc, statement))
-                    break
-                except Interrupted:
-                    break
-                if result:
-                    out.append(result.rstrip("\n"))
-                if _ERROR_END.search(result):
-                    break  # an error inside the block ends the run, as RouterOS does
-                continue
             if statement.kind == "open":
                 depth.append(dict(session.variables))
                 continue
@@ -82,15 +83,23 @@ class Console:
                     session.variables = depth.pop()
                 continue
             try:
-                result = await self.run_statement(statement, session)
+                if is_control(statement):
+                    result = await self.run_control(statement, pending, session)
+                else:
+                    result = await self.run_statement(statement, session)
             except ConsoleError as exc:
                 out.append(located(exc, statement))
+                failed = True
+                break
+            except BlockFailed as exc:
+                out.append(exc.output.rstrip("\n"))
+                failed = True
                 break
             except Interrupted:
                 break
             if result:
                 out.append(result.rstrip("\n"))
-        return "\n".join(out) + "\n" if out else ""
+        return ("\n".join(out) + "\n" if out else ""), failed
 
     async def run_statement(self, statement: Statement, session: Session) -> str:
         text, words = self.prepared(statement, session)
@@ -328,7 +337,7 @@ class Console:
     async def _script_command(
         self, words: list[Word], statement: Statement, session: Session, text: str
     ) -> str:
-        name = words[0].raw[1:]
+        name = self.script_name(words[0])
         args = words[1:]
         if name == "put":
             # An empty value still prints its (empty) line.
@@ -367,96 +376,105 @@ class Console:
             message = message or next((w.value or "" for w in args if w.key == "message"), "")
             self.router.log(message, topic=(args[0].value or "info") if args else "info")
             return ""
-        raise syntax_error(f"bad command name {name}", words[0].offset + 2)
+        if name == "error":  # ends the run (or goes to ``on-error``) with its message
+            raise ConsoleError(await self._value(args, statement, session, text))
+        raise ConsoleError(f"failure: :{name} is not simulated")
 
-    # -- control flow (the scripting subset scheduler scripts and checks use) ---------
+    def script_name(self, word: Word) -> str:
+        """The ``:command`` a word names, resolved as RouterOS does (``:pu`` is ``:put``)."""
+        # Root menus count too: ``:log info x`` is ``/log info x``.
+        return names.resolve_name(self.tree, "", word.raw[1:], word.offset + 2)[1]
+
+    # -- control flow and expressions (sim/control.py, sim/expressions.py) ------------
     async def run_control(self, first: Statement, pending: Pending, session: Session) -> str:
-        """Run a control statement, taking its block's statements from ``pending``."""
+        """Run a control statement, taking its block's statements from ``pending``.
+
+        Raises :class:`BlockFailed` when one of its blocks ends in an error."""
         return await self._control(whole_block(first, pending), first, session)
 
     async def _control(self, source: str, statement: Statement, session: Session) -> str:
-        """``:if (cond) do={...} [else={...}]`` and ``:foreach v in=X do={...}``."""
-        m = _CONTROL.match(source)
-        assert m is not None
-        kind = m.group(1)
-        rest = source[m.end() :]
-        do_at = _top_level(rest, "do={")
-        if do_at < 0:
-            raise syntax_error("syntax error", len(source) + 1)
-        body_end = _closing_brace(rest, do_at + 3)
-        body = rest[do_at + 4 : body_end]
-        tail = rest[body_end + 1 :].strip()
+        form = parse_control(source)
+        kind = form.kind
         if kind == "if":
-            head = rest[:do_at].strip()
-            if not (head.startswith("(") and head.endswith(")")):
-                raise syntax_error("syntax error", m.end() + 1)
-            other = ""
-            if tail:
-                if not tail.startswith("else={"):
-                    raise syntax_error("expected end of command", len(source) - len(tail) + 1)
-                other = tail[6 : _closing_brace(tail, 5)]
-            chosen = body if await self._condition(head[1:-1], statement, session) else other
-            return await self.run(chosen, session) if chosen.strip() else ""
-        if tail:
-            raise syntax_error("expected end of command", len(source) - len(tail) + 1)
-        head = rest[:do_at].strip()
-        var, _, expr = head.partition(" in=")
-        if not var.strip() or not expr.strip():
-            raise syntax_error("syntax error", m.end() + 1)
-        value = await self._operand(expr.strip(), statement, session)
+            assert form.condition is not None
+            truth = await self._truth(form.condition, statement, session)
+            chosen = form.body if truth else form.other
+            return await self._block(chosen, session) if chosen is not None else ""
+        if kind in ("for", "foreach"):
+            return await self._loop(form, statement, session)
+        if kind == "do" and form.other is not None:  # ``:do {...} on-error={...}``
+            out, failed = await self.run_checked(form.body.text, session)
+            if not failed:
+                return out
+            kept = out.rstrip("\n").split("\n")[:-1]  # the error is handled, not printed
+            return "".join(f"{line}\n" for line in kept) + await self._block(form.other, session)
+        out_parts: list[str] = []
+        generation = self.router.generation
+        for _ in range(self.loop_limit):  # ``:while (c) do={...}``, ``:do {...} [while=(c)]``
+            if kind == "while" and not await self._truth(form.condition or "", statement, session):
+                return "".join(out_parts)
+            out_parts.append(await self._block(form.body, session))
+            if self.router.generation != generation:
+                raise Interrupted
+            if kind == "do" and (
+                form.condition is None or not await self._truth(form.condition, statement, session)
+            ):
+                return "".join(out_parts)
+        raise self._runaway()
+
+    def _runaway(self) -> ConsoleError:
+        return ConsoleError(f"failure: loop ran {self.loop_limit} times (the simulator's limit)")
+
+    async def _loop(self, form: Control, statement: Statement, session: Session) -> str:
+        """``:foreach v in=X`` over X's elements; ``:for v from=A to=B [step=S]``."""
         out: list[str] = []
-        for element in _elements(value):
-            session.variables[var.strip()] = element
-            text = await self.run(body, session)
-            out.append(text)
-            if _ERROR_END.search(text):
-                break
+        if form.kind == "foreach":
+            values = _elements(await self._expr(form.options["in"], statement, session))
+        else:
+            first = _integer(await self._expr(form.options["from"], statement, session))
+            last = _integer(await self._expr(form.options["to"], statement, session))
+            step_text = form.options.get("step")
+            default = 1 if first <= last else -1
+            step = (
+                _integer(await self._expr(step_text, statement, session)) if step_text else default
+            )
+            if step == 0 or (last - first) * step < 0:
+                return ""
+            span = range(first, last + (1 if step > 0 else -1), step)
+            if len(span) > self.loop_limit:
+                raise self._runaway()
+            values = [str(v) for v in span]
+        for value in values:
+            session.variables[form.variable] = value
+            out.append(await self._block(form.body, session))
         return "".join(out)
 
-    async def _condition(self, text: str, statement: Statement, session: Session) -> bool:
-        """``a = b``, ``!=``, ``<``, ``>``, ``<=``, ``>=``, joined by ``&&``/``and``,
-        ``||``/``or``; a bare value is true when it is ``true`` or ``yes``."""
-        for joiner, combine in ((r"\s(?:\|\||or)\s", any), (r"\s(?:&&|and)\s", all)):
-            parts = _split_top(text, joiner)
-            if len(parts) > 1:
-                results = [await self._condition(p.strip(), statement, session) for p in parts]
-                return bool(combine(results))
-        text = text.strip()
-        if text.startswith("(") and text.endswith(")"):
-            return await self._condition(text[1:-1], statement, session)
-        m = _split_comparison(text)
-        if m is None:
-            return (await self._operand(text, statement, session)) in ("true", "yes")
-        left, op, right = m
-        a = await self._operand(left, statement, session)
-        b = await self._operand(right, statement, session)
-        if op in ("=", "!="):
-            return (a == b) == (op == "=")
-        try:
-            x: float | str = float(a)
-            y: float | str = float(b)
-        except ValueError:
-            x, y = a, b
-        return {"<": x < y, ">": x > y, "<=": x <= y, ">=": x >= y}[op]  # type: ignore[operator]
+    async def _block(self, block: Block, session: Session) -> str:
+        out, failed = await self.run_checked(block.text, session)
+        if failed:
+            raise BlockFailed(out)
+        return out
 
-    async def _operand(self, text: str, statement: Statement, session: Session) -> str:
-        """A value: ``$var``, ``[command]``, a quoted string, a number or a word."""
-        text = text.strip()
-        if text.startswith("$"):
-            known = {**self.router.globals, **session.variables}
-            m = _VAR.fullmatch(text)
-            if m is not None:
-                return known.get(m.group(1) if m.group(1) is not None else m.group(2), "")
-        if text.startswith("[") and text.endswith("]"):
-            inner = Statement("cmd", text[1:-1].strip(), statement.logical, statement.start)
-            return await self.evaluate(inner, session)
-        words = split_words(substitute(text, {**self.router.globals, **session.variables}))
-        return " ".join((w.value or "") if w.kind == "word" else w.raw for w in words)
+    async def _truth(self, text: str, statement: Statement, session: Session) -> bool:
+        return is_true(await self._expr(f"({text})", statement, session))
+
+    async def _expr(self, text: str, statement: Statement, session: Session) -> str:
+        """The value of an expression (``$var``, ``[ command ]``, ``($a + 1)``, words)."""
+        known = {**self.router.globals, **session.variables}
+
+        async def command(inner: str) -> str:
+            sub = Statement("cmd", inner.strip(), statement.logical, statement.start)
+            return await self.evaluate(sub, session)
+
+        node = parse_expression(text.strip())
+        return await evaluate(node, lambda name: known.get(name, ""), command)
 
     async def _value(
         self, args: list[Word], statement: Statement, session: Session, text: str
     ) -> str:
-        """The value of an expression: words, or a ``[ command ]`` substitution."""
+        """The value of an expression: words, ``( ... )`` or a ``[ command ]``."""
+        if args and args[0].kind == "word" and args[0].raw.startswith("("):
+            return await self._expr(text[args[0].offset :], statement, session)
         if args and args[0].kind == "open":
             close = _matching(args, 0)
             inner_text = text[args[0].offset + 1 : args[close].offset]
@@ -547,13 +565,8 @@ def substitute(text: str, variables: dict[str, str]) -> str:
     return "".join(out)
 
 
-#: A control statement: ``:if`` or ``:foreach`` (runs its blocks itself).
-_CONTROL = re.compile(r":(if|foreach)\b\s*")
-#: Output whose last line is a RouterOS error (ends the enclosing run too).
-_ERROR_END = re.compile(
-    r"(?:^|\n)(?:syntax error|expected |bad command|failure: |no such item|input does not)"
-    r"[^\n]*\n?$"
-)
+#: The most iterations one ``:for``/``:while``/``:do`` runs (a runaway loop is an error).
+LOOP_LIMIT = 100_000
 _IDS = re.compile(r"\*[0-9A-Fa-f]+(?:;\*[0-9A-Fa-f]+)*")
 
 
@@ -566,104 +579,11 @@ def _elements(value: str) -> list[str]:
     return [value]
 
 
-def ends_in_error(output: str) -> bool:
-    """Whether a block's output ends with a RouterOS error (which ends the run)."""
-    return _ERROR_END.search(output) is not None
-
-
-def is_control(statement: Statement) -> bool:
-    """``:if`` / ``:foreach``: runs its own blocks (:meth:`Console.run_control`)."""
-    return statement.kind == "cmd" and _CONTROL.match(statement.text) is not None
-
-
-def whole_block(first: Statement, rest: Pending) -> str:
-    """The statement's text with following statements until its braces balance
-    (an ``else={`` right after the closing brace belongs to it too)."""
-    parts = [first.text]
-    balance = _brace_balance(first.text)
-    while True:
-        if balance <= 0:
-            nxt = rest.peek()
-            if nxt is None or nxt.kind != "cmd" or not nxt.text.startswith("else="):
-                return "\n".join(parts)
-            parts[-1] += " "  # "} else={" continues the :if
-        step = next(rest, None)
-        if step is None:
-            raise ConsoleError("syntax error (expected closing brace)", syntax=True)
-        text = "{" if step.kind == "open" else "}" if step.kind == "close" else step.text
-        if text.startswith("else=") and parts[-1].endswith(" "):
-            parts[-1] += text
-        else:
-            parts.append(text)
-        balance += _brace_balance(text)
-
-
-def _unquoted(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
-    """Each character outside double quotes, with its index; escaped characters skipped."""
-    in_quote = False
-    i = start
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == '"':
-            in_quote = not in_quote
-        elif not in_quote:
-            yield i, ch
-        i += 1
-
-
-def _brace_balance(text: str) -> int:
-    return sum(1 if ch == "{" else -1 for _, ch in _unquoted(text) if ch in "{}")
-
-
-def _top_level(text: str, needle: str) -> int:
-    """Index of ``needle`` outside quotes, brackets and parentheses (-1: none)."""
-    depth = 0
-    for i, ch in _unquoted(text):
-        if ch in "([{":
-            if depth == 0 and text.startswith(needle, i):
-                return i
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 0 and text.startswith(needle, i):
-            return i
-    return -1
-
-
-def _closing_brace(text: str, start: int) -> int:
-    """Index of the ``}`` closing the ``{`` at ``start``."""
-    depth = 0
-    for i, ch in _unquoted(text, start):
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-    raise syntax_error("expected closing brace", start + 1)
-
-
-def _split_top(text: str, pattern: str) -> list[str]:
-    """``text`` split at ``pattern`` matches outside quotes, brackets and parentheses."""
-    parts: list[str] = []
-    last = 0
-    for m in re.finditer(pattern, text):
-        if _top_level(text[last:], m.group(0)) == m.start() - last:
-            parts.append(text[last : m.start()])
-            last = m.end()
-    parts.append(text[last:])
-    return parts
-
-
-def _split_comparison(text: str) -> tuple[str, str, str] | None:
-    for op in ("!=", "<=", ">=", "=", "<", ">"):
-        at = _top_level(text, op)
-        if at > 0:
-            return text[:at], op, text[at + len(op) :]
-    return None
+def _integer(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConsoleError(f"failure: {value!r} is not a number") from None
 
 
 def _command_text(inv: Invocation) -> str:

@@ -22,6 +22,15 @@ class ConsoleError(Exception):
         return f"{self.text} (line {line} column {self.column})"
 
 
+class BlockFailed(Exception):
+    """A control statement's block ended in an error; ``output`` is what it printed,
+    the error last. The whole run ends there, as on RouterOS."""
+
+    def __init__(self, output: str) -> None:
+        super().__init__(output)
+        self.output = output
+
+
 class Interrupted(Exception):
     """The router lost power or rebooted while a command was running."""
 

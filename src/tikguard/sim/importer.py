@@ -9,9 +9,10 @@ the configuration and throws the copy away. ``verbose=yes`` echoes each command.
 
 from __future__ import annotations
 
-from tikguard.sim.console import ends_in_error, is_control, located, whole_block
+from tikguard.sim.console import located
 from tikguard.sim.context import Invocation, Pending, RouterHost, Session
-from tikguard.sim.errors import ConsoleError, Interrupted, syntax_error
+from tikguard.sim.control import CONTINUATIONS, Control, is_control, parse_control, whole_block
+from tikguard.sim.errors import BlockFailed, ConsoleError, Interrupted, syntax_error
 from tikguard.sim.faults import DROP_CONNECTIONS
 from tikguard.sim.files import FileStoreError
 from tikguard.sim.statements import Statement, split_statements
@@ -61,27 +62,57 @@ async def run_import(router: RouterHost, inv: Invocation, session: Session) -> s
 
 
 def _check(router: RouterHost, statements: list[Statement], session: Session) -> str | None:
-    """Parse every command (tracking the current menu) without running any."""
+    """Parse every command, those inside ``{ }`` blocks too, without running any.
+
+    The current menu is tracked as the file goes. A control statement's own syntax is
+    read whole (its blocks, over as many lines as they take); the commands of a
+    multi-line block are checked where they stand, those of a one-line block from its
+    text (their columns counted from the statement's start).
+    """
     probe = Session(session.user, session.policies, width=session.width)
-    pending = Pending(statements)
-    for statement in pending:
-        if is_control(statement):
-            try:  # its blocks run (and are checked) when it runs
-                whole_block(statement, pending)
-            except ConsoleError as exc:
-                return located(exc, statement)
-            continue
-        if statement.kind != "cmd":
+    for index, statement in enumerate(statements):
+        if statement.kind != "cmd" or statement.text.startswith(CONTINUATIONS):
             continue
         try:
-            words = router.console.words(statement, probe)
-            if not words or words[0].raw.startswith(":"):
+            if is_control(statement):
+                source = whole_block(statement, Pending(statements[index + 1 :]))
+                _check_inline(router, parse_control(source), statement, probe)
                 continue
-            router.console.parse(words, statement, probe)
+            _check_command(router, statement, probe)
         except ConsoleError as exc:
             if exc.syntax:
                 return located(exc, statement)
     return None
+
+
+def _check_inline(router: RouterHost, form: Control, statement: Statement, probe: Session) -> None:
+    for block in (form.body, form.other):
+        if block is None or "\n" in block.text:
+            continue  # a multi-line block's lines are statements of their own
+        for inner in split_statements(block.text):
+            if inner.kind != "cmd":
+                continue
+            at = statement.start + block.offset + inner.start
+            shifted = Statement("cmd", inner.text, statement.logical, at)
+            try:
+                if is_control(shifted):
+                    _check_inline(router, parse_control(inner.text), shifted, probe)
+                else:
+                    _check_command(router, shifted, probe)
+            except ConsoleError as exc:
+                if exc.column is not None:  # columns of the enclosing statement's text
+                    exc.column += at - statement.start
+                raise
+
+
+def _check_command(router: RouterHost, statement: Statement, probe: Session) -> None:
+    words = router.console.words(statement, probe)
+    if not words:
+        return
+    if words[0].raw.startswith(":"):
+        router.console.script_name(words[0])
+        return
+    router.console.parse(words, statement, probe)
 
 
 async def _execute(
@@ -117,11 +148,12 @@ async def _execute(
             out.append(located(exc, statement))
             out.append(stopped_at(name, statement.line))
             return "\n".join(out)
-        if result:
-            out.append(result.rstrip("\n"))
-        if is_control(statement) and ends_in_error(result):
+        except BlockFailed as exc:
+            out.append(exc.output.rstrip("\n"))
             out.append(stopped_at(name, statement.line))
             return "\n".join(out)
+        if result:
+            out.append(result.rstrip("\n"))
         if not dry_run and not dropped and drop_at is not None and statement.line >= drop_at:
             dropped = True
             router.emit(DROP_CONNECTIONS)

@@ -21,6 +21,13 @@ from tikguard.sim.errors import syntax_error
 LEGACY_PRINT_WORDS = frozenset({"all", "stats", "status", "oid", "value-list", "detail"})
 
 
+#: Read-only properties queries use (``find default=yes``): never a prefix of an argument
+#: (``default`` is not ``default-route-distance``). The tree lists arguments only.
+READ_ONLY = frozenset(
+    {"default", "dynamic", "invalid", "running", "active", "inactive", "builtin", "static"}
+)
+
+
 @lru_cache(maxsize=8)
 def tree_with(handlers: frozenset[tuple[str, str]]) -> CommandTree:
     """RouterOS's tree, knowing the simulator's special commands too (by menu, verb)."""
@@ -63,7 +70,7 @@ def resolve_property(tree: CommandTree, path: str, key: str) -> str:
     ``add``/``set`` argument begins with it, else as written (read-only properties such
     as ``dynamic`` or ``default-name`` are not arguments)."""
     node = tree.menu(path)
-    if node is None:
+    if node is None or key in READ_ONLY:
         return key
     found = set()
     for verb in ("add", "set"):

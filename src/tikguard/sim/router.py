@@ -168,6 +168,7 @@ class SimRouter:
             system_id=digest[20:31],
         )
         self.console = Console(self, system.HANDLERS)
+        self.console.loop_limit = int(settings.get("loop_limit", self.console.loop_limit))
         self.scheduler = Scheduler(
             self,
             startup_delay=float(settings.get("startup_delay", 3.0)),
