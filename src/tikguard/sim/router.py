@@ -544,7 +544,6 @@ class SimRouter:
         self.files.on_reboot()
         self.globals = {}
         self._up = False
-        self._boot_clock()
         if self._boot_timer is not None:
             self._boot_timer.cancel()
         self._boot_timer = self.clock.call_later(self.boot_seconds, self._boot_done)
