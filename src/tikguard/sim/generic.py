@@ -10,6 +10,7 @@ prints per-menu tables there; nobody should parse those).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from tikguard.routeros.quoting import is_bare, quote
 from tikguard.sim import engine
@@ -134,12 +135,14 @@ def print_menu(
     extra: dict[int, dict[str, str]] | None = None,
     *,
     columns: Sequence[str] = (),
+    v6: bool = False,
 ) -> str:
     """``print`` output; ``extra`` adds read-only values per item id (run-count, ...).
 
     ``columns`` (RouterOS 7, menus with a column table): a plain ``print`` is a table
     under ``Flags:`` and ``Columns:`` lines; ``detail``, ``terse``, ``as-value``,
-    ``count-only`` and ``proplist=`` keep their own forms.
+    ``count-only`` and ``proplist=`` keep their own forms. ``v6``: RouterOS 6's tables
+    where the corpus transcripts show one (:data:`V6_TABLES`).
     """
     state = db.read(inv.path)
     options = {w.value for w in inv.words}
@@ -160,6 +163,9 @@ def print_menu(
         return as_value(shown, extra, keys)
     if columns and keys is None and not options & {"detail", "terse"}:
         return table(shown, numbers, columns, extra)
+    legacy = V6_TABLES.get(inv.path) if v6 else None
+    if legacy is not None and keys is None and not options & {"detail", "terse"}:
+        return table_v6(shown, numbers, legacy, extra)
     terse = "terse" in options
     lines: list[str] = [] if terse else ["Flags: X - disabled"]
     for item in shown:
@@ -240,6 +246,82 @@ def table(
         if comment is not None:
             lines.append(f";;; {comment}")
         lines.append(line(num, flags, cells))
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class V6Table:
+    """A RouterOS 6 ``print`` table: its ``Flags:`` line and (column, width) pairs."""
+
+    flags: str
+    columns: tuple[tuple[str, int], ...]
+
+
+#: RouterOS 6 tables as the corpus transcripts show them (ntc-templates
+#: ``ip_address_print``, ``user_print``, ``ip_dhcp-server_lease_print``); widths are
+#: RouterOS's per type (an address/prefix 18, an address 15), wider when a value is.
+V6_TABLES: dict[str, V6Table] = {
+    "/ip address": V6Table(
+        "X - disabled, I - invalid, D - dynamic",
+        (("address", 18), ("network", 15), ("interface", 0)),
+    ),
+    "/user": V6Table(
+        "X - disabled",
+        (("name", 24), ("group", 6), ("address", 18), ("last-logged-in", 0)),
+    ),
+    "/ip dhcp-server lease": V6Table(
+        "X - disabled, R - radius, D - dynamic, B - blocked",
+        (
+            ("address", 16),
+            ("mac-address", 18),
+            ("host-name", 10),
+            ("server", 14),
+            ("rate-limit", 11),
+            ("status", 7),
+            ("last-seen", 0),
+        ),
+    ),
+}
+
+
+def table_v6(
+    items: Sequence[Item],
+    numbers: dict[int, int],
+    spec: V6Table,
+    extra: dict[int, dict[str, str]] | None,
+) -> str:
+    """RouterOS 6's table ``print`` (ntc-templates ``ip_address_print``)::
+
+        Flags: X - disabled, I - invalid, D - dynamic
+         #   ADDRESS            NETWORK         INTERFACE
+         0   10.0.2.100/24      10.0.2.0        ether1
+         1 X ;;; uplink
+             10.9.9.1/24        10.9.9.0        ether2
+
+    Numbers right-aligned in two places, a flag column as wide as the most flags an
+    item shows (at least one), a comment after the flags with the values on the next
+    line, no trailing spaces.
+    """
+    rows: list[tuple[str, str, str | None, list[str]]] = []
+    for item in items:
+        values = _values(item, extra)
+        flags = ("X" if item.disabled else "") + ("D" if item.dynamic else "")
+        cells = [values.get(c, "") for c, _ in spec.columns]
+        rows.append((str(numbers[item.id]), flags, values.get("comment") or None, cells))
+    flag_w = max([1, *(len(r[1]) for r in rows)])
+    titles = [c.upper() for c, _ in spec.columns]
+    widths = [max([w, *(len(r[3][i]) for r in rows)]) for i, (_, w) in enumerate(spec.columns)]
+
+    def cells_text(cells: Sequence[str]) -> str:
+        return " ".join(f"{c:<{w}}" for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    lines = [f"Flags: {spec.flags}", f"{'#':>2} {'':<{flag_w}} {cells_text(titles)}"]
+    for num, flags, comment, cells in rows:
+        head = f"{num:>2} {flags:<{flag_w}} "
+        if comment is not None:
+            lines.append(f"{head};;; {comment}")
+            head = " " * len(head)
+        lines.append(head + cells_text(cells))
     return "\n".join(lines)
 
 

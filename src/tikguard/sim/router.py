@@ -333,7 +333,8 @@ class SimRouter:
         if inv.verb == "print":
             extra = self.scheduler.runtime_values() if inv.path == "/system scheduler" else None
             columns = schema.PRINT_COLUMNS.get(inv.path, ()) if self.profile.is_v7 else ()
-            return generic.print_menu(self.db, inv, session, extra, columns=columns)
+            v6 = not self.profile.is_v7
+            return generic.print_menu(self.db, inv, session, extra, columns=columns, v6=v6)
         if inv.verb == "find":
             generic.find_ids(self.db, inv, session)
             return ""
