@@ -46,6 +46,8 @@ def env_for(scale: float, data: Path | None = None, **extra: str) -> dict[str, s
         "TIKGUARD_ENGINE_POLLING_INTERVAL": "0.05",
         "TIKGUARD_PUSH_BOOT_WAIT": str(10 * scale),
         "TIKGUARD_PUSH_WINDOW": str(30 * scale),
+        # scheduled backups every few seconds: the load these tests are about
+        "TIKGUARD_SCHEDULE_MIN_INTERVAL": "1",
         "COLUMNS": "200",
         "PYTHONPATH": os.pathsep.join(
             p for p in (os.environ.get("PYTHONPATH", ""), str(HERE)) if p
