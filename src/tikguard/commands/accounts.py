@@ -82,7 +82,7 @@ def tenant_set(
     """Set where a tenant's admins may point the controller (see docs/security.md)."""
     with store_context() as ctx, user_errors():
         now, share = accounts.set_tenant_reach(
-            ctx.db, name, networks=networks, share_hosts=share_hosts
+            ctx.db, name, networks=networks, share_hosts=share_hosts, actor=ctx.actor
         )
     shown = now or "(none: anywhere only while it is the only tenant)"
     console.print(

@@ -357,7 +357,7 @@ def add_tenant(db: Database, name: str, display_name: str = "", *, actor: str) -
 
 
 def set_tenant_reach(
-    db: Database, name: str, *, networks: str | None, share_hosts: bool | None
+    db: Database, name: str, *, networks: str | None, share_hosts: bool | None, actor: str
 ) -> tuple[str, bool]:
     """The operator's word on where a tenant's routers may be (audited); returns the
     tenant's (networks, share_hosts) as now stored."""
@@ -367,7 +367,7 @@ def set_tenant_reach(
         tenant = store_tenants.get_tenant_by_name(session, name)
         set_reach(session, tenant.id, networks=networks, share_hosts=share_hosts)
         details = {"networks": tenant.management_networks, "share_hosts": tenant.share_hosts}
-        audit(session, tenant.id, actor="cli", action="tenant.reach", target=name, details=details)
+        audit(session, tenant.id, actor=actor, action="tenant.reach", target=name, details=details)
         return tenant.management_networks, tenant.share_hosts
 
 
