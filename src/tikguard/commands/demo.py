@@ -24,7 +24,7 @@ import typer
 from rich.table import Table
 
 from tikguard.commands._context import Context
-from tikguard.commands._ui import console, err_console, fail
+from tikguard.commands._ui import console, err_console, fail, rule
 from tikguard.routeros.quoting import quote
 from tikguard.settings import Settings
 
@@ -157,7 +157,7 @@ async def _push(
 ) -> list[dict[str, Any]]:
     from tikguard.ops import push as push_ops
 
-    console.rule(f"[bold]{title}[/] (expect {expected})")
+    rule(f"{title} (expect {expected})")
     subs = await push_ops.submit(ctx.db, ctx.settings, ctx.tenant_id, req)
     ops = await follow(ctx, [s.op_id for s in subs])
     out = []

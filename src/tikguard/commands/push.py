@@ -23,7 +23,7 @@ from rich.text import Text
 
 from tikguard.commands._context import Context, cli_actor, store_context, user_errors
 from tikguard.commands._input import read_user_file
-from tikguard.commands._ui import JsonOut, cell, console, err_console, fail, print_json
+from tikguard.commands._ui import JsonOut, cell, console, err_console, fail, print_json, rule
 from tikguard.ops import cluster, runtime
 from tikguard.ops import operations as operations_ops
 from tikguard.ops import push as push_ops
@@ -325,7 +325,7 @@ def _print_summary(ops: list[Operation]) -> None:
 
 def _print_preview(preview: push_ops.Preview) -> None:
     plan = preview.plan
-    console.rule(f"[bold]{preview.device}[/] ({plan.mode}, dry run: nothing is written)")
+    rule(f"{preview.device} ({plan.mode}, dry run: nothing is written)")
     console.print(plan.diff_text or "(no change)", highlight=False)
     console.print("[bold]script[/]")
     console.print(Syntax(plan.shown_script or "# (empty)\n", "bash", word_wrap=True))

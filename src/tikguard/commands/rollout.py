@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tikguard.commands._context import Context, cli_actor, store_context, user_errors
-from tikguard.commands._ui import console, err_console, fail
+from tikguard.commands._ui import console, err_console, fail, rule
 from tikguard.commands.push import OUTCOME_STYLE, Check, Window, _checks, _read_file
 from tikguard.ops import runtime
 from tikguard.ops.rollout import service as rollouts
@@ -116,7 +116,7 @@ def plan(
 def _print_plan(fleet: rollouts.FleetPlan) -> None:
     console.print(Text(fleet.headline(), style="bold"))
     for i, group in enumerate(fleet.groups):
-        console.rule(f"diff {rollouts.letter(i)}: {describe(group.routers)}")
+        rule(f"diff {rollouts.letter(i)}: {describe(group.routers)}")
         console.print(group.diff or "(no change in the stored config)", highlight=False)
         if group.risk:
             for risk in group.risk:
