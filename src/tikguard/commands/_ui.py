@@ -46,6 +46,12 @@ def cell(value: object, style: str = "") -> Text:
     return Text("" if value is None else str(value), style=style)
 
 
+def labelled(label: str, style: str, text: object) -> Text:
+    """A styled label followed by data (a name, a reason, router text): the data is
+    never read as markup, so a ``[#21 -> #2]`` or ``[ find ... ]`` prints as itself."""
+    return Text.assemble((label, style), " ", cell(text))
+
+
 def rule(title: str) -> None:
     """A heading line: Rich's rule on a terminal, a short plain line in a pipe."""
     if console.is_terminal:

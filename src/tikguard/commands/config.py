@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from tikguard.commands._input import read_user_file
-from tikguard.commands._ui import console, err_console, fail
+from tikguard.commands._ui import console, err_console, fail, labelled
 from tikguard.routeros.errors import ParseError
 from tikguard.routeros.model import Config
 from tikguard.routeros.parse import parse
@@ -174,14 +174,16 @@ def patch_command(
         if patch.empty and patch.ok:
             err_console.print("no differences: the patch is empty", highlight=False)
         for gap in patch.unsupported:
-            err_console.print(f"[yellow]not expressible:[/] {gap}", highlight=False, soft_wrap=True)
+            err_console.print(
+                labelled("not expressible:", "yellow", gap), highlight=False, soft_wrap=True
+            )
     if not patch.ok:
         raise typer.Exit(EXIT_INCOMPLETE)
 
 
 def _print_risks(risks: list[RiskTag]) -> None:
     for risk in risks:
-        console.print(f"[bold yellow]risk {risk.tag}:[/] {risk.title}", highlight=False)
+        console.print(labelled(f"risk {risk.tag}:", "bold yellow", risk.title), highlight=False)
         for item in risk.items[:10]:
             console.print(f"    {item}", markup=False, highlight=False, soft_wrap=True)
         if len(risk.items) > 10:

@@ -24,7 +24,7 @@ import typer
 from rich.table import Table
 
 from tikguard.commands._context import Context
-from tikguard.commands._ui import console, err_console, fail, rule
+from tikguard.commands._ui import console, err_console, fail, labelled, rule
 from tikguard.routeros.quoting import quote
 from tikguard.settings import Settings
 
@@ -230,7 +230,9 @@ def _summary(rows: list[dict[str, Any]], seconds: float, run_dir: Path) -> None:
     console.print(table)
     for i, r in enumerate(rows, 1):
         first = str(r["reason"]).splitlines()[0] if r["reason"] else ""
-        console.print(f"[dim]{i}.[/] {r['device']} {r['op'][:12]}: {first}", highlight=False)
+        console.print(
+            labelled(f"{i}.", "dim", f"{r['device']} {r['op'][:12]}: {first}"), highlight=False
+        )
     console.print(
         f"data: {run_dir}  (every stage: TIKGUARD_DATA_DIR={run_dir} tikguard ops show OP)",
         highlight=False,

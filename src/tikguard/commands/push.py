@@ -23,7 +23,16 @@ from rich.text import Text
 
 from tikguard.commands._context import Context, cli_actor, store_context, user_errors
 from tikguard.commands._input import read_user_file
-from tikguard.commands._ui import JsonOut, cell, console, err_console, fail, print_json, rule
+from tikguard.commands._ui import (
+    JsonOut,
+    cell,
+    console,
+    err_console,
+    fail,
+    labelled,
+    print_json,
+    rule,
+)
 from tikguard.ops import cluster, runtime
 from tikguard.ops import operations as operations_ops
 from tikguard.ops import push as push_ops
@@ -326,16 +335,18 @@ def _print_summary(ops: list[Operation]) -> None:
 def _print_preview(preview: push_ops.Preview) -> None:
     plan = preview.plan
     rule(f"{preview.device} ({plan.mode}, dry run: nothing is written)")
-    console.print(plan.diff_text or "(no change)", highlight=False)
+    console.print(cell(plan.diff_text or "(no change)"), highlight=False)
     console.print("[bold]script[/]")
     console.print(Syntax(plan.shown_script or "# (empty)\n", "bash", word_wrap=True))
     if plan.risk:
         for tag in plan.risk:
-            console.print(f"[yellow]risk[/] {tag['tag']}: {tag['title']}", highlight=False)
+            console.print(
+                labelled("risk", "yellow", f"{tag['tag']}: {tag['title']}"), highlight=False
+            )
     else:
         console.print("[green]no management-access risk tags[/]")
     for problem in plan.unsupported:
-        console.print(f"[red]cannot express[/] {problem} (use `tikguard replace`)")
+        console.print(labelled("cannot express", "red", f"{problem} (use `tikguard replace`)"))
     console.print(_preflight_table(preview.preflight))
 
 

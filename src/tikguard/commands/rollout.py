@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tikguard.commands._context import Context, cli_actor, store_context, user_errors
-from tikguard.commands._ui import console, err_console, fail, rule
+from tikguard.commands._ui import cell, console, err_console, fail, labelled, rule
 from tikguard.commands.push import OUTCOME_STYLE, Check, Window, _checks, _read_file
 from tikguard.ops import runtime
 from tikguard.ops.rollout import service as rollouts
@@ -117,16 +117,18 @@ def _print_plan(fleet: rollouts.FleetPlan) -> None:
     console.print(Text(fleet.headline(), style="bold"))
     for i, group in enumerate(fleet.groups):
         rule(f"diff {rollouts.letter(i)}: {describe(group.routers)}")
-        console.print(group.diff or "(no change in the stored config)", highlight=False)
+        console.print(cell(group.diff or "(no change in the stored config)"), highlight=False)
         if group.risk:
             for risk in group.risk:
-                console.print(f"[yellow]risk[/] {risk['tag']}: {risk['title']}", highlight=False)
+                console.print(
+                    labelled("risk", "yellow", f"{risk['tag']}: {risk['title']}"), highlight=False
+                )
         else:
             console.print("[green]no management-access risk tags[/]")
     if fleet.skipped:
-        console.print(f"[dim]nothing to do (empty change): {describe(fleet.skipped)}[/]")
+        console.print(cell(f"nothing to do (empty change): {describe(fleet.skipped)}", "dim"))
     for name, why in fleet.refused:
-        console.print(f"[red]cannot be planned[/] {name}: {why}", highlight=False)
+        console.print(labelled("cannot be planned", "red", f"{name}: {why}"), highlight=False)
     console.print(f"waves: {' -> '.join(str(n) for n in fleet.waves) or '(none)'}")
 
 
@@ -286,7 +288,7 @@ def _print_summary(view: RolloutView) -> None:
     counts = ", ".join(f"{n} {k}" for k, n in sorted(view.counts().items()))
     console.print(f"{counts}", highlight=False)
     if view.reason:
-        console.print(f"[yellow]{view.reason}[/]", highlight=False)
+        console.print(cell(view.reason, "yellow"), highlight=False)
     if view.state in GATES:
         console.print(
             f"next: tikguard rollout continue {view.id[:12]}   or   "

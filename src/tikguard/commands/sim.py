@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tikguard.commands._ui import console, fail
+from tikguard.commands._ui import console, fail, labelled
 from tikguard.settings import Settings
 
 sim_app = typer.Typer(help="Simulated RouterOS routers on loopback, for tests and demos.")
@@ -174,7 +174,7 @@ def _print_seeds(seeds: object) -> None:
         f" {sum(sizes) / len(sizes) / 1024:.1f} KiB), in turn"
     )
     for skipped in seeds.skipped:
-        console.print(f"[yellow]skipped[/] {skipped.source}: {skipped.reason}")
+        console.print(labelled("skipped", "yellow", f"{skipped.source}: {skipped.reason}"))
 
 
 async def _wait_for_stop() -> None:
