@@ -512,3 +512,32 @@ class Worker(Base):
     stopped_at: Mapped[datetime | None]
     taken_over_by: Mapped[str | None] = mapped_column(String(200))
     taken_over_at: Mapped[datetime | None]
+
+
+class InventorySource(Base):
+    """Where a tenant's inventory comes from besides hand edits: a RANCID ``router.db``,
+    an Oxidized-style CSV, or an HTTP JSON API (NetBox, say), synced on demand or on a
+    schedule.
+
+    ``config`` holds what may be shown (path or URL, delimiter, field map, header
+    *names*, defaults, removal policy); ``secrets_enc`` holds what may not (header values
+    such as an API token, a default router password): a vault blob, purpose
+    ``inventory-source``, bound to this row's id. Devices a source created carry the
+    tag ``source:<name>``; only those are ever updated or removed by it.
+    """
+
+    __tablename__ = "inventory_sources"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    _repr_fields = ("id", "tenant_id", "name", "kind")
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    secrets_enc: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_sync_at: Mapped[datetime | None]
+    #: The last sync's counts (added, updated, removed, ...) or its error.
+    last_sync: Mapped[dict[str, Any] | None]
