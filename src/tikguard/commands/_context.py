@@ -12,14 +12,15 @@ import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tikguard.commands._ui import fail
 from tikguard.device.errors import DeviceError
-from tikguard.ops.devices import default_tenant_id
 from tikguard.settings import Settings
-from tikguard.store.db import Database
 from tikguard.store.errors import AlreadyExists, InvalidInput, NotFound, StoreError, VaultError
-from tikguard.store.tenants import DEFAULT_TENANT
+
+if TYPE_CHECKING:  # the store and ops are imported by the commands that use them
+    from tikguard.store.db import Database
 
 
 def cli_actor() -> str:
@@ -55,6 +56,8 @@ def settings_from_env() -> Settings:
 @contextlib.contextmanager
 def open_database(settings: Settings | None = None) -> Iterator[Database]:
     """The migrated store, closed again when the command is done."""
+    from tikguard.store.db import Database
+
     with user_errors():
         db = Database.open(settings or settings_from_env())
     try:
@@ -79,6 +82,9 @@ def tenant_name() -> str | None:
 def _tenant_id(db: Database, name: str | None) -> int:
     """The default tenant (created on first use), or an existing one by name (never
     created here: a mistyped name must not start an empty tenant)."""
+    from tikguard.ops.devices import default_tenant_id
+    from tikguard.store.tenants import DEFAULT_TENANT
+
     if name is None or name == DEFAULT_TENANT:
         return default_tenant_id(db)
     from tikguard.ops import accounts
@@ -115,11 +121,7 @@ def user_errors(code: int = 1) -> Iterator[None]:
             str(exc), exc.hint or "see `tikguard device list` for the devices there are", code=code
         )
     except AlreadyExists as exc:
-        fail(
-            str(exc),
-            "pick another name, or remove the old one with `tikguard device remove`",
-            code=code,
-        )
+        fail(str(exc), exc.hint or "pick another name", code=code)
     except InvalidInput as exc:
         fail(str(exc), exc.hint, code=code)
     except VaultError as exc:

@@ -18,7 +18,6 @@ from rich.table import Table
 
 from tikguard.commands._context import Context, store_context, user_errors
 from tikguard.commands._ui import console, fail
-from tikguard.ops import accounts
 from tikguard.store.errors import NotFound
 
 user_app = typer.Typer(help="People who log in to the web UI and API.", no_args_is_help=True)
@@ -41,6 +40,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _tenant(ctx: Context, name: str | None) -> int:
+    from tikguard.ops import accounts
+
     if name is None:
         return ctx.tenant_id
     try:
@@ -55,6 +56,8 @@ def tenant_add(
     display_name: Annotated[str, typer.Option("--display-name", help="Shown in the UI.")] = "",
 ) -> None:
     """Add a tenant; then give it an admin with `tikguard user add NAME --tenant ...`."""
+    from tikguard.ops import accounts
+
     with store_context() as ctx, user_errors():
         accounts.add_tenant(ctx.db, name, display_name, actor=ctx.actor)
     console.print(f"tenant [bold]{name}[/] added", highlight=False)
@@ -80,6 +83,8 @@ def tenant_set(
     ] = None,
 ) -> None:
     """Set where a tenant's admins may point the controller (see docs/security.md)."""
+    from tikguard.ops import accounts
+
     with store_context() as ctx, user_errors():
         now, share = accounts.set_tenant_reach(
             ctx.db, name, networks=networks, share_hosts=share_hosts, actor=ctx.actor
@@ -94,6 +99,8 @@ def tenant_set(
 @tenant_app.command("list")
 def tenant_list() -> None:
     """Every tenant with its number of users and devices."""
+    from tikguard.ops import accounts
+
     with store_context() as ctx, user_errors():
         rows = accounts.tenants(ctx.db)
     table = Table()
@@ -118,6 +125,8 @@ def user_add(
     tenant: TenantOpt = None,
 ) -> None:
     """Add a user with a role in a tenant."""
+    from tikguard.ops import accounts
+
     if role not in ("viewer", "operator", "admin"):
         fail(f"unknown role {role!r}", "use viewer, operator or admin")
     if password is None:
@@ -137,6 +146,8 @@ def user_add(
 @user_app.command("list")
 def user_list(tenant: TenantOpt = None) -> None:
     """Users of a tenant."""
+    from tikguard.ops import accounts
+
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
         with ctx.db.session() as session:
@@ -172,6 +183,8 @@ def user_passwd(
     tenant: TenantOpt = None,
 ) -> None:
     """Set a user's password; every web session the user had ends at once."""
+    from tikguard.ops import accounts
+
     if password is None:
         if generate:
             password = accounts.generate_password()
@@ -192,6 +205,8 @@ def user_remove(
     tenant: TenantOpt = None,
 ) -> None:
     """Remove a user, their web sessions and the API tokens they created."""
+    from tikguard.ops import accounts
+
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
         with _known_user(), ctx.db.transaction() as session:
@@ -207,6 +222,8 @@ def token_create(
     tenant: TenantOpt = None,
 ) -> None:
     """Create an API token and print it once."""
+    from tikguard.ops import accounts
+
     if role not in ("viewer", "operator", "admin"):
         fail(f"unknown role {role!r}", "use viewer, operator or admin")
     expires = datetime.now(UTC) + timedelta(days=days) if days else None
@@ -223,6 +240,8 @@ def token_create(
 @token_app.command("list")
 def token_list(tenant: TenantOpt = None) -> None:
     """API tokens of a tenant (prefixes only)."""
+    from tikguard.ops import accounts
+
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
         with ctx.db.session() as session:
@@ -248,6 +267,8 @@ def token_revoke(
     tenant: TenantOpt = None,
 ) -> None:
     """Revoke an API token at once."""
+    from tikguard.ops import accounts
+
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
         with ctx.db.transaction() as session:

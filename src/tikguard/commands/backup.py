@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -14,19 +14,15 @@ from rich.text import Text
 
 from tikguard.commands._context import store_context, user_errors
 from tikguard.commands._ui import JsonOut, cell, console, err_console, fail, print_json, rule
-from tikguard.ops import backup as backup_ops
-from tikguard.ops import history as history_ops
-from tikguard.ops import leftovers
-from tikguard.ops.backup import BackupResult, BackupStatus
+
+if TYPE_CHECKING:
+    from tikguard.ops.backup import BackupResult
 
 #: Above this many devices the summary lists only the failures.
 FULL_TABLE_LIMIT = 100
 
-_STYLE = {
-    BackupStatus.CHANGED: "green",
-    BackupStatus.UNCHANGED: "dim",
-    BackupStatus.FAILED: "bold red",
-}
+#: Style of each BackupStatus (a StrEnum: its members look up by their value).
+_STYLE = {"changed": "green", "unchanged": "dim", "failed": "bold red"}
 
 
 #: ``show r001 -1`` and ``diff r001 -2 -1``: a negative version is a version, not an option.
@@ -55,6 +51,9 @@ def backup(
     ] = False,
 ) -> None:
     """Back up routers: a new version only when the configuration changed."""
+    from tikguard.ops import backup as backup_ops
+    from tikguard.ops.backup import BackupStatus
+
     if not names and not all_ and tag is None:
         fail("say which devices to back up", "give names, --tag TAG or --all")
     if names and (all_ or tag):
@@ -101,6 +100,9 @@ def backup(
 
 
 def _summary(results: list[BackupResult]) -> None:
+    from tikguard.ops import leftovers
+    from tikguard.ops.backup import BackupStatus
+
     order = {BackupStatus.FAILED: 0, BackupStatus.CHANGED: 1, BackupStatus.UNCHANGED: 2}
     shown = sorted(results, key=lambda r: order[r.status])  # failures first, then by name
     if len(results) > FULL_TABLE_LIMIT:
@@ -143,6 +145,8 @@ def history(
     as_json: JsonOut = False,
 ) -> None:
     """List a device's configuration versions, newest first."""
+    from tikguard.ops import history as history_ops
+
     with store_context() as ctx, user_errors():
         versions = history_ops.list_history(ctx.db, ctx.tenant_id, name, limit=limit)
     if as_json:
@@ -185,6 +189,8 @@ def show(
     ] = False,
 ) -> None:
     """Print a stored configuration (secrets redacted unless --show-sensitive)."""
+    from tikguard.ops import history as history_ops
+
     with store_context() as ctx, user_errors():
         shown = history_ops.show_version(
             ctx.db, ctx.tenant_id, name, version, with_secrets=show_sensitive
@@ -211,6 +217,8 @@ def diff(
 
     Exits as diff(1): 0 when they are the same, 1 when they differ, 2 on trouble (an
     unknown device or version, an unreachable router)."""
+    from tikguard.ops import history as history_ops
+
     try:
         with store_context() as ctx, user_errors(code=DIFF_TROUBLE):
             result = asyncio.run(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -18,7 +18,9 @@ from rich.table import Table
 from tikguard.commands._context import store_context, user_errors
 from tikguard.commands._input import read_user_file
 from tikguard.commands._ui import JsonOut, cell, console, fail, print_json
-from tikguard.ops import devices as svc
+
+if TYPE_CHECKING:
+    from tikguard.ops import devices as svc
 
 device_app = typer.Typer(
     name="device",
@@ -60,6 +62,8 @@ def add(
     ] = False,
 ) -> None:
     """Add a router; the password is asked for (not echoed) and stored encrypted."""
+    from tikguard.ops import devices as svc
+
     password = _read_password(f"Password for {username}@{host}", password_stdin)
     with store_context() as ctx, user_errors():
         view = svc.add(
@@ -91,6 +95,8 @@ def import_(
     ] = False,
 ) -> None:
     """Import routers from a CSV (e.g. the inventory.csv `tikguard sim run` writes)."""
+    from tikguard.ops import devices as svc
+
     text = read_user_file(path)
     with user_errors():
         rows = svc.parse_inventory(text, source=str(path))
@@ -166,6 +172,8 @@ def set_(
 ) -> None:
     """Change a router's address, port, user, password, site, tags or template variables
     (`rollout --template` uses them); each change is in the audit log."""
+    from tikguard.ops import devices as svc
+
     access: dict[str, Any] = {
         k: v for k, v in (("host", host), ("port", port), ("username", username)) if v is not None
     }
@@ -252,6 +260,8 @@ def show(
     name: Annotated[str, typer.Argument(help="Device name.")], as_json: JsonOut = False
 ) -> None:
     """Show one router: address, host key, what the last probe and backup saw."""
+    from tikguard.ops import devices as svc
+
     with store_context() as ctx, user_errors():
         v = svc.get(ctx.db, ctx.tenant_id, svc.id_of(ctx.db, ctx.tenant_id, name))
     if as_json:
@@ -292,6 +302,8 @@ def show(
 @device_app.command("probe")
 def probe(name: Annotated[str, typer.Argument(help="Device name.")]) -> None:
     """Connect and read what the router is: version, board, storage, clock, policies."""
+    from tikguard.ops import devices as svc
+
     with store_context() as ctx, user_errors():
         device_id = svc.id_of(ctx.db, ctx.tenant_id, name)
         facts = asyncio.run(svc.probe_device(ctx.db, ctx.settings, ctx.tenant_id, device_id))
@@ -320,6 +332,8 @@ def remove(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> None:
     """Remove a router and its stored versions (the git mirror keeps their history)."""
+    from tikguard.ops import devices as svc
+
     if not yes and not typer.confirm(f"Remove {name} and its stored versions?"):
         raise typer.Exit(1)
     with store_context() as ctx, user_errors():
@@ -333,6 +347,8 @@ def accept_hostkey(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> None:
     """Pin the router's new host key, after showing its fingerprint."""
+    from tikguard.ops import devices as svc
+
     with store_context() as ctx, user_errors():
         device_id = svc.id_of(ctx.db, ctx.tenant_id, name)
         offer = asyncio.run(svc.host_key_offer(ctx.db, ctx.settings, ctx.tenant_id, device_id))

@@ -9,20 +9,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from tikguard.commands._context import open_database, settings_from_env, user_errors
 from tikguard.commands._ui import console, fail
-from tikguard.ops import runtime
-from tikguard.store import rotation
-from tikguard.store.db import Database
 from tikguard.store.errors import VaultError
-from tikguard.store.models import Tenant, TenantKey
-from tikguard.store.tenants import get_tenant_by_name
+
+if TYPE_CHECKING:
+    from tikguard.store.db import Database
 
 keys_app = typer.Typer(
     name="keys",
@@ -38,6 +35,8 @@ def register(app: typer.Typer) -> None:
 @contextlib.contextmanager
 def _database() -> Iterator[Database]:
     """The store, after finishing a master-key rotation an earlier command left half done."""
+    from tikguard.store import rotation
+
     with open_database() as db, user_errors():
         if rotation.finish_interrupted_rotation(db):
             console.print("[yellow]finished an interrupted master-key rotation[/]")
@@ -48,6 +47,8 @@ def _database() -> Iterator[Database]:
 def _no_server() -> Iterator[None]:
     """Refuse to rotate beside a running server: it keeps the old keys in memory and
     would wrap new keys with the old master key (unreadable after its restart)."""
+    from tikguard.ops import runtime
+
     settings = settings_from_env()
     try:
         with runtime.no_worker(settings):
@@ -67,6 +68,11 @@ def status(
     ] = False,
 ) -> None:
     """Show the master key (id and source, never the key) and each tenant's data key."""
+    from sqlalchemy import select
+
+    from tikguard.store import rotation
+    from tikguard.store.models import Tenant, TenantKey
+
     with _database() as db:
         master = db.vault.master
         console.print(f"master key [bold]{master.key_id}[/] from {master.source}")
@@ -116,6 +122,8 @@ def rotate(
     ] = None,
 ) -> None:
     """Rotate the master key (default) or the tenants' data keys, losing nothing."""
+    from tikguard.store import rotation
+
     if tenant is not None and not data_keys:
         fail("--tenant only applies with --data-keys", "add --data-keys")
     with _no_server(), _database() as db:
@@ -138,6 +146,12 @@ def rotate(
 
 
 def _rotate_data_keys(db: Database, tenant: str | None) -> None:
+    from sqlalchemy import select
+
+    from tikguard.store import rotation
+    from tikguard.store.models import Tenant
+    from tikguard.store.tenants import get_tenant_by_name
+
     with user_errors(), db.session() as session:
         if tenant is not None:
             ids = [get_tenant_by_name(session, tenant).id]

@@ -4,15 +4,17 @@ a way out of every ``uncertain`` without logging into the router by hand."""
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-import tikguard.ops.push.lifecycle as life
 from tikguard.commands._context import store_context, user_errors
 from tikguard.commands._ui import console, fail
 from tikguard.commands.push import OUTCOME_STYLE, _find_op, ops_app
 from tikguard.store.errors import StoreError
+
+if TYPE_CHECKING:
+    import tikguard.ops.push.lifecycle as life
 
 Op = Annotated[str, typer.Argument(help="Operation id (a unique prefix is enough).")]
 
@@ -33,6 +35,8 @@ def _show(result: life.Result) -> None:
 @ops_app.command("recheck")
 def recheck(op: Op) -> None:
     """Re-prove an uncertain or unfinished push from the router now (same evidence rules)."""
+    import tikguard.ops.push.lifecycle as life
+
     with store_context() as ctx, user_errors():
         found = _find_op(ctx, op)
         try:
@@ -47,6 +51,8 @@ def recheck(op: Op) -> None:
 def revert(op: Op) -> None:
     """Fire the revert point of an armed push now (waiting for confirm, or uncertain with
     its timer still on the router), and prove the revert."""
+    import tikguard.ops.push.lifecycle as life
+
     with store_context() as ctx, user_errors():
         found = _find_op(ctx, op)
         try:
@@ -64,6 +70,8 @@ def disarm(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> None:
     """Remove a tikguard timer left on a router with no live operation behind it."""
+    import tikguard.ops.push.lifecycle as life
+
     with store_context() as ctx, user_errors():
 
         def run(apply: bool) -> life.Disarm:

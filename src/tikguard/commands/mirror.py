@@ -10,13 +10,9 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import func, select
 
 from tikguard.commands._context import open_database, user_errors
 from tikguard.commands._ui import console, fail
-from tikguard.store import mirror
-from tikguard.store.models import ConfigVersion, MirrorState, Tenant
-from tikguard.store.tenants import get_tenant_by_name
 
 mirror_app = typer.Typer(
     name="mirror",
@@ -36,6 +32,11 @@ def _when(value: object) -> str:
 @mirror_app.command("status")
 def status() -> None:
     """Each tenant's mirror: repository, head, versions not yet mirrored, last errors."""
+    from sqlalchemy import func, select
+
+    from tikguard.store import mirror
+    from tikguard.store.models import ConfigVersion, MirrorState, Tenant
+
     with open_database() as db, db.session() as session:
         pending = dict(
             session.execute(
@@ -70,6 +71,9 @@ def sync(
     push: Annotated[bool, typer.Option("--push/--no-push", help="Push to the remote.")] = True,
 ) -> None:
     """Mirror every version not yet in git now (and push, if a remote is configured)."""
+    from tikguard.store import mirror
+    from tikguard.store.tenants import get_tenant_by_name
+
     with open_database() as db:
         if tenant is not None:
             with user_errors(), db.session() as session:

@@ -14,7 +14,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.syntax import Syntax
@@ -33,13 +33,12 @@ from tikguard.commands._ui import (
     print_json,
     rule,
 )
-from tikguard.ops import cluster, runtime
-from tikguard.ops import operations as operations_ops
-from tikguard.ops import push as push_ops
-from tikguard.store import operations as store_ops
-from tikguard.store import workers as store_workers
 from tikguard.store.errors import NotFound
-from tikguard.store.models import Operation, OperationEvent
+
+if TYPE_CHECKING:
+    from tikguard.ops import push as push_ops
+    from tikguard.ops import runtime
+    from tikguard.store.models import Operation, OperationEvent
 
 T = TypeVar("T")
 #: Operation kinds that are guarded pushes (backups are not resumed here).
@@ -169,6 +168,8 @@ def _request(
     version: int | None = None,
 ) -> push_ops.PushRequest:
     """The push request the three guarded commands share (options as typed)."""
+    from tikguard.ops import push as push_ops
+
     return push_ops.PushRequest(
         devices=devices,
         mode=mode,
@@ -186,6 +187,8 @@ def confirm(
     op: Annotated[str, typer.Argument(help="Operation id (see `tikguard ops list`).")],
 ) -> None:
     """Confirm a manual-confirm push so it commits (before its margin runs out)."""
+    from tikguard.ops import operations as operations_ops
+
     with store_context() as ctx, user_errors():
         found = _find_op(ctx, op)
         asyncio.run(operations_ops.confirm(ctx.db, ctx.settings, ctx, found.id))
@@ -193,6 +196,8 @@ def confirm(
 
 
 def _run(req: push_ops.PushRequest, *, dry_run: bool, yes: bool, worker: bool = False) -> None:
+    from tikguard.ops import push as push_ops
+
     with store_context() as ctx, user_errors():
         push_ops.check_request(req, ctx.settings)
         if dry_run:
@@ -214,6 +219,9 @@ def _run(req: push_ops.PushRequest, *, dry_run: bool, yes: bool, worker: bool = 
 async def _become_worker(ctx: Context, worker: bool) -> runtime.Engine | None:
     """Launch the engine here when this command is to be the worker; None when it
     hands its work to others (a server on this data directory, or the cluster)."""
+    from tikguard.ops import cluster, runtime
+    from tikguard.store import workers as store_workers
+
     if store_workers.shared(ctx.settings) and not worker:
         await _announce_cluster(ctx)
         return None
@@ -227,6 +235,8 @@ async def _become_worker(ctx: Context, worker: bool) -> runtime.Engine | None:
 
 
 async def _announce_cluster(ctx: Context) -> None:
+    from tikguard.ops import cluster
+
     live = [w for w in await cluster.workers(ctx.settings, ctx.db) if w.alive]
     if live:
         err_console.print(
@@ -242,6 +252,9 @@ async def _announce_cluster(ctx: Context) -> None:
 async def _submit_and_follow(
     ctx: Context, req: push_ops.PushRequest, worker: bool = False
 ) -> list[Operation]:
+    from tikguard.ops import operations as operations_ops
+    from tikguard.ops import runtime
+
     eng = await _become_worker(ctx, worker)
     try:
         subs = await operations_ops.submit_push(ctx.db, ctx.settings, ctx, req)
@@ -261,6 +274,8 @@ async def _submit_and_follow(
 
 async def _follow(ctx: Context, op_ids: list[str]) -> list[Operation]:
     """Print every event of the operations as it lands; return them when all ended."""
+    from tikguard.store import operations as store_ops
+
     seen = dict.fromkeys(op_ids, 0)
     names: dict[str, str] = {}
     while True:
@@ -362,6 +377,8 @@ def _preflight_table(preflight: dict[str, Any]) -> Table:
 
 
 def _find_op(ctx: Context, op: str) -> Operation:
+    from tikguard.store import operations as store_ops
+
     with ctx.db.session() as s:
         try:
             return store_ops.get_operation(s, ctx.tenant_id, op)
@@ -459,6 +476,7 @@ def ops_show(
 ) -> None:
     """One operation: every stage as a durable event, then its outcome and evidence."""
     from tikguard.ops import operations as operations_ops
+    from tikguard.store import operations as store_ops
 
     with store_context() as ctx, user_errors():
         found = _find_op(ctx, op)
@@ -488,6 +506,8 @@ def ops_show(
 @ops_app.command("resume")
 def ops_resume(worker: AsWorker = False) -> None:
     """Finish pushes a stopped tikguard left behind (each ends with its proven outcome)."""
+    from tikguard.store import operations as store_ops
+
     with store_context() as ctx, user_errors():
         with ctx.db.session() as s:
             open_ops = [
@@ -503,6 +523,10 @@ def ops_resume(worker: AsWorker = False) -> None:
 
 
 async def _resume(ctx: Context, op_ids: list[str], worker: bool = False) -> list[Operation]:
+    from tikguard.ops import cluster, runtime
+    from tikguard.ops import push as push_ops
+    from tikguard.store import workers as store_workers
+
     if store_workers.shared(ctx.settings):
         # say who holds each push and whether that worker is alive
         for holder in await cluster.holders(ctx.settings, ctx.db, op_ids):

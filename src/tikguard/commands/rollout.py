@@ -15,7 +15,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -25,11 +25,11 @@ from rich.text import Text
 from tikguard.commands._context import Context, cli_actor, store_context, user_errors
 from tikguard.commands._ui import cell, console, err_console, fail, labelled, rule
 from tikguard.commands.push import OUTCOME_STYLE, Check, Window, _checks, _read_file
-from tikguard.ops import runtime
-from tikguard.ops.rollout import service as rollouts
-from tikguard.ops.rollout.records import FINISHED, GATES, RolloutView
-from tikguard.ops.rollout.targets import Selector, describe
-from tikguard.ops.rollout.waves import parse_duration, parse_waves
+
+if TYPE_CHECKING:
+    from tikguard.ops import runtime
+    from tikguard.ops.rollout import service as rollouts
+    from tikguard.ops.rollout.records import RolloutView
 
 rollout_app = typer.Typer(
     name="rollout",
@@ -75,6 +75,9 @@ def _request(
     template: Path | None,
     **policy: Any,
 ) -> rollouts.RolloutRequest:
+    from tikguard.ops.rollout import service as rollouts
+    from tikguard.ops.rollout.targets import Selector
+
     if (file is None) == (template is None):
         fail("give the change as --file SCRIPT or --template TEMPLATE (one of them)")
     source = _read_file(file or template)  # type: ignore[arg-type]
@@ -102,6 +105,9 @@ def plan(
     as_json: Json = False,
 ) -> None:
     """Render and plan every router (against its stored config) and group them by diff."""
+    from tikguard.ops.rollout import service as rollouts
+    from tikguard.ops.rollout.waves import parse_waves
+
     with store_context() as ctx, user_errors():
         req = _request(
             names, tag, site, all_, match, file, template, canary=canary, waves=parse_waves(waves)
@@ -114,6 +120,9 @@ def plan(
 
 
 def _print_plan(fleet: rollouts.FleetPlan) -> None:
+    from tikguard.ops.rollout import service as rollouts
+    from tikguard.ops.rollout.targets import describe
+
     console.print(Text(fleet.headline(), style="bold"))
     for i, group in enumerate(fleet.groups):
         rule(f"diff {rollouts.letter(i)}: {describe(group.routers)}")
@@ -162,6 +171,10 @@ def start(
     as_json: Json = False,
 ) -> None:
     """Push a change to many routers: canary, waves, halt at the first surprise."""
+    from tikguard.ops.rollout import service as rollouts
+    from tikguard.ops.rollout.targets import describe
+    from tikguard.ops.rollout.waves import parse_duration, parse_waves
+
     with store_context() as ctx, user_errors():
         req = _request(
             names,
@@ -211,6 +224,8 @@ def _finish(view: RolloutView, as_json: bool) -> None:
 async def _start_and_follow(
     ctx: Context, req: rollouts.RolloutRequest, *, quiet: bool
 ) -> RolloutView:
+    from tikguard.ops.rollout import service as rollouts
+
     eng = await _launch(ctx)
     try:
         rollout_id = await rollouts.start(ctx.db, ctx.settings, ctx.tenant_id, req)
@@ -223,6 +238,8 @@ async def _start_and_follow(
 async def _stop(eng: runtime.Engine | None) -> None:
     """Stop the engine this command launched. A rollout waiting at a gate stays pending
     (the next launch resumes it): DBOS's note that it cancelled its task is not news."""
+    from tikguard.ops import runtime
+
     if eng is None:
         return
     logging.getLogger("dbos").setLevel(logging.ERROR)
@@ -230,6 +247,8 @@ async def _stop(eng: runtime.Engine | None) -> None:
 
 
 async def _launch(ctx: Context) -> runtime.Engine | None:
+    from tikguard.ops import runtime
+
     try:
         return await runtime.launch(ctx.settings)
     except runtime.EngineBusy:
@@ -239,6 +258,9 @@ async def _launch(ctx: Context) -> runtime.Engine | None:
 
 async def _follow(ctx: Context, rollout_id: str, *, quiet: bool = False) -> RolloutView:
     """A progress bar per wave until the rollout ends or waits at a gate."""
+    from tikguard.ops.rollout import service as rollouts
+    from tikguard.ops.rollout.records import FINISHED, GATES
+
     view = await asyncio.to_thread(rollouts.get, ctx.db, ctx.tenant_id, rollout_id)
     with Progress(
         TextColumn("{task.description}"),
@@ -271,6 +293,8 @@ async def _follow(ctx: Context, rollout_id: str, *, quiet: bool = False) -> Roll
 
 
 def _print_summary(view: RolloutView) -> None:
+    from tikguard.ops.rollout.records import GATES
+
     table = Table(title=f"rollout {view.id[:12]}: {view.state}")
     for col in ("router", "wave", "outcome", "evidence", "health checks", "operation"):
         table.add_column(col, overflow="fold")
@@ -300,6 +324,8 @@ def _print_summary(view: RolloutView) -> None:
 @rollout_app.command("list")
 def list_(as_json: Json = False) -> None:
     """Recent rollouts, newest first."""
+    from tikguard.ops.rollout import service as rollouts
+
     with store_context() as ctx, user_errors():
         views = rollouts.list_all(ctx.db, ctx.tenant_id)
     if as_json:
@@ -327,6 +353,8 @@ def show(
     as_json: Json = False,
 ) -> None:
     """One rollout: every router's wave, outcome, evidence and health checks."""
+    from tikguard.ops.rollout import service as rollouts
+
     with store_context() as ctx, user_errors():
         view = rollouts.get(ctx.db, ctx.tenant_id, rollout)
     if as_json:
@@ -358,6 +386,9 @@ def abort(
 
 
 async def _gate(ctx: Context, rollout: str, action: str, *, quiet: bool) -> RolloutView:
+    from tikguard.ops.rollout import service as rollouts
+    from tikguard.ops.rollout.records import GATES
+
     eng = await _launch(ctx)
     try:
         if action == "continue":

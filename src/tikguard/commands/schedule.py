@@ -16,8 +16,6 @@ from rich.table import Table
 
 from tikguard.commands._context import Context, store_context, user_errors
 from tikguard.commands._ui import console, fail
-from tikguard.ops import accounts
-from tikguard.ops import backup as backup_ops
 from tikguard.store.errors import NotFound
 
 schedule_app = typer.Typer(
@@ -38,6 +36,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _tenant(ctx: Context, name: str | None) -> int:
+    from tikguard.ops import accounts
+
     if name is None:
         return ctx.tenant_id
     try:
@@ -49,6 +49,8 @@ def _tenant(ctx: Context, name: str | None) -> int:
 @schedule_app.command("list")
 def schedule_list(tenant: TenantOpt = None) -> None:
     """The backup schedules of a tenant."""
+    from tikguard.ops import backup as backup_ops
+
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
         found = asyncio.run(backup_ops.tenant_schedules(ctx.settings, tenant_id))
@@ -69,11 +71,12 @@ def schedule_list(tenant: TenantOpt = None) -> None:
 @schedule_app.command("set")
 def schedule_set(
     cron: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            help="Cron expression: minute hour day month weekday (default daily 03:00)."
+            help="Cron expression: minute hour day month weekday (default daily 03:00).",
+            show_default=False,
         ),
-    ] = backup_ops.DAILY,
+    ] = None,
     tag: TagOpt = None,
     time_zone: Annotated[
         str | None, typer.Option("--time-zone", help="IANA time zone of the expression (UTC).")
@@ -81,6 +84,8 @@ def schedule_set(
     tenant: TenantOpt = None,
 ) -> None:
     """Create or change a backup schedule (``tikguard schedule set '0 * * * *' --tag core``)."""
+    from tikguard.ops import backup as backup_ops
+
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
         found = asyncio.run(
@@ -89,7 +94,7 @@ def schedule_set(
                 ctx.settings,
                 tenant_id,
                 tag=tag,
-                cron=cron,
+                cron=cron or backup_ops.DAILY,
                 time_zone=time_zone,
                 actor=ctx.actor,
             )
@@ -104,6 +109,8 @@ def schedule_set(
 @schedule_app.command("remove")
 def schedule_remove(tag: TagOpt = None, tenant: TenantOpt = None) -> None:
     """Remove the schedule of a tag, or (without --tag) the tenant's own."""
+    from tikguard.ops import backup as backup_ops
+
     with store_context() as ctx:
         with user_errors():
             tenant_id = _tenant(ctx, tenant)

@@ -41,6 +41,7 @@ from tikguard.device.errors import (
     TransferFailed,
     Unreachable,
 )
+from tikguard.device.hostkey import fingerprint
 from tikguard.routeros.output import clean_output, find_error
 from tikguard.routeros.quoting import quote
 from tikguard.routeros.schema import SENSITIVE_EVERYWHERE
@@ -72,12 +73,6 @@ class Target:
     username: str
     password: str = field(repr=False)
     host_key: str | None = None
-
-
-def fingerprint(openssh_key: str) -> str:
-    """The ``SHA256:...`` fingerprint of a public key in OpenSSH format."""
-    key: Any = asyncssh.import_public_key(openssh_key)
-    return str(key.get_fingerprint("sha256"))
 
 
 _SENSITIVE_ARG: Final = re.compile(

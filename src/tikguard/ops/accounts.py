@@ -8,6 +8,7 @@ passes that tenant id, so nothing it asks for can reach another tenant's rows.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import string
@@ -30,8 +31,16 @@ from tikguard.store.models import ApiToken, LoginSession, Role, User, utcnow
 TOKEN_PREFIX = "tgk_"
 _RANK = {Role.VIEWER.value: 0, Role.OPERATOR.value: 1, Role.ADMIN.value: 2}
 _hasher = PasswordHasher()
-#: Verifying against this keeps "no such user" as slow as "wrong password".
-_DUMMY_HASH = _hasher.hash("tikguard-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps "no such user" as slow as "wrong password" (made on
+    first use: hashing costs a fifth of a second, which a command that never logs anyone
+    in should not pay)."""
+    return _hasher.hash("tikguard-no-such-user")
+
+
 MIN_PASSWORD = 10
 
 
@@ -93,7 +102,10 @@ def create_user(
     check_password(password, username)
     store_tenants.get_tenant(session, tenant_id)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AlreadyExists(f"username {username!r} is not available: choose another")
+        raise AlreadyExists(
+            f"username {username!r} is not available: choose another",
+            hint="usernames are unique across all tenants; pick another one",
+        )
     user = User(
         tenant_id=tenant_id, username=username, password_hash=_hasher.hash(password), role=role
     )
@@ -119,7 +131,7 @@ def authenticate(db: Database, username: str, password: str) -> Principal:
     """The principal of a username and password, or :class:`AuthError`."""
     with db.session() as session:
         user = session.scalar(select(User).where(User.username == username))
-    hashed = user.password_hash if user is not None and not user.disabled else _DUMMY_HASH
+    hashed = user.password_hash if user is not None and not user.disabled else _dummy_hash()
     try:
         _hasher.verify(hashed, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):

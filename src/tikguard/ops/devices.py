@@ -15,11 +15,9 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tikguard.device.probe import DeviceFacts, probe
-from tikguard.device.session import connect, fetch_host_key, fingerprint
-from tikguard.ops.backup.service import load_jobs
+from tikguard.device.hostkey import fingerprint
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import tenants as store_tenants
@@ -28,6 +26,9 @@ from tikguard.store.db import Database
 from tikguard.store.errors import AlreadyExists, InvalidInput, StateError
 from tikguard.store.models import Device
 from tikguard.store.reach import check_reach
+
+if TYPE_CHECKING:  # the SSH stack and the backup engine load only where a router is reached
+    from tikguard.device.probe import DeviceFacts
 
 __all__ = [
     "INVENTORY_COLUMNS",
@@ -416,6 +417,10 @@ async def probe_device(
     db: Database, settings: Settings, tenant_id: int, device_id: int
 ) -> DeviceFacts:
     """Connect (pinned key; pinned now on first use), probe, and record what was seen."""
+    from tikguard.device.probe import probe
+    from tikguard.device.session import connect
+    from tikguard.ops.backup.service import load_jobs
+
     (job,) = await asyncio.to_thread(load_jobs, db, tenant_id, device_ids=[device_id])
     async with await connect(job.target, settings) as session_:
         facts = await probe(session_)
@@ -467,6 +472,8 @@ async def host_key_offer(
     db: Database, settings: Settings, tenant_id: int, device_id: int
 ) -> HostKeyOffer:
     """The pending key of a device, or the key it presents now if none is pending."""
+    from tikguard.device.session import fetch_host_key
+
     with db.session() as session:
         device = store_devices.get_device(session, tenant_id, device_id)
         name, old, pending, host, port = (

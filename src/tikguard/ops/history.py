@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tikguard.ops.backup.service import load_jobs
-from tikguard.ops.backup.snapshot import take_snapshot
 from tikguard.routeros import secrets as ros_secrets
 from tikguard.routeros.diff import Diff, diff
 from tikguard.routeros.errors import ParseError
@@ -230,6 +228,11 @@ async def diff_versions(
     )
     old_label = f"{name}@{old_seq}"
     if isinstance(new_ref, str) and new_ref.strip().lower() == LIVE:
+        # Only a diff against the router needs the backup engine (SSH, DBOS): a diff of
+        # stored versions does not load it.
+        from tikguard.ops.backup.service import load_jobs
+        from tikguard.ops.backup.snapshot import take_snapshot
+
         jobs = await asyncio.to_thread(load_jobs, db, tenant_id, device_ids=[device_id])
         job = jobs[0]
         snapshot = await take_snapshot(job.target, settings, known_version=job.known_version)

@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 
-import tikguard.ops.push.lifecycle as push_lifecycle
-from tikguard.ops import push as push_ops
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import operations as store_ops
@@ -23,6 +21,9 @@ from tikguard.store.audit import audit, list_audit
 from tikguard.store.db import Database
 from tikguard.store.errors import StateError
 from tikguard.store.models import AuditEntry, Device, Operation, OperationEvent, OperationState
+
+if TYPE_CHECKING:  # the push engine (DBOS) loads only where a push is touched, not to list
+    from tikguard.ops import push as push_ops
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ async def submit_push(
     db: Database, settings: Settings, who: Caller, req: push_ops.PushRequest
 ) -> list[push_ops.Submitted]:
     """Submit a push for the caller and record it in the audit log."""
+    from tikguard.ops import push as push_ops
+
     subs = await push_ops.submit(db, settings, who.tenant_id, req)
 
     def write(session: Any) -> None:
@@ -204,6 +207,8 @@ async def confirm(db: Database, settings: Settings, who: Caller, op_id: str) -> 
     """Send the operator's confirm to a manual-confirm push still waiting for it."""
     op = await asyncio.to_thread(get_op, db, who.tenant_id, op_id)
     check_confirmable(op)
+    from tikguard.ops import push as push_ops
+
     await push_ops.confirm(settings, op.id, by=who.actor)
 
     def write(session: Any) -> None:
@@ -215,6 +220,8 @@ async def confirm(db: Database, settings: Settings, who: Caller, op_id: str) -> 
 
 async def recheck(db: Database, settings: Settings, who: Caller, op_id: str) -> OperationInfo:
     """Re-prove an uncertain or abandoned push from the router now (audited)."""
+    from tikguard.ops.push import lifecycle as push_lifecycle
+
     await asyncio.to_thread(get_op, db, who.tenant_id, op_id)  # scoped: unknown is 404
     await push_lifecycle.recheck(db, settings, who.tenant_id, op_id, actor=who.actor)
     return await asyncio.to_thread(get_op, db, who.tenant_id, op_id)
@@ -222,6 +229,8 @@ async def recheck(db: Database, settings: Settings, who: Caller, op_id: str) -> 
 
 async def revert(db: Database, settings: Settings, who: Caller, op_id: str) -> OperationInfo:
     """Fire the revert point of an armed push now (audited)."""
+    from tikguard.ops.push import lifecycle as push_lifecycle
+
     await asyncio.to_thread(get_op, db, who.tenant_id, op_id)
     await push_lifecycle.revert_now(db, settings, who.tenant_id, op_id, actor=who.actor)
     return await asyncio.to_thread(get_op, db, who.tenant_id, op_id)

@@ -90,7 +90,10 @@ def add_device(
         check_text(site, "site", max_len=128)
     clean_tags = _check_tags(tags)
     if _find_by_name(session, tenant_id, name) is not None:
-        raise AlreadyExists(f"device {name!r} already exists")
+        raise AlreadyExists(
+            f"device {name!r} already exists",
+            hint=f"pick another name, or see it with `tikguard device show {name}`",
+        )
     device = Device(
         tenant_id=tenant_id,
         name=name,
@@ -240,7 +243,10 @@ def update_device(session: Session, tenant_id: int, device_id: int, **changes: A
     if "name" in changes and changes["name"] != device.name:
         check_device_name(changes["name"])
         if _find_by_name(session, tenant_id, changes["name"]) is not None:
-            raise AlreadyExists(f"device {changes['name']!r} already exists")
+            raise AlreadyExists(
+                f"device {changes['name']!r} already exists",
+                hint="pick a name no other device has (`tikguard device list`)",
+            )
     if "host" in changes:
         check_text(changes["host"], "host", max_len=255)
     if "username" in changes:

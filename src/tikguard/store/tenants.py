@@ -29,7 +29,10 @@ def create_tenant(session: Session, name: str, display_name: str = "") -> Tenant
     """A new tenant with its first data key (version 1)."""
     check_tenant_name(name)
     if session.scalar(select(Tenant.id).where(Tenant.name == name)) is not None:
-        raise AlreadyExists(f"tenant {name!r} already exists")
+        raise AlreadyExists(
+            f"tenant {name!r} already exists",
+            hint="pick another name (`tikguard tenant list` shows the tenants there are)",
+        )
     tenant = Tenant(name=name, display_name=display_name or name, data_key_version=1)
     session.add(tenant)
     session.flush()
