@@ -237,6 +237,17 @@ def set_password(
     return row
 
 
+def _keep_an_admin(session: Session, tenant_id: int, row: User) -> None:
+    """Refuse to take away the tenant's last enabled admin (nobody could manage it)."""
+    admins = session.scalar(
+        select(func.count(User.id)).where(
+            User.tenant_id == tenant_id, User.role == Role.ADMIN.value, ~User.disabled
+        )
+    )
+    if int(admins or 0) <= 1:
+        raise StateError(f"{row.username} is the tenant's last admin: add another first")
+
+
 def remove_user(session: Session, tenant_id: int, user: int | str, *, actor: str) -> str:
     """Remove a user of the tenant with their sessions and API tokens; returns the name.
 
@@ -244,19 +255,35 @@ def remove_user(session: Session, tenant_id: int, user: int | str, *, actor: str
     """
     row = _tenant_user(session, tenant_id, user)
     if row.role == Role.ADMIN.value:
-        admins = session.scalar(
-            select(func.count(User.id)).where(
-                User.tenant_id == tenant_id, User.role == Role.ADMIN.value, ~User.disabled
-            )
-        )
-        if int(admins or 0) <= 1:
-            raise StateError(f"{row.username} is the tenant's last admin: add another first")
+        _keep_an_admin(session, tenant_id, row)
     name = row.username
     end_user_sessions(session, row.id)
     session.execute(delete(ApiToken).where(ApiToken.user_id == row.id))
     session.delete(row)
     audit(session, tenant_id, actor=actor, action="user.remove", target=name)
     return name
+
+
+def set_disabled(
+    session: Session, tenant_id: int, user: int | str, disabled: bool, *, actor: str
+) -> User:
+    """Disable (or enable again) a user of the tenant. A disabled user cannot log in and
+    their web sessions end at once; their API tokens stay until revoked. The tenant's
+    last enabled admin cannot be disabled (nobody could manage it any more)."""
+    row = _tenant_user(session, tenant_id, user)
+    if disabled and not row.disabled and row.role == Role.ADMIN.value:
+        _keep_an_admin(session, tenant_id, row)
+    ended = end_user_sessions(session, row.id) if disabled else 0
+    row.disabled = disabled
+    audit(
+        session,
+        tenant_id,
+        actor=actor,
+        action="user.disable" if disabled else "user.enable",
+        target=row.username,
+        details={"sessions_ended": ended} if disabled else {},
+    )
+    return row
 
 
 def hash_token(token: str) -> str:

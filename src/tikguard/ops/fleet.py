@@ -61,6 +61,9 @@ class FleetRow:
     host_key_pending: bool
     #: tikguard timers/files left on the router with no live push (newest backup).
     leftovers: tuple[dict[str, Any], ...] = ()
+    #: When a backup (or a push's read) last read the router's config successfully: the
+    #: newest version's last check. ``last_backup_at`` is the last attempt, good or not.
+    last_good_at: datetime | None = None
 
     def fields(self) -> dict[str, Any]:
         """The row as the API's ``DeviceSummary`` (and ``device list --json``) shows it,
@@ -146,6 +149,7 @@ def _devices(
         Device.leftovers,
         _newest(ConfigVersion.seq).label("latest_seq"),
         _newest(ConfigVersion.trigger).label("latest_trigger"),
+        _newest(ConfigVersion.last_checked_at).label("last_good"),
         select(func.count())
         .where(ConfigVersion.device_id == Device.id)
         .scalar_subquery()
@@ -200,6 +204,7 @@ def fleet(
         left,
         seq,
         trigger,
+        last_good,
         count,
     ) in devices:
         push = pushes.get(device_id)
@@ -228,6 +233,7 @@ def fleet(
                 push.created_at if push else None,
                 bool(pending),
                 tuple(left) if left else (),
+                last_good,
             )
         )
     return out

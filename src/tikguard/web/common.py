@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -88,7 +88,17 @@ EVIDENCE_KEYS = (
     ("version", "version"),
 )
 
+
+def _with_query(request: Request, **changes: Any) -> str:
+    """This page's URL with some query parameters changed (empty ones dropped): the
+    links of filters, sort headers and pages keep every other choice."""
+    params = {**request.query_params, **{k: str(v) for k, v in changes.items()}}
+    kept = {k: v for k, v in params.items() if v not in ("", "None")}
+    return request.url.path + ("?" + urlencode(kept) if kept else "")
+
+
 templates.env.filters["ago"] = _ago
+templates.env.globals["with_query"] = _with_query
 templates.env.filters["fact"] = _fact
 templates.env.filters["size"] = _size
 templates.env.globals["evidence_keys"] = EVIDENCE_KEYS

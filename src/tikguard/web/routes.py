@@ -26,6 +26,8 @@ from tikguard.server.errors import ApiError
 from tikguard.server.refs import check_ref
 from tikguard.server.sessions import COOKIE
 from tikguard.server.state import need_engine
+from tikguard.web import accounts as account_pages
+from tikguard.web import diffview, fleetview
 from tikguard.web import rollouts as rollout_pages
 from tikguard.web.common import (
     HERE,
@@ -37,7 +39,6 @@ from tikguard.web.common import (
     render,
     render_error,
 )
-from tikguard.web.diffview import side_by_side
 
 
 def install(app: FastAPI) -> None:
@@ -45,7 +46,7 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_exception_handler(LoginRequired, login_redirect)
     errors.install(app, html=render_error)
-    for path, endpoint, methods in [*ROUTES, *rollout_pages.ROUTES]:
+    for path, endpoint, methods in [*ROUTES, *rollout_pages.ROUTES, *account_pages.ROUTES]:
         app.add_api_route(
             path, endpoint, methods=methods, include_in_schema=False, response_class=HTMLResponse
         )
@@ -61,7 +62,7 @@ def _safe_next(target: str | None) -> str:
 
 
 async def login_page(request: Request, next: str | None = None) -> Response:
-    return await render(request, "login.html", None, next=_safe_next(next), error=None)
+    return await render(request, "login.html", None, next=_safe_next(next), error=None, username="")
 
 
 async def login(
@@ -81,6 +82,7 @@ async def login(
             status=429,
             next=_safe_next(next),
             error=f"too many wrong passwords: try again in {wait} s",
+            username=username,
         )
         refused.headers["Retry-After"] = str(wait)
         return refused
@@ -89,7 +91,13 @@ async def login(
     except accounts.AuthError as exc:
         state.throttle.failed(*keys)
         return await render(
-            request, "login.html", None, status=401, next=_safe_next(next), error=str(exc)
+            request,
+            "login.html",
+            None,
+            status=401,
+            next=_safe_next(next),
+            error=str(exc),
+            username=username,  # kept: only the password is typed again
         )
     state.throttle.succeeded(*keys)
     assert who.user_id is not None
@@ -130,37 +138,71 @@ async def fleet_page(
     user: User,
     tag: Annotated[str | None, Query(max_length=64)] = None,
     site: Annotated[str | None, Query(max_length=128)] = None,
+    status: Annotated[str, Query(max_length=32)] = "",
+    q: Annotated[str, Query(max_length=200)] = "",
+    sort: Annotated[str, Query(max_length=16)] = "name",
+    dir: Annotated[str, Query(max_length=4)] = "asc",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     tenant = user.principal.tenant_id
-    rows = await asyncio.to_thread(
+    everyone = await asyncio.to_thread(
         fleet_ops.fleet, state.db, tenant, tag=tag or None, site=site or None
     )
     tags, sites = await asyncio.to_thread(fleet_ops.facets, state.db, tenant)
+    sort = sort if sort in fleetview.SORTS else "name"
+    rows = fleetview.select(
+        everyone, status=status, query=q.strip(), sort=sort, descending=dir == "desc"
+    )
     pages = max(1, -(-len(rows) // FLEET_PAGE))
     page = min(page, pages)
-    summary = {
-        "backups failing": sum(1 for r in rows if r.last_backup_status == "failed"),
-        "never backed up": sum(1 for r in rows if r.versions == 0),
-        "changed outside tikguard": sum(1 for r in rows if r.drift),
-        "host key changed": sum(1 for r in rows if r.host_key_pending),
-        "last push uncertain": sum(1 for r in rows if r.last_push_outcome == "uncertain"),
-        "last push reverted": sum(1 for r in rows if r.last_push_outcome == "reverted"),
-    }
     return await render(
         request,
         "fleet.html",
         user,
         rows=rows[(page - 1) * FLEET_PAGE : page * FLEET_PAGE],
-        total=len(rows),
-        summary={k: v for k, v in summary.items() if v},
+        total=len(everyone),
+        shown=len(rows),
+        counts=fleetview.counts(everyone),
+        statuses=fleetview.STATUSES,
+        sorts=fleetview.SORTS,
         page=page,
         pages=pages,
         tags=tags,
         sites=sites,
         tag=tag or "",
         site=site or "",
+        only=status if status in fleetview.STATUSES else "",
+        q=q.strip(),
+        sort=sort,
+        dir="desc" if dir == "desc" else "asc",
     )
+
+
+async def fleet_backup(request: Request, state: StateDep, user: User) -> Response:
+    """Back up every router the fleet page shows (its tag, site, status and search)."""
+    form = await check_form(request, user, "operator")
+    tenant = user.principal.tenant_id
+    everyone = await asyncio.to_thread(
+        fleet_ops.fleet,
+        state.db,
+        tenant,
+        tag=_text(form.get("tag")),
+        site=_text(form.get("site")),
+    )
+    rows = fleetview.select(
+        everyone,
+        status=str(form.get("status") or ""),
+        query=str(form.get("q") or "").strip(),
+        sort="name",
+        descending=False,
+    )
+    if not rows:
+        raise ApiError(422, "no routers match this view", "clear the filters and try again")
+    need_engine(state)
+    await backup_ops.start(
+        state.db, tenant, [r.id for r in rows], requested_by=user.principal.actor
+    )
+    return RedirectResponse("/operations?kind=backup", status_code=303)
 
 
 async def device_page(request: Request, device_id: int, state: StateDep, user: User) -> Response:
@@ -190,7 +232,7 @@ async def diff_page(
         history.list_history, state.db, tenant, device.name, limit=200
     )
     pair = await compare.texts(state.db, state.settings, tenant, device.name, old, new)
-    rows = side_by_side(pair.old, pair.new)
+    rows = diffview.side_by_side(pair.old, pair.new)
     return await render(
         request,
         "diff.html",
@@ -199,8 +241,60 @@ async def diff_page(
         versions=versions,
         pair=pair,
         rows=rows,
+        lines=diffview.unified(rows),
+        gutter=diffview.gutter(rows),
         old=old,
         new=new,
+    )
+
+
+async def _version(
+    state: Any, user: Any, device_id: int, ref: str, secrets: bool
+) -> history.VersionText:
+    """A stored version, redacted unless asked for and the user is an admin (the API's
+    rule for ``with_secrets``)."""
+    if secrets and not user.can("admin"):
+        raise ApiError(403, "only admins may see secrets", "open the version without secrets")
+    ref = check_ref(ref)
+    tenant = user.principal.tenant_id
+    name = await asyncio.to_thread(devices_ops.name_of, state.db, tenant, device_id)
+    return await asyncio.to_thread(
+        history.show_version, state.db, tenant, name, ref, with_secrets=secrets
+    )
+
+
+async def version_page(
+    request: Request,
+    device_id: int,
+    ref: str,
+    state: StateDep,
+    user: User,
+    secrets: Annotated[bool, Query()] = False,
+) -> Response:
+    """One stored version, whole, with its facts and a download link."""
+    found = await _version(state, user, device_id, ref, secrets)
+    device = await asyncio.to_thread(devices_ops.get, state.db, user.principal.tenant_id, device_id)
+    return await render(request, "version.html", user, device=device, found=found)
+
+
+async def version_download(
+    request: Request,
+    device_id: int,
+    ref: str,
+    state: StateDep,
+    user: User,
+    secrets: Annotated[bool, Query()] = False,
+) -> Response:
+    """The version as an ``.rsc`` file (the export as RouterOS printed it)."""
+    found = await _version(state, user, device_id, ref, secrets)
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in found.device)
+    suffix = "-with-secrets" if found.with_secrets else ""
+    return Response(
+        found.text,
+        media_type="text/plain; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}-v{found.info.seq}{suffix}.rsc"'
+        },
     )
 
 
@@ -443,8 +537,11 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/login", login, ["POST"]),
     ("/logout", logout, ["POST"]),
     ("/", fleet_page, ["GET"]),
+    ("/backup", fleet_backup, ["POST"]),
     ("/devices/{device_id}", device_page, ["GET"]),
     ("/devices/{device_id}/diff", diff_page, ["GET"]),
+    ("/devices/{device_id}/versions/{ref}", version_page, ["GET"]),
+    ("/devices/{device_id}/versions/{ref}/download", version_download, ["GET"]),
     ("/devices/{device_id}/backup", device_backup, ["POST"]),
     ("/devices/{device_id}/restore", device_restore, ["POST"]),
     ("/devices/{device_id}/host-key/accept", device_accept_key, ["POST"]),
