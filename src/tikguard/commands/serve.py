@@ -34,6 +34,7 @@ def serve(
     import uvicorn
 
     from tikguard.api.app import create_app
+    from tikguard.ops import runtime
     from tikguard.ops.accounts import ensure_first_admin
     from tikguard.ops.cluster import ClusterError, first_start_lock, preflight
     from tikguard.settings import Settings
@@ -56,9 +57,11 @@ def serve(
         fail("TLS needs both a certificate and a key file", "set --tls-cert and --tls-key")
     with user_errors():
         db = Database.shared(settings)  # the one its workflows use too
+        runtime.reserve(settings, _waiting_for)
         try:
             preflight(settings, db)
         except ClusterError as exc:
+            runtime.release_reservation()
             db.dispose()
             fail(str(exc))
         with first_start_lock(settings):  # workers starting at once: one at a time
@@ -90,3 +93,11 @@ def serve(
         )
     finally:
         db.dispose()
+
+
+def _waiting_for(pid: int | None) -> None:
+    who = f"(pid {pid}) " if pid else ""
+    console.print(
+        f"[yellow]another tikguard command {who}is running pushes on this data directory; "
+        "the server starts when they end[/] (Ctrl-C to stop waiting)"
+    )

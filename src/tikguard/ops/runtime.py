@@ -25,6 +25,7 @@ import contextlib
 import fcntl
 import importlib
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,7 +201,58 @@ def _lock_file(path: Path) -> IO[str]:
 
 
 def _take_lock(settings: Settings) -> IO[str]:
-    return _lock_file(_lock_path(settings, store_workers.executor_id(settings)))
+    global _reserved
+    path = _lock_path(settings, store_workers.executor_id(settings))
+    if _reserved is not None and _reserved[0] == path:
+        handle, _reserved = _reserved[1], None
+        return handle
+    return _lock_file(path)
+
+
+_reserved: tuple[Path, IO[str]] | None = None
+
+
+def reserve(settings: Settings, on_wait: Callable[[int | None], None]) -> None:
+    """Take this executor's worker lock now, for a :func:`launch` later in this process.
+
+    A long-running server must not lose its start to a CLI command that became the
+    worker while no server ran (``tikguard push`` with the server down): it waits until
+    that command's pushes end, calling ``on_wait(pid)`` once, instead of failing. The
+    lock is then held until the engine launches, so no other command takes it between.
+    """
+    global _reserved
+    path = _lock_path(settings, store_workers.executor_id(settings))
+    if _reserved is not None and _reserved[0] == path:
+        return
+    waited = False
+    while True:
+        try:
+            handle = _lock_file(path)
+        except EngineBusy:
+            if not waited:
+                on_wait(_holder_pid(path))
+                waited = True
+            time.sleep(0.2)
+            continue
+        _reserved = (path, handle)
+        return
+
+
+def release_reservation() -> None:
+    """Give back a :func:`reserve`'d lock that no launch took (a start that failed)."""
+    global _reserved
+    if _reserved is not None:
+        _reserved[1].close()
+        _reserved = None
+
+
+def _holder_pid(path: Path) -> int | None:
+    """The pid the lock's holder wrote into it, if readable."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
 
 
 @contextlib.contextmanager
