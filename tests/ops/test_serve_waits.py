@@ -109,3 +109,17 @@ def _answers(ctl: Controller) -> bool:
         return httpx.get(ctl.url + "/api/v1/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_a_second_server_on_one_data_directory_fails_at_once(tmp_path: Path) -> None:
+    first = Controller(tmp_path / "data", SCALE)
+    second = Controller(tmp_path / "data", SCALE)
+    try:
+        first.start()
+        out = second.cli("serve", "--port", str(second.port), timeout=120)
+        assert out.returncode == 1
+        assert f"a tikguard server (pid {first.proc.pid}) already runs on" in out.stderr
+        assert "one server per data directory" in out.stderr
+        assert first.running
+    finally:
+        first.close()

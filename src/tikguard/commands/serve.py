@@ -57,7 +57,11 @@ def serve(
         fail("TLS needs both a certificate and a key file", "set --tls-cert and --tls-key")
     with user_errors():
         db = Database.shared(settings)  # the one its workflows use too
-        runtime.reserve(settings, _waiting_for)
+        try:
+            runtime.reserve(settings, _waiting_for)
+        except runtime.EngineBusy as exc:
+            db.dispose()
+            fail(str(exc))
         try:
             preflight(settings, db)
         except ClusterError as exc:

@@ -180,8 +180,9 @@ def _lock_path(settings: Settings, executor_id: str) -> Path:
     return Path(settings.data_dir) / f"engine-{executor_id}.lock"
 
 
-def _lock_file(path: Path) -> IO[str]:
-    """Hold ``path``'s exclusive flock (writing our pid into it) or raise EngineBusy."""
+def _lock_file(path: Path, role: str = "") -> IO[str]:
+    """Hold ``path``'s exclusive flock (writing our pid and role into it) or raise
+    EngineBusy."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = path.open("a+")
     try:
@@ -195,7 +196,7 @@ def _lock_file(path: Path) -> IO[str]:
         ) from None
     handle.seek(0)
     handle.truncate()
-    handle.write(f"{os.getpid()}\n")
+    handle.write(f"{os.getpid()} {role}".rstrip() + "\n")
     handle.flush()
     return handle
 
@@ -210,6 +211,9 @@ def _take_lock(settings: Settings) -> IO[str]:
 
 
 _reserved: tuple[Path, IO[str]] | None = None
+#: Written into the worker lock by a server: a second server fails at once, a server
+#: only waits for a CLI command.
+SERVER_ROLE = "serve"
 
 
 def reserve(settings: Settings, on_wait: Callable[[int | None], None]) -> None:
@@ -227,10 +231,16 @@ def reserve(settings: Settings, on_wait: Callable[[int | None], None]) -> None:
     waited = False
     while True:
         try:
-            handle = _lock_file(path)
+            handle = _lock_file(path, role=SERVER_ROLE)
         except EngineBusy:
+            pid, role = _holder(path)
+            if role == SERVER_ROLE:
+                raise EngineBusy(
+                    f"a tikguard server (pid {pid}) already runs on {path.parent}: "
+                    "one server per data directory (stop it first)"
+                ) from None
             if not waited:
-                on_wait(_holder_pid(path))
+                on_wait(pid)
                 waited = True
             time.sleep(0.2)
             continue
@@ -246,13 +256,13 @@ def release_reservation() -> None:
         _reserved = None
 
 
-def _holder_pid(path: Path) -> int | None:
-    """The pid the lock's holder wrote into it, if readable."""
+def _holder(path: Path) -> tuple[int | None, str]:
+    """The pid and role the lock's holder wrote into it, as far as readable."""
     try:
-        text = path.read_text(encoding="ascii").strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None
+        pid, _, role = path.read_text(encoding="ascii").strip().partition(" ")
+    except (OSError, UnicodeDecodeError):
+        return None, ""
+    return (int(pid) if pid.isdigit() else None), role
 
 
 @contextlib.contextmanager
