@@ -39,6 +39,7 @@ COMMAND_MODULES = (
     "rollout",
     "lifecycle",
     "workers",
+    "inventory",
 )
 
 

@@ -16,7 +16,15 @@ from fastapi import APIRouter, FastAPI
 from tikguard import __version__
 from tikguard.api import docs as api_docs
 from tikguard.api.headers import SecurityHeaders
-from tikguard.api.routes import admin, devices, history, operations, rollouts, schedules
+from tikguard.api.routes import (
+    admin,
+    devices,
+    history,
+    inventory,
+    operations,
+    rollouts,
+    schedules,
+)
 from tikguard.logs import get_logger
 from tikguard.ops import runtime
 from tikguard.ops.cluster import ClusterError
@@ -45,7 +53,7 @@ def api_router() -> APIRouter:
             422: {"model": dict, "description": "invalid request"},
         },
     )
-    for module in (admin, devices, history, operations, rollouts, schedules):
+    for module in (admin, devices, history, inventory, operations, rollouts, schedules):
         router.include_router(module.router)
     return router
 

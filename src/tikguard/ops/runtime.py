@@ -55,6 +55,7 @@ WORKFLOW_MODULES = (
     "tikguard.ops.backup.workflow",
     "tikguard.ops.push.lifecycle",  # refuses workflows of other revisions clearly
     "tikguard.ops.rollout.workflow",
+    "tikguard.ops.inventory.schedule",
 )
 
 LaunchHook = Callable[["Engine"], Awaitable[None]]

@@ -132,6 +132,69 @@ def _first_error(exc: DBOSException) -> InvalidInput:
     return InvalidInput(str(exc).removeprefix("DBOS Error: ").strip() or "invalid schedule")
 
 
+async def apply_schedule(
+    name: str,
+    workflow_fn: Any,
+    workflow_name: str,
+    cron: str,
+    context: dict[str, Any],
+    time_zone: str | None,
+    client: DBOSClient | None,
+) -> None:
+    """Create or change one DBOS schedule (any scheduled workflow of tikguard), through
+    the engine of this process or, from any other process, a ``client``."""
+    try:
+        if client is None:
+            await DBOS.apply_schedules_async(
+                [
+                    {
+                        "schedule_name": name,
+                        "workflow_fn": workflow_fn,
+                        "schedule": cron,
+                        "context": context,
+                        "cron_timezone": time_zone,
+                    }
+                ]
+            )
+        else:
+            await client.apply_schedules_async(
+                [
+                    {
+                        "schedule_name": name,
+                        "workflow_name": workflow_name,
+                        "schedule": cron,
+                        "context": context,
+                        "cron_timezone": time_zone,
+                        "application_name": runtime.APP_NAME,
+                    }
+                ]
+            )
+    except DBOSException as exc:  # an expression croniter refuses ("Invalid cron ...")
+        raise _first_error(exc) from None
+
+
+async def schedules_named(prefix: str, client: DBOSClient | None) -> list[Any]:
+    """The DBOS schedules whose names start with ``prefix``."""
+    if client is None:
+        return list(await DBOS.list_schedules_async(schedule_name_prefix=prefix))
+    return list(
+        await client.list_schedules_async(
+            schedule_name_prefix=prefix, application_name=runtime.APP_NAME
+        )
+    )
+
+
+async def delete_schedule(name: str, client: DBOSClient | None) -> bool:
+    """Remove one DBOS schedule by name; False when there was none."""
+    if name not in {s["schedule_name"] for s in await schedules_named(name, client)}:
+        return False
+    if client is None:
+        await DBOS.delete_schedule_async(name)
+    else:
+        await client.delete_schedule_async(name)
+    return True
+
+
 async def set_schedule(
     tenant_id: int,
     *,
@@ -147,34 +210,7 @@ async def set_schedule(
     check_schedule(tag, cron, time_zone)
     name = schedule_name(tenant_id, tag)
     context = {"tenant_id": tenant_id, "tag": tag}
-    try:
-        if client is None:
-            await DBOS.apply_schedules_async(
-                [
-                    {
-                        "schedule_name": name,
-                        "workflow_fn": scheduled_backup,
-                        "schedule": cron,
-                        "context": context,
-                        "cron_timezone": time_zone,
-                    }
-                ]
-            )
-        else:
-            await client.apply_schedules_async(
-                [
-                    {
-                        "schedule_name": name,
-                        "workflow_name": WORKFLOW_NAME,
-                        "schedule": cron,
-                        "context": context,
-                        "cron_timezone": time_zone,
-                        "application_name": runtime.APP_NAME,
-                    }
-                ]
-            )
-    except DBOSException as exc:  # an expression croniter refuses ("Invalid cron ...")
-        raise _first_error(exc) from None
+    await apply_schedule(name, scheduled_backup, WORKFLOW_NAME, cron, context, time_zone, client)
     return BackupSchedule(name, tenant_id, tag, cron, time_zone)
 
 
@@ -182,15 +218,7 @@ async def remove_schedule(
     tenant_id: int, *, tag: str | None = None, client: DBOSClient | None = None
 ) -> bool:
     """Remove a backup schedule; False when there was none."""
-    name = schedule_name(tenant_id, tag)
-    existing = {s.name for s in await list_schedules(tenant_id, client=client)}
-    if name not in existing:
-        return False
-    if client is None:
-        await DBOS.delete_schedule_async(name)
-    else:
-        await client.delete_schedule_async(name)
-    return True
+    return await delete_schedule(schedule_name(tenant_id, tag), client)
 
 
 async def list_schedules(
@@ -198,12 +226,7 @@ async def list_schedules(
 ) -> list[BackupSchedule]:
     """The backup schedules (of one tenant, or all), tenant-wide first, then by tag."""
     prefix = PREFIX if tenant_id is None else f"{PREFIX}{tenant_id}:"
-    if client is None:
-        found = await DBOS.list_schedules_async(schedule_name_prefix=prefix)
-    else:
-        found = await client.list_schedules_async(
-            schedule_name_prefix=prefix, application_name=runtime.APP_NAME
-        )
+    found = await schedules_named(prefix, client)
     out: list[BackupSchedule] = []
     for s in found:
         context = s["context"] if isinstance(s["context"], dict) else {}
