@@ -340,7 +340,7 @@ async def sync(
         if defaults.remove:
             # Removal waits for a device's versions to be in the git mirror: catch it up.
             await asyncio.to_thread(mirror.sync_tenant, db, tenant_id, push=False)
-        return await asyncio.to_thread(
+        plan = await asyncio.to_thread(
             _plan_and_apply,
             db,
             tenant_id,
@@ -351,6 +351,10 @@ async def sync(
             dry_run=dry_run,
             check_networks=not as_operator,
         )
+        if not dry_run and plan.counts()["remove"]:
+            # The mirror records the removal (a ``removed: <name>`` commit) now.
+            await asyncio.to_thread(mirror.sync_tenant, db, tenant_id, push=False)
+        return plan
     except StoreError as exc:
         if not dry_run:
             await asyncio.to_thread(_record, db, tenant_id, name, {"ok": False, "error": str(exc)})
