@@ -7,18 +7,16 @@ nothing, removal only of what a source added, secrets never shown, tenants apart
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pygit2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.api.world import api_settings
+from tests.ops.netboxkit import TOKEN, NetBox, nb_device
 
 from tikguard.ops import devices as device_ops
 from tikguard.ops import inventory as inv
@@ -32,7 +30,6 @@ from tikguard.store.errors import NotFound
 from tikguard.store.models import InventorySource
 from tikguard.store.tenants import ensure_tenant
 
-TOKEN = "nbt-0123456789abcdef-secret"
 PASSWORD = "router-pass-not-shown"
 
 
@@ -327,69 +324,6 @@ async def test_tenants_are_apart(db: Database, cfg: Settings, tmp_path: Path) ->
 
 
 # --- the HTTP JSON source ------------------------------------------------------------
-
-
-class NetBox:
-    """A NetBox-shaped device API: ``results`` pages of 2, ``next`` links, a token."""
-
-    def __init__(self, devices: list[dict[str, Any]]) -> None:
-        self.devices = devices
-        self.fail_with: int | None = None
-        self.requests: list[str] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                outer.requests.append(self.path)
-                if outer.fail_with is not None:
-                    return self._send(outer.fail_with, {"detail": "boom"})
-                if self.headers.get("Authorization") != f"Token {TOKEN}":
-                    return self._send(403, {"detail": "Invalid token"})
-                offset = int(parse_qs(urlsplit(self.path).query).get("offset", ["0"])[0])
-                page = outer.devices[offset : offset + 2]
-                following = None
-                if offset + 2 < len(outer.devices):
-                    following = f"{outer.url}?limit=2&offset={offset + 2}"
-                self._send(
-                    200,
-                    {
-                        "count": len(outer.devices),
-                        "next": following,
-                        "previous": None,
-                        "results": page,
-                    },
-                )
-
-            def _send(self, status: int, doc: object) -> None:
-                body = json.dumps(doc).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/api/dcim/devices/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def nb_device(name: str, ip: str, platform: str = "routeros", site: str = "ams1") -> dict[str, Any]:
-    return {
-        "id": abs(hash(name)) % 1000,
-        "name": name,
-        "platform": {"slug": platform},
-        "primary_ip": {"address": f"{ip}/24"},
-        "site": {"slug": site},
-        "tags": [{"name": "Core", "slug": "core"}],
-        "custom_fields": {"ssh_port": 22},
-    }
 
 
 @pytest.fixture

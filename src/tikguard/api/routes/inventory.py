@@ -14,12 +14,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 
 from tikguard.api.deps import Admin, State, Viewer
 from tikguard.api.routes.schedules import engine_database
 from tikguard.api.schemas import Strict
 from tikguard.ops import inventory as inv
-from tikguard.server.errors import ApiError
+from tikguard.server.errors import ApiError, error_body
 
 router = APIRouter(tags=["inventory"])
 
@@ -152,17 +153,22 @@ async def sync_source(
     """Sync now: the plan (add/update/remove/...), applied unless ``dry_run``. Wrong
     rows: 422 with the plan and every row's error, nothing changed. A source that
     cannot be read: 502, nothing changed."""
-    from pydantic_core import to_json
-
     try:
         plan = await inv.sync(
             state.db, state.settings, who.tenant_id, name, actor=who.actor, dry_run=dry_run
         )
     except inv.SyncRefused as exc:
-        body = {**exc.plan.as_json(), "dry_run": dry_run, "applied": False}
-        return Response(to_json(body), status_code=422, media_type="application/json")
+        plan = exc.plan
     except inv.SourceUnavailable as exc:
         raise ApiError(502, str(exc), exc.hint) from None
     body = {**plan.as_json(), "dry_run": dry_run, "applied": not dry_run and not plan.errors}
-    status = 422 if plan.errors else 200
-    return Response(to_json(body), status_code=status, media_type="application/json")
+    if plan.errors:
+        body = error_body(
+            422,
+            f"{len(plan.errors)} row(s) of {name} are wrong: nothing was changed",
+            "fix them in the source; every row's error is in errors",
+            **body,
+        )
+    return Response(
+        to_json(body), status_code=422 if plan.errors else 200, media_type="application/json"
+    )
