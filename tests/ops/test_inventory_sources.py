@@ -440,3 +440,18 @@ def test_http_source_settings_are_checked() -> None:
         inv.build_config("http", url="file:///etc/passwd")
     with pytest.raises(Exception, match="unknown field"):
         inv.build_config("http", url="https://nb.example/", mapping={"name": "n", "secret": "x"})
+
+
+def test_data_key_rotation_keeps_source_secrets_readable(db: Database, tmp_path: Path) -> None:
+    from tikguard.store.rotation import rotate_data_key
+    from tikguard.store.sources import get_secrets
+    from tikguard.store.vault import Vault
+
+    tid = tenant(db)
+    add_file_source(db, tid, "r", "rancid", tmp_path / "router.db", password=PASSWORD)
+    assert rotate_data_key(db, tid).values == 1
+    db.set_vault(Vault.from_settings(db.settings))  # no cached keys
+    with db.session() as s:
+        source = s.query(InventorySource).one()
+        assert Vault.key_version_of(bytes(source.secrets_enc or b"")) == 2
+        assert get_secrets(s, source) == {"password": PASSWORD}
