@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from tikguard.commands._context import store_context, user_errors
 from tikguard.commands._ui import JsonOut, cell, console, fail, print_json
-from tikguard.ops import inventory as inv
+
+if TYPE_CHECKING:  # the ops layer (store, DBOS) is imported by the commands that run
+    from tikguard.ops import inventory as inv
 
 inventory_app = typer.Typer(
     help="Inventory sources (RANCID router.db, Oxidized CSV, HTTP JSON / NetBox) and sync.",
@@ -109,6 +111,8 @@ def source_add(
     time_zone: Annotated[str | None, typer.Option(help="Time zone of --every (UTC).")] = None,
 ) -> None:
     """Add an inventory source (sync it with `tikguard inventory sync NAME`)."""
+    from tikguard.ops import inventory as inv
+
     if header_stdin and password_stdin:
         fail("--header-stdin and --password-stdin both read stdin", "use one of them")
     password: str | None = None
@@ -182,6 +186,8 @@ def _source_json(v: inv.SourceView, cron: str | None) -> dict[str, Any]:
 @source_app.command("list")
 def source_list(as_json: JsonOut = False) -> None:
     """The tenant's sources, their schedules and last sync (never a secret)."""
+    from tikguard.ops import inventory as inv
+
     with store_context() as ctx, user_errors():
         views = inv.list_sources(ctx.db, ctx.tenant_id)
         crons = asyncio.run(inv.sync_schedules(ctx.settings, ctx.tenant_id)) if views else {}
@@ -215,6 +221,8 @@ def source_remove(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> None:
     """Forget a source and its schedule; the routers it added stay."""
+    from tikguard.ops import inventory as inv
+
     if not yes and not typer.confirm(f"Remove source {name}? (its routers stay)"):
         raise typer.Exit(1)
     with store_context() as ctx, user_errors():
@@ -279,6 +287,8 @@ def sync(
     as_json: JsonOut = False,
 ) -> None:
     """Read the source and bring the inventory in line (add, update, remove)."""
+    from tikguard.ops import inventory as inv
+
     with store_context() as ctx, user_errors():
         try:
             plan = asyncio.run(
