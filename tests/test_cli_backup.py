@@ -8,6 +8,7 @@ runs its own ``asyncio.run`` as it does from a shell.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,9 +144,59 @@ def test_bad_input_says_what_to_do(
     out = run(env, "device", "import", str(bad_csv))
     assert out.exit_code == 1 and "missing: host" in out.output
     dev = fleet.fleet[2]
-    run(env, "device", "add", dev.name, dev.host, "--port", str(dev.port), input="wrong\n")
+    where = [dev.name, dev.host, "--port", str(dev.port)]
+    refused = run(env, "device", "add", *where, input="wrong\n")
+    assert refused.exit_code == 1 and "refused the login" in refused.output, refused.output
+    assert "--no-probe" in refused.output
+    assert "wrong" not in refused.output
+    assert dev.name not in run(env, "device", "list").output  # nothing stored
+    unreachable = run(env, "device", "add", "gone", "127.0.0.1", "--port", "9", input="x\n")
+    assert unreachable.exit_code == 1 and "gone" not in run(env, "device", "list").output
+    run(env, "device", "add", *where, "--no-probe", input="wrong\n")  # stored, not contacted
     failed = run(env, "backup", dev.name)
     assert failed.exit_code == 1 and "auth-failed" in failed.output
+
+
+def test_device_add_probes_and_pins_and_checks_names(
+    fleet: ThreadedFleet, env: dict[str, str]
+) -> None:
+    dev = fleet.fleet[0]
+    added = run(
+        env, "device", "add", dev.name, dev.host, "--port", str(dev.port), input="simpass\n"
+    )
+    assert added.exit_code == 0, added.output
+    assert "RouterOS 7" in added.output and dev.host_key_fingerprint in added.output
+    shown = run(env, "device", "show", dev.name, "--json")
+    assert json.loads(shown.output)["host_key_fingerprint"] == dev.host_key_fingerprint
+
+    again = run(env, "device", "add", dev.name, dev.host, "--no-probe", input="simpass\n")
+    assert again.exit_code == 1 and f"tikguard device show {dev.name}" in again.output
+    bad = run(env, "device", "add", "bad name!", dev.host, input="simpass\n")
+    assert bad.exit_code == 1, bad.output
+    assert "has a space at position 4" in bad.output  # named before any password prompt
+    assert "Password" not in bad.output
+
+
+def test_stale_host_key_warning_clears_when_the_pinned_key_is_back(
+    fleet: ThreadedFleet, env: dict[str, str]
+) -> None:
+    dev = fleet.fleet[1]
+    run(env, "device", "add", dev.name, dev.host, "--port", str(dev.port), input="simpass\n")
+    pinned = dev.server.hostkeys.key()
+    dev.change_host_key()
+    assert run(env, "backup", dev.name).exit_code == 1
+    assert pending(env) == [True]
+    dev.change_host_key(pinned)  # the impostor is gone: the router is back on its pin
+    assert run(env, "backup", dev.name).exit_code == 0
+    assert pending(env) == [False]
+    shown = json.loads(run(env, "device", "show", dev.name, "--json").output)
+    assert shown["pending_host_key_fingerprint"] is None
+
+
+def pending(env: dict[str, str]) -> list[bool]:
+    """Which devices `device list` flags with a changed host key."""
+    rows = json.loads(run(env, "device", "list", "--json").output)
+    return [row["host_key_pending"] for row in rows]
 
 
 def test_import_asks_for_missing_passwords_without_echo(

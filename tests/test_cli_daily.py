@@ -220,3 +220,11 @@ def test_device_set_edits_access_and_audits_it(
         actions = [e.action for e in list_audit(s, alpha.id)]
     assert actions.count("device.update") >= 1
     assert run(env, "device", "set", name).exit_code == 1
+
+
+def test_a_taken_name_gets_the_hint_for_what_holds_it(
+    alpha: TenantWorld, env: dict[str, str]
+) -> None:
+    tenant = run(env, "tenant", "add", "alpha")
+    assert tenant.exit_code == 1
+    assert "tenant list" in tenant.output and "device remove" not in tenant.output

@@ -17,7 +17,8 @@ from rich.table import Table
 
 from tikguard.commands._context import store_context, user_errors
 from tikguard.commands._input import read_user_file
-from tikguard.commands._ui import JsonOut, cell, console, fail, print_json
+from tikguard.commands._ui import JsonOut, cell, console, fail, labelled, print_json
+from tikguard.device.errors import DeviceError
 
 if TYPE_CHECKING:
     from tikguard.ops import devices as svc
@@ -49,7 +50,10 @@ def _read_password(prompt: str, from_stdin: bool) -> str:
 
 @device_app.command("add")
 def add(
-    name: Annotated[str, typer.Argument(help="A unique name for the router.")],
+    name: Annotated[
+        str,
+        typer.Argument(help="A unique name: letters, digits, '.', '-' and '_'."),
+    ],
     host: Annotated[str, typer.Argument(help="Management address or DNS name.")],
     username: Annotated[str, typer.Option("--user", "-u", help="SSH user.")] = "admin",
     port: Annotated[int, typer.Option("--port", "-p", help="SSH port.")] = 22,
@@ -60,28 +64,77 @@ def add(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin.")
     ] = False,
+    no_probe: Annotated[
+        bool,
+        typer.Option(
+            "--no-probe",
+            help="Store it without contacting the router (its host key is then pinned on "
+            "the first connection).",
+        ),
+    ] = False,
 ) -> None:
-    """Add a router; the password is asked for (not echoed) and stored encrypted."""
+    """Add a router: connect, log in and read what it is first (its host key pinned from
+    this contact); a router that does not answer is not stored. The password is asked for
+    (not echoed) and stored encrypted."""
     from tikguard.ops import devices as svc
+    from tikguard.store.devices import check_device_name
 
+    with user_errors():
+        check_device_name(name)  # before asking for a password it would not use
     password = _read_password(f"Password for {username}@{host}", password_stdin)
+    new = svc.NewDevice(name, host, username, password, port, tag or [], site)
+    # The controller's operator (the CLI) is not bound by tenant networks.
     with store_context() as ctx, user_errors():
-        view = svc.add(
-            ctx.db,
-            ctx.tenant_id,
-            actor=ctx.actor,
-            name=name,
-            host=host,
-            username=username,
-            password=password,
-            port=port,
-            tags=tag or [],
-            site=site,
-            as_operator=True,  # the controller's operator: not bound by tenant networks
+        if no_probe:
+            view = svc.add(
+                ctx.db,
+                ctx.tenant_id,
+                actor=ctx.actor,
+                name=name,
+                host=host,
+                username=username,
+                password=password,
+                port=port,
+                tags=tag or [],
+                site=site,
+                as_operator=True,
+            )
+        else:
+            try:
+                view, facts = asyncio.run(
+                    svc.add_probed(
+                        ctx.db, ctx.settings, ctx.tenant_id, new, actor=ctx.actor, as_operator=True
+                    )
+                )
+            except DeviceError as exc:
+                fail(
+                    f"{exc.message}; {name} was not added",
+                    "check the address, port, user and password; --no-probe stores it "
+                    "without contacting it",
+                )
+    where = f"{view.username}@{view.host}:{view.port}"
+    if no_probe:
+        console.print(
+            labelled(
+                "added",
+                "bold",
+                f"{view.name} ({where}), not contacted: its host key is "
+                "pinned on the first connection",
+            ),
+            highlight=False,
         )
+        return
+    what = f"RouterOS {facts.version}" + (
+        f" on {facts.resource.board}" if facts.resource.board else ""
+    )
     console.print(
-        f"added [bold]{view.name}[/] ({view.username}@{view.host}:{view.port}); "
-        "its host key is pinned on the first connection"
+        labelled(
+            "added",
+            "bold",
+            f"{view.name} ({where}): {what}, identity {facts.identity or '?'}; "
+            f"host key {view.host_key_fingerprint} pinned",
+        ),
+        highlight=False,
     )
 
 

@@ -36,8 +36,10 @@ __all__ = [
     "HostKeyOffer",
     "ImportReport",
     "InventoryRow",
+    "NewDevice",
     "accept_host_key",
     "add",
+    "add_probed",
     "default_tenant_id",
     "get",
     "host_key_offer",
@@ -155,6 +157,19 @@ def list_all(db: Database, tenant_id: int, *, tag: str | None = None) -> list[De
         ]
 
 
+@dataclass(frozen=True)
+class NewDevice:
+    """A router to add, as the caller gave it."""
+
+    name: str
+    host: str
+    username: str
+    password: str | None = field(repr=False)
+    port: int = 22
+    tags: list[str] = field(default_factory=list)
+    site: str | None = None
+
+
 def add(
     db: Database,
     tenant_id: int,
@@ -172,22 +187,92 @@ def add(
     """Add one router (password stored encrypted). A tenant's admin must keep to the
     tenant's management networks (:mod:`tikguard.store.reach`); the controller's
     operator (the CLI, ``as_operator``) is not bound by them."""
+    new = NewDevice(name, host, username, password, port, tags or [], site)
     with db.transaction() as session:
-        if not as_operator:
-            check_reach(session, tenant_id, host, port)
-        device = store_devices.add_device(
-            session,
-            tenant_id,
-            name=name,
-            host=host,
-            username=username,
-            password=password,
-            port=port,
-            tags=tags or [],
-            site=site,
-        )
-        audit(session, tenant_id, actor=actor, action="device.add", target=device.name)
-        return DeviceView.of(device, password is not None)
+        return _store_new(session, tenant_id, new, actor=actor, as_operator=as_operator)
+
+
+def _store_new(
+    session: Any,
+    tenant_id: int,
+    new: NewDevice,
+    *,
+    actor: str,
+    as_operator: bool,
+    details: dict[str, Any] | None = None,
+) -> DeviceView:
+    """Write one new device and its audit row (in the caller's transaction)."""
+    if not as_operator:
+        check_reach(session, tenant_id, new.host, new.port)
+    device = store_devices.add_device(
+        session,
+        tenant_id,
+        name=new.name,
+        host=new.host,
+        username=new.username,
+        password=new.password,
+        port=new.port,
+        tags=new.tags,
+        site=new.site,
+    )
+    audit(session, tenant_id, actor=actor, action="device.add", target=device.name, details=details)
+    return DeviceView.of(device, new.password is not None)
+
+
+async def add_probed(
+    db: Database,
+    settings: Settings,
+    tenant_id: int,
+    new: NewDevice,
+    *,
+    actor: str,
+    as_operator: bool = False,
+) -> tuple[DeviceView, DeviceFacts]:
+    """Add a router only once it has answered: reached, logged in to with these
+    credentials, probed, its host key pinned from this first contact. A probe that fails
+    raises its :class:`~tikguard.device.errors.DeviceError` and nothing is stored; the
+    input is checked before the router is contacted."""
+    from tikguard.device.probe import probe
+    from tikguard.device.session import Target, connect
+
+    def check() -> None:
+        with db.session() as session:
+            if not as_operator:
+                check_reach(session, tenant_id, new.host, new.port)
+            store_devices.check_new_device(
+                session,
+                tenant_id,
+                name=new.name,
+                host=new.host,
+                username=new.username,
+                port=new.port,
+                tags=new.tags,
+                site=new.site,
+            )
+
+    await asyncio.to_thread(check)
+    target = Target(new.name, new.host, new.port, new.username, new.password or "")
+    async with await connect(target, settings) as session_:
+        facts = await probe(session_)
+        presented = session_.host_key
+
+    def write() -> DeviceView:
+        with db.transaction() as session:
+            view = _store_new(
+                session,
+                tenant_id,
+                new,
+                actor=actor,
+                as_operator=as_operator,
+                details={"probed": True, "host_key": fingerprint(presented)},
+            )
+            store_devices.check_host_key(session, tenant_id, view.id, presented)
+            _record_probe(session, tenant_id, view.id, facts)
+            return DeviceView.of(
+                store_devices.get_device(session, tenant_id, view.id), view.has_password
+            )
+
+    return await asyncio.to_thread(write), facts
 
 
 def update(
@@ -425,6 +510,14 @@ async def probe_device(
     async with await connect(job.target, settings) as session_:
         facts = await probe(session_)
         presented = session_.host_key
+    with db.transaction() as session:
+        store_devices.check_host_key(session, tenant_id, device_id, presented)
+        _record_probe(session, tenant_id, device_id, facts)
+    return facts
+
+
+def _record_probe(session: Any, tenant_id: int, device_id: int, facts: DeviceFacts) -> None:
+    """Keep what a probe saw on the device's row."""
     details: dict[str, Any] = {
         "identity": facts.identity,
         "channel": facts.resource.channel,
@@ -438,18 +531,15 @@ async def probe_device(
         "user_group": facts.user_group,
         "policies": sorted(facts.policies) if facts.policies is not None else None,
     }
-    with db.transaction() as session:
-        store_devices.check_host_key(session, tenant_id, device_id, presented)
-        store_devices.record_probe(
-            session,
-            tenant_id,
-            device_id,
-            ros_version=facts.version,
-            board=facts.resource.board,
-            architecture=facts.resource.architecture,
-            details=details,
-        )
-    return facts
+    store_devices.record_probe(
+        session,
+        tenant_id,
+        device_id,
+        ros_version=facts.version,
+        board=facts.resource.board,
+        architecture=facts.resource.architecture,
+        details=details,
+    )
 
 
 # --- host keys -----------------------------------------------------------------

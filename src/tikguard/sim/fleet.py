@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tikguard.settings import time_scale_from_env
 from tikguard.sim.apiserver import ApiServer, self_signed_context
@@ -43,6 +43,9 @@ from tikguard.sim.network import RandomDisconnects
 from tikguard.sim.router import SimRouter
 from tikguard.sim.seed import SeedSet, load_seeds, seed_files
 from tikguard.sim.server import DeviceServer, base_options
+
+if TYPE_CHECKING:
+    import asyncssh
 
 INVENTORY_COLUMNS = ("name", "host", "port", "username", "password", "tags", "site")
 INVENTORY_FILE = "inventory.csv"
@@ -100,9 +103,10 @@ class SimDevice:
         """A ``known_hosts`` line for this router (``[127.0.0.1]:40022 ssh-ed25519 ...``)."""
         return f"[{self.host}]:{self.port} {self.server.hostkeys.public_openssh()}"
 
-    def change_host_key(self) -> str:
-        """Fault: the router presents a new host key from the next connection on."""
-        return self.server.change_host_key()
+    def change_host_key(self, key: asyncssh.SSHKey | None = None) -> str:
+        """Fault: the router presents a new host key from the next connection on (or
+        ``key``, e.g. the one it had before: back on its pinned key)."""
+        return self.server.change_host_key(key)
 
     # -- power ----------------------------------------------------------------------
     async def power_loss(self) -> None:

@@ -55,13 +55,16 @@ class HostKeyStore:
         result: str = self.key().get_fingerprint("sha256")
         return result
 
-    def rotate(self) -> asyncssh.SSHKey:
-        """Replace the key (a reinstalled router, or an impostor) and persist the new one."""
-        self._key = self._generate()
+    def rotate(self, key: asyncssh.SSHKey | None = None) -> asyncssh.SSHKey:
+        """Replace the key (a reinstalled router, or an impostor) and persist the new one;
+        ``key``: put that one (an earlier key: the impostor gone) instead of a new one."""
+        self._key = self._generate() if key is None else self._keep(key)
         return self._key
 
     def _generate(self) -> asyncssh.SSHKey:
-        key = asyncssh.generate_private_key(self._algorithm)
+        return self._keep(asyncssh.generate_private_key(self._algorithm))
+
+    def _keep(self, key: asyncssh.SSHKey) -> asyncssh.SSHKey:
         path = self.path
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

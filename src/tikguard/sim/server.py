@@ -304,9 +304,10 @@ class DeviceServer:
         for sock in list(self._held):
             self._drop_held(sock, reset=True)
 
-    def change_host_key(self) -> str:
-        """Give the router a new host key (existing sessions keep the old one)."""
-        self.hostkeys.rotate()
+    def change_host_key(self, key: asyncssh.SSHKey | None = None) -> str:
+        """Give the router a new host key, or ``key`` (an earlier one back); existing
+        sessions keep the old one."""
+        self.hostkeys.rotate(key)
         self._options = None
         return self.hostkeys.fingerprint()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,12 +26,36 @@ PASSWORD_PURPOSE = "device-password"
 _UPDATABLE = frozenset({"name", "host", "port", "username", "site", "vars"})
 
 
+#: What a device name may hold: it is a directory of the git mirror, a CLI argument a
+#: shell must not split or expand, and part of URLs; a hostname's characters (what a
+#: RouterOS identity usually is) plus '_'.
+_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "._-")
+
+
+def _described(char: str) -> str:
+    """A character as an error message shows it: visible, or named when it is not."""
+    names = {" ": "a space", "\t": "a tab", "\n": "a line break"}
+    if char in names:
+        return names[char]
+    return repr(char) if char.isprintable() else f"U+{ord(char):04X}"
+
+
 def check_device_name(name: str) -> str:
-    """Device names are git mirror directories and CLI arguments: no '/', no leading '.'."""
+    """Device names are git mirror directories, CLI arguments and URL parts: ASCII
+    letters, digits, '.', '-' and '_', starting with a letter or digit. The error names
+    the first character that is not allowed and where it is."""
     check_text(name, "device name", max_len=128)
-    if "/" in name or "\\" in name or name.startswith(".") or name != name.strip():
+    for index, char in enumerate(name):
+        if char not in _NAME_CHARS:
+            raise InvalidInput(
+                f"device name {name!r} has {_described(char)} at position {index + 1}: "
+                "use letters, digits, '.', '-' and '_'",
+                hint="e.g. the router's identity with spaces written as '-'",
+            )
+    if not name[0].isalnum():
         raise InvalidInput(
-            f"device name {name!r} is not allowed: no '/', '\\', leading '.' or surrounding spaces"
+            f"device name {name!r} starts with {_described(name[0])}: "
+            "start it with a letter or a digit"
         )
     return name
 
@@ -68,6 +93,34 @@ def check_vars(values: Mapping[str, str]) -> dict[str, str]:
     return clean
 
 
+def check_new_device(
+    session: Session,
+    tenant_id: int,
+    *,
+    name: str,
+    host: str,
+    username: str,
+    port: int = 22,
+    tags: Iterable[str] = (),
+    site: str | None = None,
+) -> list[str]:
+    """Refuse (InvalidInput, AlreadyExists) what :func:`add_device` would refuse, before
+    anything is written or a router is contacted; the clean tags."""
+    check_device_name(name)
+    check_text(host, "host", max_len=255)
+    check_text(username, "username", max_len=128)
+    _check_port(port)
+    if site is not None:
+        check_text(site, "site", max_len=128)
+    clean_tags = _check_tags(tags)
+    if _find_by_name(session, tenant_id, name) is not None:
+        raise AlreadyExists(
+            f"device {name!r} already exists",
+            hint=f"pick another name, or see it with `tikguard device show {name}`",
+        )
+    return clean_tags
+
+
 def add_device(
     session: Session,
     tenant_id: int,
@@ -82,18 +135,9 @@ def add_device(
     vars: Mapping[str, str] | None = None,
 ) -> Device:
     """Add a router; its password is stored encrypted. AlreadyExists on a duplicate name."""
-    check_device_name(name)
-    check_text(host, "host", max_len=255)
-    check_text(username, "username", max_len=128)
-    _check_port(port)
-    if site is not None:
-        check_text(site, "site", max_len=128)
-    clean_tags = _check_tags(tags)
-    if _find_by_name(session, tenant_id, name) is not None:
-        raise AlreadyExists(
-            f"device {name!r} already exists",
-            hint=f"pick another name, or see it with `tikguard device show {name}`",
-        )
+    clean_tags = check_new_device(
+        session, tenant_id, name=name, host=host, username=username, port=port, tags=tags, site=site
+    )
     device = Device(
         tenant_id=tenant_id,
         name=name,
@@ -324,6 +368,13 @@ class HostKeyCheck(enum.StrEnum):
     MISMATCH = "mismatch"  # refuse to talk; recorded as pending until accepted
 
 
+def pinned_key_seen(now: datetime) -> dict[str, Any]:
+    """A device row's changes when its router presented the pinned key: verified now,
+    and another key it offered earlier is no longer pending (it is back on its pin, so a
+    "host key changed" warning would be stale)."""
+    return {"host_key_last_verified": now, "host_key_pending": None, "host_key_pending_seen": None}
+
+
 def check_host_key(
     session: Session, tenant_id: int, device_id: int, presented: str, *, now: datetime | None = None
 ) -> HostKeyCheck:
@@ -341,7 +392,8 @@ def check_host_key(
         device.host_key_last_verified = now
         result = HostKeyCheck.PINNED_NOW
     elif device.host_key == presented:
-        device.host_key_last_verified = now
+        for column, value in pinned_key_seen(now).items():
+            setattr(device, column, value)
         result = HostKeyCheck.MATCH
     else:
         device.host_key_pending = presented

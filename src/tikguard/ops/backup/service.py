@@ -187,7 +187,8 @@ def _apply(
         # The pin changed while we were connected with the old one: keep nothing.
         error = HostKeyChanged(device.name, fingerprint(outcome.host_key), None)
         return _failed(device, error, seconds, now)
-    device.host_key_last_verified = now
+    for column, value in store_devices.pinned_key_seen(now).items():
+        setattr(device, column, value)
     version, created = store_versions.record_backup(
         session,
         device.tenant_id,
@@ -357,7 +358,7 @@ class _ResultWriter:
                 continue
             if key is None:
                 row.update(host_key=outcome.host_key, host_key_first_seen=now)
-            row["host_key_last_verified"] = now
+            row.update(store_devices.pinned_key_seen(now))
             if outcome.ros_version:
                 row["ros_version"] = outcome.ros_version
             if outcome.model:
