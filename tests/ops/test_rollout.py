@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tikguard.ops import cluster
+from tikguard.ops import push as push_ops
 from tikguard.ops.rollout import service as rollouts
 from tikguard.ops.rollout.records import RolloutView
 from tikguard.ops.rollout.targets import Selector
@@ -253,3 +255,22 @@ async def test_a_router_removed_after_the_start_counts_as_failed(tmp_path: Path)
         assert "removed" in (view.targets[1].reason or "")
         await rollouts.abort(env.db, env.settings, env.tenant_id, rollout_id, "test")
         await _wait(env, rollout_id, {"aborted"})
+
+
+async def test_pushes_outside_the_rollout_count_but_never_stall_it(tmp_path: Path) -> None:
+    async with environment(tmp_path, 3) as env:
+        names = [d.name for d in env.fleet]
+        manual = push_ops.PushRequest([names[0]], script=GOOD, confirm="manual")
+        [sub] = await push_ops.submit(env.db, env.settings, env.tenant_id, manual)
+        await until(
+            lambda: any(e.stage == "waiting-confirm" for e in env.events(sub.op_id)), within=60
+        )
+        assert await cluster.push_load(env.settings, env.db) == 1
+        view = await _run(
+            env, _request(GOOD, selector=Selector(names=names[1:]), waves=["100%"]), {"completed"}
+        )
+        assert [t.outcome for t in view.targets] == ["committed", "committed"]
+        await push_ops.confirm(env.settings, sub.op_id)
+        [op] = await push_ops.wait(env.db, env.tenant_id, [sub.op_id])
+        assert op.outcome == "committed"
+        assert await cluster.push_load(env.settings, env.db) == 0

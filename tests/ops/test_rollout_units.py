@@ -145,3 +145,11 @@ def test_admission_says_when_a_push_alone_is_too_slow() -> None:
     adm.observe(1, 8.0)  # past three quarters alone: the window cannot be kept
     reason = adm.slow_reason()
     assert reason is not None and "longer --window" in reason
+
+
+def test_admission_counts_the_whole_load_but_always_lets_one_start() -> None:
+    adm = Admission(budget=20.0, cap=100, limit=4)
+    assert adm.room(own=1) == 3
+    assert adm.room(own=1, load=3) == 1  # two pushes of others share the controller
+    assert adm.room(own=2, load=9) == 0
+    assert adm.room(own=0, load=9) == 1  # nothing of its own in flight: one may start

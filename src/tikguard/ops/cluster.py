@@ -361,6 +361,31 @@ class WorkerView:
     taken_over_by: str | None
 
 
+async def push_load(settings: Settings, db: Database) -> int:
+    """Guarded pushes running or queued anywhere, per live worker (rounded up).
+
+    What a rollout's admission control counts besides its own pushes: another rollout,
+    manual pushes and their confirm windows load the same workers.
+    """
+
+    def live_workers() -> int:
+        with scope.scoped(None), db.session() as session:
+            now, span = store_workers.db_now(session), lease(settings)
+            return sum(
+                store_workers.alive(w, now, span) for w in store_workers.list_workers(session)
+            )
+
+    async with _lister(settings) as list_workflows:
+        found = await list_workflows(
+            status=["PENDING", "ENQUEUED"],
+            name=PUSH_WORKFLOW,
+            load_input=False,
+            load_output=False,
+        )
+    workers = max(1, await asyncio.to_thread(live_workers))
+    return -(-len(found) // workers)
+
+
 @contextlib.asynccontextmanager
 async def _lister(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
     """``list_workflows_async`` of the engine in this process, else of a client."""

@@ -63,9 +63,15 @@ class Admission:
             "start again with a longer --window"
         )
 
-    def room(self, in_flight: int) -> int:
-        """How many more pushes may start now."""
-        return max(0, self.limit - in_flight)
+    def room(self, own: int, load: int = 0) -> int:
+        """How many more pushes may start now, with ``own`` of this rollout in flight
+        and ``load`` guarded pushes per worker in all (other rollouts, manual pushes).
+
+        The limit applies to the whole load; a rollout with nothing in flight may always
+        start one, so a push waiting for a manual confirm never stalls it.
+        """
+        room = self.limit - max(own, load)
+        return max(room, 1 if own == 0 else 0)
 
     def as_json(self) -> dict[str, object]:
         return {

@@ -23,8 +23,8 @@ from typing import Any
 
 from dbos import DBOS
 
+from tikguard.ops import cluster, runtime
 from tikguard.ops import push as push_ops
-from tikguard.ops import runtime
 from tikguard.ops.push.context import current_settings, database, margin
 from tikguard.ops.rollout import records
 from tikguard.ops.rollout.admission import Admission
@@ -306,14 +306,15 @@ async def step_run_wave(req: dict[str, Any], wave: int) -> dict[str, Any]:
         slow = adm.slow_reason()
         stop = look["abort"] or halted or slow is not None
         in_flight = int(look["in_flight"])
-        if not stop:
-            for target_id in look["pending"][: adm.room(in_flight)]:
-                in_flight += 1
+        if not stop and look["pending"]:
+            load = await cluster.push_load(settings, database())
+            for target_id in look["pending"][: adm.room(in_flight, load)]:
+                in_flight, load = in_flight + 1, max(load, in_flight) + 1
                 op_id = await _submit_one(req, target_id, policy)
                 if op_id is None:
-                    in_flight -= 1
+                    in_flight, load = in_flight - 1, load - 1
                     continue
-                admitted_with[op_id] = in_flight
+                admitted_with[op_id] = load
         if in_flight == 0 and (stop or not look["pending"]):
             reason = slow
             if halted:
