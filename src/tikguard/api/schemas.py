@@ -227,6 +227,9 @@ class PreviewIn(Strict):
     mode: Literal["merge", "restore", "replace"] = "merge"
     script: str | None = None
     version: Id | None = None
+    window: float | None = Field(
+        default=None, gt=0, le=86_400, description="revert window, seconds (as the push's)"
+    )
 
 
 class PreviewOut(BaseModel):
@@ -238,6 +241,8 @@ class PreviewOut(BaseModel):
     unsupported: list[str]
     script: str
     preflight: dict[str, Any]
+    #: What the real push would refuse, in its words (empty: it would go ahead).
+    problems: list[str] = []
 
 
 class OperationOut(BaseModel):

@@ -201,10 +201,15 @@ def _run(req: push_ops.PushRequest, *, dry_run: bool, yes: bool, worker: bool = 
     with store_context() as ctx, user_errors():
         push_ops.check_request(req, ctx.settings)
         if dry_run:
+            refused = False
             for name in req.devices:
-                _print_preview(
-                    asyncio.run(push_ops.preview(ctx.db, ctx.settings, ctx.tenant_id, req, name))
+                found = asyncio.run(
+                    push_ops.preview(ctx.db, ctx.settings, ctx.tenant_id, req, name)
                 )
+                _print_preview(found)
+                refused = refused or found.refused is not None
+            if refused:  # as the real push would end: failed, nothing written
+                raise typer.Exit(2)
             return
         if not yes and not typer.confirm(
             f"{req.mode} to {len(req.devices)} device(s), guarded by a revert timer?"
@@ -363,6 +368,8 @@ def _print_preview(preview: push_ops.Preview) -> None:
     for problem in plan.unsupported:
         console.print(labelled("cannot express", "red", f"{problem} (use `tikguard replace`)"))
     console.print(_preflight_table(preview.preflight))
+    if preview.refused:
+        console.print(labelled("the push would be refused", "red", preview.refused))
 
 
 def _preflight_table(preflight: dict[str, Any]) -> Table:

@@ -375,30 +375,38 @@ def pinned_key_seen(now: datetime) -> dict[str, Any]:
     return {"host_key_last_verified": now, "host_key_pending": None, "host_key_pending_seen": None}
 
 
+def host_key_changes(
+    pinned: str | None, presented: str, now: datetime
+) -> tuple[HostKeyCheck, dict[str, object]]:
+    """Trust on first use, as column changes of the device row: pin an unknown key,
+    mark a pinned one verified (:func:`pinned_key_seen`), keep another key as pending (the pin stays until an
+    operator accepts it). The one statement of the rule: :func:`check_host_key` and
+    ``tikguard.ops.readings`` (what backups and pushes record) both apply it."""
+    if pinned is None:
+        changes: dict[str, object] = {
+            "host_key": presented,
+            "host_key_first_seen": now,
+            "host_key_last_verified": now,
+        }
+        return HostKeyCheck.PINNED_NOW, changes
+    if pinned == presented:
+        return HostKeyCheck.MATCH, pinned_key_seen(now)
+    return HostKeyCheck.MISMATCH, {"host_key_pending": presented, "host_key_pending_seen": now}
+
+
 def check_host_key(
     session: Session, tenant_id: int, device_id: int, presented: str, *, now: datetime | None = None
 ) -> HostKeyCheck:
-    """Trust on first use: pin an unknown key, verify a pinned one, record a changed one.
+    """Trust on first use on the device's row (:func:`host_key_changes`).
 
     On MISMATCH the pinned key stays and the presented key is kept as pending, so an
     operator can see and accept it (:func:`accept_host_key`).
     """
     check_text(presented, "host key", max_len=16384)
     device = get_device(session, tenant_id, device_id)
-    now = now or utcnow()
-    if device.host_key is None:
-        device.host_key = presented
-        device.host_key_first_seen = now
-        device.host_key_last_verified = now
-        result = HostKeyCheck.PINNED_NOW
-    elif device.host_key == presented:
-        for column, value in pinned_key_seen(now).items():
-            setattr(device, column, value)
-        result = HostKeyCheck.MATCH
-    else:
-        device.host_key_pending = presented
-        device.host_key_pending_seen = now
-        result = HostKeyCheck.MISMATCH
+    result, changes = host_key_changes(device.host_key, presented, now or utcnow())
+    for column, value in changes.items():
+        setattr(device, column, value)
     session.flush()
     return result
 

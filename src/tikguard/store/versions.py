@@ -194,6 +194,8 @@ class Recorded:
     version_id: int
     seq: int
     created: bool
+    #: The version's content hash (of the normalised, redacted text).
+    sha256: str = ""
 
 
 def record_backups(
@@ -274,7 +276,7 @@ def record_backups(
             )
             if same:
                 touched.append(old.id)
-                out[item.device_id] = Recorded(item.device_id, old.id, old.seq, False)
+                out[item.device_id] = Recorded(item.device_id, old.id, old.seq, False, sha)
                 continue
         new_rows.append((item, raw, sha, plain, old))
     if touched:
@@ -328,8 +330,8 @@ def record_backups(
     )
     secret_rows: list[dict[str, Any]] = []
     key_version: int | None = None
-    for (item, _, _, plain, _), version_id, row in zip(new_rows, new_ids, values, strict=True):
-        out[item.device_id] = Recorded(item.device_id, version_id, row["seq"], True)
+    for (item, _, sha, plain, _), version_id, row in zip(new_rows, new_ids, values, strict=True):
+        out[item.device_id] = Recorded(item.device_id, version_id, row["seq"], True, sha)
         if not item.secrets:
             continue
         if key_version is None:

@@ -123,7 +123,7 @@ async def preview(body: PreviewIn, state: State, who: Operator) -> PreviewOut:
     """Dry run on one router: diff, script and risks. Reads the router, writes nothing."""
     name = await asyncio.to_thread(devices_ops.name_of, state.db, who.tenant_id, body.device)
     req = push_ops.PushRequest(
-        devices=[name], mode=body.mode, script=body.script, version=body.version
+        devices=[name], mode=body.mode, script=body.script, version=body.version, window=body.window
     )
     found = await push_ops.preview(state.db, state.settings, who.tenant_id, req, name)
     plan = found.plan
@@ -136,6 +136,7 @@ async def preview(body: PreviewIn, state: State, who: Operator) -> PreviewOut:
         unsupported=plan.unsupported,
         script=_script_for(plan, who),
         preflight=found.preflight,
+        problems=list(found.problems),
     )
 
 

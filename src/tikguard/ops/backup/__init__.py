@@ -20,15 +20,14 @@ from tikguard.ops.backup.schedule import (
 from tikguard.ops.backup.service import (
     BackupJob,
     BackupResult,
-    BackupStatus,
     backup,
     load_jobs,
-    mirror_in_background,
     run_backups,
-    wait_for_mirror,
 )
 from tikguard.ops.backup.snapshot import ExportUnreadable, Snapshot, take_snapshot
 from tikguard.ops.backup.workflow import start
+from tikguard.ops.mirror import mirror_in_background, wait_for_mirror
+from tikguard.ops.readings import BackupStatus
 
 __all__ = [
     "DAILY",

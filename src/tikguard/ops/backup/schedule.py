@@ -29,7 +29,8 @@ from dbos import DBOS, DBOSClient
 from dbos._error import DBOSException  # dbos exports no public name for it
 
 from tikguard.ops import runtime
-from tikguard.ops.backup.service import BackupStatus, backup
+from tikguard.ops.backup.service import backup
+from tikguard.ops.readings import BackupStatus
 from tikguard.settings import Settings
 from tikguard.store import sqlite_files
 from tikguard.store._util import check_text

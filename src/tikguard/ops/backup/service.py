@@ -5,38 +5,35 @@ none of them may hold up or hide the others. Each device runs under its own time
 inside a bounded pool (``Settings.backup_concurrency``); each ends as exactly one
 :class:`BackupResult` -- ``changed`` (a new version), ``unchanged`` (same config: only
 the check time moves) or ``failed`` with a reason and what to do next. Results are
-written in batches, a few statements per batch (:func:`store_versions.record_backups`);
-if a batch fails, it is written again one savepoint per device, so one bad row never
-loses the rest. The git mirror follows in the background once the results are recorded.
+written in batches through the one write path for what a router said
+(:func:`tikguard.ops.readings.record_many`, a few statements per batch); if a batch
+fails, it is written again one savepoint per device, so one bad row never loses the
+rest. Once the run ends, :func:`tikguard.ops.readings.announce` starts the git mirror
+and tells the listeners of stored versions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tikguard.device.errors import DeviceError, DeviceTimeout, HostKeyChanged
-from tikguard.device.session import Target, fingerprint
+from tikguard.device.errors import DeviceError, DeviceTimeout
+from tikguard.device.session import Target
 from tikguard.logs import get_logger
-from tikguard.ops import leftovers
+from tikguard.ops import leftovers, readings
 from tikguard.ops.backup.snapshot import Snapshot, take_snapshot
+from tikguard.ops.readings import BackupStatus
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
-from tikguard.store import mirror
-from tikguard.store import versions as store_versions
 from tikguard.store.db import Database
 from tikguard.store.errors import NotFound
-from tikguard.store.models import Device, Trigger, utcnow
+from tikguard.store.models import Trigger
 
 log = get_logger(__name__)
 
@@ -45,12 +42,6 @@ WRITE_BATCH = 200
 #: How long (seconds) the writer waits for a batch to fill while routers are still being
 #: read: a few large transactions cost far less than one per finished router.
 WRITE_LINGER = 0.2
-
-
-class BackupStatus(enum.StrEnum):
-    CHANGED = "changed"
-    UNCHANGED = "unchanged"
-    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -152,82 +143,42 @@ def _failed_result(name: str, device_id: int, error: DeviceError, seconds: float
     )
 
 
-def _failed(device: Device, error: DeviceError, seconds: float, now: datetime) -> BackupResult:
-    device.last_backup_status = BackupStatus.FAILED.value
-    reason, message, _hint = error.for_tenant()
-    device.last_backup_error = f"{reason}: {message}"
-    device.last_backup_at = now
-    return _failed_result(device.name, device.id, error, seconds)
-
-
-def _apply(
-    session: Session,
-    device: Device,
-    outcome: ReadOutcome,
-    seconds: float,
-    trigger: str,
-    operation_id: str | None,
-    now: datetime,
-) -> BackupResult:
-    """Record one device's outcome on its loaded row (in the caller's savepoint).
-
-    Host keys follow :func:`tikguard.store.devices.check_host_key`: an unpinned key is
-    pinned, the pinned key is marked verified, another key is kept as pending.
-    """
+def _reading(job: BackupJob, outcome: ReadOutcome) -> readings.Reading | readings.Unread:
     if isinstance(outcome, DeviceError):
-        new_key = outcome.new_key if isinstance(outcome, HostKeyChanged) else None
-        if new_key and device.host_key is not None and new_key != device.host_key:
-            device.host_key_pending = new_key
-            device.host_key_pending_seen = now
-        return _failed(device, outcome, seconds, now)
-    if device.host_key is None:
-        device.host_key = outcome.host_key
-        device.host_key_first_seen = now
-    elif device.host_key != outcome.host_key:
-        # The pin changed while we were connected with the old one: keep nothing.
-        error = HostKeyChanged(device.name, fingerprint(outcome.host_key), None)
-        return _failed(device, error, seconds, now)
-    for column, value in store_devices.pinned_key_seen(now).items():
-        setattr(device, column, value)
-    version, created = store_versions.record_backup(
-        session,
-        device.tenant_id,
-        device.id,
-        normalised_redacted_text=outcome.redacted,
-        secrets=outcome.secrets,
-        ros_version=outcome.ros_version,
-        trigger=trigger,
-        operation_id=operation_id,
-        binary_backup=outcome.binary,
-        now=now,
+        return readings.Unread(job.device_id, outcome)
+    return readings.Reading(
+        job.device_id,
+        outcome.redacted,
+        outcome.secrets,
+        outcome.ros_version,
+        outcome.model,
+        outcome.host_key,
+        binary=outcome.binary,
+        tikguard=outcome.tikguard,
     )
-    if outcome.ros_version:
-        device.ros_version = outcome.ros_version
-    if outcome.model:
-        device.model = outcome.model
-    left: list[dict[str, Any]] = []
-    if outcome.tikguard is not None:
-        left = leftovers.report(session, device.tenant_id, outcome.tikguard)
-        device.leftovers = left
-    status = BackupStatus.CHANGED if created else BackupStatus.UNCHANGED
-    device.last_backup_status = status.value
-    device.last_backup_error = None
-    device.last_backup_at = now
+
+
+def _result(
+    job: BackupJob, outcome: ReadOutcome, seconds: float, rec: readings.Recorded
+) -> BackupResult:
+    """The backup's answer for one recorded reading."""
+    if rec.gone:
+        gone = NotFound(f"device {job.target.name!r} was removed during the backup")
+        return _ResultWriter.store_failed(job, gone, seconds)
+    assert rec.name is not None
+    if rec.error is not None:
+        return _failed_result(rec.name, job.device_id, rec.error, seconds)
+    removed = outcome.tikguard.removed if isinstance(outcome, Snapshot) and outcome.tikguard else ()
     return BackupResult(
-        device.name,
-        device.id,
-        status,
-        version=version.seq,
-        version_id=version.id,
+        rec.name,
+        job.device_id,
+        rec.status,
+        version=rec.version,
+        version_id=rec.version_id,
         seconds=seconds,
-        leftovers=tuple(left),
-        removed=tuple(outcome.tikguard.removed if outcome.tikguard else ()),
+        leftovers=rec.leftovers,
+        removed=tuple(removed),
     )
-
-
-def _left(row: dict[str, object]) -> list[dict[str, Any]]:
-    found = row.get("leftovers")
-    return found if isinstance(found, list) else []
 
 
 def check_trigger(trigger: str) -> str:
@@ -258,6 +209,8 @@ class _ResultWriter:
         self._task: asyncio.Task[None] | None = None
         #: Outcomes not yet taken into a batch (read or still being read).
         self._unwritten = expected
+        #: What the committed batches recorded (announced once the run ends).
+        self.recorded: list[readings.Recorded] = []
         self._full = asyncio.Event()
 
     async def submit(self, job: BackupJob, outcome: ReadOutcome, seconds: float) -> BackupResult:
@@ -283,150 +236,51 @@ class _ResultWriter:
                 results = await asyncio.to_thread(self._write, batch)
             except Exception as exc:  # the whole transaction failed: say so per device
                 log.exception("storing %d backup results failed", len(batch))
-                results = [self._store_failed(job, exc, secs) for job, _, secs, _ in batch]
+                results = [self.store_failed(job, exc, secs) for job, _, secs, _ in batch]
             for (_, _, _, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
 
     def _write(self, batch: Sequence[_Pending]) -> list[BackupResult]:
-        now = utcnow()
+        """One transaction for the batch (all at once; if anything fails, again one
+        savepoint per device, so one bad row never loses the rest)."""
+        items = [_reading(job, outcome) for job, outcome, _, _ in batch]
+        kept: list[readings.Recorded] = []
+        results: list[BackupResult] = []
         with self._db.transaction() as session:
-            try:  # all at once; if anything fails, again one savepoint per device
+            try:
                 with session.begin_nested():
-                    return self._write_bulk(session, batch, now)
+                    recorded = self._record(session, items)
+                kept = recorded
             except Exception:
                 log.exception("bulk recording of %d backup results failed", len(batch))
-            ids = [job.device_id for job, _, _, _ in batch]
-            query = select(Device).where(Device.tenant_id == self._tenant_id, Device.id.in_(ids))
-            devices = {d.id: d for d in session.scalars(query)}
-            results: list[BackupResult] = []
-            for item in batch:
-                try:
-                    with session.begin_nested():
-                        results.append(self._one(session, devices, item, now))
-                except Exception as exc:
-                    job, _, seconds, _ = item
-                    log.exception("storing the backup of %s failed", job.target.name)
-                    results.append(self._store_failed(job, exc, seconds))
+                recorded = []
+            retry: list[readings.Recorded | None] = [None] * len(batch)
+            for (job, outcome, seconds, _), item, rec in zip(
+                batch, items, recorded or retry, strict=True
+            ):
+                if rec is None:
+                    try:
+                        with session.begin_nested():
+                            (rec,) = self._record(session, [item])
+                        kept.append(rec)
+                    except Exception as exc:
+                        log.exception("storing the backup of %s failed", job.target.name)
+                        results.append(self.store_failed(job, exc, seconds))
+                        continue
+                results.append(_result(job, outcome, seconds, rec))
+        self.recorded.extend(kept)  # committed: heard by readings.announce after the run
         return results
 
-    def _write_bulk(
-        self, session: Session, batch: Sequence[_Pending], now: datetime
-    ) -> list[BackupResult]:
-        """A batch in a few statements: the devices' pinned keys in one query, the
-        versions through :func:`store_versions.record_backups`, the devices' rows in one
-        bulk UPDATE. Same rules as :func:`_apply` (which binary backups still take)."""
-        ids = [job.device_id for job, _, _, _ in batch]
-        pinned = {
-            row.id: (row.name, row.host_key)
-            for row in session.execute(
-                select(Device.id, Device.name, Device.host_key)
-                .where(Device.tenant_id == self._tenant_id, Device.id.in_(ids))
-                .with_for_update()
-            )
-        }
-        results: dict[int, BackupResult] = {}
-        changes: dict[int, dict[str, object]] = {}
-        to_store: list[tuple[int, BackupJob, float]] = []
-        inputs: list[store_versions.BackupInput] = []
-        with_binary: list[int] = []
-        for index, (job, outcome, seconds, _) in enumerate(batch):
-            if job.device_id not in pinned:
-                gone = NotFound(f"device {job.target.name!r} was removed during the backup")
-                results[index] = self._store_failed(job, gone, seconds)
-                continue
-            name, key = pinned[job.device_id]
-            row: dict[str, object] = {"id": job.device_id}
-            if isinstance(outcome, Snapshot) and key is not None and key != outcome.host_key:
-                # The pin changed while we were connected with the old one: keep nothing.
-                outcome = HostKeyChanged(name, fingerprint(outcome.host_key), None)
-            if isinstance(outcome, DeviceError):
-                new_key = outcome.new_key if isinstance(outcome, HostKeyChanged) else None
-                if new_key and key is not None and new_key != key:
-                    row.update(host_key_pending=new_key, host_key_pending_seen=now)
-                reason, shown, _hint = outcome.for_tenant()
-                row.update(
-                    last_backup_status=BackupStatus.FAILED.value,
-                    last_backup_error=f"{reason}: {shown}",
-                    last_backup_at=now,
-                )
-                changes[job.device_id] = row
-                results[index] = _failed_result(name, job.device_id, outcome, seconds)
-                continue
-            if outcome.binary is not None:
-                with_binary.append(index)
-                continue
-            if key is None:
-                row.update(host_key=outcome.host_key, host_key_first_seen=now)
-            row.update(store_devices.pinned_key_seen(now))
-            if outcome.ros_version:
-                row["ros_version"] = outcome.ros_version
-            if outcome.model:
-                row["model"] = outcome.model
-            if outcome.tikguard is not None:
-                row["leftovers"] = leftovers.report(session, self._tenant_id, outcome.tikguard)
-            changes[job.device_id] = row
-            to_store.append((index, job, seconds))
-            inputs.append(
-                store_versions.BackupInput(
-                    job.device_id, outcome.redacted, outcome.secrets, outcome.ros_version
-                )
-            )
-        recorded = store_versions.record_backups(
-            session,
-            self._tenant_id,
-            inputs,
-            trigger=self._trigger,
-            operation_id=self._operation_id,
-            now=now,
+    def _record(
+        self, session: Session, items: Sequence[readings.Reading | readings.Unread]
+    ) -> list[readings.Recorded]:
+        return readings.record_many(
+            session, self._tenant_id, items, trigger=self._trigger, operation_id=self._operation_id
         )
-        for index, job, seconds in to_store:
-            rec = recorded.get(job.device_id)
-            found = batch[index][1]
-            assert isinstance(found, Snapshot)
-            name = pinned[job.device_id][0]
-            if rec is None:  # removed after the key check: impossible under the row lock
-                gone = NotFound(f"device {name!r} was removed during the backup")
-                results[index] = self._store_failed(job, gone, seconds)
-                changes.pop(job.device_id, None)
-                continue
-            status = BackupStatus.CHANGED if rec.created else BackupStatus.UNCHANGED
-            changes[job.device_id].update(
-                last_backup_status=status.value, last_backup_error=None, last_backup_at=now
-            )
-            results[index] = BackupResult(
-                name,
-                job.device_id,
-                status,
-                version=rec.seq,
-                version_id=rec.version_id,
-                seconds=seconds,
-                leftovers=tuple(_left(changes[job.device_id])),
-                removed=tuple(found.tikguard.removed if found.tikguard else ()),
-            )
-        if changes:
-            session.execute(update(Device), list(changes.values()))
-        if with_binary:
-            query = select(Device).where(
-                Device.tenant_id == self._tenant_id,
-                Device.id.in_([batch[i][0].device_id for i in with_binary]),
-            )
-            devices = {d.id: d for d in session.scalars(query)}
-            for index in with_binary:
-                results[index] = self._one(session, devices, batch[index], now)
-        return [results[i] for i in range(len(batch))]
-
-    def _one(
-        self, session: Session, devices: dict[int, Device], item: _Pending, now: datetime
-    ) -> BackupResult:
-        job, outcome, seconds, _ = item
-        device = devices.get(job.device_id)
-        if device is None:
-            raise NotFound(f"device {job.target.name!r} was removed during the backup")
-        return _apply(session, device, outcome, seconds, self._trigger, self._operation_id, now)
 
     @staticmethod
-    def _store_failed(job: BackupJob, exc: BaseException, seconds: float) -> BackupResult:
+    def store_failed(job: BackupJob, exc: BaseException, seconds: float) -> BackupResult:
         return BackupResult(
             job.target.name,
             job.device_id,
@@ -502,70 +356,8 @@ async def run_backups(
         return result
 
     results = list(await asyncio.gather(*(one(job) for job in jobs)))
-    if any(r.status is BackupStatus.CHANGED for r in results):
-        mirror_in_background(db, tenant_id)
+    readings.announce(db, tenant_id, writer.recorded)
     return results
-
-
-def mirror_changes(db: Database, tenant_id: int) -> None:
-    """Bring the tenant's git mirror up to date; never fails a backup (errors are
-    recorded in the mirror state and retried on the next run)."""
-    try:
-        report = mirror.sync_tenant(db, tenant_id)
-    except Exception:
-        log.exception("git mirror update failed for tenant %s", tenant_id)
-        return
-    if not report.ok:
-        log.warning("git mirror of tenant %s is behind: %s", tenant_id, report)
-
-
-_mirror_lock = threading.Lock()
-#: One mirror thread per (database, tenant) at a time, and whether it must run again.
-_mirror_threads: dict[tuple[int, int], threading.Thread] = {}
-_mirror_again: set[tuple[int, int]] = set()
-
-
-def mirror_in_background(db: Database, tenant_id: int) -> None:
-    """Mirror the tenant's new versions in a background thread, after the backups'
-    results are recorded, so the mirror never holds up a backup.
-
-    The versions are in the database already; the mirror catches up from there
-    (requests during a run make it run once more). The thread is not a daemon: a
-    process that ends waits for it. :func:`wait_for_mirror` waits explicitly.
-    """
-    key = (id(db), tenant_id)
-
-    def run() -> None:
-        while True:
-            with _mirror_lock:
-                if key not in _mirror_again:
-                    del _mirror_threads[key]
-                    return
-                _mirror_again.discard(key)
-            mirror_changes(db, tenant_id)
-
-    with _mirror_lock:
-        _mirror_again.add(key)
-        if key in _mirror_threads:
-            return
-        thread = threading.Thread(target=run, name=f"tikguard-mirror-{tenant_id}")
-        _mirror_threads[key] = thread
-        thread.start()
-
-
-def wait_for_mirror(timeout: float | None = None) -> bool:
-    """Wait until no background mirror run is left; False if ``timeout`` passed first."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        with _mirror_lock:
-            running = list(_mirror_threads.values())
-        if not running:
-            return True
-        for thread in running:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            thread.join(left)
-            if thread.is_alive():
-                return False
 
 
 async def backup(

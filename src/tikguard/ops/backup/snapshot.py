@@ -74,10 +74,14 @@ class MalformedExport(DeviceError):
     reason = "malformed-export"
 
 
-def prepare(raw_export: str) -> tuple[str, dict[str, str], str | None, str | None]:
-    """(redacted, secrets, version, model) from raw export text; ExportUnreadable if bad."""
+def prepare(
+    raw_export: str, normalised: str | None = None
+) -> tuple[str, dict[str, str], str | None, str | None]:
+    """(redacted, secrets, version, model) from raw export text; ExportUnreadable if bad.
+    ``normalised``: the caller's ``normalise(raw_export)``, when it has it already."""
     version = header_version(raw_export)
-    normalised = normalise(raw_export)
+    if normalised is None:
+        normalised = normalise(raw_export)
     if not normalised.strip():
         raise ExportUnreadable("the router returned an empty export")
     if version is None:

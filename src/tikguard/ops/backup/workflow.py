@@ -16,7 +16,8 @@ from typing import Any
 from dbos import DBOS
 
 from tikguard.ops import runtime
-from tikguard.ops.backup.service import BackupResult, BackupStatus, backup
+from tikguard.ops.backup.service import BackupResult, backup
+from tikguard.ops.readings import BackupStatus
 from tikguard.store import operations as store_ops
 from tikguard.store.audit import audit
 from tikguard.store.db import Database

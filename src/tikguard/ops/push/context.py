@@ -162,8 +162,11 @@ def hash_of_export(raw: str) -> tuple[str, str]:
     return store_versions.hash_text(redacted), redacted
 
 
-def prepared_export(raw: str) -> tuple[str, Prepared]:
-    """``(hash, prepared)`` of a raw export: :func:`prepare` once, for the hash and the
-    version to store."""
-    prepared = prepare(raw)
-    return store_versions.hash_text(prepared[0]), prepared
+def prepared_export(raw: str) -> tuple[str, Prepared, str]:
+    """``(hash, prepared, normalised)`` of a raw export: one normalisation and one
+    :func:`prepare` for the hash, the version to store and the plan."""
+    from tikguard.routeros.normalise import normalise
+
+    normalised = normalise(raw)
+    prepared = prepare(raw, normalised)
+    return store_versions.hash_text(prepared[0]), prepared, normalised

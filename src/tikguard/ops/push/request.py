@@ -24,13 +24,15 @@ from sqlalchemy import select
 
 from tikguard import healthcheck
 from tikguard.device.errors import DeviceError
-from tikguard.device.probe import probe
 from tikguard.device.session import Target, connect
 from tikguard.ops import runtime
 from tikguard.ops.push import revert_key
 from tikguard.ops.push.context import encrypt_script, margin
-from tikguard.ops.push.plan import MODES, Plan, plan_merge, plan_replace, plan_restore
+from tikguard.ops.push.plan import MODES, Plan
+from tikguard.ops.push.preflight import preflight
 from tikguard.ops.push.workflow import CONFIRM_TOPIC, WORKFLOW_NAME
+from tikguard.routeros.errors import ParseError
+from tikguard.routeros.syntax import check_script
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import operations as store_ops
@@ -85,6 +87,13 @@ def check_request(req: PushRequest, settings: Settings) -> float:
         raise InvalidInput(f"a {req.mode} needs a script (--file)")
     if req.confirm not in ("auto", "manual"):
         raise InvalidInput("--confirm is auto or manual")
+    if req.mode != "restore" and req.script:
+        try:
+            check_script(req.script)
+        except ParseError as exc:
+            raise InvalidInput(
+                f"the script does not parse, nothing was sent: {exc.describe()}"
+            ) from None
     bad_checks = healthcheck.problems(req.checks)
     if bad_checks:
         raise InvalidInput("; ".join(bad_checks))
@@ -273,25 +282,38 @@ async def confirm(settings: Settings, op_id: str, by: str = "operator") -> None:
 
 @dataclass(frozen=True)
 class Preview:
+    """A dry run on one router: the plan, the preflight's facts, and what the real push
+    would refuse (``problems``, in its words; empty: it would go ahead)."""
+
     device: str
     plan: Plan
     preflight: dict[str, Any]
+    problems: tuple[str, ...] = ()
+
+    @property
+    def refused(self) -> str | None:
+        """The reason the real push would end ``failed`` with, or None."""
+        return "; ".join(self.problems) if self.problems else None
 
 
 async def preview(
     db: Database, settings: Settings, tenant_id: int, req: PushRequest, name: str
 ) -> Preview:
-    """Dry run: read the router (read-only), plan, report preflight. Writes nothing."""
-    from tikguard.ops.backup.snapshot import read_export
-    from tikguard.routeros.normalise import normalise
+    """Dry run: the real push's checks and preflight (one function), writing no
+    configuration: the request and the script's syntax locally, then the router read,
+    planned and asked for a dry-run import (7.16+; its file is removed again)."""
     from tikguard.routeros.secrets import merge_text_secrets
 
-    check_request(req, settings)
+    window = check_request(req, settings)
 
-    def load(session: Any) -> tuple[Target, str | None]:
+    def load() -> tuple[Target, str, str | None]:
+        with db.session() as session:
+            return read(session)
+
+    def read(session: Any) -> tuple[Target, str, str | None]:
         device = store_devices.get_device_by_name(session, tenant_id, name)
         password = store_devices.get_password(session, tenant_id, device.id) or ""
-        target_text: str | None = None
+        target_text = req.script or ""
         if req.mode == "restore":
             assert req.version is not None
             version = store_versions.get_version_by_seq(session, tenant_id, device.id, req.version)
@@ -299,32 +321,26 @@ async def preview(
                 store_versions.version_text(version),
                 store_versions.get_secrets(session, tenant_id, version),
             )
+        newest = store_versions.latest_version(session, tenant_id, device.id)
         target = Target(
             device.name, device.host, device.port, device.username, password, device.host_key
         )
-        return target, target_text
+        return target, target_text, None if newest is None else newest.sha256
 
-    target, target_text = await asyncio.to_thread(lambda: load(db.session()))
+    target, target_text, newest = await asyncio.to_thread(load)
     if not target.host_key:
         raise DeviceError(name, f"{name} has no pinned host key", hint=f"tikguard backup {name}")
     async with await connect(target, settings) as session:
-        facts = await probe(session)
-        raw = await read_export(session, settings, facts.version)
-    running = normalise(raw)
-    if req.mode == "restore":
-        assert target_text is not None
-        plan = plan_restore(running, target_text)
-    elif req.mode == "merge":
-        plan = plan_merge(running, req.script or "")
-    else:
-        plan = plan_replace(running, normalise(req.script or ""))
-    pre = {
-        "version": facts.version,
-        "board": facts.resource.board,
-        "free_bytes": facts.resource.free_bytes,
-        "flash": facts.has_flash,
-        "clock": facts.clock.isoformat() if facts.clock else None,
-        "scheduler_allowed": facts.scheduler_allowed,
-        "policies": sorted(facts.policies) if facts.policies is not None else None,
+        found = await preflight(
+            session,
+            settings,
+            op_id=f"dryrun{secrets.token_hex(9)}",
+            mode=req.mode,
+            target=target_text,
+            window=window,
+        )
+    facts = {
+        **found.facts_json(),
+        "drift": None if newest is None else newest != found.running_hash,
     }
-    return Preview(name, plan, pre)
+    return Preview(name, found.plan, facts, found.problems)

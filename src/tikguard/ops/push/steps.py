@@ -22,8 +22,8 @@ import tikguard.ops.push.unexported as unexported
 from tikguard import healthcheck
 from tikguard.device import guard as dev
 from tikguard.device.errors import DeviceError
-from tikguard.device.probe import probe
 from tikguard.device.session import DeviceSession
+from tikguard.ops import readings
 from tikguard.ops.backup.snapshot import read_export
 from tikguard.ops.push import boot
 from tikguard.ops.push.context import (
@@ -37,7 +37,6 @@ from tikguard.ops.push.context import (
     forget_session,
     hash_of_export,
     keep_export,
-    margin,
     names_for,
     prepared_export,
     take_export,
@@ -47,13 +46,10 @@ from tikguard.ops.push.plan import (
     converged_to,
     merge_converged,
     parse_snippet,
-    plan_merge,
-    plan_replace,
-    plan_restore,
 )
+from tikguard.ops.push.preflight import preflight
 from tikguard.ops.push.revert_key import revert_password
 from tikguard.routeros.secrets import redact_data
-from tikguard.settings import Settings
 from tikguard.store import operations as store_ops
 from tikguard.store import versions as store_versions
 from tikguard.store.errors import StoreError
@@ -243,122 +239,55 @@ async def finish(req: dict[str, Any], outcome: str, reason: str, evidence: dict[
 @DBOS.step(name="tikguard.push.step_preflight")
 @redacted_output
 async def step_preflight(req: dict[str, Any]) -> dict[str, Any]:
-    """Read-only: key, version, flash, clock, policies, device-mode, plan, dry-run, drift."""
+    """Read-only: key, version, flash, clock, policies, device-mode, plan, dry-run, drift
+    (:func:`tikguard.ops.push.preflight.preflight`, which the dry run uses too)."""
     settings = current_settings()
+    target = await asyncio.to_thread(_target, req)
     try:
         async with device_session(req) as session:
-            facts = await probe(session)
-            raw = await read_export(session, settings, facts.version)
-            running_hash, prepared = prepared_export(raw)
-            redacted = prepared[0]
-            names = names_for(req, bool(facts.has_flash))
-            timer = await boot.timers(session, names)
-            clock_source = await boot.clock_source(session)
-            plan, script = await asyncio.to_thread(_plan, req, raw, redacted)
-            problems = _preflight_problems(req, facts, plan, timer)
-            dry: dict[str, Any] | None = None
-            if (
-                not problems
-                and facts.resource.version_tuple >= (7, 16)
-                and req["mode"] != "replace"
-            ):
-                dry = await _dry_run(session, names, script)
-                if not dry["ok"]:
-                    problems.append(f"/import dry-run rejects the script: {dry['error']}")
-                problems += _window_problems(req, settings, dry["seconds"] * settings.time_scale)
+            found = await preflight(
+                session,
+                settings,
+                op_id=req["op_id"],
+                mode=req["mode"],
+                target=target,
+                window=float(req["window"]),
+            )
     except DeviceError as exc:  # a router never verified: the tenant's uniform words
         return {"ok": False, "reason": f"preflight: {exc.for_tenant()[1]}", "wrote": False}
-    keep_export(req, prepared)
-    drift = await asyncio.to_thread(_drift, req, running_hash)
+    keep_export(req, found.prepared)
+    drift = await asyncio.to_thread(_drift, req, found.running_hash)
+    facts = found.facts
     return {
-        "ok": not problems,
-        "reason": "; ".join(problems) if problems else "preflight passed",
+        "ok": found.ok,
+        "reason": found.reason,
+        "problems": list(found.problems),
         "wrote": False,  # the dry-run file is removed again; no config was touched
-        "on_flash": bool(facts.has_flash),
+        "on_flash": found.on_flash,
         "version": facts.version,
-        "running_hash": running_hash,
-        "timer_present": timer.present,
+        "running_hash": found.running_hash,
+        "timer_present": found.timer_present,
         "drift": drift,
-        "plan": plan.as_json(),
-        "script_enc": encrypt_script(database(), req["tenant_id"], req["op_id"], script),
+        "plan": found.plan.as_json(),
+        "script_enc": encrypt_script(database(), req["tenant_id"], req["op_id"], found.plan.script),
         "free_bytes": facts.resource.free_bytes,
         "clock": facts.clock.isoformat() if facts.clock else None,
-        "clock_source": clock_source,
-        "dry_run": dry,
+        "clock_source": found.clock_source,
+        "dry_run": None if found.dry_run is None else found.dry_run.as_json(),
     }
 
 
-def _plan(req: dict[str, Any], raw: str, redacted: str) -> tuple[Any, str]:
-    from tikguard.routeros.normalise import normalise
+def _target(req: dict[str, Any]) -> str:
+    """What the push goes to: the restore's version with its secrets, or the script."""
     from tikguard.routeros.secrets import merge_text_secrets
 
-    running_full = normalise(raw)
-    mode = req["mode"]
-    if mode == "restore":
-        with database().session() as session:
-            version = store_versions.get_version(session, req["tenant_id"], req["version_id"])
-            text = store_versions.version_text(version)
-            secrets = store_versions.get_secrets(session, req["tenant_id"], version)
-        plan = plan_restore(running_full, merge_text_secrets(text, secrets))
-        return plan, plan.script
-    user_script = decrypt_script(req, req["script_enc"])
-    if mode == "merge":
-        plan = plan_merge(running_full, user_script)
-    else:
-        plan = plan_replace(running_full, normalise(user_script))
-    return plan, plan.script
-
-
-def _preflight_problems(
-    req: dict[str, Any], facts: Any, plan: Any, timer: boot.Timers
-) -> list[str]:
-    problems: list[str] = []
-    missing = [p for p in dev.REQUIRED_POLICIES if facts.policies is not None]
-    missing = [p for p in missing if p not in facts.policies]
-    if facts.policies is None:
-        problems.append("the login user's policies could not be read")
-    elif missing:
-        problems.append(f"the login user lacks policies: {', '.join(missing)}")
-    if facts.scheduler_allowed is False:
-        problems.append("device-mode forbids the scheduler: refusing to push unguarded")
-    elif facts.scheduler_allowed is None:
-        problems.append("device-mode could not be read: cannot prove the scheduler will run")
-    free = facts.resource.free_bytes
-    if free is not None and free < 64 * 1024:
-        problems.append(f"only {free} bytes free: no room for the revert point")
-    if plan.unsupported:
-        problems.append(
-            "the patch cannot express: " + "; ".join(plan.unsupported[:3]) + " (use replace)"
-        )
-    if timer.present:
-        problems.append("a scheduler of this operation already exists")
-    return problems
-
-
-async def _dry_run(session: DeviceSession, names: dev.Names, script: str) -> dict[str, Any]:
-    dry_file = f"{names.stem}-dry.rsc"
-    await session.upload(dry_file, script.encode("utf-8"))
-    started = time.monotonic()
-    try:
-        result = await dev.dry_run_import(session, dry_file)
-    finally:
-        took = time.monotonic() - started
-        await dev.remove_file(session, dry_file)
-    return {"ok": result.ok, "error": result.error, "line": result.line, "seconds": took}
-
-
-def _window_problems(req: dict[str, Any], settings: Settings, import_seconds: float) -> list[str]:
-    """The window must hold the import (as the dry-run measured it, twice over for the
-    real one) plus settle and the margin; otherwise the router would revert a good
-    change before tikguard could verify it."""
-    window = float(req["window"])
-    need = 2 * import_seconds + settings.push_settle + margin(settings, window) + 10.0
-    if window < need:
-        return [
-            f"the {window:g} s window is too short: the dry-run import took "
-            f"{import_seconds:.0f} s, so at least {need:.0f} s are needed (--window)"
-        ]
-    return []
+    if req["mode"] != "restore":
+        return decrypt_script(req, req["script_enc"])
+    with database().session() as session:
+        version = store_versions.get_version(session, req["tenant_id"], req["version_id"])
+        text = store_versions.version_text(version)
+        secrets = store_versions.get_secrets(session, req["tenant_id"], version)
+    return merge_text_secrets(text, secrets)
 
 
 def _drift(req: dict[str, Any], running_hash: str) -> bool | None:
@@ -383,12 +312,13 @@ async def step_pre_push_backup(req: dict[str, Any]) -> dict[str, Any]:
                 raw = await read_export(session, settings, None)
                 prepared = (await asyncio.to_thread(prepared_export, raw))[1]
             up = await dev.read_uptime(session)
+            host_key = session.host_key
     except DeviceError as exc:
         return {"ok": False, "reason": f"pre-push backup: {exc}"}
     except ValueError as exc:
         return {"ok": False, "reason": f"pre-push backup: the export cannot be read: {exc}"}
     try:
-        seq, version_id, pre_hash = await _store_version(req, prepared, Trigger.PRE_PUSH)
+        seq, version_id, pre_hash = await _store_version(req, prepared, host_key, Trigger.PRE_PUSH)
     except StoreError as exc:
         return {"ok": False, "reason": f"pre-push backup failed: {exc}"}
     return {
@@ -401,47 +331,20 @@ async def step_pre_push_backup(req: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _store_version(
-    req: dict[str, Any], prepared: Prepared, trigger: Trigger
+    req: dict[str, Any], prepared: Prepared, host_key: str, trigger: Trigger
 ) -> tuple[int, int, str]:
-    """Record a config read over the push's session (pinned key) as a version, as a
-    backup does: ``(seq, id, hash)``; a new version is mirrored to git."""
-    from tikguard.ops.backup.service import BackupStatus, mirror_in_background
-    from tikguard.store import devices as store_devices
-    from tikguard.store.models import utcnow
-
+    """Record a config read over the push's session (pinned key) as a version, through
+    the one write path a backup uses too: ``(seq, id, hash)``."""
     redacted, secrets, ros_version, model = prepared
-    db = database()
-
-    def write() -> tuple[int, int, str, bool]:
-        now = utcnow()
-        with db.transaction() as session:
-            version, created = store_versions.record_backup(
-                session,
-                req["tenant_id"],
-                req["device_id"],
-                normalised_redacted_text=redacted,
-                secrets=secrets,
-                ros_version=ros_version,
-                trigger=trigger.value,
-                operation_id=req["op_id"],
-                now=now,
-            )
-            device = store_devices.get_device(session, req["tenant_id"], req["device_id"])
-            device.host_key_last_verified = now
-            if ros_version:
-                device.ros_version = ros_version
-            if model:
-                device.model = model
-            status = BackupStatus.CHANGED if created else BackupStatus.UNCHANGED
-            device.last_backup_status = status.value
-            device.last_backup_error = None
-            device.last_backup_at = now
-            return version.seq, version.id, version.sha256, created
-
-    seq, version_id, sha, created = await asyncio.to_thread(write)
-    if created:
-        mirror_in_background(db, req["tenant_id"])
-    return seq, version_id, sha
+    reading = readings.Reading(req["device_id"], redacted, secrets, ros_version, model, host_key)
+    rec = await readings.record(
+        database(), req["tenant_id"], reading, trigger=trigger.value, operation_id=req["op_id"]
+    )
+    if rec.error is not None:
+        raise StoreError(str(rec.error))
+    if rec.gone or rec.version is None or rec.version_id is None or rec.sha256 is None:
+        raise StoreError(f"device {req['device_id']} was removed during the push")
+    return rec.version, rec.version_id, rec.sha256
 
 
 @DBOS.step(name="tikguard.push.step_revert_point")
@@ -782,6 +685,7 @@ async def step_after_commit(req: dict[str, Any], prep: dict[str, Any]) -> dict[s
             out["uptime"] = uptime_json(await dev.read_uptime(session))
             out["timer_present"] = (await boot.timers(session, names)).present
             raw = await read_export(session, settings, prep.get("version"))
+            host_key = session.host_key
         prepared = (await asyncio.to_thread(prepared_export, raw))[1]
     except DeviceError as exc:
         out["reason"] = f"after commit: {exc}"
@@ -790,7 +694,7 @@ async def step_after_commit(req: dict[str, Any], prep: dict[str, Any]) -> dict[s
         out["post_push_error"] = f"the export cannot be read: {exc}"
     if prepared is not None:
         try:
-            seq, _version_id, sha = await _store_version(req, prepared, Trigger.POST_PUSH)
+            seq, _version_id, sha = await _store_version(req, prepared, host_key, Trigger.POST_PUSH)
             out.update(post_version=seq, after_hash=sha)
         except StoreError as exc:
             out["post_push_error"] = str(exc)

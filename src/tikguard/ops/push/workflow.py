@@ -322,7 +322,8 @@ async def _end(
         "outcome_unknowns": list(outcome.unknowns),
         "plan": prep.get("plan"),
         "preflight": {
-            k: prep.get(k) for k in ("version", "free_bytes", "clock", "clock_source", "drift")
+            k: prep.get(k)
+            for k in ("version", "free_bytes", "clock", "clock_source", "drift", "problems")
         },
         **(extra or {}),
     }
