@@ -379,9 +379,10 @@ def host_key_changes(
     pinned: str | None, presented: str, now: datetime
 ) -> tuple[HostKeyCheck, dict[str, object]]:
     """Trust on first use, as column changes of the device row: pin an unknown key,
-    mark a pinned one verified (:func:`pinned_key_seen`), keep another key as pending (the pin stays until an
-    operator accepts it). The one statement of the rule: :func:`check_host_key` and
-    ``tikguard.ops.readings`` (what backups and pushes record) both apply it."""
+    mark a pinned one verified (:func:`pinned_key_seen`), keep another key as pending
+    (the pin stays until an operator accepts it). The one statement of the rule:
+    :func:`check_host_key` and ``tikguard.ops.readings`` (what backups and pushes
+    record) both apply it."""
     if pinned is None:
         changes: dict[str, object] = {
             "host_key": presented,
