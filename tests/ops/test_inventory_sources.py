@@ -455,3 +455,52 @@ def test_data_key_rotation_keeps_source_secrets_readable(db: Database, tmp_path:
         source = s.query(InventorySource).one()
         assert Vault.key_version_of(bytes(source.secrets_enc or b"")) == 2
         assert get_secrets(s, source) == {"password": PASSWORD}
+
+
+async def test_a_tenant_admin_sync_keeps_to_the_tenant_networks(
+    db: Database, cfg: Settings, tmp_path: Path
+) -> None:
+    from tikguard.store.reach import set_reach
+
+    tid = tenant(db)
+    tenant(db, "other")  # two tenants: a tenant's routers must be on its networks
+    with db.transaction() as s:
+        set_reach(s, tid, networks="10.0.0.0/24", share_hosts=False)
+    path = tmp_path / "router.db"
+    path.write_text("r1:routeros:10.0.0.1\nr2:routeros:192.0.2.1\n")
+    add_file_source(
+        db, tid, "ox", "oxidized-csv", path, mapping={"name": "0", "model": "1", "ip": "2"}
+    )
+    with pytest.raises(inv.SyncRefused) as refused:
+        await inv.sync(db, cfg, tid, "ox", actor="user:admin")
+    assert [(e.ref, e.name) for e in refused.value.plan.errors] == [("line 2", "r2")]
+    assert names(db, tid) == []
+
+
+async def test_scheduled_sync_runs_in_the_engine(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    from tikguard.ops import runtime
+
+    cfg = api_settings(tmp_path / "data", schedule_min_interval=0.0)
+    db = Database.open(cfg)
+    try:
+        tid = tenant(db)
+        path = tmp_path / "router.db"
+        path.write_text("a;mikrotik;up\n")
+        add_file_source(db, tid, "r", "rancid", path)
+        async with runtime.running(cfg):
+            await inv.set_sync_schedule(cfg, tid, "r", "* * * * * *")
+            assert await inv.sync_schedules(cfg, tid) == {"r": "* * * * * *"}
+            deadline = time.monotonic() + 30
+            while names(db, tid) != ["a"]:
+                assert time.monotonic() < deadline, "the scheduled sync never ran"
+                await asyncio.sleep(0.1)
+            assert await inv.drop_sync_schedule(cfg, tid, "r")
+            assert not await inv.drop_sync_schedule(cfg, tid, "r")
+        with db.session() as s:
+            (row,) = list_audit(s, tid, action="device.add", target="a")
+            assert row.actor == "schedule:inventory:r"
+    finally:
+        db.dispose()
