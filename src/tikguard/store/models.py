@@ -541,3 +541,132 @@ class InventorySource(Base):
     last_sync_at: Mapped[datetime | None]
     #: The last sync's counts (added, updated, removed, ...) or its error.
     last_sync: Mapped[dict[str, Any] | None]
+
+
+class SearchSection(Base):
+    """One distinct menu section of a tenant's configurations (the fleet search index).
+
+    Keyed by content (:meth:`tikguard.routeros.searchable.Section.digest`): routers built
+    from one template share their sections, so each is parsed and stored once.
+    """
+
+    __tablename__ = "search_sections"
+    __table_args__ = (UniqueConstraint("tenant_id", "digest"),)
+    _repr_fields = ("id", "tenant_id", "menu")
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    digest: Mapped[str] = mapped_column(String(64))
+    menu: Mapped[str] = mapped_column(String(255))
+
+
+class SearchItem(Base):
+    """One item of a section with its effective, secret-free properties."""
+
+    __tablename__ = "search_items"
+    __table_args__ = (Index(None, "tenant_id", "menu"),)
+    _repr_fields = ("id", "section_id", "menu")
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    section_id: Mapped[int] = mapped_column(
+        ForeignKey("search_sections.id", ondelete="CASCADE"), index=True
+    )
+    menu: Mapped[str] = mapped_column(String(255))
+    line: Mapped[str] = mapped_column(Text)
+    props: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SearchLine(Base):
+    """One command of a section in terse form, secrets hidden (what a regex runs over)."""
+
+    __tablename__ = "search_lines"
+    __table_args__ = (Index(None, "tenant_id", "section_id"),)
+    _repr_fields = ("id", "section_id", "position")
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    section_id: Mapped[int] = mapped_column(ForeignKey("search_sections.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class SearchLink(Base):
+    """Which sections make up which stored version; ``latest`` marks each device's
+    newest version, so a fleet search reads only the links it needs."""
+
+    __tablename__ = "search_links"
+    __table_args__ = (
+        Index(None, "section_id", "latest"),
+        Index(None, "tenant_id", "device_id", "latest"),
+    )
+    _repr_fields = ("version_id", "section_id", "latest")
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("config_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    section_id: Mapped[int] = mapped_column(
+        ForeignKey("search_sections.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    latest: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ComplianceRuleset(Base):
+    """A tenant's compliance rules: the YAML text as loaded (checked when loaded)."""
+
+    __tablename__ = "compliance_rulesets"
+    _repr_fields = ("tenant_id", "updated_at")
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ComplianceResult(Base):
+    """One rule's current verdict on one router (its newest version), and since when."""
+
+    __tablename__ = "compliance_results"
+    __table_args__ = (Index(None, "tenant_id", "rule"),)
+    _repr_fields = ("device_id", "rule", "ok")
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    rule: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("config_versions.id", ondelete="SET NULL")
+    )
+    ok: Mapped[bool] = mapped_column(Boolean)
+    severity: Mapped[str] = mapped_column(String(16))
+    #: The lines that decided (the offending lines of a must-not; empty for a missing must).
+    lines: Mapped[list[Any]] = mapped_column(default=list)
+    since: Mapped[datetime] = mapped_column(default=utcnow)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ComplianceChange(Base):
+    """A violation that appeared or was resolved: the outbox notifications read
+    (``notified_at`` NULL until a notifier has taken it)."""
+
+    __tablename__ = "compliance_changes"
+    __table_args__ = (Index(None, "tenant_id", "notified_at"),)
+    _repr_fields = ("id", "device_id", "rule", "kind")
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(128))
+    #: ``new`` (a violation appeared) or ``resolved``.
+    kind: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("config_versions.id", ondelete="SET NULL")
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    notified_at: Mapped[datetime | None]

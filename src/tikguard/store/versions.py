@@ -2,7 +2,9 @@
 
 The caller (the backup workflow) has already normalised the export and split the
 sensitive values out (``tikguard.routeros``); this module takes that redacted text and
-the secrets map, so it does not depend on the parser. A new version is stored only
+the secrets map. Every new version is indexed for the fleet search in the same
+transaction (:mod:`tikguard.store.search_index`): this is the one place versions are
+written, so the index cannot miss one. A new version is stored only
 when the text or the secrets differ from the device's newest version; otherwise the
 newest version's ``last_checked_at`` moves.
 """
@@ -21,6 +23,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, undefer
 
+from tikguard.store import search_index
 from tikguard.store._util import vault_of
 from tikguard.store.errors import InvalidInput, NotFound, VaultError
 from tikguard.store.models import ConfigVersion, Device, Tenant, Trigger, utcnow
@@ -172,6 +175,11 @@ def record_backup(
     if binary_backup is not None:
         _attach_binary(session, version, binary_backup, now)
     session.flush()
+    search_index.index_versions(
+        session,
+        tenant_id,
+        [search_index.Indexable(version.id, device_id, normalised_redacted_text, ros_version)],
+    )
     return version, True
 
 
@@ -327,6 +335,16 @@ def record_backups(
         )
     new_ids = list(
         session.scalars(insert(table).returning(c.id, sort_by_parameter_order=True), values)
+    )
+    search_index.index_versions(
+        session,
+        tenant_id,
+        [
+            search_index.Indexable(
+                version_id, item.device_id, item.normalised_redacted_text, item.ros_version
+            )
+            for (item, _, _, _, _), version_id in zip(new_rows, new_ids, strict=True)
+        ],
     )
     secret_rows: list[dict[str, Any]] = []
     key_version: int | None = None

@@ -1,9 +1,8 @@
 """Which routers a rollout changes: by tag, site, all, names, or a regular expression
 over each router's latest stored configuration.
 
-``--match`` is bounded: the pattern is at most :data:`MAX_PATTERN` characters, and every
-search runs with a time limit (the ``regex`` module's ``timeout``; the standard ``re``
-has none), so a pattern that backtracks without end is refused with a clear message
+``--match`` is bounded (:mod:`tikguard.routeros.patterns`: length and a time limit per
+router), so a pattern that backtracks without end is refused with a clear message
 instead of stalling the controller.
 """
 
@@ -15,15 +14,13 @@ from dataclasses import dataclass, field
 import regex
 from sqlalchemy.orm import Session
 
+from tikguard.routeros import patterns
 from tikguard.store import devices as store_devices
 from tikguard.store import versions as store_versions
 from tikguard.store.errors import InvalidInput, NotFound
 from tikguard.store.models import Device
 
-#: Longest ``--match`` pattern accepted.
-MAX_PATTERN = 200
-#: Time limit of one search over one router's configuration (seconds).
-SEARCH_SECONDS = 0.25
+MAX_PATTERN = patterns.MAX_PATTERN
 
 
 @dataclass(frozen=True)
@@ -68,23 +65,19 @@ def _opt(value: object) -> str | None:
 
 def compile_match(pattern: str) -> regex.Pattern[str]:
     """The ``--match`` pattern, compiled (multi-line: ``^``/``$`` match at each line)."""
-    if len(pattern) > MAX_PATTERN:
-        raise InvalidInput(f"--match is longer than {MAX_PATTERN} characters")
     try:
-        return regex.compile(pattern, regex.MULTILINE)
-    except regex.error as exc:
-        raise InvalidInput(f"--match {pattern!r} is not a regular expression: {exc}") from None
+        return patterns.compile_bounded(pattern, "--match")
+    except patterns.PatternError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def matches(pattern: regex.Pattern[str], text: str, device: str) -> bool:
     """Whether ``pattern`` occurs in ``text``; a search past its time limit is an error."""
     try:
-        return pattern.search(text, timeout=SEARCH_SECONDS) is not None
-    except TimeoutError:
-        raise InvalidInput(
-            f"--match took longer than {SEARCH_SECONDS:g} s on {device}'s configuration: "
-            "simplify the pattern (nested repetition backtracks without end)"
-        ) from None
+        found = patterns.search_bounded(pattern, text, "--match", f"{device}'s configuration")
+    except patterns.PatternError as exc:
+        raise InvalidInput(str(exc)) from None
+    return found is not None
 
 
 @dataclass(frozen=True)
