@@ -40,6 +40,8 @@ COMMAND_MODULES = (
     "lifecycle",
     "workers",
     "inventory",
+    "search",
+    "compliance",
 )
 
 

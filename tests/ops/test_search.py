@@ -145,3 +145,21 @@ def test_index_matches_brute_force(fleet: Fleet, data: st.DataObject) -> None:
         assert "secret" in str(exc), text  # a secret key drawn: refused by design
         return
     assert found == brute_force(fleet, query, history=history), text
+
+
+def test_cli_groups_by_router_and_exits_as_grep(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from tikguard.cli import app
+
+    monkeypatch.setenv("TIKGUARD_DATA_DIR", str(fleet.db.settings.data_dir))
+    runner = CliRunner()
+    found = runner.invoke(app, ["--tenant", "acme", "search", "/ip dns servers~8.8.8.8"])
+    assert found.exit_code == 0, found.output
+    assert "/ip dns set" in found.output and "routers match /ip dns servers~8.8.8.8" in found.output
+    missing = runner.invoke(app, ["--tenant", "acme", "search", "-e", "no-such-thing-anywhere"])
+    assert missing.exit_code == 1 and "0 of 41 routers match" in missing.output
+    bad = runner.invoke(app, ["--tenant", "acme", "search", "/ip nosuch"])
+    assert bad.exit_code == 2

@@ -24,6 +24,7 @@ from tikguard.api.routes import (
     operations,
     rollouts,
     schedules,
+    search,
 )
 from tikguard.logs import get_logger
 from tikguard.ops import runtime
@@ -53,7 +54,7 @@ def api_router() -> APIRouter:
             422: {"model": dict, "description": "invalid request"},
         },
     )
-    for module in (admin, devices, history, inventory, operations, rollouts, schedules):
+    for module in (admin, devices, history, inventory, operations, rollouts, schedules, search):
         router.include_router(module.router)
     return router
 

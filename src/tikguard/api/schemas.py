@@ -354,3 +354,30 @@ class ScheduleOut(BaseModel):
     tag: str | None
     cron: str
     time_zone: str | None
+
+
+class SearchMatchOut(BaseModel):
+    """One matching line: the menu and the command in terse form (secrets hidden)."""
+
+    menu: str
+    line: str
+
+
+class SearchRouterOut(BaseModel):
+    """One router's matching lines in one version (``count`` may exceed the lines shown)."""
+
+    device: str
+    device_id: int
+    version: int
+    count: int
+    lines: list[SearchMatchOut]
+
+
+class SearchOut(BaseModel):
+    """A fleet search: the query as understood, and the routers that match."""
+
+    query: str
+    structured: bool
+    history: bool
+    searched: int
+    routers: list[SearchRouterOut]
