@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from tests.api.world import TenantWorld, api_settings, build_tenant
-from tests.ops.netboxkit import TOKEN, NetBox, nb_device
+from tests.api.world import TenantWorld
+from tests.ops.netboxkit import TOKEN, NetBox, netbox_serving
 from typer.testing import CliRunner
 
-from tikguard.api.app import create_app
 from tikguard.cli import app as cli_app
-from tikguard.settings import Settings
 from tikguard.store.audit import list_audit
 from tikguard.store.db import Database
 
@@ -24,28 +23,9 @@ PREFIX = "/api/v1"
 
 
 @pytest.fixture
-def cfg(tmp_path: Path) -> Settings:
-    return api_settings(tmp_path / "data")
-
-
-@pytest.fixture
-def db(cfg: Settings) -> Iterator[Database]:
-    database = Database.open(cfg)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def netbox() -> Iterator[NetBox]:
-    server = NetBox(
-        [
-            nb_device("r1", "192.0.2.1"),
-            nb_device("r2", "192.0.2.2"),
-            nb_device("sw1", "192.0.2.3", platform="ios"),
-        ]
-    )
-    yield server
-    server.close()
+    with netbox_serving("r1", "r2") as server:
+        yield server
 
 
 def source_body(url: str) -> dict[str, Any]:
@@ -61,10 +41,10 @@ def source_body(url: str) -> dict[str, Any]:
     }
 
 
-def test_api_sources_sync_and_isolation(cfg: Settings, db: Database, netbox: NetBox) -> None:
-    alpha: TenantWorld = build_tenant(db, "alpha")
-    beta: TenantWorld = build_tenant(db, "beta")
-    with TestClient(create_app(cfg, db=db, engine=False)) as api:
+def test_api_sources_sync_and_isolation(
+    app: FastAPI, db: Database, alpha: TenantWorld, beta: TenantWorld, netbox: NetBox
+) -> None:
+    with TestClient(app) as api:
         added = api.post(
             f"{PREFIX}/inventory/sources", json=source_body(netbox.url), headers=alpha.auth()
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -72,3 +74,15 @@ def nb_device(name: str, ip: str, platform: str = "routeros", site: str = "ams1"
         "tags": [{"name": "Core", "slug": "core"}],
         "custom_fields": {"ssh_port": 22},
     }
+
+
+@contextmanager
+def netbox_serving(*names: str) -> Iterator[NetBox]:
+    """A NetBox listing routers ``names`` (192.0.2.1, .2, ...) and one Cisco switch third."""
+    devices = [nb_device(n, f"192.0.2.{i}") for i, n in enumerate(names, start=1)]
+    devices.insert(2, nb_device("sw1", "192.0.2.250", platform="ios"))
+    server = NetBox(devices)
+    try:
+        yield server
+    finally:
+        server.close()

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.api.world import api_settings
-from tests.ops.netboxkit import TOKEN, NetBox, nb_device
+from tests.ops.netboxkit import TOKEN, NetBox, netbox_serving
 
 from tikguard.ops import devices as device_ops
 from tikguard.ops import inventory as inv
@@ -328,16 +328,8 @@ async def test_tenants_are_apart(db: Database, cfg: Settings, tmp_path: Path) ->
 
 @pytest.fixture
 def netbox() -> Iterator[NetBox]:
-    server = NetBox(
-        [
-            nb_device("r1", "192.0.2.1"),
-            nb_device("r2", "192.0.2.2"),
-            nb_device("sw1", "192.0.2.3", platform="ios"),
-            nb_device("r3", "192.0.2.4"),
-        ]
-    )
-    yield server
-    server.close()
+    with netbox_serving("r1", "r2", "r3") as server:
+        yield server
 
 
 def add_netbox(db: Database, tid: int, url: str, **kw: Any) -> None:
