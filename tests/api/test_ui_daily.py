@@ -13,6 +13,8 @@ from tests.api.world import PASSWORD, TenantWorld
 
 from tikguard.ops import accounts
 from tikguard.store import devices as store_devices
+from tikguard.store import operations as store_ops
+from tikguard.store.audit import audit
 from tikguard.store.db import Database
 from tikguard.store.errors import StateError
 
@@ -171,3 +173,40 @@ async def test_version_page_redacts_unless_an_admin_asks(
     await login(client, alpha.users["admin"])
     shown = await client.get(f"/devices/{alpha.device_id}/versions/1?secrets=true")
     assert shown.status_code == 200 and "198.51.100.1/24" not in shown.text
+
+
+async def test_operations_filters_and_one_row_per_request(
+    client: httpx.AsyncClient, db: Database, alpha: TenantWorld
+) -> None:
+    with db.transaction() as s:
+        second = store_devices.add_device(
+            s, alpha.id, name="alpha-r2", host="192.0.2.8", username="a"
+        )
+        made = []
+        for device_id in (alpha.device_id, second.id):
+            row, _ = store_ops.create_operation(
+                s, alpha.id, kind="backup", device_id=device_id, requested_by="user:alpha-admin"
+            )
+            made.append(row.id)
+        store_ops.finish_operation(s, alpha.id, made[1], outcome="failed", error="no route to host")
+        audit(
+            s,
+            alpha.id,
+            actor="user:alpha-admin",
+            action="backup.start",
+            details={"operations": made},
+        )
+    await login(client, alpha.users["viewer"])
+    page = (await client.get("/operations")).text
+    assert page.count('<tr class="request">') == 1 and "2 routers" in page
+    assert "1 failed" in page and "alpha-r2: no route to host" in page
+    pushes = (await client.get("/operations?kind=push")).text
+    assert alpha.op_id[:12] in pushes and "2 routers" not in pushes
+    failed = (await client.get("/operations?outcome=failed")).text
+    assert made[1][:12] in failed and '<tr class="request">' not in failed  # one left: a plain row
+    assert alpha.op_id[:12] not in failed
+    unfinished = (await client.get("/operations?unfinished=true&device=alpha-r1")).text
+    assert alpha.op_id[:12] in unfinished and made[0][:12] in unfinished
+    assert made[1][:12] not in unfinished
+    assert (await client.get("/operations?kind=reboot")).status_code == 422
+    assert (await client.get("/operations?device=nosuch")).status_code == 404

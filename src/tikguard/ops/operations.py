@@ -8,8 +8,9 @@ the CLI's do.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
@@ -124,6 +125,34 @@ def list_ops(
         ops = list(session.scalars(query))
         names = _names(session, tenant_id, {o.device_id for o in ops if o.device_id is not None})
         return [_info(o, names) for o in ops]
+
+
+#: Audit actions of a request that creates operations (their details list them).
+_REQUEST_ACTIONS = ("backup.start", "push.merge", "push.restore", "push.replace")
+
+
+def requests_of(db: Database, tenant_id: int, ops: Sequence[OperationInfo]) -> dict[str, int]:
+    """Which of ``ops`` were asked for together, from the audit row each request wrote:
+    op id -> that row's id, for requests of more than one router (a push to five
+    routers is one request, five operations)."""
+    if not ops:
+        return {}
+    wanted = {o.id for o in ops}
+    since = min(o.created_at for o in ops) - timedelta(minutes=1)
+    with db.session() as session:
+        rows = session.execute(
+            select(AuditEntry.id, AuditEntry.details).where(
+                AuditEntry.tenant_id == tenant_id,
+                AuditEntry.action.in_(_REQUEST_ACTIONS),
+                AuditEntry.at >= since,
+            )
+        ).all()
+    out: dict[str, int] = {}
+    for entry_id, details in rows:
+        members = (details or {}).get("operations") or []
+        if len(members) > 1:
+            out.update((op, entry_id) for op in members if op in wanted)
+    return out
 
 
 def get_op(db: Database, tenant_id: int, op_id: str) -> OperationInfo:

@@ -27,7 +27,7 @@ from tikguard.server.refs import check_ref
 from tikguard.server.sessions import COOKIE
 from tikguard.server.state import need_engine
 from tikguard.web import accounts as account_pages
-from tikguard.web import diffview, fleetview
+from tikguard.web import diffview, fleetview, opsview, timeline
 from tikguard.web import rollouts as rollout_pages
 from tikguard.web.common import (
     HERE,
@@ -458,18 +458,64 @@ async def _preview(state: Any, tenant: int, req: push_ops.PushRequest, name: str
 # -- operations ----------------------------------------------------------------------------
 
 
-async def operations_page(request: Request, state: StateDep, user: User) -> Response:
+_KINDS = ("push", "restore", "replace", "backup")
+_OUTCOMES = ("committed", "reverted", "failed", "uncertain", "succeeded")
+
+
+def _choice(value: str, allowed: tuple[str, ...], what: str) -> str | None:
+    if not value:
+        return None
+    if value not in allowed:
+        raise ApiError(422, f"unknown {what} {value!r}", f"one of: {', '.join(allowed)}")
+    return value
+
+
+async def operations_page(
+    request: Request,
+    state: StateDep,
+    user: User,
+    kind: Annotated[str, Query(max_length=16)] = "",
+    outcome: Annotated[str, Query(max_length=16)] = "",
+    device: Annotated[str, Query(max_length=128)] = "",
+    unfinished: Annotated[bool, Query()] = False,
+) -> Response:
+    """Operations, newest first, filtered; a request for several routers is one row."""
+    tenant = user.principal.tenant_id
+    device_id = None
+    if device.strip():
+        device_id = await asyncio.to_thread(devices_ops.id_of, state.db, tenant, device.strip())
     ops = await asyncio.to_thread(
-        operations_ops.list_ops, state.db, user.principal.tenant_id, limit=200
+        operations_ops.list_ops,
+        state.db,
+        tenant,
+        device=device_id,
+        kind=_choice(kind, _KINDS, "kind"),
+        outcome=_choice(outcome, _OUTCOMES, "outcome"),
+        unfinished=unfinished,
+        limit=200,
     )
-    return await render(request, "operations.html", user, ops=ops)
+    together = await asyncio.to_thread(operations_ops.requests_of, state.db, tenant, ops)
+    return await render(
+        request,
+        "operations.html",
+        user,
+        rows=opsview.grouped(ops, together),
+        count=len(ops),
+        kinds=_KINDS,
+        outcomes=_OUTCOMES,
+        kind=kind,
+        outcome=outcome,
+        device=device.strip(),
+        unfinished=unfinished,
+    )
 
 
 async def operation_page(request: Request, op_id: str, state: StateDep, user: User) -> Response:
     tenant = user.principal.tenant_id
     op = await asyncio.to_thread(operations_ops.get_op, state.db, tenant, op_id)
     events = await asyncio.to_thread(operations_ops.events, state.db, tenant, op_id)
-    return await render(request, "operation.html", user, op=op, events=events)
+    drawn = timeline.draw(op, events, state.settings.time_scale)
+    return await render(request, "operation.html", user, op=op, events=events, timeline=drawn)
 
 
 async def operation_confirm(request: Request, op_id: str, state: StateDep, user: User) -> Response:
