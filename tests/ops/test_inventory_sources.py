@@ -13,7 +13,7 @@ from typing import Any
 
 import pygit2
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.api.world import api_settings
 from tests.ops.netboxkit import TOKEN, NetBox, netbox_serving
@@ -496,3 +496,49 @@ async def test_scheduled_sync_runs_in_the_engine(tmp_path: Path) -> None:
             assert row.actor == "schedule:inventory:r"
     finally:
         db.dispose()
+
+
+_tenants = iter(range(10**6))
+_rows = st.dictionaries(
+    st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True),
+    st.tuples(
+        st.integers(1, 254),
+        st.sampled_from(["22", "2222", ""]),
+        st.sets(st.sampled_from(["core", "edge", "lab"])),
+    ),
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(first=_rows, second=_rows)
+def test_a_sync_makes_the_inventory_the_source_and_a_resync_changes_nothing(
+    db: Database, first: dict[str, Any], second: dict[str, Any]
+) -> None:
+    from tikguard.ops.inventory.plan import Defaults, apply_plan, make_plan
+
+    tid = tenant(db, f"p{next(_tenants)}")
+    rules = formats.RowRules({"name": 0, "ip": 1, "port": 2, "tags": 3}, models=())
+    defaults = Defaults(remove=True)
+    for rows in (first, second):
+        text = "".join(
+            f"{n},10.0.0.{ip},{port},{';'.join(sorted(tags))}\n"
+            for n, (ip, port, tags) in rows.items()
+        )
+        parsed = formats.parse_delimited(text, rules, delimiter=",")
+        if not parsed.rows and rows == second and first:
+            continue  # an empty source never removes everything (tested above)
+        with db.transaction() as s:
+            apply_plan(
+                s, tid, make_plan(s, tid, "p", parsed, defaults, check_networks=False), actor="t"
+            )
+        with db.session() as s:
+            again = make_plan(s, tid, "p", parsed, defaults, check_networks=False)
+        assert again.changes == [] and again.unchanged == len(rows)
+        views = {v.name: v for v in device_ops.list_all(db, tid)}
+        assert sorted(views) == sorted(rows)
+        for n, (ip, port, tags) in rows.items():
+            assert (views[n].host, views[n].port) == (f"10.0.0.{ip}", int(port or 22))
+            assert set(views[n].tags) == {*tags, "source:p"}
