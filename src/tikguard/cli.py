@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "inventory",
     "search",
     "compliance",
+    "notify",
 )
 
 

@@ -109,6 +109,30 @@ class Settings:
     #: Set when a TLS-terminating proxy serves tikguard over HTTPS: cookies get
     #: ``Secure`` even though tikguard itself speaks plain HTTP behind it.
     behind_tls_proxy: bool = False
+    #: How people reach this controller's UI (``https://tikguard.example.net``): the base
+    #: of the links in notifications. Empty: ``http://<bind_host>:<bind_port>``.
+    public_url: str = ""
+
+    # Notifications
+    #: Seconds between two looks for events worth a notification (one worker per look
+    #: records each; see docs/notifications.md).
+    notify_interval: float = 10.0
+    #: Facts older than this (seconds) when first seen are not notified (after a long
+    #: stop, a flood of stale alerts helps nobody).
+    notify_lookback: float = 3600.0
+    #: Tries per delivery, and the wait before the second (doubling, at most an hour).
+    notify_attempts: int = 6
+    notify_backoff: float = 30.0
+    #: Seconds one try may take (connect, TLS, send).
+    notify_timeout: float = 10.0
+
+    # Metrics
+    #: Bearer token a Prometheus scrape of ``/metrics`` on the main listener must send.
+    #: Empty (and no ``metrics_listen``): ``/metrics`` answers 404.
+    metrics_token: str = field(default="", repr=False)
+    #: ``host:port`` of a separate listener serving only ``/metrics``, without a token
+    #: (keep it on a management network).
+    metrics_listen: str = ""
 
     def seconds(self, device_seconds: float) -> float:
         """Wall-clock seconds for a duration measured in device time."""
@@ -131,6 +155,12 @@ class Settings:
         if self.push_concurrency > 0:
             return self.push_concurrency
         return 20 if self.dbos_database_url().startswith("postgresql") else 100
+
+    def base_url(self) -> str:
+        """Where links in notifications point (no trailing slash)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.bind_host}:{self.bind_port}"
 
     def master_key_path(self) -> Path:
         return Path(self.master_key_file) if self.master_key_file else self.data_dir / "master.key"

@@ -21,6 +21,7 @@ from tikguard.api.routes import (
     devices,
     history,
     inventory,
+    notify,
     operations,
     rollouts,
     schedules,
@@ -54,7 +55,17 @@ def api_router() -> APIRouter:
             422: {"model": dict, "description": "invalid request"},
         },
     )
-    for module in (admin, devices, history, inventory, operations, rollouts, schedules, search):
+    for module in (
+        admin,
+        devices,
+        history,
+        inventory,
+        notify,
+        operations,
+        rollouts,
+        schedules,
+        search,
+    ):
         router.include_router(module.router)
     return router
 

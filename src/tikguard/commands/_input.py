@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, Final
 
+import typer
+
 from tikguard.commands._ui import fail
 
 #: The largest file the CLI reads (the biggest real exports are a few MB).
@@ -87,3 +89,15 @@ def read_user_file(path: Path, *, keep_invalid: bool = False, limit: int = MAX_I
     except OSError as exc:
         fail(f"cannot read {shown}: {exc.strerror or exc}", "check the path and permissions")
     return decode_user_bytes(raw, shown, keep_invalid=keep_invalid)
+
+
+def read_secret(prompt: str, from_stdin: bool) -> str:
+    """A password: one line of standard input (``--password-stdin``), else asked for
+    without echo."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            fail("no password on standard input", 'pipe it in: echo "$PW" | tikguard ...')
+        return line.rstrip("\r\n")
+    value: str = typer.prompt(prompt, hide_input=True)
+    return value

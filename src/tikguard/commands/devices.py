@@ -7,7 +7,6 @@ printed back.
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,7 +15,7 @@ from rich import box
 from rich.table import Table
 
 from tikguard.commands._context import store_context, user_errors
-from tikguard.commands._input import read_user_file
+from tikguard.commands._input import read_secret, read_user_file
 from tikguard.commands._ui import JsonOut, cell, console, fail, labelled, print_json
 from tikguard.device.errors import DeviceError
 
@@ -36,16 +35,6 @@ def register(app: typer.Typer) -> None:
 
 def _when(value: object) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if hasattr(value, "strftime") else "-"
-
-
-def _read_password(prompt: str, from_stdin: bool) -> str:
-    if from_stdin:
-        line = sys.stdin.readline()
-        if not line:
-            fail("no password on standard input", 'pipe it in: echo "$PW" | tikguard ...')
-        return line.rstrip("\r\n")
-    value: str = typer.prompt(prompt, hide_input=True)
-    return value
 
 
 @device_app.command("add")
@@ -81,7 +70,7 @@ def add(
 
     with user_errors():
         check_device_name(name)  # before asking for a password it would not use
-    password = _read_password(f"Password for {username}@{host}", password_stdin)
+    password = read_secret(f"Password for {username}@{host}", password_stdin)
     new = svc.NewDevice(name, host, username, password, port, tag or [], site)
     # The controller's operator (the CLI) is not bound by tenant networks.
     with store_context() as ctx, user_errors():
@@ -238,7 +227,7 @@ def set_(
             "--unset-var KEY",
         )
     if password or password_stdin:
-        access["password"] = _read_password(f"New password for {name}", password_stdin)
+        access["password"] = read_secret(f"New password for {name}", password_stdin)
     values = dict(_var(item) for item in var or [])
     with store_context() as ctx, user_errors():
         device_id = svc.id_of(ctx.db, ctx.tenant_id, name)

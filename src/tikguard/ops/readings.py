@@ -130,12 +130,13 @@ def announce(db: Database, tenant_id: int, recorded: Sequence[Recorded]) -> None
             log.exception("a listener of stored versions failed (tenant %s)", tenant_id)
 
 
-def _failed_row(row: dict[str, object], error: DeviceError, now: datetime) -> None:
+def _failed_row(row: dict[str, object], error: DeviceError, now: datetime, failures: int) -> None:
     reason, shown, _hint = error.for_tenant()
     row.update(
         last_backup_status=BackupStatus.FAILED.value,
         last_backup_error=f"{reason}: {shown}",
         last_backup_at=now,
+        backup_failures=failures + 1,  # in a row: what "backup failing N times" counts
     )
 
 
@@ -158,9 +159,9 @@ def record_many(
     now = now or utcnow()
     ids = [item.device_id for item in items]
     pinned = {
-        row.id: (row.name, row.host_key)
+        row.id: (row.name, row.host_key, row.backup_failures or 0)
         for row in session.execute(
-            select(Device.id, Device.name, Device.host_key)
+            select(Device.id, Device.name, Device.host_key, Device.backup_failures)
             .where(Device.tenant_id == tenant_id, Device.id.in_(ids))
             .with_for_update()
         )
@@ -172,7 +173,7 @@ def record_many(
         if item.device_id not in pinned:
             out[index] = Recorded(item.device_id, None, BackupStatus.FAILED)
             continue
-        name, key = pinned[item.device_id]
+        name, key, failures = pinned[item.device_id]
         row: dict[str, object] = {"id": item.device_id}
         changes[item.device_id] = row
         error = item.error if isinstance(item, Unread) else None
@@ -188,7 +189,7 @@ def record_many(
             if check is store_devices.HostKeyCheck.MISMATCH:
                 row.update(keyed)
         if error is not None:
-            _failed_row(row, error, now)
+            _failed_row(row, error, now, failures)
             out[index] = Recorded(item.device_id, name, BackupStatus.FAILED, error=error)
             continue
         assert isinstance(item, Reading)
@@ -206,7 +207,12 @@ def record_many(
         rec = stored[item.device_id]
         row = changes[item.device_id]
         status = BackupStatus.CHANGED if rec.created else BackupStatus.UNCHANGED
-        row.update(last_backup_status=status.value, last_backup_error=None, last_backup_at=now)
+        row.update(
+            last_backup_status=status.value,
+            last_backup_error=None,
+            last_backup_at=now,
+            backup_failures=0,
+        )
         found = row.get("leftovers")
         out[index] = Recorded(
             item.device_id,

@@ -56,6 +56,7 @@ WORKFLOW_MODULES = (
     "tikguard.ops.push.lifecycle",  # refuses workflows of other revisions clearly
     "tikguard.ops.rollout.workflow",
     "tikguard.ops.inventory.schedule",
+    "tikguard.ops.notify.workflow",
 )
 
 LaunchHook = Callable[["Engine"], Awaitable[None]]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -242,6 +243,9 @@ class Device(Base):
     #: tikguard timers and files the newest backup found on the router with no live
     #: operation behind them (:mod:`tikguard.ops.leftovers`); None: not looked at yet.
     leftovers: Mapped[list[Any] | None]
+    #: Backups that failed in a row since the last good one (0 after a good one): what
+    #: the "backup failing N times" notification counts.
+    backup_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     #: Per-device variables for rollout templates (``device set NAME --var KEY=VALUE``).
     vars: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -670,3 +674,105 @@ class ComplianceChange(Base):
     )
     at: Mapped[datetime] = mapped_column(default=utcnow)
     notified_at: Mapped[datetime | None]
+
+
+class NotifyChannel(Base):
+    """Where notifications go: a webhook (JSON, Slack/Mattermost or Teams payload, signed
+    with HMAC-SHA256) or e-mail over SMTP. Everything secret -- the webhook URL (a Slack
+    URL is a credential), the signing secret, the SMTP password -- is one encrypted JSON
+    blob (vault purpose ``notify-channel``, bound to the id); ``config`` holds the rest."""
+
+    __tablename__ = "notify_channels"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"), {"sqlite_autoincrement": True})
+    _repr_fields = ("id", "tenant_id", "name", "kind")
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    #: ``webhook`` or ``email``.
+    kind: Mapped[str] = mapped_column(String(16))
+    #: Non-secret settings: payload format, URL host, SMTP host/port/sender/recipients.
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    secrets_enc: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotifyRule(Base):
+    """Which events of the tenant go to which channel, for which routers (tags, sites)."""
+
+    __tablename__ = "notify_rules"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"), {"sqlite_autoincrement": True})
+    _repr_fields = ("id", "tenant_id", "name", "channel_id")
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("notify_channels.id", ondelete="CASCADE"), index=True
+    )
+    #: Event kinds (``push-reverted``, ``backup-failing``, ...); empty: every kind.
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    #: Only routers with one of these tags / at one of these sites; empty: any.
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    sites: Mapped[list[Any]] = mapped_column(default=list)
+    #: ``backup-failing`` fires when a router's failed backups in a row reach this.
+    backup_failures: Mapped[int] = mapped_column(Integer, default=3)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotifyEvent(Base):
+    """Something a person should hear about, found once (``key`` is unique per tenant,
+    so every worker may look and only one records it). ``dispatched_at`` is set once
+    its deliveries are queued; an event left undispatched by a crash is queued again."""
+
+    __tablename__ = "notify_events"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "key"),
+        Index(None, "tenant_id", "at"),
+        Index(None, "dispatched_at"),
+        {"sqlite_autoincrement": True},
+    )
+    _repr_fields = ("id", "tenant_id", "kind", "key")
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    device_name: Mapped[str | None] = mapped_column(String(128))
+    operation_id: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    #: The message's body fields (redacted before they are stored).
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dispatched_at: Mapped[datetime | None]
+
+
+class NotifyAttempt(Base):
+    """One try to deliver one event to one channel, with what the receiver answered."""
+
+    __tablename__ = "notify_attempts"
+    __table_args__ = (Index(None, "tenant_id", "at"), {"sqlite_autoincrement": True})
+    _repr_fields = ("id", "event_id", "channel_name", "attempt", "ok")
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("notify_events.id", ondelete="CASCADE"), index=True
+    )
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notify_channels.id", ondelete="SET NULL")
+    )
+    channel_name: Mapped[str] = mapped_column(String(64))
+    #: 1, 2, 3, ... per (event, channel) delivery.
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    #: The receiver's answer: ``HTTP 200``, ``SMTP 250``, or the error that stopped us.
+    status: Mapped[str] = mapped_column(Text)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    #: True on the last attempt of a delivery that gave up.
+    final: Mapped[bool] = mapped_column(Boolean, default=False)

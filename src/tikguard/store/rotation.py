@@ -23,7 +23,15 @@ from tikguard.store import scope
 from tikguard.store.db import Database
 from tikguard.store.devices import PASSWORD_PURPOSE
 from tikguard.store.errors import VaultError
-from tikguard.store.models import ConfigVersion, Device, InventorySource, Tenant, TenantKey
+from tikguard.store.models import (
+    ConfigVersion,
+    Device,
+    InventorySource,
+    NotifyChannel,
+    Tenant,
+    TenantKey,
+)
+from tikguard.store.notify import CHANNEL_PURPOSE
 from tikguard.store.sources import SOURCE_PURPOSE
 from tikguard.store.vault import MasterKey, Vault, read_key_file, write_key_file
 from tikguard.store.versions import BINARY_PURPOSE, SECRETS_PURPOSE
@@ -31,9 +39,15 @@ from tikguard.store.versions import BINARY_PURPOSE, SECRETS_PURPOSE
 #: Every encrypted column: (model, attribute, vault purpose). The record ref is the id.
 #: A new encrypted column must be listed here, or data-key rotation would orphan it.
 ENCRYPTED_COLUMNS: tuple[
-    tuple[type[Device] | type[ConfigVersion] | type[InventorySource], str, str], ...
+    tuple[
+        type[Device] | type[ConfigVersion] | type[InventorySource] | type[NotifyChannel],
+        str,
+        str,
+    ],
+    ...,
 ] = (
     (Device, "password_enc", PASSWORD_PURPOSE),
+    (NotifyChannel, "secrets_enc", CHANNEL_PURPOSE),
     (ConfigVersion, "secrets_enc", SECRETS_PURPOSE),
     (ConfigVersion, "binary_backup_enc", BINARY_PURPOSE),
     (InventorySource, "secrets_enc", SOURCE_PURPOSE),

@@ -1,0 +1,213 @@
+"""Notifications of the caller's tenant: viewers read, admins change, operators test.
+
+The same service as ``tikguard notify``; no answer carries a channel's secret (a
+webhook shows scheme and host only; a generated signing secret is in the answer to
+the POST that created it, once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, Field
+
+from tikguard.api.deps import Admin, Operator, State, Viewer
+from tikguard.api.schemas import MAX_ID, Strict
+from tikguard.ops import notify as notify_ops
+
+router = APIRouter(prefix="/notify", tags=["notifications"])
+
+Name = Annotated[str, Path(min_length=1, max_length=64)]
+Words = Annotated[list[Annotated[str, Field(min_length=1, max_length=128)]], Field(max_length=100)]
+
+
+class WebhookIn(Strict):
+    name: str = Field(min_length=1, max_length=64)
+    url: str = Field(min_length=1, max_length=2000)
+    format: Literal["json", "slack", "teams"] = "json"
+    #: Omit to have one generated (returned once in the answer).
+    signing_secret: str | None = Field(default=None, max_length=200)
+    ca_pem: str | None = Field(default=None, max_length=65536)
+
+
+class EmailIn(Strict):
+    name: str = Field(min_length=1, max_length=64)
+    host: str = Field(min_length=1, max_length=255)
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = Field(default="", max_length=200)
+    password: str = Field(default="", max_length=500)
+    sender: str = Field(min_length=3, max_length=254)
+    to: list[str] = Field(min_length=1, max_length=50)
+    ca_pem: str | None = Field(default=None, max_length=65536)
+
+
+class ChannelOut(BaseModel):
+    name: str
+    kind: str
+    target: str
+    format: str | None
+    rules: int
+
+
+class NewChannelOut(BaseModel):
+    channel: ChannelOut
+    generated_secret: str | None
+
+
+class RuleIn(Strict):
+    name: str = Field(min_length=1, max_length=64)
+    channel: str = Field(min_length=1, max_length=64)
+    events: Words = Field(default_factory=list)
+    tags: Words = Field(default_factory=list)
+    sites: Words = Field(default_factory=list)
+    backup_failures: int = Field(default=3, ge=1, le=1000)
+
+
+class RuleOut(BaseModel):
+    name: str
+    channel: str
+    events: list[str]
+    tags: list[str]
+    sites: list[str]
+    backup_failures: int
+    enabled: bool
+
+
+class AttemptOut(BaseModel):
+    id: int
+    event_id: int
+    channel: str
+    attempt: int
+    at: str
+    ok: bool
+    final: bool
+    status: str
+    seconds: float
+
+
+def _channel(view: notify_ops.ChannelView) -> ChannelOut:
+    return ChannelOut(**view.as_json())
+
+
+@router.get("/kinds", response_model=dict[str, str])
+async def kinds(who: Viewer) -> dict[str, str]:
+    """The event kinds a rule can name, with what each means."""
+    return dict(notify_ops.KINDS)
+
+
+@router.get("/channels", response_model=list[ChannelOut])
+async def list_channels(state: State, who: Viewer) -> list[ChannelOut]:
+    found = await asyncio.to_thread(notify_ops.list_channels, state.db, who.tenant_id)
+    return [_channel(c) for c in found]
+
+
+@router.post("/channels/webhook", response_model=NewChannelOut, status_code=201)
+async def add_webhook(body: WebhookIn, state: State, who: Admin) -> NewChannelOut:
+    """A webhook channel; payloads are signed with HMAC-SHA256 (X-Tikguard-Signature)."""
+    added = await asyncio.to_thread(
+        lambda: notify_ops.add_webhook(
+            state.db,
+            who.tenant_id,
+            name=body.name,
+            url=body.url,
+            fmt=body.format,
+            signing_secret=body.signing_secret,
+            ca_pem=body.ca_pem,
+            actor=who.actor,
+        )
+    )
+    return NewChannelOut(channel=_channel(added.channel), generated_secret=added.generated_secret)
+
+
+@router.post("/channels/email", response_model=ChannelOut, status_code=201)
+async def add_email(body: EmailIn, state: State, who: Admin) -> ChannelOut:
+    """An e-mail channel over SMTP (a login needs STARTTLS or TLS)."""
+    view = await asyncio.to_thread(
+        lambda: notify_ops.add_email(
+            state.db,
+            who.tenant_id,
+            name=body.name,
+            host=body.host,
+            port=body.port,
+            sender=body.sender,
+            to=body.to,
+            security=body.security,
+            username=body.username,
+            password=body.password,
+            ca_pem=body.ca_pem,
+            actor=who.actor,
+        )
+    )
+    return _channel(view)
+
+
+@router.delete("/channels/{name}", status_code=204)
+async def remove_channel(name: Name, state: State, who: Admin) -> Response:
+    """Remove a channel and the rules that send to it."""
+    await asyncio.to_thread(
+        lambda: notify_ops.remove_channel(state.db, who.tenant_id, name, actor=who.actor)
+    )
+    return Response(status_code=204)
+
+
+@router.get("/rules", response_model=list[RuleOut])
+async def list_rules(state: State, who: Viewer) -> list[RuleOut]:
+    found = await asyncio.to_thread(notify_ops.list_rules, state.db, who.tenant_id)
+    return [RuleOut(**r.as_json()) for r in found]
+
+
+@router.post("/rules", response_model=RuleOut, status_code=201)
+async def add_rule(body: RuleIn, state: State, who: Admin) -> RuleOut:
+    """A rule: these event kinds (none: all) of routers with these tags/sites (none: any)."""
+    view = await asyncio.to_thread(
+        lambda: notify_ops.add_rule(
+            state.db,
+            who.tenant_id,
+            name=body.name,
+            channel=body.channel,
+            events=body.events,
+            tags=body.tags,
+            sites=body.sites,
+            backup_failures=body.backup_failures,
+            actor=who.actor,
+        )
+    )
+    return RuleOut(**view.as_json())
+
+
+@router.delete("/rules/{name}", status_code=204)
+async def remove_rule(name: Name, state: State, who: Admin) -> Response:
+    await asyncio.to_thread(
+        lambda: notify_ops.remove_rule(state.db, who.tenant_id, name, actor=who.actor)
+    )
+    return Response(status_code=204)
+
+
+@router.post("/test/{name}", response_model=AttemptOut)
+async def test(name: Name, state: State, who: Operator) -> AttemptOut:
+    """Send a test message now through a rule's channel (or a channel); the answer is the
+    recorded attempt (``ok`` false with the receiver's answer when it failed)."""
+    found = await asyncio.to_thread(
+        lambda: notify_ops.test(state.db, state.settings, who.tenant_id, name, actor=who.actor)
+    )
+    return AttemptOut(**found.as_json())
+
+
+@router.get("/attempts", response_model=list[AttemptOut])
+async def attempts(
+    state: State,
+    who: Viewer,
+    channel: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    event: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[AttemptOut]:
+    """Delivery attempts, newest first."""
+    rows: list[Any] = await asyncio.to_thread(
+        lambda: notify_ops.attempts(
+            state.db, who.tenant_id, channel=channel, event_id=event, limit=limit
+        )
+    )
+    return [AttemptOut(**r.as_json()) for r in rows]

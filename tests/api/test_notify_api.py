@@ -1,0 +1,59 @@
+"""Notifications over the API: admins add channels and rules, operators test, viewers
+read; nothing leaks a channel's secret or crosses tenants."""
+
+from __future__ import annotations
+
+import httpx
+from tests.api.world import TenantWorld
+from tests.ops.receivers import http_receiver
+
+BASE = "/api/v1/notify"
+
+
+async def test_channels_rules_test_and_attempts(
+    client: httpx.AsyncClient, alpha: TenantWorld, beta: TenantWorld
+) -> None:
+    with http_receiver() as hook:
+        r = await client.post(
+            f"{BASE}/channels/webhook",
+            json={"name": "chat", "url": hook.url, "format": "slack"},
+            headers=alpha.auth("admin"),
+        )
+        assert r.status_code == 201, r.text
+        body = r.json()
+        assert body["generated_secret"] and "T0KEN" not in body["channel"]["target"]
+        r = await client.post(
+            f"{BASE}/channels/webhook",
+            json={"name": "x", "url": hook.url},
+            headers=alpha.auth("operator"),
+        )
+        assert r.status_code == 403
+        r = await client.post(
+            f"{BASE}/rules",
+            json={"name": "bad-pushes", "channel": "chat", "events": ["push-reverted"]},
+            headers=alpha.auth("admin"),
+        )
+        assert r.status_code == 201, r.text
+        r = await client.post(
+            f"{BASE}/rules",
+            json={"name": "r2", "channel": "chat", "events": ["nope"]},
+            headers=alpha.auth("admin"),
+        )
+        assert r.status_code == 422 and "unknown event kind" in r.text
+        r = await client.post(f"{BASE}/test/bad-pushes", headers=alpha.auth("operator"))
+        assert r.status_code == 200, r.text
+        assert r.json()["ok"] is True and r.json()["status"] == "HTTP 200"
+        assert "test notification (rule bad-pushes)" in hook.requests[0].json()["text"]
+
+    listing = (await client.get(f"{BASE}/channels", headers=alpha.auth("viewer"))).json()
+    assert [(c["name"], c["rules"]) for c in listing] == [("chat", 1)]
+    assert "T0KEN" not in str(listing)
+    tried = (await client.get(f"{BASE}/attempts", headers=alpha.auth("viewer"))).json()
+    assert [(a["channel"], a["ok"]) for a in tried] == [("chat", True)]
+    assert (await client.get(f"{BASE}/channels", headers=beta.auth("admin"))).json() == []
+    assert (await client.get(f"{BASE}/attempts", headers=beta.auth("admin"))).json() == []
+    r = await client.post(f"{BASE}/test/bad-pushes", headers=beta.auth("admin"))
+    assert r.status_code == 404
+    r = await client.delete(f"{BASE}/channels/chat", headers=alpha.auth("admin"))
+    assert r.status_code == 204
+    assert (await client.get(f"{BASE}/rules", headers=alpha.auth("viewer"))).json() == []
