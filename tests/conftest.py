@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,3 +73,32 @@ async def sim_router(sim_fleet_factory: Callable[..., Awaitable[SimFleet]]) -> S
     """One RouterOS 7.16 CHR router: a :class:`tikguard.sim.fleet.SimDevice` handle."""
     fleet = await sim_fleet_factory(1)
     return fleet[0]
+
+
+# -- databases ------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """An app database URL: empty (SQLite in the data directory) or a fresh PostgreSQL
+    database, dropped after the test (``Settings(database_url=...)``)."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    base_url = os.environ.get("TIKGUARD_TEST_POSTGRES_URL", "")
+    if not base_url:
+        pytest.skip("PostgreSQL not configured: set TIKGUARD_TEST_POSTGRES_URL")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(base_url)
+    name = f"tg_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -263,8 +263,10 @@ def test_backup_failing_fires_once_when_the_streak_reaches_n(tmp_path: Path) -> 
     db.dispose()
 
 
-def test_a_changed_host_key_is_an_event(tmp_path: Path) -> None:
-    settings = _settings(tmp_path)
+def test_store_facts_become_events_once(tmp_path: Path, database_url: str) -> None:
+    """A changed host key and a failed push are one event each, however often the
+    watcher looks (on SQLite and PostgreSQL: the dedupe is SQL)."""
+    settings = _settings(tmp_path, database_url=database_url)
     db = Database.open(settings)
     tenant_id = device_ops.default_tenant_id(db)
     keys = [
@@ -275,16 +277,19 @@ def test_a_changed_host_key_is_an_event(tmp_path: Path) -> None:
         device = add_device(session, tenant_id, name="r1", host="192.0.2.2", username="u")
         check_host_key(session, tenant_id, device.id, keys[0])
         check_host_key(session, tenant_id, device.id, keys[1])
+        op, _ = store_ops.create_operation(session, tenant_id, kind="push", device_id=device.id)
+        store_ops.finish_operation(session, tenant_id, op.id, "failed", error="preflight: no")
     notify.add_webhook(db, tenant_id, name="hook", url="http://127.0.0.1:9/", actor="t")
-    notify.add_rule(
-        db, tenant_id, name="keys", channel="hook", events=["host-key-changed"], actor="t"
-    )
-    assert notify_workflow.record_facts(db, settings) == 1
+    notify.add_rule(db, tenant_id, name="all", channel="hook", events=[], actor="t")
+    assert notify_workflow.record_facts(db, settings) == 2
     assert notify_workflow.record_facts(db, settings) == 0
     with db.session() as session:
-        (event,) = store_notify.list_events(session, tenant_id)
-    assert event.kind == "host-key-changed" and event.details["presented"].startswith("SHA256:")
-    assert "accept-hostkey r1" in event.details["hint"]
+        events = {e.kind: e for e in store_notify.list_events(session, tenant_id)}
+    assert set(events) == {"host-key-changed", "push-failed"}
+    key = events["host-key-changed"]
+    assert key.details["presented"].startswith("SHA256:")
+    assert "accept-hostkey r1" in key.details["hint"]
+    assert events["push-failed"].details["reason"] == "preflight: no"
     db.dispose()
 
 

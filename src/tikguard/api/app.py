@@ -8,6 +8,7 @@ read pass ``engine=False``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -15,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 
 from tikguard import __version__
 from tikguard.api import docs as api_docs
+from tikguard.api import metrics as api_metrics
 from tikguard.api.headers import SecurityHeaders
 from tikguard.api.routes import (
     admin,
@@ -28,7 +30,7 @@ from tikguard.api.routes import (
     search,
 )
 from tikguard.logs import get_logger
-from tikguard.ops import runtime
+from tikguard.ops import metrics, runtime
 from tikguard.ops.cluster import ClusterError
 from tikguard.server import errors
 from tikguard.server.clients import trusted_networks
@@ -79,6 +81,8 @@ def create_app(
 ) -> FastAPI:
     """The app for ``settings``; ``db`` defaults to the settings' (migrated) database."""
     trusted_networks(settings.trusted_proxies)  # a bad setting stops the start, not a login
+    if settings.metrics_listen:
+        metrics.parse_listen(settings.metrics_listen)  # likewise
     database = db or Database.open(settings)
     state = AppState(
         settings=settings,
@@ -104,9 +108,12 @@ def create_app(
             except ClusterError as exc:
                 log.error("%s", exc)
                 raise
+        stop_metrics = metrics.listen(database, settings) if settings.metrics_listen else None
         try:
             yield
         finally:
+            if stop_metrics is not None:
+                await asyncio.to_thread(stop_metrics)
             await state.hub.close()
             if engine:
                 await runtime.shutdown()
@@ -128,6 +135,7 @@ def create_app(
     )
     app.state.tikguard = state
     app.include_router(api_router())
+    api_metrics.install(app, state, metrics.registry(database, settings))
     api_docs.install(app, API_PREFIX)
     if ui:
         from tikguard.web.routes import install as install_ui
