@@ -153,6 +153,10 @@ async def test_failed_health_check_reverts(tmp_path: Path) -> None:
         assert op.outcome == "reverted", op.evidence.get("reason")
         assert "health check" in op.evidence["reason"]
         assert _config(env) == before
+        # the operator sees what the router printed instead of the expected text
+        [verify] = [e for e in env.events(op.id) if e.stage == "verify"]
+        [note] = verify.data["checks"]
+        assert "no match for 'name: no-such-router'; it printed: name: " in note, note
 
 
 async def test_same_request_runs_once(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ the simulator, the CLI push, ``tikguard confirm`` and the server.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -46,6 +47,9 @@ def test_server_waits_for_a_cli_worker_then_starts(tmp_path: Path) -> None:
             assert out.returncode == 0, out.stderr
             script = tmp_path / "change.rsc"
             script.write_text('/system identity set name="after-wait"\n')
+            # no server yet: this command would run the push itself, so it cannot detach
+            alone = ctl.cli("push", "r001", "--file", str(script), "--yes", "--detach")
+            assert alone.returncode == 1 and "--detach needs a running" in alone.stderr
             argv = ["push", "r001", "--file", str(script), "--confirm", "manual", "--yes"]
             push = subprocess.Popen(
                 [sys.executable, "-m", "tikguard.cli", *argv],
@@ -92,12 +96,37 @@ def test_server_waits_for_a_cli_worker_then_starts(tmp_path: Path) -> None:
             assert out.returncode == 0, out.stderr
             stdout, stderr = push.communicate(timeout=180)
             assert push.returncode == 0, stdout + stderr
+            # the wait said which operation, until when, and the exact command
+            assert f"operation {op_id} waits for your confirm until" in stderr, stderr
+            assert f"tikguard confirm {op_id}" in stderr
+            assert "│ r001" in stdout and "committed" in stdout  # summary: a device column
 
             _wait_for("the server to answer", lambda: _answers(ctl), timeout=180)
             assert server.poll() is None, log.read_text()
             with _database(ctl.data) as db, db.session() as s:
                 op = s.get(Operation, op_id)
                 assert op is not None and op.outcome == "committed"
+
+            # with a server up, --detach returns once armed and says how to go on
+            script.write_text('/system identity set name="detached"\n')
+            argv = ["push", "r001", "--file", str(script), "--confirm", "manual", "--detach"]
+            out = ctl.cli(*argv, "--yes")
+            assert out.returncode == 0, out.stdout + out.stderr
+            found = re.search(r"tikguard confirm (\S+)", out.stdout)
+            assert found, out.stdout
+            detached = found.group(1)
+            assert "the router reverts by itself at" in out.stdout
+            assert f"tikguard ops show {detached} --follow" in out.stdout
+            out = ctl.cli("confirm", detached)
+            assert out.returncode == 0, out.stderr
+
+            def committed() -> bool:
+                with _database(ctl.data) as db, db.session() as s:
+                    op = s.get(Operation, detached)
+                    assert op is not None and op.outcome in (None, "committed"), op.evidence
+                    return op.outcome == "committed"
+
+            _wait_for("the detached push to commit", committed)
         finally:
             ctl.close()
 

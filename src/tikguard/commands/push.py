@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -69,6 +72,14 @@ Key = Annotated[
     str | None,
     typer.Option("--idempotency-key", help="Same key, same push: never runs twice."),
 ]
+Detach = Annotated[
+    bool,
+    typer.Option(
+        "--detach",
+        help="Return once every push is armed: a running `tikguard serve` (or the cluster) "
+        "finishes them; prints how to confirm and follow.",
+    ),
+]
 AsWorker = Annotated[
     bool,
     typer.Option(
@@ -111,6 +122,7 @@ def push(
     yes: Yes = False,
     idempotency_key: Key = None,
     worker: AsWorker = False,
+    detach: Detach = False,
 ) -> None:
     """Merge a RouterOS script into routers, guarded by an on-device revert timer."""
     _run(
@@ -118,6 +130,7 @@ def push(
         dry_run=dry_run,
         yes=yes,
         worker=worker,
+        detach=detach,
     )
 
 
@@ -131,10 +144,11 @@ def restore(
     yes: Yes = False,
     idempotency_key: Key = None,
     worker: AsWorker = False,
+    detach: Detach = False,
 ) -> None:
     """Make a router's running config equal to a stored version (secrets put back)."""
     req = _request("restore", [name], window, confirm_mode, check, idempotency_key, version=version)
-    _run(req, dry_run=dry_run, yes=yes, worker=worker)
+    _run(req, dry_run=dry_run, yes=yes, worker=worker, detach=detach)
 
 
 def replace(
@@ -147,6 +161,7 @@ def replace(
     yes: Yes = False,
     idempotency_key: Key = None,
     worker: AsWorker = False,
+    detach: Detach = False,
 ) -> None:
     """Replace a router's whole config (reset-configuration + the file), guarded."""
     _run(
@@ -154,6 +169,7 @@ def replace(
         dry_run=dry_run,
         yes=yes,
         worker=worker,
+        detach=detach,
     )
 
 
@@ -195,7 +211,14 @@ def confirm(
         console.print(f"confirm sent to {found.id}")
 
 
-def _run(req: push_ops.PushRequest, *, dry_run: bool, yes: bool, worker: bool = False) -> None:
+def _run(
+    req: push_ops.PushRequest,
+    *,
+    dry_run: bool,
+    yes: bool,
+    worker: bool = False,
+    detach: bool = False,
+) -> None:
     from tikguard.ops import push as push_ops
 
     with store_context() as ctx, user_errors():
@@ -211,14 +234,41 @@ def _run(req: push_ops.PushRequest, *, dry_run: bool, yes: bool, worker: bool = 
             if refused:  # as the real push would end: failed, nothing written
                 raise typer.Exit(2)
             return
-        if not yes and not typer.confirm(
-            f"{req.mode} to {len(req.devices)} device(s), guarded by a revert timer?"
-        ):
-            raise typer.Exit(1)
-        ops = asyncio.run(_submit_and_follow(ctx, req, worker))
-        _print_summary(ops)
+        if not yes:
+            for name in req.devices:
+                preview = asyncio.run(
+                    push_ops.preview(ctx.db, ctx.settings, ctx.tenant_id, req, name)
+                )
+                _print_change(preview)
+            if not typer.confirm(
+                f"{req.mode} to {len(req.devices)} device(s), guarded by a revert timer?"
+            ):
+                raise typer.Exit(1)
+        run = _Run(detach=detach)
+        try:
+            ops = asyncio.run(_submit_and_follow(ctx, req, worker, run))
+        except KeyboardInterrupt:
+            # Nothing is lost: every step is recorded, and an unconfirmed router reverts
+            # by itself at its deadline.
+            err_console.print(Text("\ndetached (Ctrl-C): nothing was stopped on the routers"))
+            _print_how_to_go_on(ctx, run)
+            raise typer.Exit(130) from None
+        if detach:
+            _print_how_to_go_on(ctx, run)
+            return
+        _print_summary(ctx, ops)
         if any(op.outcome != "committed" for op in ops):
             raise typer.Exit(2)
+
+
+@dataclass
+class _Run:
+    """What a push command followed, for what it prints when it stops following."""
+
+    detach: bool = False
+    op_ids: list[str] = field(default_factory=list)
+    #: True when this command runs the pushes itself (no server or cluster does).
+    here: bool = False
 
 
 async def _become_worker(ctx: Context, worker: bool) -> runtime.Engine | None:
@@ -255,20 +305,28 @@ async def _announce_cluster(ctx: Context) -> None:
 
 
 async def _submit_and_follow(
-    ctx: Context, req: push_ops.PushRequest, worker: bool = False
+    ctx: Context, req: push_ops.PushRequest, worker: bool, run: _Run
 ) -> list[Operation]:
     from tikguard.ops import operations as operations_ops
     from tikguard.ops import runtime
 
     eng = await _become_worker(ctx, worker)
     try:
+        run.here = eng is not None
+        if run.detach and run.here:
+            fail(
+                "--detach needs a running `tikguard serve` (or a cluster) to finish the "
+                "pushes: without one this command runs them itself; nothing was pushed",
+                "start `tikguard serve` for this data directory, or push without --detach",
+            )
         subs = await operations_ops.submit_push(ctx.db, ctx.settings, ctx, req)
+        run.op_ids = [s.op_id for s in subs]
         for sub in subs:
             if not sub.created:
                 err_console.print(
                     f"{sub.device}: same request as operation {sub.op_id}; not run again"
                 )
-        ops = await _follow(ctx, [s.op_id for s in subs])
+        ops = await _follow(ctx, run.op_ids, until_armed=run.detach)
         if eng is not None:
             await eng.wait_idle()
         return ops
@@ -277,32 +335,156 @@ async def _submit_and_follow(
             await runtime.shutdown()
 
 
-async def _follow(ctx: Context, op_ids: list[str]) -> list[Operation]:
-    """Print every event of the operations as it lands; return them when all ended."""
+async def _follow(ctx: Context, op_ids: list[str], *, until_armed: bool = False) -> list[Operation]:
+    """Print every event of the operations as it lands, in time order across them, and
+    return them when all ended (``until_armed``: once each is armed or ended). A push
+    waiting for its manual confirm gets the confirm command, its deadline in local time
+    and, on a terminal, a live countdown."""
     from tikguard.store import operations as store_ops
 
     seen = dict.fromkeys(op_ids, 0)
     names: dict[str, str] = {}
-    while True:
+    armed: dict[str, dict[str, Any]] = {}
+    waiting: dict[str, float] = {}  # op id -> commit-by (epoch seconds)
+    countdown = _Countdown()
+    try:
+        while True:
 
-        def read(s: Any) -> tuple[list[Operation], list[tuple[str, OperationEvent]]]:
-            ops = [store_ops.get_operation(s, ctx.tenant_id, i) for i in op_ids]
-            events = [
-                (i, e)
-                for i in op_ids
-                for e in store_ops.list_events(s, ctx.tenant_id, i, after_seq=seen[i])
-            ]
-            return ops, events
+            def read(s: Any) -> tuple[list[Operation], list[tuple[str, OperationEvent]]]:
+                ops = [store_ops.get_operation(s, ctx.tenant_id, i) for i in op_ids]
+                events = [
+                    (i, e)
+                    for i in op_ids
+                    for e in store_ops.list_events(s, ctx.tenant_id, i, after_seq=seen[i])
+                ]
+                return ops, events
 
-        ops, events = await asyncio.to_thread(_read_only, ctx, read)
-        for op in ops:
-            names.setdefault(op.id, _device_name(ctx, op))
-        for op_id, event in events:
-            seen[op_id] = event.seq
-            _print_event(names.get(op_id, op_id[:8]), event)
-        if all(op.outcome is not None for op in ops):
-            return ops
-        await asyncio.sleep(0.2)
+            ops, events = await asyncio.to_thread(_read_only, ctx, read)
+            for op in ops:
+                names.setdefault(op.id, _device_name(ctx, op))
+            for op_id, event in sorted(events, key=lambda pair: (pair[1].at, pair[1].seq)):
+                seen[op_id] = event.seq
+                name = names.get(op_id, op_id[:8])
+                _print_event(name, event)
+                if event.stage == "armed" and isinstance(event.data, dict):
+                    armed[op_id] = event.data
+                if event.stage == "waiting-confirm" and op_id in armed:
+                    waiting[op_id] = float(armed[op_id]["commit_by"])
+                    _print_confirm_how(name, op_id, armed[op_id])
+            for op in ops:
+                if op.outcome is not None or op.state != "waiting":
+                    waiting.pop(op.id, None)
+            if all(op.outcome is not None for op in ops):
+                return ops
+            if until_armed and all(op.outcome is not None or op.id in armed for op in ops):
+                return ops
+            countdown.show({names[i]: by for i, by in waiting.items()})
+            await asyncio.sleep(0.2)
+    finally:
+        countdown.stop()
+
+
+class _Countdown:
+    """A live "waiting for confirm: r1 1m 52s left" line on a terminal (none in a pipe:
+    a script reads the confirm command and the deadline printed once)."""
+
+    def __init__(self) -> None:
+        self._status: Any = None
+
+    def show(self, commit_by: dict[str, float]) -> None:
+        if not commit_by or not err_console.is_terminal:
+            self.stop()
+            return
+        now = time.time()
+        text = "waiting for confirm: " + ", ".join(
+            f"{name} {_left(by - now)} left" for name, by in sorted(commit_by.items())
+        )
+        if self._status is None:
+            self._status = err_console.status(Text(text))
+            self._status.start()
+        else:
+            self._status.update(Text(text))
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+def _left(seconds: float) -> str:
+    """``1m 52s`` (or ``0s`` once past)."""
+    whole = max(0, int(seconds))
+    return f"{whole // 60}m {whole % 60:02d}s" if whole >= 60 else f"{whole}s"
+
+
+def _local(epoch: float) -> str:
+    """A moment as local wall-clock time with its zone, as a person compares it with a
+    clock: ``14:03:27 CET``."""
+    return datetime.fromtimestamp(epoch).astimezone().strftime("%H:%M:%S %Z").strip()
+
+
+def _print_confirm_how(device: str, op_id: str, armed: dict[str, Any]) -> None:
+    """How to confirm one waiting push, and by when (printed once, on stderr)."""
+    commit_by, deadline = float(armed["commit_by"]), float(armed["deadline"])
+    err_console.print(
+        Text.assemble(
+            (device, "bold"),
+            f": operation {op_id} waits for your confirm until {_local(commit_by)} "
+            f"({_left(commit_by - time.time())} from now); without it the router reverts "
+            f"by itself at {_local(deadline)}\n  ",
+            (f"tikguard confirm {op_id}", "bold"),
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _print_how_to_go_on(ctx: Context, run: _Run) -> None:
+    """After --detach or Ctrl-C: each push's id, state, deadline and the commands to
+    confirm and follow it (or, when this command ran them, to carry them on)."""
+    from tikguard.store import operations as store_ops
+
+    with ctx.db.session() as s:
+        rows = []
+        for op_id in run.op_ids:
+            op = store_ops.get_operation(s, ctx.tenant_id, op_id)
+            armed = next(
+                (
+                    e.data
+                    for e in store_ops.list_events(s, ctx.tenant_id, op_id)
+                    if e.stage == "armed" and isinstance(e.data, dict)
+                ),
+                None,
+            )
+            rows.append((op, armed))
+    for op, armed in rows:
+        name = _device_name(ctx, op)
+        if op.outcome is not None:
+            line = f"{name}: operation {op.id} ended {op.outcome}"
+        elif armed is None:
+            line = f"{name}: operation {op.id} is {op.state}, not armed yet"
+        else:
+            line = (
+                f"{name}: operation {op.id} is {op.state}; the router reverts by itself at "
+                f"{_local(float(armed['deadline']))} unless it commits"
+            )
+            if op.parameters.get("confirm") == "manual":
+                line += f" (confirm before {_local(float(armed['commit_by']))})"
+        console.print(cell(line), highlight=False, soft_wrap=True)
+        if op.outcome is None:
+            if op.parameters.get("confirm") == "manual":
+                console.print(cell(f"  tikguard confirm {op.id}"), highlight=False)
+            console.print(cell(f"  tikguard ops show {op.id} --follow"), highlight=False)
+    if run.here and any(op.outcome is None for op, _ in rows):
+        console.print(
+            cell(
+                "this command was running the pushes: they carry on with `tikguard ops "
+                "resume` (or `tikguard serve`), which waits for the confirm until the time "
+                "above or proves the revert"
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _read_only(ctx: Context, fn: Callable[[Any], T]) -> T:
@@ -321,6 +503,8 @@ def _device_name(ctx: Context, op: Operation) -> str:
 
 
 def _print_event(device: str, event: OperationEvent) -> None:
+    """One event line, the device on it (pushes to several routers interleave); a failed
+    verification also lists each health check with what the router printed."""
     style = {"error": "red", "warning": "yellow"}.get(event.level, "cyan")
     first = event.message.splitlines()[0] if event.message else ""
     err_console.print(
@@ -335,15 +519,21 @@ def _print_event(device: str, event: OperationEvent) -> None:
         ),
         highlight=False,
     )
+    checks = event.data.get("checks") if isinstance(event.data, dict) else None
+    if event.level == "error" and checks:
+        for note in checks:
+            err_console.print(Text(f"    check: {note}"), highlight=False, soft_wrap=True)
 
 
-def _print_summary(ops: list[Operation]) -> None:
+def _print_summary(ctx: Context, ops: list[Operation]) -> None:
+    """The outcome of each operation, one row a device."""
     table = Table(title="guarded push")
-    for col in ("operation", "kind", "outcome", "reason"):
+    for col in ("device", "operation", "kind", "outcome", "reason"):
         table.add_column(col)
     for op in ops:
         outcome = op.outcome or "running"
         table.add_row(
+            cell(_device_name(ctx, op)),
             op.id[:12],
             op.kind,
             outcome_cell(outcome),
@@ -353,11 +543,21 @@ def _print_summary(ops: list[Operation]) -> None:
 
 
 def _print_preview(preview: push_ops.Preview) -> None:
+    """The dry run: the change (as the confirmation prompt shows it), the script and
+    what the read-only preflight found."""
     plan = preview.plan
-    rule(f"{preview.device} ({plan.mode}, dry run: nothing is written)")
-    console.print(cell(plan.diff_text or "(no change)"), highlight=False)
+    _print_change(preview, f"{plan.mode}, dry run: nothing is written")
     console.print("[bold]script[/]")
     console.print(Syntax(plan.shown_script or "# (empty)\n", "bash", word_wrap=True))
+    console.print(_preflight_table(preview.preflight))
+
+
+def _print_change(preview: push_ops.Preview, what: str | None = None) -> None:
+    """What a push changes on one router: the semantic diff (with its counts) and the
+    risk tags (shown by the dry run and before the ``[y/N]`` question)."""
+    plan = preview.plan
+    rule(f"{preview.device} ({what or plan.mode})")
+    console.print(cell(plan.diff_text or "(no change)"), highlight=False)  # ends with counts
     if plan.risk:
         for tag in plan.risk:
             console.print(
@@ -367,7 +567,6 @@ def _print_preview(preview: push_ops.Preview) -> None:
         console.print("[green]no management-access risk tags[/]")
     for problem in plan.unsupported:
         console.print(labelled("cannot express", "red", f"{problem} (use `tikguard replace`)"))
-    console.print(_preflight_table(preview.preflight))
     if preview.refused:
         console.print(labelled("the push would be refused", "red", preview.refused))
 
@@ -506,7 +705,7 @@ def ops_show(
                     _print_event(name, event)
         with ctx.db.session() as s:
             found = store_ops.get_operation(s, ctx.tenant_id, found.id)
-        _print_summary([found])
+        _print_summary(ctx, [found])
         _print_evidence(found)
 
 
@@ -526,7 +725,7 @@ def ops_resume(worker: AsWorker = False) -> None:
             console.print("no unfinished operations")
             return
         ops = asyncio.run(_resume(ctx, [op.id for op in open_ops], worker))
-        _print_summary(ops)
+        _print_summary(ctx, ops)
 
 
 async def _resume(ctx: Context, op_ids: list[str], worker: bool = False) -> list[Operation]:

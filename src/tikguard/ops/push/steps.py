@@ -574,8 +574,21 @@ async def _checks(session: DeviceSession, checks: list[list[str]]) -> tuple[bool
             )
         else:
             ok = False
-            notes.append(f"{command}: no match for {pattern!r}")
+            notes.append(f"{command}: no match for {pattern!r}; it printed: {_tail(out)}")
     return ok, notes
+
+
+#: How much of a failed health check's output its note keeps (the end: the summary
+#: lines of a print usually close it).
+CHECK_OUTPUT_CHARS = 600
+
+
+def _tail(output: str) -> str:
+    """The end of a command's output for a note: the operator sees what did not match."""
+    text = output.strip()
+    if not text:
+        return "(nothing)"
+    return text if len(text) <= CHECK_OUTPUT_CHARS else "..." + text[-CHECK_OUTPUT_CHARS:]
 
 
 def _converged(req: dict[str, Any], prep: dict[str, Any], after_redacted: str) -> tuple[bool, str]:
