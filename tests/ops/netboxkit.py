@@ -19,6 +19,12 @@ class NetBox:
     def __init__(self, devices: list[dict[str, Any]]) -> None:
         self.devices = devices
         self.fail_with: int | None = None
+        #: Answer 200 with this body instead (not JSON, say).
+        self.raw: bytes | None = None
+        #: Answer a 302 to this URL instead.
+        self.redirect: str | None = None
+        #: The origin the ``next`` links point to (default this server).
+        self.next_origin: str | None = None
         self.requests: list[str] = []
         outer = self
 
@@ -30,13 +36,24 @@ class NetBox:
                 outer.requests.append(self.path)
                 if outer.fail_with is not None:
                     return self._send(outer.fail_with, {"detail": "boom"})
+                if outer.raw is not None or outer.redirect is not None:
+                    self.send_response(302 if outer.redirect else 200)
+                    if outer.redirect:
+                        self.send_header("Location", outer.redirect)
+                    self.send_header("Content-Length", str(len(outer.raw or b"")))
+                    self.end_headers()
+                    self.wfile.write(outer.raw or b"")
+                    return None
                 if self.headers.get("Authorization") != f"Token {TOKEN}":
                     return self._send(403, {"detail": "Invalid token"})
                 offset = int(parse_qs(urlsplit(self.path).query).get("offset", ["0"])[0])
                 page = outer.devices[offset : offset + 2]
                 following = None
                 if offset + 2 < len(outer.devices):
-                    following = f"{outer.url}?limit=2&offset={offset + 2}"
+                    base = outer.url
+                    if outer.next_origin:
+                        base = outer.next_origin + urlsplit(outer.url).path
+                    following = f"{base}?limit=2&offset={offset + 2}"
                 self._send(
                     200,
                     {

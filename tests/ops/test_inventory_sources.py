@@ -542,3 +542,26 @@ def test_a_sync_makes_the_inventory_the_source_and_a_resync_changes_nothing(
         for n, (ip, port, tags) in rows.items():
             assert (views[n].host, views[n].port) == (f"10.0.0.{ip}", int(port or 22))
             assert set(views[n].tags) == {*tags, "source:p"}
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ({"raw": b"<html>login</html>"}, "the answer is not JSON"),
+        ({"redirect": "http://elsewhere.example/login"}, "redirect to http://elsewhere.example"),
+        ({"next_origin": "http://127.0.0.2:9"}, "'next' link http://127.0.0.2:9/api"),
+    ],
+)
+async def test_http_answers_that_are_refused(
+    db: Database, cfg: Settings, netbox: NetBox, fault: dict[str, Any], message: str
+) -> None:
+    tid = tenant(db)
+    add_netbox(db, tid, netbox.url)
+    for key, value in fault.items():
+        setattr(netbox, key, value)
+    with pytest.raises(inv.SourceUnavailable, match=message) as refused:
+        await run(db, cfg, tid, "netbox", dry=False)
+    assert TOKEN not in str(refused.value)
+    assert names(db, tid) == []
+    if "next_origin" in fault:
+        assert len(netbox.requests) == 1  # the token never went to the other host

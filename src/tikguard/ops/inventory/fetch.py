@@ -12,6 +12,7 @@ Redirects are not followed (the token would go along to wherever they point), an
 
 from __future__ import annotations
 
+import http.client
 import json
 import ssl
 import urllib.error
@@ -93,7 +94,7 @@ def _get(source: HttpSource, url: str) -> object:
         raise SourceUnavailable(
             f"{where} answered {exc.code} {exc.reason}", hint=_hint(exc.code)
         ) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise SourceUnavailable(
             f"{where} failed: {reason}", hint="check the url and that this controller can reach it"

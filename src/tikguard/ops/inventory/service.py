@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from tikguard.ops.inventory import formats
 from tikguard.ops.inventory.fetch import (
     HttpSource,
@@ -30,7 +32,7 @@ from tikguard.store import mirror
 from tikguard.store import sources as store_sources
 from tikguard.store.audit import audit
 from tikguard.store.db import Database
-from tikguard.store.errors import InvalidInput, StoreError
+from tikguard.store.errors import InvalidInput, StateError, StoreError
 from tikguard.store.models import InventorySource
 
 #: The largest source file read.
@@ -298,22 +300,30 @@ def _plan_and_apply(
             return make_plan(
                 session, tenant_id, name, parsed, defaults, check_networks=check_networks
             )
-    with db.transaction() as session:
-        plan = make_plan(session, tenant_id, name, parsed, defaults, check_networks=check_networks)
-        if plan.errors:
-            raise SyncRefused(plan)
-        apply_plan(session, tenant_id, plan, actor=actor)
-        audit(
-            session,
-            tenant_id,
-            actor=actor,
-            action="inventory.sync",
-            target=name,
-            details=plan.counts(),
-        )
-        source = store_sources.get_source(session, tenant_id, name)
-        store_sources.record_sync(session, source, {"ok": True, **plan.counts()})
-        return plan
+    try:
+        with db.transaction() as session:
+            plan = make_plan(
+                session, tenant_id, name, parsed, defaults, check_networks=check_networks
+            )
+            if plan.errors:
+                raise SyncRefused(plan)
+            apply_plan(session, tenant_id, plan, actor=actor)
+            audit(
+                session,
+                tenant_id,
+                actor=actor,
+                action="inventory.sync",
+                target=name,
+                details=plan.counts(),
+            )
+            source = store_sources.get_source(session, tenant_id, name)
+            store_sources.record_sync(session, source, {"ok": True, **plan.counts()})
+            return plan
+    except IntegrityError:  # a device added or renamed beside this sync (PostgreSQL)
+        raise StateError(
+            f"{name}: the inventory changed while syncing; nothing was changed",
+            hint=f"sync again: tikguard inventory sync {name}",
+        ) from None
 
 
 async def sync(
