@@ -16,7 +16,6 @@ from rich.table import Table
 from tikguard.commands._context import store_context, user_errors
 from tikguard.commands._input import read_secret, read_user_file
 from tikguard.commands._ui import JsonOut, cell, console, fail, labelled, print_json
-from tikguard.ops import notify as notify_ops
 
 notify_app = typer.Typer(
     help="Notifications: channels (webhook, e-mail), rules, tests, delivery attempts.",
@@ -57,6 +56,8 @@ def add_webhook(
     ca_file: CaFile = None,
 ) -> None:
     """Add a webhook; its payloads are signed (X-Tikguard-Signature, HMAC-SHA256)."""
+    from tikguard.ops import notify as notify_ops
+
     secret = read_secret("Signing secret", True) if secret_stdin else None
     with store_context() as ctx, user_errors():
         added = notify_ops.add_webhook(
@@ -96,6 +97,8 @@ def add_email(
     ca_file: CaFile = None,
 ) -> None:
     """Add an e-mail channel over SMTP (the password is stored encrypted)."""
+    from tikguard.ops import notify as notify_ops
+
     password = read_secret(f"SMTP password for {user}", password_stdin) if user else ""
     with store_context() as ctx, user_errors():
         view = notify_ops.add_email(
@@ -134,6 +137,8 @@ def add_rule(
     ] = 3,
 ) -> None:
     """Add a rule: these events of these routers go to this channel."""
+    from tikguard.ops import notify as notify_ops
+
     with store_context() as ctx, user_errors():
         view = notify_ops.add_rule(
             ctx.db,
@@ -152,6 +157,8 @@ def add_rule(
 @remove_app.command("channel")
 def remove_channel(name: Annotated[str, typer.Argument(help="The channel.")]) -> None:
     """Remove a channel and the rules that send to it."""
+    from tikguard.ops import notify as notify_ops
+
     with store_context() as ctx, user_errors():
         rules = notify_ops.remove_channel(ctx.db, ctx.tenant_id, name, actor=ctx.actor)
     console.print(f"channel {name} removed with {rules} rule(s)", highlight=False, markup=False)
@@ -160,6 +167,8 @@ def remove_channel(name: Annotated[str, typer.Argument(help="The channel.")]) ->
 @remove_app.command("rule")
 def remove_rule(name: Annotated[str, typer.Argument(help="The rule.")]) -> None:
     """Remove a rule."""
+    from tikguard.ops import notify as notify_ops
+
     with store_context() as ctx, user_errors():
         notify_ops.remove_rule(ctx.db, ctx.tenant_id, name, actor=ctx.actor)
     console.print(f"rule {name} removed", highlight=False, markup=False)
@@ -168,6 +177,8 @@ def remove_rule(name: Annotated[str, typer.Argument(help="The rule.")]) -> None:
 @notify_app.command("list")
 def list_all(as_json: JsonOut = False) -> None:
     """The tenant's channels and rules."""
+    from tikguard.ops import notify as notify_ops
+
     with store_context() as ctx, user_errors():
         channels = notify_ops.list_channels(ctx.db, ctx.tenant_id)
         rules = notify_ops.list_rules(ctx.db, ctx.tenant_id)
@@ -203,6 +214,8 @@ def list_all(as_json: JsonOut = False) -> None:
 @notify_app.command("kinds")
 def kinds() -> None:
     """The event kinds a rule can name."""
+    from tikguard.ops import notify as notify_ops
+
     table = Table()
     table.add_column("event")
     table.add_column("when")
@@ -217,6 +230,8 @@ def test(
     as_json: JsonOut = False,
 ) -> None:
     """Send a test message now and show the receiver's answer (exit 1 if it failed)."""
+    from tikguard.ops import notify as notify_ops
+
     with store_context() as ctx, user_errors():
         found = notify_ops.test(ctx.db, ctx.settings, ctx.tenant_id, name, actor=ctx.actor)
     if as_json:
@@ -237,6 +252,8 @@ def attempts(
     as_json: JsonOut = False,
 ) -> None:
     """Every delivery try: when, to which channel, the receiver's answer."""
+    from tikguard.ops import notify as notify_ops
+
     if not 1 <= limit <= 1000:
         fail("--limit must be between 1 and 1000")
     with store_context() as ctx, user_errors():
