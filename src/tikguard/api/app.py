@@ -20,6 +20,7 @@ from tikguard.api import metrics as api_metrics
 from tikguard.api.headers import SecurityHeaders
 from tikguard.api.routes import (
     admin,
+    compliance,
     devices,
     history,
     inventory,
@@ -59,6 +60,7 @@ def api_router() -> APIRouter:
     )
     for module in (
         admin,
+        compliance,
         devices,
         history,
         inventory,

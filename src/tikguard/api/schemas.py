@@ -381,3 +381,46 @@ class SearchOut(BaseModel):
     history: bool
     searched: int
     routers: list[SearchRouterOut]
+
+
+class ComplianceViolationOut(BaseModel):
+    """One router breaking one rule: its version, since when, the lines that show it."""
+
+    device: str
+    version: int | None
+    since: datetime
+    lines: list[str]
+
+
+class ComplianceRuleOut(BaseModel):
+    id: str
+    title: str
+    severity: str
+    must: bool
+    query: str
+    fix: bool
+    passing: int
+    violations: list[ComplianceViolationOut]
+
+
+class ComplianceChangeOut(BaseModel):
+    """A violation that appeared (``new``) or was resolved."""
+
+    id: int
+    at: datetime
+    kind: str
+    rule: str
+    severity: str
+    device: str
+    version: int | None
+
+
+class ComplianceReportOut(BaseModel):
+    """The fleet's compliance: every rule with its violations, and recent changes."""
+
+    rules: list[ComplianceRuleOut]
+    routers: int
+    compliant: int
+    violations: int
+    by_severity: dict[str, int]
+    changes: list[ComplianceChangeOut]

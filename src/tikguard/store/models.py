@@ -655,11 +655,11 @@ class ComplianceResult(Base):
 
 
 class ComplianceChange(Base):
-    """A violation that appeared or was resolved: the outbox notifications read
-    (``notified_at`` NULL until a notifier has taken it)."""
+    """A violation that appeared or was resolved, in order: what notifications and the
+    report's recent changes read."""
 
     __tablename__ = "compliance_changes"
-    __table_args__ = (Index(None, "tenant_id", "notified_at"),)
+    __table_args__ = (Index(None, "tenant_id", "at"),)
     _repr_fields = ("id", "device_id", "rule", "kind")
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -673,7 +673,6 @@ class ComplianceChange(Base):
         ForeignKey("config_versions.id", ondelete="SET NULL")
     )
     at: Mapped[datetime] = mapped_column(default=utcnow)
-    notified_at: Mapped[datetime | None]
 
 
 class NotifyChannel(Base):

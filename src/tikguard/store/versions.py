@@ -3,8 +3,9 @@
 The caller (the backup workflow) has already normalised the export and split the
 sensitive values out (``tikguard.routeros``); this module takes that redacted text and
 the secrets map. Every new version is indexed for the fleet search in the same
-transaction (:mod:`tikguard.store.search_index`): this is the one place versions are
-written, so the index cannot miss one. A new version is stored only
+transaction (:mod:`tikguard.store.search_index`) and judged by the tenant's compliance
+rules (:mod:`tikguard.store.compliance`): this is the one place versions are written,
+so neither can miss one. A new version is stored only
 when the text or the secrets differ from the device's newest version; otherwise the
 newest version's ``last_checked_at`` moves.
 """
@@ -23,7 +24,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, undefer
 
-from tikguard.store import search_index
+from tikguard.store import compliance, search_index
 from tikguard.store._util import vault_of
 from tikguard.store.errors import InvalidInput, NotFound, VaultError
 from tikguard.store.models import ConfigVersion, Device, Tenant, Trigger, utcnow
@@ -180,6 +181,7 @@ def record_backup(
         tenant_id,
         [search_index.Indexable(version.id, device_id, normalised_redacted_text, ros_version)],
     )
+    compliance.evaluate_versions(session, tenant_id, [version.id])
     return version, True
 
 
@@ -346,6 +348,7 @@ def record_backups(
             for (item, _, _, _, _), version_id in zip(new_rows, new_ids, strict=True)
         ],
     )
+    compliance.evaluate_versions(session, tenant_id, new_ids)
     secret_rows: list[dict[str, Any]] = []
     key_version: int | None = None
     for (item, _, sha, plain, _), version_id, row in zip(new_rows, new_ids, values, strict=True):

@@ -1,0 +1,51 @@
+"""The compliance API: admins load rules, viewers read the report, a bad file is a 422."""
+
+from __future__ import annotations
+
+import httpx
+from tests.api.world import TenantWorld
+
+RULES = """rules:
+  - id: second-address
+    severity: low
+    must-not: /ip address interface=ether2
+"""
+
+
+async def test_rules_report_and_changes(
+    client: httpx.AsyncClient, alpha: TenantWorld, beta: TenantWorld
+) -> None:
+    r = await client.put(
+        "/api/v1/compliance/rules", json={"text": RULES}, headers=alpha.auth("operator")
+    )
+    assert r.status_code == 403
+    r = await client.put("/api/v1/compliance/rules", json={"text": RULES}, headers=alpha.auth())
+    assert r.status_code == 200, r.text
+    assert r.json()["rules"][0]["query"] == "/ip address interface=ether2"
+    r = await client.get("/api/v1/compliance", headers=alpha.auth("viewer"))
+    body = r.json()
+    assert body["violations"] == 1 and body["by_severity"]["low"] == 1
+    rule = body["rules"][0]
+    assert [v["device"] for v in rule["violations"]] == [alpha.device_name]
+    assert rule["violations"][0]["lines"] == [
+        "/ip address add address=198.51.100.1/24 interface=ether2"
+    ]
+    r = await client.get(
+        "/api/v1/compliance/changes",
+        params={"since": "2000-01-01T00:00:00"},
+        headers=alpha.auth("viewer"),
+    )
+    assert [(c["kind"], c["device"]) for c in r.json()] == [("new", alpha.device_name)]
+    other = await client.get("/api/v1/compliance", headers=beta.auth("viewer"))
+    assert other.json()["rules"] == []
+    r = await client.post("/api/v1/compliance/check", headers=alpha.auth("operator"))
+    assert r.status_code == 200 and r.json()["violations"] == 1
+
+
+async def test_a_bad_rules_file_is_a_422(client: httpx.AsyncClient, alpha: TenantWorld) -> None:
+    r = await client.put(
+        "/api/v1/compliance/rules",
+        json={"text": "rules: [{id: a, must: '/ip nosuch'}]"},
+        headers=alpha.auth(),
+    )
+    assert r.status_code == 422 and "no menu" in r.text
