@@ -88,6 +88,7 @@ def build_fleet(data_dir: Path) -> Fleet:
             device = store_devices.add_device(
                 s, tenant.id, name=name, host=f"10.0.0.{index + 1}", username="u", site=site
             )
+            device.host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholderKeyForPlansOnly"
             older = (
                 text + f"/ip dns\nset servers=192.0.2.{index}\n/system note\nset note=old-{stem}\n"
             )

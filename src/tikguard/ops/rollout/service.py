@@ -105,7 +105,11 @@ def check(req: RolloutRequest, settings: Settings) -> float:
         raise InvalidInput("--canary must be 0 or more")
     if req.soak < 0:
         raise InvalidInput("--soak must be 0 or more")
-    probe = push_ops.PushRequest(devices=[], script="x", window=req.window, checks=list(req.checks))
+    # A script that parses stands in for the change, which each router's plan parses and
+    # each router's push checks again when it is submitted.
+    probe = push_ops.PushRequest(
+        devices=[], script=":put probe", window=req.window, checks=list(req.checks)
+    )
     return push_ops.check_request(probe, settings)
 
 
