@@ -115,3 +115,73 @@ def test_a_bad_listen_address_is_refused_clearly() -> None:
         else:
             raise AssertionError(bad)
     assert metrics.parse_listen("[::1]:9464") == ("::1", 9464)
+
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json"
+#: What Grafana needs of a dashboard to import it, and of each panel to draw it.
+DASHBOARD_SCHEMA = {
+    "type": "object",
+    "required": ["title", "uid", "schemaVersion", "panels", "templating"],
+    "properties": {
+        "title": {"type": "string", "minLength": 1},
+        "schemaVersion": {"type": "integer", "minimum": 30},
+        "templating": {
+            "type": "object",
+            "required": ["list"],
+            "properties": {"list": {"type": "array", "items": {"required": ["name", "type"]}}},
+        },
+        "panels": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["id", "type", "title", "gridPos", "targets", "datasource"],
+                "properties": {
+                    "type": {"enum": ["stat", "timeseries", "table", "gauge", "bargauge"]},
+                    "gridPos": {
+                        "type": "object",
+                        "required": ["x", "y", "w", "h"],
+                        "properties": {"w": {"maximum": 24}, "x": {"maximum": 23}},
+                    },
+                    "targets": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"type": "object", "required": ["refId", "expr"]},
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def test_the_grafana_dashboard_loads_and_uses_only_served_metrics(tmp_path: Path) -> None:
+    import json
+    import re
+
+    import jsonschema_rs
+    from prometheus_client import generate_latest
+
+    doc = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    jsonschema_rs.validate(DASHBOARD_SCHEMA, doc)
+    assert len({p["id"] for p in doc["panels"]}) == len(doc["panels"])
+
+    settings = api_settings(tmp_path / "data")
+    db = Database.open(settings)
+    build_tenant(db, "alpha")
+    scraped = generate_latest(metrics.registry(db, settings)).decode()
+    db.dispose()
+    served: set[str] = set()
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+    for family in text_string_to_metric_families(scraped):
+        served |= {family.name, *(family.name + s for s in suffixes.get(family.type, ()))}
+    used = {
+        name
+        for panel in doc["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\btikguard_[a-z_]+", target["expr"])
+    }
+    assert used and used <= served, sorted(used - served)
+    for variable in doc["templating"]["list"]:
+        for name in re.findall(r"\btikguard_[a-z_]+", str(variable.get("query", ""))):
+            assert name in served

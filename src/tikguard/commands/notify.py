@@ -206,7 +206,7 @@ def list_all(as_json: JsonOut = False) -> None:
             cell(", ".join(r.events) or "all"),
             cell(", ".join(r.tags) or "any"),
             cell(", ".join(r.sites) or "any"),
-            str(r.backup_failures),
+            str(r.backup_failures) if not r.events or "backup-failing" in r.events else "",
         )
     console.print(table)
 

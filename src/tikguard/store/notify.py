@@ -172,10 +172,17 @@ def remove_rule(session: Session, tenant_id: int, name: str) -> None:
     session.flush()
 
 
-def tenants_with_rules(session: Session) -> list[int]:
-    """Tenants with at least one enabled rule (the only ones the watcher looks at)."""
-    query = select(NotifyRule.tenant_id).where(NotifyRule.enabled.is_(True)).distinct()
-    return sorted(int(t) for t in session.scalars(query))
+def wanted_kinds(session: Session) -> dict[int, set[str] | None]:
+    """Per tenant with an enabled rule, the event kinds its rules name (None: a rule
+    names none, so every kind): the only facts the watcher looks for."""
+    out: dict[int, set[str] | None] = {}
+    query = select(NotifyRule.tenant_id, NotifyRule.events).where(NotifyRule.enabled.is_(True))
+    for tenant_id, events in session.execute(query).all():
+        if not events:
+            out[tenant_id] = None
+        elif out.get(tenant_id, set()) is not None:
+            out[tenant_id] = (out.get(tenant_id) or set()) | {str(e) for e in events}
+    return out
 
 
 # --- events --------------------------------------------------------------------

@@ -124,10 +124,17 @@ def emit(session: Session, tenant_id: int, found: Found) -> NotifyEvent | None:
     )
 
 
-def detect(session: Session, tenant_id: int, since: datetime) -> list[Found]:
-    """Every fact of the tenant since ``since`` (known ones included: keys dedupe)."""
+def detect(
+    session: Session, tenant_id: int, since: datetime, kinds: Iterable[str] | None = None
+) -> list[Found]:
+    """Every fact of the tenant since ``since`` (known ones included: keys dedupe).
+    With ``kinds``, the built-in detectors of other kinds are skipped (nobody listens)."""
+    wanted = None if kinds is None else set(kinds)
     out: list[Found] = []
-    for detector in (*_BUILT_IN, *_sources):
+    for made, detector in _BUILT_IN:
+        if wanted is None or made & wanted:
+            out.extend(detector(session, tenant_id, since))
+    for detector in _sources:
         out.extend(detector(session, tenant_id, since))
     return out
 
@@ -329,10 +336,11 @@ def _host_keys(session: Session, tenant_id: int, since: datetime) -> Iterable[Fo
         )
 
 
-_BUILT_IN: tuple[Detector, ...] = (
-    _pushes,
-    _rollouts,
-    _backups_failing,
-    _config_changes,
-    _host_keys,
+#: (kinds it finds, detector).
+_BUILT_IN: tuple[tuple[frozenset[str], Detector], ...] = (
+    (frozenset(_PUSH_OUTCOMES.values()), _pushes),
+    (frozenset({ROLLOUT_HALTED}), _rollouts),
+    (frozenset({BACKUP_FAILING}), _backups_failing),
+    (frozenset({CONFIG_CHANGED}), _config_changes),
+    (frozenset({HOST_KEY_CHANGED}), _host_keys),
 )
