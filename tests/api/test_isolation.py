@@ -43,21 +43,22 @@ Body = Callable[[Ids], Any] | None
 
 SCRIPT = "/ip address\nadd address=10.9.9.9/24 interface=ether2\n"
 BY_ID: dict[tuple[str, str], Body] = {
-    ("GET", "/api/v1/devices/{device_id}"): None,
-    ("PATCH", "/api/v1/devices/{device_id}"): lambda i: {"site": "pwned", "password": "x"},
-    ("DELETE", "/api/v1/devices/{device_id}"): None,
-    ("POST", "/api/v1/devices/{device_id}/probe"): None,
-    ("POST", "/api/v1/devices/{device_id}/backup"): None,
-    ("GET", "/api/v1/devices/{device_id}/host-key"): None,
-    ("POST", "/api/v1/devices/{device_id}/host-key/accept"): lambda i: {"fingerprint": "SHA256:x"},
-    ("GET", "/api/v1/devices/{device_id}/versions"): None,
-    ("GET", "/api/v1/devices/{device_id}/versions/{ref}"): None,
-    ("GET", "/api/v1/devices/{device_id}/diff"): None,
-    ("POST", "/api/v1/backups"): lambda i: {"devices": [i["device_id"]]},
-    ("POST", "/api/v1/push"): lambda i: {"devices": [i["device_id"]], "script": SCRIPT},
-    ("POST", "/api/v1/restore"): lambda i: {"device": i["device_id"], "version": 1},
-    ("POST", "/api/v1/replace"): lambda i: {"device": i["device_id"], "script": SCRIPT},
-    ("POST", "/api/v1/preview"): lambda i: {"device": i["device_id"], "script": SCRIPT},
+    ("GET", "/api/v1/devices/{device}"): None,
+    ("PATCH", "/api/v1/devices/{device}"): lambda i: {"site": "pwned", "password": "x"},
+    ("DELETE", "/api/v1/devices/{device}"): None,
+    ("POST", "/api/v1/devices/{device}/probe"): None,
+    ("POST", "/api/v1/devices/{device}/backup"): None,
+    ("GET", "/api/v1/devices/{device}/host-key"): None,
+    ("POST", "/api/v1/devices/{device}/host-key/accept"): lambda i: {"fingerprint": "SHA256:x"},
+    ("GET", "/api/v1/devices/{device}/versions"): None,
+    ("GET", "/api/v1/devices/{device}/versions/{ref}"): None,
+    ("GET", "/api/v1/devices/{device}/versions/{ref}.rsc"): None,
+    ("GET", "/api/v1/devices/{device}/diff"): None,
+    ("POST", "/api/v1/backups"): lambda i: {"devices": [i["device"]]},
+    ("POST", "/api/v1/push"): lambda i: {"devices": [i["device"]], "script": SCRIPT},
+    ("POST", "/api/v1/restore"): lambda i: {"device": i["device"], "version": 1},
+    ("POST", "/api/v1/replace"): lambda i: {"device": i["device"], "script": SCRIPT},
+    ("POST", "/api/v1/preview"): lambda i: {"device": i["device"], "script": SCRIPT},
     ("GET", "/api/v1/operations/{op_id}"): None,
     ("GET", "/api/v1/operations/{op_id}/events"): None,
     ("GET", "/api/v1/operations/{op_id}/stream"): None,
@@ -78,7 +79,7 @@ LISTS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/users"): "",
     ("GET", "/api/v1/tokens"): "",
     ("GET", "/api/v1/me"): "",
-    ("GET", "/api/v1/operations?device={device_id}"): "",
+    ("GET", "/api/v1/operations?device={device}"): "",
     ("GET", "/api/v1/schedules"): "",
 }
 #: Endpoints that create rows in the caller's own tenant (checked not to touch others).
@@ -205,8 +206,10 @@ def schedules_of(db: Database, tenant_id: int) -> list[tuple[Any, ...]]:
 
 
 def target_ids(world: TenantWorld) -> list[Ids]:
-    """The other tenant's real ids, and ids that exist nowhere."""
+    """The other tenant's real ids, and ids that exist nowhere; devices by id and by
+    name (``device``)."""
     real = {
+        "device": world.device_id,
         "device_id": world.device_id,
         "op_id": world.op_id,
         "token_id": world.token_id,
@@ -216,6 +219,7 @@ def target_ids(world: TenantWorld) -> list[Ids]:
         "device_name": world.device_name,
     }
     ghost = {
+        "device": 987654,
         "device_id": 987654,
         "op_id": "0" * 32,
         "token_id": 987654,
@@ -224,7 +228,8 @@ def target_ids(world: TenantWorld) -> list[Ids]:
         "ref": "-1",
         "device_name": "ghost",
     }
-    return [real, ghost]
+    by_name = [{**ids, "device": ids["device_name"]} for ids in (real, ghost)]
+    return [real, ghost, *by_name]
 
 
 def fill(path: str, ids: Ids) -> str:
@@ -250,9 +255,10 @@ async def test_ids_of_another_tenant_are_not_found(
             kwargs["json"] = make(ids)
         r = await client.request(method, fill(path, ids), **kwargs)
         assert r.status_code in (403, 404), (method, path, ids, r.status_code, r.text)
-        # The id asked for may be echoed; nothing of beta's data may appear.
+        # The id or name asked for may be echoed; nothing else of beta's may appear.
         for leak in ("beta-r1", "beta-site", "planned", "beta-admin", "192.0.2.1"):
-            assert leak not in r.text, (method, path, r.text)
+            if leak != ids["device"]:
+                assert leak not in r.text, (method, path, r.text)
     assert snapshot(db, beta.id) == before
 
 
@@ -265,17 +271,18 @@ async def test_lists_show_only_the_callers_tenant(
     method: str,
     path: str,
 ) -> None:
-    r = await client.request(
-        method, fill(path, {"device_id": alpha.device_id}), headers=alpha.auth("admin")
-    )
-    assert r.status_code == 200, r.text
-    assert alpha.name in r.text or path.endswith("/me") or "operations" in path
-    for secret in (beta.device_name, beta.op_id, "beta-"):
-        assert secret not in r.text
-    r = await client.request(
-        method, fill(path, {"device_id": beta.device_id}), headers=alpha.auth("admin")
-    )
-    assert r.status_code in (200, 404) and beta.device_name not in r.text
+    for mine in (alpha.device_id, alpha.device_name):
+        r = await client.request(method, fill(path, {"device": mine}), headers=alpha.auth("admin"))
+        assert r.status_code == 200, r.text
+        assert alpha.name in r.text or path.endswith("/me") or "operations" in path
+        for secret in (beta.device_name, beta.op_id, "beta-"):
+            assert secret not in r.text
+    for theirs in (beta.device_id, beta.device_name):
+        r = await client.request(
+            method, fill(path, {"device": theirs}), headers=alpha.auth("admin")
+        )
+        assert r.status_code in (200, 404), r.text
+        assert beta.op_id not in r.text and "beta-site" not in r.text
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(CREATES))

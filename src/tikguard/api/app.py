@@ -26,10 +26,12 @@ from tikguard.api.routes import (
     inventory,
     notify,
     operations,
+    oxidized,
     rollouts,
     schedules,
     search,
 )
+from tikguard.api.schemas import ErrorBody
 from tikguard.logs import get_logger
 from tikguard.ops import metrics, runtime
 from tikguard.ops.cluster import ClusterError
@@ -52,10 +54,10 @@ def api_router() -> APIRouter:
     router = APIRouter(
         prefix=API_PREFIX,
         responses={
-            401: {"model": dict, "description": "no or bad credentials"},
-            403: {"model": dict, "description": "the role does not allow it"},
-            404: {"model": dict, "description": "not found in your tenant"},
-            422: {"model": dict, "description": "invalid request"},
+            401: {"model": ErrorBody, "description": "no or bad credentials"},
+            403: {"model": ErrorBody, "description": "the role does not allow it"},
+            404: {"model": ErrorBody, "description": "not found in your tenant"},
+            422: {"model": ErrorBody, "description": "invalid request"},
         },
     )
     for module in (
@@ -138,6 +140,7 @@ def create_app(
     app.state.tikguard = state
     app.include_router(api_router())
     api_metrics.install(app, state, metrics.registry(database, settings))
+    app.include_router(oxidized.router)  # /oxidized: what Oxidized's consumers call
     api_docs.install(app, API_PREFIX)
     if ui:
         from tikguard.web.routes import install as install_ui

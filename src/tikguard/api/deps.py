@@ -9,12 +9,14 @@ bearer token on its own).
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 
 from tikguard.api.schemas import MAX_ID
+from tikguard.ops import devices as devices_ops
 from tikguard.ops.accounts import (
     AuthError,
     Principal,
@@ -29,7 +31,7 @@ from tikguard.store.models import Role
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-#: A row id in a path (``/devices/{device_id}``): 1 .. 2**63-1, else 422 (not a 500 from
+#: A row id in a path (``/users/{user_id}``): 1 .. 2**63-1, else 422 (not a 500 from
 #: the database driver).
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
@@ -75,12 +77,33 @@ async def still_allowed(request: Request, state: AppState, who: Principal) -> bo
 REVOKED_EVENT = 'event: end\ndata: {"error": "credentials revoked or session ended"}\n\n'
 
 
-def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """A dependency: the caller, who must have at least ``role``."""
+async def authenticate_basic(request: Request, state: State) -> Principal:
+    """:func:`authenticate`, and also HTTP Basic with a token as the password (any user
+    name): for clients that can only carry credentials in a URL, such as LibreNMS's
+    ``oxidized.url`` (``https://librenms:tgk_...@tikguard.example/oxidized``)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return await authenticate(request, state)
+    try:
+        _user, _, token = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        raise AuthError("malformed Basic credentials") from None
+    if not token.strip():
+        raise AuthError("send a tikguard token as the Basic password")
+    principal = await asyncio.to_thread(principal_for_token, state.db, token.strip())
+    scope.set_tenant(principal.tenant_id)
+    return principal
 
-    async def check(
-        principal: Annotated[Principal, Depends(authenticate)],
-    ) -> Principal:
+
+Authenticator = Callable[..., Coroutine[Any, Any, Principal]]
+
+
+def require(role: Role, auth: Authenticator = authenticate) -> Authenticator:
+    """A dependency: the caller (as ``auth`` finds them), who must have at least ``role``."""
+
+    # A default, not ``Annotated``: the annotation is a string (``from __future__``) that
+    # FastAPI resolves in this module's globals, where the local ``auth`` is not.
+    async def check(principal: Principal = Depends(auth)) -> Principal:  # noqa: B008
         if not principal.allows(role.value):
             raise ApiError(
                 403,
@@ -91,6 +114,26 @@ def require(role: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
 
     return check
 
+
+async def device_in_path(
+    device: Annotated[
+        str,
+        Path(
+            min_length=1,
+            max_length=140,
+            description="the device's id, or its name (digits are an id; `name:` forces a name)",
+        ),
+    ],
+    state: State,
+    who: Annotated[Principal, Depends(authenticate)],
+) -> int:
+    """``/devices/{device}``: the id of the device named by id or by name in the caller's
+    tenant (the rule: :func:`tikguard.ops.devices.parse_ref`)."""
+    return await asyncio.to_thread(devices_ops.resolve, state.db, who.tenant_id, device)
+
+
+#: A device in a path, by id or by name, as its id.
+DeviceId = Annotated[int, Depends(device_in_path)]
 
 Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]

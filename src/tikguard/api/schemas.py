@@ -10,15 +10,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from tikguard import healthcheck
+from tikguard.ops.devices import MAX_ID as _MAX_ID
 
 #: The largest id or number the database holds (a signed 64-bit integer): beyond it a
 #: request is invalid (422), not a 500 from the database driver.
-MAX_ID: Final = 2**63 - 1
+MAX_ID: Final = _MAX_ID
 #: A row id or a version number in a request body.
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+#: A device in a request body: its id (a number) or its name (a string; a string of
+#: digits is an id, ``name:...`` forces a name: ``ops.devices.parse_ref``).
+DeviceRef = (
+    Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
+    | Annotated[StrictStr, Field(min_length=1, max_length=140)]
+)
 
 
 class Strict(BaseModel):
@@ -26,9 +33,15 @@ class Strict(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    error: str
+    """Every error's body (``server/errors.py``): a 4xx always has a ``hint``."""
+
+    error: str = Field(description="a stable code: not_found, invalid, forbidden, ...")
     message: str
-    hint: str | None = None
+    hint: str | None = Field(default=None, description="what to do next")
+    details: list[dict[str, str]] | None = Field(
+        default=None, description="422 from validation: each bad field and its problem"
+    )
+    reason: str | None = Field(default=None, description="502: why the router failed")
 
 
 class Health(BaseModel):
@@ -169,8 +182,8 @@ class DiffOut(BaseModel):
 
 
 class BackupRequest(Strict):
-    devices: list[Id] | None = Field(
-        default=None, max_length=10_000, description="device ids; none: all (or the tag)"
+    devices: list[DeviceRef] | None = Field(
+        default=None, max_length=10_000, description="device ids or names; none: all (or the tag)"
     )
     tag: str | None = Field(default=None, max_length=64)
 
@@ -208,22 +221,22 @@ class PushBase(Strict):
 
 
 class PushIn(PushBase):
-    devices: list[Id] = Field(min_length=1, max_length=10_000)
+    devices: list[DeviceRef] = Field(min_length=1, max_length=10_000)
     script: str = Field(min_length=1)
 
 
 class RestoreIn(PushBase):
-    device: Id
+    device: DeviceRef
     version: Id
 
 
 class ReplaceIn(PushBase):
-    device: Id
+    device: DeviceRef
     script: str = Field(min_length=1)
 
 
 class PreviewIn(Strict):
-    device: Id
+    device: DeviceRef
     mode: Literal["merge", "restore", "replace"] = "merge"
     script: str | None = None
     version: Id | None = None

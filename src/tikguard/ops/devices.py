@@ -1,11 +1,12 @@
 """The device inventory: one service for the CLI, API, UI and benchmarks.
 
 Every function takes the caller's tenant id and device ids (the CLI resolves a name
-once with :func:`id_of`); a device of another tenant is "not found" exactly like one
-that does not exist. Every change is audited with the caller's actor. Also here: the
-embedded default's tenant, CSV import (the ``inventory.csv`` that ``tikguard sim run``
-writes, or one an operator exports from their own inventory), probing, and accepting
-a changed host key after showing its fingerprint.
+once with :func:`id_of`, the API an id or a name with :func:`resolve`); a device of
+another tenant is "not found" exactly like one that does not exist. Every change is
+audited with the caller's actor. Also here: the embedded default's tenant, CSV import
+(the ``inventory.csv`` that ``tikguard sim run`` writes, or one an operator exports
+from their own inventory), probing, and accepting a changed host key after showing
+its fingerprint.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ if TYPE_CHECKING:  # the SSH stack and the backup engine load only where a route
 
 __all__ = [
     "INVENTORY_COLUMNS",
+    "MAX_ID",
+    "NAME_PREFIX",
     "DeviceView",
     "HostKeyOffer",
     "ImportReport",
@@ -49,8 +52,11 @@ __all__ = [
     "name_of",
     "names_of",
     "parse_inventory",
+    "parse_ref",
     "probe_device",
     "remove",
+    "resolve",
+    "resolve_all",
     "set_fields",
     "update",
 ]
@@ -130,6 +136,58 @@ def id_of(db: Database, tenant_id: int, name: str) -> int:
     """The id of the device called ``name`` (how the CLI turns a name into an id, once)."""
     with db.session() as session:
         return store_devices.get_device_by_name(session, tenant_id, name).id
+
+
+#: The largest row id the database holds (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
+#: Marks a reference as a name whatever it looks like (``name:1001`` is the router
+#: called ``1001``, not the device with id 1001).
+NAME_PREFIX = "name:"
+
+
+def parse_ref(ref: int | str) -> int | str:
+    """How callers that take ids or names (the API) read a device reference: an int or
+    a string of ASCII digits is an id; ``name:X`` is the name ``X``; anything else is a
+    name. One rule, so the same text never means two routers."""
+    if isinstance(ref, int):
+        digits = str(ref)
+    elif ref.startswith(NAME_PREFIX):
+        return ref[len(NAME_PREFIX) :]
+    elif ref.isascii() and ref.isdigit():
+        digits = ref
+    else:
+        return ref
+    value = int(digits)
+    if not 1 <= value <= MAX_ID:
+        raise InvalidInput(
+            f"device id {digits} is out of range",
+            hint=f"ids are 1 to {MAX_ID}; write {NAME_PREFIX}{digits} for a router of that name",
+        )
+    return value
+
+
+def resolve(db: Database, tenant_id: int, ref: int | str) -> int:
+    """The device id of ``ref`` (see :func:`parse_ref`). A name is looked up in the
+    tenant (NotFound otherwise); an id is returned as given: every operation that uses
+    it checks it in the tenant."""
+    parsed = parse_ref(ref)
+    if isinstance(parsed, int):
+        return parsed
+    return id_of(db, tenant_id, parsed)
+
+
+def resolve_all(db: Database, tenant_id: int, refs: list[int | str]) -> list[int]:
+    """:func:`resolve` for many references, in order, in one session; every one must be
+    a device of the tenant (NotFound names the first that is not)."""
+    with db.session() as session:
+        out: list[int] = []
+        for ref in refs:
+            parsed = parse_ref(ref)
+            if isinstance(parsed, int):
+                out.append(store_devices.get_device(session, tenant_id, parsed).id)
+            else:
+                out.append(store_devices.get_device_by_name(session, tenant_id, parsed).id)
+        return out
 
 
 def get(db: Database, tenant_id: int, device_id: int) -> DeviceView:

@@ -185,11 +185,16 @@ def snapshot(
         ]
 
 
-def device_ids(db: Database, tenant_id: int, ids: list[int] | None, tag: str | None) -> list[int]:
-    """The ids asked for (each checked in the tenant), or the tenant's (tagged) devices."""
+def device_ids(
+    db: Database, tenant_id: int, refs: list[int | str] | None, tag: str | None
+) -> list[int]:
+    """The devices asked for by id or name (each checked in the tenant, each once), or
+    the tenant's (tagged) devices."""
+    if refs is not None:
+        from tikguard.ops import devices as devices_ops  # loads SSH: only where names resolve
+
+        return list(dict.fromkeys(devices_ops.resolve_all(db, tenant_id, refs)))
     with db.session() as session:
-        if ids is not None:
-            return [store_devices.get_device(session, tenant_id, i).id for i in dict.fromkeys(ids)]
         return [d.id for d in store_devices.list_devices(session, tenant_id, tag=tag)]
 
 

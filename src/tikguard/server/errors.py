@@ -1,5 +1,11 @@
 """Every error the API returns is JSON: ``{"error": code, "message": ..., "hint": ...}``.
 
+Every 4xx carries a ``hint`` (what to do next): the raiser's own when it knows better
+(a store error's ``hint``, an :class:`ApiError`'s), else the status's default below. A
+422 from request validation also lists each bad field in ``details`` (``[{"field",
+"problem"}]``); a 502 names the router's failure in ``reason``. Clients parse
+``error`` (a stable code) and may show ``message`` and ``hint`` as they are.
+
 Expected failures map to the status that says what to do: 400/422 bad input, 401 no or
 bad credentials, 403 the role does not allow it, 404 not in your tenant (whether it
 exists elsewhere is never revealed), 409 conflicts, 413 too large, 502 the router did
@@ -14,7 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tikguard.device.errors import DeviceError
@@ -43,6 +49,37 @@ _CODES = {
 }
 
 
+#: Where the Oxidized-compatible endpoints live. Their consumers (LibreNMS) show a body
+#: as configuration text or ``json_decode`` it, so errors there are plain text: an
+#: error must not decode into something that looks like a node.
+OXIDIZED_PREFIX = "/oxidized"
+
+
+def text_error(
+    status: int, message: str, hint: str | None, headers: dict[str, str] | None
+) -> Response:
+    """An error as ``text/plain``: the message, then the hint on its own line."""
+    hint = hint or DEFAULT_HINTS.get(status)
+    body = f"{message}\n" + (f"hint: {hint}\n" if hint else "")
+    return PlainTextResponse(body, status_code=status, headers=headers)
+
+
+#: The hint of a 4xx whose raiser gave none: what a client can do about that status.
+DEFAULT_HINTS = {
+    400: "check the request against the API documentation at /api/v1/docs",
+    401: "send 'Authorization: Bearer <token>' (create one with `tikguard token create`)",
+    403: "ask an admin of your tenant for a role that allows it",
+    404: "check the id or name: GET /api/v1/devices and /api/v1/operations list yours",
+    405: "see /api/v1/docs for the methods this path takes",
+    406: "ask for a media type this endpoint serves (see /api/v1/docs)",
+    409: "read the current state again (GET), then retry if it still applies",
+    413: "send a smaller request body",
+    415: "send the body as application/json",
+    422: "correct the value the message names, then send the request again",
+    429: "wait a little and try again",
+}
+
+
 class ApiError(Exception):
     """Raise from a route to answer with ``status`` and a clear message."""
 
@@ -61,7 +98,10 @@ class ApiError(Exception):
 
 
 def error_body(status: int, message: str, hint: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The JSON of an error: a 4xx always has a ``hint`` (its raiser's, else the
+    status's default)."""
     body: dict[str, Any] = {"error": _CODES.get(status, "error"), "message": message}
+    hint = hint or DEFAULT_HINTS.get(status) or ("see /api/v1/docs" if status < 500 else None)
     if hint:
         body["hint"] = hint
     body.update(extra)
@@ -105,6 +145,8 @@ def install(app: FastAPI, html: HtmlRenderer | None = None) -> None:
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> Response:
+        if request.url.path.startswith(OXIDIZED_PREFIX + "/"):
+            return text_error(status, message, hint, headers)
         if html is not None and not request.url.path.startswith("/api/"):
             return html(request, status, message, hint)
         return error_response(status, message, hint, headers, **extra)
@@ -116,7 +158,8 @@ def install(app: FastAPI, html: HtmlRenderer | None = None) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         message, details = _validation_message(list(exc.errors()))
-        return respond(request, 422, message, details=details)
+        hint = "correct each field named in `details` (see /api/v1/docs for the schema)"
+        return respond(request, 422, message, hint, details=details)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -133,19 +176,19 @@ def install(app: FastAPI, html: HtmlRenderer | None = None) -> None:
 
     @app.exception_handler(NotFound)
     async def _nf(request: Request, exc: NotFound) -> Response:
-        return respond(request, 404, str(exc))
+        return respond(request, 404, str(exc), exc.hint)
 
     @app.exception_handler(AlreadyExists)
     async def _dup(request: Request, exc: AlreadyExists) -> Response:
-        return respond(request, 409, str(exc))
+        return respond(request, 409, str(exc), exc.hint)
 
     @app.exception_handler(StateError)
     async def _state(request: Request, exc: StateError) -> Response:
-        return respond(request, 409, str(exc))
+        return respond(request, 409, str(exc), exc.hint)
 
     @app.exception_handler(InvalidInput)
     async def _bad(request: Request, exc: InvalidInput) -> Response:
-        return respond(request, 422, str(exc))
+        return respond(request, 422, str(exc), exc.hint)
 
     @app.exception_handler(StoreError)
     async def _store(request: Request, exc: StoreError) -> Response:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic_core import to_json
 
-from tikguard.api.deps import Admin, Operator, PathId, State, Viewer
+from tikguard.api.deps import Admin, DeviceId, Operator, State, Viewer
 from tikguard.api.schemas import (
     DeviceCreate,
     DeviceDetail,
@@ -84,14 +84,14 @@ async def add_device(body: DeviceCreate, state: State, who: Admin) -> DeviceDeta
     return detail(view)
 
 
-@router.get("/devices/{device_id}", response_model=DeviceDetail)
-async def get_device(device_id: PathId, state: State, who: Viewer) -> DeviceDetail:
+@router.get("/devices/{device}", response_model=DeviceDetail)
+async def get_device(device_id: DeviceId, state: State, who: Viewer) -> DeviceDetail:
     return detail(await asyncio.to_thread(devices_ops.get, state.db, who.tenant_id, device_id))
 
 
-@router.patch("/devices/{device_id}", response_model=DeviceDetail)
+@router.patch("/devices/{device}", response_model=DeviceDetail)
 async def update_device(
-    device_id: PathId, body: DeviceUpdate, state: State, who: Admin
+    device_id: DeviceId, body: DeviceUpdate, state: State, who: Admin
 ) -> DeviceDetail:
     """Change a device; fields left out stay as they are (``password: null`` clears it)."""
     if body.host is not None or body.port is not None:
@@ -110,16 +110,16 @@ async def update_device(
     return detail(view)
 
 
-@router.delete("/devices/{device_id}", status_code=204)
-async def remove_device(device_id: PathId, state: State, who: Admin) -> Response:
+@router.delete("/devices/{device}", status_code=204)
+async def remove_device(device_id: DeviceId, state: State, who: Admin) -> Response:
     await asyncio.to_thread(
         lambda: devices_ops.remove(state.db, who.tenant_id, device_id, actor=who.actor)
     )
     return Response(status_code=204)
 
 
-@router.post("/devices/{device_id}/probe", response_model=ProbeResult)
-async def probe(device_id: PathId, state: State, who: Operator) -> ProbeResult:
+@router.post("/devices/{device}/probe", response_model=ProbeResult)
+async def probe(device_id: DeviceId, state: State, who: Operator) -> ProbeResult:
     """Connect now (pinned host key), read the router's facts and record them."""
     name = await asyncio.to_thread(devices_ops.name_of, state.db, who.tenant_id, device_id)
     state.limits.take(who.tenant_id, "device.probe")
@@ -138,8 +138,8 @@ async def probe(device_id: PathId, state: State, who: Operator) -> ProbeResult:
     )
 
 
-@router.get("/devices/{device_id}/host-key", response_model=HostKeyOut)
-async def host_key(device_id: PathId, state: State, who: Admin) -> HostKeyOut:
+@router.get("/devices/{device}/host-key", response_model=HostKeyOut)
+async def host_key(device_id: DeviceId, state: State, who: Admin) -> HostKeyOut:
     """The key the router presents (or presented during an operation), to compare."""
     offer = await devices_ops.host_key_offer(state.db, state.settings, who.tenant_id, device_id)
     return HostKeyOut(
@@ -150,9 +150,9 @@ async def host_key(device_id: PathId, state: State, who: Admin) -> HostKeyOut:
     )
 
 
-@router.post("/devices/{device_id}/host-key/accept", response_model=DeviceDetail)
+@router.post("/devices/{device}/host-key/accept", response_model=DeviceDetail)
 async def accept_host_key(
-    device_id: PathId, body: HostKeyAccept, state: State, who: Admin
+    device_id: DeviceId, body: HostKeyAccept, state: State, who: Admin
 ) -> DeviceDetail:
     """Pin the router's new host key; ``fingerprint`` must be the one offered now."""
     view = await devices_ops.accept_host_key(

@@ -16,9 +16,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from tikguard.api.deps import REVOKED_EVENT, Operator, PathId, State, Viewer, still_allowed
+from tikguard.api.deps import REVOKED_EVENT, DeviceId, Operator, State, Viewer, still_allowed
 from tikguard.api.schemas import (
-    MAX_ID,
     Accepted,
     BackupRequest,
     EventOut,
@@ -46,7 +45,7 @@ KEEPALIVE = 15.0
 
 @router.post("/backups", response_model=Accepted, status_code=202)
 async def start_backup(body: BackupRequest, state: State, who: Operator) -> Accepted:
-    """Back up devices (ids, a tag, or all); one operation per device."""
+    """Back up devices (ids or names, a tag, or all); one operation per device."""
     ids = await asyncio.to_thread(
         operations_ops.device_ids, state.db, who.tenant_id, body.devices, body.tag
     )
@@ -57,8 +56,8 @@ async def start_backup(body: BackupRequest, state: State, who: Operator) -> Acce
     return Accepted(operations=ops)
 
 
-@router.post("/devices/{device_id}/backup", response_model=Accepted, status_code=202)
-async def backup_one(device_id: PathId, state: State, who: Operator) -> Accepted:
+@router.post("/devices/{device}/backup", response_model=Accepted, status_code=202)
+async def backup_one(device_id: DeviceId, state: State, who: Operator) -> Accepted:
     await asyncio.to_thread(devices_ops.name_of, state.db, who.tenant_id, device_id)
     need_engine(state)
     ops = await backup_ops.start(state.db, who.tenant_id, [device_id], requested_by=who.actor)
@@ -69,6 +68,13 @@ async def _submit(state: Any, who: Principal, req: push_ops.PushRequest) -> Acce
     need_engine(state)
     subs = await operations_ops.submit_push(state.db, state.settings, who, req)
     return Accepted(operations=[s.op_id for s in subs])
+
+
+def _names(state: Any, who: Principal, refs: list[int | str]) -> list[str]:
+    """The names of the devices a body names by id or by name, in order (each must be
+    in the caller's tenant)."""
+    ids = devices_ops.resolve_all(state.db, who.tenant_id, refs)
+    return devices_ops.names_of(state.db, who.tenant_id, ids)
 
 
 def _common(body: PushBase) -> dict[str, Any]:
@@ -83,7 +89,7 @@ def _common(body: PushBase) -> dict[str, Any]:
 @router.post("/push", response_model=Accepted, status_code=202)
 async def push(body: PushIn, state: State, who: Operator) -> Accepted:
     """Merge a RouterOS snippet into routers, each guarded by an on-device revert timer."""
-    names = await asyncio.to_thread(devices_ops.names_of, state.db, who.tenant_id, body.devices)
+    names = await asyncio.to_thread(_names, state, who, body.devices)
     req = push_ops.PushRequest(
         devices=names, mode="merge", script=body.script, requested_by=who.actor, **_common(body)
     )
@@ -93,7 +99,7 @@ async def push(body: PushIn, state: State, who: Operator) -> Accepted:
 @router.post("/restore", response_model=Accepted, status_code=202)
 async def restore(body: RestoreIn, state: State, who: Operator) -> Accepted:
     """Make a router's running config equal to one of its stored versions."""
-    name = await asyncio.to_thread(devices_ops.name_of, state.db, who.tenant_id, body.device)
+    name = (await asyncio.to_thread(_names, state, who, [body.device]))[0]
     req = push_ops.PushRequest(
         devices=[name],
         mode="restore",
@@ -107,7 +113,7 @@ async def restore(body: RestoreIn, state: State, who: Operator) -> Accepted:
 @router.post("/replace", response_model=Accepted, status_code=202)
 async def replace(body: ReplaceIn, state: State, who: Operator) -> Accepted:
     """Replace a router's whole configuration with the given export, guarded."""
-    name = await asyncio.to_thread(devices_ops.name_of, state.db, who.tenant_id, body.device)
+    name = (await asyncio.to_thread(_names, state, who, [body.device]))[0]
     req = push_ops.PushRequest(
         devices=[name],
         mode="replace",
@@ -121,7 +127,7 @@ async def replace(body: ReplaceIn, state: State, who: Operator) -> Accepted:
 @router.post("/preview", response_model=PreviewOut)
 async def preview(body: PreviewIn, state: State, who: Operator) -> PreviewOut:
     """Dry run on one router: diff, script and risks. Reads the router, writes nothing."""
-    name = await asyncio.to_thread(devices_ops.name_of, state.db, who.tenant_id, body.device)
+    name = (await asyncio.to_thread(_names, state, who, [body.device]))[0]
     req = push_ops.PushRequest(
         devices=[name], mode=body.mode, script=body.script, version=body.version, window=body.window
     )
@@ -177,7 +183,9 @@ async def revert(op_id: str, state: State, who: Operator) -> OperationOut:
 async def list_operations(
     state: State,
     who: Viewer,
-    device: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    device: Annotated[
+        str | None, Query(min_length=1, max_length=140, description="device id or name")
+    ] = None,
     kind: Annotated[str | None, Query(pattern="^(push|restore|replace|backup)$")] = None,
     outcome: Annotated[
         str | None, Query(pattern="^(committed|reverted|failed|uncertain|succeeded)$")
@@ -186,11 +194,16 @@ async def list_operations(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[OperationOut]:
     """Newest first. ``?outcome=uncertain`` lists the routers someone has to look at."""
+    device_id = (
+        None
+        if device is None
+        else await asyncio.to_thread(devices_ops.resolve, state.db, who.tenant_id, device)
+    )
     ops = await asyncio.to_thread(
         lambda: operations_ops.list_ops(
             state.db,
             who.tenant_id,
-            device=device,
+            device=device_id,
             kind=kind,
             outcome=outcome,
             unfinished=unfinished,
