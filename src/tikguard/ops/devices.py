@@ -148,7 +148,8 @@ NAME_PREFIX = "name:"
 def parse_ref(ref: int | str) -> int | str:
     """How callers that take ids or names (the API) read a device reference: an int or
     a string of ASCII digits is an id; ``name:X`` is the name ``X``; anything else is a
-    name. One rule, so the same text never means two routers."""
+    name. One rule, so the same text never means two routers; since names are letters,
+    digits, ``.``, ``-`` and ``_``, only an all-digit name needs ``name:``."""
     if isinstance(ref, int):
         digits = str(ref)
     elif ref.startswith(NAME_PREFIX):
