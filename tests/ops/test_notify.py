@@ -113,7 +113,7 @@ async def test_a_change_with_secrets_reaches_every_channel_without_them(
         )
         await backup_ops.backup(db, settings, tenant_id)
 
-        async with runtime.running(settings):
+        async with runtime.running(settings), notify.watching():
             await _until(
                 "every channel's final attempt",
                 lambda: all(
@@ -192,22 +192,32 @@ async def test_a_reverted_push_is_told_once_with_its_diff_and_a_4xx_is_not_retri
             session, tenant_id, op.id, "reverted", evidence={"reason": "lost the router"}
         )
         op_id = op.id
-    with http_receiver() as hook, http_receiver(status=404) as gone:
-        notify.add_webhook(db, tenant_id, name="hook", url=hook.url, actor="t")
-        notify.add_rule(db, tenant_id, name="all", channel="hook", events=[], actor="t")
-        notify.add_webhook(db, tenant_id, name="gone", url=gone.url, actor="t")
-        notify.add_rule(db, tenant_id, name="gone", channel="gone", events=[], actor="t")
-        async with runtime.running(settings.with_(notify_interval=3600.0)):
-            assert await notify.look(db, settings) == (1, 2)
-            assert await notify.look(db, settings) == (0, 0)
+    slow = settings.with_(notify_backoff=3600.0)
+    with (
+        http_receiver() as hook,
+        http_receiver(status=404) as gone,
+        http_receiver(fail_first=99) as down,
+    ):
+        for name, receiver in (("hook", hook), ("gone", gone), ("down", down)):
+            notify.add_webhook(db, tenant_id, name=name, url=receiver.url, actor="t")
+            notify.add_rule(db, tenant_id, name=name, channel=name, events=[], actor="t")
+        async with runtime.running(settings.with_(notify_interval=3600.0)) as engine:
+            assert await notify.look(db, slow) == (1, 3)
+            assert await notify.look(db, slow) == (0, 0)
             with db.transaction() as session:  # as if a worker died before marking it
                 for event in store_notify.list_events(session, tenant_id):
                     event.dispatched_at = None
-            assert await notify_workflow.dispatch(db, settings) == 2
+            assert await notify_workflow.dispatch(db, slow) == 3
             await _until(
-                "both deliveries",
-                lambda: all(_final_attempts(db, tenant_id, c) for c in ("hook", "gone")),
+                "the deliveries' first tries",
+                lambda: (
+                    all(_final_attempts(db, tenant_id, c) for c in ("hook", "gone"))
+                    and bool(notify.attempts(db, tenant_id, channel="down"))
+                ),
             )
+            # a CLI that ran the engine exits while a delivery sleeps before its next try
+            await asyncio.wait_for(engine.wait_idle(), 30)
+    assert [a.final for a in notify.attempts(db, tenant_id, channel="down")] == [False]
     assert len(hook.requests) == 1
     assert gone.answered == [404]
     (tried,) = notify.attempts(db, tenant_id, channel="gone")

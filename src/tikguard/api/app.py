@@ -34,6 +34,7 @@ from tikguard.api.routes import (
 from tikguard.api.schemas import ErrorBody
 from tikguard.logs import get_logger
 from tikguard.ops import metrics, runtime
+from tikguard.ops import notify as notify_ops
 from tikguard.ops.cluster import ClusterError
 from tikguard.server import errors
 from tikguard.server.clients import trusted_networks
@@ -114,7 +115,10 @@ def create_app(
                 raise
         stop_metrics = metrics.listen(database, settings) if settings.metrics_listen else None
         try:
-            yield
+            async with contextlib.AsyncExitStack() as stack:
+                if engine:
+                    await stack.enter_async_context(notify_ops.watching())
+                yield
         finally:
             if stop_metrics is not None:
                 await asyncio.to_thread(stop_metrics)

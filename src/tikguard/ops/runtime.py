@@ -59,6 +59,11 @@ WORKFLOW_MODULES = (
     "tikguard.ops.notify.workflow",
 )
 
+#: Workflows nobody waits for (notification deliveries, which may sleep for an hour
+#: between tries): a CLI that ran the engine exits without them; they stay pending and
+#: resume at the next launch on this executor.
+BACKGROUND_WORKFLOWS: set[str] = set()
+
 LaunchHook = Callable[["Engine"], Awaitable[None]]
 _launch_hooks: list[LaunchHook] = []
 
@@ -153,7 +158,7 @@ class Engine:
                 load_input=False,
                 load_output=False,
             )
-            if not busy:
+            if all(wf.name in BACKGROUND_WORKFLOWS for wf in busy):
                 return
             await asyncio.sleep(max(self.settings.engine_polling_interval, 0.05))
 

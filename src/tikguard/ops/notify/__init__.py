@@ -26,7 +26,7 @@ from tikguard.ops.notify.sources import (
     emit,
     register_source,
 )
-from tikguard.ops.notify.workflow import look
+from tikguard.ops.notify.workflow import look, watching
 
 __all__ = [
     "COMPLIANCE_RESOLVED",
@@ -49,4 +49,5 @@ __all__ = [
     "remove_channel",
     "remove_rule",
     "test",
+    "watching",
 ]

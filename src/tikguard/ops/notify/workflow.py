@@ -1,6 +1,6 @@
 """Durable delivery: one DBOS workflow per (event, channel), and the watcher that queues them.
 
-The watcher runs in every process that runs the engine, every ``notify_interval``
+The watcher runs in every server (``tikguard serve``), every ``notify_interval``
 seconds: it records the facts of :mod:`.sources` as events (each once, whichever worker
 looks first) and queues a delivery workflow for each event not yet dispatched. A
 delivery's workflow id is derived from the event and channel, so two workers queueing
@@ -18,6 +18,8 @@ accepted a message but before its step was recorded sends it again on recovery (
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
@@ -73,20 +75,17 @@ async def deliver(route: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+runtime.BACKGROUND_WORKFLOWS.add(WORKFLOW_NAME)
+
+
 @runtime.on_launch
-async def _start(eng: runtime.Engine) -> None:
+async def _register_queue(eng: runtime.Engine) -> None:
     await DBOS.register_queue_async(
         NOTIFY_QUEUE,
         worker_concurrency=10,
         polling_interval_sec=eng.settings.engine_polling_interval,
         on_conflict="always_update",
     )
-    task = asyncio.get_running_loop().create_task(_watch(eng), name="tikguard-notify-watch")
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)
-
-
-_tasks: set[asyncio.Task[None]] = set()
 
 
 def _engine_is(eng: runtime.Engine) -> bool:
@@ -94,6 +93,24 @@ def _engine_is(eng: runtime.Engine) -> bool:
         return runtime.current() is eng
     except RuntimeError:
         return False
+
+
+@contextlib.asynccontextmanager
+async def watching() -> AsyncIterator[None]:
+    """Run the watcher while the block runs (``tikguard serve``, around its engine).
+
+    Only a server watches: a CLI command that runs the engine for its own push should
+    not start deliveries it would then leave half way at exit.
+    """
+    task = asyncio.get_running_loop().create_task(
+        _watch(runtime.current()), name="tikguard-notify-watch"
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _watch(eng: runtime.Engine) -> None:
