@@ -274,6 +274,13 @@ async def run(args: argparse.Namespace) -> None:
                 (f"API versions ({args.versions})", f"/api/v1/devices/{device_id}/versions"),
                 ("UI device page", f"/devices/{device_id}"),
                 ("API diff v1..v50", f"/api/v1/devices/{device_id}/diff?old=1&new=-1"),
+                ("API version as text (.rsc)", f"/api/v1/devices/{device_id}/versions/-1.rsc"),
+                (f"Oxidized nodes ({args.devices})", "/oxidized/nodes.json"),
+                ("Oxidized node show (name)", "/oxidized/node/show/r00001.json"),
+                (
+                    f"Oxidized versions ({args.versions})",
+                    "/oxidized/node/version.json?node_full=r00001",
+                ),
             ]
             for _name, path in cases:  # warm up
                 await c.get(path)

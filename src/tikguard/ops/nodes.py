@@ -42,16 +42,17 @@ class Node:
 
 
 def _query(tenant_id: int) -> Select[Any]:
-    newest = (
-        select(
-            ConfigVersion.device_id,
-            func.max(ConfigVersion.created_at).label("changed_at"),
-            func.count().label("versions"),
-        )
-        .where(ConfigVersion.tenant_id == tenant_id)
-        .group_by(ConfigVersion.device_id)
-        .subquery()
+    """Devices with their newest version's time and their version count, each from the
+    (device_id, seq) index per device (as the fleet view does), not a scan of every
+    version of the tenant."""
+    newest_at = (
+        select(ConfigVersion.created_at)
+        .where(ConfigVersion.device_id == Device.id)
+        .order_by(ConfigVersion.seq.desc())
+        .limit(1)
+        .scalar_subquery()
     )
+    count = select(func.count()).where(ConfigVersion.device_id == Device.id).scalar_subquery()
     return (
         select(
             Device.id,
@@ -62,10 +63,9 @@ def _query(tenant_id: int) -> Select[Any]:
             Device.model,
             Device.last_backup_at,
             Device.last_backup_status,
-            newest.c.changed_at,
-            func.coalesce(newest.c.versions, 0),
+            newest_at,
+            count,
         )
-        .outerjoin(newest, newest.c.device_id == Device.id)
         .where(Device.tenant_id == tenant_id)
         .order_by(Device.name)
     )
