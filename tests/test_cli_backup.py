@@ -136,7 +136,7 @@ def test_changed_host_key_is_refused_then_accepted(
 def test_bad_input_says_what_to_do(
     fleet: ThreadedFleet, env: dict[str, str], tmp_path: Path
 ) -> None:
-    assert "give names, --tag TAG or --all" in run(env, "backup").output
+    assert "give names, --tag TAG, --site SITE or --all" in run(env, "backup").output
     missing = run(env, "history", "nope")
     assert missing.exit_code == 1 and "device list" in missing.output
     bad_csv = tmp_path / "bad.csv"

@@ -117,6 +117,8 @@ def test_json_matches_the_api(
 ) -> None:
     """``--json`` prints what the API answers for the same thing, field for field."""
     every_state_and_outcome(db, alpha)
+    scheduled = run(env, "schedule", "set", "0 4 * * *", "--tag", "core", "--time-zone", "UTC")
+    assert scheduled.exit_code == 0, scheduled.output
     device = alpha.device_id
     name = alpha.device_name
     pairs = {
@@ -126,6 +128,10 @@ def test_json_matches_the_api(
         f"/devices/{device}/versions": ("history", name, "--json"),
         f"/devices/{device}/diff?old=1&new=2": ("diff", name, "1", "2", "--json"),
         f"/operations/{alpha.op_id}": ("ops", "show", alpha.op_id, "--json"),
+        "/users": ("user", "list", "--json"),
+        "/tokens": ("token", "list", "--json"),
+        "/rollouts": ("rollout", "list", "--json"),
+        "/schedules": ("schedule", "list", "--json"),
     }
     with TestClient(create_app(settings, db=db, engine=False)) as client:
 
@@ -136,6 +142,7 @@ def test_json_matches_the_api(
 
         expected = {path: get(path) for path in pairs}
         expected[f"/operations/{alpha.op_id}"]["events"] = get(f"/operations/{alpha.op_id}/events")
+    assert expected["/schedules"] and expected["/users"] and expected["/tokens"]
     for path, args in pairs.items():
         out = run(env, *args)
         assert out.exit_code in (0, 1), out.output
@@ -178,6 +185,19 @@ def test_tenant_is_chosen_by_option_or_environment(alpha: TenantWorld, settings:
     nosuch = run(env, "--tenant", "nosuch", "device", "list")
     assert nosuch.exit_code == 1
     assert "tenant 'nosuch' does not exist" in nosuch.output
+
+
+def test_ops_list_filters_by_the_devices_tag_and_site(
+    db: Database, alpha: TenantWorld, env: dict[str, str]
+) -> None:
+    every_state_and_outcome(db, alpha)
+    name = alpha.device_name
+    for option in (("--tag", "core"), ("--site", "alpha-site")):
+        rows = json.loads(run(env, "ops", "list", *option, "--json").stdout)
+        assert rows and {row["device"] for row in rows} == {name}, option
+    for option in (("--tag", "nosuch"), ("--site", "elsewhere")):
+        assert json.loads(run(env, "ops", "list", *option, "--json").stdout) == []
+        assert "no operations match" in run(env, "ops", "list", *option).output
 
 
 def test_device_list_filters_say_nothing_matches(alpha: TenantWorld, env: dict[str, str]) -> None:

@@ -17,7 +17,7 @@ import typer
 from rich.table import Table
 
 from tikguard.commands._context import Context, store_context, user_errors
-from tikguard.commands._ui import console, fail
+from tikguard.commands._ui import JsonOut, console, fail, print_json
 from tikguard.store.errors import NotFound
 
 user_app = typer.Typer(help="People who log in to the web UI and API.", no_args_is_help=True)
@@ -144,14 +144,19 @@ def user_add(
 
 
 @user_app.command("list")
-def user_list(tenant: TenantOpt = None) -> None:
-    """Users of a tenant."""
+def user_list(tenant: TenantOpt = None, as_json: JsonOut = False) -> None:
+    """Users of a tenant (``--json``: the API's list of users)."""
     from tikguard.ops import accounts
 
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
         with ctx.db.session() as session:
             users = accounts.list_users(session, tenant_id)
+            if as_json:
+                from tikguard.api.schemas import UserOut
+
+                print_json([UserOut.model_validate(u, from_attributes=True) for u in users])
+                return
     table = Table()
     for col in ("user", "role", "last login"):
         table.add_column(col)
@@ -238,14 +243,19 @@ def token_create(
 
 
 @token_app.command("list")
-def token_list(tenant: TenantOpt = None) -> None:
-    """API tokens of a tenant (prefixes only)."""
+def token_list(tenant: TenantOpt = None, as_json: JsonOut = False) -> None:
+    """API tokens of a tenant, prefixes only (``--json``: the API's list of tokens)."""
     from tikguard.ops import accounts
 
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
         with ctx.db.session() as session:
             tokens = accounts.list_tokens(session, tenant_id)
+            if as_json:
+                from tikguard.api.schemas import TokenOut
+
+                print_json([TokenOut.model_validate(t, from_attributes=True) for t in tokens])
+                return
     table = Table()
     for col in ("id", "name", "prefix", "role", "expires", "state"):
         table.add_column(col)

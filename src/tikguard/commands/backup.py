@@ -43,6 +43,7 @@ def backup(
     names: Annotated[list[str] | None, typer.Argument(help="Devices to back up.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every device.")] = False,
     tag: Annotated[str | None, typer.Option("--tag", "-t", help="Devices with this tag.")] = None,
+    site: Annotated[str | None, typer.Option("--site", help="Devices at this site.")] = None,
     binary: Annotated[
         bool, typer.Option(help="Also keep the binary /system backup (encrypted).")
     ] = False,
@@ -54,13 +55,13 @@ def backup(
     from tikguard.ops import backup as backup_ops
     from tikguard.ops.backup import BackupStatus
 
-    if not names and not all_ and tag is None:
-        fail("say which devices to back up", "give names, --tag TAG or --all")
-    if names and (all_ or tag):
-        fail("give device names or --all/--tag, not both")
+    if not names and not all_ and tag is None and site is None:
+        fail("say which devices to back up", "give names, --tag TAG, --site SITE or --all")
+    if names and (all_ or tag or site):
+        fail("give device names or --all/--tag/--site, not both")
     trigger = "checkpoint" if checkpoint else "manual"
     with store_context() as ctx, user_errors():
-        jobs = backup_ops.load_jobs(ctx.db, ctx.tenant_id, names=names or None, tag=tag)
+        jobs = backup_ops.load_jobs(ctx.db, ctx.tenant_id, names=names or None, tag=tag, site=site)
         if not jobs:
             fail("no devices match", "see `tikguard device list`")
         with Progress(

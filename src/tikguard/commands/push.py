@@ -613,6 +613,10 @@ def ops_list(
     unfinished: Annotated[
         bool, typer.Option("--unfinished", help="Only what is running or waiting now.")
     ] = False,
+    tag: Annotated[
+        str | None, typer.Option("--tag", "-t", help="Only devices with this tag.")
+    ] = None,
+    site: Annotated[str | None, typer.Option("--site", help="Only devices at this site.")] = None,
     as_json: JsonOut = False,
 ) -> None:
     """Recent operations with their outcome (``--json``: the API's list of operations)."""
@@ -629,6 +633,8 @@ def ops_list(
             outcome=outcome,
             unfinished=unfinished,
             limit=limit,
+            tag=tag,
+            site=site,
         )
     if as_json:
         print_json([operation_json(o) for o in ops])
@@ -636,7 +642,7 @@ def ops_list(
     if not ops:
         console.print(
             "no operations match"
-            if device or kind or outcome or unfinished
+            if device or kind or outcome or unfinished or tag or site
             else "no operations yet"
         )
         return

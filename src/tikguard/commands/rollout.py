@@ -11,7 +11,6 @@ up from there.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 from pathlib import Path
@@ -23,7 +22,16 @@ from rich.table import Table
 from rich.text import Text
 
 from tikguard.commands._context import Context, cli_actor, store_context, user_errors
-from tikguard.commands._ui import cell, console, err_console, fail, labelled, rule
+from tikguard.commands._ui import (
+    JsonOut,
+    cell,
+    console,
+    err_console,
+    fail,
+    labelled,
+    print_json,
+    rule,
+)
 from tikguard.commands.push import OUTCOME_STYLE, Check, Window, _checks, _read_file
 
 if TYPE_CHECKING:
@@ -62,7 +70,6 @@ Canary = Annotated[int, typer.Option("--canary", help="Routers in the first wave
 Waves = Annotated[
     str, typer.Option("--waves", help="Routers changed by the end of each wave: 5,25%,100%.")
 ]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _request(
@@ -102,7 +109,7 @@ def plan(
     template: Template = None,
     canary: Canary = 1,
     waves: Waves = "100%",
-    as_json: Json = False,
+    as_json: JsonOut = False,
 ) -> None:
     """Render and plan every router (against its stored config) and group them by diff."""
     from tikguard.ops.rollout import service as rollouts
@@ -114,7 +121,7 @@ def plan(
         )
         fleet = asyncio.run(rollouts.plan(ctx.db, ctx.settings, ctx.tenant_id, req))
     if as_json:
-        console.print_json(json.dumps(fleet.as_json()))
+        print_json(fleet.as_json())
         return
     _print_plan(fleet)
 
@@ -168,7 +175,7 @@ def start(
     window: Window = None,
     check: Check = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
-    as_json: Json = False,
+    as_json: JsonOut = False,
 ) -> None:
     """Push a change to many routers: canary, waves, halt at the first surprise."""
     from tikguard.ops.rollout import service as rollouts
@@ -214,7 +221,7 @@ def start(
 
 def _finish(view: RolloutView, as_json: bool) -> None:
     if as_json:
-        console.print_json(json.dumps(view.as_json()))
+        print_json(view.as_json())
     else:
         _print_summary(view)
     if view.state != "completed":
@@ -322,14 +329,14 @@ def _print_summary(view: RolloutView) -> None:
 
 
 @rollout_app.command("list")
-def list_(as_json: Json = False) -> None:
+def list_(as_json: JsonOut = False) -> None:
     """Recent rollouts, newest first."""
     from tikguard.ops.rollout import service as rollouts
 
     with store_context() as ctx, user_errors():
         views = rollouts.list_all(ctx.db, ctx.tenant_id)
     if as_json:
-        console.print_json(json.dumps([v.as_json() for v in views]))
+        print_json([v.as_json() for v in views])
         return
     table = Table()
     for col in ("rollout", "state", "wave", "routers", "outcomes", "created"):
@@ -350,7 +357,7 @@ def list_(as_json: Json = False) -> None:
 @rollout_app.command("show")
 def show(
     rollout: Annotated[str, typer.Argument(help="Rollout id (a unique prefix is enough).")],
-    as_json: Json = False,
+    as_json: JsonOut = False,
 ) -> None:
     """One rollout: every router's wave, outcome, evidence and health checks."""
     from tikguard.ops.rollout import service as rollouts
@@ -358,7 +365,7 @@ def show(
     with store_context() as ctx, user_errors():
         view = rollouts.get(ctx.db, ctx.tenant_id, rollout)
     if as_json:
-        console.print_json(json.dumps(view.as_json()))
+        print_json(view.as_json())
     else:
         _print_summary(view)
 
@@ -366,7 +373,7 @@ def show(
 @rollout_app.command("continue")
 def continue_(
     rollout: Annotated[str, typer.Argument(help="Rollout id (a unique prefix is enough).")],
-    as_json: Json = False,
+    as_json: JsonOut = False,
 ) -> None:
     """Let a waiting or halted rollout go on with its next routers."""
     with store_context() as ctx, user_errors():
@@ -377,7 +384,7 @@ def continue_(
 @rollout_app.command("abort")
 def abort(
     rollout: Annotated[str, typer.Argument(help="Rollout id (a unique prefix is enough).")],
-    as_json: Json = False,
+    as_json: JsonOut = False,
 ) -> None:
     """Start no new pushes; pushes in flight end with their proof."""
     with store_context() as ctx, user_errors():

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from tikguard.commands._context import Context, store_context, user_errors
-from tikguard.commands._ui import console, fail
+from tikguard.commands._ui import JsonOut, console, fail, print_json
 from tikguard.store.errors import NotFound
 
 schedule_app = typer.Typer(
@@ -47,13 +47,18 @@ def _tenant(ctx: Context, name: str | None) -> int:
 
 
 @schedule_app.command("list")
-def schedule_list(tenant: TenantOpt = None) -> None:
-    """The backup schedules of a tenant."""
+def schedule_list(tenant: TenantOpt = None, as_json: JsonOut = False) -> None:
+    """The backup schedules of a tenant (``--json``: the API's list of schedules)."""
     from tikguard.ops import backup as backup_ops
 
     with store_context() as ctx, user_errors():
         tenant_id = _tenant(ctx, tenant)
         found = asyncio.run(backup_ops.tenant_schedules(ctx.settings, tenant_id))
+    if as_json:
+        from tikguard.api.schemas import ScheduleOut
+
+        print_json([ScheduleOut.model_validate(s, from_attributes=True) for s in found])
+        return
     if not found:
         console.print(
             "no backup schedule: nothing is backed up on its own "

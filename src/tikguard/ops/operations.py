@@ -106,9 +106,12 @@ def list_ops(
     outcome: str | None = None,
     unfinished: bool = False,
     limit: int = 100,
+    tag: str | None = None,
+    site: str | None = None,
 ) -> list[OperationInfo]:
     """The tenant's operations, newest first; ``outcome="uncertain"`` is what a
-    monitoring check asks for, ``unfinished`` what is running or waiting now."""
+    monitoring check asks for, ``unfinished`` what is running or waiting now, ``tag`` /
+    ``site`` those of the devices with that tag or at that site."""
     with db.session() as session:
         if device is not None:
             store_devices.get_device(session, tenant_id, device)
@@ -121,6 +124,9 @@ def list_ops(
             query = query.where(Operation.outcome == outcome)
         if unfinished:
             query = query.where(Operation.state != OperationState.DONE.value)
+        if tag is not None or site is not None:
+            matching = store_devices.ids_matching(tenant_id, tag=tag, site=site)
+            query = query.where(Operation.device_id.in_(matching))
         query = query.order_by(Operation.created_at.desc(), Operation.id).limit(limit)
         ops = list(session.scalars(query))
         names = _names(session, tenant_id, {o.device_id for o in ops if o.device_id is not None})

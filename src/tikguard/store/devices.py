@@ -215,6 +215,14 @@ def _filters(
     return conditions
 
 
+def ids_matching(tenant_id: int, *, tag: str | None = None, site: str | None = None) -> Any:
+    """A subquery of the ids of the tenant's devices with ``tag`` and/or at ``site``:
+    rows that belong to devices (operations, versions) filter with ``.in_()`` on it."""
+    return select(Device.id).where(
+        Device.tenant_id == tenant_id, *_filters(tenant_id, tag, site, None)
+    )
+
+
 @dataclass(frozen=True)
 class DeviceAccess:
     """What a connection to one device needs, its password decrypted (never log it)."""
@@ -236,6 +244,7 @@ def list_access(
     tag: str | None = None,
     names: Iterable[str] | None = None,
     ids: Iterable[int] | None = None,
+    site: str | None = None,
 ) -> list[DeviceAccess]:
     """:func:`list_devices`' devices (by name, same filters, or by id) with only what
     connecting needs, in one lean query: for fleet jobs, where loading whole rows costs
@@ -249,7 +258,7 @@ def list_access(
         Device.password_enc,
         Device.host_key,
         Device.ros_version,
-    ).where(Device.tenant_id == tenant_id, *_filters(tenant_id, tag, None, names))
+    ).where(Device.tenant_id == tenant_id, *_filters(tenant_id, tag, site, names))
     if ids is not None:
         query = query.where(Device.id.in_(list(ids)))
     query = query.order_by(Device.name)

@@ -103,6 +103,7 @@ def load_jobs(
     names: Iterable[str] | None = None,
     tag: str | None = None,
     device_ids: Iterable[int] | None = None,
+    site: str | None = None,
 ) -> list[BackupJob]:
     """The devices to back up (all of the tenant's when no filter is given).
 
@@ -113,7 +114,7 @@ def load_jobs(
         query_names = wanted if wanted else None
         wanted_ids = set(device_ids) if device_ids is not None else None
         devices = store_devices.list_access(
-            session, tenant_id, tag=tag, names=query_names, ids=wanted_ids
+            session, tenant_id, tag=tag, names=query_names, ids=wanted_ids, site=site
         )
         if wanted_ids is not None:
             missing_ids = wanted_ids - {d.id for d in devices}
