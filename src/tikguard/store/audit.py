@@ -21,8 +21,10 @@ def audit(
     target: str | None = None,
     details: dict[str, Any] | None = None,
     at: datetime | None = None,
+    flush: bool = True,
 ) -> AuditEntry:
-    """Record an action. ``details`` must not contain secrets (it is shown to viewers)."""
+    """Record an action. ``details`` must not contain secrets (it is shown to viewers).
+    ``flush=False``: a batch of entries is written with the caller's next flush."""
     check_text(actor, "audit actor", max_len=200)
     check_text(action, "audit action", max_len=64)
     if target is not None:
@@ -36,7 +38,8 @@ def audit(
         at=at or utcnow(),
     )
     session.add(entry)
-    session.flush()
+    if flush:
+        session.flush()
     return entry
 
 

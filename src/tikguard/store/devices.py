@@ -121,6 +121,39 @@ def check_new_device(
     return clean_tags
 
 
+def new_device(
+    tenant_id: int,
+    *,
+    name: str,
+    host: str,
+    username: str,
+    port: int = 22,
+    tags: Iterable[str] = (),
+    site: str | None = None,
+    vars: Mapping[str, str] | None = None,
+) -> Device:
+    """A checked device row, not yet in a session (a batch adds many, flushes once; the
+    unique name constraint still refuses a duplicate)."""
+    check_device_name(name)
+    check_text(host, "host", max_len=255)
+    check_text(username, "username", max_len=128)
+    _check_port(port)
+    if site is not None:
+        check_text(site, "site", max_len=128)
+    clean_tags = _check_tags(tags)
+    device = Device(
+        tenant_id=tenant_id,
+        name=name,
+        host=host,
+        port=port,
+        username=username,
+        site=site,
+        vars=check_vars(vars or {}),
+    )
+    device.tag_rows = [DeviceTag(tag=t, tenant_id=tenant_id) for t in clean_tags]
+    return device
+
+
 def add_device(
     session: Session,
     tenant_id: int,
@@ -135,19 +168,18 @@ def add_device(
     vars: Mapping[str, str] | None = None,
 ) -> Device:
     """Add a router; its password is stored encrypted. AlreadyExists on a duplicate name."""
-    clean_tags = check_new_device(
-        session, tenant_id, name=name, host=host, username=username, port=port, tags=tags, site=site
-    )
-    device = Device(
-        tenant_id=tenant_id,
+    device = new_device(
+        tenant_id,
         name=name,
         host=host,
-        port=port,
         username=username,
+        port=port,
+        tags=tags,
         site=site,
-        vars=check_vars(vars or {}),
+        vars=vars,
     )
-    device.tag_rows = [DeviceTag(tag=t, tenant_id=tenant_id) for t in clean_tags]
+    if _find_by_name(session, tenant_id, name) is not None:
+        raise AlreadyExists(f"device {name!r} already exists")
     session.add(device)
     session.flush()
     if password is not None:
@@ -330,20 +362,30 @@ def remove_device(session: Session, tenant_id: int, device_id: int) -> None:
 
 def set_password(session: Session, tenant_id: int, device_id: int, password: str | None) -> None:
     """Store (encrypted, bound to this device) or clear the device's SSH password."""
-    device = get_device(session, tenant_id, device_id)
+    encrypt_password(session, get_device(session, tenant_id, device_id), password)
+    session.flush()
+
+
+def encrypt_password(
+    session: Session, device: Device, password: str | None, *, key_version: int | None = None
+) -> None:
+    """Set a loaded (flushed) device's encrypted password; the caller flushes. A batch
+    passes the tenant's ``key_version`` (``Vault.current_version``), read once."""
     if password is None:
         device.password_enc = None
-    else:
-        if not isinstance(password, str):
-            raise InvalidInput("password must be text")
-        device.password_enc = vault_of(session).encrypt(
-            session,
-            tenant_id,
-            PASSWORD_PURPOSE,
-            device.id,
-            password.encode("utf-8", "surrogateescape"),
-        )
-    session.flush()
+        return
+    if not isinstance(password, str):
+        raise InvalidInput("password must be text")
+    vault = vault_of(session)
+    version = key_version or vault.current_version(session, device.tenant_id)
+    device.password_enc = vault.encrypt_with(
+        session,
+        device.tenant_id,
+        version,
+        PASSWORD_PURPOSE,
+        device.id,
+        password.encode("utf-8", "surrogateescape"),
+    )
 
 
 def decrypt_password(session: Session, device: Device) -> str | None:

@@ -230,6 +230,12 @@ class Vault:
         rotation running at the same time waits for this transaction to end: it never
         drops a key that an uncommitted write has just used.
         """
+        version = self.current_version(session, tenant_id)
+        return self.encrypt_with(session, tenant_id, version, purpose, ref, plaintext)
+
+    def current_version(self, session: Session, tenant_id: int) -> int:
+        """The tenant's current data key version, read under :meth:`encrypt`'s lock (a
+        batch reads it once and encrypts each value with :meth:`encrypt_with`)."""
         version = session.scalar(
             select(Tenant.data_key_version)
             .where(Tenant.id == tenant_id)
@@ -237,7 +243,7 @@ class Vault:
         )
         if version is None:
             raise VaultError(f"tenant {tenant_id} does not exist")
-        return self.encrypt_with(session, tenant_id, version, purpose, ref, plaintext)
+        return version
 
     def encrypt_with(
         self,

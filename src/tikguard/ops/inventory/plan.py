@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from tikguard.ops.inventory.formats import Parsed, RowNote, SourceRow
 from tikguard.store import devices as store_devices
+from tikguard.store._util import vault_of
 from tikguard.store.audit import audit
 from tikguard.store.errors import StoreError
 from tikguard.store.models import ConfigVersion, Device
@@ -252,23 +253,27 @@ def make_plan(
 
 
 def apply_plan(session: Session, tenant_id: int, plan: Plan, *, actor: str) -> None:
-    """Make the plan's changes (in the caller's transaction), each audited."""
+    """Make the plan's changes (in the caller's transaction), each audited. New routers
+    are written as one batch: a first sync of a large source is a few statements."""
+    added: list[tuple[Device, str | None]] = []
     for change in plan.changes:
         if change.action not in CHANGING:
             continue
-        details: dict[str, Any] = {"source": plan.source, "fields": sorted(change.fields)}
+        want = dict(plan.targets.get(change.device, {}))
+        password = want.pop("password", None)
         if change.action == "add":
-            want = dict(plan.targets[change.device])
-            store_devices.add_device(session, tenant_id, name=change.device, **want)
+            device = store_devices.new_device(tenant_id, name=change.device, **want)
+            session.add(device)
+            added.append((device, password))
         elif change.action == "update":
-            want = dict(plan.targets[change.device])
             device = store_devices.get_device_by_name(session, tenant_id, change.device)
-            if "password" in want:
-                store_devices.set_password(session, tenant_id, device.id, want.pop("password"))
+            if "password" in plan.targets[change.device]:
+                store_devices.set_password(session, tenant_id, device.id, password)
             store_devices.update_device(session, tenant_id, device.id, **want)
         else:
             device = store_devices.get_device_by_name(session, tenant_id, change.device)
             store_devices.remove_device(session, tenant_id, device.id)
+        details: dict[str, Any] = {"source": plan.source, "fields": sorted(change.fields)}
         audit(
             session,
             tenant_id,
@@ -276,4 +281,12 @@ def apply_plan(session: Session, tenant_id: int, plan: Plan, *, actor: str) -> N
             action=f"device.{change.action}",
             target=change.device,
             details=details,
+            flush=False,
         )
+    session.flush()  # the new routers get their ids (a duplicate name fails here)
+    if any(password for _, password in added):
+        version = vault_of(session).current_version(session, tenant_id)
+        with session.no_autoflush:
+            for device, password in added:
+                store_devices.encrypt_password(session, device, password, key_version=version)
+    session.flush()
