@@ -114,8 +114,13 @@ async def test_users_and_tokens_page(
     assert again.status_code == 422 and "not available" in again.text
     assert 'value="night-shift"' in again.text
 
-    # disable: the login is refused; enable again
+    # disable: the login is refused (and the tokens the user made stop); enable again
+    with db.transaction() as s:
+        theirs = accounts.create_token(s, alpha.id, "cron", "viewer", actor="t", user_id=new.id)
+    assert accounts.principal_for_token(db, theirs.token).role == "viewer"
     r = await client.post(f"/users/{new.id}/disable", data={"csrf_token": token})
+    with pytest.raises(accounts.AuthError):
+        accounts.principal_for_token(db, theirs.token)
     assert r.status_code == 303
     other = httpx.AsyncClient(transport=client._transport, base_url=str(client.base_url))
     refused = await other.post(
@@ -123,6 +128,7 @@ async def test_users_and_tokens_page(
     )
     assert refused.status_code == 401
     await client.post(f"/users/{new.id}/enable", data={"csrf_token": token})
+    assert accounts.principal_for_token(db, theirs.token).role == "viewer"
     assert accounts.authenticate(db, "night-shift", shown.group(1))
 
     # a token: shown once, works on the API, revoked from the page

@@ -267,8 +267,8 @@ def remove_user(session: Session, tenant_id: int, user: int | str, *, actor: str
 def set_disabled(
     session: Session, tenant_id: int, user: int | str, disabled: bool, *, actor: str
 ) -> User:
-    """Disable (or enable again) a user of the tenant. A disabled user cannot log in and
-    their web sessions end at once; their API tokens stay until revoked. The tenant's
+    """Disable (or enable again) a user of the tenant. A disabled user cannot log in,
+    their web sessions end at once and the API tokens they created stop working. The tenant's
     last enabled admin cannot be disabled (nobody could manage it any more)."""
     row = _tenant_user(session, tenant_id, user)
     if disabled and not row.disabled and row.role == Role.ADMIN.value:
@@ -351,12 +351,17 @@ def revoke_token(session: Session, tenant_id: int, token_id: int, *, actor: str)
 
 
 def principal_for_token(db: Database, token: str) -> Principal:
-    """The principal of a bearer token, or :class:`AuthError` (unknown/expired/revoked)."""
+    """The principal of a bearer token, or :class:`AuthError` (unknown/expired/revoked,
+    or created by a user who is now disabled: disabling someone stops their scripts too)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         raise AuthError("invalid API token")
     with db.session() as session:
         row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if row is None or row.revoked_at is not None:
+        owner_disabled = row is not None and bool(
+            row.user_id is not None
+            and session.scalar(select(User.disabled).where(User.id == row.user_id))
+        )
+    if row is None or row.revoked_at is not None or owner_disabled:
         raise AuthError("invalid API token")
     if row.expires_at is not None and row.expires_at <= utcnow():
         raise AuthError("API token expired")

@@ -108,9 +108,10 @@ def _verdict(
 ) -> tuple[str, str]:
     if armed_at is None:
         return "no revert timer was armed: nothing was applied", "none"
+    if commit is None and op.outcome is None:
+        return "not committed yet: the router reverts at the deadline unless committed", "none"
     if commit is None:
-        what = op.outcome or "still running"
-        return f"not committed ({what}): the router's own timer decides", "none"
+        return f"not committed: {op.outcome}", "none"
     if commit_by is None:
         return "committed (the commit-by time was not recorded)", "ok"
     ahead = (commit_by - commit.at).total_seconds() * time_scale
