@@ -33,6 +33,7 @@ from tikguard.store.models import (
     LoginSession,
     Operation,
     OperationEvent,
+    Rollout,
     User,
 )
 
@@ -64,6 +65,8 @@ BY_ID: dict[tuple[str, str], Body] = {
     ("POST", "/api/v1/operations/{op_id}/confirm"): None,
     ("POST", "/api/v1/operations/{op_id}/recheck"): None,
     ("POST", "/api/v1/operations/{op_id}/revert"): None,
+    ("GET", "/api/v1/rollouts/{rollout_id}"): None,
+    ("GET", "/api/v1/rollouts/{rollout_id}/stream"): None,
     ("DELETE", "/api/v1/tokens/{token_id}"): None,
     ("PUT", "/api/v1/users/{user_id}/password"): lambda i: {"password": "pwned-password-1"},
     ("DELETE", "/api/v1/users/{user_id}"): None,
@@ -80,6 +83,7 @@ LISTS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/me"): "",
     ("GET", "/api/v1/operations?device={device}"): "",
     ("GET", "/api/v1/schedules"): "",
+    ("GET", "/api/v1/rollouts"): "",
 }
 #: Endpoints that create rows in the caller's own tenant (checked not to touch others).
 CREATES: dict[tuple[str, str], Callable[[Ids], Any]] = {
@@ -124,6 +128,18 @@ def app(settings: Settings, db: Database, alpha: TenantWorld, beta: TenantWorld)
             )
 
     asyncio.run(schedules())
+    with db.transaction() as s:  # and a rollout of its own router
+        for world in (alpha, beta):
+            s.add(
+                Rollout(
+                    id=f"{world.name}rollout".ljust(32, "0"),
+                    tenant_id=world.id,
+                    source_enc=b"",
+                    selector={"names": [world.device_name]},
+                    waves=[1],
+                    requested_by=f"token:{world.name}-operator",
+                )
+            )
     return create_app(settings, db=db, engine=False)
 
 
@@ -152,9 +168,6 @@ KNOWN_GAPS = {
     ("GET", "/api/v1/notify/channels"),
     ("GET", "/api/v1/notify/kinds"),
     ("GET", "/api/v1/notify/rules"),
-    ("GET", "/api/v1/rollouts"),
-    ("GET", "/api/v1/rollouts/{rollout_id}"),
-    ("GET", "/api/v1/rollouts/{rollout_id}/stream"),
     ("GET", "/api/v1/search"),
     ("GET", "/api/v1/workers"),
     ("POST", "/api/v1/compliance/check"),
@@ -208,6 +221,7 @@ def snapshot(db: Database, tenant_id: int) -> dict[str, Any]:
             "sessions": rows(LoginSession, LoginSession.id, LoginSession.token_hash),
             "tokens": rows(ApiToken, ApiToken.id, ApiToken.revoked_at),
             "schedules": schedules_of(db, tenant_id),
+            "rollouts": rows(Rollout, Rollout.id, Rollout.state, Rollout.abort_requested),
         }
 
 
@@ -242,6 +256,7 @@ def target_ids(world: TenantWorld) -> list[Ids]:
         "tag": f"{world.name}-core",
         "ref": "1",
         "device_name": world.device_name,
+        "rollout_id": f"{world.name}rollout".ljust(32, "0"),
     }
     ghost = {
         "device": 987654,
@@ -252,6 +267,7 @@ def target_ids(world: TenantWorld) -> list[Ids]:
         "tag": "ghost",
         "ref": "-1",
         "device_name": "ghost",
+        "rollout_id": "0" * 32,
     }
     by_name = [{**ids, "device": ids["device_name"]} for ids in (real, ghost)]
     return [real, ghost, *by_name]
