@@ -8,12 +8,8 @@ AUTH, and accepts one login.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import socket
-import ssl
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,15 +17,12 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tikguard.sim.apiserver import self_signed
 
 
 @dataclass
@@ -83,42 +76,6 @@ def http_receiver(fail_first: int = 0, status: int = 200) -> Iterator[HttpReceiv
         server.server_close()
 
 
-def self_signed() -> tuple[str, ssl.SSLContext]:
-    """(certificate PEM, server TLS context) for 127.0.0.1."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    with tempfile.TemporaryDirectory() as tmp:
-        cert_path, key_path = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
-        cert_path.write_text(pem)
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        context.load_cert_chain(cert_path, key_path)
-    return pem, context
-
-
 @dataclass
 class SmtpReceiver:
     host: str
@@ -140,7 +97,7 @@ def _free_port() -> int:
 @contextmanager
 def smtp_receiver(user: str = "alerts", password: str = "smtp-Pa55word") -> Iterator[SmtpReceiver]:
     """aiosmtpd on 127.0.0.1 with STARTTLS required and AUTH only after it."""
-    pem, context = self_signed()
+    pem, context = self_signed("127.0.0.1", ip="127.0.0.1")
     state = SmtpReceiver("127.0.0.1", _free_port(), pem, user, password)
 
     class Handler:

@@ -75,33 +75,49 @@ def _tenants(session: Session) -> dict[int, str]:
     return {int(i): str(n) for i, n in session.execute(sa.select(Tenant.id, Tenant.name)).all()}
 
 
+def _counted(
+    session: Session,
+    tenants: dict[int, str],
+    family: CounterMetricFamily | GaugeMetricFamily,
+    columns: tuple[Any, ...],
+    where: sa.ColumnElement[bool] | None = None,
+    empty: str = "",
+) -> Metric:
+    """``family`` with one sample per tenant and value of ``columns`` (the first is the
+    table's tenant id): how many rows have it. A NULL value is labelled ``empty``."""
+    query = sa.select(*columns, sa.func.count()).group_by(*columns)
+    if where is not None:
+        query = query.where(where)
+    for tenant_id, *values, count in session.execute(query).all():
+        shown = [empty if v is None else str(v) for v in values]
+        family.add_metric([tenants.get(tenant_id, "?"), *shown], float(count))
+    return family
+
+
 def _operations(session: Session, tenants: dict[int, str]) -> Iterator[Metric]:
-    family = CounterMetricFamily(
-        "tikguard_operations",
-        "Finished operations by kind (push, restore, replace, backup) and outcome.",
-        labels=["tenant", "kind", "outcome"],
+    done = Operation.state == OperationState.DONE.value
+    yield _counted(
+        session,
+        tenants,
+        CounterMetricFamily(
+            "tikguard_operations",
+            "Finished operations by kind (push, restore, replace, backup) and outcome.",
+            labels=["tenant", "kind", "outcome"],
+        ),
+        (Operation.tenant_id, Operation.kind, Operation.outcome),
+        done,
     )
-    rows = session.execute(
-        sa.select(Operation.tenant_id, Operation.kind, Operation.outcome, sa.func.count())
-        .where(Operation.state == OperationState.DONE.value)
-        .group_by(Operation.tenant_id, Operation.kind, Operation.outcome)
-    ).all()
-    for tenant_id, kind, outcome, count in rows:
-        family.add_metric([tenants.get(tenant_id, "?"), kind, outcome or ""], float(count))
-    yield family
-    unfinished = GaugeMetricFamily(
-        "tikguard_operations_unfinished",
-        "Operations not finished yet, by kind and state (pending, running, waiting).",
-        labels=["tenant", "kind", "state"],
+    yield _counted(
+        session,
+        tenants,
+        GaugeMetricFamily(
+            "tikguard_operations_unfinished",
+            "Operations not finished yet, by kind and state (pending, running, waiting).",
+            labels=["tenant", "kind", "state"],
+        ),
+        (Operation.tenant_id, Operation.kind, Operation.state),
+        ~done,
     )
-    rows = session.execute(
-        sa.select(Operation.tenant_id, Operation.kind, Operation.state, sa.func.count())
-        .where(Operation.state != OperationState.DONE.value)
-        .group_by(Operation.tenant_id, Operation.kind, Operation.state)
-    ).all()
-    for tenant_id, kind, state, count in rows:
-        unfinished.add_metric([tenants.get(tenant_id, "?"), kind, state], float(count))
-    yield unfinished
 
 
 def _duration(session: Session) -> sa.ColumnElement[Any]:
@@ -147,33 +163,27 @@ def _push_durations(session: Session, tenants: dict[int, str]) -> Iterator[Metri
 
 
 def _backups(session: Session, tenants: dict[int, str], now: datetime) -> Iterator[Metric]:
-    last = GaugeMetricFamily(
-        "tikguard_devices_by_last_backup",
-        "Routers by how their last backup ended (changed, unchanged, failed, never).",
-        labels=["tenant", "outcome"],
+    yield _counted(
+        session,
+        tenants,
+        GaugeMetricFamily(
+            "tikguard_devices_by_last_backup",
+            "Routers by how their last backup ended (changed, unchanged, failed, never).",
+            labels=["tenant", "outcome"],
+        ),
+        (Device.tenant_id, Device.last_backup_status),
+        empty="never",
     )
-    rows = session.execute(
-        sa.select(Device.tenant_id, Device.last_backup_status, sa.func.count()).group_by(
-            Device.tenant_id, Device.last_backup_status
-        )
-    ).all()
-    for tenant_id, outcome, count in rows:
-        last.add_metric([tenants.get(tenant_id, "?"), outcome or "never"], float(count))
-    yield last
-
-    versions = CounterMetricFamily(
-        "tikguard_config_versions",
-        "Configuration versions stored (each a change), by what stored it.",
-        labels=["tenant", "trigger"],
+    yield _counted(
+        session,
+        tenants,
+        CounterMetricFamily(
+            "tikguard_config_versions",
+            "Configuration versions stored (each a change), by what stored it.",
+            labels=["tenant", "trigger"],
+        ),
+        (ConfigVersion.tenant_id, ConfigVersion.trigger),
     )
-    for tenant_id, trigger, count in session.execute(
-        sa.select(ConfigVersion.tenant_id, ConfigVersion.trigger, sa.func.count()).group_by(
-            ConfigVersion.tenant_id, ConfigVersion.trigger
-        )
-    ).all():
-        versions.add_metric([tenants.get(tenant_id, "?"), trigger], float(count))
-    yield versions
-
     age = GaugeMetricFamily(
         "tikguard_device_last_good_backup_age_seconds",
         "Seconds since the router's configuration was last read successfully.",
@@ -205,18 +215,16 @@ def _backups(session: Session, tenants: dict[int, str], now: datetime) -> Iterat
 
 
 def _rollouts(session: Session, tenants: dict[int, str]) -> Iterator[Metric]:
-    family = GaugeMetricFamily(
-        "tikguard_rollouts",
-        "Rollouts by state (running, waiting, halted, completed, aborted, ...).",
-        labels=["tenant", "state"],
+    yield _counted(
+        session,
+        tenants,
+        GaugeMetricFamily(
+            "tikguard_rollouts",
+            "Rollouts by state (running, waiting, halted, completed, aborted, ...).",
+            labels=["tenant", "state"],
+        ),
+        (Rollout.tenant_id, Rollout.state),
     )
-    for tenant_id, state, count in session.execute(
-        sa.select(Rollout.tenant_id, Rollout.state, sa.func.count()).group_by(
-            Rollout.tenant_id, Rollout.state
-        )
-    ).all():
-        family.add_metric([tenants.get(tenant_id, "?"), state], float(count))
-    yield family
 
 
 def _workers(session: Session, now: datetime, settings: Settings) -> Iterator[Metric]:

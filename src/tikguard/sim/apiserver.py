@@ -397,7 +397,16 @@ class ApiServer:
 
 def self_signed_context(common_name: str = "tikguard-sim") -> ssl.SSLContext:
     """A server TLS context with a fresh self-signed certificate (API-SSL)."""
+    return self_signed(common_name)[1]
+
+
+def self_signed(
+    common_name: str = "tikguard-sim", ip: str | None = None
+) -> tuple[str, ssl.SSLContext]:
+    """(certificate PEM, server TLS context) of a fresh self-signed certificate, valid for
+    ``ip`` too when given (a client checking the name of 127.0.0.1 trusts the PEM)."""
     import datetime
+    import ipaddress
     import tempfile
     from pathlib import Path
 
@@ -409,7 +418,7 @@ def self_signed_context(common_name: str = "tikguard-sim") -> ssl.SSLContext:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -417,12 +426,18 @@ def self_signed_context(common_name: str = "tikguard-sim") -> ssl.SSLContext:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=3650))
-        .sign(key, hashes.SHA256())
     )
+    if ip is not None:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]),
+            critical=False,
+        ).add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    cert = builder.sign(key, hashes.SHA256())
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     with tempfile.TemporaryDirectory() as tmp:
         cert_path, key_path = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        cert_path.write_text(pem)
         key_path.write_bytes(
             key.private_bytes(
                 serialization.Encoding.PEM,
@@ -431,4 +446,4 @@ def self_signed_context(common_name: str = "tikguard-sim") -> ssl.SSLContext:
             )
         )
         ctx.load_cert_chain(cert_path, key_path)
-    return ctx
+    return pem, ctx
