@@ -57,3 +57,35 @@ async def test_channels_rules_test_and_attempts(
     r = await client.delete(f"{BASE}/channels/chat", headers=alpha.auth("admin"))
     assert r.status_code == 204
     assert (await client.get(f"{BASE}/rules", headers=alpha.auth("viewer"))).json() == []
+
+
+async def test_the_notifications_page_lists_and_tests(
+    client: httpx.AsyncClient, alpha: TenantWorld
+) -> None:
+    from tests.api.test_ui_pages import login
+
+    with http_receiver() as hook:
+        r = await client.post(
+            f"{BASE}/channels/webhook",
+            json={"name": "ops", "url": hook.url},
+            headers=alpha.auth("admin"),
+        )
+        assert r.status_code == 201
+        r = await client.post(
+            f"{BASE}/rules",
+            json={"name": "<b>all</b>", "channel": "ops"},
+            headers=alpha.auth("admin"),
+        )
+        assert r.status_code == 422  # a rule name is one word
+        r = await client.post(
+            f"{BASE}/rules", json={"name": "all", "channel": "ops"}, headers=alpha.auth("admin")
+        )
+        token = await login(client, alpha.users["operator"])
+        page = await client.get("/notifications")
+        assert page.status_code == 200 and "Send a test" in page.text
+        assert "T0KEN" not in page.text
+        r = await client.post("/notifications/test", data={"name": "all", "csrf_token": token})
+        assert r.status_code == 200 and "Test delivered to ops" in r.text
+        r = await client.post("/notifications/test", data={"name": "all"})
+        assert r.status_code == 403
+    assert len(hook.requests) == 1

@@ -9,6 +9,7 @@ signing secret is shown once, when the channel is added.
 
 from __future__ import annotations
 
+import re
 import secrets as random_secrets
 import uuid
 from dataclasses import asdict, dataclass
@@ -105,10 +106,13 @@ def _channel_view(channel: NotifyChannel, rules: int) -> ChannelView:
     return ChannelView(channel.name, channel.kind, _target(channel), fmt, rules)
 
 
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
 def _check_name(name: str, what: str) -> str:
     check_text(name, what, max_len=64)
-    if name != name.strip() or " " in name:
-        raise InvalidInput(f"{what} {name!r} must be one word (letters, digits, - and _)")
+    if not _NAME.fullmatch(name):
+        raise InvalidInput(f"{what} {name!r} must be one word: letters, digits, '.', '-', '_'")
     return name
 
 
