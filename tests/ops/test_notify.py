@@ -26,6 +26,7 @@ from tikguard.store import notify as store_notify
 from tikguard.store import operations as store_ops
 from tikguard.store.db import Database
 from tikguard.store.devices import add_device, check_host_key, get_device_by_name
+from tikguard.store.models import Rollout, RolloutTarget
 
 PUBLIC = "https://tikguard.example.net"
 SECRET_VALUES = ("Tr0ub4dor-3", "T0KEN-in-path", "smtp-Pa55word")
@@ -289,13 +290,30 @@ def test_store_facts_become_events_once(tmp_path: Path, database_url: str) -> No
         check_host_key(session, tenant_id, device.id, keys[1])
         op, _ = store_ops.create_operation(session, tenant_id, kind="push", device_id=device.id)
         store_ops.finish_operation(session, tenant_id, op.id, "failed", error="preflight: no")
+        session.add(Rollout(id="r0ll", tenant_id=tenant_id, state="halted", source_enc=b"-"))
+        session.flush()
+        session.add(
+            RolloutTarget(
+                tenant_id=tenant_id,
+                rollout_id="r0ll",
+                device_id=device.id,
+                device_name="r1",
+                position=0,
+                wave=0,
+                status="done",
+                outcome="reverted",
+            )
+        )
     notify.add_webhook(db, tenant_id, name="hook", url="http://127.0.0.1:9/", actor="t")
     notify.add_rule(db, tenant_id, name="all", channel="hook", events=[], actor="t")
-    assert notify_workflow.record_facts(db, settings) == 2
+    assert notify_workflow.record_facts(db, settings) == 3
     assert notify_workflow.record_facts(db, settings) == 0
     with db.session() as session:
         events = {e.kind: e for e in store_notify.list_events(session, tenant_id)}
-    assert set(events) == {"host-key-changed", "push-failed"}
+        halted = events["rollout-halted"]
+        assert [r.rules for r in delivery.routes(session, halted)] == [("all",)]
+    assert set(events) == {"host-key-changed", "push-failed", "rollout-halted"}
+    assert halted.details["failed"] == ["r1: reverted"] and halted.details["device_ids"]
     key = events["host-key-changed"]
     assert key.details["presented"].startswith("SHA256:")
     assert "accept-hostkey r1" in key.details["hint"]
