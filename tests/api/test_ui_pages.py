@@ -139,19 +139,20 @@ async def test_fleet_page_summarises_and_pages(
 async def test_names_are_escaped(
     client: httpx.AsyncClient, db: Database, alpha: TenantWorld
 ) -> None:
-    with db.transaction() as s:
-        store_devices.add_device(
+    with db.transaction() as s:  # a device name cannot hold markup: its login and site can
+        device = store_devices.add_device(
             s,
             alpha.id,
-            name="x<script>alert(1)<x",
+            name="x-script",
             host="192.0.2.9",
-            username="a",
+            username="x<script>alert(1)<x",
             site="<img src=x onerror=alert(2)>",
         )
     await login(client, alpha.users["viewer"])
     page = (await client.get("/")).text
-    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
     assert "<img src=x" not in page and "&lt;img src=x" in page
+    page = (await client.get(f"/devices/{device.id}")).text
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
 
 
 async def test_uncertain_alert_and_confirm_button(
