@@ -17,6 +17,7 @@ from tikguard.store import operations as store_ops
 from tikguard.store.audit import audit
 from tikguard.store.db import Database
 from tikguard.store.errors import StateError
+from tikguard.store.models import Rollout, RolloutTarget
 
 
 def names(page: str) -> list[str]:
@@ -216,3 +217,37 @@ async def test_operations_filters_and_one_row_per_request(
     assert made[1][:12] not in unfinished
     assert (await client.get("/operations?kind=reboot")).status_code == 422
     assert (await client.get("/operations?device=nosuch")).status_code == 404
+
+
+async def test_rollout_page_draws_each_push_on_one_time_axis(
+    client: httpx.AsyncClient, db: Database, alpha: TenantWorld
+) -> None:
+    with db.transaction() as s:
+        policy = {"window": 120, "max_failures": 0, "canary": 1}
+        s.add(
+            Rollout(
+                id="ro1",
+                tenant_id=alpha.id,
+                state="running",
+                source_enc=b"",
+                waves=[1],
+                policy=policy,
+            )
+        )
+        s.add(
+            RolloutTarget(
+                tenant_id=alpha.id,
+                rollout_id="ro1",
+                device_id=alpha.device_id,
+                device_name=alpha.device_name,
+                position=0,
+                wave=0,
+                status="submitted",
+                op_id=alpha.op_id,
+            )
+        )
+    await login(client, alpha.users["viewer"])
+    page = (await client.get("/rollouts/ro1")).text
+    lanes = page.split('id="lanes"')[1]
+    assert f'href="/operations/{alpha.op_id}">{alpha.device_name}</a>' in lanes
+    assert 'class="lane-bar running"' in lanes

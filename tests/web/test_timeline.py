@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tikguard.ops.operations import EventInfo, OperationInfo
-from tikguard.web.timeline import draw
+from tikguard.web.timeline import draw, lanes
 
 T0 = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -56,3 +56,33 @@ def test_no_timer_no_window_and_backups_have_no_timeline() -> None:
     assert failed is not None and failed.window is None and failed.verdict_level == "none"
     assert draw(op(kind="backup"), [event(1, 0, "backup")], 1.0) is None
     assert draw(op(), [], 1.0) is None
+
+
+def test_rollout_lanes_in_wave_order() -> None:
+    def ran(op_id: str, start: float, end: float | None, outcome: str | None) -> OperationInfo:
+        return OperationInfo(
+            op_id,
+            1,
+            op_id,
+            "push",
+            "done" if end else "running",
+            outcome,
+            None,
+            {},
+            {},
+            None,
+            T0,
+            T0 + timedelta(seconds=start),
+            T0 + timedelta(seconds=end) if end is not None else None,
+        )
+
+    ops = [ran("a", 0, 20, "committed"), ran("b", 30, 50, "reverted"), ran("c", 30, None, None)]
+    targets = [("r3", 1, "c"), ("r2", 1, "b"), ("r1", 0, "a"), ("r4", None, "gone")]
+    drawn = lanes(T0, targets, ops, now=T0 + timedelta(seconds=100))
+    assert drawn is not None and drawn.more == 0
+    assert [(x.name, x.x, x.width, x.outcome) for x in drawn.lanes] == [
+        ("r1", 0.0, 20.0, "committed"),
+        ("r2", 30.0, 20.0, "reverted"),
+        ("r3", 30.0, 70.0, None),  # still running: drawn up to now
+    ]
+    assert lanes(T0, [("r1", 0, "none")], ops, now=T0) is None

@@ -161,6 +161,22 @@ def requests_of(db: Database, tenant_id: int, ops: Sequence[OperationInfo]) -> d
     return out
 
 
+def get_many(db: Database, tenant_id: int, op_ids: Sequence[str]) -> list[OperationInfo]:
+    """The tenant's operations among ``op_ids`` (one query; unknown ids are left out)."""
+    if not op_ids:
+        return []
+    with db.session() as session:
+        ops = list(
+            session.scalars(
+                select(Operation).where(
+                    Operation.tenant_id == tenant_id, Operation.id.in_(list(op_ids))
+                )
+            )
+        )
+        names = _names(session, tenant_id, {o.device_id for o in ops if o.device_id is not None})
+        return [_info(o, names) for o in ops]
+
+
 def get_op(db: Database, tenant_id: int, op_id: str) -> OperationInfo:
     with db.session() as session:
         op = store_ops.get_operation(session, tenant_id, op_id)

@@ -11,12 +11,15 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from tikguard.ops import fleet as fleet_ops
+from tikguard.ops import operations as operations_ops
 from tikguard.ops.rollout import service as rollouts
 from tikguard.ops.rollout.targets import Selector
 from tikguard.ops.rollout.waves import parse_waves
 from tikguard.server.errors import ApiError
 from tikguard.server.state import need_engine
 from tikguard.store.errors import InvalidInput
+from tikguard.store.models import utcnow
+from tikguard.web import timeline
 from tikguard.web.common import StateDep, User, check_form, render
 
 _FIELDS = ("names", "tag", "site", "match", "script", "canary", "waves", "window", "max_failures")
@@ -101,10 +104,18 @@ async def rollouts_submit(request: Request, state: StateDep, user: User) -> Resp
 
 
 async def rollout_page(request: Request, rollout_id: str, state: StateDep, user: User) -> Response:
-    view = await asyncio.to_thread(rollouts.get, state.db, user.principal.tenant_id, rollout_id)
+    tenant = user.principal.tenant_id
+    view = await asyncio.to_thread(rollouts.get, state.db, tenant, rollout_id)
     waves = [[t for t in view.targets if t.wave == i] for i in range(len(view.waves))]
     skipped = [t for t in view.targets if t.wave is None]
-    return await render(request, "rollout.html", user, rollout=view, waves=waves, skipped=skipped)
+    pushed = [(t.name, t.wave, t.op_id) for t in view.targets if t.op_id]
+    ops = await asyncio.to_thread(
+        operations_ops.get_many, state.db, tenant, [op for _, _, op in pushed]
+    )
+    drawn = timeline.lanes(view.started_at or view.created_at, pushed, ops, utcnow())
+    return await render(
+        request, "rollout.html", user, rollout=view, waves=waves, skipped=skipped, lanes=drawn
+    )
 
 
 async def rollout_continue(

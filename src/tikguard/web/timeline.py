@@ -118,3 +118,66 @@ def _verdict(
     if ahead >= 0:
         return f"committed {ahead:.0f} s before the safety margin", "ok"
     return f"commit recorded {-ahead:.0f} s after the safety margin", "late"
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One router of a rollout: when its push ran, as (left, width) % of the rollout."""
+
+    name: str
+    wave: int | None
+    op_id: str
+    outcome: str | None
+    x: float
+    width: float
+    started: datetime
+    finished: datetime | None
+
+
+@dataclass(frozen=True)
+class Lanes:
+    start: datetime
+    end: datetime
+    lanes: list[Lane]
+    #: Routers with a push that are not drawn (only the first ``limit`` are).
+    more: int
+
+
+def lanes(
+    start: datetime,
+    targets: Sequence[tuple[str, int | None, str]],
+    ops: Sequence[OperationInfo],
+    now: datetime,
+    limit: int = 200,
+) -> Lanes | None:
+    """A rollout's pushes on one time axis, one lane per router (``targets``: name,
+    wave, operation id), in wave order: the canary, the soak and each wave at a
+    glance. None before any push started."""
+    by_id = {o.id: o for o in ops}
+    rows = [(n, w, by_id[o]) for n, w, o in targets if o in by_id]
+    if not rows:
+        return None
+    start = _utc(start)
+    began = {o.id: _utc(o.started_at or o.created_at) for _, _, o in rows}
+    ended = {o.id: _utc(o.finished_at) if o.finished_at else None for _, _, o in rows}
+    end = max([e or _utc(now) for e in ended.values()] + list(began.values()))
+    span = max((end - start).total_seconds(), 1e-6)
+
+    def x(at: datetime) -> float:
+        return round(min(100.0, max(0.0, (at - start).total_seconds() / span * 100)), 2)
+
+    rows.sort(key=lambda r: (r[1] if r[1] is not None else 1 << 30, began[r[2].id], r[0]))
+    drawn = [
+        Lane(
+            name,
+            wave,
+            op.id,
+            op.outcome,
+            x(began[op.id]),
+            max(0.4, round(x(ended[op.id] or _utc(now)) - x(began[op.id]), 2)),
+            began[op.id],
+            ended[op.id],
+        )
+        for name, wave, op in rows[:limit]
+    ]
+    return Lanes(start, end, drawn, max(0, len(rows) - limit))
