@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -71,7 +72,18 @@ def _sim(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
 
 
 def _cli(data: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {
+    return subprocess.run(
+        [sys.executable, "-m", "tikguard.cli", *args],
+        env=_cli_env(data),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _cli_env(data: Path) -> dict[str, str]:
+    return {
         **os.environ,
         "TIKGUARD_DATA_DIR": str(data),
         "TIKGUARD_TIME_SCALE": "50",
@@ -85,14 +97,6 @@ def _cli(data: Path, *args: str, stdin: str | None = None) -> subprocess.Complet
         "TIKGUARD_PUSH_WINDOW": "1500",
         "COLUMNS": "200",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "tikguard.cli", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_push_dry_run_commit_and_revert_from_the_cli(tmp_path: Path) -> None:
@@ -138,6 +142,40 @@ def test_push_dry_run_commit_and_revert_from_the_cli(tmp_path: Path) -> None:
         gone = _cli(data, "disarm", "r001", "tikguard-nothing-revert", "--yes")
         assert gone.returncode != 0
         assert "no scheduler item" in gone.stdout + gone.stderr
+
+        _ctrl_c_then_confirm_and_resume(data, tmp_path)
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _ctrl_c_then_confirm_and_resume(data: Path, tmp_path: Path) -> None:
+    """Ctrl-C on a manual-confirm push that this command runs: it says how to go on and
+    stops; a confirm then `ops resume` commit the push as if nothing had happened."""
+    change = tmp_path / "dns.rsc"
+    change.write_text("/ip dns set servers=9.9.9.9\n")
+    # a window of 180 s in real time: room for the commands below on a loaded machine
+    argv = ["push", "r001", "--file", str(change), "--confirm", "manual", "--yes"]
+    push = subprocess.Popen(
+        [sys.executable, "-m", "tikguard.cli", *argv, "--window", "9000"],
+        env=_cli_env(data),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert push.stderr is not None
+    for line in push.stderr:  # the events, until the confirm command is printed
+        if "tikguard confirm" in line:
+            break
+    push.send_signal(signal.SIGINT)
+    stdout, _ = push.communicate(timeout=120)
+    assert push.returncode == 130, stdout
+    op = re.search(r"tikguard confirm (\S+)", stdout)
+    assert op, stdout
+    assert "the router reverts by itself at" in stdout
+    assert "tikguard ops resume" in stdout
+
+    assert _cli(data, "confirm", op.group(1)).returncode == 0
+    resumed = _cli(data, "ops", "resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "committed" in resumed.stdout

@@ -472,15 +472,15 @@ def _print_how_to_go_on(ctx: Context, run: _Run) -> None:
                 line += f" (confirm before {_local(float(armed['commit_by']))})"
         console.print(cell(line), highlight=False, soft_wrap=True)
         if op.outcome is None:
-            if op.parameters.get("confirm") == "manual":
+            if armed is not None and op.parameters.get("confirm") == "manual":
                 console.print(cell(f"  tikguard confirm {op.id}"), highlight=False)
             console.print(cell(f"  tikguard ops show {op.id} --follow"), highlight=False)
     if run.here and any(op.outcome is None for op, _ in rows):
         console.print(
             cell(
                 "this command was running the pushes: they carry on with `tikguard ops "
-                "resume` (or `tikguard serve`), which waits for the confirm until the time "
-                "above or proves the revert"
+                "resume` (or `tikguard serve`), which waits for a manual confirm until its "
+                "confirm-by time, or proves the revert"
             ),
             highlight=False,
             soft_wrap=True,
