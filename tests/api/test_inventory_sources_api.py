@@ -94,10 +94,28 @@ def test_api_sources_sync_and_isolation(
             == 204
         )
         assert api.get(f"{PREFIX}/inventory/sources", headers=alpha.auth()).json() == []
+        # a schedule too often is refused, and then there is no source either
+        hourly = {**source_body(netbox.url), "every": "* * * * *"}
+        refused = api.post(f"{PREFIX}/inventory/sources", json=hourly, headers=alpha.auth())
+        assert refused.status_code == 422 and "at least" in refused.json()["message"]
+        assert api.get(f"{PREFIX}/inventory/sources", headers=alpha.auth()).json() == []
+        hourly["every"] = "0 * * * *"
+        assert (
+            api.post(f"{PREFIX}/inventory/sources", json=hourly, headers=alpha.auth()).status_code
+            == 201
+        )
+        (listed,) = api.get(f"{PREFIX}/inventory/sources", headers=alpha.auth()).json()
+        assert listed["schedule"] == "0 * * * *"
+        assert (
+            api.delete(f"{PREFIX}/inventory/sources/netbox", headers=alpha.auth()).status_code
+            == 204
+        )
     with db.session() as s:
         rows = list_audit(s, alpha.id, target="r1")
         assert rows and all(r.actor.startswith("token:") for r in rows)
         assert all(TOKEN not in json.dumps(r.details) for r in list_audit(s, alpha.id))
+        (scheduled,) = list_audit(s, alpha.id, action="inventory.source.schedule")
+        assert scheduled.details == {"cron": "0 * * * *", "time_zone": None}
 
 
 def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> Any:

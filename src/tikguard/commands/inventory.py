@@ -147,24 +147,21 @@ def source_add(
             remove=remove_missing,
             has_password=password is not None,
         )
-        view = inv.add_source(
-            ctx.db,
-            ctx.tenant_id,
-            actor=ctx.actor,
-            name=name,
-            kind=kind,
-            config=config,
-            headers=headers,
-            password=password,
+        view = asyncio.run(
+            inv.create_source(
+                ctx.db,
+                ctx.settings,
+                ctx.tenant_id,
+                actor=ctx.actor,
+                name=name,
+                kind=kind,
+                config=config,
+                headers=headers,
+                password=password,
+                every=every,
+                time_zone=time_zone,
+            )
         )
-        if every:
-            try:
-                asyncio.run(
-                    inv.set_sync_schedule(ctx.settings, ctx.tenant_id, name, every, time_zone)
-                )
-            except Exception:
-                inv.remove_source(ctx.db, ctx.tenant_id, name, actor=ctx.actor)
-                raise
     console.print(cell(f"added source {view.name} ({view.kind}, {view.location})"))
     if every:
         console.print(cell(f"syncs on {every!r} ({time_zone or 'UTC'})"))
@@ -226,9 +223,7 @@ def source_remove(
     if not yes and not typer.confirm(f"Remove source {name}? (its routers stay)"):
         raise typer.Exit(1)
     with store_context() as ctx, user_errors():
-        inv.get_source(ctx.db, ctx.tenant_id, name)
-        asyncio.run(inv.drop_sync_schedule(ctx.settings, ctx.tenant_id, name))
-        inv.remove_source(ctx.db, ctx.tenant_id, name, actor=ctx.actor)
+        asyncio.run(inv.delete_source(ctx.db, ctx.settings, ctx.tenant_id, name, actor=ctx.actor))
     console.print(cell(f"removed source {name}; the routers it added keep the tag source:{name}"))
 
 

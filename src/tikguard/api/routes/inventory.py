@@ -111,35 +111,28 @@ async def add_source(body: SourceIn, state: State, who: Admin) -> SourceOut:
         remove=body.remove_missing,
         has_password=body.password is not None,
     )
-    view = inv.add_source(
-        state.db,
-        who.tenant_id,
-        actor=who.actor,
-        name=body.name,
-        kind="http",
-        config=config,
-        headers=body.headers,
-        password=body.password,
-    )
-    if body.every:
-        try:
-            with engine_database():
-                await inv.set_sync_schedule(
-                    state.settings, who.tenant_id, body.name, body.every, body.time_zone
-                )
-        except Exception:
-            inv.remove_source(state.db, who.tenant_id, body.name, actor=who.actor)
-            raise
+    with engine_database():
+        view = await inv.create_source(
+            state.db,
+            state.settings,
+            who.tenant_id,
+            actor=who.actor,
+            name=body.name,
+            kind="http",
+            config=config,
+            headers=body.headers,
+            password=body.password,
+            every=body.every,
+            time_zone=body.time_zone,
+        )
     return _out(view, body.every)
 
 
 @router.delete("/inventory/sources/{name}", status_code=204)
 async def remove_source(name: SourceName, state: State, who: Admin) -> Response:
     """Forget a source and its schedule; the routers it added stay."""
-    inv.get_source(state.db, who.tenant_id, name)
     with engine_database():
-        await inv.drop_sync_schedule(state.settings, who.tenant_id, name)
-    inv.remove_source(state.db, who.tenant_id, name, actor=who.actor)
+        await inv.delete_source(state.db, state.settings, who.tenant_id, name, actor=who.actor)
     return Response(status_code=204)
 
 

@@ -10,7 +10,13 @@ docs/inventory-sources.md.
 from tikguard.ops.inventory.fetch import SourceUnavailable
 from tikguard.ops.inventory.formats import RowNote
 from tikguard.ops.inventory.plan import Change, Plan, owner_tag
-from tikguard.ops.inventory.schedule import drop_sync_schedule, set_sync_schedule, sync_schedules
+from tikguard.ops.inventory.schedule import (
+    create_source,
+    delete_source,
+    drop_sync_schedule,
+    set_sync_schedule,
+    sync_schedules,
+)
 from tikguard.ops.inventory.service import (
     SourceView,
     SyncRefused,
@@ -31,6 +37,8 @@ __all__ = [
     "SyncRefused",
     "add_source",
     "build_config",
+    "create_source",
+    "delete_source",
     "drop_sync_schedule",
     "get_source",
     "list_sources",

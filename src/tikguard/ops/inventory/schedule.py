@@ -8,6 +8,7 @@ step's recorded output is the plan's counts, or the error.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -22,8 +23,15 @@ from tikguard.ops.backup.schedule import (
     schedule_client,
     schedules_named,
 )
-from tikguard.ops.inventory.service import sync
+from tikguard.ops.inventory.service import (
+    SourceView,
+    add_source,
+    get_source,
+    remove_source,
+    sync,
+)
 from tikguard.settings import Settings
+from tikguard.store.audit import audit
 from tikguard.store.db import Database
 from tikguard.store.errors import StoreError
 
@@ -87,3 +95,69 @@ async def sync_schedules(settings: Settings, tenant_id: int) -> dict[str, str]:
     async with schedule_client(settings) as client:
         found = await schedules_named(f"{PREFIX}{tenant_id}:", client)
     return {str(s["context"]["source"]): str(s["schedule"]) for s in found}
+
+
+# -- what the CLI and API call: a source with its schedule, changes audited -----------
+
+
+async def create_source(
+    db: Database,
+    settings: Settings,
+    tenant_id: int,
+    *,
+    actor: str,
+    name: str,
+    kind: str,
+    config: dict[str, Any],
+    headers: dict[str, str] | None = None,
+    password: str | None = None,
+    every: str | None = None,
+    time_zone: str | None = None,
+) -> SourceView:
+    """Add a source and, with ``every``, its schedule: both or neither, audited."""
+    if every is not None:
+        check_schedule(None, every, time_zone)
+        check_interval(every, time_zone, settings.schedule_min_interval)
+    view = await asyncio.to_thread(
+        lambda: add_source(
+            db,
+            tenant_id,
+            actor=actor,
+            name=name,
+            kind=kind,
+            config=config,
+            headers=headers,
+            password=password,
+        )
+    )
+    if every is None:
+        return view
+    try:
+        await set_sync_schedule(settings, tenant_id, name, every, time_zone)
+    except BaseException:
+        await asyncio.to_thread(lambda: remove_source(db, tenant_id, name, actor=actor))
+        raise
+
+    def record() -> None:
+        with db.transaction() as session:
+            audit(
+                session,
+                tenant_id,
+                actor=actor,
+                action="inventory.source.schedule",
+                target=name,
+                details={"cron": every, "time_zone": time_zone},
+            )
+
+    await asyncio.to_thread(record)
+    return view
+
+
+async def delete_source(
+    db: Database, settings: Settings, tenant_id: int, name: str, *, actor: str
+) -> None:
+    """Forget a source (NotFound when there is none) and its schedule, audited; the
+    routers it added stay."""
+    await asyncio.to_thread(get_source, db, tenant_id, name)
+    await drop_sync_schedule(settings, tenant_id, name)
+    await asyncio.to_thread(lambda: remove_source(db, tenant_id, name, actor=actor))
