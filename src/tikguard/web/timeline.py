@@ -157,8 +157,8 @@ def lanes(
     rows = [(n, w, by_id[o]) for n, w, o in targets if o in by_id]
     if not rows:
         return None
-    start = _utc(start)
     began = {o.id: _utc(o.started_at or o.created_at) for _, _, o in rows}
+    start = min([_utc(start), *began.values()])
     ended = {o.id: _utc(o.finished_at) if o.finished_at else None for _, _, o in rows}
     end = max([e or _utc(now) for e in ended.values()] + list(began.values()))
     span = max((end - start).total_seconds(), 1e-6)
