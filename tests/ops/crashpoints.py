@@ -18,6 +18,7 @@ from dbos import DBOS
 
 from tikguard.device import guard as dev
 from tikguard.ops.push import steps as wf
+from tikguard.ops.push import verify
 
 _died: Path | None = None
 
@@ -68,22 +69,22 @@ def install_crash(point: str, died: Path | None = None) -> None:
 
         DBOS.sleep_async = sleep  # type: ignore[method-assign]
     elif point == "before-commit":
-        real_claim = wf._claim
+        real_claim = verify.claim
 
-        def claim(session: Any, req: Any, key: str) -> bool:
+        def claim(session: Any, spec: Any, key: str) -> bool:
             if key == "commit_started_at":
                 die()
-            return real_claim(session, req, key)
+            return real_claim(session, spec, key)
 
-        wf._claim = claim  # type: ignore[assignment]
+        verify.claim = claim  # type: ignore[assignment]
     elif point == "during-verify":
-        real_checks = wf._checks
+        real_checks = verify._checks
 
         async def checks(*a: Any, **k: Any) -> Any:
             die()
             return await real_checks(*a, **k)
 
-        wf._checks = checks  # type: ignore[assignment]
+        verify._checks = checks  # type: ignore[assignment]
     elif point == "during-commit":
         real_remove = dev.remove_scheduler
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tikguard.ops.push import steps as push_steps
+from tikguard.ops.push import events as push_events
+from tikguard.ops.push.results import PushSpec
 from tikguard.settings import Settings
 from tikguard.store import operations as store_ops
 from tikguard.store.db import Database
@@ -20,14 +21,13 @@ def test_a_step_writes_its_events_once(tmp_path: Path) -> None:
         with db.transaction() as s:
             tenant = ensure_tenant(s)
             op, _ = store_ops.create_operation(s, tenant.id, kind="push", device_id=None)
-            req = {"tenant_id": tenant.id, "op_id": op.id}
-        note = {"stage": "armed", "message": "armed", "level": "info", "data": {}}
-        events = [{**note, "at": time.time()}]
-        assert db.run(lambda s: push_steps._append(s, req, events, 7))
-        assert not db.run(lambda s: push_steps._append(s, req, events, 7)), "a re-run"
-        assert db.run(lambda s: push_steps._append(s, req, events, 8))  # the next step
+            spec = PushSpec(op.id, tenant.id, 0)
+        events = [push_events.Noted("armed", "armed", at=time.time())]
+        assert db.run(lambda s: push_events.append(s, spec, events, 7))
+        assert not db.run(lambda s: push_events.append(s, spec, events, 7)), "a re-run"
+        assert db.run(lambda s: push_events.append(s, spec, events, 8))  # the next step
         with db.session() as s:
             stored = store_ops.list_events(s, tenant.id, op.id)
-        assert [e.data[push_steps.STEP_KEY] for e in stored] == [7, 8]
+        assert [e.data[push_events.STEP_KEY] for e in stored] == [7, 8]
     finally:
         db.dispose()

@@ -217,13 +217,17 @@ async def test_every_backup_reports_leftovers_and_removes_files_of_ended_pushes(
         assert [x["kind"] for x in result.leftovers] == ["file"]
 
 
+@pytest.mark.parametrize("revision", ["1", "3"])
 async def test_a_push_of_an_older_workflow_revision_is_refused_clearly_and_rechecked(
-    tmp_path: Path,
+    tmp_path: Path, revision: str
 ) -> None:
     """A push recorded by another revision is not resumed: its operation says so and
-    names the way out; recheck then proves it from the router."""
+    names the way out; recheck then proves it from the router. Revision 3 is the one
+    before typed step results (its request and step answers were plain dicts): it is
+    refused, never replayed through the typed steps."""
     from dbos import EnqueueOptions
 
+    from tikguard import __version__
     from tikguard.ops import runtime
     from tikguard.ops.push.workflow import WORKFLOW_NAME
     from tikguard.store import devices as store_devices
@@ -242,7 +246,7 @@ async def test_a_push_of_an_older_workflow_revision_is_refused_clearly_and_reche
             workflow_name=WORKFLOW_NAME,
             queue_name="tikguard-old-revision",  # a queue this revision never polls
             workflow_id=op_id,
-            app_version="0.0.1+wf1",
+            app_version=f"{__version__ if revision == '3' else '0.0.1'}+wf{revision}",
         )
         async with runtime.running(env.settings):
             pass  # the system database exists from the first launch on

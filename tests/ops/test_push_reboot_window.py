@@ -21,7 +21,7 @@ import pytest
 from tikguard.device import guard as push_device
 from tikguard.ops import push as push_ops
 from tikguard.ops.push import boot as push_boot
-from tikguard.ops.push import steps as push_steps
+from tikguard.ops.push import verify as push_verify
 from tikguard.sim.fleet import SimDevice
 
 from .pushkit import environment
@@ -38,7 +38,7 @@ OFF_SECONDS = 30.0
 STAGES: dict[str, tuple[Any, str, str]] = {
     "after-arm": (push_boot, "arm_boot", "after"),
     "after-import": (push_device, "run_import", "after"),
-    "during-verify": (push_steps, "_checks", "before"),
+    "during-verify": (push_verify, "_checks", "before"),
     "before-commit-removal": (push_device, "remove_scheduler", "before"),
     "between-the-removals": (push_device, "remove_scheduler", "after"),
 }
@@ -118,7 +118,7 @@ async def test_the_boot_item_is_armed_beside_the_timer_and_removed_with_it(
     seen: dict[str, str] = {}
     async with environment(tmp_path, router_settings={"rtc": False}) as env:
         dev = env.fleet[0]
-        real = push_steps._checks
+        real = push_verify._checks
 
         async def look(*args: Any, **kwargs: Any) -> Any:
             seen["sched"] = await dev.router.execute(
@@ -128,7 +128,7 @@ async def test_the_boot_item_is_armed_beside_the_timer_and_removed_with_it(
             return await real(*args, **kwargs)
 
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(push_steps, "_checks", look)
+            mp.setattr(push_verify, "_checks", look)
             [op] = await env.push(push_ops.PushRequest([dev.name], script=CHANGE))
         assert op.outcome == "committed", op.evidence.get("reason")
         assert f"tikguard-{op.id[:24]}-revert" in seen["sched"]

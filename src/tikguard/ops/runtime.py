@@ -46,7 +46,8 @@ APP_NAME = "tikguard"
 PUSH_QUEUE = "tikguard-push"
 #: Bumped whenever a workflow's step sequence changes incompatibly: workflows recorded by
 #: another revision are not resumed by this one (DBOS keys recovery on the version).
-WORKFLOW_REVISION = "3"
+#: 4: push step results typed and recorded as JSON of their dataclasses (ops/push/results).
+WORKFLOW_REVISION = "4"
 #: Modules that define workflows; imported before launch so recovery can find them.
 WORKFLOW_MODULES = (
     "tikguard.ops.push.workflow",

@@ -2,8 +2,12 @@
 
 The public face every caller (CLI, API, UI, benchmarks) uses. Inside: ``request``
 (check, submit, wait, confirm, preview), ``workflow`` (the durable DBOS workflow),
-``steps`` (its recorded steps), ``context`` (per-push state the steps share), ``plan``
-(the script and its risk, pure), ``evidence`` (the verdict from what was read back).
+``preflight`` (the read-only checks the dry run shares), ``steps`` and ``verify`` (its
+recorded steps before and after the apply), ``results`` (the typed request and step
+results), ``recorded`` (how a step is recorded), ``events`` (event rows and the
+outcome, each once), ``context`` (settings, sessions and the one registry of per-push
+state), ``plan`` (the script and its risk, pure), ``evidence`` (the verdict from what
+was read back).
 See docs/push.md.
 """
 

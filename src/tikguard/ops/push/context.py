@@ -1,9 +1,14 @@
 """What every step of a guarded push needs: settings, the store, the device session.
 
-One job: turn a push request (ids only) into the running controller's settings and
+One job: turn a push's spec (ids only) into the running controller's settings and
 database, a device session with the pinned key (cached per push, see
 :func:`device_session`), the on-device names, and the encrypted script. Nothing in a push
 request or a step result carries a password or a script in clear.
+
+What a running push keeps in this process between its steps (its session, the export
+the preflight read, the events noted but not yet written) has one owner: its
+:class:`Live` entry in the one registry (:func:`live`, :func:`forget`). Nothing there is
+needed by another process: after a crash it is simply empty.
 """
 
 from __future__ import annotations
@@ -12,20 +17,30 @@ import asyncio
 import base64
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import asdict
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
 
 from tikguard.device import guard as dev
 from tikguard.device.errors import DeviceError
 from tikguard.device.session import DeviceSession, Target, connect
 from tikguard.ops.backup.snapshot import prepare
+from tikguard.ops.push.results import PushSpec
 from tikguard.ops.runtime import current
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import versions as store_versions
 from tikguard.store.db import Database
 
+if TYPE_CHECKING:
+    from tikguard.ops.push.events import Noted
+
 SCRIPT_PURPOSE = "push-script"
+
+#: The export the preflight read, prepared for the history: (redacted, secrets,
+#: version, model).
+Prepared = tuple[str, dict[str, str], str | None, str | None]
 
 
 # -- context -------------------------------------------------------------------
@@ -44,10 +59,49 @@ def margin(settings: Settings, window: float) -> float:
     return max(settings.push_margin_min, settings.push_margin_fraction * window)
 
 
-def load_target(req: dict[str, Any]) -> Target:
-    def load(session: Any) -> Target:
-        device = store_devices.get_device(session, req["tenant_id"], req["device_id"])
-        password = store_devices.get_password(session, req["tenant_id"], req["device_id"])
+# -- per-push state: one registry ---------------------------------------------------
+
+
+@dataclass
+class Live:
+    """What one running push keeps in this process between its steps."""
+
+    #: The push's open session, reused across its steps: a guarded push is about ten
+    #: device interactions, and an SSH handshake costs more controller CPU than
+    #: everything else a step does. Verification always opens a fresh connection.
+    session: DeviceSession | None = None
+    #: The export the preflight read and prepared: the pre-push version is stored from
+    #: it, so one read and one parse serve both.
+    export: Prepared | None = None
+    #: Events noted but not yet written (:mod:`tikguard.ops.push.events`).
+    events: list[Noted] = field(default_factory=list)
+
+
+_live: dict[str, Live] = {}
+
+
+def live(op_id: str) -> Live:
+    """The running push's entry (made on first use)."""
+    entry = _live.get(op_id)
+    if entry is None:
+        entry = _live[op_id] = Live()
+    return entry
+
+
+async def forget(spec: PushSpec) -> None:
+    """The push ended (or gave up) in this process: close its session, drop its state."""
+    entry = _live.pop(spec.op_id, None)
+    if entry is not None and entry.session is not None:
+        await entry.session.close()
+
+
+# -- the device ------------------------------------------------------------------
+
+
+def load_target(spec: PushSpec) -> Target:
+    with database().session() as session:
+        device = store_devices.get_device(session, spec.tenant_id, spec.device_id)
+        password = store_devices.get_password(session, spec.tenant_id, spec.device_id)
         return Target(
             name=device.name,
             host=device.host,
@@ -57,12 +111,9 @@ def load_target(req: dict[str, Any]) -> Target:
             host_key=device.host_key,
         )
 
-    with database().session() as session:
-        return load(session)
 
-
-async def connect_device(req: dict[str, Any]) -> DeviceSession:
-    target = await asyncio.to_thread(load_target, req)
+async def connect_device(spec: PushSpec) -> DeviceSession:
+    target = await asyncio.to_thread(load_target, spec)
     if not target.host_key:
         raise DeviceError(
             target.name,
@@ -72,69 +123,53 @@ async def connect_device(req: dict[str, Any]) -> DeviceSession:
     return await connect(target, current_settings())
 
 
-#: One open session per running push in this process, reused across its steps: a
-#: guarded push is about ten device interactions, and an SSH handshake costs more
-#: controller CPU than everything else a step does. Verification always opens a fresh
-#: connection (that is part of the proof); after a crash the cache is simply empty.
-_sessions: dict[str, DeviceSession] = {}
-
-
 @contextlib.asynccontextmanager
-async def device_session(
-    req: dict[str, Any], *, fresh: bool = False
-) -> AsyncIterator[DeviceSession]:
+async def device_session(spec: PushSpec, *, fresh: bool = False) -> AsyncIterator[DeviceSession]:
     """The push's cached session (``fresh``: a new TCP + SSH connection replacing it).
 
     A device error inside the block drops the session, so the next step reconnects.
     """
-    op_id = req["op_id"]
-    session = None if fresh else _sessions.get(op_id)
+    entry = live(spec.op_id)
+    session = None if fresh else entry.session
     if session is None:
-        old = _sessions.pop(op_id, None)
+        old, entry.session = entry.session, None
         if old is not None:
             await old.close()
-        session = await connect_device(req)
-        _sessions[op_id] = session
+        session = await connect_device(spec)
+        entry.session = session
     try:
         yield session
     except DeviceError:
-        if _sessions.get(op_id) is session:
-            del _sessions[op_id]
+        if entry.session is session:
+            entry.session = None
         await session.close()
         raise
 
 
-async def forget_session(req: dict[str, Any]) -> None:
-    _exports.pop(req["op_id"], None)
-    session = _sessions.pop(req["op_id"], None)
+async def drop_session(spec: PushSpec) -> None:
+    """Close the push's cached session (the next step reconnects)."""
+    entry = live(spec.op_id)
+    session, entry.session = entry.session, None
     if session is not None:
         await session.close()
 
 
-#: The export the preflight read and prepared (redacted, secrets, version, model), per
-#: running push in this process: the pre-push version is stored from it, so one read
-#: and one parse serve both (after a crash it is simply read again).
-Prepared = tuple[str, dict[str, str], str | None, str | None]
-_exports: dict[str, Prepared] = {}
+def names_for(spec: PushSpec, on_flash: bool) -> dev.Names:
+    return dev.Names(spec.op_id, on_flash)
 
 
-def keep_export(req: dict[str, Any], prepared: Prepared) -> None:
-    _exports[req["op_id"]] = prepared
-
-
-def take_export(req: dict[str, Any]) -> Prepared | None:
-    return _exports.pop(req["op_id"], None)
+# -- scripts ---------------------------------------------------------------------
 
 
 def decrypt_script(
-    req: dict[str, Any], blob: str, *, purpose: str = SCRIPT_PURPOSE, db: Database | None = None
+    spec: PushSpec, blob: str, *, purpose: str = SCRIPT_PURPOSE, db: Database | None = None
 ) -> str:
     """A text a push carries encrypted (its script, its revert-point password)."""
     store = db or database()
 
-    def run(session: Any) -> bytes:
+    def run(session: Session) -> bytes:
         raw = base64.b64decode(blob)
-        data: bytes = store.vault.decrypt(session, req["tenant_id"], purpose, req["op_id"], raw)
+        data: bytes = store.vault.decrypt(session, spec.tenant_id, purpose, spec.op_id, raw)
         return data
 
     with store.session() as session:
@@ -149,12 +184,7 @@ def encrypt_script(
     return base64.b64encode(blob).decode("ascii")
 
 
-def names_for(req: dict[str, Any], on_flash: bool) -> dev.Names:
-    return dev.Names(req["op_id"], on_flash)
-
-
-def uptime_json(up: dev.Uptime) -> dict[str, float]:
-    return asdict(up)
+# -- exports ---------------------------------------------------------------------
 
 
 def hash_of_export(raw: str) -> tuple[str, str]:

@@ -33,9 +33,10 @@ from tikguard.ops import runtime
 from tikguard.ops.backup.snapshot import read_export
 from tikguard.ops.leftovers import file_operation, operation_of, tikguard_files
 from tikguard.ops.push import boot
-from tikguard.ops.push.context import decrypt_script, hash_of_export, uptime_json
+from tikguard.ops.push.context import decrypt_script, hash_of_export
 from tikguard.ops.push.evidence import Evidence, classify
 from tikguard.ops.push.plan import converged_to, merge_converged
+from tikguard.ops.push.results import PushSpec, uptime_json
 from tikguard.ops.push.revert_key import revert_password
 from tikguard.routeros.normalise import normalise
 from tikguard.routeros.output import parse_detail
@@ -87,12 +88,15 @@ def _live(status: Any) -> bool:
     )
 
 
-def _request(status: Any, op: Operation) -> dict[str, Any]:
+def _request(status: Any, op: Operation) -> PushSpec:
+    """The push's spec as its workflow recorded it (of this revision or an older one:
+    read tolerantly), or the ids alone when no workflow is on record."""
     inputs: dict[str, Any] = dict(status.input or {}) if status is not None else {}
     args = inputs.get("args")
-    if args:
-        return dict(args[0])
-    return {"op_id": op.id, "tenant_id": op.tenant_id, "device_id": op.device_id}
+    if args and isinstance(args[0], dict):
+        with contextlib.suppress(ValueError, TypeError):
+            return PushSpec.of(args[0])
+    return PushSpec(op.id, op.tenant_id, op.device_id or 0)
 
 
 def _load(db: Database, tenant_id: int, op_id: str) -> tuple[Operation, Target]:
@@ -200,7 +204,7 @@ async def _cleanup(session: DeviceSession, now: RouterNow) -> list[str]:
 
 
 def _converged(
-    db: Database, op: Operation, req: dict[str, Any], redacted: str, names: dev.Names
+    db: Database, op: Operation, spec: PushSpec, redacted: str, names: dev.Names
 ) -> tuple[bool | None, str]:
     ours = (names.scheduler, boot.boot_names(names).scheduler)
     if op.kind == "restore":
@@ -210,9 +214,9 @@ def _converged(
             version = store_versions.get_version_by_seq(session, op.tenant_id, op.device_id, seq)
             target = store_versions.version_text(version)
         return converged_to(redacted, target, ignore_scheduler=ours)
-    if not req.get("script_enc"):
+    if not spec.script_enc:
         return None, "the push's script is not on record"
-    script = split_text_secrets(normalise(decrypt_script(req, req["script_enc"], db=db)))[0]
+    script = split_text_secrets(normalise(decrypt_script(spec, spec.script_enc, db=db)))[0]
     if op.kind == "replace":
         return converged_to(redacted, script, ignore_scheduler=ours)
     return merge_converged(redacted, script)

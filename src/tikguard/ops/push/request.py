@@ -16,8 +16,8 @@ import hashlib
 import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
 
 from dbos import DBOS, EnqueueOptions
 from sqlalchemy import select
@@ -30,6 +30,7 @@ from tikguard.ops.push import revert_key
 from tikguard.ops.push.context import encrypt_script, margin
 from tikguard.ops.push.plan import MODES, Plan
 from tikguard.ops.push.preflight import preflight
+from tikguard.ops.push.results import Confirm, Mode, PushSpec
 from tikguard.ops.push.workflow import CONFIRM_TOPIC, WORKFLOW_NAME
 from tikguard.routeros.errors import ParseError
 from tikguard.routeros.syntax import check_script
@@ -148,8 +149,8 @@ async def submit(
     """Create the operations and enqueue one workflow per device (idempotent)."""
     window = check_request(req, settings)
 
-    def create(session: Any) -> list[tuple[Submitted, dict[str, Any] | None]]:
-        out: list[tuple[Submitted, dict[str, Any] | None]] = []
+    def create(session: Any) -> list[tuple[Submitted, PushSpec | None]]:
+        out: list[tuple[Submitted, PushSpec | None]] = []
         for name in req.devices:
             device = store_devices.get_device_by_name(session, tenant_id, name)
             version_id: int | None = None
@@ -179,36 +180,35 @@ async def submit(
             )
             if not created:
                 _same_request(op, req, params, name)
-            wf: dict[str, Any] | None = None
+            spec: PushSpec | None = None
             # an existing, unfinished operation is enqueued again: if the process that
             # created it stopped before queueing its workflow, this is what starts it
             # (DBOS keeps one workflow per id, so a queued one is not duplicated)
             if op.outcome is None:
-                wf = {
-                    "op_id": op.id,
-                    "tenant_id": tenant_id,
-                    "device_id": device.id,
-                    "mode": req.mode,
-                    "version_id": version_id,
-                    "window": window,
-                    "confirm": req.confirm,
-                    "checks": [list(c) for c in req.checks],
-                }
-            out.append((Submitted(name, op.id, created), wf))
+                spec = PushSpec(
+                    op_id=op.id,
+                    tenant_id=tenant_id,
+                    device_id=device.id,
+                    mode=cast(Mode, req.mode),
+                    version_id=version_id,
+                    window=window,
+                    confirm=cast(Confirm, req.confirm),
+                    checks=tuple((c[0], c[1]) for c in req.checks),
+                )
+            out.append((Submitted(name, op.id, created), spec))
         return out
 
     rows = await db.run_async(create)
-    for sub, wf in rows:
-        if wf is None:
+    for sub, spec in rows:
+        if spec is None:
             continue
+        script_enc = None
         if req.script is not None:
-            wf["script_enc"] = await asyncio.to_thread(
+            script_enc = await asyncio.to_thread(
                 encrypt_script, db, tenant_id, sub.op_id, req.script
             )
-        wf[revert_key.FIELD] = await asyncio.to_thread(
-            revert_key.new_revert_key, db, tenant_id, sub.op_id
-        )
-        await _enqueue(settings, wf)
+        key = await asyncio.to_thread(revert_key.new_revert_key, db, tenant_id, sub.op_id)
+        await _enqueue(settings, replace(spec, script_enc=script_enc, revert_key_enc=key))
     return [sub for sub, _ in rows]
 
 
@@ -236,15 +236,17 @@ async def close_orphans(db: Database, tenant_id: int, op_ids: Sequence[str]) -> 
     return closed
 
 
-async def _enqueue(settings: Settings, wf: dict[str, Any]) -> None:
+async def _enqueue(settings: Settings, spec: PushSpec) -> None:
+    """The push's workflow on the push queue, partitioned by device; its recorded input
+    is the spec's JSON form."""
     options = EnqueueOptions(
         workflow_name=workflow_name(),
         queue_name=runtime.PUSH_QUEUE,
-        workflow_id=wf["op_id"],
-        queue_partition_key=str(wf["device_id"]),
+        workflow_id=spec.op_id,
+        queue_partition_key=str(spec.device_id),
         app_version=runtime.application_version(),
     )
-    await runtime.enqueue(settings, options, wf)
+    await runtime.enqueue(settings, options, spec.to_json())
 
 
 async def wait(

@@ -10,14 +10,13 @@ step result, an event or a log (commands that carry it mask it in error texts).
 from __future__ import annotations
 
 import secrets
-from typing import Any, Final
+from typing import Final
 
 from tikguard.ops.push.context import decrypt_script, encrypt_script
+from tikguard.ops.push.results import PushSpec
 from tikguard.store.db import Database
 
 PURPOSE: Final = "revert-point"
-#: The request key holding the encrypted password.
-FIELD: Final = "revert_key_enc"
 
 
 def new_revert_key(db: Database, tenant_id: int, op_id: str) -> str:
@@ -26,10 +25,9 @@ def new_revert_key(db: Database, tenant_id: int, op_id: str) -> str:
     return encrypt_script(db, tenant_id, op_id, password, purpose=PURPOSE)
 
 
-def revert_password(req: dict[str, Any], db: Database | None = None) -> str | None:
+def revert_password(spec: PushSpec, db: Database | None = None) -> str | None:
     """The push's revert-point password (None: a request made without one, whose revert
     point is not encrypted)."""
-    blob = req.get(FIELD)
-    if not blob:
+    if not spec.revert_key_enc:
         return None
-    return decrypt_script(req, str(blob), purpose=PURPOSE, db=db)
+    return decrypt_script(spec, spec.revert_key_enc, purpose=PURPOSE, db=db)

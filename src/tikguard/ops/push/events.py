@@ -1,0 +1,161 @@
+"""A push's events and its outcome: durable rows, each written once.
+
+Events a workflow notes are written in recorded steps, so a resumed workflow does not
+write them twice; ``defer`` notes one to be written with the next (fewer writes, the
+same rows, each with the time it was noted). The pending ones live in the push's entry
+of the one per-push registry (:func:`tikguard.ops.push.context.live`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from dbos import DBOS
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tikguard.ops.push.context import database, live
+from tikguard.ops.push.results import PushSpec
+from tikguard.store import operations as store_ops
+from tikguard.store.errors import StoreError
+from tikguard.store.models import Operation, OperationState
+
+Level = Literal["info", "warning", "error"]
+
+#: The operation state a stage's event moves the operation to.
+_STATE_AFTER = {
+    "preflight": OperationState.RUNNING,
+    "waiting-confirm": OperationState.WAITING,
+    "confirmed": OperationState.RUNNING,
+}
+
+#: Event data key naming the workflow step that wrote the event (see :func:`append`).
+STEP_KEY = "_step"
+
+
+@dataclass(frozen=True)
+class Noted:
+    """One event as the workflow noted it (written later, with the time it was noted)."""
+
+    stage: str
+    message: str
+    level: Level = "info"
+    data: dict[str, object] = field(default_factory=dict)
+    at: float = field(default_factory=time.time)
+
+
+async def emit(
+    spec: PushSpec,
+    stage: str,
+    message: str,
+    level: Level = "info",
+    data: dict[str, object] | None = None,
+    *,
+    defer: bool = False,
+) -> None:
+    """A durable event row; ``defer``: written with the next one."""
+    pending = live(spec.op_id).events
+    pending.append(Noted(stage, message, level, dict(data or {})))
+    if defer:
+        return
+    batch = list(pending)
+    pending.clear()
+    await write_events(spec, batch)
+
+
+def forget_events(spec: PushSpec) -> None:
+    """Drop what an earlier, abandoned run of this workflow noted in this process."""
+    live(spec.op_id).events.clear()
+
+
+def already_written(session: Session, spec: PushSpec, step: int) -> bool:
+    """Whether this step's events are stored already: a process killed after the step's
+    transaction committed, but before DBOS recorded the step, runs it again on resume
+    (in this or another worker) and must not write its events twice."""
+    last = session.scalar(
+        select(Operation.last_event_seq).where(
+            Operation.tenant_id == spec.tenant_id, Operation.id == spec.op_id
+        )
+    )
+    recent = store_ops.list_events(
+        session, spec.tenant_id, spec.op_id, after_seq=max(0, int(last or 0) - 50)
+    )
+    return any(e.data.get(STEP_KEY) == step for e in recent)
+
+
+def append(session: Session, spec: PushSpec, events: list[Noted], step: int | None = None) -> bool:
+    """Write ``events`` (once per workflow step: False when they were already there)."""
+    if step is not None and already_written(session, spec, step):
+        return False
+    _write(session, spec, events, step)
+    return True
+
+
+def _write(session: Session, spec: PushSpec, events: list[Noted], step: int | None) -> None:
+    for event in events:
+        data = event.data if step is None else {**event.data, STEP_KEY: step}
+        store_ops.append_event(
+            session,
+            spec.tenant_id,
+            spec.op_id,
+            stage=event.stage,
+            message=event.message,
+            level=event.level,
+            data=data,
+            at=datetime.fromtimestamp(event.at, UTC),
+        )
+        state = _STATE_AFTER.get(event.stage)
+        if state is not None:
+            with contextlib.suppress(StoreError):  # a finished operation keeps its state
+                store_ops.set_state(session, spec.tenant_id, spec.op_id, state.value)
+
+
+@DBOS.step(name="tikguard.push.emit")
+async def write_events(spec: PushSpec, events: list[Noted]) -> None:
+    """Event rows in one transaction (a step, so a resumed workflow does not write them
+    twice)."""
+    step = DBOS.step_id
+    await database().run_async(lambda session: append(session, spec, events, step))
+
+
+@DBOS.step(name="tikguard.push.finish")
+async def _finish(
+    spec: PushSpec, outcome: str, reason: str, evidence: dict[str, object], events: list[Noted]
+) -> None:
+    step = DBOS.step_id
+
+    def write(session: Session) -> None:
+        if step is not None and already_written(session, spec, step):
+            return  # an earlier run of this step recorded the outcome already
+        _write(session, spec, events, step)
+        store_ops.append_event(
+            session,
+            spec.tenant_id,
+            spec.op_id,
+            stage="outcome",
+            message=f"{outcome}: {reason}",
+            level="info" if outcome in ("committed", "reverted") else "warning",
+            data={"outcome": outcome, STEP_KEY: step},
+        )
+        store_ops.finish_operation(
+            session,
+            spec.tenant_id,
+            spec.op_id,
+            outcome,
+            evidence={**evidence, "reason": reason},
+            error=None if outcome == "committed" else reason,
+        )
+
+    await database().run_async(write)
+
+
+async def finish(spec: PushSpec, outcome: str, reason: str, evidence: dict[str, object]) -> None:
+    """The outcome (and any deferred events before it) in one transaction."""
+    pending = live(spec.op_id).events
+    events = list(pending)
+    pending.clear()
+    await _finish(spec, outcome, reason, evidence, events)
