@@ -25,6 +25,7 @@ from tikguard.cli import app as cli_app
 from tikguard.settings import Settings
 from tikguard.store.audit import list_audit
 from tikguard.store.db import Database
+from tikguard.store.operations import list_operations
 
 CLI_ACTOR = f"cli:{getpass.getuser()}@{socket.gethostname()}"
 
@@ -124,3 +125,113 @@ def test_the_cli_actor_names_the_os_user_and_host(tmp_path: Path) -> None:
     from tikguard.commands._context import cli_actor
 
     assert cli_actor() == CLI_ACTOR
+
+
+async def test_schedule_set_and_remove_leave_the_same_audit_rows(
+    client: httpx.AsyncClient, world: TenantWorld, db: Database, settings: Settings
+) -> None:
+    rows: dict[str, dict[str, dict[str, Any]]] = {"cli": {}, "api": {}}
+    run = await _cli(settings, "schedule", "set", "15 3 * * *", "--tag", "via-cli")
+    assert run.exit_code == 0, run.output
+    rows["cli"]["schedule.set"] = _last(db, world.id, "schedule.set")
+    run = await _cli(settings, "schedule", "remove", "--tag", "via-cli")
+    assert run.exit_code == 0, run.output
+    rows["cli"]["schedule.remove"] = _last(db, world.id, "schedule.remove")
+
+    body = {"tag": "via-api", "cron": "15 3 * * *"}
+    r = await client.post("/api/v1/schedules", json=body, headers=world.auth())
+    assert r.status_code == 201, r.text
+    rows["api"]["schedule.set"] = _last(db, world.id, "schedule.set")
+    r = await client.delete("/api/v1/schedules?tag=via-api", headers=world.auth())
+    assert r.status_code == 204, r.text
+    rows["api"]["schedule.remove"] = _last(db, world.id, "schedule.remove")
+
+    for action in ("schedule.set", "schedule.remove"):
+        cli, api = rows["cli"][action], rows["api"][action]
+        assert cli["actor"] == CLI_ACTOR and api["actor"].startswith("token:"), (cli, api)
+        assert (cli["action"], cli["keys"]) == (api["action"], api["keys"])
+        assert (cli["target"], api["target"]) == ("via-cli", "via-api")
+    # removing what is not there: the same refusal, and no audit row
+    expected = "there is no backup schedule for tag 'via-cli'"
+    run = await _cli(settings, "schedule", "remove", "--tag", "via-cli")
+    assert run.exit_code != 0 and expected in run.output, run.output
+    r = await client.delete("/api/v1/schedules?tag=via-cli", headers=world.auth())
+    assert r.status_code == 404 and expected in r.json()["message"], r.text
+
+
+#: Refusals a push, a restore and a replace meet before anything reaches a router,
+#: asked through each front end: (CLI arguments, API path, API body, the words).
+REFUSALS = {
+    "push-unterminated-quote": (
+        ["push", "{name}", "--file", "{file}", "--yes"],
+        "/api/v1/push",
+        {"devices": ["{id}"], "script": "{script}"},
+        '/ip dns set servers=9.9.9.9\n/system identity set name="edge\n',
+        "the script does not parse, nothing was sent: script:2:27: unterminated quoted string",
+    ),
+    "replace-unknown-menu": (
+        ["replace", "{name}", "--file", "{file}", "--yes"],
+        "/api/v1/replace",
+        {"device": "{id}", "script": "{script}"},
+        "/ip adress add address=10.9.0.1/24 interface=ether2\n",
+        "the script does not parse, nothing was sent: script:1:5: bad command name adress",
+    ),
+    "restore-window-too-short": (
+        ["restore", "{name}", "--version", "1", "--window", "10", "--yes"],
+        "/api/v1/restore",
+        {"device": "{id}", "version": 1, "window": 10},
+        "",
+        "a 10 s window leaves no time to verify",
+    ),
+}
+
+
+def _fill(value: Any, world: TenantWorld, file: Path, script: str) -> Any:
+    if value == "{id}":
+        return world.device_id
+    if isinstance(value, str):
+        return value.format(name=world.device_name, file=file, script=script)
+    if isinstance(value, list):
+        return [_fill(v, world, file, script) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, world, file, script) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+async def test_push_restore_and_replace_meet_the_same_refusals(
+    case: str,
+    client: httpx.AsyncClient,
+    world: TenantWorld,
+    db: Database,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    args, path, body, script, words = REFUSALS[case]
+    file = tmp_path / "change.rsc"
+    file.write_text(script)
+    run = await _cli(settings, *_fill(args, world, file, script))
+    assert run.exit_code != 0, run.output
+    assert words in " ".join(run.output.split()), run.output
+    r = await client.post(path, json=_fill(body, world, file, script), headers=world.auth())
+    assert r.status_code == 422 and words in r.json()["message"], r.text
+    with db.session() as session:
+        assert not [
+            a for a in list_audit(session, world.id, limit=50) if a.action.startswith("push.")
+        ]
+        assert [o.id for o in list_operations(session, world.id, limit=10)] == [world.op_id]
+
+
+async def test_key_rotation_is_audited_with_the_cli_actor(
+    client: httpx.AsyncClient, world: TenantWorld, db: Database, settings: Settings
+) -> None:
+    """A data key rotation goes through ops.keys, audited in its tenant with the CLI's
+    actor. The API has no rotation on purpose: a running server holds the keys, so
+    rotation runs with it stopped (``tikguard keys rotate`` refuses beside one)."""
+    run = await _cli(settings, "keys", "rotate", "--data-keys", "--tenant", "default")
+    assert run.exit_code == 0, run.output
+    row = _last(db, world.id, "keys.rotate-data")
+    assert row["actor"] == CLI_ACTOR and row["target"] == "default"
+    assert row["keys"] == ["new_version", "old_version", "values"]
+    r = await client.post("/api/v1/keys/rotate", headers=world.auth())
+    assert r.status_code in (404, 405), r.text

@@ -14,6 +14,7 @@ from tikguard.store.db import Database
 from tikguard.store.devices import add_device
 from tikguard.store.mirror import mirror_status, repo_path, sync_tenant
 from tikguard.store.models import Device, Tenant
+from tikguard.store.operations import create_operation
 from tikguard.store.versions import record_backup
 
 SECRET = "Zebra-Horse-Battery-42"
@@ -40,6 +41,7 @@ def _backup(db: Database, tenant: Tenant, device: Device, text: str, n: int, **k
             secrets=kw.pop("secrets", {"/user admin password": SECRET}),  # type: ignore[arg-type]
             ros_version="7.16.2",
             trigger=kw.pop("trigger", "manual"),  # type: ignore[arg-type]
+            operation_id=kw.pop("operation_id", None),  # type: ignore[arg-type]
             now=T0 + timedelta(minutes=n),
         )
 
@@ -93,6 +95,26 @@ def test_second_run_commits_only_new_versions(
     _backup(db, tenant, devices[0], BASE + "# change\n", 1)
     report = sync_tenant(db, tenant.id)
     assert report.committed == 1 and not report.repaired
+
+
+def test_a_version_of_an_operation_names_it_and_its_requester(
+    db: Database, tenant: Tenant, devices: list[Device]
+) -> None:
+    """``git log`` says who changed what: the operation and the requester as trailers
+    (a requester's line break cannot forge another trailer)."""
+    with db.transaction() as s:
+        op, _ = create_operation(
+            s, tenant.id, kind="push", device_id=devices[0].id, requested_by="user:alice\nX: y"
+        )
+        op_id = op.id
+    _backup(db, tenant, devices[0], BASE, 0)  # no operation: no trailers
+    _backup(db, tenant, devices[0], BASE + "# pushed\n", 1, trigger="post-push", operation_id=op_id)
+    sync_tenant(db, tenant.id)
+    log = _git(repo_path(db.settings.data_dir, tenant.name), "log", "--format=%B%x00")
+    newest, oldest = log.split("\x00")[:2]
+    assert f"Tikguard-Operation: {op_id}\n" in newest
+    assert "Tikguard-Requested-By: user:alice X: y\n" in newest
+    assert "Tikguard-Operation" not in oldest and "Requested-By" not in oldest
 
 
 def test_deleted_mirror_is_rebuilt_identically(

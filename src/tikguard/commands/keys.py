@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from tikguard.commands._context import open_database, settings_from_env, user_errors
-from tikguard.commands._ui import console, fail
-from tikguard.store.errors import VaultError
+from tikguard.commands._context import cli_actor, open_database, settings_from_env, user_errors
+from tikguard.commands._ui import cell, console, fail
 
 if TYPE_CHECKING:
     from tikguard.store.db import Database
@@ -35,10 +34,10 @@ def register(app: typer.Typer) -> None:
 @contextlib.contextmanager
 def _database() -> Iterator[Database]:
     """The store, after finishing a master-key rotation an earlier command left half done."""
-    from tikguard.store import rotation
+    from tikguard.ops import keys as keys_ops
 
     with open_database() as db, user_errors():
-        if rotation.finish_interrupted_rotation(db):
+        if keys_ops.finish_interrupted(db):
             console.print("[yellow]finished an interrupted master-key rotation[/]")
         yield db
 
@@ -68,31 +67,19 @@ def status(
     ] = False,
 ) -> None:
     """Show the master key (id and source, never the key) and each tenant's data key."""
-    from sqlalchemy import select
-
-    from tikguard.store import rotation
-    from tikguard.store.models import Tenant, TenantKey
+    from tikguard.ops import keys as keys_ops
 
     with _database() as db:
         master = db.vault.master
         console.print(f"master key [bold]{master.key_id}[/] from {master.source}")
         table = Table("tenant", "data key", "wrapped by", "opens")
-        failures = 0
-        with db.session() as session:
-            rows = session.execute(
-                select(Tenant.name, Tenant.data_key_version, TenantKey)
-                .join(TenantKey, TenantKey.tenant_id == Tenant.id)
-                .order_by(Tenant.name, TenantKey.version)
-            ).all()
-            for name, current, key in rows:
-                try:
-                    db.vault.verify_key(key)
-                    opens = "[green]yes[/]"
-                except VaultError:
-                    opens, failures = "[red]no[/]", failures + 1
-                marker = " (current)" if key.version == current else ""
-                table.add_row(name, f"v{key.version}{marker}", key.master_key_id, opens)
+        rows = keys_ops.key_status(db)
+        for row in rows:
+            marker = " (current)" if row.current else ""
+            opens = "[green]yes[/]" if row.opens else "[red]no[/]"
+            table.add_row(cell(row.tenant), f"v{row.version}{marker}", row.master_key_id, opens)
         console.print(table)
+        failures = sum(not row.opens for row in rows)
         if failures:
             fail(
                 f"{failures} data key(s) do not open with master key {master.key_id}",
@@ -100,7 +87,7 @@ def status(
             )
         if check:
             with user_errors():
-                count = rotation.check_all(db)
+                count = keys_ops.check_all(db)
             console.print(f"[green]all {count} encrypted values decrypt[/]")
 
 
@@ -121,17 +108,24 @@ def rotate(
         ),
     ] = None,
 ) -> None:
-    """Rotate the master key (default) or the tenants' data keys, losing nothing."""
-    from tikguard.store import rotation
+    """Rotate the master key (default) or the tenants' data keys, losing nothing (audited)."""
+    from tikguard.ops import keys as keys_ops
 
     if tenant is not None and not data_keys:
         fail("--tenant only applies with --data-keys", "add --data-keys")
     with _no_server(), _database() as db:
         if data_keys:
-            _rotate_data_keys(db, tenant)
+            with user_errors():
+                done = keys_ops.rotate_data_keys(db, actor=cli_actor(), tenant=tenant)
+            table = Table("tenant", "old", "new", "values re-encrypted")
+            for r in done:
+                table.add_row(
+                    cell(r.tenant), f"v{r.old_version}", f"v{r.new_version}", str(r.values)
+                )
+            console.print(table)
             return
         with user_errors():
-            result = rotation.rotate_master_key(db, new_key_file=new_key_file)
+            result = keys_ops.rotate_master_key(db, actor=cli_actor(), new_key_file=new_key_file)
         console.print(
             f"master key rotated: {result.old_key_id} -> [bold]{result.new_key_id}[/] "
             f"({result.tenant_keys} data keys re-wrapped)"
@@ -143,23 +137,3 @@ def rotate(
             )
         else:
             console.print(f"new key file: {result.key_file} (mode 0600)")
-
-
-def _rotate_data_keys(db: Database, tenant: str | None) -> None:
-    from sqlalchemy import select
-
-    from tikguard.store import rotation
-    from tikguard.store.models import Tenant
-    from tikguard.store.tenants import get_tenant_by_name
-
-    with user_errors(), db.session() as session:
-        if tenant is not None:
-            ids = [get_tenant_by_name(session, tenant).id]
-        else:
-            ids = list(session.scalars(select(Tenant.id).order_by(Tenant.id)))
-    table = Table("tenant", "old", "new", "values re-encrypted")
-    for tenant_id in ids:
-        with user_errors():
-            r = rotation.rotate_data_key(db, tenant_id)
-        table.add_row(r.tenant, f"v{r.old_version}", f"v{r.new_version}", str(r.values))
-    console.print(table)

@@ -10,9 +10,10 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from tikguard.commands._context import open_database, user_errors
-from tikguard.commands._ui import console, fail
+from tikguard.commands._ui import cell, console, fail
 
 mirror_app = typer.Typer(
     name="mirror",
@@ -32,34 +33,18 @@ def _when(value: object) -> str:
 @mirror_app.command("status")
 def status() -> None:
     """Each tenant's mirror: repository, head, versions not yet mirrored, last errors."""
-    from sqlalchemy import func, select
+    from tikguard.ops import mirror as mirror_ops
 
-    from tikguard.store import mirror
-    from tikguard.store.models import ConfigVersion, MirrorState, Tenant
-
-    with open_database() as db, db.session() as session:
-        pending = dict(
-            session.execute(
-                select(ConfigVersion.tenant_id, func.count())
-                .where(ConfigVersion.mirror_commit.is_(None))
-                .group_by(ConfigVersion.tenant_id)
-            ).all()
-        )
+    with open_database() as db:
         table = Table("tenant", "repository", "head", "behind", "last run", "problem")
-        for tenant, state in session.execute(
-            select(Tenant, MirrorState)
-            .outerjoin(MirrorState, MirrorState.tenant_id == Tenant.id)
-            .order_by(Tenant.name)
-        ).all():
-            problem = "-"
-            if state is not None and (state.last_error or state.push_error):
-                problem = f"[red]{state.last_error or state.push_error}[/]"
+        for row in mirror_ops.status(db):
+            problem = Text(row.problem, style="red") if row.problem else "-"
             table.add_row(
-                tenant.name,
-                str(mirror.repo_path(db.settings.data_dir, tenant.name)),
-                (state.head_commit or "-")[:12] if state is not None else "-",
-                str(pending.get(tenant.id, 0)),
-                _when(state.last_run_at if state is not None else None),
+                cell(row.tenant),
+                str(row.repository),
+                (row.head or "-")[:12],
+                str(row.behind),
+                _when(row.last_run_at),
                 problem,
             )
         console.print(table)
@@ -71,22 +56,20 @@ def sync(
     push: Annotated[bool, typer.Option("--push/--no-push", help="Push to the remote.")] = True,
 ) -> None:
     """Mirror every version not yet in git now (and push, if a remote is configured)."""
-    from tikguard.store import mirror
-    from tikguard.store.tenants import get_tenant_by_name
+    from tikguard.ops import mirror as mirror_ops
 
     with open_database() as db:
-        if tenant is not None:
-            with user_errors(), db.session() as session:
-                reports = [
-                    mirror.sync_tenant(db, get_tenant_by_name(session, tenant).id, push=push)
-                ]
-        else:
-            reports = mirror.sync_all(db, push=push)
+        with user_errors():
+            reports = mirror_ops.sync(db, tenant=tenant, push=push)
         table = Table("tenant", "commits", "removed", "pushed", "problem")
         for r in reports:
             problem = r.error or r.push_error or r.skipped or "-"
             table.add_row(
-                r.tenant, str(r.committed), str(r.removed), "yes" if r.pushed else "no", problem
+                cell(r.tenant),
+                str(r.committed),
+                str(r.removed),
+                "yes" if r.pushed else "no",
+                cell(problem),
             )
         console.print(table)
         if any(r.error or r.push_error for r in reports):

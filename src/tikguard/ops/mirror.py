@@ -1,19 +1,28 @@
 """The git mirror follows the database: each tenant's new versions, committed in the
 background after they are recorded, so the mirror never holds up a backup or a push.
 
-One job: run :func:`tikguard.store.mirror.sync_tenant` off the caller's path, at most
-one run per (database, tenant) at a time, once more when asked during a run. The
-runs are tracked in one registry (the lock, the threads, the again-set below).
+Run :func:`tikguard.store.mirror.sync_tenant` off the caller's path, at most one run
+per (database, tenant) at a time, once more when asked during a run (the runs are
+tracked in one registry: the lock, the threads, the again-set below); and the status
+and on-demand sync every caller (``tikguard mirror``) uses.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
 
 from tikguard.logs import get_logger
 from tikguard.store import mirror
 from tikguard.store.db import Database
+from tikguard.store.mirror import MirrorReport
+from tikguard.store.models import ConfigVersion, MirrorState, Tenant
+from tikguard.store.tenants import get_tenant_by_name
 
 log = get_logger(__name__)
 
@@ -77,3 +86,56 @@ def wait_for_mirror(timeout: float | None = None) -> bool:
             thread.join(left)
             if thread.is_alive():
                 return False
+
+
+# -- status and sync for every caller ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MirrorStatus:
+    """One tenant's mirror: where it is, its head, how far behind, its last problem."""
+
+    tenant: str
+    repository: Path
+    head: str | None
+    behind: int
+    last_run_at: datetime | None
+    problem: str | None
+
+
+def status(db: Database) -> list[MirrorStatus]:
+    """Every tenant's mirror, by tenant name."""
+    out: list[MirrorStatus] = []
+    with db.session() as session:
+        pending = dict(
+            session.execute(
+                select(ConfigVersion.tenant_id, func.count())
+                .where(ConfigVersion.mirror_commit.is_(None))
+                .group_by(ConfigVersion.tenant_id)
+            ).all()
+        )
+        for tenant, state in session.execute(
+            select(Tenant, MirrorState)
+            .outerjoin(MirrorState, MirrorState.tenant_id == Tenant.id)
+            .order_by(Tenant.name)
+        ).all():
+            out.append(
+                MirrorStatus(
+                    tenant=tenant.name,
+                    repository=mirror.repo_path(db.settings.data_dir, tenant.name),
+                    head=state.head_commit if state is not None else None,
+                    behind=int(pending.get(tenant.id, 0)),
+                    last_run_at=state.last_run_at if state is not None else None,
+                    problem=(state.last_error or state.push_error) if state is not None else None,
+                )
+            )
+    return out
+
+
+def sync(db: Database, *, tenant: str | None = None, push: bool = True) -> list[MirrorReport]:
+    """Mirror every version not yet in git now (one tenant, or all), and push."""
+    if tenant is None:
+        return mirror.sync_all(db, push=push)
+    with db.session() as session:
+        tenant_id = get_tenant_by_name(session, tenant).id
+    return [mirror.sync_tenant(db, tenant_id, push=push)]

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import sqlalchemy as sa
-from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
+from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, WorkflowStatus
 
 from tikguard import __version__
 from tikguard.ops import cluster
@@ -421,3 +421,33 @@ async def send(settings: Settings, workflow_id: str, message: Any, topic: str) -
             await client.send_async(workflow_id, message, topic)
         return
     await DBOS.send_async(workflow_id, message, topic)
+
+
+async def workflow_status(settings: Settings, workflow_id: str) -> WorkflowStatus | None:
+    """A workflow's status with its recorded input (not its output), in process or not;
+    None when there is no such workflow."""
+    try:
+        current()
+    except RuntimeError:
+        async with submitter(settings) as client:
+            rows = await client.list_workflows_async(workflow_ids=[workflow_id], load_output=False)
+    else:
+        rows = await DBOS.list_workflows_async(workflow_ids=[workflow_id], load_output=False)
+    return rows[0] if rows else None
+
+
+async def step_output(settings: Settings, workflow_id: str, step: str) -> object | None:
+    """The recorded output of a workflow's step named ``step`` (its first run), in
+    process or not; None when it has not been recorded."""
+    try:
+        current()
+    except RuntimeError:
+        async with submitter(settings) as client:
+            steps = await client.list_workflow_steps_async(workflow_id)
+    else:
+        steps = await DBOS.list_workflow_steps_async(workflow_id)
+    for info in steps:
+        if info["function_name"] == step:
+            output: object = info["output"]
+            return output
+    return None

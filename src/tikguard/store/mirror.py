@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from tikguard.logs import get_logger
 from tikguard.store import workers as store_workers
 from tikguard.store.db import Database
-from tikguard.store.models import ConfigVersion, Device, MirrorState, Tenant, utcnow
+from tikguard.store.models import ConfigVersion, Device, MirrorState, Operation, Tenant, utcnow
 
 log = get_logger(__name__)
 
@@ -153,7 +153,17 @@ def _message(version: _Pending) -> str:
         f"Tikguard-Device-Version: {version.seq}",
         f"Tikguard-Sha256: {version.sha256}",
     ]
+    if version.operation_id:
+        lines.append(f"Tikguard-Operation: {version.operation_id}")
+    if version.requested_by:
+        lines.append(f"Tikguard-Requested-By: {_one_line(version.requested_by)}")
     return "\n".join(lines) + "\n"
+
+
+def _one_line(text: str) -> str:
+    """A trailer value: one line, no control characters (a requester is an actor
+    string such as ``user:alice`` or ``cli:root@host``, but a trailer must stay one)."""
+    return "".join(c if c.isprintable() else " " for c in text)[:200]
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,10 @@ class _Pending:
     content: bytes
     device: str
     host: str
+    #: The operation that stored the version (a push, an API or scheduled backup) and
+    #: who asked for it: commit trailers, so ``git log`` says who changed what.
+    operation_id: str | None = None
+    requested_by: str | None = None
 
 
 class _Staging(pygit2.OdbBackend):
@@ -346,8 +360,15 @@ def _pending(session: Session, tenant_id: int) -> list[_Pending]:
             ConfigVersion.content,
             Device.name.label("device"),
             Device.host.label("host"),
+            ConfigVersion.operation_id,
+            Operation.requested_by,
         )
         .join(Device, Device.id == ConfigVersion.device_id)
+        .outerjoin(
+            Operation,
+            (Operation.id == ConfigVersion.operation_id)
+            & (Operation.tenant_id == ConfigVersion.tenant_id),
+        )
         .where(ConfigVersion.tenant_id == tenant_id, ConfigVersion.mirror_commit.is_(None))
         .order_by(ConfigVersion.id)
         .limit(BATCH)

@@ -65,6 +65,7 @@ async def backup_one(device_id: DeviceId, state: State, who: Operator) -> Accept
 
 
 async def _submit(state: Any, who: Principal, req: push_ops.PushRequest) -> Accepted:
+    push_ops.check_request(req, state.settings)  # the CLI's refusals, in its words, first
     need_engine(state)
     subs = await operations_ops.submit_push(state.db, state.settings, who, req)
     return Accepted(operations=[s.op_id for s in subs])

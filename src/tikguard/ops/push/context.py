@@ -5,10 +5,8 @@ database, a device session with the pinned key (cached per push, see
 :func:`device_session`), the on-device names, and the encrypted script. Nothing in a push
 request or a step result carries a password or a script in clear.
 
-What a running push keeps in this process between its steps (its session, the export
-the preflight read, the events noted but not yet written) has one owner: its
-:class:`Live` entry in the one registry (:func:`live`, :func:`forget`). Nothing there is
-needed by another process: after a crash it is simply empty.
+What a running push keeps in this process between its steps has one owner:
+:mod:`tikguard.ops.push.live`.
 """
 
 from __future__ import annotations
@@ -17,8 +15,6 @@ import asyncio
 import base64
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +22,7 @@ from tikguard.device import guard as dev
 from tikguard.device.errors import DeviceError
 from tikguard.device.session import DeviceSession, Target, connect
 from tikguard.ops.backup.snapshot import prepare
+from tikguard.ops.push.live import Prepared, live
 from tikguard.ops.push.results import PushSpec
 from tikguard.ops.runtime import current
 from tikguard.settings import Settings
@@ -33,14 +30,7 @@ from tikguard.store import devices as store_devices
 from tikguard.store import versions as store_versions
 from tikguard.store.db import Database
 
-if TYPE_CHECKING:
-    from tikguard.ops.push.events import Noted
-
 SCRIPT_PURPOSE = "push-script"
-
-#: The export the preflight read, prepared for the history: (redacted, secrets,
-#: version, model).
-Prepared = tuple[str, dict[str, str], str | None, str | None]
 
 
 # -- context -------------------------------------------------------------------
@@ -57,42 +47,6 @@ def database() -> Database:
 def margin(settings: Settings, window: float) -> float:
     """Device seconds before the deadline after which nothing is applied or committed."""
     return max(settings.push_margin_min, settings.push_margin_fraction * window)
-
-
-# -- per-push state: one registry ---------------------------------------------------
-
-
-@dataclass
-class Live:
-    """What one running push keeps in this process between its steps."""
-
-    #: The push's open session, reused across its steps: a guarded push is about ten
-    #: device interactions, and an SSH handshake costs more controller CPU than
-    #: everything else a step does. Verification always opens a fresh connection.
-    session: DeviceSession | None = None
-    #: The export the preflight read and prepared: the pre-push version is stored from
-    #: it, so one read and one parse serve both.
-    export: Prepared | None = None
-    #: Events noted but not yet written (:mod:`tikguard.ops.push.events`).
-    events: list[Noted] = field(default_factory=list)
-
-
-_live: dict[str, Live] = {}
-
-
-def live(op_id: str) -> Live:
-    """The running push's entry (made on first use)."""
-    entry = _live.get(op_id)
-    if entry is None:
-        entry = _live[op_id] = Live()
-    return entry
-
-
-async def forget(spec: PushSpec) -> None:
-    """The push ended (or gave up) in this process: close its session, drop its state."""
-    entry = _live.pop(spec.op_id, None)
-    if entry is not None and entry.session is not None:
-        await entry.session.close()
 
 
 # -- the device ------------------------------------------------------------------

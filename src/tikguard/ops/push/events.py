@@ -3,28 +3,24 @@
 Events a workflow notes are written in recorded steps, so a resumed workflow does not
 write them twice; ``defer`` notes one to be written with the next (fewer writes, the
 same rows, each with the time it was noted). The pending ones live in the push's entry
-of the one per-push registry (:func:`tikguard.ops.push.context.live`).
+of the one per-push registry (:mod:`tikguard.ops.push.live`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
 
 from dbos import DBOS
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tikguard.ops.push.context import database, live
+from tikguard.ops.push.context import database
+from tikguard.ops.push.live import Level, Noted, live
 from tikguard.ops.push.results import PushSpec
 from tikguard.store import operations as store_ops
 from tikguard.store.errors import StoreError
 from tikguard.store.models import Operation, OperationState
-
-Level = Literal["info", "warning", "error"]
 
 #: The operation state a stage's event moves the operation to.
 _STATE_AFTER = {
@@ -35,17 +31,6 @@ _STATE_AFTER = {
 
 #: Event data key naming the workflow step that wrote the event (see :func:`append`).
 STEP_KEY = "_step"
-
-
-@dataclass(frozen=True)
-class Noted:
-    """One event as the workflow noted it (written later, with the time it was noted)."""
-
-    stage: str
-    message: str
-    level: Level = "info"
-    data: dict[str, object] = field(default_factory=dict)
-    at: float = field(default_factory=time.time)
 
 
 async def emit(

@@ -23,6 +23,7 @@ read-back can only push the verdict towards ``uncertain``, never towards a claim
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -123,78 +124,110 @@ class Verdict:
     unknowns: tuple[str, ...] = ()
 
 
+#: One requirement of a proof: what must hold of the evidence, and the words naming it
+#: when it does not.
+Requirement = tuple[Callable[[Evidence], bool], str]
+
+_REMOVED_BY_US: Requirement = (
+    lambda ev: ev.timer_removed_by_us is True,
+    "revert timer not removed and read back gone by us",
+)
+_TIMER_GONE: Requirement = (
+    lambda ev: ev.timer_present is False,
+    "revert timer absence not read back",
+)
+_FRESH: Requirement = (
+    lambda ev: ev.reachable_fresh is True,
+    "no fresh connection after the change",
+)
+_CONVERGED: Requirement = (
+    lambda ev: ev.converged is True,
+    "running config not read back equal to the target",
+)
+_TARGET_HASH: Requirement = (
+    lambda ev: ev.target_hash is None or ev.after_hash == ev.target_hash,
+    "running config hash differs from the target hash",
+)
+_CHECKS: Requirement = (lambda ev: ev.checks_ok is not False, "a health check failed")
+_HASHES_READ: Requirement = (
+    lambda ev: ev.pre_hash is not None and ev.after_hash is not None,
+    "running config hash not read back",
+)
+#: (Only said once both hashes were read.)
+_PRE_PUSH_CONFIG: Requirement = (
+    lambda ev: ev.pre_hash is None or ev.after_hash is None or ev.after_hash == ev.pre_hash,
+    "running config differs from the pre-push config",
+)
+_NOT_PRE_PUSH_CONFIG: Requirement = (
+    lambda ev: ev.pre_hash is None or ev.after_hash is None or ev.after_hash != ev.pre_hash,
+    "running config equals the pre-push config (a revert looks the same)",
+)
+
+#: Committed: removed by us and read back gone, on a fresh connection, converged, up.
+_COMMITTED: tuple[Requirement, ...] = (
+    _REMOVED_BY_US,
+    _TIMER_GONE,
+    _FRESH,
+    _CONVERGED,
+    _TARGET_HASH,
+    _CHECKS,
+    (lambda ev: ev.import_ok is not False, "the import reported an error"),
+    (lambda ev: ev.rebooted() is False, "uptime does not prove the device stayed up"),
+)
+#: Committed, the commit's removal landed but its read-back was lost (module notes).
+_COMMITTED_AFTER_RESTART: tuple[Requirement, ...] = (
+    (lambda ev: bool(ev.commit_attempted or ev.rechecked), "no verified commit was under way"),
+    _TIMER_GONE,
+    _FRESH,
+    (lambda ev: ev.read_after_deadline is True, "not read back after the revert deadline"),
+    _CONVERGED,
+    _TARGET_HASH,
+    _HASHES_READ,
+    _NOT_PRE_PUSH_CONFIG,
+    _CHECKS,
+    (
+        lambda ev: ev.import_ok is True or (ev.import_ok is None and bool(ev.rechecked)),
+        "the import did not report success",
+    ),
+)
+_REVERTED: tuple[Requirement, ...] = (
+    (lambda ev: ev.rebooted() is True, "uptime does not show a reboot"),
+    _TIMER_GONE,
+    _HASHES_READ,
+    _PRE_PUSH_CONFIG,
+)
+_FAILED: tuple[Requirement, ...] = (
+    (lambda ev: ev.applied is False, "the change may have been applied"),
+    _TIMER_GONE,
+    _HASHES_READ,
+    _PRE_PUSH_CONFIG,
+)
+
+
+def _missing(ev: Evidence, proof: tuple[Requirement, ...]) -> list[str]:
+    """What of ``proof`` the evidence does not show (empty: proven)."""
+    return [words for holds, words in proof if not holds(ev)]
+
+
 def _is_committed(ev: Evidence) -> tuple[bool, list[str]]:
-    missing: list[str] = []
-    if ev.timer_removed_by_us is not True:
-        missing.append("revert timer not removed and read back gone by us")
-    if ev.timer_present is not False:
-        missing.append("revert timer absence not read back")
-    if ev.reachable_fresh is not True:
-        missing.append("no fresh connection after the change")
-    if ev.converged is not True:
-        missing.append("running config not read back equal to the target")
-    if ev.target_hash is not None and ev.after_hash != ev.target_hash:
-        missing.append("running config hash differs from the target hash")
-    if ev.checks_ok is False:
-        missing.append("a health check failed")
-    if ev.import_ok is False:
-        missing.append("the import reported an error")
-    if ev.rebooted() is not False:
-        missing.append("uptime does not prove the device stayed up")
+    missing = _missing(ev, _COMMITTED)
     return not missing, missing
 
 
 def _is_committed_after_restart(ev: Evidence) -> tuple[bool, list[str]]:
-    """The commit's removal landed but its read-back was lost (see the module notes)."""
-    missing: list[str] = []
-    if not (ev.commit_attempted or ev.rechecked):
-        missing.append("no verified commit was under way")
-    if ev.timer_present is not False:
-        missing.append("revert timer absence not read back")
-    if ev.reachable_fresh is not True:
-        missing.append("no fresh connection after the change")
-    if ev.read_after_deadline is not True:
-        missing.append("not read back after the revert deadline")
-    if ev.converged is not True:
-        missing.append("running config not read back equal to the target")
-    if ev.target_hash is not None and ev.after_hash != ev.target_hash:
-        missing.append("running config hash differs from the target hash")
-    if ev.pre_hash is None or ev.after_hash is None:
-        missing.append("running config hash not read back")
-    elif ev.after_hash == ev.pre_hash:
-        missing.append("running config equals the pre-push config (a revert looks the same)")
-    if ev.checks_ok is False:
-        missing.append("a health check failed")
-    if ev.import_ok is False or (ev.import_ok is None and not ev.rechecked):
-        missing.append("the import did not report success")
+    missing = _missing(ev, _COMMITTED_AFTER_RESTART)
     return not missing, missing
 
 
 def _is_reverted(ev: Evidence) -> tuple[bool, list[str]]:
-    missing: list[str] = []
-    if ev.rebooted() is not True:
-        missing.append("uptime does not show a reboot")
-    if ev.timer_present is not False:
-        missing.append("revert timer absence not read back")
-    if ev.pre_hash is None or ev.after_hash is None:
-        missing.append("running config hash not read back")
-    elif ev.after_hash != ev.pre_hash:
-        missing.append("running config differs from the pre-push config")
+    missing = _missing(ev, _REVERTED)
     return not missing, missing
 
 
 def _is_failed(ev: Evidence) -> tuple[bool, list[str]]:
     if ev.wrote_nothing:
         return True, []
-    missing: list[str] = []
-    if ev.applied is not False:
-        missing.append("the change may have been applied")
-    if ev.timer_present is not False:
-        missing.append("revert timer absence not read back")
-    if ev.pre_hash is None or ev.after_hash is None:
-        missing.append("running config hash not read back")
-    elif ev.after_hash != ev.pre_hash:
-        missing.append("running config differs from the pre-push config")
+    missing = _missing(ev, _FAILED)
     return not missing, missing
 
 

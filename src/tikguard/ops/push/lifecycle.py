@@ -36,7 +36,7 @@ from tikguard.ops.push import boot
 from tikguard.ops.push.context import decrypt_script, hash_of_export
 from tikguard.ops.push.evidence import Evidence, classify
 from tikguard.ops.push.plan import converged_to, merge_converged
-from tikguard.ops.push.results import PushSpec, uptime_json
+from tikguard.ops.push.results import PrePush, PushSpec, uptime_json
 from tikguard.ops.push.revert_key import revert_password
 from tikguard.routeros.normalise import normalise
 from tikguard.routeros.output import parse_detail
@@ -66,18 +66,6 @@ class Result:
 
 
 # -- the operation and its workflow -------------------------------------------------
-
-
-async def _workflow(settings: Settings, op_id: str) -> Any:
-    """The DBOS status of the push's workflow (with its input), or None."""
-    try:
-        runtime.current()
-    except RuntimeError:
-        async with runtime.submitter(settings) as client:
-            rows = await client.list_workflows_async(workflow_ids=[op_id], load_output=False)
-    else:
-        rows = await DBOS.list_workflows_async(workflow_ids=[op_id], load_output=False)
-    return rows[0] if rows else None
 
 
 def _live(status: Any) -> bool:
@@ -147,18 +135,11 @@ def _deadline(db: Database, tenant_id: int, op_id: str) -> float | None:
     return None
 
 
-async def _step_output(settings: Settings, op_id: str, step: str) -> dict[str, Any]:
-    try:
-        runtime.current()
-    except RuntimeError:
-        async with runtime.submitter(settings) as client:
-            steps = await client.list_workflow_steps_async(op_id)
-    else:
-        steps = await DBOS.list_workflow_steps_async(op_id)
-    for info in steps:
-        if info["function_name"] == step and isinstance(info["output"], dict):
-            return dict(info["output"])
-    return {}
+async def _pre_push(settings: Settings, op_id: str) -> PrePush:
+    """The push's recorded pre-push step (this revision's or an older one's: the fields
+    it shares are read, the rest is unknown)."""
+    output = await runtime.step_output(settings, op_id, "tikguard.push.step_pre_push_backup")
+    return PrePush.from_json(output) if isinstance(output, dict) else PrePush()
 
 
 # -- reading the router now ---------------------------------------------------------
@@ -281,10 +262,10 @@ def _record(
     return Result(op.id, kind, reason, changed, evidence)
 
 
-def _pre(op: Operation, steps: dict[str, Any]) -> dict[str, Any]:
+def _pre(op: Operation, step: PrePush) -> dict[str, Any]:
     return {
-        "pre_hash": op.evidence.get("pre_hash") or steps.get("pre_hash"),
-        "uptime": steps.get("uptime"),
+        "pre_hash": op.evidence.get("pre_hash") or step.pre_hash,
+        "uptime": step.uptime,
         "boot_before": op.evidence.get("boot_before"),
     }
 
@@ -295,11 +276,10 @@ async def recheck(
     """Re-prove an uncertain or unfinished push from the router now."""
     op, target = await asyncio.to_thread(_load, db, tenant_id, op_id)
     _refuse_finished(op, "recheck")
-    status = await _workflow(settings, op_id)
+    status = await runtime.workflow_status(settings, op_id)
     _refuse_live(op, status, "recheck")
     req = _request(status, op)
-    steps = await _step_output(settings, op_id, "tikguard.push.step_pre_push_backup")
-    pre = _pre(op, steps)
+    pre = _pre(op, await _pre_push(settings, op_id))
     deadline = await asyncio.to_thread(_deadline, db, tenant_id, op_id)
     async with await _session(target, settings) as session:
         now = await _read(session, op_id, settings, export=True)
@@ -387,7 +367,7 @@ async def revert_now(
     """Fire the revert point of an armed push now, and prove the revert."""
     op, target = await asyncio.to_thread(_load, db, tenant_id, op_id)
     _refuse_finished(op, "revert")
-    status = await _workflow(settings, op_id)
+    status = await runtime.workflow_status(settings, op_id)
     if op.outcome is None and _live(status):
         if op.state != "waiting":
             _refuse_live(op, status, "revert")
@@ -395,8 +375,7 @@ async def revert_now(
         await asyncio.to_thread(_audit_only, db, op, actor, "operation.revert")
         return Result(op_id, None, "the push was told to revert: it loads its revert point now")
     req = _request(status, op)
-    steps = await _step_output(settings, op_id, "tikguard.push.step_pre_push_backup")
-    pre = _pre(op, steps)
+    pre = _pre(op, await _pre_push(settings, op_id))
     async with await _session(target, settings) as session:
         before = await _read(session, op_id, settings, export=False)
         if not before.timers.present:
@@ -447,14 +426,7 @@ async def _send(settings: Settings, op_id: str, actor: str) -> None:
     """Tell a push waiting for its confirm to revert instead."""
     from tikguard.ops.push.workflow import CONFIRM_TOPIC, REVERT_MESSAGE
 
-    message = f"{REVERT_MESSAGE}{actor}"
-    try:
-        runtime.current()
-    except RuntimeError:
-        async with runtime.submitter(settings) as client:
-            await client.send_async(op_id, message, CONFIRM_TOPIC)
-        return
-    await DBOS.send_async(op_id, message, CONFIRM_TOPIC)
+    await runtime.send(settings, op_id, f"{REVERT_MESSAGE}{actor}", CONFIRM_TOPIC)
 
 
 def _audit_only(db: Database, op: Operation, actor: str, action: str) -> None:
@@ -555,7 +527,7 @@ async def _operation_state(db: Database, settings: Settings, tenant_id: int, op_
         return "unknown to this controller"
     if op.outcome is not None:
         return f"ended {op.outcome}"
-    if _live(await _workflow(settings, op_id)):
+    if _live(await runtime.workflow_status(settings, op_id)):
         return f"running ({op.state})"
     return f"abandoned ({op.state})"
 

@@ -30,7 +30,8 @@ from tikguard.device.probe import DeviceFacts, probe
 from tikguard.device.session import DeviceSession
 from tikguard.ops.backup.snapshot import read_export
 from tikguard.ops.push import boot
-from tikguard.ops.push.context import Prepared, margin, prepared_export
+from tikguard.ops.push.context import margin, prepared_export
+from tikguard.ops.push.live import Prepared
 from tikguard.ops.push.plan import Plan, plan_merge, plan_replace, plan_restore
 from tikguard.settings import Settings
 

@@ -79,22 +79,36 @@ class Submitted:
 
 
 def check_request(req: PushRequest, settings: Settings) -> float:
-    """Validate a request; return the window in device seconds."""
+    """Validate a request before anything reaches a router (the push and its dry run
+    alike); return the window in device seconds."""
     if req.mode not in MODES:
         raise InvalidInput(f"unknown push mode {req.mode!r} (one of: {', '.join(MODES)})")
     if req.mode == "restore" and req.version is None:
         raise InvalidInput("a restore needs --version")
     if req.mode != "restore" and not req.script:
         raise InvalidInput(f"a {req.mode} needs a script (--file)")
+    if req.mode != "restore" and req.script:
+        refusal = script_refusal(req.script)
+        if refusal is not None:
+            raise InvalidInput(refusal)
+    return check_options(req, settings)
+
+
+def script_refusal(script: str) -> str | None:
+    """Why a script is refused before anything reaches a router (its syntax, with line
+    and column: :mod:`tikguard.routeros.syntax`), or None."""
+    try:
+        check_script(script)
+    except ParseError as exc:
+        return f"the script does not parse, nothing was sent: {exc.describe()}"
+    return None
+
+
+def check_options(req: PushRequest, settings: Settings) -> float:
+    """The request's confirm mode, health checks and window (what a rollout shares with
+    each of its pushes); the window in device seconds."""
     if req.confirm not in ("auto", "manual"):
         raise InvalidInput("--confirm is auto or manual")
-    if req.mode != "restore" and req.script:
-        try:
-            check_script(req.script)
-        except ParseError as exc:
-            raise InvalidInput(
-                f"the script does not parse, nothing was sent: {exc.describe()}"
-            ) from None
     bad_checks = healthcheck.problems(req.checks)
     if bad_checks:
         raise InvalidInput("; ".join(bad_checks))

@@ -21,7 +21,6 @@ from tikguard.ops import readings
 from tikguard.ops.backup.snapshot import read_export
 from tikguard.ops.push import boot
 from tikguard.ops.push.context import (
-    Prepared,
     connect_device,
     current_settings,
     database,
@@ -29,10 +28,10 @@ from tikguard.ops.push.context import (
     device_session,
     drop_session,
     encrypt_script,
-    live,
     names_for,
     prepared_export,
 )
+from tikguard.ops.push.live import Prepared, live
 from tikguard.ops.push.preflight import preflight
 from tikguard.ops.push.recorded import step
 from tikguard.ops.push.results import (

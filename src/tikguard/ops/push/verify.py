@@ -20,7 +20,6 @@ from tikguard.device.session import DeviceSession
 from tikguard.ops.backup.snapshot import read_export
 from tikguard.ops.push import boot, unexported
 from tikguard.ops.push.context import (
-    Prepared,
     current_settings,
     database,
     decrypt_script,
@@ -29,6 +28,7 @@ from tikguard.ops.push.context import (
     names_for,
     prepared_export,
 )
+from tikguard.ops.push.live import Prepared
 from tikguard.ops.push.plan import converged_to, merge_converged, parse_snippet
 from tikguard.ops.push.recorded import step
 from tikguard.ops.push.results import (

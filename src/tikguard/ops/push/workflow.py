@@ -28,9 +28,10 @@ from dataclasses import dataclass, replace
 from dbos import DBOS
 
 from tikguard.device import guard as dev
-from tikguard.ops.push.context import current_settings, forget, margin
+from tikguard.ops.push.context import current_settings, margin
 from tikguard.ops.push.events import emit, finish, forget_events
 from tikguard.ops.push.evidence import Evidence, Verdict, classify
+from tikguard.ops.push.live import forget
 from tikguard.ops.push.recorded import clock, durable_sleep
 from tikguard.ops.push.results import (
     ApplyStatus,

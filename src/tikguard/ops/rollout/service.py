@@ -105,12 +105,8 @@ def check(req: RolloutRequest, settings: Settings) -> float:
         raise InvalidInput("--canary must be 0 or more")
     if req.soak < 0:
         raise InvalidInput("--soak must be 0 or more")
-    # A script that parses stands in for the change, which each router's plan parses and
-    # each router's push checks again when it is submitted.
-    probe = push_ops.PushRequest(
-        devices=[], script=":put probe", window=req.window, checks=list(req.checks)
-    )
-    return push_ops.check_request(probe, settings)
+    probe = push_ops.PushRequest(devices=[], window=req.window, checks=list(req.checks))
+    return push_ops.check_options(probe, settings)
 
 
 def _facts(device: Device, config: str | None) -> RouterFacts:
@@ -143,6 +139,8 @@ def prepare(session: Session, tenant_id: int, req: RolloutRequest) -> list[Route
                 change = render(template, _facts(device, config))
             except RenderError as exc:
                 change, refusal = None, f"template: {exc.args[0].split(': ', 1)[1]}"
+        if refusal is None and change is not None:
+            refusal = push_ops.script_refusal(change)  # as the router's push would refuse
         if refusal is None:
             refusal = _offline_refusal(device, config)
         out.append(RouterChange(device.id, device.name, change, config, refusal))
