@@ -16,15 +16,23 @@ seeded with the test corpus's real exports in turn (``tikguard sim run --config-
 whose pre-push backup, verify export and post-push backup move tens of kilobytes.
 
 Usage: ``python bench/bench_push.py [--routers 100] [--time-scale 20] [--fleets tiny,corpus]``
+
+``--before REV`` compares the controller's CPU per push of another git revision (its
+``src/``, exported to a temporary folder) with this checkout's, in one run: each fleet
+is benchmarked with the older code, then with this code, and a last table gives the
+ratio after/before per run (below 1: this code costs less per push).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -108,6 +116,14 @@ async def run(
     print(f"{'run':<22} {'wall s':>8} {'ratio':>6} {'CPU s/push':>11}  outcomes")
     for label, took, cpu, outcomes in table:
         print(f"{label:<22} {took:8.2f} {took / base:6.2f} {cpu:11.3f}  {dict(outcomes)}")
+    out = os.environ.get("BENCH_PUSH_JSON")
+    if out:  # for --before: one line per run
+        lines = [
+            json.dumps({"fleet": fleet, "run": label, "wall": took, "cpu": cpu})
+            for label, took, cpu, _outcomes in table
+        ]
+        with Path(out).open("a") as handle:  # noqa: ASYNC230 (after the run, a few bytes)
+            handle.write("\n".join(lines) + "\n")
 
 
 def trace(db: Database, tenant_id: int, op_ids: list[str], t0: float) -> None:
@@ -129,7 +145,11 @@ def main() -> None:
     parser.add_argument("--routers", type=int, default=100)
     parser.add_argument("--time-scale", type=float, default=20.0)
     parser.add_argument("--fleets", default=",".join(FLEETS))
+    parser.add_argument("--before", metavar="REV", help="Also run a git revision's code; compare.")
     args = parser.parse_args()
+    if args.before:
+        compare(args.before, args.routers, args.time_scale, args.fleets)
+        return
     os.environ["TIKGUARD_TIME_SCALE"] = str(args.time_scale)
     for fleet in args.fleets.split(","):
         tmp = Path(tempfile.mkdtemp(prefix=f"tikguard-bench-push-{fleet}-"))
@@ -142,6 +162,44 @@ def main() -> None:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(10)
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def compare(rev: str, routers: int, scale: float, fleets: str) -> None:
+    """This benchmark with ``rev``'s code, then with this checkout's; the CPU ratio."""
+    repo = Path(__file__).resolve().parents[1]
+    tmp = Path(tempfile.mkdtemp(prefix="tikguard-bench-before-"))
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(repo), "archive", rev, "src"], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        found: dict[str, list[dict[str, Any]]] = {}
+        for label, src in (("before", tmp / "src"), ("after", repo / "src")):
+            out = tmp / f"{label}.jsonl"
+            env = {
+                **os.environ,
+                "PYTHONPATH": f"{src}{os.pathsep}{repo / 'bench'}",
+                "BENCH_PUSH_JSON": str(out),
+            }
+            print(f"== {label}: {src}", flush=True)
+            command = [sys.executable, __file__, "--routers", str(routers)]
+            command += ["--time-scale", str(scale), "--fleets", fleets]
+            subprocess.run(
+                command,
+                env=env,
+                check=True,
+            )
+            found[label] = [json.loads(line) for line in out.read_text().splitlines()]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"\ncontroller CPU per push, {rev} (before) and this checkout (after), one run")
+    print(f"{'fleet':<8} {'run':<22} {'before s':>9} {'after s':>9} {'after/before':>13}")
+    for before, after in zip(found["before"], found["after"], strict=True):
+        ratio = after["cpu"] / before["cpu"] if before["cpu"] else float("nan")
+        print(
+            f"{before['fleet']:<8} {before['run']:<22} {before['cpu']:9.3f} {after['cpu']:9.3f}"
+            f" {ratio:13.2f}"
+        )
 
 
 if __name__ == "__main__":
