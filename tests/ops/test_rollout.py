@@ -117,6 +117,27 @@ async def test_template_errors_reported_per_router_before_anything(tmp_path: Pat
         assert rollouts.list_all(env.db, env.tenant_id) == []
 
 
+async def test_a_rendered_change_that_does_not_parse_is_refused_per_router(
+    tmp_path: Path,
+) -> None:
+    """What each router's push would refuse before reaching it, the rollout refuses for
+    that router before anything starts, with the line and column."""
+    async with environment(tmp_path, 2, launch=False) as env:
+        source = (
+            "{% if device.name == '" + env.fleet[0].name + "' %}/ip dns set servers=9.9.9.9\n"
+            '{% else %}/system identity set name="{{ device.name }}\n{% endif %}'
+        )
+        with pytest.raises(InvalidInput) as err:
+            await rollouts.start(
+                env.db, env.settings, env.tenant_id, _request(source, template=True)
+            )
+        message = str(err.value)
+        assert "1 of 2" in message, message
+        assert f"{env.fleet[1].name}: the script does not parse" in message
+        assert "script:1:27: unterminated quoted string" in message
+        assert rollouts.list_all(env.db, env.tenant_id) == []
+
+
 async def test_empty_change_is_skipped(tmp_path: Path) -> None:
     async with environment(tmp_path, 2) as env:
         source = "{% if device.name == '" + env.fleet[1].name + "' %}" + GOOD + "{% endif %}"
