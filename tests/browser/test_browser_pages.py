@@ -76,6 +76,10 @@ def test_pages_fit_and_the_menu_is_reachable(
         "/push": "Push a change",
         f"/operations/{op}": "Push",
         "/users": "Users",
+        "/rollouts": "Roll out",
+        "/schedules": "Backup schedules",
+        "/notifications": "Notifications",
+        f"/devices/{first}/versions/2": "r001",
     }
     for path, heading in pages.items():
         page.goto(live.url + path)
