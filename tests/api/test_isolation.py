@@ -11,6 +11,8 @@ as before.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,20 +24,12 @@ from tests.api.world import TenantWorld, api_settings, build_tenant
 
 from tikguard.api.app import create_app
 from tikguard.ops import backup as backup_ops
+from tikguard.ops import compliance
+from tikguard.ops import inventory as inventory_ops
+from tikguard.ops import notify as notify_ops
 from tikguard.settings import Settings
 from tikguard.store.db import Database
-from tikguard.store.models import (
-    ApiToken,
-    AuditEntry,
-    ConfigVersion,
-    Device,
-    DeviceTag,
-    LoginSession,
-    Operation,
-    OperationEvent,
-    Rollout,
-    User,
-)
+from tikguard.store.models import Base, Rollout
 
 Ids = dict[str, Any]
 #: (method, path) -> body for the ids of the target tenant (None: no body).
@@ -72,18 +66,56 @@ BY_ID: dict[tuple[str, str], Body] = {
     ("DELETE", "/api/v1/users/{user_id}"): None,
     # beta has a schedule for this tag; alpha has none: not found, beta's kept
     ("DELETE", "/api/v1/schedules?tag={tag}"): None,
+    ("DELETE", "/api/v1/notify/channels/{channel}"): None,
+    ("DELETE", "/api/v1/notify/rules/{rule}"): None,
+    ("POST", "/api/v1/notify/test/{rule}"): None,
+    ("POST", "/api/v1/notify/test/{channel}"): None,
+    # a rule of alpha's sending to beta's channel: no such channel
+    ("POST", "/api/v1/notify/rules"): lambda i: {"name": "stolen", "channel": i["channel"]},
+    ("DELETE", "/api/v1/inventory/sources/{source}"): None,
+    ("POST", "/api/v1/inventory/sources/{source}/sync"): None,
+    ("POST", "/api/v1/inventory/sources/{source}/sync?dry_run=true"): None,
+    ("POST", "/api/v1/rollouts/plan"): lambda i: {"names": [i["device_name"]], "script": SCRIPT},
+    ("POST", "/api/v1/rollouts"): lambda i: {"names": [i["device_name"]], "script": SCRIPT},
+    ("POST", "/api/v1/rollouts/{rollout_id}/abort"): None,
+    ("POST", "/api/v1/rollouts/{rollout_id}/continue"): None,
 }
-#: Endpoints without ids: they must list only the caller's tenant.
+#: Routes that hand work to the durable engine answer 503 before anything else when
+#: there is none (this app runs none): the same for every id, so they disclose nothing;
+#: :func:`test_rollout_writes_find_only_the_callers_rollouts` calls the service they
+#: call, which looks the ids up.
+NEEDS_ENGINE = {
+    ("POST", "/api/v1/rollouts"),
+    ("POST", "/api/v1/rollouts/{rollout_id}/abort"),
+    ("POST", "/api/v1/rollouts/{rollout_id}/continue"),
+}
+#: Endpoints without ids: they must list only the caller's tenant; the value is what
+#: the caller's own answer holds (tenant alpha's name unless said).
 LISTS: dict[tuple[str, str], str] = {
-    ("GET", "/api/v1/devices"): "",
+    ("GET", "/api/v1/devices"): "alpha",
     ("GET", "/api/v1/operations"): "",
-    ("GET", "/api/v1/audit"): "",
-    ("GET", "/api/v1/users"): "",
-    ("GET", "/api/v1/tokens"): "",
+    ("GET", "/api/v1/audit"): "alpha",
+    ("GET", "/api/v1/users"): "alpha",
+    ("GET", "/api/v1/tokens"): "alpha",
     ("GET", "/api/v1/me"): "",
     ("GET", "/api/v1/operations?device={device}"): "",
-    ("GET", "/api/v1/schedules"): "",
-    ("GET", "/api/v1/rollouts"): "",
+    ("GET", "/api/v1/schedules"): "alpha",
+    ("GET", "/api/v1/rollouts"): "alpha",
+    ("GET", "/api/v1/notify/channels"): "alpha-hook",
+    ("GET", "/api/v1/notify/rules"): "alpha-rule",
+    ("GET", "/api/v1/notify/attempts"): "",
+    ("GET", "/api/v1/notify/attempts?channel=beta-hook"): "",
+    ("GET", "/api/v1/notify/kinds"): "push-reverted",  # no tenant's data at all
+    ("GET", "/api/v1/inventory/sources"): "alpha-src",
+    ("GET", "/api/v1/compliance"): "alpha-only",
+    ("GET", "/api/v1/compliance/rules"): "alpha-only",
+    ("GET", "/api/v1/compliance/changes?since=2000-01-01T00:00:00Z"): "alpha-r1",
+    ("GET", "/api/v1/search?q=/ip address"): "alpha-r1",
+    ("GET", "/api/v1/search?q=192.0.2&history=true"): "alpha-r1",
+    ("GET", "/api/v1/search?q=/ip address&site=beta-site"): "",
+    # system-wide by design (docs/security.md): every worker, but only the caller's
+    # pushes counted (test_workers_count_only_the_callers_pushes)
+    ("GET", "/api/v1/workers"): "",
 }
 #: Endpoints that create rows in the caller's own tenant (checked not to touch others).
 CREATES: dict[tuple[str, str], Callable[[Ids], Any]] = {
@@ -91,7 +123,30 @@ CREATES: dict[tuple[str, str], Callable[[Ids], Any]] = {
     ("POST", "/api/v1/users"): lambda i: {"username": "newbie", "password": "long-enough-pw"},
     ("POST", "/api/v1/tokens"): lambda i: {"name": "t", "role": "viewer"},
     ("POST", "/api/v1/schedules"): lambda i: {"tag": "created-here", "cron": "0 4 * * *"},
+    # a name another tenant uses is free here (names are per tenant)
+    ("POST", "/api/v1/notify/channels/webhook"): lambda i: {
+        "name": i["channel"],
+        "url": "https://hooks.alpha.example/new",
+    },
+    ("POST", "/api/v1/notify/channels/email"): lambda i: {
+        "name": "mail",
+        "host": "smtp.alpha.example",
+        "sender": "tikguard@alpha.example",
+        "to": ["noc@alpha.example"],
+    },
+    ("POST", "/api/v1/inventory/sources"): lambda i: {
+        "name": i["source"],
+        "url": "https://inv.alpha.example/api",
+    },
+    # judged over the caller's routers only
+    ("POST", "/api/v1/compliance/check"): lambda i: None,
+    ("PUT", "/api/v1/compliance/rules"): lambda i: {"text": COMPLIANCE.format(name="alpha")},
 }
+COMPLIANCE = """rules:
+  - id: {name}-only
+    severity: low
+    must-not: /ip address interface=ether2
+"""
 PUBLIC = {("GET", "/api/v1/health")}
 
 
@@ -140,6 +195,36 @@ def app(settings: Settings, db: Database, alpha: TenantWorld, beta: TenantWorld)
                     requested_by=f"token:{world.name}-operator",
                 )
             )
+    for world in (alpha, beta):  # notifications, an inventory source, compliance rules
+        notify_ops.add_webhook(
+            db,
+            world.id,
+            name=f"{world.name}-hook",
+            url=f"https://hooks.{world.name}.example/in",
+            actor="test",
+        )
+        notify_ops.add_rule(
+            db,
+            world.id,
+            name=f"{world.name}-rule",
+            channel=f"{world.name}-hook",
+            events=[],
+            actor="test",
+        )
+        config = inventory_ops.build_config("http", url=f"https://inv.{world.name}.example/api")
+        asyncio.run(
+            inventory_ops.create_source(
+                db,
+                settings,
+                world.id,
+                actor="test",
+                name=f"{world.name}-src",
+                kind="http",
+                config=config,
+                headers={"Authorization": f"Token {world.name}-inventory-secret"},
+            )
+        )
+        compliance.load_rules(db, world.id, COMPLIANCE.format(name=world.name), actor="test")
     return create_app(settings, db=db, engine=False)
 
 
@@ -154,75 +239,49 @@ def routes(app: FastAPI) -> set[tuple[str, str]]:
     return out
 
 
-#: Endpoints that came without an isolation case (found when the check above began to
-#: see the routes). Each needs one; a new endpoint is not to be added here.
-KNOWN_GAPS = {
-    ("DELETE", "/api/v1/inventory/sources/{name}"),
-    ("DELETE", "/api/v1/notify/channels/{name}"),
-    ("DELETE", "/api/v1/notify/rules/{name}"),
-    ("GET", "/api/v1/compliance"),
-    ("GET", "/api/v1/compliance/changes"),
-    ("GET", "/api/v1/compliance/rules"),
-    ("GET", "/api/v1/inventory/sources"),
-    ("GET", "/api/v1/notify/attempts"),
-    ("GET", "/api/v1/notify/channels"),
-    ("GET", "/api/v1/notify/kinds"),
-    ("GET", "/api/v1/notify/rules"),
-    ("GET", "/api/v1/search"),
-    ("GET", "/api/v1/workers"),
-    ("POST", "/api/v1/compliance/check"),
-    ("POST", "/api/v1/inventory/sources"),
-    ("POST", "/api/v1/inventory/sources/{name}/sync"),
-    ("POST", "/api/v1/notify/channels/email"),
-    ("POST", "/api/v1/notify/channels/webhook"),
-    ("POST", "/api/v1/notify/rules"),
-    ("POST", "/api/v1/notify/test/{name}"),
-    ("POST", "/api/v1/rollouts"),
-    ("POST", "/api/v1/rollouts/plan"),
-    ("POST", "/api/v1/rollouts/{rollout_id}/abort"),
-    ("POST", "/api/v1/rollouts/{rollout_id}/continue"),
-    ("PUT", "/api/v1/compliance/rules"),
-}
+#: Endpoints without an isolation case, each with the reason. A new endpoint is not to
+#: be added here: write its case.
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
+
+
+def shape(path: str) -> str:
+    """A path without its query and with its parameters unnamed (the matrix names them
+    for the ids it fills in: ``{channel}`` where the route says ``{name}``)."""
+    return re.sub(r"\{[^}]+\}", "{}", path.split("?")[0])
+
+
+def covered() -> set[tuple[str, str]]:
+    return {(m, shape(p)) for m, p in [*BY_ID, *LISTS, *CREATES, *PUBLIC]}
+
+
+def test_every_endpoint_is_in_the_matrix(app: FastAPI) -> None:
+    found = {(m, shape(p)) for m, p in routes(app)}
+    assert len(found) > 50  # the routes are really read
+    gaps = {(m, shape(p)) for m, p in KNOWN_GAPS}
+    missing = found - covered() - gaps
+    assert not missing, f"endpoints without an isolation case: {sorted(missing)}"
+    assert not (covered() | gaps) - found, "cases of endpoints that do not exist"
+    assert not covered() & gaps, "a gap with a case is no gap"
 
 
 def snapshot(db: Database, tenant_id: int) -> dict[str, Any]:
-    """Everything of one tenant that an endpoint could change."""
+    """Every row of one tenant that an endpoint could change: every column of every
+    table with a tenant (a new table is in here without a word), and its schedules."""
     with db.session() as s:
-
-        def rows(model: Any, *cols: Any) -> list[tuple[Any, ...]]:
-            q = select(*cols).where(model.tenant_id == tenant_id).order_by(*cols)
-            return [tuple(r) for r in s.execute(q)]
-
-        return {
-            "devices": rows(
-                Device,
-                Device.id,
-                Device.name,
-                Device.host,
-                Device.site,
-                Device.username,
-                Device.password_enc,
-                Device.host_key,
-            ),
-            "tags": rows(DeviceTag, DeviceTag.device_id, DeviceTag.tag),
-            "versions": rows(ConfigVersion, ConfigVersion.id, ConfigVersion.sha256),
-            "ops": rows(
-                Operation,
-                Operation.id,
-                Operation.state,
-                Operation.outcome,
-                Operation.last_event_seq,
-            ),
-            "events": rows(OperationEvent, OperationEvent.id),
-            "audit": rows(AuditEntry, AuditEntry.id),
-            "users": rows(
-                User, User.id, User.username, User.role, User.disabled, User.password_hash
-            ),
-            "sessions": rows(LoginSession, LoginSession.id, LoginSession.token_hash),
-            "tokens": rows(ApiToken, ApiToken.id, ApiToken.revoked_at),
-            "schedules": schedules_of(db, tenant_id),
-            "rollouts": rows(Rollout, Rollout.id, Rollout.state, Rollout.abort_requested),
+        out: dict[str, Any] = {
+            table.name: [
+                tuple(r)
+                for r in s.execute(
+                    select(table)
+                    .where(table.c.tenant_id == tenant_id)
+                    .order_by(*table.primary_key.columns)
+                )
+            ]
+            for table in Base.metadata.sorted_tables
+            if "tenant_id" in table.c
         }
+    out["schedules"] = schedules_of(db, tenant_id)
+    return out
 
 
 def schedules_of(db: Database, tenant_id: int) -> list[tuple[Any, ...]]:
@@ -257,6 +316,9 @@ def target_ids(world: TenantWorld) -> list[Ids]:
         "ref": "1",
         "device_name": world.device_name,
         "rollout_id": f"{world.name}rollout".ljust(32, "0"),
+        "channel": f"{world.name}-hook",
+        "rule": f"{world.name}-rule",
+        "source": f"{world.name}-src",
     }
     ghost = {
         "device": 987654,
@@ -268,9 +330,28 @@ def target_ids(world: TenantWorld) -> list[Ids]:
         "ref": "-1",
         "device_name": "ghost",
         "rollout_id": "0" * 32,
+        "channel": "ghost",
+        "rule": "ghost",
+        "source": "ghost",
     }
     by_name = [{**ids, "device": ids["device_name"]} for ids in (real, ghost)]
     return [real, ghost, *by_name]
+
+
+#: What of beta's may never appear in an answer to alpha (unless alpha sent it).
+LEAKS = (
+    "beta-r1",
+    "beta-site",
+    "planned",
+    "beta-admin",
+    "192.0.2.1",
+    "beta-hook",
+    "beta-rule",
+    "beta-src",
+    "beta.example",
+    "beta-only",
+    "beta-inventory-secret",
+)
 
 
 def fill(path: str, ids: Ids) -> str:
@@ -289,17 +370,25 @@ async def test_ids_of_another_tenant_are_not_found(
     role: str,
 ) -> None:
     before = snapshot(db, beta.id)
+    answers: list[int] = []
     for ids in target_ids(beta):
         make = BY_ID[(method, path)]
         kwargs: dict[str, Any] = {"headers": alpha.auth(role)}
         if make is not None:
             kwargs["json"] = make(ids)
+        sent = fill(path, ids) + json.dumps(kwargs.get("json"))
         r = await client.request(method, fill(path, ids), **kwargs)
-        assert r.status_code in (403, 404), (method, path, ids, r.status_code, r.text)
+        allowed = (403, 404, 503) if (method, path) in NEEDS_ENGINE else (403, 404)
+        assert r.status_code in allowed, (method, path, ids, r.status_code, r.text)
+        answers.append(r.status_code)
         # The id or name asked for may be echoed; nothing else of beta's may appear.
-        for leak in ("beta-r1", "beta-site", "planned", "beta-admin", "192.0.2.1"):
-            if leak != ids["device"]:
+        for leak in LEAKS:
+            if leak not in sent:
                 assert leak not in r.text, (method, path, r.text)
+    # beta's real ids and ids that exist nowhere get the same answer (by id, by name):
+    # the status tells nothing of what exists
+    real, ghost, real_by_name, ghost_by_name = answers
+    assert (real, real_by_name) == (ghost, ghost_by_name), (method, path, role, answers)
     assert snapshot(db, beta.id) == before
 
 
@@ -315,9 +404,10 @@ async def test_lists_show_only_the_callers_tenant(
     for mine in (alpha.device_id, alpha.device_name):
         r = await client.request(method, fill(path, {"device": mine}), headers=alpha.auth("admin"))
         assert r.status_code == 200, r.text
-        assert alpha.name in r.text or path.endswith("/me") or "operations" in path
-        for secret in (beta.device_name, beta.op_id, "beta-"):
-            assert secret not in r.text
+        assert LISTS[(method, path)] in r.text
+        for secret in (beta.device_name, beta.op_id, "beta-", "beta.example"):
+            if secret not in path:
+                assert secret not in r.text
     for theirs in (beta.device_id, beta.device_name):
         r = await client.request(
             method, fill(path, {"device": theirs}), headers=alpha.auth("admin")
@@ -336,10 +426,11 @@ async def test_creating_never_touches_another_tenant(
     path: str,
 ) -> None:
     before = snapshot(db, beta.id)
-    r = await client.request(
-        method, path, json=CREATES[(method, path)](target_ids(beta)[0]), headers=alpha.auth("admin")
-    )
-    assert r.status_code == 201, r.text  # created in alpha (names are per tenant)
+    body = CREATES[(method, path)](target_ids(beta)[0])
+    r = await client.request(method, path, json=body, headers=alpha.auth("admin"))
+    assert r.status_code in (200, 201), r.text  # done in alpha (names are per tenant)
+    for leak in LEAKS:  # beta's channel and source names are alpha's own here
+        assert leak not in r.text or leak in json.dumps(body), (leak, r.text)
     assert snapshot(db, beta.id) == before
 
 
