@@ -39,6 +39,8 @@ def pages(history: History) -> dict[str, str]:
         "operations": "/operations",
         "users": "/users",
         "schedules": "/schedules",
+        "notifications": "/notifications",
+        "rollouts": "/rollouts",
     }
     if history.cut_op:
         shown["operation-reverted"] = f"/operations/{history.cut_op}"
