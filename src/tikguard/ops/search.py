@@ -12,16 +12,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tikguard.routeros.patterns import PatternError
 from tikguard.routeros.query import Query, QueryError, parse_query
-from tikguard.store import devices as store_devices
 from tikguard.store import search_index
 from tikguard.store.db import Database
 from tikguard.store.errors import InvalidInput
-from tikguard.store.models import ConfigVersion, SearchLink
+from tikguard.store.models import ConfigVersion, Device, DeviceTag, SearchLink
 
 #: Lines shown per router at most (the count says how many matched).
 MAX_LINES: Final = 50
@@ -110,12 +109,23 @@ def search(
             hits = search_index.find(s, tenant_id, query, history=history)
         except PatternError as exc:
             raise InvalidInput(str(exc)) from None
-        devices = {d.id: d for d in store_devices.list_devices(s, tenant_id, tag=tag, site=site)}
-        with_versions = set(
-            s.scalars(
-                select(ConfigVersion.device_id)
-                .where(ConfigVersion.tenant_id == tenant_id)
-                .distinct()
+        devices = _in_scope(s, tenant_id, tag, site)
+        searched = (
+            s.scalar(
+                select(func.count(func.distinct(SearchLink.device_id))).where(
+                    SearchLink.tenant_id == tenant_id, SearchLink.latest.is_(True)
+                )
+            )
+            if tag is None and site is None
+            else len(
+                set(devices)
+                & set(
+                    s.scalars(
+                        select(SearchLink.device_id)
+                        .where(SearchLink.tenant_id == tenant_id, SearchLink.latest.is_(True))
+                        .distinct()
+                    )
+                )
             )
         )
     grouped: dict[int, RouterMatches] = {}
@@ -126,7 +136,7 @@ def search(
         found = grouped.get(hit.version_id)
         if found is None:
             found = grouped[hit.version_id] = RouterMatches(
-                device.name, device.id, hit.seq, hit.version_id
+                device, hit.device_id, hit.seq, hit.version_id
             )
         found.count += 1
         if len(found.lines) < max_lines:
@@ -137,8 +147,26 @@ def search(
         query.structured,
         history,
         routers,
-        searched=len(set(devices) & with_versions),
+        searched=searched or 0,
     )
+
+
+def _in_scope(
+    session: Session, tenant_id: int, tag: str | None, site: str | None
+) -> dict[int, str]:
+    """The tenant's routers (with ``tag``, at ``site``) by id: their names."""
+    query = select(Device.id, Device.name).where(Device.tenant_id == tenant_id)
+    if site is not None:
+        query = query.where(Device.site == site)
+    if tag is not None:
+        query = query.where(
+            Device.id.in_(
+                select(DeviceTag.device_id).where(
+                    DeviceTag.tenant_id == tenant_id, DeviceTag.tag == tag
+                )
+            )
+        )
+    return {row.id: row.name for row in session.execute(query)}
 
 
 def matching_devices(result: SearchResult) -> list[str]:

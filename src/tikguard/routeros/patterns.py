@@ -65,11 +65,12 @@ class Budget:
         self.seconds = seconds
         self._end = time.monotonic() + seconds
 
-    def search(self, pattern: regex.Pattern[str], text: str) -> regex.Match[str] | None:
+    def left(self) -> float:
+        """Seconds left (an error when none are)."""
         left = self._end - time.monotonic()
-        try:
-            if left <= 0:
-                raise TimeoutError
-            return pattern.search(text, timeout=left)
-        except TimeoutError:
-            raise _too_slow(self.what, self.seconds, "the fleet's configurations") from None
+        if left <= 0:
+            raise self.exceeded()
+        return left
+
+    def exceeded(self) -> PatternError:
+        return _too_slow(self.what, self.seconds, "the fleet's configurations")

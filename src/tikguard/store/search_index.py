@@ -40,6 +40,8 @@ from tikguard.store.models import (
 
 #: The time one regex query may take over all the lines it reads (seconds).
 REGEX_BUDGET: Final = 2.0
+#: Lines searched between two looks at the time budget.
+_BUDGET_STEP: Final = 512
 #: Ids per ``IN (...)`` list.
 _CHUNK: Final = 900
 _SECTIONS: Table = SearchSection.__table__  # type: ignore[assignment]
@@ -247,7 +249,7 @@ def find(
     if query.structured:
         matched = _structured(session, tenant_id, query)
     else:
-        matched = _regex(session, tenant_id, query, history, version_ids)
+        matched = _regex(session, tenant_id, query, version_ids)
     if not matched:
         return []
     l = _LINKS.c  # noqa: E741
@@ -285,31 +287,37 @@ def _structured(session: Session, tenant_id: int, query: Query) -> dict[int, lis
 
 
 def _regex(
-    session: Session,
-    tenant_id: int,
-    query: Query,
-    history: bool,
-    version_ids: Sequence[int] | None,
+    session: Session, tenant_id: int, query: Query, version_ids: Sequence[int] | None
 ) -> dict[int, list[tuple[str, str]]]:
     assert query.pattern is not None
     c = _LINES.c
     s = _SECTIONS.c
     l = _LINKS.c  # noqa: E741
-    scope = select(l.section_id).where(l.tenant_id == tenant_id)
-    if version_ids is not None:
-        scope = scope.where(l.version_id.in_(list(version_ids)))
-    elif not history:
-        scope = scope.where(l.latest.is_(True))
-    rows = session.execute(
+    statement = (
         select(c.section_id, c.text, s.menu)
         .join(_SECTIONS, s.id == c.section_id)
-        .where(c.tenant_id == tenant_id, c.section_id.in_(scope.distinct()))
+        .where(c.tenant_id == tenant_id)
         .order_by(c.section_id, c.position)
     )
+    if version_ids is not None:
+        # One router's version (a compliance check as it is stored): only its sections.
+        scope = select(l.section_id).where(
+            l.tenant_id == tenant_id, l.version_id.in_(list(version_ids))
+        )
+        statement = statement.where(c.section_id.in_(scope))
+    # Otherwise every distinct line of the tenant, fewer than its routers' lines: the
+    # links then keep the sections of the versions asked for (:func:`find`).
+    rows = session.execute(statement).all()
     budget = Budget("the query", REGEX_BUDGET)
-    pattern = query.pattern
+    search = query.pattern.search
     matched: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for row in rows:
-        if budget.search(pattern, row.text) is not None:
-            matched[row.section_id].append((row.menu, row.text))
+    for start in range(0, len(rows), _BUDGET_STEP):
+        timeout = budget.left()
+        for section_id, text, menu in rows[start : start + _BUDGET_STEP]:
+            try:
+                found = search(text, timeout=timeout)
+            except TimeoutError:
+                raise budget.exceeded() from None
+            if found is not None:
+                matched[section_id].append((menu, text))
     return matched
