@@ -39,7 +39,14 @@ from tikguard.settings import Settings  # noqa: E402
 from tikguard.store import devices as store_devices  # noqa: E402
 from tikguard.store import versions as store_versions  # noqa: E402
 from tikguard.store.db import Database  # noqa: E402
-from tikguard.store.models import ConfigVersion, SearchItem, SearchLine, SearchLink, SearchSection  # noqa: E402
+from tikguard.store.models import (  # noqa: E402
+    ConfigVersion,
+    SearchItem,
+    SearchLine,
+    SearchLink,
+    SearchSection,
+    Tenant,
+)
 from tikguard.store.tenants import create_tenant  # noqa: E402
 
 CORPUS = Path(os.environ.get("TIKGUARD_CORPUS", REPO.parent / "shared" / "corpus")) / "exports"
@@ -140,11 +147,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routers", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="Keep the fleet here (built on the first run, reused after: queries only).",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tg-bench-search-") as tmp:
-        db = Database.open(Settings(data_dir=Path(tmp)))
+        db = Database.open(Settings(data_dir=args.data_dir or Path(tmp)))
         try:
-            tenant_id, stored = build(db, args.routers)
+            with db.session() as s:
+                found = s.scalar(select(Tenant.id).where(Tenant.name == "bench"))
+            if found is None:
+                tenant_id, stored = build(db, args.routers)
+            else:
+                tenant_id, stored = found, float("nan")
             with db.session() as s:
                 sizes = {
                     name: s.scalar(select(func.count()).select_from(model))

@@ -18,7 +18,13 @@ from tests.conftest import corpus_exports
 
 from tikguard.ops.backup.snapshot import prepare
 from tikguard.routeros.query import Query
-from tikguard.routeros.searchable import SearchItem, config_items, section_lines, sections
+from tikguard.routeros.searchable import (
+    SearchItem,
+    config_items,
+    excerpt,
+    section_lines,
+    sections,
+)
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import versions as store_versions
@@ -158,6 +164,7 @@ def brute_force(
             else:
                 assert query.pattern is not None
                 for line in _lines(text):
-                    if query.pattern.search(line):
-                        out[(name, index, line)] += 1
+                    found = query.pattern.search(line)
+                    if found:
+                        out[(name, index, excerpt(line, found.start(), found.end()))] += 1
     return out

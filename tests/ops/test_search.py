@@ -163,3 +163,20 @@ def test_cli_groups_by_router_and_exits_as_grep(
     assert missing.exit_code == 1 and "0 of 41 routers match" in missing.output
     bad = runner.invoke(app, ["--tenant", "acme", "search", "/ip nosuch"])
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "re:\\s+",
+        "re:^/ip firewall",
+        "re:=yes$",
+        "re:(?<=name=)ether1",
+        "re:\\Aadd",
+        "re:x*",
+        "re:\\bdst-port=\\d+\\b",
+    ],
+)
+def test_regex_semantics_are_per_line(fleet: Fleet, text: str) -> None:
+    query, found = _indexed(fleet, text)
+    assert found == brute_force(fleet, query)

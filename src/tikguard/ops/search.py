@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -110,22 +110,10 @@ def search(
         except PatternError as exc:
             raise InvalidInput(str(exc)) from None
         devices = _in_scope(s, tenant_id, tag, site)
-        searched = (
-            s.scalar(
-                select(func.count(func.distinct(SearchLink.device_id))).where(
-                    SearchLink.tenant_id == tenant_id, SearchLink.latest.is_(True)
-                )
-            )
-            if tag is None and site is None
-            else len(
-                set(devices)
-                & set(
-                    s.scalars(
-                        select(SearchLink.device_id)
-                        .where(SearchLink.tenant_id == tenant_id, SearchLink.latest.is_(True))
-                        .distinct()
-                    )
-                )
+        has_version = select(ConfigVersion.id).where(ConfigVersion.device_id == Device.id).exists()
+        searched = s.scalar(
+            _scoped(select(func.count()).select_from(Device), tenant_id, tag, site).where(
+                has_version
             )
         )
     grouped: dict[int, RouterMatches] = {}
@@ -155,18 +143,21 @@ def _in_scope(
     session: Session, tenant_id: int, tag: str | None, site: str | None
 ) -> dict[int, str]:
     """The tenant's routers (with ``tag``, at ``site``) by id: their names."""
-    query = select(Device.id, Device.name).where(Device.tenant_id == tenant_id)
+    query = _scoped(select(Device.id, Device.name), tenant_id, tag, site)
+    return {row.id: row.name for row in session.execute(query)}
+
+
+def _scoped(query: Any, tenant_id: int, tag: str | None, site: str | None) -> Any:
+    """``query`` (a select over devices) kept to the tenant's routers in scope."""
+    query = query.where(Device.tenant_id == tenant_id)
     if site is not None:
         query = query.where(Device.site == site)
     if tag is not None:
-        query = query.where(
-            Device.id.in_(
-                select(DeviceTag.device_id).where(
-                    DeviceTag.tenant_id == tenant_id, DeviceTag.tag == tag
-                )
-            )
+        tagged = select(DeviceTag.device_id).where(
+            DeviceTag.tenant_id == tenant_id, DeviceTag.tag == tag
         )
-    return {row.id: row.name for row in session.execute(query)}
+        query = query.where(Device.id.in_(tagged))
+    return query
 
 
 def matching_devices(result: SearchResult) -> list[str]:

@@ -84,6 +84,19 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
 
 
+def excerpt(line: str, start: int, end: int) -> str:
+    """How a matching line is shown: whole, or (a script's source) its start and the
+    match with some context, so a result never floods the screen."""
+    if len(line) <= MAX_LINE:
+        return line
+    head = line[: MAX_LINE // 2]
+    if end <= len(head):
+        return head + " …"
+    begin = max(len(head), start - MAX_LINE // 4)
+    tail = line[begin : min(len(line), max(end, begin) + MAX_LINE // 4)]
+    return head + " … " + tail + (" …" if begin + len(tail) < len(line) else "")
+
+
 def menu_of(line: str) -> tuple[str, str]:
     """``(menu path, rest)`` of a line that starts with ``/`` (``/ip dns set x`` ->
     ``("/ip dns", "set x")``), splitting as the parser does: menu words up to a verb."""

@@ -16,12 +16,14 @@ same :class:`Hit` rows a brute-force search of the texts would.
 
 from __future__ import annotations
 
+import bisect
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+import regex
 from sqlalchemy import Table, and_, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -29,7 +31,13 @@ from sqlalchemy.orm import Session
 
 from tikguard.routeros.patterns import Budget
 from tikguard.routeros.query import Query
-from tikguard.routeros.searchable import Section, section_items, section_lines, sections
+from tikguard.routeros.searchable import (
+    Section,
+    excerpt,
+    section_items,
+    section_lines,
+    sections,
+)
 from tikguard.store.models import (
     ConfigVersion,
     SearchItem,
@@ -40,8 +48,6 @@ from tikguard.store.models import (
 
 #: The time one regex query may take over all the lines it reads (seconds).
 REGEX_BUDGET: Final = 2.0
-#: Lines searched between two looks at the time budget.
-_BUDGET_STEP: Final = 512
 #: Ids per ``IN (...)`` list.
 _CHUNK: Final = 900
 _SECTIONS: Table = SearchSection.__table__  # type: ignore[assignment]
@@ -272,6 +278,41 @@ def find(
     return hits
 
 
+#: Patterns whose meaning depends on what is around a line (start or end of the whole
+#: text, lookbehind): matched line by line, never through the joined text.
+_CONTEXT: Final = ("\\A", "\\Z", "\\z", "\\G", "(?<")
+
+
+def _candidates(pattern: regex.Pattern[str], lines: list[str], budget: Budget) -> list[int]:
+    """The indexes of the lines that may match: one scan of all lines joined (a line that
+    matches is touched by a match of the joined text, since ``^``/``$`` match at line
+    ends), instead of one call per line; each candidate is then checked alone."""
+    if any(token in pattern.pattern for token in _CONTEXT):
+        return list(range(len(lines)))
+    starts: list[int] = []
+    offset = 0
+    for line in lines:
+        starts.append(offset)
+        offset += len(line) + 1
+    joined = "\n".join(lines)
+    out: list[int] = []
+    position = 0
+    search = pattern.search
+    try:
+        while position <= len(joined):
+            match = search(joined, position, timeout=budget.left())
+            if match is None:
+                break
+            first = bisect.bisect_right(starts, match.start()) - 1
+            last = bisect.bisect_right(starts, max(match.start(), match.end() - 1)) - 1
+            out.extend(range(max(first, out[-1] + 1 if out else 0), last + 1))
+            # The lines touched are candidates already: go on from the next line.
+            position = starts[last + 1] if last + 1 < len(starts) else len(joined) + 1
+    except TimeoutError:
+        raise budget.exceeded() from None
+    return out
+
+
 def _structured(session: Session, tenant_id: int, query: Query) -> dict[int, list[tuple[str, str]]]:
     c = _ITEMS.c
     matched: dict[int, list[tuple[str, str]]] = defaultdict(list)
@@ -309,15 +350,13 @@ def _regex(
     # links then keep the sections of the versions asked for (:func:`find`).
     rows = session.execute(statement).all()
     budget = Budget("the query", REGEX_BUDGET)
-    search = query.pattern.search
     matched: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for start in range(0, len(rows), _BUDGET_STEP):
-        timeout = budget.left()
-        for section_id, text, menu in rows[start : start + _BUDGET_STEP]:
-            try:
-                found = search(text, timeout=timeout)
-            except TimeoutError:
-                raise budget.exceeded() from None
-            if found is not None:
-                matched[section_id].append((menu, text))
+    for index in _candidates(query.pattern, [row.text for row in rows], budget):
+        section_id, text, menu = rows[index]
+        try:
+            found = query.pattern.search(text, timeout=budget.left())
+        except TimeoutError:
+            raise budget.exceeded() from None
+        if found is not None:
+            matched[section_id].append((menu, excerpt(text, found.start(), found.end())))
     return matched
