@@ -94,6 +94,21 @@ def test_a_new_version_is_judged_when_stored(fleet: Fleet) -> None:
         if c.device == name
     ]
     assert changes == [("resolved", "no-telnet"), ("new", "no-telnet")]
+    from tikguard.ops.notify import sources
+
+    with fleet.db.session() as s:
+        told = [
+            f for f in sources.detect(s, fleet.tenant_id, before) if f.key.startswith("compliance")
+        ]
+    mine = [(f.kind, f.details["rule"]) for f in told if f.device_name == name]
+    assert mine == [
+        (sources.COMPLIANCE_RESOLVED, "no-telnet"),
+        (sources.COMPLIANCE_VIOLATION, "no-telnet"),
+    ]
+    assert (
+        "telnet"
+        in next(f for f in told if f.kind == sources.COMPLIANCE_VIOLATION).details["lines"][0]
+    )
     fleet.versions[name] += [(fixed, version), (text, version)]
 
 

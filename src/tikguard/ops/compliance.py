@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tikguard.ops import search as search_ops
+from tikguard.ops.notify import sources as notify_sources
 from tikguard.ops.rollout.service import RolloutRequest
 from tikguard.ops.rollout.targets import Selector
 from tikguard.store import compliance as store_compliance
@@ -248,3 +250,48 @@ def fix_request(
         requested_by=actor,
         **policy,  # type: ignore[arg-type]
     )
+
+
+@notify_sources.register_source
+def notify_source(session: Session, tenant_id: int, since: datetime) -> list[notify_sources.Found]:
+    """Compliance changes since ``since`` as notification facts (the watcher of
+    :mod:`tikguard.ops.notify.sources` calls this on every look; the change id keys the
+    event, so each change is told once): ``compliance-violation`` for a new violation,
+    ``compliance-resolved`` for a resolved one, with the rule, severity and lines."""
+    rows = store_compliance.changes_since(session, tenant_id, since)
+    if not rows:
+        return []
+    _, loaded = store_compliance.load_rules(session, tenant_id)
+    titles = {r.id: r.title for r in loaded}
+    ids = {c.device_id for c in rows}
+    names = dict(session.execute(select(Device.id, Device.name).where(Device.id.in_(ids))).all())
+    verdicts = {
+        (v.device_id, v.rule): v
+        for v in store_compliance.results(session, tenant_id)
+        if v.device_id in ids
+    }
+    out: list[notify_sources.Found] = []
+    for change in rows:
+        name = names.get(change.device_id, "?")
+        new = change.kind == "new"
+        verdict = verdicts.get((change.device_id, change.rule))
+        title = titles.get(change.rule, change.rule)
+        out.append(
+            notify_sources.Found(
+                key=f"compliance-change:{change.id}",
+                kind=notify_sources.COMPLIANCE_VIOLATION
+                if new
+                else notify_sources.COMPLIANCE_RESOLVED,
+                title=f"{name}: {'violates' if new else 'complies again with'} {change.rule}"
+                f" ({change.severity}): {title}",
+                details={
+                    "rule": change.rule,
+                    "severity": change.severity,
+                    "lines": list(verdict.lines) if verdict is not None and new else [],
+                },
+                device_id=change.device_id,
+                device_name=name,
+                link=f"/devices/{change.device_id}",
+            )
+        )
+    return out
