@@ -614,6 +614,8 @@ class SearchLink(Base):
     )
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    #: The version's number, so results need no read of the (wide) version rows.
+    seq: Mapped[int] = mapped_column(Integer, default=0)
     latest: Mapped[bool] = mapped_column(Boolean, default=False)
 
 

@@ -63,6 +63,7 @@ class Indexable:
 
     version_id: int
     device_id: int
+    seq: int
     text: str
     ros_version: str | None
 
@@ -103,6 +104,7 @@ def index_versions(session: Session, tenant_id: int, versions: Sequence[Indexabl
             "section_id": ids[digest],
             "tenant_id": tenant_id,
             "device_id": version.device_id,
+            "seq": version.seq,
             "latest": False,
         }
         for version, digests in per_version
@@ -219,7 +221,7 @@ def backfill(session: Session, tenant_id: int, batch: int = 200) -> int:
     )
     for chunk in _chunks_of([row.id for row in todo], batch):
         rows = session.execute(
-            select(v.id, v.device_id, v.content, v.ros_version).where(v.id.in_(chunk))
+            select(v.id, v.device_id, v.seq, v.content, v.ros_version).where(v.id.in_(chunk))
         )
         index_versions(
             session,
@@ -228,6 +230,7 @@ def backfill(session: Session, tenant_id: int, batch: int = 200) -> int:
                 Indexable(
                     r.id,
                     r.device_id,
+                    r.seq,
                     zlib.decompress(r.content).decode("utf-8", "surrogateescape"),
                     r.ros_version,
                 )
@@ -267,11 +270,7 @@ def find(
             where.append(l.version_id.in_(list(version_ids)))
         elif not history:
             where.append(l.latest.is_(True))
-        rows = session.execute(
-            select(l.version_id, l.device_id, l.section_id, _VERSIONS.c.seq)
-            .join(_VERSIONS, _VERSIONS.c.id == l.version_id)
-            .where(*where)
-        )
+        rows = session.execute(select(l.version_id, l.device_id, l.section_id, l.seq).where(*where))
         for link in rows:
             for menu, line in matched[link.section_id]:
                 hits.append(Hit(link.version_id, link.device_id, link.seq, menu, line))
@@ -316,11 +315,15 @@ def _candidates(pattern: regex.Pattern[str], lines: list[str], budget: Budget) -
 def _structured(session: Session, tenant_id: int, query: Query) -> dict[int, list[tuple[str, str]]]:
     c = _ITEMS.c
     matched: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    rows = session.execute(
-        select(c.section_id, c.line, c.props)
-        .where(c.tenant_id == tenant_id, c.menu == query.menu)
-        .order_by(c.id)
+    statement = select(c.section_id, c.line, c.props).where(
+        c.tenant_id == tenant_id, c.menu == query.menu
     )
+    for condition in query.conditions:
+        if condition.op == "=" and condition.value:
+            # Narrowed in SQL (JSON value of the key); every condition is still checked
+            # below, so this only saves reading items that cannot match.
+            statement = statement.where(c.props[condition.key].as_string() == condition.value)
+    rows = session.execute(statement.order_by(c.id))
     for row in rows:
         if query.matches(query.menu or "", row.props):
             matched[row.section_id].append((query.menu or "", row.line))
@@ -335,8 +338,7 @@ def _regex(
     s = _SECTIONS.c
     l = _LINKS.c  # noqa: E741
     statement = (
-        select(c.section_id, c.text, s.menu)
-        .join(_SECTIONS, s.id == c.section_id)
+        select(c.section_id, c.text)
         .where(c.tenant_id == tenant_id)
         .order_by(c.section_id, c.position)
     )
@@ -352,11 +354,18 @@ def _regex(
     budget = Budget("the query", REGEX_BUDGET)
     matched: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for index in _candidates(query.pattern, [row.text for row in rows], budget):
-        section_id, text, menu = rows[index]
+        section_id, text = rows[index]
         try:
             found = query.pattern.search(text, timeout=budget.left())
         except TimeoutError:
             raise budget.exceeded() from None
         if found is not None:
-            matched[section_id].append((menu, excerpt(text, found.start(), found.end())))
+            matched[section_id].append(("", excerpt(text, found.start(), found.end())))
+    menus: dict[int, str] = {}
+    for chunk in _chunks(sorted(matched)):
+        rows_menu = session.execute(select(s.id, s.menu).where(s.id.in_(chunk)))
+        menus.update((row.id, row.menu) for row in rows_menu)
+    for section_id, lines in matched.items():
+        menu = menus.get(section_id, "")
+        matched[section_id] = [(menu, line) for _, line in lines]
     return matched

@@ -179,7 +179,11 @@ def record_backup(
     search_index.index_versions(
         session,
         tenant_id,
-        [search_index.Indexable(version.id, device_id, normalised_redacted_text, ros_version)],
+        [
+            search_index.Indexable(
+                version.id, device_id, version.seq, normalised_redacted_text, ros_version
+            )
+        ],
     )
     compliance.evaluate_versions(session, tenant_id, [version.id])
     return version, True
@@ -343,9 +347,13 @@ def record_backups(
         tenant_id,
         [
             search_index.Indexable(
-                version_id, item.device_id, item.normalised_redacted_text, item.ros_version
+                version_id,
+                item.device_id,
+                row["seq"],
+                item.normalised_redacted_text,
+                item.ros_version,
             )
-            for (item, _, _, _, _), version_id in zip(new_rows, new_ids, strict=True)
+            for (item, _, _, _, _), version_id, row in zip(new_rows, new_ids, values, strict=True)
         ],
     )
     compliance.evaluate_versions(session, tenant_id, new_ids)
