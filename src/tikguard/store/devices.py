@@ -106,19 +106,30 @@ def check_new_device(
 ) -> list[str]:
     """Refuse (InvalidInput, AlreadyExists) what :func:`add_device` would refuse, before
     anything is written or a router is contacted; the clean tags."""
+    clean_tags = _checked(name=name, host=host, username=username, port=port, tags=tags, site=site)
+    _refuse_taken(session, tenant_id, name)
+    return clean_tags
+
+
+def _checked(
+    *, name: str, host: str, username: str, port: int, tags: Iterable[str], site: str | None
+) -> list[str]:
+    """The field checks of a new device (InvalidInput); the clean tags."""
     check_device_name(name)
     check_text(host, "host", max_len=255)
     check_text(username, "username", max_len=128)
     _check_port(port)
     if site is not None:
         check_text(site, "site", max_len=128)
-    clean_tags = _check_tags(tags)
+    return _check_tags(tags)
+
+
+def _refuse_taken(session: Session, tenant_id: int, name: str) -> None:
     if _find_by_name(session, tenant_id, name) is not None:
         raise AlreadyExists(
             f"device {name!r} already exists",
             hint=f"pick another name, or see it with `tikguard device show {name}`",
         )
-    return clean_tags
 
 
 def new_device(
@@ -134,13 +145,7 @@ def new_device(
 ) -> Device:
     """A checked device row, not yet in a session (a batch adds many, flushes once; the
     unique name constraint still refuses a duplicate)."""
-    check_device_name(name)
-    check_text(host, "host", max_len=255)
-    check_text(username, "username", max_len=128)
-    _check_port(port)
-    if site is not None:
-        check_text(site, "site", max_len=128)
-    clean_tags = _check_tags(tags)
+    clean_tags = _checked(name=name, host=host, username=username, port=port, tags=tags, site=site)
     device = Device(
         tenant_id=tenant_id,
         name=name,
@@ -178,8 +183,7 @@ def add_device(
         site=site,
         vars=vars,
     )
-    if _find_by_name(session, tenant_id, name) is not None:
-        raise AlreadyExists(f"device {name!r} already exists")
+    _refuse_taken(session, tenant_id, name)
     session.add(device)
     session.flush()
     if password is not None:
