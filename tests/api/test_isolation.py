@@ -24,12 +24,16 @@ from tests.api.world import TenantWorld, api_settings, build_tenant
 
 from tikguard.api.app import create_app
 from tikguard.ops import backup as backup_ops
-from tikguard.ops import compliance
+from tikguard.ops import cluster, compliance
 from tikguard.ops import inventory as inventory_ops
 from tikguard.ops import notify as notify_ops
+from tikguard.ops.cluster import PUSH_WORKFLOW
+from tikguard.ops.rollout import service as rollouts
+from tikguard.ops.rollout.targets import Selector
 from tikguard.settings import Settings
 from tikguard.store.db import Database
-from tikguard.store.models import Base, Rollout
+from tikguard.store.errors import InvalidInput, NotFound
+from tikguard.store.models import Base, Rollout, Worker, utcnow
 
 Ids = dict[str, Any]
 #: (method, path) -> body for the ids of the target tenant (None: no body).
@@ -462,3 +466,77 @@ async def test_ui_pages_of_another_tenant_are_not_found(
         assert beta.device_name not in r.text
     r = await client.get("/")
     assert r.status_code == 200 and alpha.device_name in r.text and beta.device_name not in r.text
+
+
+async def test_workers_count_only_the_callers_pushes(
+    client: httpx.AsyncClient, db: Database, alpha: TenantWorld, beta: TenantWorld
+) -> None:
+    """The workers are the controller's and shared: a tenant's admin sees each one, but
+    the pushes it holds are counted for the caller's tenant only (two pending push
+    workflows on one worker, one of each tenant's: alpha's admin counts one)."""
+    with db.transaction() as s:
+        now = utcnow()
+        s.add(
+            Worker(
+                id="shared-worker",
+                host="controller-1",
+                pid=4242,
+                data_dir="/var/lib/tikguard",
+                version="test",
+                incarnation="1",
+                started_at=now,
+                heartbeat_at=now,
+            )
+        )
+    engine = create_engine(db.settings.dbos_database_url())
+    stamp = int(utcnow().timestamp() * 1000)
+    try:
+        with engine.begin() as conn:
+            for op_id in (alpha.op_id, beta.op_id):  # how a worker's engine records a push
+                conn.execute(
+                    text(
+                        "INSERT INTO workflow_status (workflow_uuid, status, name, "
+                        "executor_id, created_at, updated_at, priority) "
+                        "VALUES (:id, 'PENDING', :name, 'shared-worker', :t, :t, 0)"
+                    ),
+                    {"id": op_id, "name": PUSH_WORKFLOW, "t": stamp},
+                )
+    finally:
+        engine.dispose()
+    r = await client.get("/api/v1/workers", headers=alpha.auth("admin"))
+    assert r.status_code == 200, r.text
+    assert [(w["id"], w["pushes_in_flight"]) for w in r.json()] == [("shared-worker", 1)]
+    r = await client.get("/api/v1/workers", headers=alpha.auth("operator"))
+    assert r.status_code == 403
+    every = await cluster.workers(db.settings, db, tenant_id=None)  # the operator's CLI
+    assert [(w.id, w.pushes_in_flight) for w in every] == [("shared-worker", 2)]
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        Selector(names=["beta-r1"]),
+        Selector(site="beta-site"),
+        Selector(all=True, match="beta"),
+    ],
+)
+async def test_rollout_writes_find_only_the_callers_rollouts(
+    app: FastAPI, db: Database, alpha: TenantWorld, beta: TenantWorld, selector: Selector
+) -> None:
+    """What ``POST /rollouts``, ``.../abort`` and ``.../continue`` call (answered 503
+    above, before any lookup, by an app without an engine): another tenant's rollout is
+    not found and its routers are never targets, whoever is named and however."""
+    before = snapshot(db, beta.id)
+    beta_rollout = target_ids(beta)[0]["rollout_id"]
+    for call in (rollouts.abort, rollouts.continue_):
+        for rollout_id in (beta_rollout, beta_rollout[:8]):  # whole id, or a prefix
+            with pytest.raises(NotFound) as found:
+                await call(db, db.settings, alpha.id, rollout_id, "token:alpha-admin")
+            assert "beta-" not in str(found.value)
+    request = rollouts.RolloutRequest(selector=selector, source=SCRIPT, requested_by="test")
+    with pytest.raises((NotFound, InvalidInput)) as refused:
+        await asyncio.to_thread(rollouts.create, db, db.settings, alpha.id, request)
+    for leak in LEAKS:
+        if leak not in repr(selector):
+            assert leak not in str(refused.value), str(refused.value)
+    assert snapshot(db, beta.id) == before

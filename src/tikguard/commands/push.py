@@ -292,7 +292,7 @@ async def _become_worker(ctx: Context, worker: bool) -> runtime.Engine | None:
 async def _announce_cluster(ctx: Context) -> None:
     from tikguard.ops import cluster
 
-    live = [w for w in await cluster.workers(ctx.settings, ctx.db) if w.alive]
+    live = [w for w in await cluster.workers(ctx.settings, ctx.db, tenant_id=None) if w.alive]
     if live:
         err_console.print(
             f"[dim]handed to the cluster ({len(live)} live worker(s)); following its progress[/]"

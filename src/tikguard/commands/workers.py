@@ -26,7 +26,7 @@ def workers() -> None:
 
     settings = settings_from_env()
     with open_database(settings) as db, user_errors():
-        rows = asyncio.run(cluster.workers(settings, db))
+        rows = asyncio.run(cluster.workers(settings, db, tenant_id=None))
     if not rows:
         console.print("no worker has joined yet (start one with `tikguard serve`)")
         return

@@ -405,8 +405,13 @@ async def _lister(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
     yield DBOS.list_workflows_async
 
 
-async def workers(settings: Settings, db: Database) -> list[WorkerView]:
-    """Every worker that ever joined: alive or not, and the pushes each holds now."""
+async def workers(settings: Settings, db: Database, *, tenant_id: int | None) -> list[WorkerView]:
+    """Every worker that ever joined: alive or not, and the pushes each holds now.
+
+    The workers are the controller's, shared by every tenant; with ``tenant_id`` (a
+    tenant's admin asking) only that tenant's pushes are counted, so the numbers tell
+    nothing of another tenant's work (docs/security.md); ``None`` counts every push
+    (the controller's operator, on its CLI)."""
 
     def read() -> tuple[list[Worker], Any]:
         with scope.scoped(None), db.session() as session:
@@ -415,12 +420,23 @@ async def workers(settings: Settings, db: Database) -> list[WorkerView]:
     rows, now = await asyncio.to_thread(read)
     if not rows:
         return []
-    held: dict[str, int] = {}
+    pending: dict[str, str] = {}  # workflow (= operation) id -> executor
     async with _lister(settings) as list_workflows:
         for wf in await list_workflows(
             status="PENDING", name=PUSH_WORKFLOW, load_input=False, load_output=False
         ):
-            held[wf.executor_id] = held.get(wf.executor_id, 0) + 1
+            pending[wf.workflow_id] = wf.executor_id
+    if tenant_id is not None:
+
+        def mine() -> set[str]:
+            with db.session() as session:
+                return store_ops.owned(session, tenant_id, pending.keys())
+
+        kept = await asyncio.to_thread(mine)
+        pending = {k: v for k, v in pending.items() if k in kept}
+    held: dict[str, int] = {}
+    for executor in pending.values():
+        held[executor] = held.get(executor, 0) + 1
     span = lease(settings)
     return [
         WorkerView(
@@ -474,7 +490,7 @@ async def holders(settings: Settings, db: Database, op_ids: list[str]) -> list[H
             wf.workflow_id: wf
             for wf in await list_workflows(workflow_ids=op_ids, load_input=False, load_output=False)
         }
-    views = {v.id: v for v in await workers(settings, db)}
+    views = {v.id: v for v in await workers(settings, db, tenant_id=None)}
     out: list[Holder] = []
     for op_id in op_ids:
         wf = found.get(op_id)

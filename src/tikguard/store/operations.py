@@ -14,6 +14,7 @@ Router output quoting a pushed ``password=...`` reaches a viewer as ``(hidden)``
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -107,6 +108,20 @@ def get_operation(session: Session, tenant_id: int, operation_id: str) -> Operat
     if op is None:
         raise NotFound(f"operation {operation_id} does not exist")
     return op
+
+
+def owned(session: Session, tenant_id: int, operation_ids: Collection[str]) -> set[str]:
+    """Which of ``operation_ids`` are the tenant's: narrows a cluster-wide list (the
+    engine's workflows, whose ids are operation ids) to what one tenant may count."""
+    if not operation_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Operation.id).where(
+                Operation.tenant_id == tenant_id, Operation.id.in_(list(operation_ids))
+            )
+        )
+    )
 
 
 def list_operations(

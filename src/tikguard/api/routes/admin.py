@@ -55,8 +55,9 @@ async def audit_log(
 
 @router.get("/workers", response_model=list[WorkerOut], tags=["meta"])
 async def list_workers(state: State, who: Admin) -> list[WorkerOut]:
-    """The workers sharing this database: alive or not, pushes each holds now."""
-    rows = await cluster.workers(state.settings, state.db)
+    """The workers sharing this database: alive or not, and the pushes of the caller's
+    tenant each holds now (the workers are shared; other tenants' work is not told)."""
+    rows = await cluster.workers(state.settings, state.db, tenant_id=who.tenant_id)
     return [WorkerOut.model_validate(w, from_attributes=True) for w in rows]
 
 
