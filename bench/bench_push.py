@@ -18,9 +18,9 @@ whose pre-push backup, verify export and post-push backup move tens of kilobytes
 Usage: ``python bench/bench_push.py [--routers 100] [--time-scale 20] [--fleets tiny,corpus]``
 
 ``--before REV`` compares the controller's CPU per push of another git revision (its
-``src/``, exported to a temporary folder) with this checkout's, in one run: each fleet
-is benchmarked with the older code, then with this code, and a last table gives the
-ratio after/before per run (below 1: this code costs less per push).
+``src/``, exported to a temporary folder) with this checkout's (or ``--after REV``'s),
+in one run: each fleet is benchmarked with the older code, then with the newer, and a
+last table gives the ratio after/before per run (below 1: the newer costs less).
 """
 
 from __future__ import annotations
@@ -146,9 +146,10 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=20.0)
     parser.add_argument("--fleets", default=",".join(FLEETS))
     parser.add_argument("--before", metavar="REV", help="Also run a git revision's code; compare.")
+    parser.add_argument("--after", metavar="REV", help="With --before: this revision, not src/.")
     args = parser.parse_args()
     if args.before:
-        compare(args.before, args.routers, args.time_scale, args.fleets)
+        compare(args.before, args.after, args.routers, args.time_scale, args.fleets)
         return
     os.environ["TIKGUARD_TIME_SCALE"] = str(args.time_scale)
     for fleet in args.fleets.split(","):
@@ -164,17 +165,26 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def compare(rev: str, routers: int, scale: float, fleets: str) -> None:
-    """This benchmark with ``rev``'s code, then with this checkout's; the CPU ratio."""
+def _export_src(repo: Path, rev: str, into: Path) -> Path:
+    """``rev``'s ``src/`` in ``into`` (a fresh folder)."""
+    into.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", rev, "src"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "src"
+
+
+def compare(rev: str, after_rev: str | None, routers: int, scale: float, fleets: str) -> None:
+    """This benchmark with ``rev``'s code, then with ``after_rev``'s (default: this
+    checkout's); the CPU ratio."""
     repo = Path(__file__).resolve().parents[1]
     tmp = Path(tempfile.mkdtemp(prefix="tikguard-bench-before-"))
     try:
-        archive = subprocess.run(
-            ["git", "-C", str(repo), "archive", rev, "src"], check=True, capture_output=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        before = _export_src(repo, rev, tmp / "before")
+        after = _export_src(repo, after_rev, tmp / "after") if after_rev else repo / "src"
         found: dict[str, list[dict[str, Any]]] = {}
-        for label, src in (("before", tmp / "src"), ("after", repo / "src")):
+        for label, src in (("before", before), ("after", after)):
             out = tmp / f"{label}.jsonl"
             env = {
                 **os.environ,
@@ -192,13 +202,13 @@ def compare(rev: str, routers: int, scale: float, fleets: str) -> None:
             found[label] = [json.loads(line) for line in out.read_text().splitlines()]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"\ncontroller CPU per push, {rev} (before) and this checkout (after), one run")
+    newer = after_rev or "this checkout"
+    print(f"\ncontroller CPU per push, {rev} (before) and {newer} (after), one run")
     print(f"{'fleet':<8} {'run':<22} {'before s':>9} {'after s':>9} {'after/before':>13}")
-    for before, after in zip(found["before"], found["after"], strict=True):
-        ratio = after["cpu"] / before["cpu"] if before["cpu"] else float("nan")
+    for old, new in zip(found["before"], found["after"], strict=True):
+        ratio = new["cpu"] / old["cpu"] if old["cpu"] else float("nan")
         print(
-            f"{before['fleet']:<8} {before['run']:<22} {before['cpu']:9.3f} {after['cpu']:9.3f}"
-            f" {ratio:13.2f}"
+            f"{old['fleet']:<8} {old['run']:<22} {old['cpu']:9.3f} {new['cpu']:9.3f} {ratio:13.2f}"
         )
 
 
