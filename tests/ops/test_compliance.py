@@ -4,7 +4,7 @@ is judged as it is stored, and a rule's fix becomes a rollout plan."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -67,7 +67,7 @@ def test_rules_load_and_match_the_brute_force(fleet: Fleet) -> None:
 
 def test_a_new_version_is_judged_when_stored(fleet: Fleet) -> None:
     compliance.load_rules(fleet.db, fleet.tenant_id, RULES, actor="test")
-    before = datetime.now(UTC) - timedelta(seconds=1)
+    before = datetime.now(UTC)  # after the load: only the changes of the versions below
     name = sorted(_violations(compliance.report(fleet.db, fleet.tenant_id))["no-telnet"])[0]
     text, version = fleet.versions[name][-1]
     fixed = text + "/ip service\nset telnet disabled=yes\n"
