@@ -25,7 +25,7 @@ from tikguard.cli import app as cli_app
 from tikguard.settings import Settings
 from tikguard.store.audit import list_audit
 from tikguard.store.db import Database
-from tikguard.store.operations import list_operations
+from tikguard.store.operations import finish_operation, list_operations
 
 CLI_ACTOR = f"cli:{getpass.getuser()}@{socket.gethostname()}"
 
@@ -228,6 +228,10 @@ async def test_key_rotation_is_audited_with_the_cli_actor(
     """A data key rotation goes through ops.keys, audited in its tenant with the CLI's
     actor. The API has no rotation on purpose: a running server holds the keys, so
     rotation runs with it stopped (``tikguard keys rotate`` refuses beside one)."""
+    run = await _cli(settings, "keys", "rotate", "--data-keys", "--tenant", "default")
+    assert run.exit_code == 1 and world.op_id[:12] in run.output, run.output  # not ended
+    with db.transaction() as session:
+        finish_operation(session, world.id, world.op_id, "reverted")
     run = await _cli(settings, "keys", "rotate", "--data-keys", "--tenant", "default")
     assert run.exit_code == 0, run.output
     row = _last(db, world.id, "keys.rotate-data")

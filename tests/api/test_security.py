@@ -170,7 +170,9 @@ def _reach(db: Database, world: TenantWorld, networks: str, share: bool = False)
 
 
 def _device(host: str, port: int = 22, name: str = "") -> dict[str, object]:
-    return {"name": name or f"r-{host}-{port}", "host": host, "port": port, "username": "admin"}
+    # device names take no ':' (an IPv6 host becomes r-2001.db8..7-22)
+    default = f"r-{host.replace(':', '.')}-{port}"
+    return {"name": name or default, "host": host, "port": port, "username": "admin"}
 
 
 async def test_devices_only_in_the_tenants_management_networks(

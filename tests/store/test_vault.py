@@ -10,14 +10,21 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from tikguard.settings import Settings
 from tikguard.store.db import Database
 from tikguard.store.devices import add_device, get_password
-from tikguard.store.errors import VaultError
-from tikguard.store.models import Tenant
+from tikguard.store.errors import StateError, VaultError
+from tikguard.store.models import Base, Rollout, RolloutTarget, Tenant
+from tikguard.store.operations import create_operation, finish_operation, resolve_uncertain
+from tikguard.store.rollouts import (
+    ROLLOUT_SCRIPT_PURPOSE,
+    ROLLOUT_SOURCE_PURPOSE,
+    rollout_script_ref,
+)
 from tikguard.store.rotation import (
+    ENCRYPTED_COLUMNS,
     check_all,
     finish_interrupted_rotation,
     next_key_path,
@@ -285,3 +292,86 @@ def test_master_rotation_under_a_tenant_scope_still_covers_every_tenant(
     db.set_vault(Vault.from_settings(db.settings))
     _assert_readable(db, tenant, device_id, version_id)
     assert check_all(db) == 3
+
+
+def test_every_encrypted_column_is_rotated() -> None:
+    """A new ``*_enc`` column not listed for rotation would be orphaned by it."""
+    listed = {(c.model.__tablename__, c.attr) for c in ENCRYPTED_COLUMNS}
+    found = {
+        (table.name, column.name)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if column.name.endswith("_enc")
+    }
+    assert found == listed
+
+
+def test_data_key_rotation_covers_rollouts(db: Database, tenant: Tenant) -> None:
+    device_id, version_id = _fill(db, tenant)
+    source, change = "{{ vars.x }} secret=Tpl-Secret-1\n", "/ip dns set servers=192.0.2.1\n"
+    with db.transaction() as s:
+        ref = rollout_script_ref("ro-1", device_id)
+        s.add(
+            Rollout(
+                id="ro-1",
+                tenant_id=tenant.id,
+                source_enc=s.info["database"].vault.encrypt(
+                    s, tenant.id, ROLLOUT_SOURCE_PURPOSE, "ro-1", source.encode()
+                ),
+            )
+        )
+        s.flush()
+        vault = s.info["database"].vault
+        for n, dev in enumerate((device_id, None)):  # the second router was removed
+            s.add(
+                RolloutTarget(
+                    tenant_id=tenant.id,
+                    rollout_id="ro-1",
+                    device_id=dev,
+                    device_name=f"r{n}",
+                    position=n,
+                    script_enc=vault.encrypt(
+                        s, tenant.id, ROLLOUT_SCRIPT_PURPOSE, ref, change.encode()
+                    ),
+                )
+            )
+    assert rotate_data_key(db, tenant.id).values == 5
+    db.set_vault(Vault.from_settings(db.settings))  # no cached keys
+    _assert_readable(db, tenant, device_id, version_id)
+    with db.session() as s:
+        rollout = s.get(Rollout, "ro-1")
+        assert rollout is not None
+        assert (
+            db.vault.decrypt(s, tenant.id, ROLLOUT_SOURCE_PURPOSE, "ro-1", rollout.source_enc)
+            == source.encode()
+        )
+        target = s.scalar(select(RolloutTarget).where(RolloutTarget.device_id == device_id))
+        assert target is not None and target.script_enc is not None
+        assert (
+            db.vault.decrypt(s, tenant.id, ROLLOUT_SCRIPT_PURPOSE, ref, target.script_enc)
+            == change.encode()
+        )
+    assert check_all(db) == 5
+
+
+def test_data_key_rotation_waits_for_pushes_that_still_need_their_scripts(
+    db: Database, tenant: Tenant
+) -> None:
+    device_id, version_id = _fill(db, tenant)
+    with db.transaction() as s:
+        op, _ = create_operation(s, tenant.id, kind="push", device_id=device_id)
+        create_operation(s, tenant.id, kind="backup", device_id=device_id)
+    for outcome in (None, "uncertain"):
+        if outcome is not None:
+            with db.transaction() as s:
+                finish_operation(s, tenant.id, op.id, outcome)
+        with pytest.raises(StateError, match=op.id[:12]) as err:
+            rotate_data_key(db, tenant.id)
+        assert "ops recheck" in (err.value.hint or "")
+        with db.session() as s:  # nothing changed
+            assert s.get(Tenant, tenant.id).data_key_version == 1  # type: ignore[union-attr]
+    with db.transaction() as s:
+        resolve_uncertain(s, tenant.id, op.id, "committed", reason="checked", evidence={})
+    # a backup without an outcome holds no script: it does not stop the rotation
+    assert rotate_data_key(db, tenant.id).new_version == 2
+    _assert_readable(db, tenant, device_id, version_id)

@@ -12,45 +12,74 @@ The new master key file is written *before* the database commits, as
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from tikguard.store import scope
 from tikguard.store.db import Database
 from tikguard.store.devices import PASSWORD_PURPOSE
-from tikguard.store.errors import VaultError
+from tikguard.store.errors import StateError, VaultError
 from tikguard.store.models import (
     ConfigVersion,
     Device,
     InventorySource,
     NotifyChannel,
+    Operation,
+    OperationKind,
+    Outcome,
+    Rollout,
+    RolloutTarget,
     Tenant,
     TenantKey,
 )
 from tikguard.store.notify import CHANNEL_PURPOSE
+from tikguard.store.rollouts import (
+    ROLLOUT_SCRIPT_PURPOSE,
+    ROLLOUT_SOURCE_PURPOSE,
+    rollout_script_ref,
+)
 from tikguard.store.sources import SOURCE_PURPOSE
 from tikguard.store.vault import MasterKey, Vault, read_key_file, write_key_file
 from tikguard.store.versions import BINARY_PURPOSE, SECRETS_PURPOSE
 
-#: Every encrypted column: (model, attribute, vault purpose). The record ref is the id.
-#: A new encrypted column must be listed here, or data-key rotation would orphan it.
-ENCRYPTED_COLUMNS: tuple[
-    tuple[
-        type[Device] | type[ConfigVersion] | type[InventorySource] | type[NotifyChannel],
-        str,
-        str,
-    ],
-    ...,
-] = (
-    (Device, "password_enc", PASSWORD_PURPOSE),
-    (NotifyChannel, "secrets_enc", CHANNEL_PURPOSE),
-    (ConfigVersion, "secrets_enc", SECRETS_PURPOSE),
-    (ConfigVersion, "binary_backup_enc", BINARY_PURPOSE),
-    (InventorySource, "secrets_enc", SOURCE_PURPOSE),
+
+@dataclass(frozen=True)
+class EncryptedColumn:
+    """One encrypted column, and the record ref bound into its ciphertext: the row id,
+    or ``ref`` over ``ref_columns``."""
+
+    model: Any
+    attr: str
+    purpose: str
+    ref_columns: tuple[str, ...] = ("id",)
+    ref: Callable[..., object] | None = None
+
+    def make_ref(self, *parts: Any) -> object:
+        return self.ref(*parts) if self.ref is not None else parts[0]
+
+
+#: Every encrypted column. A new one must be listed here, or data-key rotation would
+#: orphan it (a test checks that every ``*_enc`` column of the models is here).
+ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
+    EncryptedColumn(Device, "password_enc", PASSWORD_PURPOSE),
+    EncryptedColumn(NotifyChannel, "secrets_enc", CHANNEL_PURPOSE),
+    EncryptedColumn(ConfigVersion, "secrets_enc", SECRETS_PURPOSE),
+    EncryptedColumn(ConfigVersion, "binary_backup_enc", BINARY_PURPOSE),
+    EncryptedColumn(InventorySource, "secrets_enc", SOURCE_PURPOSE),
+    EncryptedColumn(Rollout, "source_enc", ROLLOUT_SOURCE_PURPOSE),
+    # a target whose router was removed lost its ref (the device id): unreadable already
+    EncryptedColumn(
+        RolloutTarget,
+        "script_enc",
+        ROLLOUT_SCRIPT_PURPOSE,
+        ("rollout_id", "device_id"),
+        rollout_script_ref,
+    ),
 )
 _BATCH = 200
 
@@ -152,6 +181,7 @@ def rotate_data_key(db: Database, tenant_id: int) -> DataKeyRotation:
         tenant = session.scalar(select(Tenant).where(Tenant.id == tenant_id).with_for_update())
         if tenant is None:
             raise VaultError(f"tenant {tenant_id} does not exist")
+        _refuse_with_scripts_in_flight(session, tenant_id)
         old_version = tenant.data_key_version
         new_version = 1 + max(
             session.scalars(select(TenantKey.version).where(TenantKey.tenant_id == tenant_id)),
@@ -172,26 +202,44 @@ def rotate_data_key(db: Database, tenant_id: int) -> DataKeyRotation:
     return DataKeyRotation(name, old_version, new_version, count)
 
 
+def _refuse_with_scripts_in_flight(session: Session, tenant_id: int) -> None:
+    """A push that has not ended, or ended uncertain, still needs its script, which its
+    workflow's records hold encrypted with this data key (outside these tables)."""
+    held = list(
+        session.scalars(
+            select(Operation.id)
+            .where(
+                Operation.tenant_id == tenant_id,
+                Operation.kind != OperationKind.BACKUP.value,
+                or_(Operation.outcome.is_(None), Operation.outcome == Outcome.UNCERTAIN.value),
+            )
+            .order_by(Operation.created_at)
+            .limit(6)
+        )
+    )
+    if held:
+        shown = ", ".join(op[:12] for op in held[:5]) + (", ..." if len(held) > 5 else "")
+        raise StateError(
+            f"pushes not ended or uncertain still need scripts encrypted with this data "
+            f"key: {shown}",
+            hint="let them end (or `tikguard ops recheck OP` the uncertain ones), then rotate",
+        )
+
+
 def _reencrypt(session: Session, vault: Vault, tenant_id: int, version: int) -> int:
     count = 0
-    for model, attr, purpose in ENCRYPTED_COLUMNS:
-        column = getattr(model, attr)
-        ids = list(
-            session.scalars(
-                select(model.id).where(model.tenant_id == tenant_id, column.is_not(None))
-            )
-        )
+    for col in ENCRYPTED_COLUMNS:
+        ids = list(session.scalars(_query(col, col.model.tenant_id == tenant_id, ids_only=True)))
         for start in range(0, len(ids), _BATCH):
             chunk = ids[start : start + _BATCH]
-            for row_id, blob in session.execute(
-                select(model.id, column).where(model.id.in_(chunk))
-            ).all():
-                plain = vault.decrypt(session, tenant_id, purpose, row_id, blob)
-                fresh = vault.encrypt_with(session, tenant_id, version, purpose, row_id, plain)
+            values = list(_values(session, col, col.model.id.in_(chunk)))
+            for row_id, _tenant, ref, blob in values:
+                plain = vault.decrypt(session, tenant_id, col.purpose, ref, blob)
+                fresh = vault.encrypt_with(session, tenant_id, version, col.purpose, ref, plain)
                 session.execute(
-                    update(model)
-                    .where(model.id == row_id)
-                    .values({attr: fresh})
+                    update(col.model)
+                    .where(col.model.id == row_id)
+                    .values({col.attr: fresh})
                     .execution_options(synchronize_session=False)
                 )
                 count += 1
@@ -204,14 +252,24 @@ def check_all(db: Database, progress: Callable[[int], None] | None = None) -> in
     count = 0
     with scope.scoped(None), db.session() as session:
         vault.check(session)
-        for model, attr, purpose in ENCRYPTED_COLUMNS:
-            column = getattr(model, attr)
-            rows = session.execute(
-                select(model.tenant_id, model.id, column).where(column.is_not(None))
-            ).yield_per(_BATCH)
-            for tenant_id, row_id, blob in rows:
-                vault.decrypt(session, tenant_id, purpose, row_id, blob)
+        for col in ENCRYPTED_COLUMNS:
+            for _row_id, tenant_id, ref, blob in _values(session, col):
+                vault.decrypt(session, tenant_id, col.purpose, ref, blob)
                 count += 1
                 if progress is not None:
                     progress(count)
     return count
+
+
+def _query(col: EncryptedColumn, *where: Any, ids_only: bool = False) -> Any:
+    column = getattr(col.model, col.attr)
+    refs = [getattr(col.model, name) for name in col.ref_columns]
+    wanted = (col.model.id,) if ids_only else (col.model.id, col.model.tenant_id, column, *refs)
+    return select(*wanted).where(column.is_not(None), *(r.is_not(None) for r in refs), *where)
+
+
+def _values(session: Session, col: EncryptedColumn, *where: Any) -> Iterator[Any]:
+    """(row id, tenant id, record ref, ciphertext) of every readable value of ``col``."""
+    rows = session.execute(_query(col, *where)).yield_per(_BATCH)
+    for row_id, tenant_id, blob, *parts in rows:
+        yield row_id, tenant_id, col.make_ref(*parts), blob
