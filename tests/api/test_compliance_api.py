@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
-from tests.api.world import TenantWorld
+from tests.api.world import TenantWorld, api_settings, build_tenant
 
 RULES = """rules:
   - id: second-address
@@ -49,3 +51,32 @@ async def test_a_bad_rules_file_is_a_422(client: httpx.AsyncClient, alpha: Tenan
         headers=alpha.auth(),
     )
     assert r.status_code == 422 and "no menu" in r.text
+
+
+async def test_metrics_count_violations_per_rule(tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tikguard.api.app import create_app
+    from tikguard.ops import compliance
+    from tikguard.store.db import Database
+
+    settings = api_settings(tmp_path / "data", metrics_token="scrape-0123456789abcdef")
+    db = Database.open(settings)
+    try:
+        alpha = build_tenant(db, "alpha")
+        compliance.load_rules(db, alpha.id, RULES, actor="test")
+        app = create_app(settings, db=db, engine=False)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.get(
+                "/metrics", headers={"Authorization": "Bearer scrape-0123456789abcdef"}
+            )
+        samples = {
+            (s.name, s.labels.get("rule")): s.value
+            for family in text_string_to_metric_families(r.text)
+            for s in family.samples
+        }
+        assert samples[("tikguard_compliance_violations", "second-address")] == 1
+        assert samples[("tikguard_compliance_passing", "second-address")] == 0
+    finally:
+        db.dispose()

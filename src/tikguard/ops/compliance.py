@@ -14,9 +14,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from prometheus_client.core import GaugeMetricFamily, Metric
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tikguard.ops import metrics
 from tikguard.ops import search as search_ops
 from tikguard.ops.notify import sources as notify_sources
 from tikguard.ops.rollout.service import RolloutRequest
@@ -26,7 +28,7 @@ from tikguard.store.audit import audit
 from tikguard.store.compliance import SEVERITIES, Rule
 from tikguard.store.db import Database
 from tikguard.store.errors import InvalidInput, NotFound
-from tikguard.store.models import ConfigVersion, Device
+from tikguard.store.models import ComplianceResult, ConfigVersion, Device, Tenant
 
 __all__ = [
     "SEVERITIES",
@@ -295,3 +297,32 @@ def notify_source(session: Session, tenant_id: int, since: datetime) -> list[not
             )
         )
     return out
+
+
+@metrics.register_source
+def metrics_source(session: Session, now: datetime) -> list[Metric]:
+    """``tikguard_compliance_violations{tenant, rule, severity}``: routers breaking each
+    rule now, and ``tikguard_compliance_passing`` those that comply (for ``/metrics``)."""
+    failing = GaugeMetricFamily(
+        "tikguard_compliance_violations",
+        "Routers whose newest version violates a compliance rule, by rule and severity.",
+        labels=["tenant", "rule", "severity"],
+    )
+    passing = GaugeMetricFamily(
+        "tikguard_compliance_passing",
+        "Routers whose newest version complies with a compliance rule.",
+        labels=["tenant", "rule", "severity"],
+    )
+    r = ComplianceResult
+    rows = session.execute(
+        select(Tenant.name, r.rule, r.severity, r.ok, func.count())
+        .join(Tenant, Tenant.id == r.tenant_id)
+        .group_by(Tenant.name, r.rule, r.severity, r.ok)
+    ).all()
+    counts: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for tenant, rule, severity, ok, count in rows:
+        counts[(tenant, rule, severity)][1 if ok else 0] += count
+    for labels, (bad, good) in sorted(counts.items()):
+        failing.add_metric(list(labels), bad)
+        passing.add_metric(list(labels), good)
+    return [failing, passing]
