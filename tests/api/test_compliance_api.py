@@ -7,6 +7,8 @@ from pathlib import Path
 import httpx
 from tests.api.world import TenantWorld, api_settings, build_tenant
 
+from tikguard.store.db import Database
+
 RULES = """rules:
   - id: second-address
     severity: low
@@ -58,7 +60,6 @@ async def test_metrics_count_violations_per_rule(tmp_path: Path) -> None:
 
     from tikguard.api.app import create_app
     from tikguard.ops import compliance
-    from tikguard.store.db import Database
 
     settings = api_settings(tmp_path / "data", metrics_token="scrape-0123456789abcdef")
     db = Database.open(settings)
@@ -80,3 +81,25 @@ async def test_metrics_count_violations_per_rule(tmp_path: Path) -> None:
         assert samples[("tikguard_compliance_passing", "second-address")] == 0
     finally:
         db.dispose()
+
+
+async def test_ui_search_and_compliance_pages(
+    client: httpx.AsyncClient, alpha: TenantWorld, db: Database
+) -> None:
+    from tests.api.test_ui_pages import login
+
+    from tikguard.ops import compliance
+
+    await login(client, alpha.users["viewer"])
+    empty = await client.get("/compliance")
+    assert empty.status_code == 200 and "No rules loaded" in empty.text
+    page = await client.get("/search", params={"q": "/ip address interface=ether2"})
+    assert page.status_code == 200 and "198.51.100.1/24" in page.text
+    assert "1 of 1 routers match" in page.text
+    bad = await client.get("/search", params={"q": "/ip nosuch"})
+    assert bad.status_code == 200 and "has no menu" in bad.text
+    hostile = await client.get("/search", params={"q": "re:<script>"})
+    assert hostile.status_code == 200 and "<script>" not in hostile.text
+    compliance.load_rules(db, alpha.id, RULES, actor="test")
+    report = await client.get("/compliance")
+    assert "second-address" in report.text and "0 of 1 routers compliant" in report.text

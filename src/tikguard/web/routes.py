@@ -30,6 +30,7 @@ from tikguard.web import accounts as account_pages
 from tikguard.web import diffview, fleetview, opsview, timeline
 from tikguard.web import notifications as notify_pages
 from tikguard.web import rollouts as rollout_pages
+from tikguard.web import search as search_pages
 from tikguard.web.common import (
     HERE,
     LoginRequired,
@@ -47,7 +48,13 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_exception_handler(LoginRequired, login_redirect)
     errors.install(app, html=render_error)
-    pages = [*ROUTES, *rollout_pages.ROUTES, *account_pages.ROUTES, *notify_pages.ROUTES]
+    pages = [
+        *ROUTES,
+        *rollout_pages.ROUTES,
+        *account_pages.ROUTES,
+        *notify_pages.ROUTES,
+        *search_pages.ROUTES,
+    ]
     for path, endpoint, methods in pages:
         app.add_api_route(
             path, endpoint, methods=methods, include_in_schema=False, response_class=HTMLResponse
