@@ -325,6 +325,8 @@ def test_store_facts_become_events_once(tmp_path: Path, database_url: str) -> No
     ("url", "fmt", "error"),
     [
         ("ftp://x/", "json", "must be http"),
+        ("http://h:99999/", "json", "not a URL"),
+        ("http://[::1/", "json", "not a URL"),
         ("https://hooks.example.net/x", "xml", "unknown webhook format"),
     ],
 )

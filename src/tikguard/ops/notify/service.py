@@ -138,7 +138,11 @@ def add_webhook(
     """A webhook channel. Without ``signing_secret`` one is generated (returned once)."""
     _check_name(name, "channel name")
     check_text(url, "webhook URL", max_len=2000)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # a bad IPv6 literal or port
+        raise InvalidInput(f"the webhook URL is not a URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput(
             f"the webhook URL must be http(s)://host/...; got scheme {parts.scheme!r}"
@@ -152,7 +156,7 @@ def add_webhook(
     config = {
         "format": fmt,
         "scheme": parts.scheme,
-        "host": parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}",
+        "host": parts.hostname if port is None else f"{parts.hostname}:{port}",
         "ca_pem": _check_pem(ca_pem),
     }
     secrets = {"url": url, "signing_secret": signing_secret}
