@@ -20,7 +20,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import create_engine, select, text
-from tests.api.world import TenantWorld, api_settings, build_tenant
+from tests.api.world import PASSWORD, TenantWorld, api_settings, build_tenant
 
 from tikguard.api.app import create_app
 from tikguard.ops import backup as backup_ops
@@ -34,6 +34,10 @@ from tikguard.settings import Settings
 from tikguard.store.db import Database
 from tikguard.store.errors import InvalidInput, NotFound
 from tikguard.store.models import Base, Rollout, Worker, utcnow
+from tikguard.web import accounts as web_accounts
+from tikguard.web import notifications as web_notifications
+from tikguard.web import rollouts as web_rollouts
+from tikguard.web import routes as web_routes
 
 Ids = dict[str, Any]
 #: (method, path) -> body for the ids of the target tenant (None: no body).
@@ -448,22 +452,77 @@ async def test_sse_of_another_tenant_is_404_even_resuming(
     assert r.status_code == 404 and "planned" not in r.text
 
 
+#: Every UI route that takes an id (in its path or its form), aimed at beta's ids and at
+#: ids that exist nowhere: (method, path, form).
+UI_CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("GET", "/devices/{device_id}", {}),
+    ("GET", "/devices/{device_id}/diff?old=1&new=2", {}),
+    ("GET", "/devices/{device_id}/versions/{ref}", {}),
+    ("GET", "/devices/{device_id}/versions/{ref}/download", {}),
+    ("POST", "/devices/{device_id}/backup", {}),
+    ("POST", "/devices/{device_id}/restore", {"version": "1"}),
+    ("POST", "/devices/{device_id}/host-key/accept", {"fingerprint": "SHA256:x"}),
+    ("GET", "/operations/{op_id}", {}),
+    ("POST", "/operations/{op_id}/confirm", {}),
+    ("POST", "/operations/{op_id}/recheck", {}),
+    ("POST", "/operations/{op_id}/revert", {}),
+    ("GET", "/rollouts/{rollout_id}", {}),
+    ("POST", "/rollouts/{rollout_id}/continue", {}),
+    ("POST", "/rollouts/{rollout_id}/abort", {}),
+    ("POST", "/users/{user_id}/disable", {}),
+    ("POST", "/users/{user_id}/enable", {}),
+    ("POST", "/tokens/{token_id}/revoke", {}),
+    # (a rule's name: a channel named like beta's is alpha's own once CREATES made it)
+    ("POST", "/notifications/test", {"name": "{rule}"}),
+    ("POST", "/schedules/remove", {"tag": "{tag}"}),
+    ("POST", "/push", {"action": "preview", "device": "{device_id}", "script": SCRIPT}),
+    ("POST", "/rollouts", {"action": "plan", "names": "{device_name}", "script": SCRIPT}),
+]
+
+
+def test_every_ui_route_with_an_id_has_a_case() -> None:
+    """Read from the UI's own route tables: a new page with an id fails here first."""
+    pages = [*web_routes.ROUTES, *web_rollouts.ROUTES, *web_accounts.ROUTES]
+    pages += web_notifications.ROUTES
+    with_id = {(m, p) for p, _, methods in pages for m in methods if "{" in p}
+    assert len(with_id) > 10
+    assert with_id <= {(m, p.split("?")[0]) for m, p, _ in UI_CASES}
+
+
+@pytest.mark.parametrize(("method", "path", "form"), UI_CASES)
 async def test_ui_pages_of_another_tenant_are_not_found(
-    client: httpx.AsyncClient, alpha: TenantWorld, beta: TenantWorld
+    client: httpx.AsyncClient,
+    db: Database,
+    alpha: TenantWorld,
+    beta: TenantWorld,
+    method: str,
+    path: str,
+    form: dict[str, Any],
 ) -> None:
     r = await client.post(
         "/login",
         data={"username": alpha.users["admin"], "password": "correct-horse-battery"},
     )
     assert r.status_code == 303
-    for path in (
-        f"/devices/{beta.device_id}",
-        f"/devices/{beta.device_id}/diff?old=1&new=2",
-        f"/operations/{beta.op_id}",
-    ):
-        r = await client.get(path)
-        assert r.status_code == 404, (path, r.status_code)
-        assert beta.device_name not in r.text
+    found = re.search(r'name="csrf_token" value="([^"]+)"', (await client.get("/")).text)
+    assert found
+    before = snapshot(db, beta.id)
+    answers = []
+    for ids in target_ids(beta)[:2]:  # the UI names routers by id
+        ids = {**ids, "device_id": ids["device"]}
+        data = {k: fill(v, ids) for k, v in form.items()}
+        if method == "POST":
+            r = await client.post(fill(path, ids), data={"csrf_token": found.group(1), **data})
+        else:
+            r = await client.get(fill(path, ids))
+        assert r.status_code in (403, 404, 422, 503), (path, ids, r.status_code)
+        answers.append(r.status_code)
+        sent = fill(path, ids) + json.dumps(data)
+        for leak in LEAKS:
+            if leak not in sent:
+                assert leak not in r.text, (path, leak)
+    assert answers[0] == answers[1], (path, answers)  # beta's ids as if none existed
+    assert snapshot(db, beta.id) == before
     r = await client.get("/")
     assert r.status_code == 200 and alpha.device_name in r.text and beta.device_name not in r.text
 
@@ -540,3 +599,24 @@ async def test_rollout_writes_find_only_the_callers_rollouts(
         if leak not in repr(selector):
             assert leak not in str(refused.value), str(refused.value)
     assert snapshot(db, beta.id) == before
+
+
+async def test_metrics_are_the_controller_operators(
+    settings: Settings, db: Database, app: FastAPI, alpha: TenantWorld
+) -> None:
+    """``/metrics`` is system-wide by design (every tenant's series, labelled with the
+    tenant's name): only the controller's metrics token opens it, never a tenant's
+    token of any role nor a UI session (docs/security.md)."""
+    scraped = create_app(settings.with_(metrics_token="operator-token"), db=db, engine=False)
+    transport = httpx.ASGITransport(app=scraped, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://tikguard.test") as c:
+        for role in ("admin", "operator", "viewer"):
+            r = await c.get("/metrics", headers=alpha.auth(role))
+            assert r.status_code == 401 and "tenant=" not in r.text, r.text
+        r = await c.post("/login", data={"username": alpha.users["admin"], "password": PASSWORD})
+        assert r.status_code == 303
+        r = await c.get("/metrics")
+        assert r.status_code == 401 and "tenant=" not in r.text
+        r = await c.get("/metrics", headers={"Authorization": "Bearer operator-token"})
+        assert r.status_code == 200
+        assert 'tenant="alpha"' in r.text and 'tenant="beta"' in r.text

@@ -14,17 +14,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select, text, update
+from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from tests.api.world import TenantWorld, api_settings, build_tenant
 
 from tikguard.api.app import create_app
+from tikguard.ops import compliance
+from tikguard.ops import inventory as inventory_ops
+from tikguard.ops import notify as notify_ops
 from tikguard.store import devices as store_devices
 from tikguard.store import scope
 from tikguard.store.db import Database
 from tikguard.store.errors import NotFound
-from tikguard.store.models import Device
+from tikguard.store.models import Base, Device
 
 pytestmark = pytest.mark.postgres
 PG_ENV = "TIKGUARD_TEST_POSTGRES_URL"
@@ -101,3 +104,49 @@ async def test_a_missing_tenant_filter_is_still_caught(
     assert r.status_code == 404, r.text
     r = await pg_client.get("/api/v1/devices", headers=alpha.auth())
     assert [d["name"] for d in r.json()] == [alpha.device_name]
+
+
+def test_every_table_with_a_tenant_is_walled(pg_db: Database) -> None:
+    """Every table with a tenant column has row-level security, forced, and a scoped
+    session sees none of another tenant's rows in any of them (devices, versions,
+    notifications, inventory sources, compliance, the search index ...): a table added
+    without its policy fails here."""
+    alpha, beta = build_tenant(pg_db, "alpha"), build_tenant(pg_db, "beta")
+    notify_ops.add_webhook(pg_db, beta.id, name="hook", url="https://h.example/", actor="t")
+    notify_ops.add_rule(pg_db, beta.id, name="rule", channel="hook", events=[], actor="t")
+    inventory_ops.add_source(
+        pg_db,
+        beta.id,
+        actor="t",
+        name="src",
+        kind="http",
+        config=inventory_ops.build_config("http", url="https://inv.example/api"),
+    )
+    rules = "rules:\n  - id: r\n    severity: low\n    must-not: /ip address interface=ether2\n"
+    compliance.load_rules(pg_db, beta.id, rules, actor="t")
+    tables = [t for t in Base.metadata.sorted_tables if "tenant_id" in t.c]
+    assert len(tables) > 15
+    with pg_db.session() as s:
+        walled = {
+            name: (on and forced)
+            for name, on, forced in s.execute(
+                text(
+                    "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+                    "WHERE relname = ANY(:names)"
+                ),
+                {"names": [t.name for t in tables]},
+            )
+        }
+        policies = set(s.scalars(text("SELECT tablename FROM pg_policies")))
+        unscoped = {t.name: s.scalar(select(func.count()).select_from(t)) for t in tables}
+    assert walled == {t.name: True for t in tables}
+    assert {t.name for t in tables} <= policies
+    with scope.scoped(alpha.id), pg_db.session() as s:
+        for table in tables:
+            seen = s.scalar(
+                select(func.count()).select_from(table).where(table.c.tenant_id != alpha.id)
+            )
+            assert seen == 0, table.name
+    # and beta's rows are really there to be hidden
+    for name in ("notify_channels", "notify_rules", "inventory_sources", "compliance_rulesets"):
+        assert unscoped[name] >= 1, name
