@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tikguard.device.errors import DeviceError
 from tikguard.ops import push as push_ops
 from tikguard.store import devices as store_devices
 from tikguard.store import operations as store_ops
@@ -140,3 +141,19 @@ async def test_a_syntax_error_is_refused_alike_before_any_router(
         with env.db.session() as s:
             assert store_ops.list_operations(s, env.tenant_id, limit=10) == []
         assert env.fleet[0].router.config_text() == before
+
+
+async def test_a_router_that_does_not_answer_is_refused_alike(tmp_path: Path) -> None:
+    """The dry run cannot read the router: it says why; the push ends ``failed`` with
+    the same words, nothing written."""
+    async with environment(tmp_path) as env:
+        name = env.fleet[0].name
+        with env.db.transaction() as s:
+            device = store_devices.get_device_by_name(s, env.tenant_id, name)
+            store_devices.update_device(s, env.tenant_id, device.id, port=9)  # nothing listens
+        req = push_ops.PushRequest([name], script=ADD)
+        with pytest.raises(DeviceError) as dry:
+            await push_ops.preview(env.db, env.settings, env.tenant_id, req, name)
+        [op] = await env.push(req)
+        assert op.outcome == "failed", op.evidence.get("reason")
+        assert op.evidence["reason"] == f"preflight: {dry.value.message}; {NOTHING_SENT}"
