@@ -263,6 +263,9 @@ async def test_tenants_and_credentials(
             json.loads(r.text)  # never decodes into something that looks like a node
     r = await client.get("/oxidized/nodes.json", headers=basic(beta))
     assert [n["name"] for n in r.json()] == ["beta-r1"]
+    for path in ("/oxidized/nodes/group/beta-site.json", "/oxidized/nodes/model/RouterOS"):
+        r = await client.get(path, headers=basic(alpha, "admin"))  # beta's by a filter
+        assert r.status_code == 200 and "beta" not in r.text, r.text
     for headers in ({}, {"Authorization": "Basic " + base64.b64encode(b"u:tgk_no").decode()}):
         r = await client.get("/oxidized/nodes.json", headers=headers)
         assert r.status_code == 401 and r.headers["content-type"].startswith("text/plain")
