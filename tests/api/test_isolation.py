@@ -31,6 +31,7 @@ from tikguard.ops.cluster import PUSH_WORKFLOW
 from tikguard.ops.rollout import service as rollouts
 from tikguard.ops.rollout.targets import Selector
 from tikguard.settings import Settings
+from tikguard.store import notify as store_notify
 from tikguard.store.db import Database
 from tikguard.store.errors import InvalidInput, NotFound
 from tikguard.store.models import Base, Rollout, Worker, utcnow
@@ -111,7 +112,7 @@ LISTS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/rollouts"): "alpha",
     ("GET", "/api/v1/notify/channels"): "alpha-hook",
     ("GET", "/api/v1/notify/rules"): "alpha-rule",
-    ("GET", "/api/v1/notify/attempts"): "",
+    ("GET", "/api/v1/notify/attempts"): "alpha-hook",
     ("GET", "/api/v1/notify/attempts?channel=beta-hook"): "",
     ("GET", "/api/v1/notify/kinds"): "push-reverted",  # no tenant's data at all
     ("GET", "/api/v1/inventory/sources"): "alpha-src",
@@ -233,6 +234,31 @@ def app(settings: Settings, db: Database, alpha: TenantWorld, beta: TenantWorld)
             )
         )
         compliance.load_rules(db, world.id, COMPLIANCE.format(name=world.name), actor="test")
+        with db.transaction() as s:  # and one delivery of an event to its channel
+            event = store_notify.record_event(
+                s,
+                world.id,
+                key="isolation",
+                kind="push-reverted",
+                title=f"push on {world.device_name} reverted",
+                details={},
+                device_id=world.device_id,
+                device_name=world.device_name,
+            )
+            assert event is not None
+            s.flush()
+            store_notify.record_attempt(
+                s,
+                world.id,
+                event_id=event.id,
+                channel_id=None,
+                channel_name=f"{world.name}-hook",
+                attempt=1,
+                ok=True,
+                status="200",
+                seconds=0.1,
+                final=True,
+            )
     return create_app(settings, db=db, engine=False)
 
 
