@@ -8,10 +8,10 @@ the POST that created it, once).
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from tikguard.api.deps import Admin, Operator, State, Viewer
 from tikguard.api.schemas import MAX_ID, Strict
@@ -44,19 +44,6 @@ class EmailIn(Strict):
     ca_pem: str | None = Field(default=None, max_length=65536)
 
 
-class ChannelOut(BaseModel):
-    name: str
-    kind: str
-    target: str
-    format: str | None
-    rules: int
-
-
-class NewChannelOut(BaseModel):
-    channel: ChannelOut
-    generated_secret: str | None
-
-
 class RuleIn(Strict):
     name: str = Field(min_length=1, max_length=64)
     channel: str = Field(min_length=1, max_length=64)
@@ -66,30 +53,12 @@ class RuleIn(Strict):
     backup_failures: int = Field(default=3, ge=1, le=1000)
 
 
-class RuleOut(BaseModel):
-    name: str
-    channel: str
-    events: list[str]
-    tags: list[str]
-    sites: list[str]
-    backup_failures: int
-    enabled: bool
-
-
-class AttemptOut(BaseModel):
-    id: int
-    event_id: int
-    channel: str
-    attempt: int
-    at: str
-    ok: bool
-    final: bool
-    status: str
-    seconds: float
-
-
-def _channel(view: notify_ops.ChannelView) -> ChannelOut:
-    return ChannelOut(**view.as_json())
+#: Answers are the service's own views (dataclasses): one shape for the API and the
+#: CLI's --json.
+ChannelOut = notify_ops.ChannelView
+RuleOut = notify_ops.RuleView
+AttemptOut = notify_ops.AttemptView
+NewChannelOut = notify_ops.AddedChannel
 
 
 @router.get("/kinds", response_model=dict[str, str])
@@ -100,14 +69,13 @@ async def kinds(who: Viewer) -> dict[str, str]:
 
 @router.get("/channels", response_model=list[ChannelOut])
 async def list_channels(state: State, who: Viewer) -> list[ChannelOut]:
-    found = await asyncio.to_thread(notify_ops.list_channels, state.db, who.tenant_id)
-    return [_channel(c) for c in found]
+    return await asyncio.to_thread(notify_ops.list_channels, state.db, who.tenant_id)
 
 
 @router.post("/channels/webhook", response_model=NewChannelOut, status_code=201)
 async def add_webhook(body: WebhookIn, state: State, who: Admin) -> NewChannelOut:
     """A webhook channel; payloads are signed with HMAC-SHA256 (X-Tikguard-Signature)."""
-    added = await asyncio.to_thread(
+    return await asyncio.to_thread(
         lambda: notify_ops.add_webhook(
             state.db,
             who.tenant_id,
@@ -119,13 +87,12 @@ async def add_webhook(body: WebhookIn, state: State, who: Admin) -> NewChannelOu
             actor=who.actor,
         )
     )
-    return NewChannelOut(channel=_channel(added.channel), generated_secret=added.generated_secret)
 
 
 @router.post("/channels/email", response_model=ChannelOut, status_code=201)
 async def add_email(body: EmailIn, state: State, who: Admin) -> ChannelOut:
     """An e-mail channel over SMTP (a login needs STARTTLS or TLS)."""
-    view = await asyncio.to_thread(
+    return await asyncio.to_thread(
         lambda: notify_ops.add_email(
             state.db,
             who.tenant_id,
@@ -141,7 +108,6 @@ async def add_email(body: EmailIn, state: State, who: Admin) -> ChannelOut:
             actor=who.actor,
         )
     )
-    return _channel(view)
 
 
 @router.delete("/channels/{name}", status_code=204)
@@ -155,14 +121,13 @@ async def remove_channel(name: Name, state: State, who: Admin) -> Response:
 
 @router.get("/rules", response_model=list[RuleOut])
 async def list_rules(state: State, who: Viewer) -> list[RuleOut]:
-    found = await asyncio.to_thread(notify_ops.list_rules, state.db, who.tenant_id)
-    return [RuleOut(**r.as_json()) for r in found]
+    return await asyncio.to_thread(notify_ops.list_rules, state.db, who.tenant_id)
 
 
 @router.post("/rules", response_model=RuleOut, status_code=201)
 async def add_rule(body: RuleIn, state: State, who: Admin) -> RuleOut:
     """A rule: these event kinds (none: all) of routers with these tags/sites (none: any)."""
-    view = await asyncio.to_thread(
+    return await asyncio.to_thread(
         lambda: notify_ops.add_rule(
             state.db,
             who.tenant_id,
@@ -175,7 +140,6 @@ async def add_rule(body: RuleIn, state: State, who: Admin) -> RuleOut:
             actor=who.actor,
         )
     )
-    return RuleOut(**view.as_json())
 
 
 @router.delete("/rules/{name}", status_code=204)
@@ -190,10 +154,9 @@ async def remove_rule(name: Name, state: State, who: Admin) -> Response:
 async def test(name: Name, state: State, who: Operator) -> AttemptOut:
     """Send a test message now through a rule's channel (or a channel); the answer is the
     recorded attempt (``ok`` false with the receiver's answer when it failed)."""
-    found = await asyncio.to_thread(
+    return await asyncio.to_thread(
         lambda: notify_ops.test(state.db, state.settings, who.tenant_id, name, actor=who.actor)
     )
-    return AttemptOut(**found.as_json())
 
 
 @router.get("/attempts", response_model=list[AttemptOut])
@@ -205,9 +168,8 @@ async def attempts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[AttemptOut]:
     """Delivery attempts, newest first."""
-    rows: list[Any] = await asyncio.to_thread(
+    return await asyncio.to_thread(
         lambda: notify_ops.attempts(
             state.db, who.tenant_id, channel=channel, event_id=event, limit=limit
         )
     )
-    return [AttemptOut(**r.as_json()) for r in rows]
