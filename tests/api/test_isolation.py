@@ -646,3 +646,15 @@ async def test_metrics_are_the_controller_operators(
         r = await c.get("/metrics", headers={"Authorization": "Bearer operator-token"})
         assert r.status_code == 200
         assert 'tenant="alpha"' in r.text and 'tenant="beta"' in r.text
+
+
+async def test_a_rollout_by_tag_or_all_plans_only_the_callers_routers(
+    app: FastAPI, db: Database, alpha: TenantWorld, beta: TenantWorld
+) -> None:
+    """Both tenants tag their router ``core``: alpha's plan by that tag, by every router
+    or by a pattern both configurations hold, plans alpha's router alone."""
+    for selector in (Selector(tag="core"), Selector(all=True), Selector(all=True, match="192.0.2.1")):
+        request = rollouts.RolloutRequest(selector=selector, source=SCRIPT, requested_by="t")
+        planned = json.dumps((await rollouts.plan(db, db.settings, alpha.id, request)).as_json())
+        assert alpha.device_name in planned
+        assert beta.device_name not in planned and "beta-site" not in planned, planned
