@@ -653,7 +653,8 @@ async def test_a_rollout_by_tag_or_all_plans_only_the_callers_routers(
 ) -> None:
     """Both tenants tag their router ``core``: alpha's plan by that tag, by every router
     or by a pattern both configurations hold, plans alpha's router alone."""
-    for selector in (Selector(tag="core"), Selector(all=True), Selector(all=True, match="192.0.2.1")):
+    both = (Selector(tag="core"), Selector(all=True), Selector(all=True, match="192.0.2.1"))
+    for selector in both:
         request = rollouts.RolloutRequest(selector=selector, source=SCRIPT, requested_by="t")
         planned = json.dumps((await rollouts.plan(db, db.settings, alpha.id, request)).as_json())
         assert alpha.device_name in planned
