@@ -115,7 +115,9 @@ def test_secrets_survive_and_are_bound(db: Database, tenant: Tenant, other_tenan
                 vault.decrypt(s, tenant_id, purpose, ref, blob)
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(position=st.integers(min_value=0, max_value=200), flip=st.integers(1, 255))
 @example(position=0, flip=1)  # format byte
 @example(position=1, flip=128)  # key version: a huge number must not reach the database
