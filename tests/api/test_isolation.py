@@ -659,3 +659,21 @@ async def test_a_rollout_by_tag_or_all_plans_only_the_callers_routers(
         planned = json.dumps((await rollouts.plan(db, db.settings, alpha.id, request)).as_json())
         assert alpha.device_name in planned
         assert beta.device_name not in planned and "beta-site" not in planned, planned
+
+
+async def test_ui_pages_without_an_id_show_only_the_callers_tenant(
+    client: httpx.AsyncClient, app: FastAPI, alpha: TenantWorld
+) -> None:
+    """Every UI page without an id (read from the UI's route tables: the fleet,
+    operations, rollouts, schedules, users, notifications, push ...) holds nothing of
+    beta's, for alpha's admin who sees the most."""
+    pages = [*web_routes.ROUTES, *web_rollouts.ROUTES, *web_accounts.ROUTES]
+    pages += web_notifications.ROUTES
+    listed = sorted({p for p, _, methods in pages if "GET" in methods and "{" not in p})
+    assert len(listed) > 5
+    r = await client.post("/login", data={"username": alpha.users["admin"], "password": PASSWORD})
+    assert r.status_code == 303
+    for path in listed:
+        r = await client.get(path)
+        assert r.status_code == 200, (path, r.status_code)
+        assert not [leak for leak in LEAKS if leak in r.text], path
