@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from tikguard.store.errors import InvalidInput, StoreError
@@ -37,3 +40,22 @@ def check_text(value: str, what: str, *, max_len: int, allow_empty: bool = False
     except UnicodeEncodeError:
         raise InvalidInput(f"{what} must be valid text (it has undecodable bytes)") from None
     return value
+
+
+def encrypt_secrets(
+    session: Session, tenant_id: int, purpose: str, ref: int, secrets: dict[str, Any]
+) -> bytes:
+    """A row's secrets (a small JSON object) encrypted and bound to ``purpose`` and ``ref``."""
+    return vault_of(session).encrypt(session, tenant_id, purpose, ref, json.dumps(secrets).encode())
+
+
+def decrypt_secrets(
+    session: Session, tenant_id: int, purpose: str, ref: int, blob: bytes | None
+) -> dict[str, Any]:
+    """What :func:`encrypt_secrets` stored (empty when nothing was); never log it."""
+    if blob is None:
+        return {}
+    found = json.loads(vault_of(session).decrypt(session, tenant_id, purpose, ref, blob))
+    if not isinstance(found, dict):
+        raise StoreError(f"{purpose} secrets of row {ref} are not an object")
+    return found

@@ -8,7 +8,6 @@ every worker and every tick, and only the first insert records it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer
 
 from tikguard.routeros.secrets import redact_data, redact_text
-from tikguard.store._util import check_text, vault_of
+from tikguard.store._util import check_text, decrypt_secrets, encrypt_secrets
 from tikguard.store.errors import AlreadyExists, NotFound
 from tikguard.store.models import NotifyAttempt, NotifyChannel, NotifyEvent, NotifyRule, utcnow
 
@@ -48,9 +47,7 @@ def add_channel(
     )
     session.add(channel)
     session.flush()  # the id binds the ciphertext to this row
-    channel.secrets_enc = vault_of(session).encrypt(
-        session, tenant_id, CHANNEL_PURPOSE, channel.id, json.dumps(secrets).encode()
-    )
+    channel.secrets_enc = encrypt_secrets(session, tenant_id, CHANNEL_PURPOSE, channel.id, secrets)
     session.flush()
     return channel
 
@@ -80,13 +77,9 @@ def channel_by_id(session: Session, tenant_id: int, channel_id: int) -> NotifyCh
 
 def channel_secrets(session: Session, channel: NotifyChannel) -> dict[str, str]:
     """The channel's decrypted secrets (for sending only; never log or return them)."""
-    if channel.secrets_enc is None:
-        return {}
-    plain = vault_of(session).decrypt(
+    found = decrypt_secrets(
         session, channel.tenant_id, CHANNEL_PURPOSE, channel.id, channel.secrets_enc
     )
-    found = json.loads(plain)
-    assert isinstance(found, dict)
     return {str(k): str(v) for k, v in found.items()}
 
 

@@ -7,13 +7,12 @@ the routers it adds) go through the vault, bound to the source row: they are nev
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tikguard.store._util import check_text, vault_of
+from tikguard.store._util import check_text, decrypt_secrets, encrypt_secrets
 from tikguard.store.errors import AlreadyExists, InvalidInput, NotFound
 from tikguard.store.models import InventorySource, utcnow
 
@@ -59,8 +58,8 @@ def set_secrets(session: Session, source: InventorySource, secrets: dict[str, An
     if not secrets:
         source.secrets_enc = None
     else:
-        source.secrets_enc = vault_of(session).encrypt(
-            session, source.tenant_id, SOURCE_PURPOSE, source.id, json.dumps(secrets).encode()
+        source.secrets_enc = encrypt_secrets(
+            session, source.tenant_id, SOURCE_PURPOSE, source.id, secrets
         )
     session.flush()
 
@@ -70,11 +69,7 @@ def get_secrets(session: Session, source: InventorySource) -> dict[str, Any]:
     blob = session.scalar(
         select(InventorySource.secrets_enc).where(InventorySource.id == source.id)
     )
-    if blob is None:
-        return {}
-    plain = vault_of(session).decrypt(session, source.tenant_id, SOURCE_PURPOSE, source.id, blob)
-    loaded: dict[str, Any] = json.loads(plain)
-    return loaded
+    return decrypt_secrets(session, source.tenant_id, SOURCE_PURPOSE, source.id, blob)
 
 
 def find_source(session: Session, tenant_id: int, name: str) -> InventorySource | None:
