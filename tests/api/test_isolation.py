@@ -24,9 +24,10 @@ from tests.api.world import PASSWORD, TenantWorld, api_settings, build_tenant
 
 from tikguard.api.app import create_app
 from tikguard.ops import backup as backup_ops
-from tikguard.ops import cluster, compliance
+from tikguard.ops import compliance
 from tikguard.ops import inventory as inventory_ops
 from tikguard.ops import notify as notify_ops
+from tikguard.ops import workers as fleet_workers
 from tikguard.ops.cluster import PUSH_WORKFLOW
 from tikguard.ops.rollout import service as rollouts
 from tikguard.ops.rollout.targets import Selector
@@ -593,7 +594,7 @@ async def test_workers_count_only_the_callers_pushes(
     assert [(w["id"], w["pushes_in_flight"]) for w in r.json()] == [("shared-worker", 1)]
     r = await client.get("/api/v1/workers", headers=alpha.auth("operator"))
     assert r.status_code == 403
-    every = await cluster.workers(db.settings, db, tenant_id=None)  # the operator's CLI
+    every = await fleet_workers.workers(db.settings, db, tenant_id=None)  # the operator's CLI
     assert [(w.id, w.pushes_in_flight) for w in every] == [("shared-worker", 2)]
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tikguard.ops import cluster
 from tikguard.ops import push as push_ops
+from tikguard.ops import workers as fleet_workers
 from tikguard.ops.rollout import service as rollouts
 from tikguard.ops.rollout.records import RolloutView
 from tikguard.ops.rollout.targets import Selector
@@ -286,7 +286,7 @@ async def test_pushes_outside_the_rollout_count_but_never_stall_it(tmp_path: Pat
         await until(
             lambda: any(e.stage == "waiting-confirm" for e in env.events(sub.op_id)), within=60
         )
-        assert await cluster.push_load(env.settings, env.db) == 1
+        assert await fleet_workers.push_load(env.settings, env.db) == 1
         view = await _run(
             env, _request(GOOD, selector=Selector(names=names[1:]), waves=["100%"]), {"completed"}
         )
@@ -294,4 +294,4 @@ async def test_pushes_outside_the_rollout_count_but_never_stall_it(tmp_path: Pat
         await push_ops.confirm(env.settings, sub.op_id)
         [op] = await push_ops.wait(env.db, env.tenant_id, [sub.op_id])
         assert op.outcome == "committed"
-        assert await cluster.push_load(env.settings, env.db) == 0
+        assert await fleet_workers.push_load(env.settings, env.db) == 0

@@ -290,9 +290,9 @@ async def _become_worker(ctx: Context, worker: bool) -> runtime.Engine | None:
 
 
 async def _announce_cluster(ctx: Context) -> None:
-    from tikguard.ops import cluster
+    from tikguard.ops import workers as fleet_workers
 
-    live = [w for w in await cluster.workers(ctx.settings, ctx.db, tenant_id=None) if w.alive]
+    live = [w for w in await fleet_workers.workers(ctx.settings, ctx.db, tenant_id=None) if w.alive]
     if live:
         err_console.print(
             f"[dim]handed to the cluster ({len(live)} live worker(s)); following its progress[/]"
@@ -735,13 +735,14 @@ def ops_resume(worker: AsWorker = False) -> None:
 
 
 async def _resume(ctx: Context, op_ids: list[str], worker: bool = False) -> list[Operation]:
-    from tikguard.ops import cluster, runtime
     from tikguard.ops import push as push_ops
+    from tikguard.ops import runtime
+    from tikguard.ops import workers as fleet_workers
     from tikguard.store import workers as store_workers
 
     if store_workers.shared(ctx.settings):
         # say who holds each push and whether that worker is alive
-        for holder in await cluster.holders(ctx.settings, ctx.db, op_ids):
+        for holder in await fleet_workers.holders(ctx.settings, ctx.db, op_ids):
             err_console.print(f"{holder.op_id[:12]}: {holder.describe()}", highlight=False)
     eng = await _become_worker(ctx, worker)
     if eng is None:

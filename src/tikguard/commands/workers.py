@@ -23,10 +23,11 @@ def register(app: typer.Typer) -> None:
 def workers() -> None:
     """List the workers: id, host, version, started, last heartbeat, pushes in flight."""
     from tikguard.ops import cluster
+    from tikguard.ops import workers as fleet_workers
 
     settings = settings_from_env()
     with open_database(settings) as db, user_errors():
-        rows = asyncio.run(cluster.workers(settings, db, tenant_id=None))
+        rows = asyncio.run(fleet_workers.workers(settings, db, tenant_id=None))
     if not rows:
         console.print("no worker has joined yet (start one with `tikguard serve`)")
         return

@@ -21,8 +21,9 @@ from tikguard.api.schemas import (
     UserOut,
     WorkerOut,
 )
-from tikguard.ops import accounts, cluster
+from tikguard.ops import accounts
 from tikguard.ops import operations as operations_ops
+from tikguard.ops import workers as fleet_workers
 
 router = APIRouter()
 
@@ -57,7 +58,7 @@ async def audit_log(
 async def list_workers(state: State, who: Admin) -> list[WorkerOut]:
     """The workers sharing this database: alive or not, and the pushes of the caller's
     tenant each holds now (the workers are shared; other tenants' work is not told)."""
-    rows = await cluster.workers(state.settings, state.db, tenant_id=who.tenant_id)
+    rows = await fleet_workers.workers(state.settings, state.db, tenant_id=who.tenant_id)
     return [WorkerOut.model_validate(w, from_attributes=True) for w in rows]
 
 

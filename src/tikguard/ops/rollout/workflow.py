@@ -23,8 +23,9 @@ from typing import Any
 
 from dbos import DBOS
 
-from tikguard.ops import cluster, runtime
 from tikguard.ops import push as push_ops
+from tikguard.ops import runtime
+from tikguard.ops import workers as fleet_workers
 from tikguard.ops.push.context import current_settings, database, margin
 from tikguard.ops.rollout import records
 from tikguard.ops.rollout.admission import Admission
@@ -307,7 +308,7 @@ async def step_run_wave(req: dict[str, Any], wave: int) -> dict[str, Any]:
         stop = look["abort"] or halted or slow is not None
         in_flight = int(look["in_flight"])
         if not stop and look["pending"]:
-            load = await cluster.push_load(settings, database())
+            load = await fleet_workers.push_load(settings, database())
             for target_id in look["pending"][: adm.room(in_flight, load)]:
                 in_flight, load = in_flight + 1, max(load, in_flight) + 1
                 op_id = await _submit_one(req, target_id, policy)
