@@ -18,21 +18,11 @@ from sqlalchemy.orm import Session
 from tikguard.store._util import vault_of
 from tikguard.store.errors import NotFound
 from tikguard.store.models import Operation, OperationEvent, Rollout, RolloutTarget, utcnow
-from tikguard.store.rollouts import (
-    ROLLOUT_SCRIPT_PURPOSE,
-    ROLLOUT_SOURCE_PURPOSE,
-    rollout_script_ref,
-)
 
-SOURCE_PURPOSE = ROLLOUT_SOURCE_PURPOSE
-SCRIPT_PURPOSE = ROLLOUT_SCRIPT_PURPOSE
 #: Rollout states in which nothing more happens.
 FINISHED = frozenset({"completed", "aborted"})
 #: States in which the rollout waits for an operator (``continue`` or ``abort``).
 GATES = frozenset({"waiting", "halted"})
-
-
-script_ref = rollout_script_ref
 
 
 def sha(text: str) -> str:

@@ -40,6 +40,11 @@ from tikguard.store.audit import audit
 from tikguard.store.db import Database
 from tikguard.store.errors import InvalidInput, StateError
 from tikguard.store.models import Device, Rollout, RolloutTarget
+from tikguard.store.rollouts import (
+    ROLLOUT_SCRIPT_PURPOSE,
+    ROLLOUT_SOURCE_PURPOSE,
+    rollout_script_ref,
+)
 
 
 @dataclass(frozen=True)
@@ -295,7 +300,7 @@ def create(db: Database, settings: Settings, tenant_id: int, req: RolloutRequest
                 state="pending",
                 template=req.template,
                 source_enc=records.encrypt(
-                    session, tenant_id, records.SOURCE_PURPOSE, rollout_id, req.source
+                    session, tenant_id, ROLLOUT_SOURCE_PURPOSE, rollout_id, req.source
                 ),
                 selector=req.selector.as_json(),
                 policy=req.policy_json(window),
@@ -321,8 +326,8 @@ def create(db: Database, settings: Settings, tenant_id: int, req: RolloutRequest
                     else records.encrypt(
                         session,
                         tenant_id,
-                        records.SCRIPT_PURPOSE,
-                        records.script_ref(rollout_id, rc.device_id),
+                        ROLLOUT_SCRIPT_PURPOSE,
+                        rollout_script_ref(rollout_id, rc.device_id),
                         rc.change or "",
                     ),
                     script_sha=None if empty else records.sha(rc.change or ""),

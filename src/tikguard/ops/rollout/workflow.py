@@ -33,6 +33,7 @@ from tikguard.ops.rollout.waves import HaltPolicy
 from tikguard.store import devices as store_devices
 from tikguard.store.errors import StoreError
 from tikguard.store.models import RolloutTarget
+from tikguard.store.rollouts import ROLLOUT_SCRIPT_PURPOSE, rollout_script_ref
 
 WORKFLOW_NAME = "tikguard.rollout.workflow"
 ROLLOUT_QUEUE = "tikguard-rollout"
@@ -224,9 +225,9 @@ def _script(req: dict[str, Any], target_id: int) -> tuple[str | None, str]:
         if target.device_id is None:
             _mark_unstarted(req, target_id, "not started: the router was removed")
             return None, ""
-        ref = records.script_ref(req["rollout_id"], target.device_id)
+        ref = rollout_script_ref(req["rollout_id"], target.device_id)
         text = records.decrypt(
-            session, req["tenant_id"], records.SCRIPT_PURPOSE, ref, target.script_enc
+            session, req["tenant_id"], ROLLOUT_SCRIPT_PURPOSE, ref, target.script_enc
         )
         name = store_devices.get_device(session, req["tenant_id"], target.device_id).name
         return name, text
