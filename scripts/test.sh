@@ -28,7 +28,7 @@ echo "==> mypy"
 .venv/bin/mypy
 echo "==> pytest"
 rc=0
-.venv/bin/pytest -n "${TIKGUARD_TEST_WORKERS:-2}" --durations=15 "$@" || rc=$?
+.venv/bin/pytest -n "${TIKGUARD_TEST_WORKERS:-2}" "$@" || rc=$?
 for note in ${notes[@]+"${notes[@]}"}; do echo "warning: $note" >&2; done
 if [ "$rc" -eq 5 ]; then
   # pytest's "no tests were collected": never a silent success, in CI or not

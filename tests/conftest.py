@@ -17,12 +17,6 @@ REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("TIKGUARD_CORPUS", REPO.parent / "shared" / "corpus"))
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Long end-to-end tests (marked ``slow``) first, in their own order: the workers
-    start them together instead of one of them ending the run alone."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
 def corpus_dir(sub: str) -> Path:
     """A corpus sub-folder, or skip the test with a clear message if it is absent."""
     path = CORPUS / sub

@@ -255,7 +255,6 @@ async def test_missing_policy_is_refused(tmp_path: Path) -> None:
         assert "policies" in op.evidence["reason"]
 
 
-@pytest.mark.slow
 async def test_router_that_never_comes_back_is_uncertain(tmp_path: Path) -> None:
     async with environment(tmp_path) as env:
         # power is cut a moment after the import starts and never comes back

@@ -16,14 +16,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from tests.ops.controller_proc import Controller, simulator
 from tests.ops.soak import _database
 
 from tikguard.store.models import Operation
-
-pytestmark = pytest.mark.slow
 
 SCALE = 20.0
 
