@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,17 +87,7 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     base_url = os.environ.get("TIKGUARD_TEST_POSTGRES_URL", "")
     if not base_url:
         pytest.skip("PostgreSQL not configured: set TIKGUARD_TEST_POSTGRES_URL")
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from tests.pgtemp import fresh_database
 
-    base = make_url(base_url)
-    name = f"tg_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("tg_test", base_url) as url:
+        yield url

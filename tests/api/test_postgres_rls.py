@@ -8,16 +8,15 @@ purpose (a bug the first wall would have) and watching the API still answer 404.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from tests.api.world import TenantWorld, api_settings, build_tenant
+from tests.pgtemp import fresh_database
 
 from tikguard.api.app import create_app
 from tikguard.ops import compliance
@@ -38,26 +37,20 @@ def pg_db(tmp_path: Path) -> Iterator[Database]:
     base_url = os.environ.get(PG_ENV, "")
     if not base_url:
         pytest.skip(f"PostgreSQL not configured: set {PG_ENV} (see scripts/pg-start.sh)")
-    base = make_url(base_url)
-    name = f"tg_rls_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    db = Database.open(api_settings(tmp_path / "data", database_url=url))
-    try:
-        with db.engine.connect() as conn:
-            superuser = conn.execute(
-                text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
-            ).scalar()
-        if superuser:
-            pytest.skip("the test role bypasses row-level security (superuser or BYPASSRLS)")
-        yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("tg_rls", base_url) as url:
+        db = Database.open(api_settings(tmp_path / "data", database_url=url))
+        try:
+            with db.engine.connect() as conn:
+                superuser = conn.execute(
+                    text(
+                        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+                    )
+                ).scalar()
+            if superuser:
+                pytest.skip("the test role bypasses row-level security (superuser or BYPASSRLS)")
+            yield db
+        finally:
+            db.dispose()
 
 
 def test_scoped_transactions_see_and_touch_only_their_tenant(pg_db: Database) -> None:

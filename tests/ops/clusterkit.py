@@ -23,15 +23,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncssh
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from tikguard.ops.backup import backup
 from tikguard.settings import Settings
@@ -63,22 +61,6 @@ def tuning(scale: float, lease_wall: float, window: float) -> dict[str, Any]:
 
 def as_env(values: dict[str, Any]) -> dict[str, str]:
     return {f"TIKGUARD_{k.upper()}": str(v) for k, v in values.items()}
-
-
-@contextlib.contextmanager
-def fresh_database(prefix: str, base: str | None = None) -> Iterator[str]:
-    """A new, empty PostgreSQL database (dropped afterwards); its URL."""
-    url = make_url(base or os.environ["TIKGUARD_TEST_POSTGRES_URL"])
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextlib.contextmanager

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from tests.conftest import SIM_TIME_SCALE
+from tests.pgtemp import fresh_database
 
 from tikguard.ops import backup as backup_ops
 from tikguard.ops import devices as device_ops
@@ -55,21 +53,13 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     url = os.environ.get(PG_ENV, "")
     if not url:
         pytest.skip(f"PostgreSQL not configured: set {PG_ENV}")
-    base = make_url(url)
-    name = f"tg_backup_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    own = base.set(database=name).render_as_string(hide_password=False)
-    database = Database.open(_settings(tmp_path, database_url=own))
-    try:
-        yield database
-    finally:
-        backup_ops.wait_for_mirror(60)
-        database.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("tg_backup", url) as own:
+        database = Database.open(_settings(tmp_path, database_url=own))
+        try:
+            yield database
+        finally:
+            backup_ops.wait_for_mirror(60)
+            database.dispose()
 
 
 @pytest.fixture

@@ -5,13 +5,11 @@ database (the at-scale setup), against the simulator. Skipped without
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from tests.pgtemp import fresh_database
 
 from tikguard.ops import push as push_ops
 from tikguard.store.vault import MasterKey
@@ -26,17 +24,8 @@ def pg_url() -> Iterator[str]:
     base = os.environ.get("TIKGUARD_TEST_POSTGRES_URL", "")
     if not base:
         pytest.skip("PostgreSQL not configured: set TIKGUARD_TEST_POSTGRES_URL")
-    url = make_url(base)
-    name = f"tg_push_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("tg_push", base) as url:
+        yield url
 
 
 async def test_push_on_postgresql(tmp_path: Path, pg_url: str) -> None:

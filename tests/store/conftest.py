@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
+from tests.pgtemp import fresh_database
 
 from tikguard.settings import Settings
 from tikguard.store.db import Database
@@ -35,17 +34,8 @@ def _pg_base_url() -> str:
 @pytest.fixture(scope="session")
 def pg_database_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test run, dropped at the end."""
-    base = make_url(_pg_base_url())
-    name = f"tg_store_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(f"tg_store_{os.getpid()}", _pg_base_url()) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

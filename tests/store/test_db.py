@@ -12,6 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
+from tests.pgtemp import drop_database
 
 from tikguard.settings import Settings
 from tikguard.store import db as store_db
@@ -125,8 +126,7 @@ def test_migrations_run_on_postgresql(pg_database_url: str, tmp_path: Path) -> N
         assert current_revision(db.engine) == head_revision()
         db.dispose()
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(admin, name)
         admin.dispose()
 
 
