@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from tests.pgtemp import fresh_database
 
 from tikguard.ops import push as push_ops
 from tikguard.store.db import Database
@@ -24,7 +25,6 @@ from tikguard.store.vault import MasterKey
 from .clusterkit import (
     cluster,
     entry_script,
-    fresh_database,
     overlapping,
     records,
     register,
@@ -122,8 +122,7 @@ def test_dead_workers_pushes_are_taken_over(
         try:
             tenant_id = asyncio.run(register(db, settings, rows))
             victims = [c.start(f"victim-{p}", crash=p) for p in points]
-            survivor = c.start("survivor")
-            c.wait_ready(*victims, survivor)
+            c.wait_ready(*victims)
 
             async def submit_all() -> list[str]:
                 ids = []
@@ -131,13 +130,22 @@ def test_dead_workers_pushes_are_taken_over(
                     req = push_ops.PushRequest([rows[n % routers]["name"]], script=entry_script(n))
                     subs = await push_ops.submit(db, settings, tenant_id, req)
                     ids.append(subs[0].op_id)
-                async with asyncio.timeout(200):
-                    await push_ops.wait(db, tenant_id, ids, poll=0.2)
                 return ids
 
+            async def wait_all(ids: list[str]) -> None:
+                async with asyncio.timeout(300):
+                    await push_ops.wait(db, tenant_id, ids, poll=0.2)
+
             op_ids = asyncio.run(submit_all())
+            # The survivor starts only once both victims are dead: started beside them,
+            # it could finish every push before a victim reached its point. The first
+            # victim to die is taken over by the other, which then dies at its own point.
             for v in victims:
-                assert v.proc.wait(10) == -9, f"{v.name} was meant to die:\n{v.output()[-2000:]}"
+                code = v.proc.wait(300)
+                assert code == -9, f"{v.name} was meant to die:\n{v.output()[-2000:]}"
+            survivor = c.start("survivor")
+            c.wait_ready(survivor)
+            asyncio.run(wait_all(op_ids))
             recs = records(db, op_ids)
         finally:
             db.dispose()

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.pgtemp import fresh_database
 
-from .clusterkit import free_port, fresh_database
+from .clusterkit import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(1800)]
 
