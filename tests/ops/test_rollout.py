@@ -236,15 +236,15 @@ async def test_vars_from_device_set_and_csv_quoted_in_templates(tmp_path: Path) 
         rows = devices_ops.parse_inventory(csv_text)
         devices_ops.import_rows(env.db, env.tenant_id, rows, actor="test", update=True)
         c_id = devices_ops.id_of(env.db, env.tenant_id, c.name)
-        devices_ops.set_fields(
+        devices_ops.update(
             env.db,
             env.tenant_id,
             c_id,
-            values={"dns": "8.8.8.8", "note": "n"},
+            set_vars={"dns": "8.8.8.8", "note": "n"},
             site="x",
             actor="test",
         )
-        view = devices_ops.set_fields(env.db, env.tenant_id, c_id, unset=["note"], actor="test")
+        view = devices_ops.update(env.db, env.tenant_id, c_id, unset_vars=["note"], actor="test")
         assert view.vars == {"dns": "8.8.8.8"} and view.site == "x"
         source = (
             "/ip dns set servers={{ vars.dns }}\n"

@@ -169,7 +169,9 @@ def import_(
             )
         completed.append(row)
     with store_context() as ctx, user_errors():
-        report = svc.import_rows(ctx.db, ctx.tenant_id, completed, actor=ctx.actor, update=update)
+        report = svc.import_rows(
+            ctx.db, ctx.tenant_id, completed, actor=ctx.actor, update=update, as_operator=True
+        )
     console.print(
         f"imported {len(report.added)} device(s)"
         + (f", updated {len(report.updated)}" if report.updated else "")
@@ -232,18 +234,21 @@ def set_(
     with store_context() as ctx, user_errors():
         device_id = svc.id_of(ctx.db, ctx.tenant_id, name)
         view = svc.get(ctx.db, ctx.tenant_id, device_id)
-        if access:
-            view = svc.update(ctx.db, ctx.tenant_id, device_id, actor=ctx.actor, **access)
-        if fields:
-            view = svc.set_fields(
+        changes: dict[str, Any] = dict(access)
+        if site is not None:
+            changes["site"] = site or None
+        if tag:
+            changes["tags"] = tag
+        if access or fields:
+            view = svc.update(
                 ctx.db,
                 ctx.tenant_id,
                 device_id,
-                site=site,
-                tags=tag,
-                values=values,
-                unset=unset_var,
                 actor=ctx.actor,
+                set_vars=values,
+                unset_vars=unset_var,
+                as_operator=True,
+                **changes,
             )
     shown = ", ".join(f"{k}={v}" for k, v in sorted(view.vars.items())) or "(none)"
     console.print(

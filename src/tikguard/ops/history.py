@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -90,6 +90,9 @@ class VersionDiff:
     #: Why there is no semantic diff (a text the parser could not read), else None.
     semantic_error: str | None
     unified: str
+    #: Both whole redacted texts, for a side-by-side view (not in :meth:`fields`).
+    old_text: str = field(default="", repr=False)
+    new_text: str = field(default="", repr=False)
 
     @property
     def empty(self) -> bool:
@@ -187,7 +190,14 @@ def compare(device: str, old: str, new: str, old_label: str, new_label: str) -> 
     except ParseError as exc:
         error = exc.describe()
     return VersionDiff(
-        device, old_label, new_label, semantic, error, unified(old, new, old_label, new_label)
+        device,
+        old_label,
+        new_label,
+        semantic,
+        error,
+        unified(old, new, old_label, new_label),
+        old_text=old,
+        new_text=new,
     )
 
 

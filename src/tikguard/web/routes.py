@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import UploadFile
 
-from tikguard.ops import accounts, compare, history
+from tikguard.ops import accounts, history
 from tikguard.ops import backup as backup_ops
 from tikguard.ops import devices as devices_ops
 from tikguard.ops import fleet as fleet_ops
@@ -240,8 +240,8 @@ async def diff_page(
     versions = await asyncio.to_thread(
         history.list_history, state.db, tenant, device.name, limit=200
     )
-    pair = await compare.texts(state.db, state.settings, tenant, device.name, old, new)
-    rows = diffview.side_by_side(pair.old, pair.new)
+    pair = await history.diff_versions(state.db, state.settings, tenant, device.name, old, new)
+    rows = diffview.side_by_side(pair.old_text, pair.new_text)
     return await render(
         request,
         "diff.html",

@@ -52,8 +52,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from tikguard.api.deps import State, authenticate_basic, require
 from tikguard.api.routes.history import read_version
 from tikguard.ops import backup as backup_ops
+from tikguard.ops import fleet as fleet_ops
 from tikguard.ops import history
-from tikguard.ops import nodes as nodes_ops
 from tikguard.ops.accounts import Principal
 from tikguard.server.errors import OXIDIZED_PREFIX, ApiError
 from tikguard.server.state import need_engine
@@ -112,7 +112,7 @@ def out(data: Any, json: bool) -> Response:
     return JSONResponse(data)
 
 
-def serialize(node: nodes_ops.Node) -> dict[str, Any]:
+def serialize(node: fleet_ops.Node) -> dict[str, Any]:
     """``Node#serialize``."""
     last = None
     if node.last_backup_status is not None and node.last_backup_at is not None:
@@ -136,7 +136,7 @@ def serialize(node: nodes_ops.Node) -> dict[str, Any]:
     }
 
 
-def listed(node: nodes_ops.Node) -> dict[str, Any]:
+def listed(node: fleet_ops.Node) -> dict[str, Any]:
     """A node as ``/nodes`` lists it: with ``status``, ``time`` and a ``default`` group."""
     data = serialize(node)
     last = data["last"]
@@ -146,8 +146,8 @@ def listed(node: nodes_ops.Node) -> dict[str, Any]:
     return data
 
 
-async def _find(state: State, who: Principal, name: str) -> nodes_ops.Node:
-    return await asyncio.to_thread(nodes_ops.find, state.db, who.tenant_id, name)
+async def _find(state: State, who: Principal, name: str) -> fleet_ops.Node:
+    return await asyncio.to_thread(fleet_ops.find_node, state.db, who.tenant_id, name)
 
 
 def _wants_json(json: bool, format: str | None) -> bool:
@@ -158,7 +158,7 @@ def _wants_json(json: bool, format: str | None) -> bool:
 @router.get("/nodes.json")
 async def list_nodes(state: State, who: Reader) -> Response:
     """Every router of the token's tenant as an Oxidized node."""
-    found = await asyncio.to_thread(nodes_ops.nodes, state.db, who.tenant_id)
+    found = await asyncio.to_thread(fleet_ops.nodes, state.db, who.tenant_id)
     return JSONResponse([listed(n) for n in found])
 
 
@@ -169,7 +169,7 @@ async def filter_nodes(field: str, value: str, state: State, who: Reader) -> Res
     value, _json = route_parse(value)
     if field not in ("group", "model"):
         raise ApiError(404, f"no node filter {field!r}", "filter by group or model")
-    found = await asyncio.to_thread(nodes_ops.nodes, state.db, who.tenant_id)
+    found = await asyncio.to_thread(fleet_ops.nodes, state.db, who.tenant_id)
     rows = [listed(n) for n in found]
     return JSONResponse([r for r in rows if r[field] == value])
 
@@ -215,7 +215,7 @@ async def versions(
     return JSONResponse([_version(node, v) for v in found])
 
 
-def _version(node: nodes_ops.Node, v: history.VersionInfo) -> dict[str, Any]:
+def _version(node: fleet_ops.Node, v: history.VersionInfo) -> dict[str, Any]:
     when = ruby_git(v.created_at)
     return {
         "oid": str(v.seq),
