@@ -18,7 +18,8 @@ def run(env: dict[str, str], *args: str, stdin: str | None = None) -> Any:
 
 
 def test_notify_commands_end_to_end(tmp_path: Path) -> None:
-    env = {"TIKGUARD_DATA_DIR": str(tmp_path / "data")}
+    # the SMTP server is on loopback: a lab allows it, as docs/notifications.md says
+    env = {"TIKGUARD_DATA_DIR": str(tmp_path / "data"), "TIKGUARD_OUTBOUND_ALLOW": "127.0.0.1/32"}
     with smtp_receiver() as smtp:
         ca = tmp_path / "ca.pem"
         ca.write_text(smtp.ca_pem)
@@ -79,3 +80,17 @@ def test_notify_commands_end_to_end(tmp_path: Path) -> None:
     out = run(env, "notify", "remove", "channel", "noc")
     assert out.exit_code == 0 and "with 1 rule(s)" in out.output
     assert "no notification channel" in run(env, "notify", "list").output
+
+
+def test_a_forbidden_target_is_one_clear_line(tmp_path: Path) -> None:
+    env = {"TIKGUARD_DATA_DIR": str(tmp_path / "data")}
+    out = run(env, "notify", "add", "webhook", "meta", "http://169.254.169.254/latest/meta-data")
+    assert out.exit_code == 1
+    assert "169.254.169.254 is a link-local address" in out.output
+    assert "TIKGUARD_OUTBOUND_ALLOW" in out.output and "Traceback" not in out.output
+    args = ("inventory", "source", "add", "nb", "--kind", "http", "--url", "http://127.0.0.1/")
+    out = run(env, *args)
+    assert out.exit_code == 1 and "127.0.0.1 is a loopback address" in out.output
+    env["TIKGUARD_OUTBOUND_ALLOW"] = "169.254.169.254/32"
+    out = run(env, "notify", "add", "webhook", "meta", "http://169.254.169.254/latest/meta-data")
+    assert out.exit_code == 0, out.output

@@ -126,6 +126,12 @@ class Settings:
     #: Seconds one try may take (connect, TLS, send).
     notify_timeout: float = 10.0
 
+    # Outbound connections on a tenant's word (webhooks, SMTP, HTTP inventory sources)
+    #: Networks (comma-separated CIDRs, ``127.0.0.1/32, 10.20.0.0/16``) those may reach
+    #: besides the public Internet; loopback, link-local, private and reserved addresses
+    #: are refused otherwise (see ``ops/outbound.py``). Routers are not bound by it.
+    outbound_allow: str = ""
+
     # Metrics
     #: Bearer token a Prometheus scrape of ``/metrics`` on the main listener must send.
     #: Empty (and no ``metrics_listen``): ``/metrics`` answers 404.

@@ -11,15 +11,22 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from tests.api.world import TenantWorld
+from tests.api.world import TenantWorld, api_settings
 from tests.ops.netboxkit import TOKEN, NetBox, netbox_serving
 from typer.testing import CliRunner
 
 from tikguard.cli import app as cli_app
+from tikguard.settings import Settings
 from tikguard.store.audit import list_audit
 from tikguard.store.db import Database
 
 PREFIX = "/api/v1"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """NetBox is served on loopback: a lab allows it (docs/inventory-sources.md)."""
+    return api_settings(tmp_path / "data", outbound_allow="127.0.0.1/32")
 
 
 @pytest.fixture

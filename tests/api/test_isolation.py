@@ -206,21 +206,12 @@ def app(settings: Settings, db: Database, alpha: TenantWorld, beta: TenantWorld)
                 )
             )
     for world in (alpha, beta):  # notifications, an inventory source, compliance rules
-        notify_ops.add_webhook(
-            db,
-            world.id,
-            name=f"{world.name}-hook",
-            url=f"https://hooks.{world.name}.example/in",
-            actor="test",
+        hook = notify_ops.WebhookChannel(
+            f"{world.name}-hook", f"https://hooks.{world.name}.example/in"
         )
-        notify_ops.add_rule(
-            db,
-            world.id,
-            name=f"{world.name}-rule",
-            channel=f"{world.name}-hook",
-            events=[],
-            actor="test",
-        )
+        notify_ops.add_webhook(db, settings, world.id, hook, actor="test")
+        rule = notify_ops.Rule(f"{world.name}-rule", f"{world.name}-hook")
+        notify_ops.add_rule(db, world.id, rule, actor="test")
         config = inventory_ops.build_config("http", url=f"https://inv.{world.name}.example/api")
         asyncio.run(
             inventory_ops.create_source(

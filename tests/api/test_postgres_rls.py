@@ -105,8 +105,9 @@ def test_every_table_with_a_tenant_is_walled(pg_db: Database) -> None:
     notifications, inventory sources, compliance, the search index ...): a table added
     without its policy fails here."""
     alpha, beta = build_tenant(pg_db, "alpha"), build_tenant(pg_db, "beta")
-    notify_ops.add_webhook(pg_db, beta.id, name="hook", url="https://h.example/", actor="t")
-    notify_ops.add_rule(pg_db, beta.id, name="rule", channel="hook", events=[], actor="t")
+    hook = notify_ops.WebhookChannel("hook", "https://h.example/")
+    notify_ops.add_webhook(pg_db, pg_db.settings, beta.id, hook, actor="t")
+    notify_ops.add_rule(pg_db, beta.id, notify_ops.Rule("rule", "hook"), actor="t")
     inventory_ops.add_source(
         pg_db,
         beta.id,

@@ -35,7 +35,8 @@ PASSWORD = "router-pass-not-shown"
 
 @pytest.fixture
 def cfg(tmp_path: Path) -> Settings:
-    return api_settings(tmp_path / "data", git_mirror="on")
+    # NetBox is served on loopback: a lab allows it (docs/inventory-sources.md)
+    return api_settings(tmp_path / "data", git_mirror="on", outbound_allow="127.0.0.1/32")
 
 
 @pytest.fixture

@@ -45,6 +45,8 @@ def _settings(tmp_path: Path, **extra: object) -> Settings:
         "notify_attempts": 4,
         "notify_timeout": 5.0,
         "public_url": PUBLIC,
+        # the receivers are on loopback: a lab allows it, as docs/notifications.md says
+        "outbound_allow": "127.0.0.1/32",
     }
     return Settings(**{**values, **extra})  # type: ignore[arg-type]
 
@@ -82,14 +84,15 @@ async def test_a_change_with_secrets_reaches_every_channel_without_them(
         http_receiver() as teams,
         smtp_receiver() as smtp,
     ):
-        added = notify.add_webhook(db, tenant_id, name="ops-json", url=hook.url, actor="test")
+        added = notify.add_webhook(
+            db, settings, tenant_id, notify.WebhookChannel("ops-json", hook.url), actor="test"
+        )
         secret = added.generated_secret
         assert secret
-        notify.add_webhook(db, tenant_id, name="chat", url=slack.url, fmt="slack", actor="test")
-        notify.add_webhook(db, tenant_id, name="teams", url=teams.url, fmt="teams", actor="test")
-        notify.add_email(
-            db,
-            tenant_id,
+        for name, url, fmt in (("chat", slack.url, "slack"), ("teams", teams.url, "teams")):
+            hook_spec = notify.WebhookChannel(name, url, format=fmt)  # type: ignore[arg-type]
+            notify.add_webhook(db, settings, tenant_id, hook_spec, actor="test")
+        mail = notify.EmailChannel(
             name="noc-mail",
             host=smtp.host,
             port=smtp.port,
@@ -98,17 +101,11 @@ async def test_a_change_with_secrets_reaches_every_channel_without_them(
             username=smtp.user,
             password=smtp.password,
             ca_pem=smtp.ca_pem,
-            actor="test",
         )
+        notify.add_email(db, settings, tenant_id, mail, actor="test")
         for channel in ("ops-json", "chat", "teams", "noc-mail"):
-            notify.add_rule(
-                db,
-                tenant_id,
-                name=f"changes-{channel}",
-                channel=channel,
-                events=["config-changed"],
-                actor="test",
-            )
+            rule = notify.Rule(f"changes-{channel}", channel, events=["config-changed"])
+            notify.add_rule(db, tenant_id, rule, actor="test")
         await sim_router.router.execute(
             "/ppp secret add name=bob password=Tr0ub4dor-3", user="admin"
         )
@@ -200,8 +197,9 @@ async def test_a_reverted_push_is_told_once_with_its_diff_and_a_4xx_is_not_retri
         http_receiver(fail_first=99) as down,
     ):
         for name, receiver in (("hook", hook), ("gone", gone), ("down", down)):
-            notify.add_webhook(db, tenant_id, name=name, url=receiver.url, actor="t")
-            notify.add_rule(db, tenant_id, name=name, channel=name, events=[], actor="t")
+            hook_spec = notify.WebhookChannel(name, receiver.url)
+            notify.add_webhook(db, settings, tenant_id, hook_spec, actor="t")
+            notify.add_rule(db, tenant_id, notify.Rule(name, name), actor="t")
         async with runtime.running(settings.with_(notify_interval=3600.0)) as engine:
             assert await notify.look(db, slow) == (1, 3)
             assert await notify.look(db, slow) == (0, 0)
@@ -248,17 +246,11 @@ def test_backup_failing_fires_once_when_the_streak_reaches_n(tmp_path: Path) -> 
             tags=["core"],
             site="ams",
         )
-    notify.add_webhook(db, tenant_id, name="hook", url="http://127.0.0.1:9/", actor="t")
-    notify.add_rule(
-        db,
-        tenant_id,
-        name="core",
-        channel="hook",
-        events=["backup-failing"],
-        tags=["core"],
-        actor="t",
-    )
-    notify.add_rule(db, tenant_id, name="rtm", channel="hook", sites=["rtm"], events=[], actor="t")
+    hook = notify.WebhookChannel("hook", "http://127.0.0.1:9/")
+    notify.add_webhook(db, settings, tenant_id, hook, actor="t")
+    core = notify.Rule("core", "hook", events=["backup-failing"], tags=["core"])
+    notify.add_rule(db, tenant_id, core, actor="t")
+    notify.add_rule(db, tenant_id, notify.Rule("rtm", "hook", sites=["rtm"]), actor="t")
     sent: list[list[delivery.Route]] = []
     for _ in range(4):
         results = asyncio.run(backup_ops.backup(db, settings, tenant_id))
@@ -304,8 +296,9 @@ def test_store_facts_become_events_once(tmp_path: Path, database_url: str) -> No
                 outcome="reverted",
             )
         )
-    notify.add_webhook(db, tenant_id, name="hook", url="http://127.0.0.1:9/", actor="t")
-    notify.add_rule(db, tenant_id, name="all", channel="hook", events=[], actor="t")
+    hook = notify.WebhookChannel("hook", "http://127.0.0.1:9/")
+    notify.add_webhook(db, settings, tenant_id, hook, actor="t")
+    notify.add_rule(db, tenant_id, notify.Rule("all", "hook"), actor="t")
     assert notify_workflow.record_facts(db, settings) == 3
     assert notify_workflow.record_facts(db, settings) == 0
     with db.session() as session:
@@ -331,26 +324,19 @@ def test_store_facts_become_events_once(tmp_path: Path, database_url: str) -> No
     ],
 )
 def test_bad_channels_are_refused_clearly(tmp_path: Path, url: str, fmt: str, error: str) -> None:
-    db = Database.open(_settings(tmp_path))
+    settings = _settings(tmp_path)
+    db = Database.open(settings)
     tenant_id = device_ops.default_tenant_id(db)
     with pytest.raises(ValueError, match=error):
-        notify.add_webhook(db, tenant_id, name="x", url=url, fmt=fmt, actor="t")
+        hook = notify.WebhookChannel("x", url, format=fmt)  # type: ignore[arg-type]
+        notify.add_webhook(db, settings, tenant_id, hook, actor="t")
+    mail = notify.EmailChannel(
+        "m", "mx", "a@b.c", ["d@e.f"], port=25, security="none", username="u", password="p"
+    )
     with pytest.raises(ValueError, match="in clear"):
-        notify.add_email(
-            db,
-            tenant_id,
-            name="m",
-            host="mx",
-            port=25,
-            sender="a@b.c",
-            to=["d@e.f"],
-            security="none",
-            username="u",
-            password="p",
-            actor="t",
-        )
+        notify.add_email(db, settings, tenant_id, mail, actor="t")
     with pytest.raises(ValueError, match="unknown event kind"):
-        notify.add_rule(db, tenant_id, name="r", channel="x", events=["nope"], actor="t")
+        notify.add_rule(db, tenant_id, notify.Rule("r", "x", events=["nope"]), actor="t")
     assert notify.list_channels(db, tenant_id) == []
     db.dispose()
 

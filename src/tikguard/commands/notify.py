@@ -60,16 +60,14 @@ def add_webhook(
 
     secret = read_secret("Signing secret", True) if secret_stdin else None
     with store_context() as ctx, user_errors():
-        added = notify_ops.add_webhook(
-            ctx.db,
-            ctx.tenant_id,
+        spec = notify_ops.WebhookChannel(
             name=name,
             url=url,
-            fmt=fmt,
+            format=fmt,  # type: ignore[arg-type]  # checked by the service
             signing_secret=secret,
             ca_pem=_ca(ca_file),
-            actor=ctx.actor,
         )
+        added = notify_ops.add_webhook(ctx.db, ctx.settings, ctx.tenant_id, spec, actor=ctx.actor)
     shown = f"channel {added.channel.name} added: {added.channel.target}"
     console.print(shown, highlight=False, markup=False)
     if added.generated_secret:
@@ -101,20 +99,18 @@ def add_email(
 
     password = read_secret(f"SMTP password for {user}", password_stdin) if user else ""
     with store_context() as ctx, user_errors():
-        view = notify_ops.add_email(
-            ctx.db,
-            ctx.tenant_id,
+        spec = notify_ops.EmailChannel(
             name=name,
             host=host,
-            port=port,
             sender=sender,
             to=to,
-            security=security,
+            port=port,
+            security=security,  # type: ignore[arg-type]  # checked by the service
             username=user,
             password=password,
             ca_pem=_ca(ca_file),
-            actor=ctx.actor,
         )
+        view = notify_ops.add_email(ctx.db, ctx.settings, ctx.tenant_id, spec, actor=ctx.actor)
     console.print(f"channel {view.name} added: {view.target}", highlight=False, markup=False)
 
 
@@ -140,17 +136,15 @@ def add_rule(
     from tikguard.ops import notify as notify_ops
 
     with store_context() as ctx, user_errors():
-        view = notify_ops.add_rule(
-            ctx.db,
-            ctx.tenant_id,
+        spec = notify_ops.Rule(
             name=name,
             channel=channel,
             events=event or [],
             tags=tag or [],
             sites=site or [],
             backup_failures=backup_failures,
-            actor=ctx.actor,
         )
+        view = notify_ops.add_rule(ctx.db, ctx.tenant_id, spec, actor=ctx.actor)
     console.print(f"rule {view.name} added -> {view.channel}", highlight=False, markup=False)
 
 

@@ -8,51 +8,17 @@ the POST that created it, once).
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import Field
 
 from tikguard.api.deps import Admin, Operator, State, Viewer
-from tikguard.api.schemas import MAX_ID, Strict
+from tikguard.api.schemas import MAX_ID
 from tikguard.ops import notify as notify_ops
 
 router = APIRouter(prefix="/notify", tags=["notifications"])
 
 Name = Annotated[str, Path(min_length=1, max_length=64)]
-Words = Annotated[list[Annotated[str, Field(min_length=1, max_length=128)]], Field(max_length=100)]
-
-
-class WebhookIn(Strict):
-    name: str = Field(min_length=1, max_length=64)
-    url: str = Field(min_length=1, max_length=2000)
-    format: Literal["json", "slack", "teams"] = "json"
-    #: Omit to have one generated (returned once in the answer).
-    signing_secret: str | None = Field(default=None, max_length=200)
-    ca_pem: str | None = Field(default=None, max_length=65536)
-
-
-class EmailIn(Strict):
-    name: str = Field(min_length=1, max_length=64)
-    host: str = Field(min_length=1, max_length=255)
-    port: int = Field(default=587, ge=1, le=65535)
-    security: Literal["starttls", "tls", "none"] = "starttls"
-    username: str = Field(default="", max_length=200)
-    password: str = Field(default="", max_length=500)
-    sender: str = Field(min_length=3, max_length=254)
-    to: list[str] = Field(min_length=1, max_length=50)
-    ca_pem: str | None = Field(default=None, max_length=65536)
-
-
-class RuleIn(Strict):
-    name: str = Field(min_length=1, max_length=64)
-    channel: str = Field(min_length=1, max_length=64)
-    events: Words = Field(default_factory=list)
-    tags: Words = Field(default_factory=list)
-    sites: Words = Field(default_factory=list)
-    backup_failures: int = Field(default=3, ge=1, le=1000)
-
-
 #: Answers are the service's own views (dataclasses): one shape for the API and the
 #: CLI's --json.
 ChannelOut = notify_ops.ChannelView
@@ -73,40 +39,19 @@ async def list_channels(state: State, who: Viewer) -> list[ChannelOut]:
 
 
 @router.post("/channels/webhook", response_model=NewChannelOut, status_code=201)
-async def add_webhook(body: WebhookIn, state: State, who: Admin) -> NewChannelOut:
-    """A webhook channel; payloads are signed with HMAC-SHA256 (X-Tikguard-Signature)."""
+async def add_webhook(body: notify_ops.WebhookChannel, state: State, who: Admin) -> NewChannelOut:
+    """A webhook channel; payloads are signed with HMAC-SHA256 (X-Tikguard-Signature).
+    Only to public addresses unless the controller's operator allows a network."""
     return await asyncio.to_thread(
-        lambda: notify_ops.add_webhook(
-            state.db,
-            who.tenant_id,
-            name=body.name,
-            url=body.url,
-            fmt=body.format,
-            signing_secret=body.signing_secret,
-            ca_pem=body.ca_pem,
-            actor=who.actor,
-        )
+        notify_ops.add_webhook, state.db, state.settings, who.tenant_id, body, actor=who.actor
     )
 
 
 @router.post("/channels/email", response_model=ChannelOut, status_code=201)
-async def add_email(body: EmailIn, state: State, who: Admin) -> ChannelOut:
+async def add_email(body: notify_ops.EmailChannel, state: State, who: Admin) -> ChannelOut:
     """An e-mail channel over SMTP (a login needs STARTTLS or TLS)."""
     return await asyncio.to_thread(
-        lambda: notify_ops.add_email(
-            state.db,
-            who.tenant_id,
-            name=body.name,
-            host=body.host,
-            port=body.port,
-            sender=body.sender,
-            to=body.to,
-            security=body.security,
-            username=body.username,
-            password=body.password,
-            ca_pem=body.ca_pem,
-            actor=who.actor,
-        )
+        notify_ops.add_email, state.db, state.settings, who.tenant_id, body, actor=who.actor
     )
 
 
@@ -125,20 +70,10 @@ async def list_rules(state: State, who: Viewer) -> list[RuleOut]:
 
 
 @router.post("/rules", response_model=RuleOut, status_code=201)
-async def add_rule(body: RuleIn, state: State, who: Admin) -> RuleOut:
+async def add_rule(body: notify_ops.Rule, state: State, who: Admin) -> RuleOut:
     """A rule: these event kinds (none: all) of routers with these tags/sites (none: any)."""
     return await asyncio.to_thread(
-        lambda: notify_ops.add_rule(
-            state.db,
-            who.tenant_id,
-            name=body.name,
-            channel=body.channel,
-            events=body.events,
-            tags=body.tags,
-            sites=body.sites,
-            backup_failures=body.backup_failures,
-            actor=who.actor,
-        )
+        notify_ops.add_rule, state.db, who.tenant_id, body, actor=who.actor
     )
 
 

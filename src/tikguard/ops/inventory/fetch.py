@@ -6,8 +6,9 @@ the hosts at ``hosts_location``; with pagination, the page's ``next`` URL is fol
 until it is null. Every failure is one :class:`SourceUnavailable` naming the URL (its
 path, never its query or credentials) and what went wrong; nothing is imported then.
 
-Redirects are not followed (the token would go along to wherever they point), and a
-``next`` URL must stay on the configured scheme, host and port.
+Redirects are not followed (the token would go along to wherever they point), a
+``next`` URL must stay on the configured scheme, host and port, and every connection
+goes through ``ops/outbound.py`` (the controller is no scanner of its own networks).
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from tikguard.ops import outbound
 from tikguard.ops.inventory.formats import hosts_of
+from tikguard.settings import Settings
 from tikguard.store.errors import InvalidInput, StateError
 
 #: The largest answer read from one page.
@@ -65,44 +65,43 @@ def check_url(url: str) -> str:
     return url
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(
-        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
-    ) -> None:
-        raise SourceUnavailable(
-            f"GET {shown(req.full_url)} answered {code} {msg}, a redirect to {shown(newurl)}",
-            hint="set the source's url to where it redirects (redirects are not followed)",
-        )
-
-
-def _get(source: HttpSource, url: str) -> object:
+def _get(source: HttpSource, settings: Settings, url: str) -> object:
     context = ssl.create_default_context()
     if not source.verify_tls:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    opener = urllib.request.build_opener(
-        _NoRedirect(), urllib.request.HTTPSHandler(context=context)
-    )
-    request = urllib.request.Request(  # noqa: S310 (check_url allows http(s) only)
-        url, headers={"Accept": "application/json", **source.headers}, method="GET"
-    )
     where = f"GET {shown(url)}"
     try:
-        with opener.open(request, timeout=source.timeout) as answer:
-            body = answer.read(MAX_PAGE_BYTES + 1)
-    except urllib.error.HTTPError as exc:
+        answer = outbound.http_request(
+            url,
+            settings=settings,
+            headers={"Accept": "application/json", **source.headers},
+            timeout=source.timeout,
+            context=context,
+            max_bytes=MAX_PAGE_BYTES,
+        )
+    except outbound.Refused as exc:
+        raise SourceUnavailable(f"{where}: {exc}", hint=exc.hint) from None
+    except outbound.TooLarge:
+        too_large = f"{where}: the answer is larger than {MAX_PAGE_BYTES} bytes"
+        raise SourceUnavailable(too_large) from None
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         raise SourceUnavailable(
-            f"{where} answered {exc.code} {exc.reason}", hint=_hint(exc.code)
+            f"{where} failed: {exc or type(exc).__name__}",
+            hint="check the url and that this controller can reach it",
         ) from None
-    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
-        reason = getattr(exc, "reason", None) or exc
+    if 300 <= answer.status < 400:
         raise SourceUnavailable(
-            f"{where} failed: {reason}", hint="check the url and that this controller can reach it"
-        ) from None
-    if len(body) > MAX_PAGE_BYTES:
-        raise SourceUnavailable(f"{where}: the answer is larger than {MAX_PAGE_BYTES} bytes")
+            f"{where} answered {answer.status} {answer.reason}, a redirect to "
+            f"{shown(urljoin(url, answer.location or ''))}",
+            hint="set the source's url to where it redirects (redirects are not followed)",
+        )
+    if answer.status >= 400:
+        raise SourceUnavailable(
+            f"{where} answered {answer.status} {answer.reason}", hint=_hint(answer.status)
+        )
     try:
-        return json.loads(body)
+        return json.loads(answer.body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SourceUnavailable(f"{where}: the answer is not JSON ({exc})") from None
 
@@ -115,15 +114,17 @@ def _hint(code: int) -> str | None:
     return None
 
 
-def fetch_hosts(source: HttpSource) -> list[object]:
-    """Every host object the source lists, all pages read; blocking (run it in a thread)."""
+def fetch_hosts(source: HttpSource, settings: Settings) -> list[object]:
+    """Every host object the source lists, all pages read; blocking (run it in a thread).
+    Connections go through ``ops/outbound.py`` (public addresses, or networks the
+    controller's operator allows)."""
     check_url(source.url)
     origin = urlsplit(source.url)[:2]
     url: str | None = source.url
     hosts: list[object] = []
     for _ in range(MAX_PAGES):
         assert url is not None
-        document = _get(source, url)
+        document = _get(source, settings, url)
         try:
             hosts += hosts_of(document, source.hosts_location)
         except InvalidInput as exc:

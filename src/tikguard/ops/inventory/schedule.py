@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from dbos import DBOS
 
-from tikguard.ops import runtime
+from tikguard.ops import outbound, runtime
 from tikguard.ops.backup.schedule import (
     apply_schedule,
     check_interval,
@@ -114,7 +115,10 @@ async def create_source(
     every: str | None = None,
     time_zone: str | None = None,
 ) -> SourceView:
-    """Add a source and, with ``every``, its schedule: both or neither, audited."""
+    """Add a source and, with ``every``, its schedule: both or neither, audited. An
+    http source's host must not be a forbidden address (``ops/outbound.py``)."""
+    if config.get("url"):
+        outbound.check_host(urlsplit(config["url"]).hostname or "", settings, "the source's host")
     if every is not None:
         check_schedule(None, every, time_zone)
         check_interval(every, time_zone, settings.schedule_min_interval)

@@ -234,7 +234,9 @@ def _rules(config: dict[str, Any]) -> formats.RowRules:
     )
 
 
-def read_source(config: dict[str, Any], kind: str, secrets: dict[str, Any]) -> formats.Parsed:
+def read_source(
+    config: dict[str, Any], kind: str, secrets: dict[str, Any], settings: Settings
+) -> formats.Parsed:
     """Read and parse a source (blocking: a file or HTTP)."""
     if kind == "http":
         hosts = fetch_hosts(
@@ -246,7 +248,8 @@ def read_source(config: dict[str, Any], kind: str, secrets: dict[str, Any]) -> f
                 pagination_key=config.get("pagination_key") or "next",
                 timeout=float(config.get("timeout") or 60),
                 verify_tls=not config.get("insecure"),
-            )
+            ),
+            settings,
         )
         return formats.parse_json_items(hosts, _rules(config))
     text = _read_file(config["path"])
@@ -345,7 +348,7 @@ async def sync(
     """
     kind, config, secrets = await asyncio.to_thread(_load, db, tenant_id, name)
     try:
-        parsed = await asyncio.to_thread(read_source, config, kind, secrets)
+        parsed = await asyncio.to_thread(read_source, config, kind, secrets, settings)
         defaults = _defaults(config, secrets)
         if defaults.remove:
             # Removal waits for a device's versions to be in the git mirror: catch it up.

@@ -26,6 +26,7 @@ from tikguard.ops.notify.sources import (
     emit,
     register_source,
 )
+from tikguard.ops.notify.specs import EmailChannel, Rule, WebhookChannel
 from tikguard.ops.notify.workflow import look, watching
 
 __all__ = [
@@ -35,8 +36,11 @@ __all__ = [
     "AddedChannel",
     "AttemptView",
     "ChannelView",
+    "EmailChannel",
     "Found",
+    "Rule",
     "RuleView",
+    "WebhookChannel",
     "add_email",
     "add_rule",
     "add_webhook",

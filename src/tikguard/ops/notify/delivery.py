@@ -134,6 +134,7 @@ def send(prepared: _Prepared, settings: Settings, delivery: str) -> Sent:
         return post_webhook(
             secrets["url"],
             body.encode(),
+            settings=settings,
             secret=secrets.get("signing_secret", ""),
             headers={DELIVERY_HEADER: delivery, EVENT_HEADER: msg.kind},
             timeout=timeout,
@@ -143,6 +144,7 @@ def send(prepared: _Prepared, settings: Settings, delivery: str) -> Sent:
     mail = message.email(msg, str(config["sender"]), recipients)
     return send_mail(
         mail,
+        settings=settings,
         host=str(config["host"]),
         port=int(config["port"]),
         security=str(config.get("security", "starttls")),

@@ -7,21 +7,24 @@ will not, so the delivery stops instead of retrying for an hour.
 
 Webhooks are signed: ``X-Tikguard-Signature: sha256=<hex>`` is the HMAC-SHA256, with
 the channel's secret, of ``<X-Tikguard-Timestamp>.<body>`` (the timestamp lets a
-receiver refuse replays). Redirects are not followed (a signed body goes where it was
-configured to, nowhere else).
+receiver refuse replays). Both go through ``ops/outbound.py``: only to public
+addresses (or networks the operator allows), never following a redirect (a signed
+body goes where it was configured to, nowhere else), within the timeout as a whole.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import smtplib
 import ssl
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
+
+from tikguard.ops import outbound
+from tikguard.settings import Settings
 
 SIGNATURE_HEADER = "X-Tikguard-Signature"
 TIMESTAMP_HEADER = "X-Tikguard-Timestamp"
@@ -51,15 +54,11 @@ def _tls(ca_pem: str | None) -> ssl.SSLContext:
     return context
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
 def post_webhook(
     url: str,
     body: bytes,
     *,
+    settings: Settings,
     secret: str,
     headers: dict[str, str],
     timeout: float,
@@ -67,31 +66,39 @@ def post_webhook(
 ) -> Sent:
     """POST ``body`` (JSON) to ``url``, signed with ``secret``."""
     stamp = str(int(time.time()))
-    request = urllib.request.Request(url, data=body, method="POST")  # noqa: S310 (http/https checked at add)
-    request.add_header("Content-Type", "application/json")
-    request.add_header("User-Agent", "tikguard")
-    request.add_header(TIMESTAMP_HEADER, stamp)
-    if secret:
-        request.add_header(SIGNATURE_HEADER, sign(secret, stamp, body))
-    for name, value in headers.items():
-        request.add_header(name, value)
-    opener = urllib.request.build_opener(
-        _NoRedirect, urllib.request.HTTPSHandler(context=_tls(ca_pem))
-    )
+    sent = {
+        "Content-Type": "application/json",
+        "User-Agent": "tikguard",
+        TIMESTAMP_HEADER: stamp,
+        **({SIGNATURE_HEADER: sign(secret, stamp, body)} if secret else {}),
+        **headers,
+    }
     try:
-        with opener.open(request, timeout=timeout) as response:
-            return Sent(True, f"HTTP {response.status}")
-    except urllib.error.HTTPError as exc:
-        code = exc.code
-        return Sent(False, f"HTTP {code} {exc.reason}", retry=code >= 500 or code in (408, 429))
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        return Sent(False, f"no answer: {reason}")
+        answer = outbound.http_request(
+            url,
+            settings=settings,
+            method="POST",
+            headers=sent,
+            body=body,
+            timeout=timeout,
+            context=_tls(ca_pem),
+        )
+    except outbound.Refused as exc:
+        return Sent(False, str(exc), retry=False)
+    except outbound.TooLarge:
+        return Sent(False, "the receiver's answer is too large", retry=False)
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        return Sent(False, f"no answer: {exc or type(exc).__name__}")
+    code = answer.status
+    if code < 300:
+        return Sent(True, f"HTTP {code}")
+    return Sent(False, f"HTTP {code} {answer.reason}", retry=code >= 500 or code in (408, 429))
 
 
 def send_mail(
     mail: EmailMessage,
     *,
+    settings: Settings,
     host: str,
     port: int,
     security: str,
@@ -104,12 +111,14 @@ def send_mail(
     not offer it), ``tls`` (implicit, port 465) or ``none`` (no login then)."""
     context = _tls(ca_pem)
     try:
-        smtp: smtplib.SMTP
-        if security == "tls":
-            smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
-        else:
-            smtp = smtplib.SMTP(host, port, timeout=timeout)
-        with smtp:
+        with outbound.smtp_client(
+            host,
+            port,
+            settings=settings,
+            implicit_tls=security == "tls",
+            context=context,
+            timeout=timeout,
+        ) as smtp:
             smtp.ehlo()
             if security == "starttls":
                 if not smtp.has_extn("starttls"):
@@ -123,6 +132,8 @@ def send_mail(
                 who = ", ".join(sorted(refused))
                 return Sent(False, f"SMTP refused recipients: {who}", retry=False)
             return Sent(True, "SMTP 250 accepted")
+    except outbound.Refused as exc:
+        return Sent(False, str(exc), retry=False)
     except smtplib.SMTPAuthenticationError as exc:
         return Sent(False, f"SMTP {exc.smtp_code}: authentication failed", retry=False)
     except smtplib.SMTPResponseException as exc:

@@ -16,7 +16,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from tikguard.ops import outbound
 from tikguard.ops.notify import delivery, message, sources
+from tikguard.ops.notify.specs import EmailChannel, Rule, WebhookChannel
 from tikguard.settings import Settings
 from tikguard.store import notify as store_notify
 from tikguard.store._util import check_text
@@ -125,21 +127,13 @@ def _check_pem(ca_pem: str | None) -> str | None:
 
 
 def add_webhook(
-    db: Database,
-    tenant_id: int,
-    *,
-    name: str,
-    url: str,
-    fmt: str = "json",
-    signing_secret: str | None = None,
-    ca_pem: str | None = None,
-    actor: str,
+    db: Database, settings: Settings, tenant_id: int, spec: WebhookChannel, *, actor: str
 ) -> AddedChannel:
-    """A webhook channel. Without ``signing_secret`` one is generated (returned once)."""
-    _check_name(name, "channel name")
-    check_text(url, "webhook URL", max_len=2000)
+    """A webhook channel. Without a signing secret one is generated (returned once)."""
+    _check_name(spec.name, "channel name")
+    check_text(spec.url, "webhook URL", max_len=2000)
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(spec.url)
         port = parts.port
     except ValueError as exc:  # a bad IPv6 literal or port
         raise InvalidInput(f"the webhook URL is not a URL: {exc}") from None
@@ -147,66 +141,61 @@ def add_webhook(
         raise InvalidInput(
             f"the webhook URL must be http(s)://host/...; got scheme {parts.scheme!r}"
         )
-    if fmt not in message.FORMATS:
-        raise InvalidInput(f"unknown webhook format {fmt!r} (one of: {', '.join(message.FORMATS)})")
-    generated = None
+    if spec.format not in message.FORMATS:
+        raise InvalidInput(
+            f"unknown webhook format {spec.format!r} (one of: {', '.join(message.FORMATS)})"
+        )
+    outbound.check_host(parts.hostname, settings, "the webhook's host")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    signing_secret, generated = spec.signing_secret, None
     if signing_secret is None:
         signing_secret = generated = random_secrets.token_urlsafe(32)
     check_text(signing_secret, "signing secret", max_len=200, allow_empty=True)
     config = {
-        "format": fmt,
+        "format": spec.format,
         "scheme": parts.scheme,
-        "host": parts.hostname if port is None else f"{parts.hostname}:{port}",
-        "ca_pem": _check_pem(ca_pem),
+        "host": (host if port is None else f"{host}:{port}"),
+        "ca_pem": _check_pem(spec.ca_pem),
     }
-    secrets = {"url": url, "signing_secret": signing_secret}
-    view = _add(db, tenant_id, name, "webhook", config, secrets, actor)
+    secrets = {"url": spec.url, "signing_secret": signing_secret}
+    view = _add(db, tenant_id, spec.name, "webhook", config, secrets, actor)
     return AddedChannel(view, generated)
 
 
 def add_email(
-    db: Database,
-    tenant_id: int,
-    *,
-    name: str,
-    host: str,
-    port: int,
-    sender: str,
-    to: list[str],
-    security: str = "starttls",
-    username: str = "",
-    password: str = "",
-    ca_pem: str | None = None,
-    actor: str,
+    db: Database, settings: Settings, tenant_id: int, spec: EmailChannel, *, actor: str
 ) -> ChannelView:
     """An e-mail channel over SMTP. A login needs STARTTLS or TLS: tikguard never sends a
     password in clear."""
-    _check_name(name, "channel name")
-    check_text(host, "SMTP host", max_len=255)
-    if not 0 < port < 65536:
-        raise InvalidInput(f"SMTP port {port} is not a port (1-65535)")
-    if security not in SECURITY:
-        raise InvalidInput(f"unknown SMTP security {security!r} (one of: {', '.join(SECURITY)})")
-    if (username or password) and security == "none":
+    _check_name(spec.name, "channel name")
+    check_text(spec.host, "SMTP host", max_len=255)
+    if not 0 < spec.port < 65536:
+        raise InvalidInput(f"SMTP port {spec.port} is not a port (1-65535)")
+    if spec.security not in SECURITY:
+        raise InvalidInput(
+            f"unknown SMTP security {spec.security!r} (one of: {', '.join(SECURITY)})"
+        )
+    if (spec.username or spec.password) and spec.security == "none":
         raise InvalidInput(
             "an SMTP login needs --security starttls or tls (it would cross the network in clear)"
         )
-    if not to:
+    if not spec.to:
         raise InvalidInput("an e-mail channel needs at least one recipient (--to)")
-    for address in (sender, *to):
+    for address in (spec.sender, *spec.to):
         check_text(address, "e-mail address", max_len=254)
         if "@" not in address or any(c in address for c in " ,;<>"):
             raise InvalidInput(f"{address!r} is not an e-mail address")
+    outbound.check_host(spec.host, settings, "the SMTP host")
     config = {
-        "host": host,
-        "port": port,
-        "security": security,
-        "username": username,
-        "sender": sender,
-        "to": list(to),
-        "ca_pem": _check_pem(ca_pem),
+        "host": spec.host,
+        "port": spec.port,
+        "security": spec.security,
+        "username": spec.username,
+        "sender": spec.sender,
+        "to": list(spec.to),
+        "ca_pem": _check_pem(spec.ca_pem),
     }
-    return _add(db, tenant_id, name, "email", config, {"password": password}, actor)
+    return _add(db, tenant_id, spec.name, "email", config, {"password": spec.password}, actor)
 
 
 def _add(
@@ -289,46 +278,41 @@ def _check_words(values: list[str], what: str) -> list[str]:
     return out
 
 
-def add_rule(
-    db: Database,
-    tenant_id: int,
-    *,
-    name: str,
-    channel: str,
-    events: list[str],
-    tags: list[str] | None = None,
-    sites: list[str] | None = None,
-    backup_failures: int = 3,
-    actor: str,
-) -> RuleView:
+def add_rule(db: Database, tenant_id: int, spec: Rule, *, actor: str) -> RuleView:
     """A rule: ``events`` (kinds; empty: all), routers by ``tags``/``sites`` (empty: any)."""
-    _check_name(name, "rule name")
-    unknown = sorted(set(events) - set(sources.KINDS))
+    _check_name(spec.name, "rule name")
+    unknown = sorted(set(spec.events) - set(sources.KINDS))
     if unknown:
         raise InvalidInput(
             f"unknown event kind {', '.join(unknown)} (one of: {', '.join(sources.KINDS)})"
         )
-    if not 1 <= backup_failures <= 1000:
+    if not 1 <= spec.backup_failures <= 1000:
         raise InvalidInput("--backup-failures must be between 1 and 1000")
-    tags, sites = _check_words(tags or [], "tag"), _check_words(sites or [], "site")
+    tags, sites = _check_words(spec.tags, "tag"), _check_words(spec.sites, "site")
+    events = _check_words(spec.events, "event kind")
 
     def write(session: Any) -> RuleView:
-        found = store_notify.get_channel(session, tenant_id, channel)
+        found = store_notify.get_channel(session, tenant_id, spec.channel)
         rule = store_notify.add_rule(
             session,
             tenant_id,
-            name=name,
+            name=spec.name,
             channel_id=found.id,
-            events=_check_words(events, "event kind"),
+            events=events,
             tags=tags,
             sites=sites,
-            backup_failures=backup_failures,
+            backup_failures=spec.backup_failures,
             created_by=actor,
         )
         view = _rule_view(rule, found.name)
         details = view.as_json()
         audit(
-            session, tenant_id, actor=actor, action="notify.rule.add", target=name, details=details
+            session,
+            tenant_id,
+            actor=actor,
+            action="notify.rule.add",
+            target=spec.name,
+            details=details,
         )
         return view
 
