@@ -10,7 +10,10 @@ from tikguard.store.devices import add_device
 from tikguard.store.errors import InvalidInput, NotFound, StateError
 from tikguard.store.models import Device, Tenant
 from tikguard.store.operations import (
+    NewEvent,
+    any_recent_event,
     append_event,
+    append_events,
     create_operation,
     finish_operation,
     get_operation,
@@ -78,6 +81,33 @@ def test_events_are_numbered_in_order_and_resumable(
         after = list_events(s, tenant.id, op.id, after_seq=3)
         assert [(e.seq, e.data["i"]) for e in after] == [(4, 3), (5, 4)]
         assert get_operation(s, tenant.id, op.id).last_event_seq == 5
+
+
+def test_a_batch_of_events_takes_the_next_seqs_in_order(
+    db: Database, tenant: Tenant, device: Device
+) -> None:
+    with db.transaction() as s:
+        op, _ = create_operation(s, tenant.id, kind="push", device_id=device.id)
+        append_event(s, tenant.id, op.id, stage="preflight", message="first")
+    with db.transaction() as s:
+        batch = [NewEvent("apply", f"line {i}", data={"step": i}) for i in range(3)]
+        assert [e.seq for e in append_events(s, tenant.id, op.id, batch)] == [2, 3, 4]
+        assert append_events(s, tenant.id, op.id, []) == []
+        with pytest.raises(InvalidInput, match="level"):  # nothing of a bad batch is written
+            append_events(s, tenant.id, op.id, [NewEvent("a", "b"), NewEvent("c", "d", "loud")])
+    with db.session() as s:
+        events = list_events(s, tenant.id, op.id)
+        assert [(e.seq, e.message) for e in events][1:] == [
+            (2, "line 0"),
+            (3, "line 1"),
+            (4, "line 2"),
+        ]
+        assert get_operation(s, tenant.id, op.id).last_event_seq == 4
+        assert any_recent_event(s, tenant.id, op.id, "step", 2)
+        assert not any_recent_event(s, tenant.id, op.id, "step", 3)
+        assert not any_recent_event(s, tenant.id, op.id, "step", 0, within=2)  # seq 2 is older
+        with pytest.raises(NotFound):
+            append_events(s, tenant.id, "no-such-op", [NewEvent("a", "b")])
 
 
 def test_outcome_never_flips(db: Database, tenant: Tenant, device: Device) -> None:

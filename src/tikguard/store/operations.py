@@ -14,7 +14,8 @@ Router output quoting a pushed ``password=...`` reaches a viewer as ``(hidden)``
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -239,6 +240,17 @@ def resolve_uncertain(
     return op
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append: :func:`append_events` gives it the operation's next seq."""
+
+    stage: str
+    message: str
+    level: str = "info"
+    data: dict[str, Any] | None = None
+    at: datetime | None = None
+
+
 def append_event(
     session: Session,
     tenant_id: int,
@@ -251,30 +263,65 @@ def append_event(
     at: datetime | None = None,
 ) -> OperationEvent:
     """Append an event with the operation's next seq (1, 2, 3, ...; atomic, no gaps)."""
-    if level not in LEVELS:
-        raise InvalidInput(f"unknown event level {level!r} (one of: {', '.join(sorted(LEVELS))})")
-    check_text(stage, "event stage", max_len=64)
-    seq = session.scalar(
+    [event] = append_events(
+        session, tenant_id, operation_id, [NewEvent(stage, message, level, data, at)]
+    )
+    return event
+
+
+def append_events(
+    session: Session, tenant_id: int, operation_id: str, events: Sequence[NewEvent]
+) -> list[OperationEvent]:
+    """Append ``events`` in order with the operation's next seqs: one update hands out
+    the whole range (atomic, no gaps) and one batch inserts the rows, so a step that
+    writes several events pays for one."""
+    for event in events:
+        if event.level not in LEVELS:
+            raise InvalidInput(
+                f"unknown event level {event.level!r} (one of: {', '.join(sorted(LEVELS))})"
+            )
+        check_text(event.stage, "event stage", max_len=64)
+    if not events:
+        return []
+    last = session.scalar(
         update(Operation)
         .where(Operation.tenant_id == tenant_id, Operation.id == operation_id)
-        .values(last_event_seq=Operation.last_event_seq + 1)
+        .values(last_event_seq=Operation.last_event_seq + len(events))
         .returning(Operation.last_event_seq)
     )
-    if seq is None:
+    if last is None:
         raise NotFound(f"operation {operation_id} does not exist")
-    event = OperationEvent(
-        tenant_id=tenant_id,
-        operation_id=operation_id,
-        seq=seq,
-        at=at or utcnow(),
-        stage=stage,
-        level=level,
-        message=redact_text(message),
-        data=_redacted(dict(data or {})),
-    )
-    session.add(event)
+    first = last - len(events) + 1
+    rows = [
+        OperationEvent(
+            tenant_id=tenant_id,
+            operation_id=operation_id,
+            seq=first + i,
+            at=event.at or utcnow(),
+            stage=event.stage,
+            level=event.level,
+            message=redact_text(event.message),
+            data=_redacted(dict(event.data or {})),
+        )
+        for i, event in enumerate(events)
+    ]
+    session.add_all(rows)
     session.flush()
-    return event
+    return rows
+
+
+def any_recent_event(
+    session: Session, tenant_id: int, operation_id: str, key: str, value: object, within: int = 50
+) -> bool:
+    """Whether one of the operation's last ``within`` events has ``data[key] == value``
+    (one query that reads only the events' data)."""
+    recent = session.scalars(
+        select(OperationEvent.data)
+        .where(OperationEvent.tenant_id == tenant_id, OperationEvent.operation_id == operation_id)
+        .order_by(OperationEvent.seq.desc())
+        .limit(within)
+    )
+    return any(data.get(key) == value for data in recent)
 
 
 def list_events(

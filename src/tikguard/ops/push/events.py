@@ -12,7 +12,6 @@ import contextlib
 from datetime import UTC, datetime
 
 from dbos import DBOS
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tikguard.ops.push.context import database
@@ -20,7 +19,7 @@ from tikguard.ops.push.live import Level, Noted, live
 from tikguard.ops.push.results import PushSpec
 from tikguard.store import operations as store_ops
 from tikguard.store.errors import StoreError
-from tikguard.store.models import Operation, OperationState
+from tikguard.store.models import OperationState
 
 #: The operation state a stage's event moves the operation to.
 _STATE_AFTER = {
@@ -61,15 +60,7 @@ def already_written(session: Session, spec: PushSpec, step: int) -> bool:
     """Whether this step's events are stored already: a process killed after the step's
     transaction committed, but before DBOS recorded the step, runs it again on resume
     (in this or another worker) and must not write its events twice."""
-    last = session.scalar(
-        select(Operation.last_event_seq).where(
-            Operation.tenant_id == spec.tenant_id, Operation.id == spec.op_id
-        )
-    )
-    recent = store_ops.list_events(
-        session, spec.tenant_id, spec.op_id, after_seq=max(0, int(last or 0) - 50)
-    )
-    return any(e.data.get(STEP_KEY) == step for e in recent)
+    return store_ops.any_recent_event(session, spec.tenant_id, spec.op_id, STEP_KEY, step)
 
 
 def append(session: Session, spec: PushSpec, events: list[Noted], step: int | None = None) -> bool:
@@ -80,19 +71,26 @@ def append(session: Session, spec: PushSpec, events: list[Noted], step: int | No
     return True
 
 
-def _write(session: Session, spec: PushSpec, events: list[Noted], step: int | None) -> None:
-    for event in events:
-        data = event.data if step is None else {**event.data, STEP_KEY: step}
-        store_ops.append_event(
-            session,
-            spec.tenant_id,
-            spec.op_id,
+def _write(
+    session: Session,
+    spec: PushSpec,
+    events: list[Noted],
+    step: int | None,
+    last: store_ops.NewEvent | None = None,
+) -> None:
+    """``events`` (then ``last``) in one batch; then the state their stages move to."""
+    rows = [
+        store_ops.NewEvent(
             stage=event.stage,
             message=event.message,
             level=event.level,
-            data=data,
+            data=event.data if step is None else {**event.data, STEP_KEY: step},
             at=datetime.fromtimestamp(event.at, UTC),
         )
+        for event in events
+    ]
+    store_ops.append_events(session, spec.tenant_id, spec.op_id, [*rows, *([last] if last else [])])
+    for event in events:
         state = _STATE_AFTER.get(event.stage)
         if state is not None:
             with contextlib.suppress(StoreError):  # a finished operation keeps its state
@@ -116,16 +114,13 @@ async def _finish(
     def write(session: Session) -> None:
         if step is not None and already_written(session, spec, step):
             return  # an earlier run of this step recorded the outcome already
-        _write(session, spec, events, step)
-        store_ops.append_event(
-            session,
-            spec.tenant_id,
-            spec.op_id,
+        outcome_event = store_ops.NewEvent(
             stage="outcome",
             message=f"{outcome}: {reason}",
             level="info" if outcome in ("committed", "reverted") else "warning",
             data={"outcome": outcome, STEP_KEY: step},
         )
+        _write(session, spec, events, step, last=outcome_event)
         store_ops.finish_operation(
             session,
             spec.tenant_id,

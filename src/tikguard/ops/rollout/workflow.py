@@ -52,7 +52,7 @@ async def _register_queue(eng: runtime.Engine) -> None:
     await DBOS.register_queue_async(
         ROLLOUT_QUEUE,
         worker_concurrency=8,
-        polling_interval_sec=eng.settings.engine_polling_interval,
+        polling_interval_sec=runtime.background_polling(eng.settings),
         on_conflict="always_update",
     )
 
