@@ -25,6 +25,7 @@ from tikguard.cli import app as cli_app
 from tikguard.settings import Settings
 from tikguard.store.audit import list_audit
 from tikguard.store.db import Database
+from tikguard.store.devices import get_password
 from tikguard.store.operations import finish_operation, list_operations
 
 CLI_ACTOR = f"cli:{getpass.getuser()}@{socket.gethostname()}"
@@ -222,20 +223,74 @@ async def test_push_restore_and_replace_meet_the_same_refusals(
         assert [o.id for o in list_operations(session, world.id, limit=10)] == [world.op_id]
 
 
-async def test_key_rotation_is_audited_with_the_cli_actor(
+async def test_key_rotation_leaves_the_same_audit_rows_and_meets_the_same_refusal(
     client: httpx.AsyncClient, world: TenantWorld, db: Database, settings: Settings
 ) -> None:
-    """A data key rotation goes through ops.keys, audited in its tenant with the CLI's
-    actor. The API has no rotation on purpose: a running server holds the keys, so
-    rotation runs with it stopped (``tikguard keys rotate`` refuses beside one)."""
+    """A tenant's data key rotation goes through ops.keys from both front ends: refused
+    alike while a push has not ended (the words name it), then audited alike."""
+    expected = "pushes not ended or uncertain still need scripts encrypted with this data key"
     run = await _cli(settings, "keys", "rotate", "--data-keys", "--tenant", "default")
-    assert run.exit_code == 1 and world.op_id[:12] in run.output, run.output  # not ended
+    assert run.exit_code == 1 and expected in " ".join(run.output.split()), run.output
+    assert world.op_id[:12] in run.output
+    r = await client.post("/api/v1/keys/rotate", headers=world.auth())
+    assert r.status_code == 409 and expected in r.json()["message"], r.text
+    assert world.op_id[:12] in r.json()["message"] and "recheck" in r.json()["hint"]
+    r = await client.post("/api/v1/keys/rotate", headers=world.auth("operator"))
+    assert r.status_code == 403, r.text  # an admin's
+    with db.session() as session:
+        assert not list_audit(session, world.id, action="keys.rotate-data", limit=1)
     with db.transaction() as session:
         finish_operation(session, world.id, world.op_id, "reverted")
+
     run = await _cli(settings, "keys", "rotate", "--data-keys", "--tenant", "default")
     assert run.exit_code == 0, run.output
-    row = _last(db, world.id, "keys.rotate-data")
-    assert row["actor"] == CLI_ACTOR and row["target"] == "default"
-    assert row["keys"] == ["new_version", "old_version", "values"]
+    cli = _last(db, world.id, "keys.rotate-data")
     r = await client.post("/api/v1/keys/rotate", headers=world.auth())
-    assert r.status_code in (404, 405), r.text
+    assert r.status_code == 200, r.text
+    assert r.json() == {"tenant": "default", "old_version": 2, "new_version": 3, "values": 1}
+    api = _last(db, world.id, "keys.rotate-data")
+    assert cli["actor"] == CLI_ACTOR and api["actor"].startswith("token:"), (cli, api)
+    assert (cli["action"], cli["target"], cli["keys"]) == (
+        api["action"],
+        api["target"],
+        api["keys"],
+    )
+    assert api["keys"] == ["new_version", "old_version", "values"]
+    with db.session() as session:  # the router's password opens with the newest key
+        assert get_password(session, world.id, world.device_id) == "router-secret"
+
+
+async def test_device_import_leaves_the_same_audit_rows(
+    client: httpx.AsyncClient, world: TenantWorld, db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "inventory.csv"
+    csv_file.write_text(
+        "name,host,port,username,password,dns\nvia-cli,127.0.0.1,9,admin,pw,9.9.9.9\n"
+    )
+    run = await _cli(settings, "device", "import", str(csv_file))
+    assert run.exit_code == 0, run.output
+    cli = _last(db, world.id, "device.import")
+    text = (
+        "name,host,port,username,password,dns\nvia-api,127.0.0.1,9,admin,pw,9.9.9.9\n"
+        f"{world.device_name},127.0.0.1,9,admin,pw,\n"
+    )
+    r = await client.post("/api/v1/devices/import", json={"csv": text}, headers=world.auth())
+    assert r.status_code == 200, r.text
+    assert r.json() == {"added": ["via-api"], "updated": [], "skipped": [world.device_name]}
+    api = _last(db, world.id, "device.import")
+    assert cli["actor"] == CLI_ACTOR and api["actor"].startswith("token:"), (cli, api)
+    assert (cli["action"], cli["target"], cli["keys"]) == (
+        api["action"],
+        api["target"],
+        api["keys"],
+    )
+    with db.session() as session:
+        (row,) = list_audit(session, world.id, action="device.import", limit=1)
+        assert row.details == {"added": ["via-api"], "updated": [], "skipped": [world.device_name]}
+    # a bad file: the same words from both, nothing imported
+    bad = "name,host\nonly-a-name,\n"
+    csv_file.write_text(bad)
+    run = await _cli(settings, "device", "import", str(csv_file))
+    assert run.exit_code != 0 and "every row needs a name and a host" in run.output, run.output
+    r = await client.post("/api/v1/devices/import", json={"csv": bad}, headers=world.auth())
+    assert r.status_code == 422 and "every row needs a name and a host" in r.json()["message"]

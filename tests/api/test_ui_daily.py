@@ -14,7 +14,7 @@ from tests.api.world import PASSWORD, TenantWorld
 from tikguard.ops import accounts
 from tikguard.store import devices as store_devices
 from tikguard.store import operations as store_ops
-from tikguard.store.audit import audit
+from tikguard.store.audit import audit, list_audit
 from tikguard.store.db import Database
 from tikguard.store.errors import StateError
 from tikguard.store.models import Rollout, RolloutTarget
@@ -251,3 +251,21 @@ async def test_rollout_page_draws_each_push_on_one_time_axis(
     lanes = page.split('id="lanes"')[1]
     assert f'href="/operations/{alpha.op_id}">{alpha.device_name}</a>' in lanes
     assert 'class="lane-bar running"' in lanes
+
+
+async def test_the_data_key_rotates_from_the_users_page(
+    client: httpx.AsyncClient, db: Database, alpha: TenantWorld
+) -> None:
+    token = await login(client, alpha.users["admin"])
+    # the world's push has not ended: its script still needs the current key
+    r = await client.post("/keys/rotate", data={"csrf_token": token})
+    assert r.status_code == 409 and alpha.op_id[:12] in r.text, r.text
+    with db.transaction() as s:
+        store_ops.finish_operation(s, alpha.id, alpha.op_id, "reverted")
+    r = await client.post("/keys/rotate", data={"csrf_token": token})
+    assert r.status_code == 200 and "Data key rotated: v1 → v2" in r.text, r.text
+    with db.session() as s:
+        (row,) = list_audit(s, alpha.id, action="keys.rotate-data", limit=5)
+    assert row.actor == f"user:{alpha.users['admin']}" and row.target == "alpha"
+    with db.session() as s:  # the device password opens with the new key
+        assert store_devices.get_password(s, alpha.id, alpha.device_id) == "router-secret"

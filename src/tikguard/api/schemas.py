@@ -68,6 +68,23 @@ class DeviceCreate(Strict):
     site: str | None = Field(default=None, max_length=128)
 
 
+class DeviceImport(Strict):
+    csv: str = Field(
+        min_length=1,
+        max_length=4_000_000,
+        description="an inventory CSV: a header line naming its columns (name and host "
+        "required; port, username, password, tags, site; any other column is a template "
+        "variable), one router per line",
+    )
+    update: bool = Field(default=False, description="change routers that exist (else skip)")
+
+
+class ImportOut(BaseModel):
+    added: list[str]
+    updated: list[str]
+    skipped: list[str]
+
+
 class DeviceUpdate(Strict):
     host: str | None = Field(default=None, min_length=1, max_length=255)
     port: int | None = Field(default=None, ge=1, le=65535)
@@ -290,6 +307,15 @@ class AuditOut(BaseModel):
     action: str
     target: str | None
     details: dict[str, Any]
+
+
+class KeyRotationOut(BaseModel):
+    """A tenant's data key rotated: every encrypted value re-encrypted with the new key."""
+
+    tenant: str
+    old_version: int
+    new_version: int
+    values: int
 
 
 class WorkerOut(BaseModel):

@@ -88,6 +88,7 @@ def backup(
                     ctx.tenant_id,
                     jobs,
                     trigger=trigger,
+                    origin=backup_ops.Origin(ctx.actor),
                     binary=binary,
                     on_result=advance,
                 )

@@ -84,7 +84,7 @@ async def _run(settings: Settings, count: int, version: str) -> list[dict[str, A
     from tikguard.commands.push import _follow
     from tikguard.ops import push as push_ops
     from tikguard.ops import runtime
-    from tikguard.ops.backup import backup
+    from tikguard.ops.backup import Origin, backup
     from tikguard.ops.devices import default_tenant_id
     from tikguard.sim.fleet import SimFleet
     from tikguard.store import devices as store_devices
@@ -116,7 +116,7 @@ async def _run(settings: Settings, count: int, version: str) -> list[dict[str, A
 
             await db.run_async(add)
             step("inventory", ", ".join(f"{d.name} {d.host}:{d.port}" for d in fleet))
-            results = await backup(db, settings, tenant_id)
+            results = await backup(db, settings, tenant_id, origin=Origin("demo"))
             for r in results:
                 step("backup", f"{r.device}: {r.status.value} (version {r.version})")
             if not all(r.ok for r in results):

@@ -44,8 +44,8 @@ def _database() -> Iterator[Database]:
 
 @contextlib.contextmanager
 def _no_server() -> Iterator[None]:
-    """Refuse to rotate beside a running server: it keeps the old keys in memory and
-    would wrap new keys with the old master key (unreadable after its restart)."""
+    """Refuse to rotate the master key beside a running server: it keeps the old master
+    key in memory and would wrap new data keys with it (unreadable after its restart)."""
     from tikguard.ops import runtime
 
     settings = settings_from_env()
@@ -56,7 +56,8 @@ def _no_server() -> Iterator[None]:
         fail(
             f"a tikguard server is running on {settings.data_dir}; keys are rotated with it "
             "stopped",
-            "stop `tikguard serve`, run `tikguard keys rotate`, then start it again",
+            "stop `tikguard serve`, run `tikguard keys rotate`, then start it again (data keys "
+            "rotate beside it: `tikguard keys rotate --data-keys`)",
         )
 
 
@@ -113,7 +114,9 @@ def rotate(
 
     if tenant is not None and not data_keys:
         fail("--tenant only applies with --data-keys", "add --data-keys")
-    with _no_server(), _database() as db:
+    # A data key can be rotated beside a running server (it reads the new key version
+    # from the database); a new master key cannot (the server keeps the old one).
+    with contextlib.nullcontext() if data_keys else _no_server(), _database() as db:
         if data_keys:
             with user_errors():
                 done = keys_ops.rotate_data_keys(db, actor=cli_actor(), tenant=tenant)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -147,10 +147,14 @@ def record_many(
     *,
     trigger: str,
     operation_id: str | None = None,
+    requested_by: str | None = None,
+    operation_ids: Mapping[int, str] | None = None,
     now: datetime | None = None,
 ) -> list[Recorded]:
     """Record ``items`` (each device at most once) in the caller's transaction, in a few
-    statements: the pinned keys in one locking query, the versions through
+    statements. A new version keeps who asked (``requested_by``) and its operation
+    (``operation_ids[device_id]``, else ``operation_id``): the git mirror's trailers.
+    The statements: the pinned keys in one locking query, the versions through
     :func:`store_versions.record_backups` (one with a binary backup through
     :func:`store_versions.record_backup`), the device rows in one bulk UPDATE.
 
@@ -200,7 +204,8 @@ def record_many(
         if item.tikguard is not None:
             row["leftovers"] = leftovers.report(session, tenant_id, item.tikguard)
         readings.append(item)
-    stored = _store_versions(session, tenant_id, readings, trigger, operation_id, now)
+    origin = _Origin(operation_id, requested_by, operation_ids or {})
+    stored = _store_versions(session, tenant_id, readings, trigger, origin, now)
     for index, item in enumerate(items):
         if index in out:
             continue
@@ -228,12 +233,21 @@ def record_many(
     return [out[i] for i in range(len(items))]
 
 
+@dataclass(frozen=True)
+class _Origin:
+    """Who asked for the readings, and the operation (one, or one per device)."""
+
+    operation_id: str | None
+    requested_by: str | None
+    operation_ids: Mapping[int, str]
+
+
 def _store_versions(
     session: Session,
     tenant_id: int,
     readings: Sequence[Reading],
     trigger: str,
-    operation_id: str | None,
+    origin: _Origin,
     now: datetime,
 ) -> dict[int, store_versions.Recorded]:
     plain = [r for r in readings if r.binary is None]
@@ -245,7 +259,9 @@ def _store_versions(
             for r in plain
         ],
         trigger=trigger,
-        operation_id=operation_id,
+        operation_id=origin.operation_id,
+        requested_by=origin.requested_by,
+        operation_ids=origin.operation_ids,
         now=now,
     )
     for r in readings:
@@ -259,7 +275,8 @@ def _store_versions(
             secrets=r.secrets,
             ros_version=r.ros_version,
             trigger=trigger,
-            operation_id=operation_id,
+            operation_id=origin.operation_ids.get(r.device_id, origin.operation_id),
+            requested_by=origin.requested_by,
             binary_backup=r.binary,
             now=now,
         )
@@ -276,13 +293,19 @@ async def record(
     *,
     trigger: str,
     operation_id: str | None = None,
+    requested_by: str | None = None,
 ) -> Recorded:
     """One reading in its own transaction (off the event loop), then :func:`announce`."""
 
     def write() -> Recorded:
         with db.transaction() as session:
             (recorded,) = record_many(
-                session, tenant_id, [item], trigger=trigger, operation_id=operation_id
+                session,
+                tenant_id,
+                [item],
+                trigger=trigger,
+                operation_id=operation_id,
+                requested_by=requested_by,
             )
         return recorded
 

@@ -27,13 +27,21 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pygit2
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from tikguard.logs import get_logger
 from tikguard.store import workers as store_workers
 from tikguard.store.db import Database
-from tikguard.store.models import ConfigVersion, Device, MirrorState, Operation, Tenant, utcnow
+from tikguard.store.models import (
+    AuditEntry,
+    ConfigVersion,
+    Device,
+    MirrorState,
+    Operation,
+    Tenant,
+    utcnow,
+)
 
 log = get_logger(__name__)
 
@@ -265,11 +273,14 @@ class _BatchWriter:
             self.staging.persist(repo)  # bound memory; the branch still moves only at the end
         return str(self.head_id)
 
-    def remove(self, name: str, when: datetime) -> None:
-        """Commit the removal of a device's directory (the device left the inventory)."""
+    def remove(self, name: str, when: datetime, by: str | None) -> None:
+        """Commit the removal of a device's directory (the device left the inventory),
+        with who removed it when the audit log says."""
         self.root.remove(name)
         sig = pygit2.Signature(AUTHOR_NAME, AUTHOR_EMAIL, int(when.timestamp()), 0)
         message = f"removed: {name}\n\n{name} is no longer in the inventory (removed or renamed).\n"
+        if by:
+            message += f"\nTikguard-Requested-By: {_one_line(by)}\n"
         parents = [self.head_id] if self.head_id is not None else []
         self.head_id = self.repo.create_commit(None, sig, sig, message, self.root.write(), parents)
 
@@ -361,7 +372,8 @@ def _pending(session: Session, tenant_id: int) -> list[_Pending]:
             Device.name.label("device"),
             Device.host.label("host"),
             ConfigVersion.operation_id,
-            Operation.requested_by,
+            # a version knows who asked; older ones (and a push's) through their operation
+            func.coalesce(ConfigVersion.requested_by, Operation.requested_by).label("requested_by"),
         )
         .join(Device, Device.id == ConfigVersion.device_id)
         .outerjoin(
@@ -557,16 +569,33 @@ def _remove_departed(
     )
     if not departed:
         return head
+    with db.session() as session:
+        removers = _removed_by(session, tenant_id, departed)
     writer = _BatchWriter(repo, staging, head)
     now = utcnow()
     for name in departed:
-        writer.remove(name, now)
+        writer.remove(name, now, removers.get(name))
     writer.finish()
     new_head = _head(repo)
     with db.transaction() as session:
         _state(session, tenant_id).head_commit = str(new_head.id) if new_head else None
     report.removed += len(departed)
     return new_head
+
+
+def _removed_by(session: Session, tenant_id: int, names: list[str]) -> dict[str, str]:
+    """Who last changed each departed device (its ``device.*`` audit rows: a removal,
+    a rename, an inventory sync), by name."""
+    rows = session.execute(
+        select(AuditEntry.target, AuditEntry.actor)
+        .where(
+            AuditEntry.tenant_id == tenant_id,
+            AuditEntry.target.in_(names),
+            AuditEntry.action.startswith("device."),
+        )
+        .order_by(AuditEntry.id)
+    )
+    return {str(target): actor for target, actor in rows}  # the newest wins
 
 
 def _push_tenant(db: Database, tenant_id: int, path: Path, url: str, report: MirrorReport) -> None:

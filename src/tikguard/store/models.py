@@ -361,6 +361,9 @@ class ConfigVersion(Base):
     operation_id: Mapped[str | None] = mapped_column(
         ForeignKey("operations.id", ondelete="SET NULL")
     )
+    #: Who asked for the reading (``cli:user@host``, ``user:alice``, ``schedule:<name>``):
+    #: the git mirror's ``Tikguard-Requested-By`` trailer (else the operation's requester).
+    requested_by: Mapped[str | None] = mapped_column(String(200))
     lines_added: Mapped[int] = mapped_column(Integer, default=0)
     lines_removed: Mapped[int] = mapped_column(Integer, default=0)
     #: True when only sensitive values changed (the redacted text is the previous one).

@@ -16,7 +16,7 @@ import difflib
 import hashlib
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -80,6 +80,11 @@ def _check_trigger(trigger: str) -> str:
         raise InvalidInput(f"unknown backup trigger {trigger!r} (one of: {allowed})") from None
 
 
+def _requester(actor: str | None) -> str | None:
+    """Who asked, as the column holds it (the mirror makes it one trailer line)."""
+    return actor[:200] if actor else None
+
+
 def latest_version(session: Session, tenant_id: int, device_id: int) -> ConfigVersion | None:
     """The device's newest version, or None when it has none."""
     return session.scalar(
@@ -100,6 +105,7 @@ def record_backup(
     ros_version: str | None,
     trigger: str,
     operation_id: str | None = None,
+    requested_by: str | None = None,
     binary_backup: bytes | None = None,
     now: datetime | None = None,
 ) -> tuple[ConfigVersion, bool]:
@@ -160,6 +166,7 @@ def record_backup(
         secrets_count=len(secrets),
         trigger=trigger,
         operation_id=operation_id,
+        requested_by=_requester(requested_by),
         lines_added=added,
         lines_removed=removed,
         secrets_changed_only=newest is not None and newest.sha256 == sha,
@@ -219,11 +226,15 @@ def record_backups(
     *,
     trigger: str,
     operation_id: str | None = None,
+    requested_by: str | None = None,
+    operation_ids: Mapping[int, str] | None = None,
     now: datetime | None = None,
 ) -> dict[int, Recorded]:
     """:func:`record_backup` for many devices at once, with the same rules; returns
     ``{device_id: Recorded}``. Devices that are not (or no longer) in the tenant are
-    left out of the answer, the others are recorded.
+    left out of the answer, the others are recorded. A new version keeps
+    ``requested_by`` and its operation: ``operation_ids[device_id]`` when given (one
+    operation per device), else ``operation_id``.
 
     One query finds the devices' newest versions; the unchanged ones get their check
     time in one UPDATE; new versions are inserted in one statement and their secrets,
@@ -232,6 +243,7 @@ def record_backups(
     batch once the caller rolls back.
     """
     trigger = _check_trigger(trigger)
+    requester = _requester(requested_by)
     if not items:
         return {}
     ids = [item.device_id for item in items]
@@ -330,7 +342,8 @@ def record_backups(
                 "line_count": lines,
                 "secrets_count": len(item.secrets),
                 "trigger": trigger,
-                "operation_id": operation_id,
+                "operation_id": (operation_ids or {}).get(item.device_id, operation_id),
+                "requested_by": requester,
                 "lines_added": added,
                 "lines_removed": removed,
                 "secrets_changed_only": old is not None and old.sha256 == sha,

@@ -1,7 +1,7 @@
-"""The Users & tokens page (admins only): the tenant's users (add, disable, enable) and
-API tokens (create, revoke). The same account functions as the API and the CLI, each
-change audited with the admin's name; a new token or generated password is shown on
-the page that answers the form, once, and stored nowhere in clear.
+"""The Users & tokens page (admins only): the tenant's users (add, disable, enable),
+API tokens (create, revoke) and the tenant's data key (rotate). The same functions as the
+API and the CLI, each change audited with the admin's name; a new token or generated
+password is shown on the page that answers the form, once, and stored nowhere in clear.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from tikguard.ops import accounts
+from tikguard.ops import keys as keys_ops
 from tikguard.server.errors import ApiError
-from tikguard.store.errors import AlreadyExists, InvalidInput
+from tikguard.store.errors import AlreadyExists, InvalidInput, StateError
 from tikguard.store.models import utcnow
 from tikguard.web.common import StateDep, User, Viewer, check_form, render
 
@@ -197,6 +198,23 @@ async def token_revoke(request: Request, token_id: int, state: StateDep, user: U
     return RedirectResponse("/users", status_code=303)
 
 
+async def key_rotate(request: Request, state: StateDep, user: User) -> Response:
+    """A new data key for the tenant (``POST /api/v1/keys/rotate`` does the same); a push
+    not ended or uncertain refuses it, and the page says which."""
+    await check_form(request, user, "admin")
+    try:
+        (done,) = await asyncio.to_thread(
+            keys_ops.rotate_data_keys,
+            state.db,
+            actor=user.principal.actor,
+            tenant_id=user.principal.tenant_id,
+        )
+    except StateError as exc:
+        message = f"{exc} ({exc.hint})" if exc.hint else str(exc)
+        return await _page(request, state, user, status=409, key_error=message)
+    return await _page(request, state, user, rotated=done)
+
+
 ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/users", users_page, ["GET"]),
     ("/users", user_add, ["POST"]),
@@ -204,4 +222,5 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/users/{user_id}/enable", user_enable, ["POST"]),
     ("/tokens", token_add, ["POST"]),
     ("/tokens/{token_id}/revoke", token_revoke, ["POST"]),
+    ("/keys/rotate", key_rotate, ["POST"]),
 ]

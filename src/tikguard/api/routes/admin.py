@@ -1,4 +1,4 @@
-"""Who am I, the audit log, users and API tokens of the caller's tenant."""
+"""Who am I, the audit log, users, API tokens and the data key of the caller's tenant."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from tikguard.api.deps import Admin, PathId, State, Viewer
 from tikguard.api.schemas import (
     AuditOut,
     Health,
+    KeyRotationOut,
     Me,
     NewTokenOut,
     PasswordIn,
@@ -22,6 +23,7 @@ from tikguard.api.schemas import (
     WorkerOut,
 )
 from tikguard.ops import accounts
+from tikguard.ops import keys as keys_ops
 from tikguard.ops import operations as operations_ops
 from tikguard.ops import workers as fleet_workers
 
@@ -147,3 +149,16 @@ async def revoke_token(token_id: PathId, state: State, who: Admin) -> Response:
 
     await asyncio.to_thread(run)
     return Response(status_code=204)
+
+
+@router.post("/keys/rotate", response_model=KeyRotationOut, tags=["keys"])
+async def rotate_data_key(state: State, who: Admin) -> KeyRotationOut:
+    """Give the caller's tenant a new data key and re-encrypt every value with it, in one
+    transaction (``tikguard keys rotate --data-keys --tenant NAME`` does the same).
+    Refused (409) while a push of the tenant has not ended or ended uncertain: its
+    workflow still holds its script encrypted with the old key. The master key is the
+    controller operator's (``tikguard keys rotate``, with the server stopped)."""
+    (done,) = await asyncio.to_thread(
+        keys_ops.rotate_data_keys, state.db, actor=who.actor, tenant_id=who.tenant_id
+    )
+    return KeyRotationOut.model_validate(done, from_attributes=True)

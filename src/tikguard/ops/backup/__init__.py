@@ -20,6 +20,7 @@ from tikguard.ops.backup.schedule import (
 from tikguard.ops.backup.service import (
     BackupJob,
     BackupResult,
+    Origin,
     backup,
     load_jobs,
     run_backups,
@@ -36,6 +37,7 @@ __all__ = [
     "BackupSchedule",
     "BackupStatus",
     "ExportUnreadable",
+    "Origin",
     "Snapshot",
     "backup",
     "change_schedule",

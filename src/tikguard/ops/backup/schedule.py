@@ -29,7 +29,7 @@ from dbos import DBOS, DBOSClient
 from dbos._error import DBOSException  # dbos exports no public name for it
 
 from tikguard.ops import runtime
-from tikguard.ops.backup.service import backup
+from tikguard.ops.backup.service import Origin, backup
 from tikguard.ops.readings import BackupStatus
 from tikguard.settings import Settings
 from tikguard.store import sqlite_files
@@ -53,7 +53,12 @@ def schedule_name(tenant_id: int, tag: str | None) -> str:
 async def _backup_step(tenant_id: int, tag: str | None) -> dict[str, int]:
     settings = runtime.current().settings
     results = await backup(
-        Database.shared(settings), settings, tenant_id, tag=tag, trigger=Trigger.SCHEDULED.value
+        Database.shared(settings),
+        settings,
+        tenant_id,
+        tag=tag,
+        trigger=Trigger.SCHEDULED.value,
+        origin=Origin(f"schedule:{schedule_name(tenant_id, tag)}"),
     )
     return {s.value: sum(1 for r in results if r.status is s) for s in BackupStatus}
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,20 @@ class BackupResult:
     @property
     def ok(self) -> bool:
         return self.status is not BackupStatus.FAILED
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who asked for a backup (``cli:user@host``, an API principal, ``schedule:<name>``)
+    and the operation of each device when it has one (backups started through the API
+    or the UI): every new version keeps them, so the git mirror's commits say who."""
+
+    requested_by: str
+    operations: Mapping[int, str] = field(default_factory=dict)
+
+
+#: A backup no person asked for (benchmarks, tests): every production caller says who.
+SYSTEM = Origin("system")
 
 
 @dataclass(frozen=True)
@@ -199,13 +213,13 @@ class _ResultWriter:
         db: Database,
         tenant_id: int,
         trigger: str,
-        operation_id: str | None,
+        origin: Origin,
         expected: int,
     ) -> None:
         self._db = db
         self._tenant_id = tenant_id
         self._trigger = trigger
-        self._operation_id = operation_id
+        self._origin = origin
         self._pending: list[tuple[BackupJob, ReadOutcome, float, asyncio.Future[BackupResult]]] = []
         self._task: asyncio.Task[None] | None = None
         #: Outcomes not yet taken into a batch (read or still being read).
@@ -276,8 +290,14 @@ class _ResultWriter:
     def _record(
         self, session: Session, items: Sequence[readings.Reading | readings.Unread]
     ) -> list[readings.Recorded]:
+        origin = self._origin
         return readings.record_many(
-            session, self._tenant_id, items, trigger=self._trigger, operation_id=self._operation_id
+            session,
+            self._tenant_id,
+            items,
+            trigger=self._trigger,
+            requested_by=origin.requested_by,
+            operation_ids=origin.operations,
         )
 
     @staticmethod
@@ -329,14 +349,14 @@ async def run_backups(
     jobs: list[BackupJob],
     *,
     trigger: str = Trigger.MANUAL.value,
-    operation_id: str | None = None,
+    origin: Origin = SYSTEM,
     binary: bool = False,
     on_result: Callable[[BackupResult], None] | None = None,
 ) -> list[BackupResult]:
     """Back up ``jobs`` with bounded concurrency; results in the order of ``jobs``."""
     trigger = check_trigger(trigger)
     semaphore = asyncio.Semaphore(max(1, settings.backup_concurrency))
-    writer = _ResultWriter(db, tenant_id, trigger, operation_id, len(jobs))
+    writer = _ResultWriter(db, tenant_id, trigger, origin, len(jobs))
 
     async def ended(prefixes: list[str]) -> set[str]:
         def read() -> set[str]:
@@ -370,7 +390,7 @@ async def backup(
     tag: str | None = None,
     device_ids: Iterable[int] | None = None,
     trigger: str = Trigger.MANUAL.value,
-    operation_id: str | None = None,
+    origin: Origin = SYSTEM,
     binary: bool = False,
     on_result: Callable[[BackupResult], None] | None = None,
 ) -> list[BackupResult]:
@@ -384,7 +404,7 @@ async def backup(
         tenant_id,
         jobs,
         trigger=trigger,
-        operation_id=operation_id,
+        origin=origin,
         binary=binary,
         on_result=on_result,
     )

@@ -16,7 +16,7 @@ from typing import Any
 from dbos import DBOS
 
 from tikguard.ops import runtime
-from tikguard.ops.backup.service import BackupResult, backup
+from tikguard.ops.backup.service import BackupResult, Origin, backup
 from tikguard.ops.readings import BackupStatus
 from tikguard.store import operations as store_ops
 from tikguard.store.audit import audit
@@ -113,18 +113,22 @@ async def _run(payload: dict[str, Any]) -> dict[str, str]:
     tenant_id = int(payload["tenant_id"])
     ops = {int(dev): str(op_id) for op_id, dev in payload["ops"]}
 
-    def begin(session: Any) -> None:
+    def begin(session: Any) -> str:
+        requested_by = "system"
         for op_id in ops.values():
             op = store_ops.get_operation(session, tenant_id, op_id)
+            requested_by = op.requested_by or requested_by
             if op.state == OperationState.DONE.value:
                 continue
             store_ops.set_state(session, tenant_id, op_id, OperationState.RUNNING.value)
             store_ops.append_event(
                 session, tenant_id, op_id, stage="connect", message="reading the configuration"
             )
+        return requested_by
 
-    await db.run_async(begin)
-    results = await backup(db, settings, tenant_id, device_ids=list(ops))
+    requested_by = await db.run_async(begin)
+    origin = Origin(requested_by, operations=ops)
+    results = await backup(db, settings, tenant_id, device_ids=list(ops), origin=origin)
     out: dict[str, str] = {}
     for result in results:
         op_id = ops[result.device_id]

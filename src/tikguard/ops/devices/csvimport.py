@@ -42,6 +42,13 @@ def parse_inventory(text: str, source: str = "inventory.csv") -> list[InventoryR
     an empty cell sets none.
     """
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _rows(reader, source)
+    except csv.Error as exc:  # a field over the csv module's limit, a broken quote
+        raise InvalidInput(f"{source}:{reader.line_num}: {exc}") from None
+
+
+def _rows(reader: csv.DictReader[str], source: str) -> list[InventoryRow]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in ("name", "host") if c not in header]
     if missing:
