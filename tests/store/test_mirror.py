@@ -10,6 +10,7 @@ from pathlib import Path
 import pygit2
 import pytest
 
+from tikguard.store import gitpack
 from tikguard.store.db import Database
 from tikguard.store.devices import add_device
 from tikguard.store.mirror import mirror_status, repo_path, sync_tenant
@@ -218,8 +219,6 @@ def test_tenants_have_separate_mirrors(
 def test_big_catch_up_is_packed_and_equals_the_loose_path(
     db: Database, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tikguard.store import mirror
-
     with db.transaction() as s:
         many = [add_device(s, tenant.id, name=f"m{i}", host="h", username="u") for i in range(70)]
     for n, device in enumerate(many):
@@ -229,7 +228,7 @@ def test_big_catch_up_is_packed_and_equals_the_loose_path(
     assert packed.committed == 70 and list((repo / "objects" / "pack").glob("*.pack"))
     _git(repo, "fsck", "--strict", "--no-dangling")
     shutil.rmtree(repo)
-    monkeypatch.setattr(mirror, "PACK_MIN_OBJECTS", 10**9)
+    monkeypatch.setattr(gitpack, "PACK_MIN_OBJECTS", 10**9)
     loose = sync_tenant(db, tenant.id)
     assert loose.head == packed.head
     assert not list((repo / "objects" / "pack").glob("*.pack"))
@@ -262,10 +261,8 @@ def test_removed_or_renamed_device_leaves_the_tree_but_not_the_history(
 def test_many_packs_are_merged_into_one(
     db: Database, tenant: Tenant, devices: list[Device], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tikguard.store import mirror
-
-    monkeypatch.setattr(mirror, "PACK_MIN_OBJECTS", 1)  # every run writes a pack
-    monkeypatch.setattr(mirror, "MAX_PACKS", 3)
+    monkeypatch.setattr(gitpack, "PACK_MIN_OBJECTS", 1)  # every run writes a pack
+    monkeypatch.setattr(gitpack, "MAX_PACKS", 3)
     repo = repo_path(db.settings.data_dir, tenant.name)
     for n in range(4):
         _backup(db, tenant, devices[n % 2], BASE + f"# {n}\n", n)

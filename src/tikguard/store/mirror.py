@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from tikguard.logs import get_logger
 from tikguard.store import workers as store_workers
 from tikguard.store.db import Database
+from tikguard.store.gitpack import Staging, consolidate
 from tikguard.store.models import (
     AuditEntry,
     ConfigVersion,
@@ -49,12 +50,6 @@ BRANCH = "refs/heads/main"
 AUTHOR_NAME = "tikguard"
 AUTHOR_EMAIL = "tikguard@localhost"
 BATCH = 500
-#: Batches with at least this many new objects are packed instead of left loose.
-PACK_MIN_OBJECTS = 200
-#: ... or at least this many bytes (a big tenant's root tree alone can pass it).
-PACK_MIN_BYTES = 256 * 1024
-#: More packs than this are merged into one at the end of a run.
-MAX_PACKS = 256
 #: Seconds a run waits for another run of the same tenant before giving up (skipped).
 LOCK_WAIT = 120.0
 #: Staged objects are written out (as a pack) once they hold this many bytes.
@@ -192,61 +187,12 @@ class _Pending:
     requested_by: str | None = None
 
 
-class _Staging(pygit2.OdbBackend):
-    """New objects, held in memory until the batch writes them as one pack (or loose).
-
-    Writing each commit's root tree as a loose object costs a deflate and a file per
-    commit, and a tenant with N routers has an N-entry root tree: a first catch-up of
-    10,000 routers would leave gigabytes of loose trees. Staged objects are packed with
-    deltas instead (consecutive root trees differ in one entry).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.objects: dict[str, tuple[int, bytes]] = {}
-        self.size = 0
-
-    def read_cb(self, oid: object) -> tuple[int, bytes]:
-        return self.objects[str(oid)]
-
-    def read_header_cb(self, oid: object) -> tuple[int, int]:
-        kind, data = self.objects[str(oid)]
-        return kind, len(data)
-
-    def write_cb(self, oid: object, data: bytes, kind: int) -> None:
-        self.objects[str(oid)] = (kind, bytes(data))
-        self.size += len(data)
-
-    def exists_cb(self, oid: object) -> bool:
-        return str(oid) in self.objects
-
-    def refresh_cb(self) -> None:
-        return None
-
-    def persist(self, repo: pygit2.Repository) -> None:
-        """Write the staged objects into the repository for good, then forget them."""
-        if not self.objects:
-            return
-        if len(self.objects) >= PACK_MIN_OBJECTS or self.size >= PACK_MIN_BYTES:
-            builder = pygit2.PackBuilder(repo)
-            for hexid in self.objects:
-                builder.add(pygit2.Oid(hex=hexid))
-            builder.write()
-        else:
-            loose = pygit2.Odb()
-            loose.add_backend(pygit2.OdbBackendLoose(str(Path(repo.path) / "objects"), 1, False), 1)
-            for kind, data in self.objects.values():
-                loose.write(kind, data)
-        self.objects.clear()
-        self.size = 0
-
-
 class _BatchWriter:
     """Writes a run of commits: one root tree builder kept across them, objects staged in
     memory and persisted together, the branch moved once at the end."""
 
     def __init__(
-        self, repo: pygit2.Repository, staging: _Staging, head: pygit2.Commit | None
+        self, repo: pygit2.Repository, staging: Staging, head: pygit2.Commit | None
     ) -> None:
         self.repo = repo
         self.staging = staging
@@ -293,37 +239,6 @@ class _BatchWriter:
         if (current.id if current is not None else None) != self.start:
             raise RuntimeError("the mirror branch moved while tikguard was writing to it")
         self.repo.references.create(BRANCH, self.head_id, force=True)
-
-
-def _consolidate(repo: pygit2.Repository, head: pygit2.Commit) -> bool:
-    """Merge all packs and loose objects into one pack when there are too many packs.
-
-    Every run that writes a big batch adds a pack; lookups slow down as they pile up.
-    Writes the new pack first, then deletes what it replaces (only objects it holds).
-    """
-    objects = Path(repo.path) / "objects"
-    pack_dir = objects / "pack"
-    old_packs = sorted(pack_dir.glob("pack-*.pack"))
-    if len(old_packs) <= MAX_PACKS:
-        return False
-    builder = pygit2.PackBuilder(repo)
-    for commit in repo.walk(head.id, pygit2.enums.SortMode.TOPOLOGICAL):
-        builder.add(commit.id)
-        builder.add_recur(commit.tree_id)
-    builder.write()
-    keep = {p.name for p in pack_dir.glob("pack-*.pack")} - {p.name for p in old_packs}
-    if len(keep) != 1:
-        return False  # not what we expected: leave everything as it is
-    for pack in old_packs:
-        for suffix in (".pack", ".idx", ".rev", ".keep"):
-            pack.with_suffix(suffix).unlink(missing_ok=True)
-    packed = pygit2.Odb()
-    packed.add_backend(pygit2.OdbBackendPack(str(objects)), 1)  # now only the new pack
-    for fanout in objects.glob("[0-9a-f][0-9a-f]"):
-        for loose in fanout.iterdir():
-            if pygit2.Oid(hex=fanout.name + loose.name) in packed:
-                loose.unlink()
-    return True
 
 
 def _state(session: Session, tenant_id: int) -> MirrorState:
@@ -502,7 +417,7 @@ def sync_tenant(db: Database, tenant_id: int, *, push: bool = True) -> MirrorRep
 
 def _sync_locked(db: Database, tenant_id: int, path: Path, report: MirrorReport) -> None:
     repo = _open_repo(path)
-    staging = _Staging()
+    staging = Staging()
     repo.odb.add_backend(staging, 1000)  # above the loose and pack backends: new objects
     head = _head(repo)
     me = f"{socket.gethostname()}:{path.resolve()}"
@@ -538,7 +453,7 @@ def _sync_locked(db: Database, tenant_id: int, path: Path, report: MirrorReport)
             state.last_version_id = max(vid for vid, _ in marks)
         report.committed += len(marks)
     head = _remove_departed(db, tenant_id, repo, staging, head, report)
-    if head is not None and _consolidate(repo, head):
+    if head is not None and consolidate(repo, head):
         report.repacked = True
     with db.transaction() as session:
         state = _state(session, tenant_id)
@@ -553,7 +468,7 @@ def _remove_departed(
     db: Database,
     tenant_id: int,
     repo: pygit2.Repository,
-    staging: _Staging,
+    staging: Staging,
     head: pygit2.Commit | None,
     report: MirrorReport,
 ) -> pygit2.Commit | None:
