@@ -106,6 +106,39 @@ async def test_device_add_and_remove_leave_the_same_audit_rows(
         assert (cli["target"], api["target"]) == ("via-cli", "via-api")
 
 
+async def test_device_edit_leaves_the_same_audit_row(
+    client: httpx.AsyncClient, world: TenantWorld, db: Database, settings: Settings
+) -> None:
+    """``device set`` and ``PATCH /devices/{device}``: one ``device.update`` row naming
+    every field changed, whoever changed it."""
+    run = await _cli(
+        settings, "device", "set", world.device_name, "--site", "ams9", "--port", "2222"
+    )
+    assert run.exit_code == 0, run.output
+    cli = _last(db, world.id, "device.update")
+    with db.session() as session:
+        (row,) = list_audit(session, world.id, action="device.update", limit=1)
+        assert row.details == {"fields": ["port", "site"]}
+    body = {"site": "ams8", "port": 2223}
+    r = await client.patch(f"/api/v1/devices/{world.device_id}", json=body, headers=world.auth())
+    assert r.status_code == 200 and r.json()["site"] == "ams8", r.text
+    api = _last(db, world.id, "device.update")
+    with db.session() as session:
+        (row,) = list_audit(session, world.id, action="device.update", limit=1)
+        assert row.details == {"fields": ["port", "site"]}
+    assert cli["actor"] == CLI_ACTOR and api["actor"].startswith("token:"), (cli, api)
+    assert (cli["action"], cli["target"], cli["keys"]) == (
+        api["action"],
+        api["target"],
+        api["keys"],
+    )
+    # a router that is not there: the same refusal
+    run = await _cli(settings, "device", "set", "nope", "--site", "x")
+    assert run.exit_code != 0 and "nope" in run.output, run.output
+    r = await client.patch("/api/v1/devices/nope", json={"site": "x"}, headers=world.auth())
+    assert r.status_code == 404 and "nope" in r.json()["message"], r.text
+
+
 @pytest.mark.parametrize("front", ["cli", "api"])
 async def test_confirming_an_operation_that_is_not_waiting_is_refused_by_both(
     front: str, client: httpx.AsyncClient, world: TenantWorld, db: Database, settings: Settings
