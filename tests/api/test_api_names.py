@@ -4,20 +4,17 @@ that always carry a hint."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.api.world import TenantWorld, api_settings, build_tenant
+from tests.api import two_tenants
+from tests.api.world import TenantWorld
 
-from tikguard.api.app import create_app
 from tikguard.ops import devices as devices_ops
 from tikguard.routeros.secrets import split_text_secrets
-from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import versions as store_versions
 from tikguard.store.db import Database
@@ -31,24 +28,20 @@ add name=alice password={SECRET} service=pppoe
 """
 
 
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return api_settings(tmp_path_factory.mktemp("names") / "data")
+# The two-tenant world of tests/api/two_tenants.py, one for the whole module.
+settings, db, alpha, beta, app = (
+    two_tenants.settings,
+    two_tenants.db,
+    two_tenants.alpha,
+    two_tenants.beta,
+    two_tenants.app,
+)
 
 
-@pytest.fixture(scope="module")
-def db(settings: Settings) -> Iterator[Database]:
-    database = Database.open(settings)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture(scope="module")
-def alpha(db: Database) -> TenantWorld:
-    world = build_tenant(db, "alpha")
+def extend_alpha(db: Database, world: TenantWorld) -> None:
+    """A router whose name is a number, and a version with a secret."""
     redacted, secrets = split_text_secrets(WITH_SECRET)
     with db.transaction() as s:
-        # a router whose name is a number
         store_devices.add_device(
             s, world.id, name="1001", host="192.0.2.77", port=22, username="admin"
         )
@@ -61,17 +54,6 @@ def alpha(db: Database) -> TenantWorld:
             ros_version="7.16",
             trigger="manual",
         )
-    return world
-
-
-@pytest.fixture(scope="module")
-def beta(db: Database) -> TenantWorld:
-    return build_tenant(db, "beta")
-
-
-@pytest.fixture(scope="module")
-def app(settings: Settings, db: Database, alpha: TenantWorld, beta: TenantWorld) -> FastAPI:
-    return create_app(settings, db=db, engine=False)
 
 
 # -- the rule ------------------------------------------------------------------------------

@@ -13,14 +13,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import create_engine, select, text
-from tests.api.world import PASSWORD, TenantWorld, api_settings, build_tenant
+from sqlalchemy import create_engine, delete, select, text
+from tests.api import two_tenants
+from tests.api.world import PASSWORD, TenantWorld, build_tenant
 
 from tikguard.api.app import create_app
 from tikguard.ops import backup as backup_ops
@@ -136,21 +137,21 @@ CREATES: dict[tuple[str, str], Callable[[Ids], Any]] = {
     # a name another tenant uses is free here (names are per tenant)
     ("POST", "/api/v1/notify/channels/webhook"): lambda i: {
         "name": i["channel"],
-        "url": "https://hooks.alpha.example/new",
+        "url": "https://hooks.gamma.example/new",
     },
     ("POST", "/api/v1/notify/channels/email"): lambda i: {
         "name": "mail",
-        "host": "smtp.alpha.example",
-        "sender": "tikguard@alpha.example",
-        "to": ["noc@alpha.example"],
+        "host": "smtp.gamma.example",
+        "sender": "tikguard@gamma.example",
+        "to": ["noc@gamma.example"],
     },
     ("POST", "/api/v1/inventory/sources"): lambda i: {
         "name": i["source"],
-        "url": "https://inv.alpha.example/api",
+        "url": "https://inv.gamma.example/api",
     },
     # judged over the caller's routers only
     ("POST", "/api/v1/compliance/check"): lambda i: None,
-    ("PUT", "/api/v1/compliance/rules"): lambda i: {"text": COMPLIANCE.format(name="alpha")},
+    ("PUT", "/api/v1/compliance/rules"): lambda i: {"text": COMPLIANCE.format(name="gamma")},
 }
 COMPLIANCE = """rules:
   - id: {name}-only
@@ -160,28 +161,24 @@ COMPLIANCE = """rules:
 PUBLIC = {("GET", "/api/v1/health")}
 
 
-# One store for the whole module (argon2 hashing and migrations are the slow part);
-# every case checks beta's rows before and after, so sharing cannot hide a leak.
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return api_settings(tmp_path_factory.mktemp("isolation") / "data")
+# One store for the whole module (tests/api/two_tenants.py: argon2 hashing and
+# migrations are the slow part); every case checks beta's rows before and after, so
+# sharing cannot hide a leak. No test changes what another reads: a test that writes
+# makes its own rows (creations happen in a tenant of their own, gamma), whatever the
+# order the tests run in.
+settings, db, alpha, beta = (
+    two_tenants.settings,
+    two_tenants.db,
+    two_tenants.alpha,
+    two_tenants.beta,
+)
 
 
 @pytest.fixture(scope="module")
-def db(settings: Settings) -> Iterator[Database]:
-    database = Database.open(settings)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture(scope="module")
-def alpha(db: Database) -> TenantWorld:
-    return build_tenant(db, "alpha")
-
-
-@pytest.fixture(scope="module")
-def beta(db: Database) -> TenantWorld:
-    return build_tenant(db, "beta")
+def gamma(db: Database) -> TenantWorld:
+    """The tenant that creates: rows named like beta's land here, never in alpha, whose
+    listings the other tests read."""
+    return build_tenant(db, "gamma")
 
 
 @pytest.fixture(scope="module")
@@ -448,16 +445,17 @@ async def test_creating_never_touches_another_tenant(
     db: Database,
     alpha: TenantWorld,
     beta: TenantWorld,
+    gamma: TenantWorld,
     method: str,
     path: str,
 ) -> None:
-    before = snapshot(db, beta.id)
+    before = snapshot(db, beta.id), snapshot(db, alpha.id)
     body = CREATES[(method, path)](target_ids(beta)[0])
-    r = await client.request(method, path, json=body, headers=alpha.auth("admin"))
-    assert r.status_code in (200, 201), r.text  # done in alpha (names are per tenant)
-    for leak in LEAKS:  # beta's channel and source names are alpha's own here
+    r = await client.request(method, path, json=body, headers=gamma.auth("admin"))
+    assert r.status_code in (200, 201), r.text  # done in gamma (names are per tenant)
+    for leak in LEAKS:  # beta's channel and source names are gamma's own here
         assert leak not in r.text or leak in json.dumps(body), (leak, r.text)
-    assert snapshot(db, beta.id) == before
+    assert (snapshot(db, beta.id), snapshot(db, alpha.id)) == before
 
 
 async def test_sse_of_another_tenant_is_404_even_resuming(
@@ -490,8 +488,8 @@ UI_CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/users/{user_id}/disable", {}),
     ("POST", "/users/{user_id}/enable", {}),
     ("POST", "/tokens/{token_id}/revoke", {}),
-    # (a rule's name: a channel named like beta's is alpha's own once CREATES made it)
     ("POST", "/notifications/test", {"name": "{rule}"}),
+    ("POST", "/notifications/test", {"name": "{channel}"}),
     ("POST", "/schedules/remove", {"tag": "{tag}"}),
     ("POST", "/push", {"action": "preview", "device": "{device_id}", "script": SCRIPT}),
     ("POST", "/rollouts", {"action": "plan", "names": "{device_name}", "script": SCRIPT}),
@@ -550,7 +548,8 @@ async def test_workers_count_only_the_callers_pushes(
 ) -> None:
     """The workers are the controller's and shared: a tenant's admin sees each one, but
     the pushes it holds are counted for the caller's tenant only (two pending push
-    workflows on one worker, one of each tenant's: alpha's admin counts one)."""
+    workflows on one worker, one of each tenant's: alpha's admin counts one). It takes
+    them away again: other tests list the workers too."""
     with db.transaction() as s:
         now = utcnow()
         s.add(
@@ -578,15 +577,19 @@ async def test_workers_count_only_the_callers_pushes(
                     ),
                     {"id": op_id, "name": PUSH_WORKFLOW, "t": stamp},
                 )
+        r = await client.get("/api/v1/workers", headers=alpha.auth("admin"))
+        assert r.status_code == 200, r.text
+        assert [(w["id"], w["pushes_in_flight"]) for w in r.json()] == [("shared-worker", 1)]
+        r = await client.get("/api/v1/workers", headers=alpha.auth("operator"))
+        assert r.status_code == 403
+        every = await fleet_workers.workers(db.settings, db, tenant_id=None)  # operator's CLI
+        assert [(w.id, w.pushes_in_flight) for w in every] == [("shared-worker", 2)]
     finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM workflow_status WHERE executor_id = 'shared-worker'"))
         engine.dispose()
-    r = await client.get("/api/v1/workers", headers=alpha.auth("admin"))
-    assert r.status_code == 200, r.text
-    assert [(w["id"], w["pushes_in_flight"]) for w in r.json()] == [("shared-worker", 1)]
-    r = await client.get("/api/v1/workers", headers=alpha.auth("operator"))
-    assert r.status_code == 403
-    every = await fleet_workers.workers(db.settings, db, tenant_id=None)  # the operator's CLI
-    assert [(w.id, w.pushes_in_flight) for w in every] == [("shared-worker", 2)]
+        with db.transaction() as s:
+            s.execute(delete(Worker).where(Worker.id == "shared-worker"))
 
 
 @pytest.mark.parametrize(
@@ -665,9 +668,7 @@ async def test_ui_pages_without_an_id_show_only_the_callers_tenant(
     assert len(listed) > 5
     r = await client.post("/login", data={"username": alpha.users["admin"], "password": PASSWORD})
     assert r.status_code == 303
-    # the names CREATES gave alpha's own new rows (beta's names, free in alpha)
-    taken = json.dumps([make(target_ids(beta)[0]) for make in CREATES.values()])
     for path in listed:
         r = await client.get(path)
         assert r.status_code == 200, (path, r.status_code)
-        assert not [leak for leak in LEAKS if leak in r.text and leak not in taken], path
+        assert not [leak for leak in LEAKS if leak in r.text], path

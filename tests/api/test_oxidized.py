@@ -14,20 +14,18 @@ import asyncio
 import base64
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from tests.api.world import CONFIG_V1, CONFIG_V2, TenantWorld, api_settings, build_tenant
+from tests.api import two_tenants
+from tests.api.world import CONFIG_V1, CONFIG_V2, TenantWorld, build_tenant
 from tests.browser.liveserver import LiveServer
 
-from tikguard.api.app import create_app
 from tikguard.api.routes import oxidized
 from tikguard.routeros.secrets import split_text_secrets
-from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import versions as store_versions
 from tikguard.store.db import Database
@@ -45,23 +43,19 @@ RUBY_GIT = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000$")
 SECRET = "ppp-Secret-42"
 
 
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return api_settings(tmp_path_factory.mktemp("oxidized") / "data")
+# The two-tenant world of tests/api/two_tenants.py, one for the whole module.
+settings, db, alpha, beta, app = (
+    two_tenants.settings,
+    two_tenants.db,
+    two_tenants.alpha,
+    two_tenants.beta,
+    two_tenants.app,
+)
 
 
-@pytest.fixture(scope="module")
-def db(settings: Settings) -> Iterator[Database]:
-    database = Database.open(settings)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture(scope="module")
-def alpha(db: Database) -> TenantWorld:
+def extend_alpha(db: Database, world: TenantWorld) -> None:
     """alpha-r1 (site alpha-site, two versions, backed up) and a third version with a
     secret; ``core2`` with no site and no versions."""
-    world = build_tenant(db, "alpha")
     redacted, secrets = split_text_secrets(
         CONFIG_V2.format(name="alpha") + f"/ppp secret\nadd name=u password={SECRET}\n"
     )
@@ -79,17 +73,6 @@ def alpha(db: Database) -> TenantWorld:
         store_devices.add_device(
             s, world.id, name="core2", host="192.0.2.99", port=22, username="admin"
         )
-    return world
-
-
-@pytest.fixture(scope="module")
-def beta(db: Database) -> TenantWorld:
-    return build_tenant(db, "beta")
-
-
-@pytest.fixture(scope="module")
-def app(settings: Settings, db: Database, alpha: TenantWorld, beta: TenantWorld) -> FastAPI:
-    return create_app(settings, db=db, engine=False)
 
 
 def basic(world: TenantWorld, role: str = "viewer") -> dict[str, str]:
