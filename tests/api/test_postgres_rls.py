@@ -144,3 +144,25 @@ def test_every_table_with_a_tenant_is_walled(pg_db: Database) -> None:
     # and beta's rows are really there to be hidden
     for name in ("notify_channels", "notify_rules", "inventory_sources", "compliance_rulesets"):
         assert unscoped[name] >= 1, name
+
+
+async def test_a_tenant_admin_rotates_only_the_tenants_data_key(
+    pg_db: Database, pg_client: httpx.AsyncClient
+) -> None:
+    """Under the request's tenant scope the rotation sees and re-encrypts its own tenant's
+    values only; the other tenant's keep opening with its unchanged key."""
+    from tikguard.store.operations import finish_operation
+
+    alpha, beta = build_tenant(pg_db, "alpha"), build_tenant(pg_db, "beta")
+    r = await pg_client.post("/api/v1/keys/rotate", headers=alpha.auth())
+    assert r.status_code == 409 and alpha.op_id[:12] in r.json()["message"], r.text
+    with pg_db.transaction() as s:
+        finish_operation(s, alpha.id, alpha.op_id, "reverted")
+    r = await pg_client.post("/api/v1/keys/rotate", headers=alpha.auth())
+    assert r.status_code == 200, r.text
+    assert r.json() == {"tenant": "alpha", "old_version": 1, "new_version": 2, "values": 1}
+    with scope.scoped(None), pg_db.session() as s:  # the CLI's view: every tenant
+        for world in (alpha, beta):
+            assert store_devices.get_password(s, world.id, world.device_id) == "router-secret"
+        versions = dict(s.execute(text("SELECT name, data_key_version FROM tenants")).all())
+    assert versions == {"alpha": 2, "beta": 1}
