@@ -66,6 +66,9 @@ async def test_canary_then_waves_all_committed(tmp_path: Path) -> None:
         assert view.waves == [1, 1, 1]
         assert [t.outcome for t in view.targets] == ["committed"] * 3
         assert all(_has(env, i, "10.66.0.1/24") for i in range(3))
+        # each push, and so each mirror commit, names who asked for the rollout
+        ops = await push_ops.wait(env.db, env.tenant_id, [str(t.op_id) for t in view.targets])
+        assert {op.requested_by for op in ops} == {f"test (rollout {view.id[:12]})"}
 
 
 async def test_canary_failure_halts_before_wave_1(tmp_path: Path) -> None:

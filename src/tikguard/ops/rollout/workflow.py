@@ -217,20 +217,24 @@ def _look(req: dict[str, Any], wave: int, room_hint: int) -> dict[str, Any]:
         }
 
 
-def _script(req: dict[str, Any], target_id: int) -> tuple[str | None, str]:
-    """The router's current name and its rendered change (None: the router is gone)."""
+def _script(req: dict[str, Any], target_id: int) -> tuple[str | None, str, str]:
+    """The router's current name (None: the router is gone), its rendered change, and
+    who the push is for: the rollout's requester, through the rollout."""
     with database().session() as session:
         target = session.get(RolloutTarget, target_id)
         assert target is not None and target.script_enc is not None
+        asked = records.get(session, req["tenant_id"], req["rollout_id"]).requested_by
+        via = f"rollout {req['rollout_id'][:12]}"
+        by = f"{asked} ({via})" if asked else via
         if target.device_id is None:
             _mark_unstarted(req, target_id, "not started: the router was removed")
-            return None, ""
+            return None, "", by
         ref = rollout_script_ref(req["rollout_id"], target.device_id)
         text = records.decrypt(
             session, req["tenant_id"], ROLLOUT_SCRIPT_PURPOSE, ref, target.script_enc
         )
         name = store_devices.get_device(session, req["tenant_id"], target.device_id).name
-        return name, text
+        return name, text, by
 
 
 def _mark_unstarted(req: dict[str, Any], target_id: int, why: str) -> None:
@@ -255,7 +259,7 @@ async def _submit_one(req: dict[str, Any], target_id: int, policy: dict[str, Any
     Submitted from a fresh context: the push is its own workflow on the push queue
     (partitioned by router), not a child DBOS would tie to this step.
     """
-    name, script = await asyncio.to_thread(_script, req, target_id)
+    name, script, by = await asyncio.to_thread(_script, req, target_id)
     if name is None:
         return None
     push = push_ops.PushRequest(
@@ -265,7 +269,7 @@ async def _submit_one(req: dict[str, Any], target_id: int, policy: dict[str, Any
         window=float(policy["window"]),
         checks=[(str(c[0]), str(c[1])) for c in policy.get("checks") or []],
         idempotency_key=f"rollout-{req['rollout_id']}",
-        requested_by=f"rollout {req['rollout_id'][:12]}",
+        requested_by=by,
     )
     settings = current_settings()
     task = asyncio.get_running_loop().create_task(
