@@ -34,6 +34,7 @@ from tikguard.ops.rollout import service as rollouts
 from tikguard.ops.rollout.targets import Selector
 from tikguard.settings import Settings
 from tikguard.store import notify as store_notify
+from tikguard.store import operations as store_ops
 from tikguard.store.db import Database
 from tikguard.store.errors import InvalidInput, NotFound
 from tikguard.store.models import Base, Rollout, Worker, utcnow
@@ -131,6 +132,12 @@ LISTS: dict[tuple[str, str], str] = {
 #: Endpoints that create rows in the caller's own tenant (checked not to touch others).
 CREATES: dict[tuple[str, str], Callable[[Ids], Any]] = {
     ("POST", "/api/v1/devices"): lambda i: {"name": "created-here", "host": "192.0.2.50"},
+    # a router named like beta's is the caller's own here
+    ("POST", "/api/v1/devices/import"): lambda i: {
+        "csv": f"name,host\n{i['device_name']},192.0.2.51\n"
+    },
+    # the caller's data key only: beta's rows (its encrypted values) stay byte for byte
+    ("POST", "/api/v1/keys/rotate"): lambda i: None,
     ("POST", "/api/v1/users"): lambda i: {"username": "newbie", "password": "long-enough-pw"},
     ("POST", "/api/v1/tokens"): lambda i: {"name": "t", "role": "viewer"},
     ("POST", "/api/v1/schedules"): lambda i: {"tag": "created-here", "cron": "0 4 * * *"},
@@ -177,8 +184,11 @@ settings, db, alpha, beta = (
 @pytest.fixture(scope="module")
 def gamma(db: Database) -> TenantWorld:
     """The tenant that creates: rows named like beta's land here, never in alpha, whose
-    listings the other tests read."""
-    return build_tenant(db, "gamma")
+    listings the other tests read. Its push has ended, so its data key may rotate."""
+    world = build_tenant(db, "gamma")
+    with db.transaction() as s:
+        store_ops.finish_operation(s, world.id, world.op_id, "committed")
+    return world
 
 
 @pytest.fixture(scope="module")
