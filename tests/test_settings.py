@@ -36,3 +36,10 @@ def test_numbers_and_words_are_read_as_their_field_type() -> None:
     assert s.git_mirror == "off"
     with pytest.raises(ValueError, match="TIKGUARD_BIND_PORT"):
         Settings.from_env({"TIKGUARD_BIND_PORT": "eighty"})
+
+
+def test_outbound_networks_are_checked_when_read() -> None:
+    s = Settings.from_env({"TIKGUARD_OUTBOUND_ALLOW": "127.0.0.1/32, 10.20.0.0/16"})
+    assert [str(n) for n in s.outbound_networks()] == ["127.0.0.1/32", "10.20.0.0/16"]
+    with pytest.raises(ValueError, match="TIKGUARD_OUTBOUND_ALLOW"):
+        Settings.from_env({"TIKGUARD_OUTBOUND_ALLOW": "10.0.0.0/33"})

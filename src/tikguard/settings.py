@@ -7,6 +7,7 @@ themselves, so tests can build one with small windows and a fast clock.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -168,6 +169,17 @@ class Settings:
             return self.public_url.rstrip("/")
         return f"http://{self.bind_host}:{self.bind_port}"
 
+    def outbound_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The networks of ``outbound_allow`` (ValueError naming the variable)."""
+        try:
+            return [
+                ipaddress.ip_network(part.strip(), strict=False)
+                for part in self.outbound_allow.split(",")
+                if part.strip()
+            ]
+        except ValueError as exc:
+            raise ValueError(f"TIKGUARD_OUTBOUND_ALLOW: {exc}") from None
+
     def master_key_path(self) -> Path:
         return Path(self.master_key_file) if self.master_key_file else self.data_dir / "master.key"
 
@@ -189,7 +201,9 @@ class Settings:
         if "time_scale" in values and values["time_scale"] <= 0:
             raise ValueError("TIKGUARD_TIME_SCALE must be a positive number")
         values.update(overrides)
-        return cls(**values)
+        settings = cls(**values)
+        settings.outbound_networks()  # a bad network stops the start, not a delivery
+        return settings
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})

@@ -46,7 +46,6 @@ __all__ = [
     "Answer",
     "Refused",
     "TooLarge",
-    "allowed_networks",
     "check_host",
     "http_request",
     "refusal",
@@ -74,14 +73,6 @@ class Refused(InvalidInput):
 
 class TooLarge(OSError):
     """The answer is larger than the caller reads."""
-
-
-def allowed_networks(spec: str) -> list[Network]:
-    """The networks of ``outbound_allow`` (ValueError naming the setting)."""
-    try:
-        return [ipaddress.ip_network(p.strip(), strict=False) for p in spec.split(",") if p.strip()]
-    except ValueError as exc:
-        raise ValueError(f"{ALLOW_SETTING}: {exc}") from None
 
 
 def _carried(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -189,7 +180,7 @@ def _literal(host: str) -> list[Address]:
 def check_host(host: str, settings: Settings, what: str) -> None:
     """Refuse, when a target is configured, a host that is a forbidden address as
     written (a name is judged again at every connection: its addresses may change)."""
-    allow = allowed_networks(settings.outbound_allow)
+    allow = settings.outbound_networks()
     for ip in _literal(host):
         why = refusal(ip, allow)
         if why is not None:
@@ -202,7 +193,7 @@ def resolve(host: str, port: int, settings: Settings) -> list[tuple[int, Any]]:
     Refused when any of them is forbidden (a name that also points inward is not
     trusted for its other addresses); OSError when the name does not resolve.
     """
-    allow = allowed_networks(settings.outbound_allow)
+    allow = settings.outbound_networks()
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except UnicodeError:
