@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session, lazyload, undefer
 
 from tikguard.store._util import check_text, vault_of
 from tikguard.store.errors import AlreadyExists, InvalidInput, NotFound
@@ -404,14 +404,20 @@ def decrypt_password(session: Session, device: Device) -> str | None:
 
 def get_password(session: Session, tenant_id: int, device_id: int) -> str | None:
     """The device's SSH password, decrypted (for the SSH session only; never log it)."""
+    return get_login(session, tenant_id, device_id)[1]
+
+
+def get_login(session: Session, tenant_id: int, device_id: int) -> tuple[Device, str | None]:
+    """The device row and its SSH password (decrypted; never log it) in one read, for
+    opening a session; the tags are read only when asked for."""
     device = session.scalar(
         select(Device)
-        .options(undefer(Device.password_enc))
+        .options(undefer(Device.password_enc), lazyload(Device.tag_rows))
         .where(Device.tenant_id == tenant_id, Device.id == device_id)
     )
     if device is None:
         raise NotFound(f"device {device_id} does not exist")
-    return decrypt_password(session, device)
+    return device, decrypt_password(session, device)
 
 
 # --- host keys ---------------------------------------------------------------

@@ -54,8 +54,7 @@ def margin(settings: Settings, window: float) -> float:
 
 def load_target(spec: PushSpec) -> Target:
     with database().session() as session:
-        device = store_devices.get_device(session, spec.tenant_id, spec.device_id)
-        password = store_devices.get_password(session, spec.tenant_id, spec.device_id)
+        device, password = store_devices.get_login(session, spec.tenant_id, spec.device_id)
         return Target(
             name=device.name,
             host=device.host,

@@ -217,6 +217,16 @@ def _look(req: dict[str, Any], wave: int, room_hint: int) -> dict[str, Any]:
         }
 
 
+def _quiet(req: dict[str, Any]) -> bool:
+    """Whether nothing happened since the last look: no push of the rollout ended and no
+    abort was asked for (two small reads, where a full look is six)."""
+    tenant_id, rollout_id = req["tenant_id"], req["rollout_id"]
+    with database().session() as session:
+        if records.any_ended(session, tenant_id, rollout_id):
+            return False
+        return not records.get(session, tenant_id, rollout_id).abort_requested
+
+
 def _script(req: dict[str, Any], target_id: int) -> tuple[str | None, str, str]:
     """The router's current name (None: the router is gone), its rendered change, and
     who the push is for: the rollout's requester, through the rollout."""
@@ -298,7 +308,11 @@ async def step_run_wave(req: dict[str, Any], wave: int) -> dict[str, Any]:
     adm = _admission.get(req["rollout_id"])
     if adm is not None:
         adm.too_slow = None  # an operator continued past it: measure again
+    waiting = False
     while True:
+        if waiting and await asyncio.to_thread(_quiet, req):
+            await asyncio.sleep(poll)
+            continue
         look = await asyncio.to_thread(_look, req, wave, adm.limit if adm else 1)
         policy = look["policy"]
         if adm is None:
@@ -312,6 +326,7 @@ async def step_run_wave(req: dict[str, Any], wave: int) -> dict[str, Any]:
         slow = adm.slow_reason()
         stop = look["abort"] or halted or slow is not None
         in_flight = int(look["in_flight"])
+        unstarted = False
         if not stop and look["pending"]:
             load = await fleet_workers.push_load(settings, database())
             for target_id in look["pending"][: adm.room(in_flight, load)]:
@@ -319,8 +334,14 @@ async def step_run_wave(req: dict[str, Any], wave: int) -> dict[str, Any]:
                 op_id = await _submit_one(req, target_id, policy)
                 if op_id is None:
                     in_flight, load = in_flight - 1, load - 1
+                    unstarted = True
                     continue
                 admitted_with[op_id] = load
+        # full of its own pushes, or none left to start: until a push ends or an abort
+        # comes (a quiet look sees both) the counts, failures and room stay as they are;
+        # room that others' pushes (the load) hold is looked at on every poll
+        full = in_flight >= adm.limit or not look["pending"]
+        waiting = full and not (stop or unstarted)
         if in_flight == 0 and (stop or not look["pending"]):
             reason = slow
             if halted:
