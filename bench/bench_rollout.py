@@ -17,15 +17,22 @@ CPU per push (process time, all threads) against the floor's, and the final in-f
 limit admission control reached.
 
 Usage: ``python bench/bench_rollout.py [--routers 1000] [--time-scale 20]``
+
+``--before REV`` runs the same benchmark with another git revision's ``src/`` first, then
+with this checkout's, in one run, and ends with a table of both (CPU per push, floor,
+their ratio, wall time).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -34,7 +41,7 @@ from typing import Any
 
 import asyncssh
 
-from bench_push import SCRIPT
+from bench_push import SCRIPT, _export_src
 from simfleet import start_simulator
 from tikguard.device import session as device_session
 from tikguard.ops import devices as devices_ops
@@ -209,13 +216,27 @@ async def run(routers: int, scale: float, data: Path, rows: list[dict[str, str]]
     print(f"CPU per push / floor: {cpu / pushes / floor_cpu:.2f}")
     if limit is not None:
         print(f"admission control's in-flight limit at the end: {limit}")
+    out = os.environ.get("BENCH_ROLLOUT_JSON")
+    if out:  # for --before
+        found: dict[str, object] = {
+            "cpu": cpu / pushes,
+            "floor": floor_cpu,
+            "wall": took,
+            "late": len(late),
+        }
+        found["outcomes"] = dict(outcomes)
+        Path(out).write_text(json.dumps(found))  # noqa: ASYNC240 (after the run, a few bytes)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routers", type=int, default=1000)
     parser.add_argument("--time-scale", type=float, default=20.0)
+    parser.add_argument("--before", metavar="REV", help="Also run a git revision's code; compare.")
     args = parser.parse_args()
+    if args.before:
+        compare(args.before, args.routers, args.time_scale)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="tikguard-bench-rollout-"))
     os.environ["TIKGUARD_TIME_SCALE"] = str(args.time_scale)
     proc, rows = start_simulator(args.routers + 1 + FLOOR_RUNS, tmp / "sim", scale=args.time_scale)
@@ -225,6 +246,33 @@ def main() -> None:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def compare(rev: str, routers: int, scale: float) -> None:
+    """This benchmark with ``rev``'s ``src/``, then with this checkout's; both figures."""
+    repo = Path(__file__).resolve().parents[1]
+    tmp = Path(tempfile.mkdtemp(prefix="tikguard-bench-rollout-before-"))
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        for label, src in (("before", _export_src(repo, rev, tmp / "before")), ("after", None)):
+            out = tmp / f"{label}.json"
+            path = f"{src or repo / 'src'}{os.pathsep}{repo / 'bench'}"
+            env = {**os.environ, "PYTHONPATH": path, "BENCH_ROLLOUT_JSON": str(out)}
+            print(f"== {label}: {src or 'this checkout'}", flush=True)
+            command = [sys.executable, __file__, "--routers", str(routers)]
+            subprocess.run([*command, "--time-scale", str(scale)], env=env, check=True)
+            found[label] = json.loads(out.read_text())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"\ncontroller CPU per push, {rev} (before) and this checkout (after), one run")
+    print(f"{'':<7} {'CPU s/push':>11} {'floor s':>8} {'/ floor':>8} {'wall s':>8}  outcomes")
+    for label, row in found.items():
+        ratio = row["cpu"] / row["floor"]
+        print(
+            f"{label:<7} {row['cpu']:11.3f} {row['floor']:8.3f} {ratio:8.2f} {row['wall']:8.1f}"
+            f"  {row['outcomes']}, {row['late']} deadline misses"
+        )
+    print(f"after / before: {found['after']['cpu'] / found['before']['cpu']:.2f}")
 
 
 if __name__ == "__main__":
