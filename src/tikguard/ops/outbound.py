@@ -45,7 +45,6 @@ __all__ = [
     "ALLOW_SETTING",
     "Answer",
     "Refused",
-    "TooLarge",
     "check_host",
     "http_request",
     "refusal",
@@ -69,10 +68,6 @@ class Refused(InvalidInput):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, hint=_HINT)
-
-
-class TooLarge(OSError):
-    """The answer is larger than the caller reads."""
 
 
 def _carried(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -280,7 +275,10 @@ class Answer:
     reason: str
     #: The ``Location`` of a redirect (not followed), else None.
     location: str | None
+    #: At most ``max_bytes`` of the body; the rest is never read.
     body: bytes
+    #: Whether the body went on past ``max_bytes``.
+    truncated: bool
 
 
 def http_request(
@@ -295,8 +293,8 @@ def http_request(
     max_bytes: int = 64 * 1024,
 ) -> Answer:
     """One request to a checked address of ``url``'s host, done within ``timeout``
-    seconds. Raises :class:`Refused`, :class:`TooLarge` (more than ``max_bytes``),
-    TimeoutError, OSError or ``http.client.HTTPException``."""
+    seconds; at most ``max_bytes`` of the answer's body are read. Raises
+    :class:`Refused`, TimeoutError, OSError or ``http.client.HTTPException``."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput(f"{parts.scheme}://{parts.hostname or ''}: not an http(s) URL")
@@ -321,9 +319,8 @@ def http_request(
             connection.close()
     if cutoff.fired:  # a body cut short reads as a short body: it is no answer
         raise TimeoutError(f"no complete answer within {timeout:g} s")
-    if len(data) > max_bytes:
-        raise TooLarge(f"the answer is larger than {max_bytes} bytes")
-    return Answer(response.status, response.reason, response.getheader("Location"), data)
+    location, cut = response.getheader("Location"), len(data) > max_bytes
+    return Answer(response.status, response.reason, location, data[:max_bytes], cut)
 
 
 class _SMTP(smtplib.SMTP):

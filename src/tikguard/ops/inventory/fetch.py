@@ -82,9 +82,6 @@ def _get(source: HttpSource, settings: Settings, url: str) -> object:
         )
     except outbound.Refused as exc:
         raise SourceUnavailable(f"{where}: {exc}", hint=exc.hint) from None
-    except outbound.TooLarge:
-        too_large = f"{where}: the answer is larger than {MAX_PAGE_BYTES} bytes"
-        raise SourceUnavailable(too_large) from None
     except (OSError, ValueError, http.client.HTTPException) as exc:
         raise SourceUnavailable(
             f"{where} failed: {exc or type(exc).__name__}",
@@ -100,6 +97,8 @@ def _get(source: HttpSource, settings: Settings, url: str) -> object:
         raise SourceUnavailable(
             f"{where} answered {answer.status} {answer.reason}", hint=_hint(answer.status)
         )
+    if answer.truncated:
+        raise SourceUnavailable(f"{where}: the answer is larger than {MAX_PAGE_BYTES} bytes")
     try:
         return json.loads(answer.body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -85,8 +85,6 @@ def post_webhook(
         )
     except outbound.Refused as exc:
         return Sent(False, str(exc), retry=False)
-    except outbound.TooLarge:
-        return Sent(False, "the receiver's answer is too large", retry=False)
     except (OSError, ValueError, http.client.HTTPException) as exc:
         return Sent(False, f"no answer: {exc or type(exc).__name__}")
     code = answer.status
