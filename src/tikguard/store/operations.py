@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -261,20 +261,21 @@ def append_event(
     level: str = "info",
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
-) -> OperationEvent:
-    """Append an event with the operation's next seq (1, 2, 3, ...; atomic, no gaps)."""
-    [event] = append_events(
+) -> int:
+    """Append an event with the operation's next seq (1, 2, 3, ...; atomic, no gaps);
+    return that seq."""
+    [seq] = append_events(
         session, tenant_id, operation_id, [NewEvent(stage, message, level, data, at)]
     )
-    return event
+    return seq
 
 
 def append_events(
     session: Session, tenant_id: int, operation_id: str, events: Sequence[NewEvent]
-) -> list[OperationEvent]:
-    """Append ``events`` in order with the operation's next seqs: one update hands out
-    the whole range (atomic, no gaps) and one batch inserts the rows, so a step that
-    writes several events pays for one."""
+) -> list[int]:
+    """Append ``events`` in order with the operation's next seqs and return them: one
+    update hands out the whole range (atomic, no gaps) and one statement inserts the
+    rows, so a step that writes several events pays for one."""
     for event in events:
         if event.level not in LEVELS:
             raise InvalidInput(
@@ -291,23 +292,22 @@ def append_events(
     )
     if last is None:
         raise NotFound(f"operation {operation_id} does not exist")
-    first = last - len(events) + 1
+    seqs = list(range(last - len(events) + 1, last + 1))
     rows = [
-        OperationEvent(
-            tenant_id=tenant_id,
-            operation_id=operation_id,
-            seq=first + i,
-            at=event.at or utcnow(),
-            stage=event.stage,
-            level=event.level,
-            message=redact_text(event.message),
-            data=_redacted(dict(event.data or {})),
-        )
-        for i, event in enumerate(events)
+        {
+            "tenant_id": tenant_id,
+            "operation_id": operation_id,
+            "seq": seq,
+            "at": event.at or utcnow(),
+            "stage": event.stage,
+            "level": event.level,
+            "message": redact_text(event.message),
+            "data": _redacted(dict(event.data or {})),
+        }
+        for seq, event in zip(seqs, events, strict=True)
     ]
-    session.add_all(rows)
-    session.flush()
-    return rows
+    session.execute(insert(OperationEvent), rows)
+    return seqs
 
 
 def any_recent_event(
