@@ -51,7 +51,7 @@ from tikguard.ops.backup import backup
 from tikguard.ops.rollout import records
 from tikguard.ops.rollout import service as rollouts
 from tikguard.ops.rollout.targets import Selector
-from tikguard.ops.rollout.workflow import final_limits
+from tikguard.ops.rollout.workflow import final_limit
 from tikguard.settings import Settings
 from tikguard.store.db import Database
 from tikguard.store.models import Operation
@@ -191,7 +191,7 @@ async def run(routers: int, scale: float, data: Path, rows: list[dict[str, str]]
             state = await asyncio.to_thread(state_of, db, tenant_id, rollout_id)
         took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         view = rollouts.get(db, tenant_id, rollout_id)
-        limit = final_limits.get(rollout_id)
+        limit = final_limit(rollout_id)
     with db.session() as s:
         ops = [s.get(Operation, t.op_id) for t in view.targets if t.op_id]
     db.dispose()

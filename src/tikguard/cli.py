@@ -72,7 +72,7 @@ def _root(
     """Safe change for MikroTik RouterOS fleets: versioned backups, diffs and guarded pushes."""
     from tikguard.commands import _context
 
-    _context.chosen_tenant = tenant or None
+    _context.choose_tenant(tenant or None)
 
 
 @app.command()

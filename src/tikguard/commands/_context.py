@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from tikguard.commands._ui import fail
 from tikguard.device.errors import DeviceError
+from tikguard.process import STATE
 from tikguard.settings import Settings
 from tikguard.store.errors import AlreadyExists, InvalidInput, NotFound, StoreError, VaultError
 
@@ -70,13 +71,22 @@ def open_database(settings: Settings | None = None) -> Iterator[Database]:
 TENANT_ENV = "TIKGUARD_TENANT"
 
 
-#: ``tikguard --tenant`` (or ``TIKGUARD_TENANT``) of this command, set by the root command.
-chosen_tenant: str | None = None
+@dataclass
+class ChosenTenant:
+    """``tikguard --tenant`` (or ``TIKGUARD_TENANT``) of this command (held in
+    :data:`tikguard.process.STATE`)."""
+
+    name: str | None = None
+
+
+def choose_tenant(name: str | None) -> None:
+    """The root command's ``--tenant``: what every command of this process works in."""
+    STATE.of(ChosenTenant).name = name
 
 
 def tenant_name() -> str | None:
     """The tenant asked for (``--tenant`` or ``TIKGUARD_TENANT``); None: the default."""
-    return chosen_tenant
+    return STATE.of(ChosenTenant).name
 
 
 def _tenant_id(db: Database, name: str | None) -> int:

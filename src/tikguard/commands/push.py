@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -571,7 +571,7 @@ def _print_change(preview: push_ops.Preview, what: str | None = None) -> None:
         console.print(labelled("the push would be refused", "red", preview.refused))
 
 
-def _preflight_table(preflight: dict[str, Any]) -> Table:
+def _preflight_table(preflight: Mapping[str, object]) -> Table:
     """What the read-only preflight found, one fact a row (lists joined, so policies fit)."""
     table = Table(title="preflight (read-only)", title_justify="left", show_header=False)
     table.add_column("fact", style="bold")

@@ -18,9 +18,9 @@ a timer removed by hand half way) is found by the next contact:
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final, Literal, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,6 +43,17 @@ _FILE: Final = re.compile(r"(?:^|/)tikguard-([0-9a-f]{8,})[^/]*\.(?:backup|rsc)$
 
 #: Given operation-id prefixes, the ones this controller knows have ended.
 EndedLookup = Callable[[list[str]], Awaitable[set[str]]]
+
+
+class Leftover(TypedDict):
+    """One thing of tikguard's on a router with no live operation behind it, as the
+    device row keeps it (a JSON column) and the CLI and API show it."""
+
+    kind: Literal["timer", "file"]
+    name: str
+    #: The operation id (a timer's marker) or id prefix (a file's name); None: no marker.
+    operation: str | None
+    why: str
 
 
 def operation_of(comment: str | None) -> str | None:
@@ -126,9 +137,9 @@ def ended_prefixes(session: Session, tenant_id: int, prefixes: Iterable[str]) ->
     return out
 
 
-def report(session: Session, tenant_id: int, found: Found) -> list[dict[str, Any]]:
+def report(session: Session, tenant_id: int, found: Found) -> list[Leftover]:
     """What ``found`` holds with no live operation of this tenant behind it."""
-    out: list[dict[str, Any]] = []
+    out: list[Leftover] = []
 
     def why(prefix: str) -> str | None:
         rows = session.execute(
@@ -146,16 +157,16 @@ def report(session: Session, tenant_id: int, found: Found) -> list[dict[str, Any
         op_id = operation_of(comment)
         reason = "no tikguard marker" if op_id is None else why(op_id)
         if reason is not None:
-            out.append({"kind": "timer", "name": name, "operation": op_id, "why": reason})
+            out.append(Leftover(kind="timer", name=name, operation=op_id, why=reason))
     for name in found.files:
         prefix = str(file_operation(name))
         reason = why(prefix)
         if reason is not None:
-            out.append({"kind": "file", "name": name, "operation": prefix, "why": reason})
+            out.append(Leftover(kind="file", name=name, operation=prefix, why=reason))
     return out
 
 
-def summary(items: list[dict[str, Any]] | None) -> str:
+def summary(items: Sequence[Leftover] | None) -> str:
     """One line for a screen: ``2 tikguard timer(s), 1 file(s) left: tikguard disarm``."""
     if not items:
         return ""

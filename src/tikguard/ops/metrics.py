@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from tikguard.logs import get_logger
 from tikguard.ops.fleet import PUSH_KINDS
+from tikguard.process import STATE
 from tikguard.settings import Settings
 from tikguard.store import scope
 from tikguard.store import workers as store_workers
@@ -62,13 +64,20 @@ log = get_logger(__name__)
 PUSH_BUCKETS = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 1200.0, 3600.0)
 
 Source = Callable[[Session, datetime], Iterable[Metric]]
-_sources: list[Source] = []
+
+
+@dataclass
+class MetricSources:
+    """The metric sources :func:`register_source` added (held in :data:`tikguard.process.STATE`)."""
+
+    sources: list[Source] = field(default_factory=list)
 
 
 def register_source(source: Source) -> Source:
     """Add ``source(session, now)``'s metric families to every scrape."""
-    if source not in _sources:
-        _sources.append(source)
+    sources = STATE.of(MetricSources).sources
+    if source not in sources:
+        sources.append(source)
     return source
 
 
@@ -340,7 +349,7 @@ class StoreCollector(Collector):
             yield from _rollouts(session, tenants)
             yield from _workers(session, now, self.settings)
             yield from _notifications(session, tenants)
-            for source in list(_sources):
+            for source in list(STATE.of(MetricSources).sources):
                 yield from source(session, now)
         yield from self.system.queues()
         took = GaugeMetricFamily(

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from tikguard.logs import get_logger
+from tikguard.process import STATE
 from tikguard.store import mirror
 from tikguard.store.db import Database
 from tikguard.store.mirror import MirrorReport
@@ -39,10 +40,14 @@ def mirror_changes(db: Database, tenant_id: int) -> None:
         log.warning("git mirror of tenant %s is behind: %s", tenant_id, report)
 
 
-_mirror_lock = threading.Lock()
-#: One mirror thread per (database, tenant) at a time, and whether it must run again.
-_mirror_threads: dict[tuple[int, int], threading.Thread] = {}
-_mirror_again: set[tuple[int, int]] = set()
+@dataclass
+class MirrorThreads:
+    """One mirror thread per (database, tenant) at a time, and whether it must run
+    again (held in :data:`tikguard.process.STATE`)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    threads: dict[tuple[int, int], threading.Thread] = field(default_factory=dict)
+    again: set[tuple[int, int]] = field(default_factory=set)
 
 
 def mirror_in_background(db: Database, tenant_id: int) -> None:
@@ -54,31 +59,33 @@ def mirror_in_background(db: Database, tenant_id: int) -> None:
     process that ends waits for it. :func:`wait_for_mirror` waits explicitly.
     """
     key = (id(db), tenant_id)
+    held = STATE.of(MirrorThreads)
 
     def run() -> None:
         while True:
-            with _mirror_lock:
-                if key not in _mirror_again:
-                    del _mirror_threads[key]
+            with held.lock:
+                if key not in held.again:
+                    del held.threads[key]
                     return
-                _mirror_again.discard(key)
+                held.again.discard(key)
             mirror_changes(db, tenant_id)
 
-    with _mirror_lock:
-        _mirror_again.add(key)
-        if key in _mirror_threads:
+    with held.lock:
+        held.again.add(key)
+        if key in held.threads:
             return
         thread = threading.Thread(target=run, name=f"tikguard-mirror-{tenant_id}")
-        _mirror_threads[key] = thread
+        held.threads[key] = thread
         thread.start()
 
 
 def wait_for_mirror(timeout: float | None = None) -> bool:
     """Wait until no background mirror run is left; False if ``timeout`` passed first."""
     deadline = None if timeout is None else time.monotonic() + timeout
+    held = STATE.of(MirrorThreads)
     while True:
-        with _mirror_lock:
-            running = list(_mirror_threads.values())
+        with held.lock:
+            running = list(held.threads.values())
         if not running:
             return True
         for thread in running:

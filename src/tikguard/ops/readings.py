@@ -24,7 +24,6 @@ import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -34,6 +33,7 @@ from tikguard.device.session import fingerprint
 from tikguard.logs import get_logger
 from tikguard.ops import leftovers
 from tikguard.ops.mirror import mirror_in_background
+from tikguard.process import STATE
 from tikguard.store import devices as store_devices
 from tikguard.store import versions as store_versions
 from tikguard.store.db import Database
@@ -88,7 +88,7 @@ class Recorded:
     version: int | None = None
     version_id: int | None = None
     sha256: str | None = None
-    leftovers: tuple[dict[str, Any], ...] = ()
+    leftovers: tuple[leftovers.Leftover, ...] = ()
     #: Why nothing was stored (failed, or a key that changed under the reading).
     error: DeviceError | None = None
 
@@ -101,7 +101,13 @@ class Recorded:
 #: Heard after a transaction that recorded readings committed: ``(db, tenant_id,
 #: recorded)``, the recorded list holding only stored versions (changed or unchanged).
 StoredListener = Callable[[Database, int, Sequence[Recorded]], None]
-_listeners: list[StoredListener] = []
+
+
+@dataclass
+class StoredListeners:
+    """Who :func:`on_stored` registered (held in :data:`tikguard.process.STATE`)."""
+
+    listeners: list[StoredListener] = field(default_factory=list)
 
 
 def on_stored(listener: StoredListener) -> StoredListener:
@@ -111,8 +117,9 @@ def on_stored(listener: StoredListener) -> StoredListener:
     logged and never fails the backup or the push. ``status is CHANGED`` marks a new
     version; UNCHANGED readings are included (their check time moved).
     """
-    if listener not in _listeners:
-        _listeners.append(listener)
+    listeners = STATE.of(StoredListeners).listeners
+    if listener not in listeners:
+        listeners.append(listener)
     return listener
 
 
@@ -123,7 +130,7 @@ def announce(db: Database, tenant_id: int, recorded: Sequence[Recorded]) -> None
         return
     if any(r.status is BackupStatus.CHANGED for r in stored):
         mirror_in_background(db, tenant_id)
-    for listener in list(_listeners):
+    for listener in list(STATE.of(StoredListeners).listeners):
         try:
             listener(db, tenant_id, stored)
         except Exception:
@@ -172,6 +179,7 @@ def record_many(
     }
     out: dict[int, Recorded] = {}
     changes: dict[int, dict[str, object]] = {}
+    reported: dict[int, list[leftovers.Leftover]] = {}
     readings: list[Reading] = []
     for index, item in enumerate(items):
         if item.device_id not in pinned:
@@ -202,7 +210,8 @@ def record_many(
         if item.model:
             row["model"] = item.model
         if item.tikguard is not None:
-            row["leftovers"] = leftovers.report(session, tenant_id, item.tikguard)
+            found = reported[item.device_id] = leftovers.report(session, tenant_id, item.tikguard)
+            row["leftovers"] = found
         readings.append(item)
     origin = _Origin(operation_id, requested_by, operation_ids or {})
     stored = _store_versions(session, tenant_id, readings, trigger, origin, now)
@@ -218,7 +227,6 @@ def record_many(
             last_backup_at=now,
             backup_failures=0,
         )
-        found = row.get("leftovers")
         out[index] = Recorded(
             item.device_id,
             pinned[item.device_id][0],
@@ -226,7 +234,7 @@ def record_many(
             version=rec.seq,
             version_id=rec.version_id,
             sha256=rec.sha256,
-            leftovers=tuple(found) if isinstance(found, list) else (),
+            leftovers=tuple(reported.get(item.device_id, ())),
         )
     if changes:
         session.execute(update(Device), list(changes.values()))

@@ -36,6 +36,7 @@ from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, WorkflowStatus
 
 from tikguard import __version__
 from tikguard.ops import cluster
+from tikguard.process import STATE
 from tikguard.settings import Settings
 from tikguard.store import sqlite_files
 from tikguard.store import workers as store_workers
@@ -60,13 +61,7 @@ WORKFLOW_MODULES = (
     "tikguard.ops.notify.workflow",
 )
 
-#: Workflows nobody waits for (notification deliveries, which may sleep for an hour
-#: between tries): a CLI that ran the engine exits without them; they stay pending and
-#: resume at the next launch on this executor.
-BACKGROUND_WORKFLOWS: set[str] = set()
-
 LaunchHook = Callable[["Engine"], Awaitable[None]]
-_launch_hooks: list[LaunchHook] = []
 
 
 class EngineBusy(RuntimeError):
@@ -83,8 +78,9 @@ def on_launch(hook: LaunchHook) -> LaunchHook:
 
     Usable as a decorator at import time of a workflow module.
     """
-    if hook not in _launch_hooks:
-        _launch_hooks.append(hook)
+    hooks = _state().launch_hooks
+    if hook not in hooks:
+        hooks.append(hook)
     return hook
 
 
@@ -102,6 +98,13 @@ def background_polling(settings: Settings) -> float:
     ``engine_polling_interval``; these never poll faster than :data:`BACKGROUND_POLL`.
     """
     return max(settings.engine_polling_interval, BACKGROUND_POLL)
+
+
+def in_background(workflow_name: str) -> None:
+    """Mark a workflow nobody waits for (notification deliveries, which may sleep for an
+    hour between tries): a CLI that ran the engine exits without them; they stay pending
+    and resume at the next launch on this executor."""
+    _state().background.add(workflow_name)
 
 
 def sqlite_system_engine(url: str) -> sa.Engine:
@@ -175,19 +178,35 @@ class Engine:
                 load_input=False,
                 load_output=False,
             )
-            if all(wf.name in BACKGROUND_WORKFLOWS for wf in busy):
+            if all(wf.name in _state().background for wf in busy):
                 return
             await asyncio.sleep(max(self.settings.engine_polling_interval, 0.05))
 
 
-_current: Engine | None = None
+@dataclass
+class EngineState:
+    """What this process holds of the engine (in :data:`tikguard.process.STATE`)."""
+
+    #: The launched engine (None: not running in this process).
+    current: Engine | None = None
+    #: A worker lock :func:`reserve` took for a later :func:`launch`: (path, handle).
+    reserved: tuple[Path, IO[str]] | None = None
+    #: What runs after every launch (:func:`on_launch`).
+    launch_hooks: list[LaunchHook] = field(default_factory=list)
+    #: Workflows nobody waits for (:func:`in_background`), by name.
+    background: set[str] = field(default_factory=set)
+
+
+def _state() -> EngineState:
+    return STATE.of(EngineState)
 
 
 def current() -> Engine:
     """The launched engine of this process (raises when none is running)."""
-    if _current is None:
+    engine = _state().current
+    if engine is None:
         raise RuntimeError("the tikguard engine is not running in this process")
-    return _current
+    return engine
 
 
 def _import_workflow_modules() -> None:
@@ -226,15 +245,14 @@ def _lock_file(path: Path, role: str = "") -> IO[str]:
 
 
 def _take_lock(settings: Settings) -> IO[str]:
-    global _reserved
+    state = _state()
     path = _lock_path(settings, store_workers.executor_id(settings))
-    if _reserved is not None and _reserved[0] == path:
-        handle, _reserved = _reserved[1], None
+    if state.reserved is not None and state.reserved[0] == path:
+        handle, state.reserved = state.reserved[1], None
         return handle
     return _lock_file(path)
 
 
-_reserved: tuple[Path, IO[str]] | None = None
 #: Written into the worker lock by a server: a second server fails at once, a server
 #: only waits for a CLI command.
 SERVER_ROLE = "serve"
@@ -248,9 +266,9 @@ def reserve(settings: Settings, on_wait: Callable[[int | None], None]) -> None:
     that command's pushes end, calling ``on_wait(pid)`` once, instead of failing. The
     lock is then held until the engine launches, so no other command takes it between.
     """
-    global _reserved
+    state = _state()
     path = _lock_path(settings, store_workers.executor_id(settings))
-    if _reserved is not None and _reserved[0] == path:
+    if state.reserved is not None and state.reserved[0] == path:
         return
     waited = False
     while True:
@@ -268,16 +286,16 @@ def reserve(settings: Settings, on_wait: Callable[[int | None], None]) -> None:
                 waited = True
             time.sleep(0.2)
             continue
-        _reserved = (path, handle)
+        state.reserved = (path, handle)
         return
 
 
 def release_reservation() -> None:
     """Give back a :func:`reserve`'d lock that no launch took (a start that failed)."""
-    global _reserved
-    if _reserved is not None:
-        _reserved[1].close()
-        _reserved = None
+    state = _state()
+    if state.reserved is not None:
+        state.reserved[1].close()
+        state.reserved = None
 
 
 def _holder(path: Path) -> tuple[int | None, str]:
@@ -335,11 +353,11 @@ async def launch(settings: Settings) -> Engine:
     left behind (a crash, a kill) resume now. Raises :class:`EngineBusy` when another
     process is this executor's worker.
     """
-    global _current
-    if _current is not None:
-        if _current.settings != settings:
+    state = _state()
+    if state.current is not None:
+        if state.current.settings != settings:
             raise RuntimeError("the engine is already running with other settings")
-        return _current
+        return state.current
     asyncio.get_running_loop()  # launch only from inside the loop workflows will use
     _import_workflow_modules()
     lock = _take_lock(settings)
@@ -358,13 +376,13 @@ async def launch(settings: Settings) -> Engine:
                 member=member,
                 system_engine=config.get("system_database_engine"),
             )
-            _current = engine
+            state.current = engine
             await register_push_queue(settings)
-            for hook in list(_launch_hooks):
+            for hook in list(state.launch_hooks):
                 await hook(engine)
         member.engine_ready = True
     except BaseException:
-        _current = None
+        state.current = None
         DBOS.destroy(destroy_registry=False)
         if member is not None:
             await member.halt()
@@ -377,8 +395,8 @@ async def launch(settings: Settings) -> Engine:
 
 async def shutdown() -> None:
     """Stop DBOS (workflows still running stay pending and resume on the next launch)."""
-    global _current
-    engine, _current = _current, None
+    state = _state()
+    engine, state.current = state.current, None
     loop = asyncio.get_running_loop()
     if engine is not None and engine.member is not None:
         await engine.member.halt()

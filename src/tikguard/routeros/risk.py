@@ -12,13 +12,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypedDict
 
 from tikguard.routeros.diff import Diff, ItemDiff, diff
 from tikguard.routeros.items import collect, prop_text
 from tikguard.routeros.model import Command, Config, ExportMeta, Menu
 from tikguard.routeros.secrets import redact_text
 from tikguard.routeros.serialise import serialise
+
+
+class RiskJson(TypedDict):
+    """A :class:`RiskTag` as JSON (a plan's recorded ``risk``, the API's)."""
+
+    tag: str
+    title: str
+    items: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +37,8 @@ class RiskTag:
     title: str
     items: tuple[str, ...]
 
-    def as_json(self) -> dict[str, object]:
-        return {"tag": self.tag, "title": self.title, "items": list(self.items)}
+    def as_json(self) -> RiskJson:
+        return RiskJson(tag=self.tag, title=self.title, items=list(self.items))
 
 
 TITLES: Final = {

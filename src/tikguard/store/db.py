@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from tikguard.process import STATE
 from tikguard.settings import Settings
 from tikguard.store import scope, sqlite_files
 from tikguard.store.errors import StoreError
@@ -138,8 +140,13 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-_shared: dict[Settings, Database] = {}
-_shared_lock = threading.Lock()
+@dataclass
+class SharedDatabases:
+    """This process's one :class:`Database` per settings (held in
+    :data:`tikguard.process.STATE`)."""
+
+    by_settings: dict[Settings, Database] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Database:
@@ -180,10 +187,11 @@ class Database:
         The server, its workflows and its schedules share it: one connection pool and
         one vault per process instead of one per module.
         """
-        with _shared_lock:
-            db = _shared.get(settings)
+        shared = STATE.of(SharedDatabases)
+        with shared.lock:
+            db = shared.by_settings.get(settings)
             if db is None:
-                db = _shared[settings] = cls.open(settings)
+                db = shared.by_settings[settings] = cls.open(settings)
             return db
 
     def check_schema(self) -> None:

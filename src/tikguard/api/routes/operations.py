@@ -139,10 +139,10 @@ async def preview(body: PreviewIn, state: State, who: Operator) -> PreviewOut:
         mode=plan.mode,
         diff=plan.diff_text,
         summary=plan.diff_summary,
-        risk=plan.risk,
+        risk=[dict(r) for r in plan.risk],
         unsupported=plan.unsupported,
         script=_script_for(plan, who),
-        preflight=found.preflight,
+        preflight=dict(found.preflight),
         problems=list(found.problems),
     )
 

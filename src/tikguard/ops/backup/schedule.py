@@ -20,7 +20,7 @@ import contextlib
 import itertools
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +31,7 @@ from dbos._error import DBOSException  # dbos exports no public name for it
 from tikguard.ops import runtime
 from tikguard.ops.backup.service import Origin, backup
 from tikguard.ops.readings import BackupStatus
+from tikguard.process import STATE
 from tikguard.settings import Settings
 from tikguard.store import sqlite_files
 from tikguard.store._util import check_text
@@ -249,19 +250,25 @@ async def list_schedules(
     return out
 
 
-_migrated: set[str] = set()
-_migrated_lock = threading.Lock()
+@dataclass
+class MigratedSystemDatabases:
+    """The system databases this process created or migrated, by URL (held in
+    :data:`tikguard.process.STATE`)."""
+
+    urls: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _ensure_system_database(settings: Settings) -> None:
     """Create (or migrate) the engine's system database, once per process and URL."""
     url = settings.dbos_database_url()
-    with _migrated_lock:
-        if url in _migrated:
+    migrated = STATE.of(MigratedSystemDatabases)
+    with migrated.lock:
+        if url in migrated.urls:
             return
         sqlite_files.prepare(url)
         DBOS.migrate(url)
-        _migrated.add(url)
+        migrated.urls.add(url)
 
 
 @contextlib.asynccontextmanager

@@ -19,7 +19,6 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -60,7 +59,7 @@ class BackupResult:
     seconds: float = 0.0
     #: What tikguard left on the router with no live operation behind it (timers,
     #: files), and the files of ended operations this backup removed.
-    leftovers: tuple[dict[str, Any], ...] = ()
+    leftovers: tuple[leftovers.Leftover, ...] = ()
     removed: tuple[str, ...] = ()
     #: What a tenant sees of a failure: ``(reason, message, hint)``, uniform for a router
     #: never verified (:meth:`DeviceError.for_tenant`); None: the same as above.

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, undefer
 
 from tikguard.device.session import fingerprint
 from tikguard.ops import history
+from tikguard.process import STATE
 from tikguard.store import notify as store_notify
 from tikguard.store import versions as store_versions
 from tikguard.store.models import (
@@ -95,13 +96,20 @@ class Found:
 
 
 Detector = Callable[[Session, int, datetime], Iterable[Found]]
-_sources: list[Detector] = []
+
+
+@dataclass
+class Detectors:
+    """The detectors :func:`register_source` added (held in :data:`tikguard.process.STATE`)."""
+
+    sources: list[Detector] = field(default_factory=list)
 
 
 def register_source(detector: Detector) -> Detector:
     """Have the watcher call ``detector(session, tenant_id, since)`` on every look."""
-    if detector not in _sources:
-        _sources.append(detector)
+    sources = STATE.of(Detectors).sources
+    if detector not in sources:
+        sources.append(detector)
     return detector
 
 
@@ -134,7 +142,7 @@ def detect(
     for made, detector in _BUILT_IN:
         if wanted is None or made & wanted:
             out.extend(detector(session, tenant_id, since))
-    for detector in _sources:
+    for detector in list(STATE.of(Detectors).sources):
         out.extend(detector(session, tenant_id, since))
     return out
 

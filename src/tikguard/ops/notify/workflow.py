@@ -75,7 +75,7 @@ async def deliver(route: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-runtime.BACKGROUND_WORKFLOWS.add(WORKFLOW_NAME)
+runtime.in_background(WORKFLOW_NAME)
 
 
 @runtime.on_launch

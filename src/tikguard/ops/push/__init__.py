@@ -12,7 +12,7 @@ See docs/push.md.
 """
 
 from tikguard.ops.push.evidence import Evidence, Verdict, classify
-from tikguard.ops.push.plan import MODES, Plan
+from tikguard.ops.push.plan import Plan
 from tikguard.ops.push.request import (
     Preview,
     PushRequest,
@@ -27,6 +27,7 @@ from tikguard.ops.push.request import (
     wait,
     workflow_name,
 )
+from tikguard.ops.push.results import MODES
 from tikguard.ops.push.workflow import CONFIRM_TOPIC, WORKFLOW_NAME
 
 __all__ = [

@@ -19,12 +19,12 @@ operation-scoped like the interval timer's; every value goes through
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from tikguard.device import guard as dev
 from tikguard.device.errors import RouterOSCommandError
 from tikguard.device.session import DeviceSession
 from tikguard.ops.push.evidence import Evidence
+from tikguard.ops.push.results import ClockSource, ClockSourceKind, UptimeJson, boot_of
 from tikguard.routeros.output import parse_detail, parse_properties
 from tikguard.routeros.quoting import quote
 
@@ -145,7 +145,7 @@ async def _props(session: DeviceSession, command: str) -> dict[str, str] | None:
         return None
 
 
-async def clock_source(session: DeviceSession) -> dict[str, Any]:
+async def clock_source(session: DeviceSession) -> ClockSource:
     """Where the router's clock comes from: ``ntp`` (synchronised), ``cloud``
     (``/ip cloud update-time``), ``manual``, with what was read.
 
@@ -161,6 +161,7 @@ async def clock_source(session: DeviceSession) -> dict[str, Any]:
     synced = status == "synchronized" or bool(ntp and ntp.get("last-update-from"))
     update_time = None if cloud is None else cloud.get("update-time", "yes") == "yes"
     cloud_status = None if cloud is None else cloud.get("status")
+    source: ClockSourceKind
     if ntp_enabled and synced:
         source = "ntp"
     elif update_time and (cloud_status or "").startswith("updated"):
@@ -171,24 +172,23 @@ async def clock_source(session: DeviceSession) -> dict[str, Any]:
         source = "unknown"
     else:
         source = "manual"
-    return {
-        "source": source,
-        "ntp_enabled": ntp_enabled,
-        "ntp_status": status,
-        "cloud_update_time": update_time,
-        "cloud_status": cloud_status,
-    }
+    return ClockSource(
+        source=source,
+        ntp_enabled=ntp_enabled,
+        ntp_status=status,
+        cloud_update_time=update_time,
+        cloud_status=cloud_status,
+    )
 
 
-def stayed_up(since: dict[str, float], now: dict[str, float], time_scale: float) -> bool:
-    """True when two uptime reads (:class:`push_device.Uptime` as recorded) prove the
-    router did not boot between them."""
-    before, after = dev.Uptime(**since), dev.Uptime(**now)
-    boot_before, half_before = before.boot(time_scale)
-    boot_after, half_after = after.boot(time_scale)
+def stayed_up(since: UptimeJson, now: UptimeJson, time_scale: float) -> bool:
+    """True when two uptime reads (:class:`tikguard.device.guard.Uptime` as recorded)
+    prove the router did not boot between them."""
+    boot_before, half_before = boot_of(since, time_scale)
+    boot_after, half_after = boot_of(now, time_scale)
     ev = Evidence(
-        uptime_before=before.uptime,
-        uptime_after=after.uptime,
+        uptime_before=since["uptime"],
+        uptime_after=now["uptime"],
         boot_before=boot_before,
         boot_after=boot_after,
         boot_slack=half_before + half_after + 2.0,

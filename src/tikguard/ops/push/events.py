@@ -15,14 +15,15 @@ from dbos import DBOS
 from sqlalchemy.orm import Session
 
 from tikguard.ops.push.context import database
-from tikguard.ops.push.live import Level, Noted, live
-from tikguard.ops.push.results import PushSpec
+from tikguard.ops.push.evidence import OutcomeKind
+from tikguard.ops.push.live import Level, Noted, Stage, live
+from tikguard.ops.push.results import PushEvidence, PushSpec
 from tikguard.store import operations as store_ops
 from tikguard.store.errors import StoreError
 from tikguard.store.models import OperationState
 
 #: The operation state a stage's event moves the operation to.
-_STATE_AFTER = {
+_STATE_AFTER: dict[str, OperationState] = {
     "preflight": OperationState.RUNNING,
     "waiting-confirm": OperationState.WAITING,
     "confirmed": OperationState.RUNNING,
@@ -34,7 +35,7 @@ STEP_KEY = "_step"
 
 async def emit(
     spec: PushSpec,
-    stage: str,
+    stage: Stage,
     message: str,
     level: Level = "info",
     data: dict[str, object] | None = None,
@@ -107,7 +108,11 @@ async def write_events(spec: PushSpec, events: list[Noted]) -> None:
 
 @DBOS.step(name="tikguard.push.finish")
 async def _finish(
-    spec: PushSpec, outcome: str, reason: str, evidence: dict[str, object], events: list[Noted]
+    spec: PushSpec,
+    outcome: OutcomeKind,
+    reason: str,
+    evidence: PushEvidence,
+    events: list[Noted],
 ) -> None:
     step = DBOS.step_id
 
@@ -133,7 +138,7 @@ async def _finish(
     await database().run_async(write)
 
 
-async def finish(spec: PushSpec, outcome: str, reason: str, evidence: dict[str, object]) -> None:
+async def finish(spec: PushSpec, outcome: OutcomeKind, reason: str, evidence: PushEvidence) -> None:
     """The outcome (and any deferred events before it) in one transaction."""
     pending = live(spec.op_id).events
     events = list(pending)

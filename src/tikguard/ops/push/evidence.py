@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Literal, TypedDict, cast
 
 OutcomeKind = Literal["committed", "reverted", "failed", "uncertain"]
 OUTCOMES: tuple[OutcomeKind, ...] = ("committed", "reverted", "failed", "uncertain")
@@ -108,11 +108,40 @@ class Evidence:
             return False
         return None
 
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["notes"] = list(self.notes)
-        data["rebooted"] = self.rebooted()
-        return data
+    def as_dict(self) -> EvidenceJson:
+        """The evidence as the operation records it, with the reboot it shows."""
+        return cast(
+            EvidenceJson, {**asdict(self), "notes": list(self.notes), "rebooted": self.rebooted()}
+        )
+
+
+class EvidenceJson(TypedDict):
+    """:class:`Evidence` as an operation records it (its fields, ``notes`` as a list, and
+    ``rebooted``); tests hold the two to the same fields."""
+
+    pre_hash: str | None
+    target_hash: str | None
+    after_hash: str | None
+    applied: bool | None
+    uptime_before: float | None
+    uptime_after: float | None
+    boot_before: float | None
+    boot_after: float | None
+    boot_slack: float
+    wrote_nothing: bool
+    armed: bool | None
+    timer_present: bool | None
+    timer_removed_by_us: bool | None
+    reachable_fresh: bool | None
+    converged: bool | None
+    checks_ok: bool | None
+    import_ok: bool | None
+    commit_attempted: bool
+    read_after_deadline: bool | None
+    rechecked: bool
+    revert_fired_by_us: bool
+    notes: list[str]
+    rebooted: bool | None
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TypedDict, cast
 
-from dbos import DBOS
+from dbos import DBOS, WorkflowStatus
 
 from tikguard.device import guard as dev
 from tikguard.device.errors import DeviceError
@@ -34,12 +34,12 @@ from tikguard.ops.backup.snapshot import read_export
 from tikguard.ops.leftovers import file_operation, operation_of, tikguard_files
 from tikguard.ops.push import boot
 from tikguard.ops.push.context import decrypt_script, hash_of_export
-from tikguard.ops.push.evidence import Evidence, classify
+from tikguard.ops.push.evidence import Evidence, EvidenceJson, OutcomeKind, classify
 from tikguard.ops.push.plan import converged_to, merge_converged
-from tikguard.ops.push.results import PrePush, PushSpec, uptime_json
+from tikguard.ops.push.results import PrePush, PushSpec, UptimeJson, boot_of, uptime_json
 from tikguard.ops.push.revert_key import revert_password
 from tikguard.routeros.normalise import normalise
-from tikguard.routeros.output import parse_detail
+from tikguard.routeros.output import DetailItem, parse_detail
 from tikguard.routeros.quoting import quote
 from tikguard.routeros.secrets import split_text_secrets
 from tikguard.settings import Settings
@@ -54,21 +54,47 @@ from tikguard.store.models import Operation
 PUSH_KINDS = frozenset({"push", "restore", "replace"})
 
 
+class Reproven(EvidenceJson, total=False):
+    """What recheck and revert record: the evidence read from the router now, what it
+    leaves unknown, and (recheck) what it compared, found and removed."""
+
+    outcome_unknowns: list[str]
+    convergence: str
+    timers: str
+    files_removed: list[str]
+
+
+class NotBack(TypedDict):
+    """A revert fired whose router did not come back in time to prove it."""
+
+    revert_fired_by_us: bool
+    reachable: bool
+
+
 @dataclass(frozen=True)
 class Result:
     """What a lifecycle command did: the operation's outcome now, and why."""
 
     op_id: str
-    outcome: str | None
+    outcome: OutcomeKind | None
     reason: str
     changed: bool = False
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: Reproven | NotBack | None = None
+
+
+@dataclass(frozen=True)
+class Before:
+    """What the push read before it applied: the reference a reboot is judged from."""
+
+    pre_hash: str | None = None
+    uptime: UptimeJson | None = None
+    boot_before: float | None = None
 
 
 # -- the operation and its workflow -------------------------------------------------
 
 
-def _live(status: Any) -> bool:
+def _live(status: WorkflowStatus | None) -> bool:
     return (
         status is not None
         and status.status in ("PENDING", "ENQUEUED")
@@ -76,15 +102,11 @@ def _live(status: Any) -> bool:
     )
 
 
-def _request(status: Any, op: Operation) -> PushSpec:
+def _request(status: WorkflowStatus | None, op: Operation) -> PushSpec:
     """The push's spec as its workflow recorded it (of this revision or an older one:
     read tolerantly), or the ids alone when no workflow is on record."""
-    inputs: dict[str, Any] = dict(status.input or {}) if status is not None else {}
-    args = inputs.get("args")
-    if args and isinstance(args[0], dict):
-        with contextlib.suppress(ValueError, TypeError):
-            return PushSpec.of(args[0])
-    return PushSpec(op.id, op.tenant_id, op.device_id or 0)
+    spec = PushSpec.recorded(status.input if status is not None else None)
+    return spec if spec is not None else PushSpec(op.id, op.tenant_id, op.device_id or 0)
 
 
 def _load(db: Database, tenant_id: int, op_id: str) -> tuple[Operation, Target]:
@@ -111,7 +133,7 @@ def _refuse_finished(op: Operation, what: str) -> None:
         )
 
 
-def _refuse_live(op: Operation, status: Any, what: str) -> None:
+def _refuse_live(op: Operation, status: WorkflowStatus | None, what: str) -> None:
     if op.outcome is None and _live(status):
         raise StateError(
             f"operation {op.id} is still running ({op.state}): it ends committed or reverted "
@@ -147,7 +169,7 @@ async def _pre_push(settings: Settings, op_id: str) -> PrePush:
 
 @dataclass
 class RouterNow:
-    uptime: dict[str, float]
+    uptime: UptimeJson
     timers: boot.Timers
     names: dev.Names
     files: list[str]
@@ -203,12 +225,6 @@ def _converged(
     return merge_converged(redacted, script)
 
 
-def _boot(up: dict[str, Any] | None, scale: float) -> tuple[float | None, float]:
-    if not up:
-        return None, 0.0
-    return dev.Uptime(**up).boot(scale)
-
-
 # -- recording ---------------------------------------------------------------------
 
 
@@ -216,9 +232,9 @@ def _record(
     db: Database,
     op: Operation,
     stage: str,
-    kind: str,
+    kind: OutcomeKind,
     reason: str,
-    evidence: dict[str, Any],
+    evidence: Reproven | NotBack,
     actor: str,
 ) -> Result:
     """The verdict on the operation: an unfinished one finishes, an uncertain one takes
@@ -262,12 +278,15 @@ def _record(
     return Result(op.id, kind, reason, changed, evidence)
 
 
-def _pre(op: Operation, step: PrePush) -> dict[str, Any]:
-    return {
-        "pre_hash": op.evidence.get("pre_hash") or step.pre_hash,
-        "uptime": step.uptime,
-        "boot_before": op.evidence.get("boot_before"),
-    }
+def _pre(op: Operation, step: PrePush) -> Before:
+    recorded_hash, boot_before = op.evidence.get("pre_hash"), op.evidence.get("boot_before")
+    return Before(
+        pre_hash=recorded_hash
+        if isinstance(recorded_hash, str) and recorded_hash
+        else step.pre_hash,
+        uptime=step.uptime,
+        boot_before=float(boot_before) if isinstance(boot_before, (int, float)) else None,
+    )
 
 
 async def recheck(
@@ -290,11 +309,8 @@ async def recheck(
     # the apply marker is set before anything is uploaded: without it, and with no
     # timer of the push left, the push changed nothing that is still there
     untouched = not op.evidence.get("apply_started_at") and not now.timers.present
-    ev = _evidence(
-        op,
-        pre,
-        now,
-        settings,
+    ev = replace(
+        _evidence(op, pre, now, settings),
         after_hash=after_hash,
         converged=converged,
         read_after_deadline=None if deadline is None else now.read_at > deadline,
@@ -304,13 +320,13 @@ async def recheck(
         ": the apply never started and no timer of the push is left" if untouched else ""
     )
     outcome = classify(ev, failure=failure)
-    evidence = {
-        **ev.as_dict(),
-        "outcome_unknowns": list(outcome.unknowns),
-        "convergence": why[:2000],
-        "timers": _timer_text(now.timers),
-        "files_removed": removed,
-    }
+    evidence = _reproven(
+        ev,
+        outcome.unknowns,
+        convergence=why[:2000],
+        timers=_timer_text(now.timers),
+        files_removed=removed,
+    )
     reason = outcome.reason
     if outcome.kind == "uncertain" and now.timers.present:
         reason += f"; the revert timer is still armed: tikguard revert {op_id} fires it now"
@@ -319,23 +335,39 @@ async def recheck(
     )
 
 
-def _evidence(
-    op: Operation,
-    pre: dict[str, Any],
-    now: RouterNow,
-    settings: Settings,
-    **fields: Any,
-) -> Evidence:
-    boot_after, half = _boot(now.uptime, settings.time_scale)
-    boot_before = pre.get("boot_before")
+def _reproven(
+    ev: Evidence,
+    unknowns: tuple[str, ...],
+    *,
+    convergence: str | None = None,
+    timers: str | None = None,
+    files_removed: list[str] | None = None,
+) -> Reproven:
+    """The evidence as recheck and revert record it."""
+    # (a cast: mypy cannot tell that the evidence's JSON holds none of the extra keys)
+    out = cast(Reproven, {**ev.as_dict(), "outcome_unknowns": list(unknowns)})
+    if convergence is not None:
+        out["convergence"] = convergence
+    if timers is not None:
+        out["timers"] = timers
+    if files_removed is not None:
+        out["files_removed"] = files_removed
+    return out
+
+
+def _evidence(op: Operation, pre: Before, now: RouterNow, settings: Settings) -> Evidence:
+    """The evidence of the router now against what the push read before it applied
+    (callers add what they know with :func:`dataclasses.replace`)."""
+    boot_after, half = boot_of(now.uptime, settings.time_scale)
+    boot_before = pre.boot_before
     slack = half + 2.0
-    if boot_before is None and pre.get("uptime"):
-        boot_before, half_before = _boot(pre["uptime"], settings.time_scale)
+    if boot_before is None and pre.uptime:
+        boot_before, half_before = boot_of(pre.uptime, settings.time_scale)
         slack += half_before
     else:
         slack += float(op.evidence.get("boot_slack") or 3.0)
     return Evidence(
-        pre_hash=pre.get("pre_hash"),
+        pre_hash=pre.pre_hash,
         applied=None if op.evidence.get("apply_started_at") else False,
         uptime_after=now.uptime.get("uptime"),
         boot_before=boot_before,
@@ -346,7 +378,6 @@ def _evidence(
         import_ok=op.evidence.get("import_ok"),
         checks_ok=op.evidence.get("checks_ok"),
         rechecked=True,
-        **fields,
     )
 
 
@@ -385,22 +416,28 @@ async def revert_now(
             )
         with contextlib.suppress(DeviceError):  # the load reboots: the session may drop
             await dev.load_revert_point(session, before.names, revert_password(req, db))
-    if pre.get("boot_before") is None and pre.get("uptime") is None:
-        pre = {**pre, "uptime": before.uptime}  # at least: it rebooted after this read
+    if pre.boot_before is None and pre.uptime is None:
+        pre = replace(pre, uptime=before.uptime)  # at least: it rebooted after this read
     now = await _prove(target, settings, op_id)
     if now is None:
-        evidence: dict[str, Any] = {"revert_fired_by_us": True, "reachable": False}
+        evidence = NotBack(revert_fired_by_us=True, reachable=False)
         reason = "revert point loaded; the router did not come back in time to prove it"
         return await asyncio.to_thread(
             _record, db, op, "revert", "uncertain", reason, evidence, actor
         )
     assert now.raw is not None
     after_hash, _ = hash_of_export(now.raw)
-    ev = _evidence(op, pre, now, settings, after_hash=after_hash, revert_fired_by_us=True)
+    ev = replace(_evidence(op, pre, now, settings), after_hash=after_hash, revert_fired_by_us=True)
     outcome = classify(ev, failure=f"revert requested by {actor}")
-    evidence = {**ev.as_dict(), "outcome_unknowns": list(outcome.unknowns)}
     return await asyncio.to_thread(
-        _record, db, op, "revert", outcome.kind, outcome.reason, evidence, actor
+        _record,
+        db,
+        op,
+        "revert",
+        outcome.kind,
+        outcome.reason,
+        _reproven(ev, outcome.unknowns),
+        actor,
     )
 
 
@@ -497,16 +534,16 @@ async def disarm(
         if not apply:
             return plan
         await session.run(
-            f"/system scheduler remove [ find name={quote(name)} comment={quote(item.comment)} ]"
+            f"/system scheduler remove [ find name={quote(name)} comment={quote(plan.comment)} ]"
         )
         gone = await _scheduler_item(session, name) is None
     await asyncio.to_thread(_audit_disarm, db, tenant_id, actor, plan, gone)
     if not gone:
         raise StateError(f"{name} is still on {device} after removing it")
-    return Disarm(**{**plan.__dict__, "removed": True})
+    return replace(plan, removed=True)
 
 
-async def _scheduler_item(session: DeviceSession, name: str) -> Any:
+async def _scheduler_item(session: DeviceSession, name: str) -> DetailItem | None:
     text = await session.run(f"/system scheduler print detail where name={quote(name)}")
     for item in parse_detail(text):
         if item.props.get("name") == name:
@@ -559,16 +596,14 @@ async def mark_stale(eng: runtime.Engine) -> None:
     )
     mine = runtime.application_version()
     for row in rows:
-        inputs: dict[str, Any] = dict(row.input or {})
-        args = inputs.get("args")
-        if row.app_version == mine or not args or not isinstance(args[0], dict):
+        spec = None if row.app_version == mine else PushSpec.recorded(row.input)
+        if spec is None:
             continue
-        req = args[0]
-        await asyncio.to_thread(_note_stale, database(), req, str(row.app_version), mine)
+        await asyncio.to_thread(_note_stale, database(), spec, str(row.app_version), mine)
 
 
-def _note_stale(db: Database, req: dict[str, Any], theirs: str, mine: str) -> None:
-    op_id, tenant_id = str(req.get("op_id")), int(req.get("tenant_id") or 0)
+def _note_stale(db: Database, spec: PushSpec, theirs: str, mine: str) -> None:
+    op_id, tenant_id = spec.op_id, spec.tenant_id
     with db.transaction() as session:
         try:
             op = store_ops.get_operation(session, tenant_id, op_id)

@@ -16,18 +16,38 @@ from typing import Literal
 
 from tikguard.device.session import DeviceSession
 from tikguard.ops.push.results import PushSpec
+from tikguard.process import STATE
 
 #: The export the preflight read, prepared for the history: (redacted, secrets,
 #: version, model).
 Prepared = tuple[str, dict[str, str], str | None, str | None]
 Level = Literal["info", "warning", "error"]
+#: The stages a push's workflow writes events for (docs/push.md, "The protocol").
+Stage = Literal[
+    "preflight",
+    "plan",
+    "pre-push-backup",
+    "revert-point",
+    "armed",
+    "disarm",
+    "apply",
+    "boot",
+    "verify",
+    "waiting-confirm",
+    "confirmed",
+    "commit",
+    "post-push-backup",
+    "revert",
+    "prove",
+    "error",
+]
 
 
 @dataclass(frozen=True)
 class Noted:
     """One event as the workflow noted it (written later, with the time it was noted)."""
 
-    stage: str
+    stage: Stage
     message: str
     level: Level = "info"
     data: dict[str, object] = field(default_factory=dict)
@@ -46,19 +66,25 @@ class Live:
     events: list[Noted] = field(default_factory=list)
 
 
-_live: dict[str, Live] = {}
+@dataclass
+class Running:
+    """Every running push's :class:`Live` entry, by operation id (held in
+    :data:`tikguard.process.STATE`)."""
+
+    pushes: dict[str, Live] = field(default_factory=dict)
 
 
 def live(op_id: str) -> Live:
     """The running push's entry (made on first use)."""
-    entry = _live.get(op_id)
+    pushes = STATE.of(Running).pushes
+    entry = pushes.get(op_id)
     if entry is None:
-        entry = _live[op_id] = Live()
+        entry = pushes[op_id] = Live()
     return entry
 
 
 async def forget(spec: PushSpec) -> None:
     """The push ended (or gave up) in this process: close its session, drop its state."""
-    entry = _live.pop(spec.op_id, None)
+    entry = STATE.of(Running).pushes.pop(spec.op_id, None)
     if entry is not None and entry.session is not None:
         await entry.session.close()

@@ -20,29 +20,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from tikguard.ops.push.results import Mode, PlanJson
 from tikguard.routeros.diff import diff, remaining_differences
 from tikguard.routeros.errors import ParseError
 from tikguard.routeros.items import HIDDEN
 from tikguard.routeros.model import Command, Config, ExportMeta, Menu, Prop, Selector
 from tikguard.routeros.parse import parse
 from tikguard.routeros.patch import diff_and_patch
-from tikguard.routeros.risk import assess, assess_script, merge_tags
+from tikguard.routeros.risk import RiskJson, assess, assess_script, merge_tags
 from tikguard.routeros.schema import NEVER_EXPORTED
 from tikguard.routeros.secrets import hide_script_secrets, split_secrets
 from tikguard.routeros.serialise import serialise
-
-MODES = ("merge", "restore", "replace")
 
 
 @dataclass(frozen=True)
 class Plan:
     """What a push will send and what it changes. ``script`` may hold secrets."""
 
-    mode: str
+    mode: Mode
     script: str = field(repr=False)
     diff_text: str
     diff_summary: dict[str, int]
-    risk: list[dict[str, object]]
+    risk: list[RiskJson]
     #: Changes the patch cannot express (restore): push with ``replace`` instead.
     unsupported: list[str]
     #: ``script`` with every secret value shown as ``(hidden)``: what screens show.
@@ -52,16 +51,16 @@ class Plan:
     def risky(self) -> bool:
         return bool(self.risk)
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self) -> PlanJson:
         """The plan without the script (which may carry secrets)."""
-        return {
-            "mode": self.mode,
-            "diff": self.diff_text,
-            "summary": self.diff_summary,
-            "risk": self.risk,
-            "unsupported": self.unsupported,
-            "script_lines": len(self.script.splitlines()),
-        }
+        return PlanJson(
+            mode=self.mode,
+            diff=self.diff_text,
+            summary=self.diff_summary,
+            risk=self.risk,
+            unsupported=self.unsupported,
+            script_lines=len(self.script.splitlines()),
+        )
 
 
 def _selects(selector: Selector, command: Command) -> bool:

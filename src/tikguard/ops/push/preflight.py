@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final, TypedDict
 
 from tikguard.device import guard as dev
 from tikguard.device.probe import DeviceFacts, probe
@@ -33,6 +33,7 @@ from tikguard.ops.push import boot
 from tikguard.ops.push.context import margin, prepared_export
 from tikguard.ops.push.live import Prepared
 from tikguard.ops.push.plan import Plan, plan_merge, plan_replace, plan_restore
+from tikguard.ops.push.results import ClockSource, ClockSourceKind, DryRunJson
 from tikguard.settings import Settings
 
 #: Less free storage than this leaves no room for the revert point.
@@ -48,13 +49,28 @@ class DryRun:
     line: int | None
     seconds: float
 
-    def as_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "error": self.error, "line": self.line, "seconds": self.seconds}
+    def as_json(self) -> DryRunJson:
+        return DryRunJson(ok=self.ok, error=self.error, line=self.line, seconds=self.seconds)
 
     def describe(self) -> str:
         if self.ok:
             return f"accepted ({self.seconds:.1f} s)"
         return f"rejected: {self.error}" + (f" (line {self.line})" if self.line else "")
+
+
+class Facts(TypedDict):
+    """What an operator sees of the router beside a dry run (no secrets)."""
+
+    version: str
+    board: str | None
+    free_bytes: int | None
+    flash: bool | None
+    clock: str | None
+    clock_source: ClockSourceKind
+    scheduler_allowed: bool | None
+    policies: list[str] | None
+    import_dry_run: str | None
+    refused: str | None
 
 
 @dataclass(frozen=True)
@@ -68,7 +84,7 @@ class Preflight:
     plan: Plan
     on_flash: bool
     timer_present: bool
-    clock_source: dict[str, Any]
+    clock_source: ClockSource
     dry_run: DryRun | None
     problems: tuple[str, ...]
 
@@ -81,21 +97,21 @@ class Preflight:
         """The refusal as the operation records it (or that it passed)."""
         return "; ".join(self.problems) if self.problems else "preflight passed"
 
-    def facts_json(self) -> dict[str, Any]:
+    def facts_json(self) -> Facts:
         """The facts an operator sees beside a dry run (no secrets)."""
         facts = self.facts
-        return {
-            "version": facts.version,
-            "board": facts.resource.board,
-            "free_bytes": facts.resource.free_bytes,
-            "flash": facts.has_flash,
-            "clock": facts.clock.isoformat() if facts.clock else None,
-            "clock_source": self.clock_source.get("source"),
-            "scheduler_allowed": facts.scheduler_allowed,
-            "policies": sorted(facts.policies) if facts.policies is not None else None,
-            "import_dry_run": None if self.dry_run is None else self.dry_run.describe(),
-            "refused": self.reason if self.problems else None,
-        }
+        return Facts(
+            version=facts.version,
+            board=facts.resource.board,
+            free_bytes=facts.resource.free_bytes,
+            flash=facts.has_flash,
+            clock=facts.clock.isoformat() if facts.clock else None,
+            clock_source=self.clock_source["source"],
+            scheduler_allowed=facts.scheduler_allowed,
+            policies=sorted(facts.policies) if facts.policies is not None else None,
+            import_dry_run=None if self.dry_run is None else self.dry_run.describe(),
+            refused=self.reason if self.problems else None,
+        )
 
 
 async def preflight(

@@ -17,10 +17,11 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from typing import NotRequired, TypedDict, cast
 
 from dbos import DBOS, EnqueueOptions
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tikguard import healthcheck
 from tikguard.device.errors import DeviceError
@@ -28,9 +29,9 @@ from tikguard.device.session import Target, connect
 from tikguard.ops import runtime
 from tikguard.ops.push import revert_key
 from tikguard.ops.push.context import encrypt_script, margin
-from tikguard.ops.push.plan import MODES, Plan
-from tikguard.ops.push.preflight import preflight
-from tikguard.ops.push.results import Confirm, Mode, PushSpec
+from tikguard.ops.push.plan import Plan
+from tikguard.ops.push.preflight import Facts, preflight
+from tikguard.ops.push.results import MODES, Confirm, Mode, PushSpec
 from tikguard.ops.push.workflow import CONFIRM_TOPIC, WORKFLOW_NAME
 from tikguard.routeros.errors import ParseError
 from tikguard.routeros.syntax import check_script
@@ -123,19 +124,51 @@ def check_options(req: PushRequest, settings: Settings) -> float:
     return window
 
 
+class RequestDigest(TypedDict):
+    """A salted digest of a request (the script may hold secrets: never stored)."""
+
+    salt: str
+    digest: str
+
+
+class Parameters(TypedDict):
+    """A push operation's ``parameters`` as stored (the database's JSON column)."""
+
+    mode: str
+    version: int | None
+    window: float
+    confirm: str
+    checks: list[list[str]]
+    script_lines: int
+    request: NotRequired[RequestDigest]
+
+
+class PreviewFacts(Facts):
+    """The preflight's facts beside a dry run, and whether the router drifted from its
+    newest stored version (None: no version yet)."""
+
+    drift: bool | None
+
+
 def workflow_name() -> str:
     return WORKFLOW_NAME
 
 
-def _request_digest(req: PushRequest, params: dict[str, Any], salt: str) -> str:
+def _request_digest(req: PushRequest, params: Parameters, salt: str) -> str:
     """What makes two requests the same push, hashed with a per-operation salt (the
     script may hold secrets: only a salted digest is stored)."""
-    same = {k: params[k] for k in ("mode", "version", "window", "confirm", "checks")}
+    same = {
+        "mode": params["mode"],
+        "version": params["version"],
+        "window": params["window"],
+        "confirm": params["confirm"],
+        "checks": params["checks"],
+    }
     text = json.dumps({**same, "script": req.script or ""}, sort_keys=True)
     return hashlib.sha256((salt + text).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _same_request(op: Any, req: PushRequest, params: dict[str, Any], device: str) -> None:
+def _same_request(op: Operation, req: PushRequest, params: Parameters, device: str) -> None:
     """An idempotency key names one request: reused for another one is a conflict that
     says what the key was first used for (never the old operation answered as new)."""
     first = op.parameters or {}
@@ -163,7 +196,7 @@ async def submit(
     """Create the operations and enqueue one workflow per device (idempotent)."""
     window = check_request(req, settings)
 
-    def create(session: Any) -> list[tuple[Submitted, PushSpec | None]]:
+    def create(session: Session) -> list[tuple[Submitted, PushSpec | None]]:
         out: list[tuple[Submitted, PushSpec | None]] = []
         for name in req.devices:
             device = store_devices.get_device_by_name(session, tenant_id, name)
@@ -173,23 +206,23 @@ async def submit(
                 version_id = store_versions.get_version_by_seq(
                     session, tenant_id, device.id, req.version
                 ).id
-            params: dict[str, Any] = {
-                "mode": req.mode,
-                "version": req.version,
-                "window": window,
-                "confirm": req.confirm,
-                "checks": [list(c) for c in req.checks],
-                "script_lines": len((req.script or "").splitlines()),
-            }
+            params = Parameters(
+                mode=req.mode,
+                version=req.version,
+                window=window,
+                confirm=req.confirm,
+                checks=[list(c) for c in req.checks],
+                script_lines=len((req.script or "").splitlines()),
+            )
             salt = secrets.token_hex(16)
-            params["request"] = {"salt": salt, "digest": _request_digest(req, params, salt)}
+            params["request"] = RequestDigest(salt=salt, digest=_request_digest(req, params, salt))
             op, created = store_ops.create_operation(
                 session,
                 tenant_id,
                 kind=_KIND[req.mode],
                 device_id=device.id,
                 idempotency_key=req.key_for(name),
-                parameters=params,
+                parameters=dict(params),
                 requested_by=req.requested_by,
             )
             if not created:
@@ -235,7 +268,7 @@ async def close_orphans(db: Database, tenant_id: int, op_ids: Sequence[str]) -> 
         if await DBOS.get_workflow_status_async(op_id) is not None:
             continue
 
-        def close(session: Any, op_id: str = op_id) -> None:
+        def close(session: Session, op_id: str = op_id) -> None:
             store_ops.finish_operation(
                 session,
                 tenant_id,
@@ -303,7 +336,7 @@ class Preview:
 
     device: str
     plan: Plan
-    preflight: dict[str, Any]
+    preflight: PreviewFacts
     problems: tuple[str, ...] = ()
 
     @property
@@ -326,7 +359,7 @@ async def preview(
         with db.session() as session:
             return read(session)
 
-    def read(session: Any) -> tuple[Target, str, str | None]:
+    def read(session: Session) -> tuple[Target, str, str | None]:
         device = store_devices.get_device_by_name(session, tenant_id, name)
         password = store_devices.get_password(session, tenant_id, device.id) or ""
         target_text = req.script or ""
@@ -355,8 +388,7 @@ async def preview(
             target=target_text,
             window=window,
         )
-    facts = {
-        **found.facts_json(),
-        "drift": None if newest is None else newest != found.running_hash,
-    }
+    facts = PreviewFacts(
+        **found.facts_json(), drift=None if newest is None else newest != found.running_hash
+    )
     return Preview(name, found.plan, facts, found.problems)

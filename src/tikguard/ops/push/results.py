@@ -17,22 +17,98 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Self, cast, get_args
+from typing import TYPE_CHECKING, Literal, Self, TypedDict, cast, get_args
 
 from tikguard.device import guard as dev
+from tikguard.ops.push.evidence import EvidenceJson
+from tikguard.routeros.risk import RiskJson
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 Mode = Literal["merge", "restore", "replace"]
 Confirm = Literal["auto", "manual"]
-#: An uptime read as recorded: ``{"uptime", "wall_before", "wall_after"}``.
-UptimeJson = dict[str, float]
 
 MODES: tuple[Mode, ...] = get_args(Mode)
 
 
+# -- the JSON shapes inside recorded answers ---------------------------------------------
+# TypedDicts: plain dicts at run time, so DBOS records them as they are and a replay
+# reads them back unchanged; typed for every reader in between.
+
+
+class UptimeJson(TypedDict):
+    """An uptime read as recorded (:class:`tikguard.device.guard.Uptime`)."""
+
+    uptime: float
+    wall_before: float
+    wall_after: float
+
+
 def uptime_json(up: dev.Uptime) -> UptimeJson:
-    return dataclasses.asdict(up)
+    return UptimeJson(uptime=up.uptime, wall_before=up.wall_before, wall_after=up.wall_after)
+
+
+def boot_of(up: UptimeJson | None, time_scale: float) -> tuple[float | None, float]:
+    """The boot instant of a recorded uptime read and its half-width (None: no read)."""
+    if not up:
+        return None, 0.0
+    return dev.Uptime(**up).boot(time_scale)
+
+
+ClockSourceKind = Literal["ntp", "cloud", "ntp (not synchronized)", "manual", "unknown"]
+
+
+class ClockSource(TypedDict):
+    """Where the router's clock comes from, with what was read
+    (:func:`tikguard.ops.push.boot.clock_source`)."""
+
+    source: ClockSourceKind
+    ntp_enabled: bool | None
+    ntp_status: str | None
+    cloud_update_time: bool | None
+    cloud_status: str | None
+
+
+class DryRunJson(TypedDict):
+    """What ``/import ... dry-run`` said (:class:`tikguard.ops.push.preflight.DryRun`)."""
+
+    ok: bool
+    error: str | None
+    line: int | None
+    seconds: float
+
+
+class PlanJson(TypedDict):
+    """A plan without its script (:meth:`tikguard.ops.push.plan.Plan.as_json`)."""
+
+    mode: Mode
+    diff: str
+    summary: dict[str, int]
+    risk: list[RiskJson]
+    unsupported: list[str]
+    script_lines: int
+
+
+class UnexportedJson(TypedDict):
+    """What was read back of menus no export shows (:mod:`tikguard.ops.push.unexported`)."""
+
+    checked: list[str]
+    missing: list[str]
+    not_verifiable: list[str]
+
+
+class PreflightEvidence(TypedDict):
+    """What an operation's evidence keeps of its preflight."""
+
+    version: str | None
+    free_bytes: int | None
+    clock: str | None
+    clock_source: ClockSource | None
+    drift: bool | None
+    problems: list[str]
 
 
 class Recordable:
@@ -40,7 +116,7 @@ class Recordable:
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {}
-        for f in dataclasses.fields(cast(Any, self)):
+        for f in dataclasses.fields(cast("DataclassInstance", self)):
             value = getattr(self, f.name)
             if isinstance(value, enum.Enum):
                 value = value.value
@@ -51,13 +127,14 @@ class Recordable:
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> Self:
-        known = {f.name: f for f in dataclasses.fields(cast(Any, cls))}
-        kwargs: dict[str, Any] = {}
-        for name, value in data.items():
-            if name not in known or (value is None and not _nullable(known[name])):
-                continue
-            kwargs[name] = value
-        made: Self = cast(Any, cls)(**kwargs)
+        known = {f.name: f for f in dataclasses.fields(cast("type[DataclassInstance]", cls))}
+        kwargs = {
+            name: value
+            for name, value in data.items()
+            if name in known and (value is not None or _nullable(known[name]))
+        }
+        # the JSON boundary: the fields' types are restored by ``_typed``
+        made: Self = cast("Callable[..., Self]", cls)(**kwargs)
         return made._typed()
 
     def _typed(self) -> Self:
@@ -65,8 +142,20 @@ class Recordable:
         return self
 
 
-def _nullable(f: dataclasses.Field[Any]) -> bool:
+def _nullable(f: dataclasses.Field[object]) -> bool:
     return f.default is None
+
+
+class PushEvidence(EvidenceJson, total=False):
+    """What a push's outcome records: the evidence, what it leaves unknown, the plan, the
+    preflight, and the recorded answers the verdict rests on (their JSON)."""
+
+    outcome_unknowns: list[str]
+    plan: PlanJson | None
+    preflight: PreflightEvidence
+    post: dict[str, object]
+    verify: dict[str, object]
+    proof: dict[str, object]
 
 
 # -- the request ---------------------------------------------------------------
@@ -103,6 +192,19 @@ class PushSpec(Recordable):
                 raise ValueError(f"a push request without {key}")
         return PushSpec.from_json(data)
 
+    @classmethod
+    def recorded(cls, inputs: Mapping[str, object] | None) -> PushSpec | None:
+        """The spec in a push workflow's recorded input (DBOS's ``{"args": [spec JSON],
+        "kwargs": {}}``), of this revision or an older one, read tolerantly; None when
+        it holds none (the one decoder of that boundary)."""
+        args = (inputs or {}).get("args")
+        if not isinstance(args, (list, tuple)) or not args or not isinstance(args[0], dict):
+            return None
+        try:
+            return cls.of(args[0])
+        except (ValueError, TypeError):
+            return None
+
 
 # -- step results ----------------------------------------------------------------
 
@@ -131,13 +233,13 @@ class Preflight(StepResult):
     running_hash: str | None = None
     timer_present: bool | None = None
     drift: bool | None = None
-    plan: dict[str, object] | None = None
+    plan: PlanJson | None = None
     #: The planned script (what is imported), encrypted like the request's.
     script_enc: str | None = None
     free_bytes: int | None = None
     clock: str | None = None
-    clock_source: dict[str, object] | None = None
-    dry_run: dict[str, object] | None = None
+    clock_source: ClockSource | None = None
+    dry_run: DryRunJson | None = None
 
     @property
     def ok(self) -> bool:
@@ -146,16 +248,16 @@ class Preflight(StepResult):
     def _typed(self) -> Self:
         return dataclasses.replace(self, problems=tuple(self.problems))
 
-    def evidence(self) -> dict[str, object]:
+    def evidence(self) -> PreflightEvidence:
         """What the operation's evidence keeps of the preflight."""
-        return {
-            "version": self.version,
-            "free_bytes": self.free_bytes,
-            "clock": self.clock,
-            "clock_source": self.clock_source,
-            "drift": self.drift,
-            "problems": list(self.problems),
-        }
+        return PreflightEvidence(
+            version=self.version,
+            free_bytes=self.free_bytes,
+            clock=self.clock,
+            clock_source=self.clock_source,
+            drift=self.drift,
+            problems=list(self.problems),
+        )
 
 
 @dataclass(frozen=True)
@@ -267,7 +369,7 @@ class Verified(StepResult):
     checks_ok: bool | None = None
     checks: tuple[str, ...] = ()
     after_hash: str | None = None
-    unexported: dict[str, object] | None = None
+    unexported: UnexportedJson | None = None
 
     @property
     def ok(self) -> bool:
@@ -350,5 +452,5 @@ class Proof(StepResult):
         if not self.reachable:
             return f"the router did not answer: {self.last_error or 'no connection'}"
         timer = "still armed" if self.timer_present else "gone"
-        uptime = (self.uptime or {}).get("uptime")
+        uptime = self.uptime.get("uptime") if self.uptime else None
         return f"router answers: uptime {uptime} s, revert timer {timer}, config read back"

@@ -11,10 +11,10 @@ evidence as "not verifiable from the router" -- never as a failed convergence.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from tikguard.device.errors import DeviceError
 from tikguard.device.session import DeviceSession
+from tikguard.ops.push.results import UnexportedJson
 from tikguard.routeros.model import Command, Config
 from tikguard.routeros.output import parse_detail
 from tikguard.routeros.quoting import quote
@@ -33,12 +33,10 @@ class Unexported:
     def ok(self) -> bool:
         return not self.missing
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "checked": self.checked,
-            "missing": self.missing,
-            "not_verifiable": self.not_verifiable,
-        }
+    def as_json(self) -> UnexportedJson:
+        return UnexportedJson(
+            checked=self.checked, missing=self.missing, not_verifiable=self.not_verifiable
+        )
 
 
 def unexported_commands(config: Config) -> list[tuple[str, Command]]:

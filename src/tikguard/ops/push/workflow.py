@@ -24,13 +24,13 @@ the JSON form of a :class:`~tikguard.ops.push.results.PushSpec`.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal, TypedDict, cast
 
 from dbos import DBOS
 
-from tikguard.device import guard as dev
 from tikguard.ops.push.context import current_settings, margin
 from tikguard.ops.push.events import emit, finish, forget_events
-from tikguard.ops.push.evidence import Evidence, Verdict, classify
+from tikguard.ops.push.evidence import Evidence, OutcomeKind, Verdict, classify
 from tikguard.ops.push.live import forget
 from tikguard.ops.push.recorded import clock, durable_sleep
 from tikguard.ops.push.results import (
@@ -38,10 +38,12 @@ from tikguard.ops.push.results import (
     Preflight,
     PrePush,
     Proof,
+    PushEvidence,
     PushSpec,
     Recordable,
     UptimeJson,
     Verified,
+    boot_of,
 )
 from tikguard.ops.push.steps import (
     step_apply,
@@ -60,6 +62,17 @@ CONFIRM_TOPIC = "confirm"
 REVERT_MESSAGE = "revert:"
 #: The push workflow's durable name (recovery and enqueueing find it by this name).
 WORKFLOW_NAME = "tikguard.push.push_workflow"
+
+
+class Ended(TypedDict):
+    """The workflow's recorded output: the outcome and its reason."""
+
+    outcome: OutcomeKind
+    reason: str
+
+
+#: Recorded step answers an outcome's evidence keeps whole, by key.
+Answers = dict[Literal["post", "verify", "proof"], Recordable]
 
 
 @dataclass(frozen=True)
@@ -81,12 +94,6 @@ class Progress:
     deadline: float | None = None
 
 
-def _boot(up: UptimeJson | None, scale: float) -> tuple[float | None, float]:
-    if not up:
-        return None, 0.0
-    return dev.Uptime(**up).boot(scale)
-
-
 def build_evidence(
     settings: Settings,
     pre_hash: str | None,
@@ -95,13 +102,13 @@ def build_evidence(
 ) -> Evidence:
     """Evidence from the pre-push read (hash, uptime) and the last read-back (callers
     add what they know with :func:`dataclasses.replace`)."""
-    boot_b, half_b = _boot(before, settings.time_scale)
-    boot_a, half_a = _boot(after.uptime, settings.time_scale)
+    boot_b, half_b = boot_of(before, settings.time_scale)
+    boot_a, half_a = boot_of(after.uptime, settings.time_scale)
     return Evidence(
         pre_hash=pre_hash,
         after_hash=after.after_hash,
-        uptime_before=(before or {}).get("uptime"),
-        uptime_after=(after.uptime or {}).get("uptime"),
+        uptime_before=before.get("uptime") if before else None,
+        uptime_after=after.uptime.get("uptime") if after.uptime else None,
         boot_before=boot_b,
         boot_after=boot_a,
         boot_slack=half_a + half_b + 2.0,
@@ -110,7 +117,7 @@ def build_evidence(
 
 
 @DBOS.workflow(name="tikguard.push.push_workflow")
-async def push_workflow(req: dict[str, object]) -> dict[str, str]:
+async def push_workflow(req: dict[str, object]) -> Ended:
     """One guarded push of one device. ``req`` holds ids and encrypted scripts only.
 
     Whatever goes wrong inside, the operation ends with an outcome: an unexpected error
@@ -137,7 +144,7 @@ async def push_workflow(req: dict[str, object]) -> dict[str, str]:
         return await _end(spec, classify(ev, failure=why), ev, progress.prep or Preflight())
 
 
-async def _guarded_push(spec: PushSpec, progress: Progress) -> dict[str, str]:
+async def _guarded_push(spec: PushSpec, progress: Progress) -> Ended:
     settings = current_settings()
     await emit(spec, "preflight", "reading the router (read-only)")
     prep = await step_preflight(spec)
@@ -269,7 +276,7 @@ async def _guarded_push(spec: PushSpec, progress: Progress) -> dict[str, str]:
     if post.post_version:
         message = f"post-push version {post.post_version} stored"
         await emit(spec, "post-push-backup", message, defer=True)
-    return await _end(spec, classify(ev), ev, prep, extra={"post": post, "verify": verify})
+    return await _end(spec, classify(ev), ev, prep, answers={"post": post, "verify": verify})
 
 
 def _read_back(proof: Proof) -> ReadBack:
@@ -285,7 +292,7 @@ async def _revert_and_prove(
     *,
     fire: bool,
     committing: Verified | None = None,
-) -> dict[str, str]:
+) -> Ended:
     """Wait for the revert (or fire it) and classify from what the router shows.
 
     ``committing``: the passed verification of a commit that lost its read-back; the
@@ -326,7 +333,7 @@ async def _revert_and_prove(
             checks_ok=committing.checks_ok,
             import_ok=True,
         )
-    return await _end(spec, classify(ev, failure=why), ev, prep, extra={"proof": proof})
+    return await _end(spec, classify(ev, failure=why), ev, prep, answers={"proof": proof})
 
 
 async def _end(
@@ -334,15 +341,20 @@ async def _end(
     outcome: Verdict,
     ev: Evidence,
     prep: Preflight,
-    extra: dict[str, Recordable] | None = None,
-) -> dict[str, str]:
-    evidence: dict[str, object] = {
-        **ev.as_dict(),
-        "outcome_unknowns": list(outcome.unknowns),
-        "plan": prep.plan,
-        "preflight": prep.evidence(),
-        **{key: value.to_json() for key, value in (extra or {}).items()},
-    }
+    answers: Answers | None = None,
+) -> Ended:
+    # (a cast: mypy cannot tell that the evidence's JSON holds none of the extra keys)
+    evidence = cast(
+        PushEvidence,
+        {
+            **ev.as_dict(),
+            "outcome_unknowns": list(outcome.unknowns),
+            "plan": prep.plan,
+            "preflight": prep.evidence(),
+        },
+    )
+    for key, answer in (answers or {}).items():
+        evidence[key] = answer.to_json()
     await finish(spec, outcome.kind, outcome.reason, evidence)
     await forget(spec)
-    return {"outcome": outcome.kind, "reason": outcome.reason}
+    return Ended(outcome=outcome.kind, reason=outcome.reason)

@@ -35,6 +35,7 @@ from tikguard.ops.rollout.render import (
 from tikguard.ops.rollout.targets import Selector, resolve
 from tikguard.ops.rollout.waves import DEFAULT_WAVES, HaltPolicy, parse_waves, wave_sizes
 from tikguard.ops.rollout.workflow import GATE_TOPIC, ROLLOUT_QUEUE, WORKFLOW_NAME
+from tikguard.routeros.risk import RiskJson
 from tikguard.settings import Settings
 from tikguard.store.audit import audit
 from tikguard.store.db import Database
@@ -169,7 +170,7 @@ class DiffGroup:
 
     diff: str
     summary: dict[str, int]
-    risk: list[dict[str, object]]
+    risk: list[RiskJson]
     routers: list[str]
 
     def as_json(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from dbos import DBOS
@@ -30,6 +31,7 @@ from tikguard.ops.push.context import current_settings, database, margin
 from tikguard.ops.rollout import records
 from tikguard.ops.rollout.admission import Admission
 from tikguard.ops.rollout.waves import HaltPolicy
+from tikguard.process import STATE
 from tikguard.store import devices as store_devices
 from tikguard.store.errors import StoreError
 from tikguard.store.models import RolloutTarget
@@ -41,10 +43,20 @@ GATE_TOPIC = "rollout-gate"
 #: How long one wait at a gate lasts before it looks again (real seconds).
 GATE_POLL = 600.0
 
-#: Admission state per running rollout in this process (measured again after a restart).
-_admission: dict[str, Admission] = {}
-#: The in-flight limit each rollout of this process ended with (for benchmarks and logs).
-final_limits: dict[str, int] = {}
+
+@dataclass
+class Admissions:
+    """Admission per rollout in this process (held in :data:`tikguard.process.STATE`)."""
+
+    #: Per running rollout (measured again after a restart).
+    running: dict[str, Admission] = field(default_factory=dict)
+    #: The in-flight limit each rollout of this process ended with (benchmarks, logs).
+    final_limits: dict[str, int] = field(default_factory=dict)
+
+
+def final_limit(rollout_id: str) -> int | None:
+    """The in-flight limit a rollout of this process ended with (None: not ended here)."""
+    return STATE.of(Admissions).final_limits.get(rollout_id)
 
 
 @runtime.on_launch
@@ -170,9 +182,10 @@ async def step_end(req: dict[str, Any], state: str, reason: str | None) -> dict[
             )
             return {"state": state, "counts": view.counts()}
 
-    adm = _admission.pop(req["rollout_id"], None)
+    held = STATE.of(Admissions)
+    adm = held.running.pop(req["rollout_id"], None)
     if adm is not None:
-        final_limits[req["rollout_id"]] = adm.limit
+        held.final_limits[req["rollout_id"]] = adm.limit
     return await asyncio.to_thread(write)
 
 
@@ -181,10 +194,11 @@ async def step_end(req: dict[str, Any], state: str, reason: str | None) -> dict[
 
 def _admission_for(req: dict[str, Any], window: float) -> Admission:
     settings = current_settings()
-    found = _admission.get(req["rollout_id"])
+    running = STATE.of(Admissions).running
+    found = running.get(req["rollout_id"])
     if found is None:
         budget = settings.seconds(window - margin(settings, window))
-        found = _admission[req["rollout_id"]] = Admission(budget=budget, cap=settings.push_slots())
+        found = running[req["rollout_id"]] = Admission(budget=budget, cap=settings.push_slots())
     return found
 
 
@@ -305,7 +319,7 @@ async def step_run_wave(req: dict[str, Any], wave: int) -> dict[str, Any]:
     settings = current_settings()
     poll = max(0.1, 2 * settings.engine_polling_interval)
     admitted_with: dict[str, int] = {}
-    adm = _admission.get(req["rollout_id"])
+    adm = STATE.of(Admissions).running.get(req["rollout_id"])
     if adm is not None:
         adm.too_slow = None  # an operator continued past it: measure again
     waiting = False
