@@ -14,6 +14,7 @@ from tikguard.device.session import fingerprint
 from tikguard.ops import push as push_ops
 from tikguard.ops import readings
 from tikguard.ops.readings import BackupStatus, Reading, Recorded, Unread
+from tikguard.process import STATE
 from tikguard.settings import Settings
 from tikguard.store import devices as store_devices
 from tikguard.store import versions as store_versions
@@ -130,4 +131,4 @@ async def test_backups_and_pushes_are_heard_in_one_place(tmp_path: Path) -> None
                 assert newest is not None and newest.trigger == "post-push"
                 assert op.evidence.get("after_hash") == newest.sha256
     finally:
-        readings._listeners.remove(listen)
+        STATE.of(readings.StoredListeners).listeners.remove(listen)

@@ -272,7 +272,7 @@ class PreviewOut(BaseModel):
     script: str
     preflight: dict[str, Any]
     #: What the real push would refuse, in its words (empty: it would go ahead).
-    problems: list[str] = []
+    problems: list[str] = Field(default_factory=list)
 
 
 class OperationOut(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -22,11 +23,11 @@ if TYPE_CHECKING:
 FULL_TABLE_LIMIT = 100
 
 #: Style of each BackupStatus (a StrEnum: its members look up by their value).
-_STYLE = {"changed": "green", "unchanged": "dim", "failed": "bold red"}
+_STYLE = MappingProxyType({"changed": "green", "unchanged": "dim", "failed": "bold red"})
 
 
 #: ``show r001 -1`` and ``diff r001 -2 -1``: a negative version is a version, not an option.
-NEGATIVE_REFS = {"ignore_unknown_options": True}
+NEGATIVE_REFS = MappingProxyType({"ignore_unknown_options": True})
 
 #: ``tikguard diff`` exits as diff(1) does.
 DIFF_SAME, DIFF_DIFFERENT, DIFF_TROUBLE = 0, 1, 2
@@ -35,8 +36,8 @@ DIFF_SAME, DIFF_DIFFERENT, DIFF_TROUBLE = 0, 1, 2
 def register(app: typer.Typer) -> None:
     app.command("backup")(backup)
     app.command("history")(history)
-    app.command("show", context_settings=NEGATIVE_REFS)(show)
-    app.command("diff", context_settings=NEGATIVE_REFS)(diff)
+    app.command("show", context_settings=dict(NEGATIVE_REFS))(show)
+    app.command("diff", context_settings=dict(NEGATIVE_REFS))(diff)
 
 
 def backup(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any
 
 import typer
@@ -29,13 +30,15 @@ compliance_app = typer.Typer(
 rules_app = typer.Typer(help="The tenant's rules file.", no_args_is_help=True)
 compliance_app.add_typer(rules_app, name="rules")
 
-_SEVERITY_STYLE = {
-    "critical": "bold red",
-    "high": "red",
-    "medium": "yellow",
-    "low": "cyan",
-    "info": "dim",
-}
+_SEVERITY_STYLE = MappingProxyType(
+    {
+        "critical": "bold red",
+        "high": "red",
+        "medium": "yellow",
+        "low": "cyan",
+        "info": "dim",
+    }
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -49,12 +50,14 @@ PUSH_KINDS = ("push", "restore", "replace")
 
 ops_app = typer.Typer(help="Guarded-push operations: list them, show one, follow it live.")
 
-OUTCOME_STYLE = {
-    "committed": "bold green",
-    "reverted": "bold yellow",
-    "failed": "bold red",
-    "uncertain": "bold magenta",
-}
+OUTCOME_STYLE = MappingProxyType(
+    {
+        "committed": "bold green",
+        "reverted": "bold yellow",
+        "failed": "bold red",
+        "uncertain": "bold magenta",
+    }
+)
 
 Window = Annotated[
     float | None, typer.Option("--window", help="Revert window in seconds (default 120).")

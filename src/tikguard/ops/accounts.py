@@ -14,6 +14,7 @@ import secrets
 import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -29,7 +30,7 @@ from tikguard.store.models import ApiToken, LoginSession, Role, User, utcnow
 
 #: Tokens start with this, so secret scanners and people can recognise them.
 TOKEN_PREFIX = "tgk_"
-_RANK = {Role.VIEWER.value: 0, Role.OPERATOR.value: 1, Role.ADMIN.value: 2}
+_RANK = MappingProxyType({Role.VIEWER.value: 0, Role.OPERATOR.value: 1, Role.ADMIN.value: 2})
 _hasher = PasswordHasher()
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Final
 
 from tikguard.routeros.model import Command
@@ -54,9 +55,10 @@ set [ find name=static ] comment="contains static interfaces"
 """
 
 #: Factory values per RouterOS major version (see the module notes for the form).
-FACTORY: Final[dict[int, str]] = {
-    6: _SERVICES
-    + r"""/interface ethernet switch
+FACTORY: Final[Mapping[int, str]] = MappingProxyType(
+    {
+        6: _SERVICES
+        + r"""/interface ethernet switch
 set 0 cpu-flow-control=yes mirror-source=none mirror-target=none name=switch1
 /interface ethernet switch port
 add default-vlan-id=0 vlan-header=leave-as-is vlan-mode=disabled
@@ -276,72 +278,81 @@ set file-limit=1000KiB file-name="" filter-cpu="" filter-direction=any filter-in
 set latency-distribution-max=100us measure-out-of-order=yes stats-samples-to-keep=100 \
     test-id=0
 """,
-    7: _SERVICES + _INTERFACE_LISTS,
-}
+        7: _SERVICES + _INTERFACE_LISTS,
+    }
+)
 
 #: Properties of built-in items whose factory value is the hardware's own (per board,
 #: per unit): a verbose export prints them, a compact one only when changed. tikguard
 #: cannot know the factory value of another router, so a value that only one side of a
 #: comparison shows is not a change, and a compact form leaves them out.
-REPORTED: Final[dict[str, frozenset[str]]] = {
-    "/interface ethernet": frozenset(
-        {
-            "advertise",
-            "l2mtu",
-            "mac-address",
-            "orig-mac-address",
-            "speed",
-            "poe-out",
-            "poe-priority",
-            "power-cycle-interval",
-            "power-cycle-ping-enabled",
-            "power-cycle-ping-address",
-            "power-cycle-ping-timeout",
-        }
-    ),
-    "/interface wireless": frozenset(
-        {
-            "l2mtu",
-            "mac-address",
-            "radio-name",
-            "max-station-count",
-            "rx-chains",
-            "tx-chains",
-            "ht-basic-mcs",
-            "ht-supported-mcs",
-            "basic-rates-a/g",
-            "basic-rates-b",
-            "supported-rates-a/g",
-            "supported-rates-b",
-            "wps-mode",
-        }
-    ),
-    "/interface wireless manual-tx-power-table": frozenset({"manual-tx-powers"}),
-    "/queue interface": frozenset({"queue"}),
-    "/interface ovpn-server server": frozenset({"mac-address"}),
-    "/system leds": frozenset({"interface", "leds", "type"}),
-}
+REPORTED: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        "/interface ethernet": frozenset(
+            {
+                "advertise",
+                "l2mtu",
+                "mac-address",
+                "orig-mac-address",
+                "speed",
+                "poe-out",
+                "poe-priority",
+                "power-cycle-interval",
+                "power-cycle-ping-enabled",
+                "power-cycle-ping-address",
+                "power-cycle-ping-timeout",
+            }
+        ),
+        "/interface wireless": frozenset(
+            {
+                "l2mtu",
+                "mac-address",
+                "radio-name",
+                "max-station-count",
+                "rx-chains",
+                "tx-chains",
+                "ht-basic-mcs",
+                "ht-supported-mcs",
+                "basic-rates-a/g",
+                "basic-rates-b",
+                "supported-rates-a/g",
+                "supported-rates-b",
+                "wps-mode",
+            }
+        ),
+        "/interface wireless manual-tx-power-table": frozenset({"manual-tx-powers"}),
+        "/queue interface": frozenset({"queue"}),
+        "/interface ovpn-server server": frozenset({"mac-address"}),
+        "/system leds": frozenset({"interface", "leds", "type"}),
+    }
+)
 
 #: Reported values whose factory value a verbose export does not show either: a port's
 #: ``advertise`` is printed both ways, and only a compact export says (by printing it)
 #: that it differs from the port's own. A compact form keeps them.
-UNKNOWN_IN_VERBOSE: Final[dict[str, frozenset[str]]] = {
-    "/interface ethernet": frozenset({"advertise"}),
-}
+UNKNOWN_IN_VERBOSE: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        "/interface ethernet": frozenset({"advertise"}),
+    }
+)
 
 #: Values an added item has when it does not give them, which also make its identity:
 #: ``/ip route add gateway=...`` is the route to ``0.0.0.0/0`` (RouterOS 6 compact
 #: exports leave ``dst-address`` out; verbose and RouterOS 7 exports print it).
-IMPLIED: Final[dict[str, dict[str, str]]] = {
-    "/ip route": {"dst-address": "0.0.0.0/0"},
-    "/ipv6 route": {"dst-address": "::/0"},
-}
+IMPLIED: Final[Mapping[str, dict[str, str]]] = MappingProxyType(
+    {
+        "/ip route": {"dst-address": "0.0.0.0/0"},
+        "/ipv6 route": {"dst-address": "::/0"},
+    }
+)
 
 #: Properties RouterOS computes and prints even in compact exports although they equal
 #: the default (6.x prints ``distance=1`` on every static route).
-ALWAYS_PRINTED: Final[dict[int, dict[str, frozenset[str]]]] = {
-    6: {"/ip route": frozenset({"distance"})},
-}
+ALWAYS_PRINTED: Final[Mapping[int, dict[str, frozenset[str]]]] = MappingProxyType(
+    {
+        6: {"/ip route": frozenset({"distance"})},
+    }
+)
 
 #: Key parts of one item as :mod:`tikguard.routeros.items` identifies built-in items:
 #: ``(("default-name", "ether1"),)``, ``(("name", "telnet"),)``, ``(("ref", "*0"),)``,

@@ -13,6 +13,7 @@ is stable, see ``docs/diff-and-patch.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Final, Literal
 
 from tikguard.routeros.items import FLAG, HIDDEN, Item, prop_text, shown_value
@@ -249,7 +250,7 @@ def remaining_differences(running: Config, target: Config) -> list[str]:
 # under their item. Values are shown quoted the way a RouterOS console would take them;
 # secrets appear only as the redacted placeholders the input carries.
 
-_MARK = {"added": "+", "removed": "-", "changed": "~", "moved": ">"}
+_MARK = MappingProxyType({"added": "+", "removed": "-", "changed": "~", "moved": ">"})
 
 
 def diff_json(diff: Diff) -> dict[str, object]:

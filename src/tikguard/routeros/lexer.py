@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final, NamedTuple
 
 from tikguard.routeros.errors import ParseError
@@ -35,20 +36,22 @@ _ANSI: Final = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[=>]"
 #: (a 40-character tail took minutes).
 _QUOTED: Final = re.compile(r'"((?:[^"\\]++|\\.)*+)"', re.DOTALL)
 _ESCAPE: Final = re.compile(r"\\(?:([0-9A-F]{2})|(.))", re.DOTALL)
-_SIMPLE_ESCAPES: Final = {
-    '"': '"',
-    "\\": "\\",
-    "$": "$",
-    "?": "?",
-    "_": " ",
-    "n": "\n",
-    "r": "\r",
-    "t": "\t",
-    "a": "\a",
-    "b": "\b",
-    "f": "\f",
-    "v": "\v",
-}
+_SIMPLE_ESCAPES: Final = MappingProxyType(
+    {
+        '"': '"',
+        "\\": "\\",
+        "$": "$",
+        "?": "?",
+        "_": " ",
+        "n": "\n",
+        "r": "\r",
+        "t": "\t",
+        "a": "\a",
+        "b": "\b",
+        "f": "\f",
+        "v": "\v",
+    }
+)
 _KEY: Final = re.compile(r"!?[^\s=\"\[\]!\\][^\s=\"\[\]\\]*")
 #: A whole word that may be ``key=value`` or ``!key`` (a plain word when neither).
 _PROP_WORD: Final = re.compile(r"(!?)([^\s=\"\[\]!\\][^\s=\"\[\]\\]*)(?:=(.*))?\Z", re.DOTALL)

@@ -22,6 +22,7 @@ Shapes understood:
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 from typing import Final
 
 from tikguard.routeros.errors import ParseError
@@ -60,12 +61,14 @@ _PLAIN: Final = re.compile(r"[^\\\[\]!#;{}]+")
 _PLAIN_WORD: Final = re.compile(r'(?:[^\s"]++|"[^"]*+")++')
 _QUOTED_PART: Final = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _META_LINE: Final = re.compile(r"^#\s*(software id|model|serial number|system id)\s*=\s*(.*)$")
-_META_FIELDS: Final = {
-    "software id": "software_id",
-    "model": "model",
-    "serial number": "serial_number",
-    "system id": "system_id",
-}
+_META_FIELDS: Final = MappingProxyType(
+    {
+        "software id": "software_id",
+        "model": "model",
+        "serial number": "serial_number",
+        "system id": "system_id",
+    }
+)
 
 
 def parse(text: str, source: str | None = None) -> Config:

@@ -20,19 +20,22 @@ the original byte, so a CP1251 comment round-trips exactly.
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 from typing import Final
 
 _BARE: Final = re.compile(r"[0-9A-Za-z!#%*+,\-./:<>@^_|~]+")
 _NEEDS_ESCAPE: Final = re.compile(r"[^ !#%&\'()*+,\-./0-9:;<=>@A-Z\[\]^_`a-z{|}~]")
-_NAMED: Final = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "$": "\\$",
-    "?": "\\?",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-}
+_NAMED: Final = MappingProxyType(
+    {
+        '"': '\\"',
+        "\\": "\\\\",
+        "$": "\\$",
+        "?": "\\?",
+        "\n": "\\n",
+        "\r": "\\r",
+        "\t": "\\t",
+    }
+)
 
 
 def _escape_char(match: re.Match[str]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final, TypedDict
 
 from tikguard.routeros.diff import Diff, ItemDiff, diff
@@ -41,22 +42,24 @@ class RiskTag:
         return RiskJson(tag=self.tag, title=self.title, items=list(self.items))
 
 
-TITLES: Final = {
-    "runs-commands": (
-        "UNANALYSED, MAY LOCK OUT: runs commands the preview cannot see into "
-        "(:execute, :parse, script run, import, reset, reboot)"
-    ),
-    "unanalysed": "UNANALYSED, MAY LOCK OUT: lines the preview cannot analyse",
-    "address": "IP addresses (the management address may move or vanish)",
-    "interface": "interfaces disabled, renamed or removed",
-    "bridge-vlan": "bridge ports, bridge VLANs and VLAN interfaces",
-    "interface-list": "interface list membership used by firewall rules",
-    "firewall-input": "firewall rules that filter traffic to the router",
-    "service": "IP services (ssh, api, winbox ports and allowed addresses)",
-    "ssh": "SSH server settings",
-    "users": "users, user groups and how logins are checked (RADIUS)",
-    "routes": "routes, routing tables, VRFs and routing protocols",
-}
+TITLES: Final = MappingProxyType(
+    {
+        "runs-commands": (
+            "UNANALYSED, MAY LOCK OUT: runs commands the preview cannot see into "
+            "(:execute, :parse, script run, import, reset, reboot)"
+        ),
+        "unanalysed": "UNANALYSED, MAY LOCK OUT: lines the preview cannot analyse",
+        "address": "IP addresses (the management address may move or vanish)",
+        "interface": "interfaces disabled, renamed or removed",
+        "bridge-vlan": "bridge ports, bridge VLANs and VLAN interfaces",
+        "interface-list": "interface list membership used by firewall rules",
+        "firewall-input": "firewall rules that filter traffic to the router",
+        "service": "IP services (ssh, api, winbox ports and allowed addresses)",
+        "ssh": "SSH server settings",
+        "users": "users, user groups and how logins are checked (RADIUS)",
+        "routes": "routes, routing tables, VRFs and routing protocols",
+    }
+)
 
 _ADDRESS_MENUS: Final = ("/ip address", "/ipv6 address", "/ip dhcp-client", "/ipv6 dhcp-client")
 _BRIDGE_MENUS: Final = (

@@ -31,6 +31,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Final
 
 
@@ -153,15 +154,18 @@ INTERFACE_MENUS: Final = (
     "/interface sstp-server",
 )
 
-_MENUS: dict[str, MenuSchema] = {}
+#: The table as the definitions below build it at import; frozen into :data:`_MENUS`
+#: (and deleted) once they are all in.
+_building: dict[str, MenuSchema] = {}
 
 
-def _menu(path: str, **kwargs: object) -> None:
-    if path in _MENUS:
+def _menu(path: str, *, _into: dict[str, MenuSchema] = _building, **kwargs: object) -> None:
+    """Define one menu's schema (at import only: ``_into`` is the table being built)."""
+    if path in _into:
         raise ValueError(f"menu {path!r} is defined twice in the schema")
     kwargs.setdefault("sensitive", SENSITIVE_EVERYWHERE)
     schema = MenuSchema(path=path, **kwargs)  # type: ignore[arg-type]
-    _MENUS[path] = schema
+    _into[path] = schema
 
 
 def _singletons(*paths: str) -> None:
@@ -1162,20 +1166,22 @@ _menu("/zerotier interface", depends_on=("/zerotier",))
 #: Properties that hold script text, per menu. RouterOS runs them; engineers write
 #: credentials into them (``/tool fetch ... password=``, ``:local MailPass "..."``, a
 #: Telegram bot token in a URL), so :mod:`tikguard.routeros.secrets` redacts those.
-SCRIPT_PROPERTIES: Final[dict[str, frozenset[str]]] = {
-    path: frozenset(props.split())
-    for path, props in {
-        "/system script": "source",
-        "/system scheduler": "on-event",
-        "/tool netwatch": "up-script down-script test-script",
-        "/interface vrrp": "on-master on-backup on-fail",
-        "/ip dhcp-server": "lease-script",
-        "/ip dhcp-client": "script",
-        "/ipv6 dhcp-client": "script",
-        "/ppp profile": "on-up on-down",
-        "/ip hotspot user profile": "on-login on-logout",
-    }.items()
-}
+SCRIPT_PROPERTIES: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        path: frozenset(props.split())
+        for path, props in {
+            "/system script": "source",
+            "/system scheduler": "on-event",
+            "/tool netwatch": "up-script down-script test-script",
+            "/interface vrrp": "on-master on-backup on-fail",
+            "/ip dhcp-server": "lease-script",
+            "/ip dhcp-client": "script",
+            "/ipv6 dhcp-client": "script",
+            "/ppp profile": "on-up on-down",
+            "/ip hotspot user profile": "on-login on-logout",
+        }.items()
+    }
+)
 #: Script properties assumed in menus the table does not know (conservative: scanning
 #: text for credentials only ever redacts more).
 SCRIPT_PROPERTIES_EVERYWHERE: Final = frozenset().union(*SCRIPT_PROPERTIES.values())
@@ -1191,11 +1197,13 @@ SCRIPT_PROPERTIES_EVERYWHERE: Final = frozenset().union(*SCRIPT_PROPERTIES.value
 #:   address communities by their real names.
 #: * ``/container envs`` ``value``: containers take their credentials (database
 #:   passwords, API tokens) from environment values; the ``key`` stays visible.
-CONFIDENTIAL: Final[dict[str, frozenset[str]]] = {
-    "/snmp community": frozenset({"name"}),
-    "/snmp": frozenset({"trap-community"}),
-    "/container envs": frozenset({"value"}),
-}
+CONFIDENTIAL: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        "/snmp community": frozenset({"name"}),
+        "/snmp": frozenset({"trap-community"}),
+        "/container envs": frozenset({"value"}),
+    }
+)
 
 #: Firewall matchers: a rule that does not set one has no value for it. From the
 #: verbose exports of RouterOS 6.43-6.49 (``!connection-state``, ``!dst-port``, ...)
@@ -1212,12 +1220,16 @@ _MATCHER_NAMES: Final = """connection-bytes connection-limit connection-mark con
 _FIREWALL_MATCHERS: Final = frozenset(_MATCHER_NAMES.split())
 for _chain in ("filter", "nat", "mangle", "raw"):
     _fw = f"/ip firewall {_chain}"
-    _MENUS[_fw] = replace(_MENUS[_fw], unset_when_absent=_FIREWALL_MATCHERS)
+    _building[_fw] = replace(_building[_fw], unset_when_absent=_FIREWALL_MATCHERS)
 
 for _path, _props in SCRIPT_PROPERTIES.items():
-    _MENUS[_path] = replace(_MENUS[_path], scripts=_props)
+    _building[_path] = replace(_building[_path], scripts=_props)
 for _path, _props in CONFIDENTIAL.items():
-    _MENUS[_path] = replace(_MENUS[_path], confidential=_props)
+    _building[_path] = replace(_building[_path], confidential=_props)
+
+#: Every menu's schema, by path (read-only once the module is imported).
+_MENUS: Final[Mapping[str, MenuSchema]] = MappingProxyType(_building)
+del _building
 
 
 def lookup(path: str) -> MenuSchema:
@@ -1258,27 +1270,29 @@ def defaults_for(schema: MenuSchema, ros_version: str | None) -> dict[str, str]:
 #: ``/ip dhcp-server lease`` and ``/system history``; the others are RouterOS 7's column
 #: sets as remembered, not captured in the corpus (docs/simulator.md says so). A menu
 #: not listed prints its items as ``key=value`` lines.
-PRINT_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
-    "/ip address": ("address", "network", "interface"),
-    "/ip arp": ("address", "mac-address", "interface", "status"),
-    "/ip dhcp-server lease": (
-        "address",
-        "mac-address",
-        "host-name",
-        "server",
-        "status",
-        "last-seen",
-    ),
-    "/ip pool": ("name", "ranges"),
-    "/ip route": ("dst-address", "gateway", "routing-table", "distance"),
-    "/ip service": ("name", "port", "certificate"),
-    "/interface list": ("name",),
-    "/interface list member": ("list", "interface"),
-    "/interface bridge port": ("interface", "bridge", "horizon"),
-    "/user": ("name", "group", "address", "last-logged-in"),
-    "/user group": ("name", "policy"),
-    "/system history": ("action", "by", "policy", "time"),
-}
+PRINT_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "/ip address": ("address", "network", "interface"),
+        "/ip arp": ("address", "mac-address", "interface", "status"),
+        "/ip dhcp-server lease": (
+            "address",
+            "mac-address",
+            "host-name",
+            "server",
+            "status",
+            "last-seen",
+        ),
+        "/ip pool": ("name", "ranges"),
+        "/ip route": ("dst-address", "gateway", "routing-table", "distance"),
+        "/ip service": ("name", "port", "certificate"),
+        "/interface list": ("name",),
+        "/interface list member": ("list", "interface"),
+        "/interface bridge port": ("interface", "bridge", "horizon"),
+        "/user": ("name", "group", "address", "last-logged-in"),
+        "/user group": ("name", "policy"),
+        "/system history": ("action", "by", "policy", "time"),
+    }
+)
 
 
 def derived_values(path: str, values: Mapping[str, str | None]) -> dict[str, str]:
@@ -1325,19 +1339,21 @@ _COMMON_ARGUMENTS: Final = frozenset({"numbers", "copy-from", "comment", "disabl
 #: The arguments of menus whose argument list is checked: an unknown one is a syntax
 #: error (``expected end of command``), so ``/import`` refuses a typo before applying
 #: anything. Menus not listed here accept any argument (the simulator's generic items).
-ARGUMENTS: Final[dict[str, frozenset[str]]] = {
-    path: _COMMON_ARGUMENTS | frozenset(args.split())
-    for path, args in {
-        "/ip address": "address network broadcast netmask interface",
-        "/system identity": "name",
-        "/system scheduler": "name start-date start-time interval on-event policy",
-        "/system script": "name source policy owner dont-require-permissions",
-        "/ip service": "address port certificate tls-version vrf max-sessions",
-        "/user": "name group password address inactivity-timeout inactivity-policy",
-        "/user group": "name policy skin",
-        "/ip firewall address-list": "list address timeout dynamic",
-    }.items()
-}
+ARGUMENTS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
+    {
+        path: _COMMON_ARGUMENTS | frozenset(args.split())
+        for path, args in {
+            "/ip address": "address network broadcast netmask interface",
+            "/system identity": "name",
+            "/system scheduler": "name start-date start-time interval on-event policy",
+            "/system script": "name source policy owner dont-require-permissions",
+            "/ip service": "address port certificate tls-version vrf max-sessions",
+            "/user": "name group password address inactivity-timeout inactivity-policy",
+            "/user group": "name policy skin",
+            "/ip firewall address-list": "list address timeout dynamic",
+        }.items()
+    }
+)
 
 
 def arguments(path: str) -> frozenset[str] | None:
@@ -1350,4 +1366,4 @@ def arguments(path: str) -> frozenset[str] | None:
 NEVER_EXPORTED: Final = frozenset({"/user", "/user ssh-keys"})
 #: Properties that neither an export nor a ``print`` ever shows (a user's password):
 #: recorded as "not verifiable from the router" in a push's evidence.
-NEVER_SHOWN: Final = {"/user": frozenset({"password"})}
+NEVER_SHOWN: Final = MappingProxyType({"/user": frozenset({"password"})})

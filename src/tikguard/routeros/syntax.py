@@ -18,6 +18,7 @@ the import itself), so a script RouterOS accepts is never refused here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from tikguard.routeros.commands import Ambiguous, CommandTree, MenuNode, Unknown, command_tree
 from tikguard.routeros.errors import ParseError
@@ -25,7 +26,7 @@ from tikguard.routeros.lexer import LogicalLine, clean_lines, logical_lines, spl
 
 __all__ = ["check_script"]
 
-_PAIRS = {"}": "{", "]": "[", ")": "("}
+_PAIRS = MappingProxyType({"}": "{", "]": "[", ")": "("})
 
 
 @dataclass

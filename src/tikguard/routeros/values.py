@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
+from types import MappingProxyType
 from typing import Final
 
 _DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(w|d|h|ms|m|s|us)")
 _CLOCK: Final = re.compile(r"^(?:(\d+)d)?(\d+):(\d\d):(\d\d)(?:\.(\d+))?$")
-_UNIT_SECONDS: Final = {
-    "w": 604800,
-    "d": 86400,
-    "h": 3600,
-    "m": 60,
-    "s": 1,
-    "ms": 0.001,
-    "us": 1e-6,
-}
+_UNIT_SECONDS: Final = MappingProxyType(
+    {
+        "w": 604800,
+        "d": 86400,
+        "h": 3600,
+        "m": 60,
+        "s": 1,
+        "ms": 0.001,
+        "us": 1e-6,
+    }
+)
 
 
 def parse_duration(text: str) -> float:
@@ -44,18 +47,20 @@ def parse_duration(text: str) -> float:
 
 
 _SIZE: Final = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT]i?B|B|)$")
-_SIZE_FACTOR: Final = {
-    "": 1,
-    "B": 1,
-    "KiB": 1024,
-    "MiB": 1024**2,
-    "GiB": 1024**3,
-    "TiB": 1024**4,
-    "KB": 1000,
-    "MB": 1000**2,
-    "GB": 1000**3,
-    "TB": 1000**4,
-}
+_SIZE_FACTOR: Final = MappingProxyType(
+    {
+        "": 1,
+        "B": 1,
+        "KiB": 1024,
+        "MiB": 1024**2,
+        "GiB": 1024**3,
+        "TiB": 1024**4,
+        "KB": 1000,
+        "MB": 1000**2,
+        "GB": 1000**3,
+        "TB": 1000**4,
+    }
+)
 
 
 def parse_size(text: str) -> int:

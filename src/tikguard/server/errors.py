@@ -16,6 +16,7 @@ never to the client).
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,22 +32,24 @@ from tikguard.store.errors import AlreadyExists, InvalidInput, NotFound, StateEr
 
 log = get_logger(__name__)
 
-_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    413: "too_large",
-    415: "unsupported_media_type",
-    422: "invalid",
-    429: "too_many_requests",
-    500: "internal",
-    502: "device_error",
-    503: "unavailable",
-}
+_CODES = MappingProxyType(
+    {
+        400: "bad_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        406: "not_acceptable",
+        409: "conflict",
+        413: "too_large",
+        415: "unsupported_media_type",
+        422: "invalid",
+        429: "too_many_requests",
+        500: "internal",
+        502: "device_error",
+        503: "unavailable",
+    }
+)
 
 
 #: Where the Oxidized-compatible endpoints live. Their consumers (LibreNMS) show a body
@@ -65,19 +68,21 @@ def text_error(
 
 
 #: The hint of a 4xx whose raiser gave none: what a client can do about that status.
-DEFAULT_HINTS = {
-    400: "check the request against the API documentation at /api/v1/docs",
-    401: "send 'Authorization: Bearer <token>' (create one with `tikguard token create`)",
-    403: "ask an admin of your tenant for a role that allows it",
-    404: "check the id or name: GET /api/v1/devices and /api/v1/operations list yours",
-    405: "see /api/v1/docs for the methods this path takes",
-    406: "ask for a media type this endpoint serves (see /api/v1/docs)",
-    409: "read the current state again (GET), then retry if it still applies",
-    413: "send a smaller request body",
-    415: "send the body as application/json",
-    422: "correct the value the message names, then send the request again",
-    429: "wait a little and try again",
-}
+DEFAULT_HINTS = MappingProxyType(
+    {
+        400: "check the request against the API documentation at /api/v1/docs",
+        401: "send 'Authorization: Bearer <token>' (create one with `tikguard token create`)",
+        403: "ask an admin of your tenant for a role that allows it",
+        404: "check the id or name: GET /api/v1/devices and /api/v1/operations list yours",
+        405: "see /api/v1/docs for the methods this path takes",
+        406: "ask for a media type this endpoint serves (see /api/v1/docs)",
+        409: "read the current state again (GET), then retry if it still applies",
+        413: "send a smaller request body",
+        415: "send the body as application/json",
+        422: "correct the value the message names, then send the request again",
+        429: "wait a little and try again",
+    }
+)
 
 
 class ApiError(Exception):

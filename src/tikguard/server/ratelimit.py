@@ -9,16 +9,19 @@ action): ``burst`` at once, then ``per_minute``; past it the answer is 429 with
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from threading import Lock
+from types import MappingProxyType
 
 from tikguard.server.errors import ApiError
 
 #: action -> (burst, per minute)
-LIMITS: dict[str, tuple[float, float]] = {
-    "device.add": (20.0, 20.0),
-    "device.probe": (20.0, 20.0),
-}
+LIMITS: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {
+        "device.add": (20.0, 20.0),
+        "device.probe": (20.0, 20.0),
+    }
+)
 
 
 class RateLimits:

@@ -41,6 +41,7 @@ import ipaddress
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from tikguard.routeros.quoting import quote
 from tikguard.sim.configdb import Item
@@ -51,7 +52,7 @@ from tikguard.sim.router import SimRouter
 #: Replies to the login of an unknown user or a wrong password (RouterOS's text).
 BAD_LOGIN = "invalid user name or password (6)"
 _VERBS_WITH_ID = frozenset({"set", "remove", "enable", "disable", "unset", "move"})
-_BOOL = {"yes": "true", "no": "false"}
+_BOOL = MappingProxyType({"yes": "true", "no": "false"})
 
 
 # -- framing -------------------------------------------------------------------------

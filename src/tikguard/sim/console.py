@@ -11,6 +11,7 @@ generic menu verbs through :mod:`tikguard.sim.engine`, special commands
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from tikguard.routeros import schema as schema_mod
 from tikguard.routeros.commands import GENERIC_COMMANDS
@@ -47,7 +48,7 @@ class Console:
 
     __slots__ = ("handlers", "loop_limit", "router", "tree")
 
-    def __init__(self, router: RouterHost, handlers: dict[tuple[str, str], Handler]) -> None:
+    def __init__(self, router: RouterHost, handlers: Mapping[tuple[str, str], Handler]) -> None:
         self.router = router
         #: Special commands; a table shared by all routers (no per-router closures).
         self.handlers = handlers

@@ -9,8 +9,9 @@ internal ids (``*1A``), numbers from the last ``print`` and names.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from tikguard.routeros import schema as schema_mod
 from tikguard.routeros.items import version_fill
@@ -303,19 +304,21 @@ _INTERFACE_REFS = frozenset(
 )
 
 #: For a renamed item of a menu, the properties elsewhere that refer to it by name.
-_REFERENCES: dict[str, frozenset[str]] = {
-    "/interface list": frozenset(
-        {"list", "in-interface-list", "out-interface-list", "interface-list"}
-    ),
-    "/ip pool": frozenset({"address-pool", "pool", "next-pool", "remote-address"}),
-    "/routing ospf instance": frozenset({"instance"}),
-    "/routing ospf area": frozenset({"area"}),
-    "/routing bgp template": frozenset({"templates", "template"}),
-    "/routing table": frozenset({"routing-table", "table"}),
-    "/ppp profile": frozenset({"profile", "default-profile"}),
-    "/interface wireless security-profiles": frozenset({"security-profile"}),
-    "/ip dhcp-server": frozenset({"server"}),
-}
+_REFERENCES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "/interface list": frozenset(
+            {"list", "in-interface-list", "out-interface-list", "interface-list"}
+        ),
+        "/ip pool": frozenset({"address-pool", "pool", "next-pool", "remote-address"}),
+        "/routing ospf instance": frozenset({"instance"}),
+        "/routing ospf area": frozenset({"area"}),
+        "/routing bgp template": frozenset({"templates", "template"}),
+        "/routing table": frozenset({"routing-table", "table"}),
+        "/ppp profile": frozenset({"profile", "default-profile"}),
+        "/interface wireless security-profiles": frozenset({"security-profile"}),
+        "/ip dhcp-server": frozenset({"server"}),
+    }
+)
 
 
 def follow_rename(db: ConfigDB, path: str, old: str, new: str) -> None:
@@ -347,11 +350,13 @@ def _refers(item: Item, keys: frozenset[str], name: str) -> bool:
 
 #: Properties that must name an existing interface, per menu (RouterOS refuses others
 #: with ``input does not match any value of interface``).
-_CHECKED_INTERFACE_REFS: dict[str, tuple[str, ...]] = {
-    "/ip address": ("interface",),
-    "/interface vlan": ("interface",),
-    "/interface bridge port": ("bridge",),
-}
+_CHECKED_INTERFACE_REFS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "/ip address": ("interface",),
+        "/interface vlan": ("interface",),
+        "/interface bridge port": ("bridge",),
+    }
+)
 
 #: Interfaces that exist without configuration.
 _IMPLICIT_INTERFACES = frozenset({"lo", "all", "none"})

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from tikguard.routeros.lexer import decode_value
 from tikguard.routeros.values import parse_duration
@@ -34,23 +35,25 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE | re.DOTALL,
 )
-_WORD_OPS = {"and": "&&", "or": "||", "not": "!"}
-_BINARY = {
-    "||": 1,
-    "&&": 2,
-    "=": 3,
-    "!=": 3,
-    "<": 3,
-    ">": 3,
-    "<=": 3,
-    ">=": 3,
-    ".": 4,
-    "+": 5,
-    "-": 5,
-    "*": 6,
-    "/": 6,
-    "%": 6,
-}
+_WORD_OPS = MappingProxyType({"and": "&&", "or": "||", "not": "!"})
+_BINARY = MappingProxyType(
+    {
+        "||": 1,
+        "&&": 2,
+        "=": 3,
+        "!=": 3,
+        "<": 3,
+        ">": 3,
+        "<=": 3,
+        ">=": 3,
+        ".": 4,
+        "+": 5,
+        "-": 5,
+        "*": 6,
+        "/": 6,
+        "%": 6,
+    }
+)
 _NUMBER = re.compile(r"-?[0-9]+")
 _CLOCK = re.compile(r"([0-9]+):([0-9]{2}):([0-9]{2})")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from types import MappingProxyType
 
 from tikguard.routeros.lexer import Word
 from tikguard.sim.configdb import Item
@@ -17,7 +18,7 @@ from tikguard.sim.errors import syntax_error
 Predicate = Callable[[Item], bool]
 
 #: Values an unset property compares as (RouterOS shows these for absent flags).
-_IMPLICIT = {"disabled": "no", "dynamic": "no", "invalid": "no", "comment": ""}
+_IMPLICIT = MappingProxyType({"disabled": "no", "dynamic": "no", "invalid": "no", "comment": ""})
 
 
 def value_of(item: Item, key: str) -> str:

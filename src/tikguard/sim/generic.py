@@ -9,8 +9,9 @@ prints per-menu tables there; nobody should parse those).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from tikguard.routeros.quoting import is_bare, quote
 from tikguard.sim import engine
@@ -260,28 +261,30 @@ class V6Table:
 #: RouterOS 6 tables as the corpus transcripts show them (ntc-templates
 #: ``ip_address_print``, ``user_print``, ``ip_dhcp-server_lease_print``); widths are
 #: RouterOS's per type (an address/prefix 18, an address 15), wider when a value is.
-V6_TABLES: dict[str, V6Table] = {
-    "/ip address": V6Table(
-        "X - disabled, I - invalid, D - dynamic",
-        (("address", 18), ("network", 15), ("interface", 0)),
-    ),
-    "/user": V6Table(
-        "X - disabled",
-        (("name", 24), ("group", 6), ("address", 18), ("last-logged-in", 0)),
-    ),
-    "/ip dhcp-server lease": V6Table(
-        "X - disabled, R - radius, D - dynamic, B - blocked",
-        (
-            ("address", 16),
-            ("mac-address", 18),
-            ("host-name", 10),
-            ("server", 14),
-            ("rate-limit", 11),
-            ("status", 7),
-            ("last-seen", 0),
+V6_TABLES: Mapping[str, V6Table] = MappingProxyType(
+    {
+        "/ip address": V6Table(
+            "X - disabled, I - invalid, D - dynamic",
+            (("address", 18), ("network", 15), ("interface", 0)),
         ),
-    ),
-}
+        "/user": V6Table(
+            "X - disabled",
+            (("name", 24), ("group", 6), ("address", 18), ("last-logged-in", 0)),
+        ),
+        "/ip dhcp-server lease": V6Table(
+            "X - disabled, R - radius, D - dynamic, B - blocked",
+            (
+                ("address", 16),
+                ("mac-address", 18),
+                ("host-name", 10),
+                ("server", 14),
+                ("rate-limit", 11),
+                ("status", 7),
+                ("last-seen", 0),
+            ),
+        ),
+    }
+)
 
 
 def table_v6(

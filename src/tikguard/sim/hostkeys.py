@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import MappingProxyType
 
 import asyncssh
 
 #: Algorithm name -> file name, as RouterOS-like as a plain file can be.
-_FILE_NAMES = {"ssh-ed25519": "ssh_host_ed25519_key", "ssh-rsa": "ssh_host_rsa_key"}
+_FILE_NAMES = MappingProxyType(
+    {"ssh-ed25519": "ssh_host_ed25519_key", "ssh-rsa": "ssh_host_rsa_key"}
+)
 
 
 class HostKeyStore:

@@ -21,6 +21,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from tikguard.process import STATE
+
 if TYPE_CHECKING:
     from tikguard.sim.router import SimRouter
 
@@ -53,14 +55,20 @@ def management_verdict(
     return result
 
 
-_TAKES_ESTABLISHED: dict[str, bool] = {}
+@dataclass
+class EstablishedParameter:
+    """Which router classes' reachability takes ``established``, by class name (read
+    once per class; held in :data:`tikguard.process.STATE`)."""
+
+    takes: dict[str, bool] = field(default_factory=dict)
 
 
 def _takes_established(router_type: type) -> bool:
+    takes = STATE.of(EstablishedParameter).takes
     key = f"{router_type.__module__}.{router_type.__qualname__}"
-    if key not in _TAKES_ESTABLISHED:
-        _TAKES_ESTABLISHED[key] = _has_parameter(router_type, "established")
-    return _TAKES_ESTABLISHED[key]
+    if key not in takes:
+        takes[key] = _has_parameter(router_type, "established")
+    return takes[key]
 
 
 def _has_parameter(router_type: type, name: str) -> bool:

@@ -9,8 +9,10 @@ router of that version/model.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 
 #: The versions the simulator is checked against; others map by thresholds.
 MODELLED_VERSIONS = ("6.49", "7.12", "7.16", "7.18")
@@ -98,29 +100,31 @@ class ModelProfile:
     routerboard: bool = False
 
 
-MODELS: dict[str, ModelProfile] = {
-    "CHR": ModelProfile(
-        name="CHR",
-        export_model=None,
-        board_name="CHR",
-        ethernet=tuple(f"ether{i}" for i in range(1, 9)),
-        storage_bytes=128 * 1024 * 1024,
-        memory_bytes=1024 * 1024 * 1024,
-    ),
-    "hAP ac": ModelProfile(
-        name="hAP ac",
-        export_model="RouterBOARD 962UiGS-5HacT2HnT",
-        board_name="hAP ac",
-        ethernet=("ether1", "ether2", "ether3", "ether4", "ether5", "sfp1"),
-        wireless=("wlan1", "wlan2"),
-        has_flash=True,
-        storage_bytes=16 * 1024 * 1024,
-        memory_bytes=128 * 1024 * 1024,
-        architecture="mipsbe",
-        cpu="MIPS 74Kc V5.0",
-        routerboard=True,
-    ),
-}
+MODELS: Mapping[str, ModelProfile] = MappingProxyType(
+    {
+        "CHR": ModelProfile(
+            name="CHR",
+            export_model=None,
+            board_name="CHR",
+            ethernet=tuple(f"ether{i}" for i in range(1, 9)),
+            storage_bytes=128 * 1024 * 1024,
+            memory_bytes=1024 * 1024 * 1024,
+        ),
+        "hAP ac": ModelProfile(
+            name="hAP ac",
+            export_model="RouterBOARD 962UiGS-5HacT2HnT",
+            board_name="hAP ac",
+            ethernet=("ether1", "ether2", "ether3", "ether4", "ether5", "sfp1"),
+            wireless=("wlan1", "wlan2"),
+            has_flash=True,
+            storage_bytes=16 * 1024 * 1024,
+            memory_bytes=128 * 1024 * 1024,
+            architecture="mipsbe",
+            cpu="MIPS 74Kc V5.0",
+            routerboard=True,
+        ),
+    }
+)
 
 
 def model_profile(model: str) -> ModelProfile:

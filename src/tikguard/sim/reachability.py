@@ -12,6 +12,7 @@ else just loses the packets (``drop``), like a dropped SYN.
 from __future__ import annotations
 
 import ipaddress
+from types import MappingProxyType
 from typing import Literal
 
 from tikguard.sim.configdb import ConfigDB, Item
@@ -21,7 +22,7 @@ Verdict = Literal["accept", "refuse", "drop"]
 
 
 #: The port of each management service when ``/ip service`` does not say.
-SERVICE_PORTS = {"ssh": 22, "api": 8728, "api-ssl": 8729}
+SERVICE_PORTS = MappingProxyType({"ssh": 22, "api": 8728, "api-ssl": 8729})
 
 
 def service_item(db: ConfigDB, name: str) -> Item | None:

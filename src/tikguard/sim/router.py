@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from tikguard.routeros import schema
@@ -43,25 +44,27 @@ from tikguard.sim.scheduler import Scheduler
 
 #: ``/system device-mode print`` of an unrestricted 7.17+ router (``scheduler: no``
 #: forbids the scheduler; other features are shown, not enforced).
-DEVICE_MODE = {
-    "mode": "advanced",
-    "scheduler": "yes",
-    "socks": "yes",
-    "fetch": "yes",
-    "pptp": "yes",
-    "l2tp": "yes",
-    "bandwidth-test": "yes",
-    "traffic-gen": "no",
-    "sniffer": "yes",
-    "ipsec": "yes",
-    "romon": "yes",
-    "proxy": "yes",
-    "hotspot": "yes",
-    "smb": "yes",
-    "email": "yes",
-    "zerotier": "yes",
-    "container": "no",
-}
+DEVICE_MODE = MappingProxyType(
+    {
+        "mode": "advanced",
+        "scheduler": "yes",
+        "socks": "yes",
+        "fetch": "yes",
+        "pptp": "yes",
+        "l2tp": "yes",
+        "bandwidth-test": "yes",
+        "traffic-gen": "no",
+        "sniffer": "yes",
+        "ipsec": "yes",
+        "romon": "yes",
+        "proxy": "yes",
+        "hotspot": "yes",
+        "smb": "yes",
+        "email": "yes",
+        "zerotier": "yes",
+        "container": "no",
+    }
+)
 
 #: Where a board without a battery-backed clock or NTP starts its clock at boot.
 BOARD_EPOCH = datetime(1970, 1, 2, tzinfo=UTC)
@@ -73,12 +76,14 @@ EVENTS = ("config-changed", "rebooting", "powered-off", "up", DROP_CONNECTIONS)
 
 #: Policies a command needs beyond read/write (RouterOS does not document the exact
 #: set for every command; these are settings, see docs/simulator.md).
-DEFAULT_REQUIRED_POLICIES: dict[str, frozenset[str]] = {
-    "backup-save": frozenset({"read", "ftp", "sensitive"}),
-    "backup-load": frozenset({"read", "write", "policy", "reboot", "sensitive", "ftp"}),
-    "reboot": frozenset({"reboot"}),
-    "user-admin": frozenset({"policy", "write"}),
-}
+DEFAULT_REQUIRED_POLICIES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "backup-save": frozenset({"read", "ftp", "sensitive"}),
+        "backup-load": frozenset({"read", "write", "policy", "reboot", "sensitive", "ftp"}),
+        "reboot": frozenset({"reboot"}),
+        "user-admin": frozenset({"policy", "write"}),
+    }
+)
 
 
 class RouterConsole:

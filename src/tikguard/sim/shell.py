@@ -13,17 +13,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import asyncssh
 
+from tikguard.process import STATE
 from tikguard.sim.login import DEFAULT_WIDTH, LoginOptions, parse_login
 
 if TYPE_CHECKING:
     from tikguard.sim.router import SimRouter
 
-#: Tasks that must outlive the session that started them (see module docstring).
-_DETACHED: set[asyncio.Task[str]] = set()
+
+@dataclass
+class Detached:
+    """Tasks that must outlive the session that started them (see module docstring),
+    held in :data:`tikguard.process.STATE` until they end."""
+
+    tasks: set[asyncio.Task[str]] = field(default_factory=set)
+
 
 _BANNER = """\
 
@@ -111,8 +119,9 @@ def banner(router: SimRouter) -> str:
 async def run_detached(work: Awaitable[str]) -> str:
     """Await ``work``; if this session is cancelled (connection lost), let it finish."""
     task = asyncio.ensure_future(work)
-    _DETACHED.add(task)
-    task.add_done_callback(_DETACHED.discard)
+    detached = STATE.of(Detached).tasks
+    detached.add(task)
+    task.add_done_callback(detached.discard)
     return await asyncio.shield(task)
 
 

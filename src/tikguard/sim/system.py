@@ -6,6 +6,10 @@ session, and returns the text RouterOS prints.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
 from tikguard.routeros import schema
 from tikguard.routeros.values import parse_date, parse_duration
 from tikguard.sim import importer
@@ -85,8 +89,8 @@ def script_add_defaults(router: RouterHost, inv: Invocation, session: Session) -
     )
 
 
-#: Special commands by (menu path, verb); shared by every router's console.
-HANDLERS: dict[tuple[str, str], Handler] = {}
+#: ``/user`` and ``/user group`` verbs that write (checked by :func:`user_write`).
+_USER_VERBS = ("add", "set", "remove", "enable", "disable")
 
 
 def needs(router: RouterHost, session: Session, key: str) -> None:
@@ -407,31 +411,34 @@ async def do_import(router: RouterHost, inv: Invocation, session: Session) -> st
     return await importer.run_import(router, inv, session)
 
 
-HANDLERS[("/system backup", "save")] = backup_save
-HANDLERS[("/system backup", "load")] = backup_load
-HANDLERS[("/system", "reboot")] = reboot
-HANDLERS[("/system", "shutdown")] = shutdown
-HANDLERS[("/system", "reset-configuration")] = reset_configuration
-HANDLERS[("/system resource", "print")] = resource_print
-HANDLERS[("/system clock", "print")] = clock_print
-HANDLERS[("/system clock", "set")] = clock_set
-HANDLERS[("/system ntp client", "print")] = ntp_client_print
-HANDLERS[("/ip cloud", "print")] = cloud_print
-HANDLERS[("/system routerboard", "print")] = routerboard_print
-HANDLERS[("/system device-mode", "print")] = device_mode_print
-HANDLERS[("/system device-mode", "update")] = device_mode_update
-HANDLERS[("/system history", "print")] = history_print
-HANDLERS[("/system script", "run")] = script_run
-HANDLERS[("/file", "print")] = file_print
-HANDLERS[("/file", "remove")] = file_remove
-HANDLERS[("/log", "print")] = log_print
-HANDLERS[("/interface", "print")] = interface_print
-HANDLERS[("/system package", "print")] = package_print
-HANDLERS[("/system package update", "print")] = package_update_print
-HANDLERS[("", "import")] = do_import
-for verb in ("add", "set", "remove", "enable", "disable"):
-    HANDLERS[("/user", verb)] = user_write
-    HANDLERS[("/user group", verb)] = user_write
+#: Special commands by (menu path, verb); shared by every router's console.
+HANDLERS: Final[Mapping[tuple[str, str], Handler]] = MappingProxyType(
+    {
+        ("/system backup", "save"): backup_save,
+        ("/system backup", "load"): backup_load,
+        ("/system", "reboot"): reboot,
+        ("/system", "shutdown"): shutdown,
+        ("/system", "reset-configuration"): reset_configuration,
+        ("/system resource", "print"): resource_print,
+        ("/system clock", "print"): clock_print,
+        ("/system clock", "set"): clock_set,
+        ("/system ntp client", "print"): ntp_client_print,
+        ("/ip cloud", "print"): cloud_print,
+        ("/system routerboard", "print"): routerboard_print,
+        ("/system device-mode", "print"): device_mode_print,
+        ("/system device-mode", "update"): device_mode_update,
+        ("/system history", "print"): history_print,
+        ("/system script", "run"): script_run,
+        ("/file", "print"): file_print,
+        ("/file", "remove"): file_remove,
+        ("/log", "print"): log_print,
+        ("/interface", "print"): interface_print,
+        ("/system package", "print"): package_print,
+        ("/system package update", "print"): package_update_print,
+        ("", "import"): do_import,
+        **{(menu, verb): user_write for menu in ("/user", "/user group") for verb in _USER_VERBS},
+    }
+)
 
 
 def _bad(inv: Invocation, word: str) -> ConsoleError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import (
@@ -34,13 +35,15 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+NAMING = MappingProxyType(
+    {
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
 
 
 def utcnow() -> datetime:
@@ -75,12 +78,14 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {  # noqa: RUF012
-        datetime: UTCDateTime(),
-        dict[str, Any]: JSONType,
-        list[Any]: JSONType,
-        bytes: LargeBinary(),
-    }
+    type_annotation_map = MappingProxyType(
+        {
+            datetime: UTCDateTime(),
+            dict[str, Any]: JSONType,
+            list[Any]: JSONType,
+            bytes: LargeBinary(),
+        }
+    )
 
     def __repr__(self) -> str:
         """Identity only; subclasses list safe fields in ``_repr_fields``."""

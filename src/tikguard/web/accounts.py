@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from fastapi import Request
@@ -22,7 +23,9 @@ from tikguard.store.models import utcnow
 from tikguard.web.common import StateDep, User, Viewer, check_form, render
 
 #: Token lifetimes offered by the form (days; 0 = no expiry).
-LIFETIMES = {"0": "never expires", "30": "30 days", "90": "90 days", "365": "1 year"}
+LIFETIMES = MappingProxyType(
+    {"0": "never expires", "30": "30 days", "90": "90 days", "365": "1 year"}
+)
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,7 @@ async def key_rotate(request: Request, state: StateDep, user: User) -> Response:
     return await _page(request, state, user, rotated=done)
 
 
-ROUTES: list[tuple[str, Any, list[str]]] = [
+ROUTES: tuple[tuple[str, Any, list[str]], ...] = (
     ("/users", users_page, ["GET"]),
     ("/users", user_add, ["POST"]),
     ("/users/{user_id}/disable", user_disable, ["POST"]),
@@ -223,4 +226,4 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/tokens", token_add, ["POST"]),
     ("/tokens/{token_id}/revoke", token_revoke, ["POST"]),
     ("/keys/rotate", key_rotate, ["POST"]),
-]
+)

@@ -7,9 +7,10 @@ the API's device list makes; this module decides what a page shows of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 from tikguard.ops.fleet import FleetRow
 
@@ -24,16 +25,24 @@ class Status:
 
 
 #: The summary counts, in the order a NOC reads them; the key is the ``status`` filter.
-STATUSES: dict[str, Status] = {
-    "uncertain": Status("last push uncertain", "bad", lambda r: r.last_push_outcome == "uncertain"),
-    "confirm": Status("push waiting for confirm", "warn", lambda r: r.last_push_state == "waiting"),
-    "failing": Status("backups failing", "bad", lambda r: r.last_backup_status == "failed"),
-    "hostkey": Status("host key changed", "bad", lambda r: r.host_key_pending),
-    "never": Status("never backed up", "warn", lambda r: r.versions == 0),
-    "drift": Status("changed outside tikguard", "warn", lambda r: r.drift),
-    "reverted": Status("last push reverted", "warn", lambda r: r.last_push_outcome == "reverted"),
-    "leftovers": Status("tikguard leftovers", "warn", lambda r: bool(r.leftovers)),
-}
+STATUSES: Mapping[str, Status] = MappingProxyType(
+    {
+        "uncertain": Status(
+            "last push uncertain", "bad", lambda r: r.last_push_outcome == "uncertain"
+        ),
+        "confirm": Status(
+            "push waiting for confirm", "warn", lambda r: r.last_push_state == "waiting"
+        ),
+        "failing": Status("backups failing", "bad", lambda r: r.last_backup_status == "failed"),
+        "hostkey": Status("host key changed", "bad", lambda r: r.host_key_pending),
+        "never": Status("never backed up", "warn", lambda r: r.versions == 0),
+        "drift": Status("changed outside tikguard", "warn", lambda r: r.drift),
+        "reverted": Status(
+            "last push reverted", "warn", lambda r: r.last_push_outcome == "reverted"
+        ),
+        "leftovers": Status("tikguard leftovers", "warn", lambda r: bool(r.leftovers)),
+    }
+)
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
@@ -45,14 +54,16 @@ def _when(value: datetime | None) -> datetime:
 
 
 #: Sortable columns: key -> (label, sort key). Times sort oldest first ascending.
-SORTS: dict[str, tuple[str, Callable[[FleetRow], tuple[object, ...]]]] = {
-    "name": ("Device", lambda r: (r.name.casefold(),)),
-    "site": ("Site", lambda r: ((r.site or "").casefold(), r.name.casefold())),
-    "ros": ("RouterOS", lambda r: (_version_key(r.ros_version), r.name.casefold())),
-    "backup": ("Last good backup", lambda r: (_when(r.last_good_at), r.name.casefold())),
-    "versions": ("Versions", lambda r: (r.versions, r.name.casefold())),
-    "push": ("Last push", lambda r: (_when(r.last_push_at), r.name.casefold())),
-}
+SORTS: Mapping[str, tuple[str, Callable[[FleetRow], tuple[object, ...]]]] = MappingProxyType(
+    {
+        "name": ("Device", lambda r: (r.name.casefold(),)),
+        "site": ("Site", lambda r: ((r.site or "").casefold(), r.name.casefold())),
+        "ros": ("RouterOS", lambda r: (_version_key(r.ros_version), r.name.casefold())),
+        "backup": ("Last good backup", lambda r: (_when(r.last_good_at), r.name.casefold())),
+        "versions": ("Versions", lambda r: (r.versions, r.name.casefold())),
+        "push": ("Last push", lambda r: (_when(r.last_push_at), r.name.casefold())),
+    }
+)
 
 
 def _version_key(version: str | None) -> tuple[int, ...]:

@@ -44,7 +44,7 @@ async def notifications_test(request: Request, state: StateDep, user: User) -> R
     return await notifications_page(request, state, user, tested=tested)
 
 
-ROUTES: list[tuple[str, Any, list[str]]] = [
+ROUTES: tuple[tuple[str, Any, list[str]], ...] = (
     ("/notifications", notifications_page, ["GET"]),
     ("/notifications/test", notifications_test, ["POST"]),
-]
+)

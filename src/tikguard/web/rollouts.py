@@ -138,10 +138,10 @@ async def rollout_abort(request: Request, rollout_id: str, state: StateDep, user
     return RedirectResponse(f"/rollouts/{found}", status_code=303)
 
 
-ROUTES: list[tuple[str, Any, list[str]]] = [
+ROUTES: tuple[tuple[str, Any, list[str]], ...] = (
     ("/rollouts", rollouts_page, ["GET"]),
     ("/rollouts", rollouts_submit, ["POST"]),
     ("/rollouts/{rollout_id}", rollout_page, ["GET"]),
     ("/rollouts/{rollout_id}/continue", rollout_continue, ["POST"]),
     ("/rollouts/{rollout_id}/abort", rollout_abort, ["POST"]),
-]
+)

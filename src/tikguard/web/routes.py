@@ -587,7 +587,7 @@ async def schedule_remove(request: Request, state: StateDep, user: User) -> Resp
     return RedirectResponse("/schedules", status_code=303)
 
 
-ROUTES: list[tuple[str, Any, list[str]]] = [
+ROUTES: tuple[tuple[str, Any, list[str]], ...] = (
     ("/login", login_page, ["GET"]),
     ("/login", login, ["POST"]),
     ("/logout", logout, ["POST"]),
@@ -610,4 +610,4 @@ ROUTES: list[tuple[str, Any, list[str]]] = [
     ("/schedules", schedules_page, ["GET"]),
     ("/schedules", schedule_set, ["POST"]),
     ("/schedules/remove", schedule_remove, ["POST"]),
-]
+)

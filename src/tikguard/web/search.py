@@ -40,7 +40,7 @@ async def compliance_page(request: Request, state: StateDep, user: User) -> Resp
     return await render(request, "compliance.html", user, report=report)
 
 
-ROUTES: list[tuple[str, Any, list[str]]] = [
+ROUTES: tuple[tuple[str, Any, list[str]], ...] = (
     ("/search", search_page, ["GET"]),
     ("/compliance", compliance_page, ["GET"]),
-]
+)

@@ -84,10 +84,11 @@ def config_text(found: history.VersionText) -> PlainTextResponse:
     return PlainTextResponse(found.text, headers=headers)
 
 
-#: The OpenAPI description of a text answer.
-TEXT_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/plain": {}}, "description": "the export, redacted unless asked"}
-}
+def text_response() -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI description of a text answer (a fresh dict: FastAPI keeps it)."""
+    return {
+        200: {"content": {"text/plain": {}}, "description": "the export, redacted unless asked"}
+    }
 
 
 def _wants_text(accept: str | None) -> bool:
@@ -99,7 +100,7 @@ def _wants_text(accept: str | None) -> bool:
 @router.get(
     "/devices/{device}/versions/{ref}.rsc",
     response_class=PlainTextResponse,
-    responses=TEXT_RESPONSE,
+    responses=text_response(),
 )
 async def get_version_text(
     device_id: DeviceId,

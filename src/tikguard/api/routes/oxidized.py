@@ -44,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -69,7 +70,7 @@ Refresher = Annotated[Principal, Depends(require(Role.OPERATOR, authenticate_bas
 Format = Annotated[str | None, Query(max_length=8)]
 #: Oxidized's model class for MikroTik RouterOS (``lib/oxidized/model/routeros.rb``).
 MODEL = "RouterOS"
-_STATUS = {"changed": "success", "unchanged": "success", "failed": "fail"}
+_STATUS = MappingProxyType({"changed": "success", "unchanged": "success", "failed": "fail"})
 _LINES = re.compile(r"[^\n]*\n|[^\n]+")
 
 

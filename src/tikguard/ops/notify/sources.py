@@ -22,9 +22,10 @@ Compliance uses either with the kinds :data:`COMPLIANCE_VIOLATION` and
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, cast, exists, literal, select
@@ -60,19 +61,23 @@ COMPLIANCE_RESOLVED = "compliance-resolved"
 TEST = "test"
 
 #: Every kind a rule may name, with what it means (``tikguard notify kinds``).
-KINDS: dict[str, str] = {
-    PUSH_REVERTED: "a push, restore or replace ended reverted (the router put its config back)",
-    PUSH_UNCERTAIN: "a push ended uncertain: the evidence proves neither outcome",
-    PUSH_FAILED: "a push failed before it changed anything",
-    ROLLOUT_HALTED: "a rollout halted at a failure and waits for an operator",
-    BACKUP_FAILING: "a router's backups failed N times in a row (the rule's N)",
-    CONFIG_CHANGED: "a backup found a configuration changed outside tikguard",
-    HOST_KEY_CHANGED: "a router presented another SSH host key (operations stop)",
-    COMPLIANCE_VIOLATION: "a compliance rule is newly violated",
-    COMPLIANCE_RESOLVED: "a compliance violation is resolved",
-}
+KINDS: Mapping[str, str] = MappingProxyType(
+    {
+        PUSH_REVERTED: "a push, restore or replace ended reverted (the router put its config back)",
+        PUSH_UNCERTAIN: "a push ended uncertain: the evidence proves neither outcome",
+        PUSH_FAILED: "a push failed before it changed anything",
+        ROLLOUT_HALTED: "a rollout halted at a failure and waits for an operator",
+        BACKUP_FAILING: "a router's backups failed N times in a row (the rule's N)",
+        CONFIG_CHANGED: "a backup found a configuration changed outside tikguard",
+        HOST_KEY_CHANGED: "a router presented another SSH host key (operations stop)",
+        COMPLIANCE_VIOLATION: "a compliance rule is newly violated",
+        COMPLIANCE_RESOLVED: "a compliance violation is resolved",
+    }
+)
 
-_PUSH_OUTCOMES = {"reverted": PUSH_REVERTED, "uncertain": PUSH_UNCERTAIN, "failed": PUSH_FAILED}
+_PUSH_OUTCOMES = MappingProxyType(
+    {"reverted": PUSH_REVERTED, "uncertain": PUSH_UNCERTAIN, "failed": PUSH_FAILED}
+)
 _PUSH_KINDS = (OperationKind.PUSH.value, OperationKind.RESTORE.value, OperationKind.REPLACE.value)
 #: Versions a backup found (not written by a push): a new one is a change made elsewhere.
 _FOUND_TRIGGERS = (Trigger.MANUAL.value, Trigger.SCHEDULED.value, Trigger.PRE_PUSH.value)

@@ -9,7 +9,9 @@ of the one per-push registry (:mod:`tikguard.ops.push.live`).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 from dbos import DBOS
 from sqlalchemy.orm import Session
@@ -23,11 +25,13 @@ from tikguard.store.errors import StoreError
 from tikguard.store.models import OperationState
 
 #: The operation state a stage's event moves the operation to.
-_STATE_AFTER: dict[str, OperationState] = {
-    "preflight": OperationState.RUNNING,
-    "waiting-confirm": OperationState.WAITING,
-    "confirmed": OperationState.RUNNING,
-}
+_STATE_AFTER: Mapping[str, OperationState] = MappingProxyType(
+    {
+        "preflight": OperationState.RUNNING,
+        "waiting-confirm": OperationState.WAITING,
+        "confirmed": OperationState.RUNNING,
+    }
+)
 
 #: Event data key naming the workflow step that wrote the event (see :func:`append`).
 STEP_KEY = "_step"

@@ -17,6 +17,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import NotRequired, TypedDict, cast
 
 from dbos import DBOS, EnqueueOptions
@@ -43,11 +44,13 @@ from tikguard.store.db import Database
 from tikguard.store.errors import InvalidInput, StateError
 from tikguard.store.models import Operation, OperationKind
 
-_KIND = {
-    "merge": OperationKind.PUSH.value,
-    "restore": OperationKind.RESTORE.value,
-    "replace": OperationKind.REPLACE.value,
-}
+_KIND = MappingProxyType(
+    {
+        "merge": OperationKind.PUSH.value,
+        "restore": OperationKind.RESTORE.value,
+        "replace": OperationKind.REPLACE.value,
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ Create Date: 2026-11-26 05:30:00
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from alembic import op
 
 revision = "0003"
@@ -20,19 +22,21 @@ branch_labels = None
 depends_on = None
 
 #: Table -> its tenant column.
-TABLES = {
-    "tenants": "id",
-    "tenant_keys": "tenant_id",
-    "users": "tenant_id",
-    "api_tokens": "tenant_id",
-    "devices": "tenant_id",
-    "device_tags": "tenant_id",
-    "operations": "tenant_id",
-    "operation_events": "tenant_id",
-    "config_versions": "tenant_id",
-    "mirror_state": "tenant_id",
-    "audit_log": "tenant_id",
-}
+TABLES = MappingProxyType(
+    {
+        "tenants": "id",
+        "tenant_keys": "tenant_id",
+        "users": "tenant_id",
+        "api_tokens": "tenant_id",
+        "devices": "tenant_id",
+        "device_tags": "tenant_id",
+        "operations": "tenant_id",
+        "operation_events": "tenant_id",
+        "config_versions": "tenant_id",
+        "mirror_state": "tenant_id",
+        "audit_log": "tenant_id",
+    }
+)
 POLICY = "tikguard_tenant_scope"
 SCOPE = "NULLIF(current_setting('tikguard.tenant_id', true), '')"
 
