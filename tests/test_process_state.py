@@ -168,3 +168,18 @@ def test_the_check_sees_state_where_it_hides(tmp_path: Path) -> None:
         "global _cache",
         "sets runtime.engine on another module",
     ]
+
+
+def test_each_holder_is_made_once_per_process() -> None:
+    from dataclasses import dataclass, field
+
+    from tikguard.process import ProcessState
+
+    @dataclass
+    class Seen:
+        names: list[str] = field(default_factory=list)
+
+    state = ProcessState()
+    state.of(Seen).names.append("r1")
+    assert state.of(Seen).names == ["r1"]
+    assert state.held() == [f"{__name__}.test_each_holder_is_made_once_per_process.<locals>.Seen"]
