@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, replace
-from typing import TypedDict, cast
+from typing import Literal, TypedDict, cast
 
 from dbos import DBOS, WorkflowStatus
 
@@ -231,7 +231,7 @@ def _converged(
 def _record(
     db: Database,
     op: Operation,
-    stage: str,
+    stage: Literal["recheck", "revert"],
     kind: OutcomeKind,
     reason: str,
     evidence: Reproven | NotBack,
