@@ -51,7 +51,6 @@ from tikguard.ops.backup import backup
 from tikguard.ops.rollout import records
 from tikguard.ops.rollout import service as rollouts
 from tikguard.ops.rollout.targets import Selector
-from tikguard.ops.rollout.workflow import final_limit
 from tikguard.settings import Settings
 from tikguard.store.db import Database
 from tikguard.store.models import Operation
@@ -138,6 +137,20 @@ def state_of(db: Database, tenant_id: int, rollout_id: str) -> str:
         return records.get(session, tenant_id, rollout_id).state
 
 
+def _final_limit(rollout_id: str) -> int | None:
+    """The in-flight limit the rollout ended with (``--before`` may run a revision that
+    kept it in a module dict, ``final_limits``, before process state had one owner)."""
+    from tikguard.ops.rollout import workflow
+
+    read = getattr(workflow, "final_limit", None)
+    found = (
+        read(rollout_id)
+        if read is not None
+        else workflow.__dict__.get("final_limits", {}).get(rollout_id)
+    )
+    return None if found is None else int(found)
+
+
 async def run(routers: int, scale: float, data: Path, rows: list[dict[str, str]]) -> None:
     wall = 30.0  # network limits in real seconds (a busy machine answers slowly)
     settings = Settings(
@@ -191,7 +204,7 @@ async def run(routers: int, scale: float, data: Path, rows: list[dict[str, str]]
             state = await asyncio.to_thread(state_of, db, tenant_id, rollout_id)
         took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         view = rollouts.get(db, tenant_id, rollout_id)
-        limit = final_limit(rollout_id)
+        limit = _final_limit(rollout_id)
     with db.session() as s:
         ops = [s.get(Operation, t.op_id) for t in view.targets if t.op_id]
     db.dispose()
