@@ -2,8 +2,9 @@
 push, restore, replace and a manual confirm leave the same audit rows (a real actor
 each), meet the same state checks, and every git mirror commit names who asked.
 
-One simulator (two routers: one per front end, so both run side by side), one store and
-one app with its engine for the whole module. The CLI's side is what its commands call:
+One simulator (a pair of routers per kind of change: one per front end, so both run
+side by side and each case stands alone), one store and one app with its engine for the
+whole module. The CLI's side is what its commands call:
 the request ``tikguard push|restore|replace`` builds (``commands/push.py``) submitted
 through ``ops.operations`` with the CLI's context (in this process the engine is the
 app's, so a command could not be its own worker); commands that need no engine (backup,
@@ -96,7 +97,9 @@ async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
     db = Database.open(settings)
     world = await asyncio.to_thread(build_tenant, db, "default")  # the CLI's tenant
     try:
-        async with SimFleet(2, time_scale=SCALE, state_dir=tmp / "sim", boot_seconds=20.0) as fleet:
+        async with SimFleet(
+            2 * len(PAIRS), time_scale=SCALE, state_dir=tmp / "sim", boot_seconds=20.0
+        ) as fleet:
             await ensure_management_address(fleet)
             await _register(db, settings, world.id, fleet)
             app = create_app(settings, db=db, engine=True, ui=False)
@@ -148,6 +151,7 @@ def _version_text(rig: Rig, device: str, seq: int) -> str:
 async def _by_cli(
     rig: Rig,
     mode: str,
+    device: str,
     *,
     script: str | None = None,
     version: int | None = None,
@@ -155,9 +159,7 @@ async def _by_cli(
 ) -> str:
     """``tikguard push|restore|replace``: the request the command builds, submitted as it
     submits it."""
-    req = cli_request(
-        mode, [rig.cli_dev], None, confirm, None, None, script=script, version=version
-    )
+    req = cli_request(mode, [device], None, confirm, None, None, script=script, version=version)
     (sub,) = await operations_ops.submit_push(rig.db, rig.settings, rig.cli(), req)
     return sub.op_id
 
@@ -169,35 +171,39 @@ async def _by_api(rig: Rig, path: str, body: dict[str, Any]) -> str:
     return str(op_id)
 
 
-async def test_push_restore_and_replace_leave_the_same_audit_rows(rig: Rig) -> None:
-    async def cli_flow() -> list[Operation]:
-        done = await rig.wait([await _by_cli(rig, "merge", script=DNS.format("9.9.9.9"))])
-        done += await rig.wait([await _by_cli(rig, "restore", version=1)])
-        target = _version_text(rig, rig.cli_dev, 2)  # the push's post-push version
-        done += await rig.wait([await _by_cli(rig, "replace", script=target)])
-        return done
+#: Each mode on its own pair of routers (the CLI's, the API's), so the cases stand alone.
+PAIRS = {"merge": 0, "restore": 2, "replace": 4}
 
-    async def api_flow() -> list[Operation]:
-        dev = rig.api_dev
-        done = await rig.wait(
-            [await _by_api(rig, "push", {"devices": [dev], "script": DNS.format("1.1.1.1")})]
-        )
-        done += await rig.wait([await _by_api(rig, "restore", {"device": dev, "version": 1})])
-        target = _version_text(rig, dev, 2)
-        done += await rig.wait([await _by_api(rig, "replace", {"device": dev, "script": target})])
-        return done
 
-    cli_ops, api_ops = await asyncio.gather(cli_flow(), api_flow())
-    for op in cli_ops + api_ops:
+@pytest.mark.parametrize("mode", sorted(PAIRS))
+async def test_an_accepted_change_leaves_the_same_audit_row(rig: Rig, mode: str) -> None:
+    async def change(index: int, by_cli: bool) -> str:
+        device = rig.fleet[index].name
+        if mode == "merge":
+            script, version = DNS.format(f"9.9.9.{index}"), None
+        else:  # the router drifted from its version 1: restore it, or replace with it
+            dev = rig.fleet[index]
+            await dev.router.execute(f"/ip dns set servers=192.0.2.{index}", user=dev.username)
+            script = _version_text(rig, device, 1) if mode == "replace" else None
+            version = 1 if mode == "restore" else None
+        if by_cli:
+            return await _by_cli(rig, mode, device, script=script, version=version)
+        if mode == "merge":
+            return await _by_api(rig, "push", {"devices": [device], "script": script})
+        body: dict[str, Any] = {"device": device}
+        body.update({"version": version} if mode == "restore" else {"script": script})
+        return await _by_api(rig, mode, body)
+
+    first = PAIRS[mode]
+    cli_op, api_op = await asyncio.gather(change(first, True), change(first + 1, False))
+    cli_done, api_done = await rig.wait([cli_op, api_op])
+    for op in (cli_done, api_done):
         assert op.outcome == "committed", (op.kind, op.evidence.get("reason"))
-    assert {op.requested_by for op in cli_ops} == {CLI_ACTOR}
-    principal = _audit(rig, "push.merge")[0]["actor"]
-    assert principal.startswith("token:") and {op.requested_by for op in api_ops} == {principal}
-    for action in ("push.merge", "push.restore", "push.replace"):
-        rows = {row["target"]: row for row in _audit(rig, action)}
-        cli, api = rows[rig.cli_dev], rows[rig.api_dev]
-        assert cli["actor"] == CLI_ACTOR and api["actor"] == principal, (cli, api)
-        assert (cli["action"], cli["keys"]) == (api["action"], api["keys"]), (cli, api)
+    rows = {row["target"]: row for row in _audit(rig, f"push.{mode}")}
+    cli, api = rows[rig.fleet[first].name], rows[rig.fleet[first + 1].name]
+    assert cli["actor"] == CLI_ACTOR and api["actor"].startswith("token:"), (cli, api)
+    assert (cli["action"], cli["keys"]) == (api["action"], api["keys"]), (cli, api)
+    assert (cli_done.requested_by, api_done.requested_by) == (cli["actor"], api["actor"])
 
 
 async def _waiting(rig: Rig, op_id: str) -> None:
@@ -212,7 +218,9 @@ async def _waiting(rig: Rig, op_id: str) -> None:
 
 
 async def test_a_manual_confirm_is_accepted_and_audited_alike(rig: Rig) -> None:
-    cli_op = await _by_cli(rig, "merge", script=DNS.format("9.9.9.10"), confirm="manual")
+    cli_op = await _by_cli(
+        rig, "merge", rig.cli_dev, script=DNS.format("9.9.9.10"), confirm="manual"
+    )
     api_op = await _by_api(
         rig,
         "push",
