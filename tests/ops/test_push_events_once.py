@@ -1,6 +1,7 @@
-"""A push step whose process dies after its events were committed, but before DBOS
-recorded the step, runs again on resume (in this or another worker): its events are
-not written twice, and its outcome is not recorded twice."""
+"""A push whose process dies after some of its events were committed runs its workflow
+again on resume (in this or another worker), noting the same events in the same
+places: those already stored are not written twice, and the outcome is not recorded
+twice."""
 
 from __future__ import annotations
 
@@ -22,12 +23,17 @@ def test_a_step_writes_its_events_once(tmp_path: Path) -> None:
             tenant = ensure_tenant(s)
             op, _ = store_ops.create_operation(s, tenant.id, kind="push", device_id=None)
             spec = PushSpec(op.id, tenant.id, 0)
-        events = [push_events.Noted("armed", "armed", at=time.time())]
-        assert db.run(lambda s: push_events.append(s, spec, events, 7))
-        assert not db.run(lambda s: push_events.append(s, spec, events, 7)), "a re-run"
-        assert db.run(lambda s: push_events.append(s, spec, events, 8))  # the next step
+        first = [push_events.Noted("armed", "armed", at=time.time(), n=1)]
+        assert db.run(lambda s: push_events.append(s, spec, first))
+        assert not db.run(lambda s: push_events.append(s, spec, first)), "a re-run"
+        # a resumed run notes both again: only the second is new
+        both = [*first, push_events.Noted("apply", "applied", at=time.time(), n=2)]
+        assert db.run(lambda s: push_events.append(s, spec, both))
         with db.session() as s:
             stored = store_ops.list_events(s, tenant.id, op.id)
-        assert [e.data[push_events.STEP_KEY] for e in stored] == [7, 8]
+        assert [(e.stage, e.data[push_events.NOTE_KEY]) for e in stored] == [
+            ("armed", 1),
+            ("apply", 2),
+        ]
     finally:
         db.dispose()

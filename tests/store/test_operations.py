@@ -11,7 +11,6 @@ from tikguard.store.errors import InvalidInput, NotFound, StateError
 from tikguard.store.models import Device, Tenant
 from tikguard.store.operations import (
     NewEvent,
-    any_recent_event,
     append_event,
     append_events,
     create_operation,
@@ -20,6 +19,7 @@ from tikguard.store.operations import (
     list_events,
     list_operations,
     merge_evidence,
+    recent_event_values,
     set_state,
 )
 
@@ -103,9 +103,8 @@ def test_a_batch_of_events_takes_the_next_seqs_in_order(
             (4, "line 2"),
         ]
         assert get_operation(s, tenant.id, op.id).last_event_seq == 4
-        assert any_recent_event(s, tenant.id, op.id, "step", 2)
-        assert not any_recent_event(s, tenant.id, op.id, "step", 3)
-        assert not any_recent_event(s, tenant.id, op.id, "step", 0, within=2)  # seq 2 is older
+        assert recent_event_values(s, tenant.id, op.id, "step") == {0, 1, 2}
+        assert recent_event_values(s, tenant.id, op.id, "step", within=2) == {1, 2}
         with pytest.raises(NotFound):
             append_events(s, tenant.id, "no-such-op", [NewEvent("a", "b")])
 

@@ -48,7 +48,9 @@ PUSH_QUEUE = "tikguard-push"
 #: Bumped whenever a workflow's step sequence changes incompatibly: workflows recorded by
 #: another revision are not resumed by this one (DBOS keys recovery on the version).
 #: 4: push step results typed and recorded as JSON of their dataclasses (ops/push/results).
-WORKFLOW_REVISION = "4"
+#: 5: a push's events are written by the workflow, keyed by their place in its sequence of
+#: events, not in a recorded step each (ops/push/events).
+WORKFLOW_REVISION = "5"
 #: Modules that define workflows; imported before launch so recovery can find them.
 WORKFLOW_MODULES = (
     "tikguard.ops.push.workflow",

@@ -310,18 +310,18 @@ def append_events(
     return seqs
 
 
-def any_recent_event(
-    session: Session, tenant_id: int, operation_id: str, key: str, value: object, within: int = 50
-) -> bool:
-    """Whether one of the operation's last ``within`` events has ``data[key] == value``
-    (one query that reads only the events' data)."""
+def recent_event_values(
+    session: Session, tenant_id: int, operation_id: str, key: str, within: int = 50
+) -> set[object]:
+    """The values ``data[key]`` takes among the operation's last ``within`` events (one
+    query that reads only the events' data)."""
     recent = session.scalars(
         select(OperationEvent.data)
         .where(OperationEvent.tenant_id == tenant_id, OperationEvent.operation_id == operation_id)
         .order_by(OperationEvent.seq.desc())
         .limit(within)
     )
-    return any(data.get(key) == value for data in recent)
+    return {data[key] for data in recent if key in data}
 
 
 def list_events(

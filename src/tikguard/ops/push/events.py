@@ -1,9 +1,15 @@
 """A push's events and its outcome: durable rows, each written once.
 
-Events a workflow notes are written in recorded steps, so a resumed workflow does not
-write them twice; ``defer`` notes one to be written with the next (fewer writes, the
-same rows, each with the time it was noted). The pending ones live in the push's entry
-of the one per-push registry (:mod:`tikguard.ops.push.live`).
+Every event the workflow notes gets its place in the workflow's sequence of events,
+which is the same on every run of the workflow (a run after a crash replays the same
+steps): a write stores only the events whose places are not stored yet, so a resumed
+workflow never writes one twice. Events are written by the workflow itself, not in
+steps of their own (a recorded step costs the controller more than the write);
+``defer`` notes one to be written with the next (fewer writes, the same rows, each with
+the time it was noted). A write the database refuses leaves its events pending for the
+next one: an event never changes the push's course. The outcome is written in a
+recorded step. The pending events live in the push's entry of the one per-push
+registry (:mod:`tikguard.ops.push.live`).
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 
 from dbos import DBOS
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from tikguard.logs import get_logger
 from tikguard.ops.push.context import database
 from tikguard.ops.push.evidence import OutcomeKind
 from tikguard.ops.push.live import Level, Noted, Stage, live
@@ -23,6 +31,8 @@ from tikguard.ops.push.results import PushEvidence, PushSpec
 from tikguard.store import operations as store_ops
 from tikguard.store.errors import StoreError
 from tikguard.store.models import OperationState
+
+log = get_logger(__name__)
 
 #: The operation state a stage's event moves the operation to.
 _STATE_AFTER: Mapping[str, OperationState] = MappingProxyType(
@@ -33,8 +43,23 @@ _STATE_AFTER: Mapping[str, OperationState] = MappingProxyType(
     }
 )
 
-#: Event data key naming the workflow step that wrote the event (see :func:`append`).
-STEP_KEY = "_step"
+#: Event data key: the event's place in its workflow's sequence of events.
+NOTE_KEY = "_n"
+
+
+def note(
+    spec: PushSpec,
+    stage: Stage,
+    message: str,
+    level: Level = "info",
+    data: dict[str, object] | None = None,
+) -> Noted:
+    """Note an event (pending until written), with its place in the sequence."""
+    entry = live(spec.op_id)
+    entry.noted += 1
+    event = Noted(stage, message, level, dict(data or {}), n=entry.noted)
+    entry.events.append(event)
+    return event
 
 
 async def emit(
@@ -47,67 +72,60 @@ async def emit(
     defer: bool = False,
 ) -> None:
     """A durable event row; ``defer``: written with the next one."""
-    pending = live(spec.op_id).events
-    pending.append(Noted(stage, message, level, dict(data or {})))
+    note(spec, stage, message, level, data)
     if defer:
         return
+    pending = live(spec.op_id).events
     batch = list(pending)
-    pending.clear()
-    await write_events(spec, batch)
+    try:
+        await database().run_async(lambda session: append(session, spec, batch))
+    except (SQLAlchemyError, StoreError) as exc:
+        log.warning("push %s: events not written yet (%s); they go with the next", spec.op_id, exc)
+        return
+    del pending[: len(batch)]
 
 
 def forget_events(spec: PushSpec) -> None:
-    """Drop what an earlier, abandoned run of this workflow noted in this process."""
-    live(spec.op_id).events.clear()
+    """Start the sequence again: a new run of the workflow notes its events afresh (an
+    earlier, abandoned run in this process may have left some pending)."""
+    entry = live(spec.op_id)
+    entry.events.clear()
+    entry.noted = 0
 
 
-def already_written(session: Session, spec: PushSpec, step: int) -> bool:
-    """Whether this step's events are stored already: a process killed after the step's
-    transaction committed, but before DBOS recorded the step, runs it again on resume
-    (in this or another worker) and must not write its events twice."""
-    return store_ops.any_recent_event(session, spec.tenant_id, spec.op_id, STEP_KEY, step)
+def unwritten(session: Session, spec: PushSpec, events: list[Noted]) -> list[Noted]:
+    """Those of ``events`` not stored yet (by their places: a process killed after a
+    write, before it went on, notes them again when the workflow resumes)."""
+    stored = store_ops.recent_event_values(session, spec.tenant_id, spec.op_id, NOTE_KEY)
+    return [event for event in events if event.n not in stored]
 
 
-def append(session: Session, spec: PushSpec, events: list[Noted], step: int | None = None) -> bool:
-    """Write ``events`` (once per workflow step: False when they were already there)."""
-    if step is not None and already_written(session, spec, step):
-        return False
-    _write(session, spec, events, step)
-    return True
+def append(session: Session, spec: PushSpec, events: list[Noted]) -> bool:
+    """Write those of ``events`` not stored yet (False when all were)."""
+    fresh = unwritten(session, spec, events)
+    if fresh:
+        _write(session, spec, fresh)
+    return bool(fresh)
 
 
-def _write(
-    session: Session,
-    spec: PushSpec,
-    events: list[Noted],
-    step: int | None,
-    last: store_ops.NewEvent | None = None,
-) -> None:
-    """``events`` (then ``last``) in one batch; then the state their stages move to."""
+def _write(session: Session, spec: PushSpec, events: list[Noted]) -> None:
+    """``events`` in one batch; then the state their stages move the operation to."""
     rows = [
         store_ops.NewEvent(
             stage=event.stage,
             message=event.message,
             level=event.level,
-            data=event.data if step is None else {**event.data, STEP_KEY: step},
+            data={**event.data, NOTE_KEY: event.n},
             at=datetime.fromtimestamp(event.at, UTC),
         )
         for event in events
     ]
-    store_ops.append_events(session, spec.tenant_id, spec.op_id, [*rows, *([last] if last else [])])
+    store_ops.append_events(session, spec.tenant_id, spec.op_id, rows)
     for event in events:
         state = _STATE_AFTER.get(event.stage)
         if state is not None:
             with contextlib.suppress(StoreError):  # a finished operation keeps its state
                 store_ops.set_state(session, spec.tenant_id, spec.op_id, state.value)
-
-
-@DBOS.step(name="tikguard.push.emit")
-async def write_events(spec: PushSpec, events: list[Noted]) -> None:
-    """Event rows in one transaction (a step, so a resumed workflow does not write them
-    twice)."""
-    step = DBOS.step_id
-    await database().run_async(lambda session: append(session, spec, events, step))
 
 
 @DBOS.step(name="tikguard.push.finish")
@@ -118,18 +136,13 @@ async def _finish(
     evidence: PushEvidence,
     events: list[Noted],
 ) -> None:
-    step = DBOS.step_id
+    """``events`` (the outcome's last) and the operation's outcome in one transaction."""
 
     def write(session: Session) -> None:
-        if step is not None and already_written(session, spec, step):
+        fresh = unwritten(session, spec, events)
+        if not fresh or fresh[-1].n != events[-1].n:
             return  # an earlier run of this step recorded the outcome already
-        outcome_event = store_ops.NewEvent(
-            stage="outcome",
-            message=f"{outcome}: {reason}",
-            level="info" if outcome in ("committed", "reverted") else "warning",
-            data={"outcome": outcome, STEP_KEY: step},
-        )
-        _write(session, spec, events, step, last=outcome_event)
+        _write(session, spec, fresh)
         store_ops.finish_operation(
             session,
             spec.tenant_id,
@@ -143,7 +156,9 @@ async def _finish(
 
 
 async def finish(spec: PushSpec, outcome: OutcomeKind, reason: str, evidence: PushEvidence) -> None:
-    """The outcome (and any deferred events before it) in one transaction."""
+    """The outcome (and any events still pending before it) in one recorded step."""
+    level: Level = "info" if outcome in ("committed", "reverted") else "warning"
+    note(spec, "outcome", f"{outcome}: {reason}", level, {"outcome": outcome})
     pending = live(spec.op_id).events
     events = list(pending)
     pending.clear()

@@ -40,6 +40,7 @@ Stage = Literal[
     "revert",
     "prove",
     "error",
+    "outcome",
 ]
 
 
@@ -52,6 +53,8 @@ class Noted:
     level: Level = "info"
     data: dict[str, object] = field(default_factory=dict)
     at: float = field(default_factory=time.time)
+    #: Its place among the events the workflow noted (1, 2, ...): the same on every run.
+    n: int = 0
 
 
 @dataclass
@@ -64,6 +67,8 @@ class Live:
     export: Prepared | None = None
     #: Events noted but not yet written (:mod:`tikguard.ops.push.events`).
     events: list[Noted] = field(default_factory=list)
+    #: How many events this run of the workflow has noted.
+    noted: int = 0
 
 
 @dataclass
