@@ -7,11 +7,11 @@ at several widths, and terse) back to the same menus.
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tikguard.routeros.errors import ParseError
-from tikguard.routeros.model import Config, Menu
+from tikguard.routeros.model import Command, Config
 from tikguard.routeros.normalise import normalise
 from tikguard.routeros.parse import VERBS, parse
 from tikguard.routeros.serialise import serialise
@@ -47,8 +47,10 @@ PIECES = st.sampled_from(
 )
 
 
-def _commands(config: Config) -> list[Menu]:
-    return [menu for menu in config.menus if menu.commands]
+def _commands(config: Config) -> list[tuple[str, Command]]:
+    """Each command with the menu it runs in, in order: two blocks of one menu in a row
+    (``/`` between root-level lines, say) mean what one block with both commands does."""
+    return [(menu.path, command) for menu in config.menus for command in menu.commands]
 
 
 def _check(text: str) -> None:
@@ -78,6 +80,7 @@ def test_fragments_of_exports(text: str) -> None:
 
 @settings(max_examples=400, deadline=None)
 @given(st.text(alphabet='ab =!"\\\n\r\t/[]*0.:$?_', max_size=60))
+@example(":\r/\r:")  # two root blocks in a row serialise as one
 def test_arbitrary_text(text: str) -> None:
     if text.lstrip(" \t\r\n").startswith("#"):
         return  # a leading comment block is the header, not notes of a command
